@@ -1,0 +1,189 @@
+// The control plane (binding CATALOG): who exists, which organizations exist, where each one lives.
+import { sql } from 'drizzle-orm';
+import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
+import { bool, createdAt, id, json, oneOf, updatedAt } from './columns';
+import {
+  MEMBER_ROLES, SUBSCRIPTION_STATUSES, TIERS, USER_ROLES, WEBHOOK_SOURCES,
+} from './enums';
+
+export type MemberPermissions = { grant: string[]; deny: string[] };
+
+export const users = sqliteTable(
+  'users',
+  {
+    id: id(),
+    clerk_user_id: text('clerk_user_id'),
+    email: text('email').notNull(),
+    first_name: text('first_name'),
+    last_name: text('last_name'),
+    name: text('name'),
+    avatar_url: text('avatar_url'),
+    role: text('role', { enum: USER_ROLES }).notNull().default('employee'),
+    subscription_tier: text('subscription_tier', { enum: TIERS }).notNull().default('free'),
+    is_active: bool('is_active').notNull().default(true),
+    last_login_at: text('last_login_at'),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('users_clerk_user_id_unique').on(t.clerk_user_id),
+    uniqueIndex('users_email_unique').on(t.email),
+    check('users_role_check', oneOf('role', USER_ROLES)),
+    check('users_subscription_tier_check', oneOf('subscription_tier', TIERS)),
+  ],
+);
+
+export const organizations = sqliteTable(
+  'organizations',
+  {
+    id: id(),
+    name: text('name').notNull(),
+    slug: text('slug').notNull(),
+    description: text('description'),
+    logo_url: text('logo_url'),
+    website: text('website'),
+    settings: json<Record<string, unknown>>('settings').notNull().default({}),
+    subscription_status: text('subscription_status', { enum: SUBSCRIPTION_STATUSES }).notNull().default('active'),
+    /** The tenant shard (SHARD_n) that holds every row of this organization. */
+    shard: integer('shard').notNull(),
+    stripe_customer_id: text('stripe_customer_id'),
+    created_by: text('created_by').references(() => users.id),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('organizations_slug_unique').on(t.slug),
+    index('organizations_shard_idx').on(t.shard),
+    uniqueIndex('organizations_stripe_customer_id_unique').on(t.stripe_customer_id),
+    check('organizations_subscription_status_check', oneOf('subscription_status', SUBSCRIPTION_STATUSES)),
+    check('organizations_slug_check', sql`slug GLOB '[a-z0-9]*' AND slug NOT GLOB '*[^a-z0-9-]*'`),
+    check('organizations_shard_check', sql`shard >= 0`),
+  ],
+);
+
+export const organization_members = sqliteTable(
+  'organization_members',
+  {
+    id: id(),
+    organization_id: text('organization_id').notNull().references(() => organizations.id, { onDelete: 'cascade' }),
+    user_id: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    role: text('role', { enum: MEMBER_ROLES }).notNull().default('member'),
+    /** Per-member adjustments to the role's permissions; deny wins. */
+    permissions: json<MemberPermissions>('permissions').notNull().default({ grant: [], deny: [] }),
+    invited_by: text('invited_by').references(() => users.id),
+    joined_at: text('joined_at'),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('organization_members_org_user_unique').on(t.organization_id, t.user_id),
+    index('organization_members_user_idx').on(t.user_id),
+    check('organization_members_role_check', oneOf('role', MEMBER_ROLES)),
+    check('organization_members_permissions_check', sql`json_valid(permissions)`),
+  ],
+);
+
+export const subscriptions = sqliteTable(
+  'subscriptions',
+  {
+    id: id(),
+    organization_id: text('organization_id').notNull().references(() => organizations.id, { onDelete: 'cascade' }),
+    stripe_subscription_id: text('stripe_subscription_id'),
+    stripe_customer_id: text('stripe_customer_id'),
+    stripe_price_id: text('stripe_price_id'),
+    tier: text('tier', { enum: TIERS }).notNull().default('free'),
+    status: text('status', { enum: SUBSCRIPTION_STATUSES }).notNull().default('active'),
+    current_period_start: text('current_period_start'),
+    current_period_end: text('current_period_end'),
+    cancel_at_period_end: bool('cancel_at_period_end').notNull().default(false),
+    canceled_at: text('canceled_at'),
+    trial_end: text('trial_end'),
+    /** `created` of the newest Stripe event applied: an older event never rolls state back. */
+    stripe_event_created: integer('stripe_event_created'),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('subscriptions_organization_unique').on(t.organization_id),
+    uniqueIndex('subscriptions_stripe_subscription_id_unique').on(t.stripe_subscription_id),
+    check('subscriptions_tier_check', oneOf('tier', TIERS)),
+    check('subscriptions_status_check', oneOf('status', SUBSCRIPTION_STATUSES)),
+  ],
+);
+
+export const ai_tools = sqliteTable(
+  'ai_tools',
+  {
+    id: id(),
+    name: text('name').notNull(),
+    description: text('description').notNull(),
+    category: text('category').notNull().default('general'),
+    /** The lowest tier that may use the tool. */
+    required_tier: text('required_tier', { enum: TIERS }).notNull().default('free'),
+    /** JSON Schema of the tool's arguments, offered to the model as a function tool. */
+    parameters: json<Record<string, unknown>>('parameters').notNull().default({}),
+    is_active: bool('is_active').notNull().default(true),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('ai_tools_name_unique').on(t.name),
+    check('ai_tools_required_tier_check', oneOf('required_tier', TIERS)),
+  ],
+);
+
+export const api_keys = sqliteTable(
+  'api_keys',
+  {
+    id: id(),
+    organization_id: text('organization_id').notNull().references(() => organizations.id, { onDelete: 'cascade' }),
+    created_by: text('created_by').notNull().references(() => users.id),
+    name: text('name').notNull(),
+    /** The first characters of the secret, shown in lists so a key can be recognised. */
+    prefix: text('prefix').notNull(),
+    /** SHA-256 of the whole secret (hex); the secret itself is never stored. */
+    key_hash: text('key_hash').notNull(),
+    scopes: json<string[]>('scopes').notNull(),
+    expires_at: text('expires_at'),
+    last_used_at: text('last_used_at'),
+    revoked_at: text('revoked_at'),
+    created_at: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('api_keys_key_hash_unique').on(t.key_hash),
+    index('api_keys_organization_idx').on(t.organization_id),
+    check('api_keys_scopes_check', sql`json_valid(scopes)`),
+  ],
+);
+
+/** Webhook deliveries already applied, recorded in the same batch as their effect. */
+export const processed_events = sqliteTable(
+  'processed_events',
+  {
+    source: text('source', { enum: WEBHOOK_SOURCES }).notNull(),
+    event_id: text('event_id').notNull(),
+    type: text('type').notNull(),
+    processed_at: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.source, t.event_id] }),
+    check('processed_events_source_check', oneOf('source', WEBHOOK_SOURCES)),
+  ],
+);
+
+/** First answers of POSTs sent with an Idempotency-Key, replayed for 24 h. */
+export const idempotency_keys = sqliteTable(
+  'idempotency_keys',
+  {
+    /** Whose key it is: `user:{id}` or `api_key:{id}`; keys of different actors never meet. */
+    owner: text('owner').notNull(),
+    key: text('key').notNull(),
+    /** SHA-256 of method, path and body: the same key with another request is refused. */
+    request_hash: text('request_hash').notNull(),
+    status: integer('status'),
+    response_body: text('response_body'),
+    content_type: text('content_type'),
+    created_at: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.owner, t.key] }), index('idempotency_keys_created_idx').on(t.created_at)],
+);

@@ -1,0 +1,26 @@
+// Every enum of the data model, in one place: zod schemas, CHECK constraints and the OpenAPI
+// document are all built from these lists.
+export const USER_ROLES = ['employee', 'admin', 'moderator', 'client'] as const;
+export const TIERS = ['free', 'basic', 'pro', 'enterprise'] as const;
+export const SUBSCRIPTION_STATUSES = [
+  'active', 'trialing', 'past_due', 'canceled', 'unpaid', 'incomplete', 'incomplete_expired', 'paused',
+] as const;
+export const MEMBER_ROLES = ['viewer', 'member', 'admin', 'owner'] as const;
+export const CUSTOMER_STATUSES = ['lead', 'prospect', 'active', 'inactive', 'churned'] as const;
+export const CUSTOMER_SOURCES = ['website', 'referral', 'social_media', 'email', 'phone', 'event', 'advertising', 'other'] as const;
+export const PROJECT_STATUSES = ['planning', 'active', 'on_hold', 'completed', 'cancelled'] as const;
+export const PRIORITIES = ['low', 'medium', 'high', 'critical'] as const;
+export const TASK_STATUSES = ['todo', 'in_progress', 'review', 'done', 'cancelled'] as const;
+export const CONTEXT_TYPES = ['general', 'project', 'customer', 'task'] as const;
+export const AI_MODELS = ['openai_gpt4', 'claude_sonnet', 'gemini'] as const;
+export const APPOINTMENT_STATUSES = ['scheduled', 'confirmed', 'completed', 'cancelled', 'no_show'] as const;
+export const CONTENT_TYPES = ['page', 'blog_post', 'documentation', 'template'] as const;
+export const CONTENT_STATUSES = ['draft', 'published', 'archived'] as const;
+export const USAGE_RESOURCE_TYPES = ['ai_tokens', 'api_calls', 'storage', 'seats'] as const;
+export const ACTOR_TYPES = ['user', 'api_key', 'system', 'webhook', 'ai'] as const;
+export const WEBHOOK_SOURCES = ['clerk', 'stripe'] as const;
+
+export type MemberRole = (typeof MEMBER_ROLES)[number];
+export type UserRole = (typeof USER_ROLES)[number];
+export type Tier = (typeof TIERS)[number];
+export type ActorType = (typeof ACTOR_TYPES)[number];

@@ -1,0 +1,41 @@
+// Shard routing: an organization's shard is recorded in `organizations.shard` when it is created,
+// so finding it is part of the membership look-up, never a scan.
+import { sql } from 'drizzle-orm';
+import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
+import * as catalogSchema from './catalog';
+import * as tenantSchema from './tenant';
+import { countRoundTrips, type RoundTripCounter } from './round-trips';
+
+export type CatalogDb = DrizzleD1Database<typeof catalogSchema>;
+export type ShardDb = DrizzleD1Database<typeof tenantSchema>;
+
+/** How many SHARD_n bindings this deployment has; adding one is a wrangler.toml change. */
+export function shardCount(env: Env): number {
+  let count = 0;
+  while (`SHARD_${count}` in env) count++;
+  if (count === 0) throw new Error('No SHARD_0 binding: at least one tenant shard is required.');
+  return count;
+}
+
+export function catalogDb(env: Env, counter: RoundTripCounter): CatalogDb {
+  return drizzle(countRoundTrips(env.CATALOG, counter), { schema: catalogSchema });
+}
+
+export function shardDb(env: Env, shard: number, counter: RoundTripCounter): ShardDb {
+  const binding = (env as unknown as Record<string, D1Database | undefined>)[`SHARD_${shard}`];
+  if (!binding) throw new Error(`Organization placed on SHARD_${shard}, which this deployment does not bind.`);
+  return drizzle(countRoundTrips(binding, counter), { schema: tenantSchema });
+}
+
+/**
+ * The shard with the fewest organizations (ties → the lowest number), as a SQL expression, so
+ * that the choice and the INSERT that records it are one statement.
+ */
+export function leastLoadedShard(env: Env) {
+  const shards = sql.join(
+    Array.from({ length: shardCount(env) }, (_, n) => sql`SELECT ${n} AS n`),
+    sql` UNION ALL `,
+  );
+  return sql`(SELECT s.n FROM (${shards}) AS s
+    ORDER BY (SELECT count(*) FROM organizations o WHERE o.shard = s.n), s.n LIMIT 1)`;
+}

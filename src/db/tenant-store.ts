@@ -1,0 +1,46 @@
+// The only way to reach tenant tables. Every statement it builds carries
+// `organization_id = <this organization>` (inserts get it set), so a route or service cannot
+// forget the filter or write another organization's rows.
+import { and, eq, type SQL } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
+import type { SQLiteColumn, SQLiteInsertValue, SQLiteTable, SQLiteUpdateSetSource } from 'drizzle-orm/sqlite-core';
+import type { ShardDb } from './shards';
+import * as tenant from './tenant';
+
+type TenantTables = typeof tenant;
+export type TenantTable = {
+  [K in keyof TenantTables]: TenantTables[K] extends SQLiteTable & { organization_id: SQLiteColumn } ? TenantTables[K] : never;
+}[keyof TenantTables];
+
+export class TenantStore {
+  constructor(
+    private readonly db: ShardDb,
+    readonly organizationId: string,
+  ) {}
+
+  /** `organization_id = ?` AND the caller's condition. */
+  scope<T extends TenantTable>(table: T, where?: SQL): SQL {
+    return and(eq(table.organization_id, this.organizationId), where)!;
+  }
+
+  select<T extends TenantTable>(table: T, where?: SQL) {
+    return this.db.select().from(table).where(this.scope(table, where)).$dynamic();
+  }
+
+  insert<T extends TenantTable>(table: T, values: Omit<SQLiteInsertValue<T>, 'organization_id'>) {
+    return this.db.insert(table).values({ ...values, organization_id: this.organizationId } as SQLiteInsertValue<T>);
+  }
+
+  update<T extends TenantTable>(table: T, set: SQLiteUpdateSetSource<T>, where: SQL) {
+    return this.db.update(table).set(set).where(this.scope(table, where));
+  }
+
+  delete<T extends TenantTable>(table: T, where?: SQL) {
+    return this.db.delete(table).where(this.scope(table, where));
+  }
+
+  /** One D1 round trip, run as a transaction: a mutation and its audit row go together. */
+  batch<T extends [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]>(statements: T) {
+    return this.db.batch(statements);
+  }
+}

@@ -1,0 +1,254 @@
+// Tenant data (bindings SHARD_0 … SHARD_{n-1}): every row carries organization_id, and an
+// organization lives wholly in one shard. User ids point into the catalog, a different database,
+// so they are plain columns rather than foreign keys.
+import { sql } from 'drizzle-orm';
+import { check, index, integer, sqliteTable, text, uniqueIndex, type AnySQLiteColumn } from 'drizzle-orm/sqlite-core';
+import { bool, createdAt, hundredths, id, json, oneOf, updatedAt } from './columns';
+import {
+  ACTOR_TYPES, AI_MODELS, APPOINTMENT_STATUSES, CONTENT_STATUSES, CONTENT_TYPES, CONTEXT_TYPES,
+  CUSTOMER_SOURCES, CUSTOMER_STATUSES, PRIORITIES, PROJECT_STATUSES, TASK_STATUSES, USAGE_RESOURCE_TYPES,
+} from './enums';
+
+const organizationId = () => text('organization_id').notNull();
+
+export const customers = sqliteTable(
+  'customers',
+  {
+    id: id(),
+    organization_id: organizationId(),
+    name: text('name').notNull(),
+    email: text('email'),
+    phone: text('phone'),
+    company: text('company'),
+    status: text('status', { enum: CUSTOMER_STATUSES }).notNull().default('lead'),
+    source: text('source', { enum: CUSTOMER_SOURCES }),
+    tags: json<string[]>('tags').notNull().default([]),
+    custom_fields: json<Record<string, unknown>>('custom_fields').notNull().default({}),
+    assigned_to: text('assigned_to'),
+    notes: text('notes'),
+    created_by: text('created_by'),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    index('customers_org_id_idx').on(t.organization_id, t.id),
+    index('customers_email_idx').on(t.email),
+    index('customers_org_status_idx').on(t.organization_id, t.status),
+    index('customers_assigned_to_idx').on(t.assigned_to),
+    check('customers_status_check', oneOf('status', CUSTOMER_STATUSES)),
+    check('customers_source_check', sql`source IS NULL OR ${oneOf('source', CUSTOMER_SOURCES)}`),
+    check('customers_tags_check', sql`json_valid(tags)`),
+    check('customers_custom_fields_check', sql`json_valid(custom_fields)`),
+  ],
+);
+
+export const projects = sqliteTable(
+  'projects',
+  {
+    id: id(),
+    organization_id: organizationId(),
+    customer_id: text('customer_id').references(() => customers.id, { onDelete: 'set null' }),
+    name: text('name').notNull(),
+    description: text('description'),
+    status: text('status', { enum: PROJECT_STATUSES }).notNull().default('planning'),
+    priority: text('priority', { enum: PRIORITIES }).notNull().default('medium'),
+    start_date: text('start_date'),
+    due_date: text('due_date'),
+    completion_date: text('completion_date'),
+    budget: hundredths('budget'),
+    progress_percentage: integer('progress_percentage').notNull().default(0),
+    project_manager_id: text('project_manager_id'),
+    tags: json<string[]>('tags').notNull().default([]),
+    created_by: text('created_by'),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    index('projects_org_id_idx').on(t.organization_id, t.id),
+    index('projects_customer_idx').on(t.customer_id),
+    index('projects_manager_idx').on(t.project_manager_id),
+    check('projects_status_check', oneOf('status', PROJECT_STATUSES)),
+    check('projects_priority_check', oneOf('priority', PRIORITIES)),
+    check('projects_progress_check', sql`progress_percentage BETWEEN 0 AND 100`),
+    check('projects_dates_check', sql`due_date IS NULL OR start_date IS NULL OR due_date >= start_date`),
+  ],
+);
+
+export const tasks = sqliteTable(
+  'tasks',
+  {
+    id: id(),
+    organization_id: organizationId(),
+    project_id: text('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
+    parent_task_id: text('parent_task_id').references((): AnySQLiteColumn => tasks.id, { onDelete: 'cascade' }),
+    title: text('title').notNull(),
+    description: text('description'),
+    status: text('status', { enum: TASK_STATUSES }).notNull().default('todo'),
+    priority: text('priority', { enum: PRIORITIES }).notNull().default('medium'),
+    assigned_to: text('assigned_to'),
+    due_date: text('due_date'),
+    estimated_hours: hundredths('estimated_hours'),
+    actual_hours: hundredths('actual_hours'),
+    tags: json<string[]>('tags').notNull().default([]),
+    /** Order inside its column: integers with gaps, renumbered in one batch when a gap closes. */
+    position: integer('position').notNull().default(0),
+    /** Incremented on every change; a write carrying a stale version is refused (409). */
+    version: integer('version').notNull().default(1),
+    completed_at: text('completed_at'),
+    created_by: text('created_by'),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    index('tasks_status_assigned_to_idx').on(t.status, t.assigned_to),
+    index('tasks_project_board_idx').on(t.project_id, t.status, t.position),
+    index('tasks_org_assigned_idx').on(t.organization_id, t.assigned_to, t.id),
+    index('tasks_parent_idx').on(t.parent_task_id),
+    check('tasks_status_check', oneOf('status', TASK_STATUSES)),
+    check('tasks_priority_check', oneOf('priority', PRIORITIES)),
+    check('tasks_version_check', sql`version >= 1`),
+  ],
+);
+
+export type ConversationMessage = {
+  role: 'user' | 'assistant' | 'system' | 'tool';
+  content: string;
+  created_at: string;
+  model?: string;
+  usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
+  status?: 'complete' | 'cancelled' | 'failed';
+};
+
+export const ai_conversations = sqliteTable(
+  'ai_conversations',
+  {
+    id: id(),
+    organization_id: organizationId(),
+    user_id: text('user_id').notNull(),
+    title: text('title'),
+    context_type: text('context_type', { enum: CONTEXT_TYPES }).notNull().default('general'),
+    context_id: text('context_id'),
+    ai_model: text('ai_model', { enum: AI_MODELS }).notNull().default('openai_gpt4'),
+    conversation_data: json<ConversationMessage[]>('conversation_data').notNull().default([]),
+    usage_tokens: integer('usage_tokens').notNull().default(0),
+    is_archived: bool('is_archived').notNull().default(false),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    index('ai_conversations_user_created_idx').on(t.user_id, t.created_at),
+    index('ai_conversations_org_id_idx').on(t.organization_id, t.id),
+    check('ai_conversations_context_type_check', oneOf('context_type', CONTEXT_TYPES)),
+    check('ai_conversations_ai_model_check', oneOf('ai_model', AI_MODELS)),
+    check('ai_conversations_context_check', sql`context_type = 'general' OR context_id IS NOT NULL`),
+    check('ai_conversations_data_check', sql`json_valid(conversation_data)`),
+  ],
+);
+
+export const appointments = sqliteTable(
+  'appointments',
+  {
+    id: id(),
+    organization_id: organizationId(),
+    customer_id: text('customer_id').references(() => customers.id, { onDelete: 'set null' }),
+    assigned_to: text('assigned_to'),
+    title: text('title').notNull(),
+    description: text('description'),
+    start_time: text('start_time').notNull(),
+    end_time: text('end_time').notNull(),
+    status: text('status', { enum: APPOINTMENT_STATUSES }).notNull().default('scheduled'),
+    location: text('location'),
+    meeting_url: text('meeting_url'),
+    reminder_sent: bool('reminder_sent').notNull().default(false),
+    created_by: text('created_by'),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    index('appointments_org_start_idx').on(t.organization_id, t.start_time),
+    index('appointments_assignee_start_idx').on(t.assigned_to, t.start_time),
+    index('appointments_customer_idx').on(t.customer_id),
+    check('appointments_status_check', oneOf('status', APPOINTMENT_STATUSES)),
+    check('appointments_time_check', sql`end_time > start_time`),
+  ],
+);
+
+export type SeoMeta = { title?: string; description?: string; canonical_url?: string; image?: string };
+
+export const content = sqliteTable(
+  'content',
+  {
+    id: id(),
+    organization_id: organizationId(),
+    title: text('title').notNull(),
+    slug: text('slug').notNull(),
+    content: text('content').notNull().default(''),
+    /** The sanitised HTML rendering of `content`, made once per change. */
+    html: text('html').notNull().default(''),
+    excerpt: text('excerpt'),
+    content_type: text('content_type', { enum: CONTENT_TYPES }).notNull().default('page'),
+    status: text('status', { enum: CONTENT_STATUSES }).notNull().default('draft'),
+    seo_meta: json<SeoMeta>('seo_meta').notNull().default({}),
+    author_id: text('author_id'),
+    published_at: text('published_at'),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('content_org_slug_unique').on(t.organization_id, t.slug),
+    index('content_org_status_published_idx').on(t.organization_id, t.status, t.published_at),
+    check('content_type_check', oneOf('content_type', CONTENT_TYPES)),
+    check('content_status_check', oneOf('status', CONTENT_STATUSES)),
+    check('content_seo_meta_check', sql`json_valid(seo_meta)`),
+  ],
+);
+
+export const usage_tracking = sqliteTable(
+  'usage_tracking',
+  {
+    id: id(),
+    organization_id: organizationId(),
+    user_id: text('user_id'),
+    resource_type: text('resource_type', { enum: USAGE_RESOURCE_TYPES }).notNull(),
+    resource_name: text('resource_name').notNull().default(''),
+    quantity: integer('quantity').notNull().default(0),
+    /** `YYYY-MM` */
+    billing_period: text('billing_period').notNull(),
+    metadata: json<Record<string, unknown>>('metadata').notNull().default({}),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    index('usage_tracking_org_period_idx').on(t.organization_id, t.billing_period),
+    check('usage_tracking_resource_type_check', oneOf('resource_type', USAGE_RESOURCE_TYPES)),
+    check('usage_tracking_period_check', sql`billing_period GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]'`),
+  ],
+);
+
+export const activity_logs = sqliteTable(
+  'activity_logs',
+  {
+    id: id(),
+    organization_id: organizationId(),
+    /** The human behind the action (an API key's creator for a key); null for system and webhooks. */
+    user_id: text('user_id'),
+    actor_type: text('actor_type', { enum: ACTOR_TYPES }).notNull(),
+    actor_id: text('actor_id'),
+    /** `resource.verb`, e.g. `member.create`. */
+    action: text('action').notNull(),
+    resource_type: text('resource_type').notNull(),
+    resource_id: text('resource_id'),
+    old_data: json<Record<string, unknown>>('old_data'),
+    new_data: json<Record<string, unknown>>('new_data'),
+    ip_address: text('ip_address'),
+    user_agent: text('user_agent'),
+    request_id: text('request_id'),
+    created_at: createdAt(),
+  },
+  (t) => [
+    index('activity_logs_org_created_idx').on(t.organization_id, t.created_at),
+    index('activity_logs_org_resource_idx').on(t.organization_id, t.resource_type, t.resource_id),
+    index('activity_logs_org_user_idx').on(t.organization_id, t.user_id),
+    check('activity_logs_actor_type_check', oneOf('actor_type', ACTOR_TYPES)),
+  ],
+);
