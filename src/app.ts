@@ -1,0 +1,111 @@
+// The Hono app: middleware in the order a request meets it, then one registration per module.
+import { Scalar } from '@scalar/hono-api-reference';
+import { HTTPException } from 'hono/http-exception';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import { requestId } from 'hono/request-id';
+import { secureHeaders } from 'hono/secure-headers';
+import { authenticate } from './auth/credentials';
+import { resolveTenant } from './auth/tenant';
+import { ApiError, problemBody, type ErrorCode } from './lib/problem';
+import { newApp } from './lib/openapi';
+import { uuidv7 } from './lib/ids';
+import { idempotency } from './middleware/idempotency';
+import { roundTrips } from './middleware/round-trips';
+import { registerActivityRoutes } from './modules/activity/routes';
+import { registerApiKeyRoutes } from './modules/api-keys/routes';
+import { registerMeRoutes } from './modules/me/routes';
+import { registerMemberRoutes } from './modules/members/routes';
+import { registerOrganizationRoutes } from './modules/organizations/routes';
+import { registerPlatformRoutes } from './modules/platform/routes';
+import { registerClerkWebhook } from './modules/webhooks/clerk';
+
+const JSON_BODY_LIMIT = 1024 * 1024;
+/** Routes that authenticate by other means (signatures) or not at all. */
+const UNAUTHENTICATED = /^\/v1\/(webhooks|public)\//;
+
+const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
+  400: 'invalid_request', 401: 'unauthenticated', 404: 'not_found', 405: 'method_not_allowed',
+  413: 'payload_too_large', 415: 'unsupported_media_type',
+};
+
+export function createApp() {
+  const app = newApp();
+
+  app.use(requestId({ generator: () => uuidv7() }));
+  app.use(roundTrips);
+  app.use(secureHeaders());
+  app.use(
+    '/v1/*',
+    cors({
+      origin: (origin, c) => {
+        const allowed = c.env.CORS_ORIGINS.split(',').map((o: string) => o.trim());
+        return allowed.includes('*') ? '*' : allowed.includes(origin) ? origin : null;
+      },
+      allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-none-match', 'x-request-id'],
+      allowMethods: ['GET', 'POST', 'PATCH', 'PUT', 'DELETE', 'OPTIONS'],
+      exposeHeaders: ['x-request-id', 'retry-after', 'etag', 'idempotent-replayed', 'x-d1-round-trips'],
+      maxAge: 86_400,
+    }),
+  );
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: JSON_BODY_LIMIT,
+      onError: () => {
+        throw new ApiError('payload_too_large', `JSON bodies are limited to ${JSON_BODY_LIMIT} bytes.`);
+      },
+    }),
+  );
+  app.use('/v1/*', (c, next) => (UNAUTHENTICATED.test(c.req.path) ? next() : authenticate(c, next)));
+  app.use('/v1/orgs/:org', resolveTenant);
+  app.use('/v1/orgs/:org/*', resolveTenant);
+  app.use('/v1/*', (c, next) => (UNAUTHENTICATED.test(c.req.path) ? next() : idempotency(c, next)));
+
+  registerPlatformRoutes(app);
+  registerMeRoutes(app);
+  registerOrganizationRoutes(app);
+  registerMemberRoutes(app);
+  registerApiKeyRoutes(app);
+  registerActivityRoutes(app);
+  registerClerkWebhook(app);
+
+  app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'A Clerk session JWT, or an organization API key (`stk_…`).',
+  });
+  let document: ReturnType<typeof app.getOpenAPI31Document> | undefined;
+  app.get('/openapi.json', (c) =>
+    // Built once per isolate, on first request: not per request, not at start-up.
+    c.json((document ??= app.getOpenAPI31Document({
+      openapi: '3.1.0',
+      info: { title: 'Strive API', version: '1.0.0', description: 'Multi-tenant SaaS backend on one Cloudflare Worker. Errors are RFC 9457 problem+json.' },
+    }))),
+  );
+  app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Strive API reference' }));
+
+  app.notFound((c) => {
+    const error = new ApiError('not_found', `No route for ${c.req.method} ${c.req.path}.`);
+    return c.newResponse(JSON.stringify(problemBody(error, c.get('requestId'))), 404, { 'content-type': 'application/problem+json' });
+  });
+
+  app.onError((err, c) => {
+    let error: ApiError;
+    if (err instanceof ApiError) {
+      error = err;
+    } else if (err instanceof HTTPException && HTTP_EXCEPTION_CODES[err.status]) {
+      error = new ApiError(HTTP_EXCEPTION_CODES[err.status]!, err.message || 'The request was refused.');
+    } else {
+      // Log the whole error with the request id; answer without any of it.
+      console.error(`request ${c.get('requestId')} failed:`, err);
+      error = new ApiError('internal', 'Something went wrong on our side. Quote the request id when reporting it.');
+    }
+    return c.newResponse(JSON.stringify(problemBody(error, c.get('requestId'))), error.status as 400, {
+      'content-type': 'application/problem+json',
+      ...error.headers,
+    });
+  });
+
+  return app;
+}

@@ -1,0 +1,63 @@
+// Authentication: turn the Authorization header (or `?token=` on a WebSocket upgrade) into
+// verified credentials. No database here: a session JWT is verified with the key alone.
+import { verifyToken } from '@clerk/backend';
+import { createMiddleware } from 'hono/factory';
+import type { AppEnv, Bindings, Credentials } from '../env';
+import { ApiError } from '../lib/problem';
+import { API_KEY_PREFIX } from './api-keys';
+
+const unauthenticated = (detail: string) =>
+  new ApiError('unauthenticated', detail, undefined, { 'www-authenticate': 'Bearer' });
+
+function bearerToken(request: Request): string | undefined {
+  const header = request.headers.get('authorization');
+  if (header) {
+    const match = /^Bearer\s+(\S+)$/i.exec(header);
+    if (!match) throw unauthenticated('The Authorization header must be "Bearer <token>".');
+    return match[1];
+  }
+  // Browsers cannot set headers on a WebSocket, so an upgrade may carry the token in the query.
+  if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
+    return new URL(request.url).searchParams.get('token') ?? undefined;
+  }
+  return undefined;
+}
+
+type SessionClaims = { sub: string; email?: unknown; name?: unknown; picture?: unknown };
+
+async function verifySession(token: string, env: Bindings): Promise<Credentials> {
+  if (!env.CLERK_JWT_KEY && !env.CLERK_SECRET_KEY) {
+    throw new ApiError('not_configured', 'Session tokens cannot be verified: set CLERK_JWT_KEY or CLERK_SECRET_KEY.');
+  }
+  const authorizedParties = env.CLERK_AUTHORIZED_PARTIES.split(',').map((p) => p.trim()).filter(Boolean);
+  let claims: SessionClaims;
+  try {
+    claims = (await verifyToken(token, {
+      // A PEM key verifies networkless; without it the SDK fetches (and caches) Clerk's JWKS.
+      ...(env.CLERK_JWT_KEY ? { jwtKey: env.CLERK_JWT_KEY } : { secretKey: env.CLERK_SECRET_KEY }),
+      ...(authorizedParties.length ? { authorizedParties } : {}),
+    })) as SessionClaims;
+  } catch {
+    // The SDK's reason (expired, bad signature, wrong azp) stays in our logs, not in the answer.
+    throw unauthenticated('The session token is invalid or expired.');
+  }
+  const text = (value: unknown) => (typeof value === 'string' && value.length > 0 ? value : undefined);
+  return {
+    type: 'session',
+    clerkUserId: claims.sub,
+    email: text(claims.email)?.toLowerCase(),
+    name: text(claims.name),
+    avatarUrl: text(claims.picture),
+  };
+}
+
+/** Requires credentials on every route it guards: 401 without them. */
+export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+  const token = bearerToken(c.req.raw);
+  if (!token) throw unauthenticated('Send "Authorization: Bearer <session token or API key>".');
+  c.set(
+    'credentials',
+    token.startsWith(API_KEY_PREFIX) ? { type: 'api_key', secret: token } : await verifySession(token, c.env),
+  );
+  await next();
+});

@@ -1,0 +1,224 @@
+// Tenant context: for every /v1/orgs/{org}/… request, resolve the actor's access to {org} once,
+// in ONE catalog query (user + organization + membership, or API key + organization + creator),
+// and keep the answer in this isolate for 30 s. No access → 404, as if the org did not exist.
+import { and, eq, or } from 'drizzle-orm';
+import type { Context } from 'hono';
+import { createMiddleware } from 'hono/factory';
+import { api_keys, organization_members, organizations, users } from '../db/catalog';
+import type { MemberRole } from '../db/enums';
+import { catalogDb, shardDb, type CatalogDb } from '../db/shards';
+import { TenantStore } from '../db/tenant-store';
+import type { Actor, AppEnv, Credentials, RequestInfo, TenantContext } from '../env';
+import { ApiError, forbidden, notFound } from '../lib/problem';
+import { auditRow } from '../modules/activity/audit';
+import { hashApiKey } from './api-keys';
+import {
+  apiKeyPermissions, memberPermissions, PLATFORM_ADMIN, PLATFORM_MODERATOR, type Permission,
+} from './permissions';
+import { assertActive, provisionUser, toSessionUser } from './users';
+
+/** In line with Clerk's 60 s session tokens; membership changes purge this isolate's entries. */
+const ACCESS_TTL_MS = 30_000;
+const ACCESS_CACHE_MAX = 10_000;
+
+type Access = {
+  organization: TenantContext['organization'];
+  actor: Actor;
+  role: MemberRole | null;
+  permissions: ReadonlySet<Permission>;
+  clientEmail: string | null;
+  /** Platform staff outside the organization: each access is written to its activity log. */
+  platformAccess: boolean;
+  /** The human behind the access (the key's creator for an API key). */
+  userId: string;
+  keyId: string | null;
+  keyExpiresAt: string | null;
+  expires: number;
+};
+
+const accessCache = new Map<string, Access>();
+
+/** Drops cached access so a membership, key or organization change shows at once in this isolate. */
+export function forgetAccess(match: { organizationId?: string; userId?: string; keyId?: string }): void {
+  for (const [key, access] of accessCache) {
+    if (match.organizationId !== undefined && access.organization.id !== match.organizationId) continue;
+    if (match.userId !== undefined && access.userId !== match.userId) continue;
+    if (match.keyId !== undefined && access.keyId !== match.keyId) continue;
+    accessCache.delete(key);
+  }
+}
+
+const orgMatches = (ref: string) => or(eq(organizations.id, ref), eq(organizations.slug, ref));
+
+async function sessionAccess(
+  catalog: CatalogDb,
+  credentials: Extract<Credentials, { type: 'session' }>,
+  orgRef: string,
+): Promise<Access | undefined> {
+  const query = () =>
+    catalog
+      .select({
+        user: users,
+        organization: { id: organizations.id, slug: organizations.slug, name: organizations.name, shard: organizations.shard },
+        member: { role: organization_members.role, permissions: organization_members.permissions },
+      })
+      .from(users)
+      .leftJoin(organizations, orgMatches(orgRef))
+      .leftJoin(
+        organization_members,
+        and(eq(organization_members.organization_id, organizations.id), eq(organization_members.user_id, users.id)),
+      )
+      .where(eq(users.clerk_user_id, credentials.clerkUserId))
+      .get();
+  let row = await query();
+  if (!row) {
+    await provisionUser(catalog, credentials);
+    row = await query();
+    if (!row) throw new Error('A provisioned user could not be read back.');
+  }
+  assertActive(row.user);
+  const { user, organization, member } = row;
+  if (!organization) return undefined;
+  const base = {
+    organization,
+    actor: { type: 'user', user: toSessionUser(user) } as const,
+    clientEmail: user.role === 'client' ? user.email : null,
+    userId: user.id,
+    keyId: null,
+    keyExpiresAt: null,
+    expires: Date.now() + ACCESS_TTL_MS,
+  };
+  if (member) {
+    return { ...base, role: member.role, permissions: memberPermissions(member.role, member.permissions, user.role), platformAccess: false };
+  }
+  if (user.role === 'admin') return { ...base, role: null, permissions: new Set(PLATFORM_ADMIN), platformAccess: true };
+  if (user.role === 'moderator') return { ...base, role: null, permissions: new Set(PLATFORM_MODERATOR), platformAccess: true };
+  return undefined;
+}
+
+async function apiKeyAccess(catalog: CatalogDb, secret: string, orgRef: string): Promise<Access | undefined> {
+  const row = await catalog
+    .select({
+      key: { id: api_keys.id, scopes: api_keys.scopes, expires_at: api_keys.expires_at, revoked_at: api_keys.revoked_at, created_by: api_keys.created_by },
+      organization: { id: organizations.id, slug: organizations.slug, name: organizations.name, shard: organizations.shard },
+      member: { role: organization_members.role, permissions: organization_members.permissions },
+      creator: { role: users.role, is_active: users.is_active },
+    })
+    .from(api_keys)
+    .innerJoin(organizations, eq(organizations.id, api_keys.organization_id))
+    .innerJoin(users, eq(users.id, api_keys.created_by))
+    .leftJoin(
+      organization_members,
+      and(eq(organization_members.organization_id, api_keys.organization_id), eq(organization_members.user_id, api_keys.created_by)),
+    )
+    .where(eq(api_keys.key_hash, await hashApiKey(secret)))
+    .get();
+  // A revoked key, or one whose creator has left or been deactivated, stops working.
+  if (!row || row.key.revoked_at || !row.member || !row.creator.is_active) {
+    throw new ApiError('unauthenticated', 'This API key is invalid or has been revoked.');
+  }
+  if (row.organization.id !== orgRef && row.organization.slug !== orgRef) return undefined;
+  const creator = memberPermissions(row.member.role, row.member.permissions, row.creator.role);
+  return {
+    organization: row.organization,
+    actor: { type: 'api_key', keyId: row.key.id, userId: row.key.created_by, organizationId: row.organization.id },
+    role: null,
+    permissions: apiKeyPermissions(row.key.scopes, creator),
+    clientEmail: null,
+    platformAccess: false,
+    userId: row.key.created_by,
+    keyId: row.key.id,
+    keyExpiresAt: row.key.expires_at,
+    expires: Date.now() + ACCESS_TTL_MS,
+  };
+}
+
+function requestInfo(c: Context<AppEnv>): RequestInfo {
+  return {
+    requestId: c.get('requestId'),
+    ip: c.req.header('cf-connecting-ip') ?? null,
+    userAgent: c.req.header('user-agent') ?? null,
+  };
+}
+
+/** The context services work from; also built directly for an organization just created. */
+export function tenantContext(
+  c: Context<AppEnv>,
+  access: Pick<TenantContext, 'organization' | 'actor' | 'role' | 'permissions' | 'clientEmail'>,
+): TenantContext {
+  const counter = c.get('roundTrips');
+  return {
+    organization: access.organization,
+    actor: access.actor,
+    role: access.role,
+    permissions: access.permissions,
+    clientEmail: access.clientEmail,
+    store: new TenantStore(shardDb(c.env, access.organization.shard, counter), access.organization.id),
+    catalog: catalogDb(c.env, counter),
+    request: requestInfo(c),
+  };
+}
+
+function cacheKey(credentials: Credentials, orgRef: string): string {
+  return credentials.type === 'session' ? `s:${credentials.clerkUserId}:${orgRef}` : `k:${credentials.secret}:${orgRef}`;
+}
+
+export const resolveTenant = createMiddleware<AppEnv>(async (c, next) => {
+  const orgRef = c.req.param('org');
+  if (!orgRef) throw notFound('organization');
+  const credentials = c.get('credentials');
+  const counter = c.get('roundTrips');
+  const catalog = catalogDb(c.env, counter);
+  const key = cacheKey(credentials, orgRef);
+
+  let access = accessCache.get(key);
+  if (access && access.expires <= Date.now()) {
+    accessCache.delete(key);
+    access = undefined;
+  }
+  if (!access) {
+    access = credentials.type === 'session'
+      ? await sessionAccess(catalog, credentials, orgRef)
+      : await apiKeyAccess(catalog, credentials.secret, orgRef);
+    if (!access) throw notFound('organization');
+    if (accessCache.size >= ACCESS_CACHE_MAX) accessCache.clear();
+    accessCache.set(key, access);
+  }
+  if (access.keyExpiresAt && access.keyExpiresAt <= new Date().toISOString()) {
+    throw new ApiError('unauthenticated', 'This API key has expired.');
+  }
+
+  const tenant = tenantContext(c, access);
+  c.set('tenant', tenant);
+
+  if (access.platformAccess) {
+    // Every access by platform staff is written to the organization's log, off the latency path.
+    c.executionCtx.waitUntil(
+      auditRow(tenant, {
+        action: 'organization.platform_access',
+        resource_type: 'organization',
+        resource_id: tenant.organization.id,
+        new: { method: c.req.method, path: c.req.path, global_role: access.actor.type === 'user' ? access.actor.user.role : null },
+      }).run().catch((error) => console.error('platform access audit failed', error)),
+    );
+  }
+  if (access.keyId) touchApiKey(c, catalog, access.keyId);
+  await next();
+});
+
+const lastTouched = new Map<string, number>();
+/** `last_used_at` at minute resolution: one write per key per minute per isolate, never inline. */
+function touchApiKey(c: Context<AppEnv>, catalog: CatalogDb, keyId: string) {
+  const now = Date.now();
+  if ((lastTouched.get(keyId) ?? 0) > now - 60_000) return;
+  lastTouched.set(keyId, now);
+  c.executionCtx.waitUntil(
+    catalog.update(api_keys).set({ last_used_at: new Date(now).toISOString() }).where(eq(api_keys.id, keyId)).run()
+      .catch((error) => console.error('api key touch failed', error)),
+  );
+}
+
+/** The services' permission check: their first line. */
+export function requirePermission(ctx: TenantContext, permission: Permission): void {
+  if (!ctx.permissions.has(permission)) throw forbidden(permission);
+}

@@ -1,0 +1,80 @@
+// Users come from Clerk. A valid session of a user the catalog does not know yet is provisioned
+// from the token's claims on first use; an invited placeholder (same email, no Clerk id yet) is
+// claimed by that first sign-in.
+import { eq, sql } from 'drizzle-orm';
+import type { Context } from 'hono';
+import { users } from '../db/catalog';
+import { catalogDb, type CatalogDb } from '../db/shards';
+import type { AppEnv, Credentials, SessionUser } from '../env';
+import { uuidv7 } from '../lib/ids';
+import { ApiError } from '../lib/problem';
+
+type SessionCredentials = Extract<Credentials, { type: 'session' }>;
+type UserRow = typeof users.$inferSelect;
+
+export const toSessionUser = (row: Pick<UserRow, 'id' | 'email' | 'name' | 'role'>): SessionUser => ({
+  id: row.id,
+  email: row.email,
+  name: row.name,
+  role: row.role,
+});
+
+export function assertActive(row: Pick<UserRow, 'is_active'>): void {
+  if (!row.is_active) throw new ApiError('unauthenticated', 'This user has been deactivated.');
+}
+
+/** Inserts the user from the token's claims (or claims an invited placeholder) and returns it. */
+export async function provisionUser(catalog: CatalogDb, credentials: SessionCredentials): Promise<UserRow> {
+  if (!credentials.email) {
+    throw new ApiError(
+      'user_not_synced',
+      'This user is not known yet and the session token has no email claim: add `email` to the Clerk session token template, or wait for the user.created webhook.',
+    );
+  }
+  const row = await catalog
+    .insert(users)
+    .values({
+      id: uuidv7(),
+      clerk_user_id: credentials.clerkUserId,
+      email: credentials.email,
+      name: credentials.name ?? null,
+      avatar_url: credentials.avatarUrl ?? null,
+      last_login_at: new Date().toISOString(),
+    })
+    .onConflictDoUpdate({
+      target: users.email,
+      set: {
+        clerk_user_id: credentials.clerkUserId,
+        name: sql`coalesce(${users.name}, excluded.name)`,
+        avatar_url: sql`coalesce(${users.avatar_url}, excluded.avatar_url)`,
+        last_login_at: sql`excluded.last_login_at`,
+        updated_at: sql`excluded.updated_at`,
+      },
+      // Only a placeholder may be claimed: an email already tied to another Clerk user is not.
+      setWhere: sql`${users.clerk_user_id} IS NULL`,
+    })
+    .returning()
+    .get();
+  if (!row) {
+    throw new ApiError('unauthenticated', 'This email belongs to another account.');
+  }
+  return row;
+}
+
+/** The acting user of a session: one catalog query, plus one insert the very first time. */
+export async function sessionUser(catalog: CatalogDb, credentials: Credentials): Promise<SessionUser> {
+  if (credentials.type !== 'session') {
+    throw new ApiError('forbidden', 'API keys act inside their organization; this route needs a user session.');
+  }
+  const row =
+    (await catalog.select().from(users).where(eq(users.clerk_user_id, credentials.clerkUserId)).get()) ??
+    (await provisionUser(catalog, credentials));
+  assertActive(row);
+  return toSessionUser(row);
+}
+
+/** For the few routes outside an organization: the acting user, provisioned on first use. */
+export async function requireUser(c: Context<AppEnv>) {
+  const catalog = catalogDb(c.env, c.get('roundTrips'));
+  return { catalog, user: await sessionUser(catalog, c.get('credentials')) };
+}

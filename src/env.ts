@@ -1,0 +1,61 @@
+// Bindings and per-request variables, typed end to end through Hono's context.
+import type { RoundTripCounter } from './db/round-trips';
+import type { CatalogDb } from './db/shards';
+import type { UserRole, MemberRole } from './db/enums';
+import type { Permission } from './auth/permissions';
+import type { TenantStore } from './db/tenant-store';
+
+/** wrangler.toml's bindings (generated into worker-configuration.d.ts) plus the secrets. */
+export type Bindings = Env & {
+  /** PEM public key: verify Clerk session tokens without a network call. */
+  CLERK_JWT_KEY?: string;
+  /** Clerk Backend API key: verify against Clerk's JWKS when no CLERK_JWT_KEY is set. */
+  CLERK_SECRET_KEY?: string;
+  /** `whsec_…`: Svix signing secret of the Clerk webhook endpoint. */
+  CLERK_WEBHOOK_SECRET?: string;
+  STRIPE_WEBHOOK_SECRET?: string;
+};
+
+export type SessionUser = {
+  id: string;
+  email: string;
+  name: string | null;
+  role: UserRole;
+};
+
+/** Who is acting: the tagged union every service and audit row works from. */
+export type Actor =
+  | { type: 'user'; user: SessionUser }
+  | { type: 'api_key'; keyId: string; userId: string; organizationId: string }
+  | { type: 'system' }
+  | { type: 'webhook'; source: 'clerk' | 'stripe' };
+
+/** Verified credentials, before any database look-up. */
+export type Credentials =
+  | { type: 'session'; clerkUserId: string; email?: string; name?: string; avatarUrl?: string }
+  | { type: 'api_key'; secret: string };
+
+export type RequestInfo = { requestId: string; ip: string | null; userAgent: string | null };
+
+/** Everything a tenant service needs: who, where, what they may do. Built once per request. */
+export type TenantContext = {
+  organization: { id: string; slug: string; name: string; shard: number };
+  actor: Actor;
+  /** The member role; null for platform staff acting on an organization they are not in. */
+  role: MemberRole | null;
+  permissions: ReadonlySet<Permission>;
+  /** Set for global `client` users: they see only the records of the customer with this email. */
+  clientEmail: string | null;
+  store: TenantStore;
+  catalog: CatalogDb;
+  request: RequestInfo;
+};
+
+export type Variables = {
+  requestId: string;
+  roundTrips: RoundTripCounter;
+  credentials: Credentials;
+  tenant: TenantContext;
+};
+
+export type AppEnv = { Bindings: Bindings; Variables: Variables };

@@ -1,0 +1,91 @@
+// Every router is made here, so no route can forget error shaping: one validation hook that
+// reports every zod issue, one problem schema, the bearer security scheme and the standard error
+// responses added to each route definition.
+import { createRoute, OpenAPIHono, z, type RouteConfig } from '@hono/zod-openapi';
+import type { AppEnv } from '../env';
+import type { Permission } from '../auth/permissions';
+import { ApiError, ERROR_CODES, type ErrorCode } from './problem';
+
+export type App = OpenAPIHono<AppEnv>;
+
+export function newApp(): App {
+  return new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (result.success) return;
+      throw new ApiError(
+        'invalid_request',
+        `The request ${result.target === 'json' ? 'body' : result.target} is invalid.`,
+        result.error.issues.map((issue) => ({
+          path: issue.path.length ? issue.path.join('.') : result.target,
+          message: issue.message,
+        })),
+      );
+    },
+  });
+}
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    code: z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]),
+    detail: z.string(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    request_id: z.string(),
+  })
+  .openapi('Problem');
+
+const problem = (description: string) => ({
+  description,
+  content: { 'application/problem+json': { schema: ProblemSchema } },
+});
+
+const STANDARD_ERRORS = {
+  400: problem('Invalid request: `errors` lists every invalid field.'),
+  401: problem('No, bad or expired credentials.'),
+  403: problem('The actor lacks the permission this route names in `x-permission`.'),
+  404: problem('Unknown resource, or an organization the actor is not in.'),
+  429: problem('Rate limited; see `Retry-After`.'),
+  500: problem('Internal error (never a stack trace).'),
+} as const;
+
+export const WRITE_ERRORS = {
+  409: problem('Conflict (slug taken, stale version, last owner, idempotency key reused).'),
+  413: problem('Body over 1 MB.'),
+  415: problem('Body is not JSON.'),
+} as const;
+
+type RouteSpec<P extends string> = Omit<RouteConfig, 'path'> & {
+  path: P;
+  /** The permission the service checks first; the shared security suite reads it from here. */
+  permission?: Permission;
+  /** No authentication (health, docs, public content, signature-verified webhooks). */
+  public?: boolean;
+};
+
+export function defineRoute<P extends string, R extends RouteSpec<P>>(spec: R) {
+  const { permission, public: isPublic, ...route } = spec;
+  const isWrite = route.method !== 'get' && route.method !== 'head';
+  return createRoute({
+    ...route,
+    ...(isPublic ? {} : { security: [{ bearer: [] }] }),
+    ...(permission ? { 'x-permission': permission } : {}),
+    responses: { ...STANDARD_ERRORS, ...(isWrite ? WRITE_ERRORS : {}), ...route.responses },
+  } as unknown as R);
+}
+
+export const jsonBody = <T extends z.ZodTypeAny>(schema: T) => ({
+  required: true,
+  content: { 'application/json': { schema } },
+});
+
+export const json = <T extends z.ZodTypeAny>(schema: T, description: string) => ({
+  description,
+  content: { 'application/json': { schema } },
+});
+
+export const noContent = { description: 'Done; no body.' } as const;
+
+/** `{org}`: an organization's id or its slug. */
+export const OrgParam = z.string().min(1).max(64).openapi({ description: "The organization's id or slug", example: 'acme' });

@@ -1,0 +1,63 @@
+// One error type for the whole API, rendered as RFC 9457 problem+json. The set of codes is
+// closed: each maps to exactly one status here and nowhere else.
+export const ERROR_CODES = {
+  invalid_request: { status: 400, title: 'Invalid request' },
+  unauthenticated: { status: 401, title: 'Unauthenticated' },
+  user_not_synced: { status: 401, title: 'User not synced' },
+  plan_required: { status: 402, title: 'Plan required' },
+  quota_exceeded: { status: 402, title: 'Quota exceeded' },
+  forbidden: { status: 403, title: 'Forbidden' },
+  not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  conflict: { status: 409, title: 'Conflict' },
+  payload_too_large: { status: 413, title: 'Payload too large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported media type' },
+  rate_limited: { status: 429, title: 'Rate limited' },
+  internal: { status: 500, title: 'Internal error' },
+  not_configured: { status: 503, title: 'Not configured' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+export type FieldError = { path: string; message: string };
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    readonly detail: string,
+    readonly errors?: FieldError[],
+    readonly headers?: Record<string, string>,
+  ) {
+    super(detail);
+    this.name = 'ApiError';
+  }
+
+  get status(): number {
+    return ERROR_CODES[this.code].status;
+  }
+}
+
+export const notFound = (what = 'resource') => new ApiError('not_found', `No such ${what}.`);
+export const forbidden = (permission: string) =>
+  new ApiError('forbidden', `This action needs the '${permission}' permission.`);
+export const conflict = (detail: string) => new ApiError('conflict', detail);
+export const invalid = (path: string, message: string) =>
+  new ApiError('invalid_request', message, [{ path, message }]);
+
+export function problemBody(error: ApiError, requestId: string | undefined) {
+  return {
+    type: `https://strive.dev/problems/${error.code}`,
+    title: ERROR_CODES[error.code].title,
+    status: error.status,
+    code: error.code,
+    detail: error.detail,
+    ...(error.errors ? { errors: error.errors } : {}),
+    request_id: requestId ?? '',
+  };
+}
+
+export function problemResponse(error: ApiError, requestId: string | undefined): Response {
+  return new Response(JSON.stringify(problemBody(error, requestId)), {
+    status: error.status,
+    headers: { 'content-type': 'application/problem+json', ...error.headers },
+  });
+}

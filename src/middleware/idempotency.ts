@@ -1,0 +1,76 @@
+// Idempotency-Key on POST: the first answer is stored for 24 h and replayed to a repeat with the
+// same key and body; the same key with another request is refused. Costs two catalog round trips
+// (claim the key, store the answer) and only when the header is sent.
+import { and, eq, lt, sql } from 'drizzle-orm';
+import { createMiddleware } from 'hono/factory';
+import { hashApiKey } from '../auth/api-keys';
+import { idempotency_keys } from '../db/catalog';
+import { catalogDb } from '../db/shards';
+import type { AppEnv, Credentials } from '../env';
+import { sha256Hex } from '../lib/crypto';
+import { ApiError, conflict } from '../lib/problem';
+
+const REPLAY_WINDOW_MS = 24 * 60 * 60 * 1000;
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+async function ownerOf(credentials: Credentials): Promise<string> {
+  return credentials.type === 'session' ? `user:${credentials.clerkUserId}` : `api_key:${await hashApiKey(credentials.secret)}`;
+}
+
+export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
+  const key = c.req.header('idempotency-key');
+  if (c.req.method !== 'POST' || key === undefined) return next();
+  if (!KEY_PATTERN.test(key)) {
+    throw new ApiError('invalid_request', 'Idempotency-Key must be 1–255 printable ASCII characters.', [
+      { path: 'Idempotency-Key', message: 'Must be 1–255 printable ASCII characters.' },
+    ]);
+  }
+  const catalog = catalogDb(c.env, c.get('roundTrips'));
+  const owner = await ownerOf(c.get('credentials'));
+  const requestHash = await sha256Hex(`${c.req.method} ${c.req.path}\n${await c.req.text()}`);
+  const now = new Date();
+  const expired = new Date(now.getTime() - REPLAY_WINDOW_MS).toISOString();
+
+  // Claim the key: a new row, or one whose 24 h have passed. One statement, so two concurrent
+  // requests with the same key cannot both run.
+  const claimed = await catalog
+    .insert(idempotency_keys)
+    .values({ owner, key, request_hash: requestHash, created_at: now.toISOString() })
+    .onConflictDoUpdate({
+      target: [idempotency_keys.owner, idempotency_keys.key],
+      set: { request_hash: requestHash, status: null, response_body: null, content_type: null, created_at: now.toISOString() },
+      setWhere: lt(idempotency_keys.created_at, expired),
+    })
+    .returning({ owner: idempotency_keys.owner })
+    .get();
+
+  const row = and(eq(idempotency_keys.owner, owner), eq(idempotency_keys.key, key));
+  if (!claimed) {
+    const first = await catalog.select().from(idempotency_keys).where(row).get();
+    if (!first || first.request_hash !== requestHash) {
+      throw conflict('This Idempotency-Key was already used with a different request.');
+    }
+    if (first.status === null) throw conflict('A request with this Idempotency-Key is still in progress.');
+    return c.newResponse(first.response_body, first.status as 200, {
+      'content-type': first.content_type ?? 'application/json',
+      'idempotent-replayed': 'true',
+    });
+  }
+
+  await next();
+
+  if (c.res.status >= 500) {
+    // A failure is not an answer worth replaying: free the key so the client can retry.
+    await catalog.delete(idempotency_keys).where(row).run();
+    return;
+  }
+  await catalog
+    .update(idempotency_keys)
+    .set({
+      status: c.res.status,
+      response_body: await c.res.clone().text(),
+      content_type: c.res.headers.get('content-type'),
+    })
+    .where(and(row, sql`${idempotency_keys.status} IS NULL`))
+    .run();
+});

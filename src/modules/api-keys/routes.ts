@@ -1,0 +1,71 @@
+import { z } from '@hono/zod-openapi';
+import { PERMISSIONS } from '../../auth/permissions';
+import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
+import { pageOf, pageQuery } from '../../lib/pagination';
+import { createApiKey, listApiKeys, revokeApiKey } from './service';
+
+export const ApiKeySchema = z
+  .object({
+    id: z.string().uuid(),
+    name: z.string(),
+    prefix: z.string().openapi({ description: 'The first characters of the key, to recognise it' }),
+    scopes: z.array(z.string()),
+    created_by: z.string().uuid(),
+    expires_at: z.string().nullable(),
+    last_used_at: z.string().nullable(),
+    revoked_at: z.string().nullable(),
+    created_at: z.string(),
+  })
+  .openapi('ApiKey');
+
+const ApiKeyCreated = ApiKeySchema.extend({
+  key: z.string().openapi({ description: 'The secret (`stk_…`): shown this once, never again' }),
+}).openapi('ApiKeyCreated');
+
+const ApiKeyCreate = z
+  .object({
+    name: z.string().trim().min(1).max(120),
+    scopes: z.array(z.enum(PERMISSIONS)).min(1).max(PERMISSIONS.length).openapi({ description: "A subset of the creator's permissions" }),
+    expires_at: z.iso
+      .datetime({ offset: true })
+      .transform((value) => new Date(value).toISOString())
+      .refine((value) => value > new Date().toISOString(), 'Must be in the future.')
+      .optional(),
+  })
+  .strict()
+  .openapi('ApiKeyCreate');
+
+const params = z.object({ org: OrgParam });
+const tags = ['API keys'];
+
+export function registerApiKeyRoutes(app: App) {
+  app.openapi(
+    defineRoute({
+      method: 'get', path: '/v1/orgs/{org}/api-keys', tags, summary: 'List API keys (never their secrets)', permission: 'api_keys:read',
+      request: { params, query: z.object(pageQuery) },
+      responses: { 200: json(pageOf(ApiKeySchema), 'A page of keys, newest first') },
+    }),
+    async (c) => c.json(await listApiKeys({ ctx: c.get('tenant'), input: c.req.valid('query') }), 200),
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'post', path: '/v1/orgs/{org}/api-keys', tags, summary: 'Create an API key; its secret is in this answer only', permission: 'api_keys:manage',
+      request: { params, body: jsonBody(ApiKeyCreate) },
+      responses: { 201: json(ApiKeyCreated, 'The key, with its secret') },
+    }),
+    async (c) => c.json(await createApiKey({ ctx: c.get('tenant'), input: c.req.valid('json') }), 201),
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'delete', path: '/v1/orgs/{org}/api-keys/{id}', tags, summary: 'Revoke an API key', permission: 'api_keys:manage',
+      request: { params: z.object({ org: OrgParam, id: z.string().uuid() }) },
+      responses: { 204: noContent },
+    }),
+    async (c) => {
+      await revokeApiKey({ ctx: c.get('tenant'), id: c.req.valid('param').id });
+      return c.body(null, 204);
+    },
+  );
+}

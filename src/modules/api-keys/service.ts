@@ -1,0 +1,81 @@
+// Organization API keys: the secret is shown once, at creation; only its hash is kept. A key's
+// scopes can only narrow what its creator may do.
+import { and, desc, eq, isNull } from 'drizzle-orm';
+import { api_keys } from '../../db/catalog';
+import type { TenantContext } from '../../env';
+import type { Permission } from '../../auth/permissions';
+import { newApiKeySecret } from '../../auth/api-keys';
+import { forgetAccess, requirePermission } from '../../auth/tenant';
+import { uuidv7 } from '../../lib/ids';
+import { afterCursor, toPage } from '../../lib/pagination';
+import { ApiError, forbidden, notFound } from '../../lib/problem';
+import { auditedCatalogChange } from '../activity/audit';
+import { actingUserId } from '../members/service';
+
+const visibleColumns = {
+  id: api_keys.id,
+  name: api_keys.name,
+  prefix: api_keys.prefix,
+  scopes: api_keys.scopes,
+  created_by: api_keys.created_by,
+  expires_at: api_keys.expires_at,
+  last_used_at: api_keys.last_used_at,
+  revoked_at: api_keys.revoked_at,
+  created_at: api_keys.created_at,
+};
+
+const ofOrganization = (ctx: TenantContext) => eq(api_keys.organization_id, ctx.organization.id);
+
+export async function listApiKeys({ ctx, input }: { ctx: TenantContext; input: { limit: number; cursor?: string } }) {
+  requirePermission(ctx, 'api_keys:read');
+  const rows = await ctx.catalog
+    .select(visibleColumns)
+    .from(api_keys)
+    .where(and(ofOrganization(ctx), afterCursor(api_keys.id, input.cursor)))
+    .orderBy(desc(api_keys.id))
+    .limit(input.limit + 1)
+    .all();
+  return toPage(rows, input.limit);
+}
+
+export async function createApiKey({ ctx, input }: { ctx: TenantContext; input: { name: string; scopes: Permission[]; expires_at?: string } }) {
+  requirePermission(ctx, 'api_keys:manage');
+  for (const scope of input.scopes) if (!ctx.permissions.has(scope)) throw forbidden(scope);
+  const createdBy = actingUserId(ctx.actor);
+  if (!createdBy) throw new ApiError('forbidden', 'Only a user or their key can create API keys.');
+  const { secret, prefix, hash } = await newApiKeySecret();
+  const row = {
+    id: uuidv7(),
+    organization_id: ctx.organization.id,
+    created_by: createdBy,
+    name: input.name,
+    prefix,
+    key_hash: hash,
+    scopes: [...new Set(input.scopes)],
+    expires_at: input.expires_at ?? null,
+    last_used_at: null,
+    revoked_at: null,
+    created_at: new Date().toISOString(),
+  };
+  const { key_hash: _hash, organization_id: _org, ...visible } = row;
+  await auditedCatalogChange(
+    ctx,
+    { action: 'api_key.create', resource_type: 'api_key', resource_id: row.id, new: visible },
+    () => ctx.catalog.insert(api_keys).values(row).run(),
+  );
+  return { ...visible, key: secret };
+}
+
+export async function revokeApiKey({ ctx, id }: { ctx: TenantContext; id: string }) {
+  requirePermission(ctx, 'api_keys:manage');
+  const key = await ctx.catalog.select(visibleColumns).from(api_keys).where(and(ofOrganization(ctx), eq(api_keys.id, id))).get();
+  if (!key) throw notFound('API key');
+  if (key.revoked_at) return; // Revoking twice changes nothing.
+  const revokedAt = new Date().toISOString();
+  await auditedCatalogChange(
+    ctx,
+    { action: 'api_key.revoke', resource_type: 'api_key', resource_id: id, old: { revoked_at: null }, new: { revoked_at: revokedAt } },
+    () => ctx.catalog.update(api_keys).set({ revoked_at: revokedAt }).where(and(ofOrganization(ctx), eq(api_keys.id, id), isNull(api_keys.revoked_at))).run(),
+  );
+  forgetAccess({ organizationId: ctx.organization.id, keyId: id });
+}

@@ -1,0 +1,153 @@
+// Members: admins manage everyone below owner; only owners touch owners; the last owner can be
+// neither removed nor demoted (checked inside the writing statement, so two concurrent requests
+// cannot both remove "the other" owner).
+import { and, desc, eq, sql } from 'drizzle-orm';
+import { organization_members, users, type MemberPermissions } from '../../db/catalog';
+import type { MemberRole } from '../../db/enums';
+import { isUniqueViolation } from '../../db/errors';
+import type { Actor, TenantContext } from '../../env';
+import type { Permission } from '../../auth/permissions';
+import { forgetAccess, requirePermission } from '../../auth/tenant';
+import { uuidv7 } from '../../lib/ids';
+import { afterCursor, toPage } from '../../lib/pagination';
+import { conflict, forbidden, notFound } from '../../lib/problem';
+import { auditedCatalogChange, changes } from '../activity/audit';
+
+export type MemberInput = { role?: MemberRole; permissions?: MemberPermissions };
+
+const memberColumns = {
+  id: organization_members.id,
+  user_id: organization_members.user_id,
+  role: organization_members.role,
+  permissions: organization_members.permissions,
+  invited_by: organization_members.invited_by,
+  joined_at: organization_members.joined_at,
+  created_at: organization_members.created_at,
+  updated_at: organization_members.updated_at,
+  user: { id: users.id, email: users.email, name: users.name, avatar_url: users.avatar_url },
+};
+
+export const actingUserId = (actor: Actor): string | null =>
+  actor.type === 'user' ? actor.user.id : actor.type === 'api_key' ? actor.userId : null;
+
+const ofOrganization = (ctx: TenantContext) => eq(organization_members.organization_id, ctx.organization.id);
+const lastOwnerConflict = () => conflict('An organization keeps at least one owner: make someone else owner first.');
+/** Holds unless the statement would leave the organization without an owner. */
+const keepsAnOwner = (ctx: TenantContext) =>
+  sql`(SELECT count(*) FROM ${organization_members} WHERE ${ofOrganization(ctx)} AND ${organization_members.role} = 'owner') > 1`;
+
+/** Nobody hands out a permission they do not hold themselves. */
+function assertGrantable(ctx: TenantContext, permissions: MemberPermissions | undefined) {
+  for (const permission of permissions?.grant ?? []) {
+    if (!ctx.permissions.has(permission as Permission)) throw forbidden(permission);
+  }
+}
+
+async function findMember(ctx: TenantContext, userId: string) {
+  const member = await ctx.catalog
+    .select(memberColumns)
+    .from(organization_members)
+    .innerJoin(users, eq(users.id, organization_members.user_id))
+    .where(and(ofOrganization(ctx), eq(organization_members.user_id, userId)))
+    .get();
+  if (!member) throw notFound('member');
+  return member;
+}
+
+export async function listMembers({ ctx, input }: { ctx: TenantContext; input: { limit: number; cursor?: string } }) {
+  requirePermission(ctx, 'members:read');
+  const rows = await ctx.catalog
+    .select(memberColumns)
+    .from(organization_members)
+    .innerJoin(users, eq(users.id, organization_members.user_id))
+    .where(and(ofOrganization(ctx), afterCursor(organization_members.id, input.cursor)))
+    .orderBy(desc(organization_members.id))
+    .limit(input.limit + 1)
+    .all();
+  return toPage(rows, input.limit);
+}
+
+export async function addMember({ ctx, input }: { ctx: TenantContext; input: { email: string; role: MemberRole; permissions?: MemberPermissions } }) {
+  requirePermission(ctx, 'members:manage');
+  if (input.role === 'owner') requirePermission(ctx, 'owners:manage');
+  assertGrantable(ctx, input.permissions);
+  const now = new Date().toISOString();
+  // Someone not yet signed up gets a placeholder user; their first sign-in with this email claims it.
+  const user = await ctx.catalog
+    .insert(users)
+    .values({ id: uuidv7(), email: input.email })
+    .onConflictDoUpdate({ target: users.email, set: { email: sql`excluded.email` } })
+    .returning({ id: users.id })
+    .get();
+  const member = {
+    id: uuidv7(),
+    organization_id: ctx.organization.id,
+    user_id: user!.id,
+    role: input.role,
+    permissions: input.permissions ?? { grant: [], deny: [] },
+    invited_by: actingUserId(ctx.actor),
+    joined_at: now,
+    created_at: now,
+    updated_at: now,
+  };
+  await auditedCatalogChange(
+    ctx,
+    { action: 'member.create', resource_type: 'member', resource_id: member.user_id, new: { email: input.email, role: member.role, permissions: member.permissions } },
+    async () => {
+      try {
+        await ctx.catalog.insert(organization_members).values(member).run();
+      } catch (error) {
+        if (isUniqueViolation(error)) throw conflict(`${input.email} is already a member.`);
+        throw error;
+      }
+    },
+  );
+  forgetAccess({ organizationId: ctx.organization.id, userId: member.user_id });
+  return findMember(ctx, member.user_id);
+}
+
+export async function updateMember({ ctx, userId, input }: { ctx: TenantContext; userId: string; input: MemberInput }) {
+  requirePermission(ctx, 'members:manage');
+  const before = await findMember(ctx, userId);
+  if (before.role === 'owner' || input.role === 'owner') requirePermission(ctx, 'owners:manage');
+  assertGrantable(ctx, input.permissions);
+  const diff = changes(before, input);
+  if (!diff) return before;
+  const demotesOwner = before.role === 'owner' && input.role !== undefined && input.role !== 'owner';
+  await auditedCatalogChange(
+    ctx,
+    { action: 'member.update', resource_type: 'member', resource_id: userId, old: diff.old, new: diff.new },
+    async () => {
+      const updated = await ctx.catalog
+        .update(organization_members)
+        .set({ ...input, updated_at: new Date().toISOString() })
+        .where(and(ofOrganization(ctx), eq(organization_members.user_id, userId), demotesOwner ? keepsAnOwner(ctx) : undefined))
+        .returning({ id: organization_members.id })
+        .get();
+      if (!updated) throw lastOwnerConflict();
+    },
+  );
+  forgetAccess({ organizationId: ctx.organization.id, userId });
+  return findMember(ctx, userId);
+}
+
+export async function removeMember({ ctx, userId }: { ctx: TenantContext; userId: string }) {
+  const leaving = actingUserId(ctx.actor) === userId;
+  // Anyone may leave; removing someone else takes members:manage (owners:manage for an owner).
+  if (!leaving) requirePermission(ctx, 'members:manage');
+  const before = await findMember(ctx, userId);
+  if (before.role === 'owner' && !leaving) requirePermission(ctx, 'owners:manage');
+  await auditedCatalogChange(
+    ctx,
+    { action: 'member.delete', resource_type: 'member', resource_id: userId, old: { email: before.user.email, role: before.role, permissions: before.permissions } },
+    async () => {
+      const removed = await ctx.catalog
+        .delete(organization_members)
+        .where(and(ofOrganization(ctx), eq(organization_members.user_id, userId), before.role === 'owner' ? keepsAnOwner(ctx) : undefined))
+        .returning({ id: organization_members.id })
+        .get();
+      if (!removed) throw lastOwnerConflict();
+    },
+  );
+  forgetAccess({ organizationId: ctx.organization.id, userId });
+}

@@ -1,0 +1,92 @@
+import { z } from '@hono/zod-openapi';
+import { requireUser } from '../../auth/users';
+import { MEMBER_ROLES, SUBSCRIPTION_STATUSES } from '../../db/enums';
+import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
+import { createOrganization, deleteOrganization, getOrganization, SLUG_PATTERN, updateOrganization } from './service';
+
+const Slug = z.string().regex(SLUG_PATTERN, 'Lower-case letters, digits and hyphens, 1–48 characters.');
+
+export const OrganizationSchema = z
+  .object({
+    id: z.string().uuid(),
+    slug: z.string(),
+    name: z.string(),
+    description: z.string().nullable(),
+    logo_url: z.string().nullable(),
+    website: z.string().nullable(),
+    settings: z.record(z.string(), z.unknown()),
+    subscription_status: z.enum(SUBSCRIPTION_STATUSES),
+    role: z.enum(MEMBER_ROLES).nullable().openapi({ description: "The caller's role; null for platform staff" }),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi('Organization');
+
+const OrganizationCreate = z
+  .object({
+    name: z.string().trim().min(1).max(120),
+    slug: Slug.optional().openapi({ description: 'Derived from the name when absent' }),
+    description: z.string().max(2000).nullable().optional(),
+  })
+  .strict()
+  .openapi('OrganizationCreate');
+
+const OrganizationPatch = z
+  .object({
+    name: z.string().trim().min(1).max(120),
+    slug: Slug,
+    description: z.string().max(2000).nullable(),
+    logo_url: z.string().url().max(2048).nullable(),
+    website: z.string().url().max(2048).nullable(),
+    settings: z.record(z.string(), z.unknown()).refine((s) => JSON.stringify(s).length <= 16_384, 'At most 16 KB.'),
+  })
+  .partial()
+  .strict()
+  .openapi('OrganizationPatch');
+
+const params = z.object({ org: OrgParam });
+const tags = ['Organizations'];
+
+export function registerOrganizationRoutes(app: App) {
+  app.openapi(
+    defineRoute({
+      method: 'post', path: '/v1/orgs', tags, summary: 'Create an organization (the caller becomes its owner)',
+      request: { body: jsonBody(OrganizationCreate) },
+      responses: { 201: json(OrganizationSchema, 'The organization') },
+    }),
+    async (c) => {
+      const { user, catalog } = await requireUser(c);
+      return c.json(await createOrganization(c, catalog, user, c.req.valid('json')), 201);
+    },
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'get', path: '/v1/orgs/{org}', tags, summary: 'Get an organization', permission: 'organization:read',
+      request: { params },
+      responses: { 200: json(OrganizationSchema, 'The organization') },
+    }),
+    async (c) => c.json(await getOrganization({ ctx: c.get('tenant') }), 200),
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'patch', path: '/v1/orgs/{org}', tags, summary: 'Update an organization', permission: 'organization:update',
+      request: { params, body: jsonBody(OrganizationPatch) },
+      responses: { 200: json(OrganizationSchema, 'The organization') },
+    }),
+    async (c) => c.json(await updateOrganization({ ctx: c.get('tenant'), input: c.req.valid('json') }), 200),
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'delete', path: '/v1/orgs/{org}', tags, summary: 'Delete an organization and all its data', permission: 'organization:delete',
+      request: { params },
+      responses: { 204: noContent },
+    }),
+    async (c) => {
+      await deleteOrganization({ ctx: c.get('tenant') });
+      return c.body(null, 204);
+    },
+  );
+}

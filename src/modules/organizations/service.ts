@@ -1,0 +1,134 @@
+// Organizations: creation places the organization on the least-loaded shard; the creator
+// becomes its owner.
+import { eq, sql } from 'drizzle-orm';
+import type { Context } from 'hono';
+import { organization_members, organizations, subscriptions } from '../../db/catalog';
+import { isUniqueViolation } from '../../db/errors';
+import { leastLoadedShard, type CatalogDb } from '../../db/shards';
+import * as tenant from '../../db/tenant';
+import type { AppEnv, SessionUser, TenantContext } from '../../env';
+import { ROLE_PERMISSIONS } from '../../auth/permissions';
+import { forgetAccess, requirePermission, tenantContext } from '../../auth/tenant';
+import { uuidv7 } from '../../lib/ids';
+import { conflict, invalid, notFound } from '../../lib/problem';
+import { auditedCatalogChange, auditRow, changes } from '../activity/audit';
+
+export type OrganizationRow = typeof organizations.$inferSelect;
+export type OrganizationCreate = { name: string; slug?: string; description?: string | null };
+export type OrganizationPatch = Partial<
+  Pick<OrganizationRow, 'name' | 'slug' | 'description' | 'logo_url' | 'website' | 'settings'>
+>;
+
+export const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$/;
+
+/** "Acme Café & Co." → "acme-cafe-co" */
+export function slugify(name: string): string {
+  return name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 48)
+    .replace(/-+$/, '');
+}
+
+const slugTaken = (slug: string) => conflict(`The slug '${slug}' is taken.`);
+
+export function present(row: OrganizationRow, role: TenantContext['role']) {
+  const { shard: _shard, stripe_customer_id: _stripe, created_by: _by, ...visible } = row;
+  return { ...visible, role };
+}
+
+export async function createOrganization(c: Context<AppEnv>, catalog: CatalogDb, user: SessionUser, input: OrganizationCreate) {
+  const slug = input.slug ?? slugify(input.name);
+  if (!SLUG_PATTERN.test(slug)) throw invalid('slug', 'Give a slug of lower-case letters, digits and hyphens.');
+  const id = uuidv7();
+  const now = new Date().toISOString();
+  let created: OrganizationRow;
+  try {
+    // Choosing the shard and recording it is one statement; org, owner and subscription one batch.
+    const [rows] = await catalog.batch([
+      catalog
+        .insert(organizations)
+        .values({ id, name: input.name, slug, description: input.description ?? null, shard: sql`${leastLoadedShard(c.env)}`, created_by: user.id, created_at: now, updated_at: now })
+        .returning(),
+      catalog.insert(organization_members).values({ id: uuidv7(), organization_id: id, user_id: user.id, role: 'owner', joined_at: now }),
+      catalog.insert(subscriptions).values({ id: uuidv7(), organization_id: id }),
+    ]);
+    created = rows[0]!;
+  } catch (error) {
+    if (isUniqueViolation(error, 'slug')) throw slugTaken(slug);
+    throw error;
+  }
+  const ctx = tenantContext(c, {
+    organization: { id, slug, name: created.name, shard: created.shard },
+    actor: { type: 'user', user },
+    role: 'owner',
+    permissions: new Set(ROLE_PERMISSIONS.owner),
+    clientEmail: null,
+  });
+  try {
+    await auditRow(ctx, { action: 'organization.create', resource_type: 'organization', resource_id: id, new: present(created, 'owner') }).run();
+  } catch (error) {
+    // The audit log lives in the shard: no row there, no organization.
+    await catalog.delete(organizations).where(eq(organizations.id, id)).run();
+    throw error;
+  }
+  return present(created, 'owner');
+}
+
+async function load(ctx: TenantContext): Promise<OrganizationRow> {
+  const row = await ctx.catalog.select().from(organizations).where(eq(organizations.id, ctx.organization.id)).get();
+  if (!row) throw notFound('organization');
+  return row;
+}
+
+export async function getOrganization({ ctx }: { ctx: TenantContext }) {
+  requirePermission(ctx, 'organization:read');
+  return present(await load(ctx), ctx.role);
+}
+
+export async function updateOrganization({ ctx, input }: { ctx: TenantContext; input: OrganizationPatch }) {
+  requirePermission(ctx, 'organization:update');
+  const before = await load(ctx);
+  const diff = changes(before, input);
+  if (!diff) return present(before, ctx.role);
+  const after = await auditedCatalogChange(
+    ctx,
+    { action: 'organization.update', resource_type: 'organization', resource_id: before.id, old: diff.old, new: diff.new },
+    async () => {
+      try {
+        return await ctx.catalog
+          .update(organizations)
+          .set({ ...input, updated_at: new Date().toISOString() })
+          .where(eq(organizations.id, before.id))
+          .returning()
+          .get();
+      } catch (error) {
+        if (input.slug && isUniqueViolation(error, 'slug')) throw slugTaken(input.slug);
+        throw error;
+      }
+    },
+  );
+  if (!after) throw notFound('organization');
+  // Cached access carries the slug and name: drop it so the new ones show at once.
+  forgetAccess({ organizationId: before.id });
+  return present(after, ctx.role);
+}
+
+const TENANT_TABLES = [
+  tenant.activity_logs, tenant.usage_tracking, tenant.content, tenant.appointments,
+  tenant.ai_conversations, tenant.tasks, tenant.projects, tenant.customers,
+] as const;
+
+export async function deleteOrganization({ ctx }: { ctx: TenantContext }) {
+  requirePermission(ctx, 'organization:delete');
+  // Members, API keys and the subscription go with it (ON DELETE CASCADE): the organization is
+  // gone for every client at this point.
+  await ctx.catalog.delete(organizations).where(eq(organizations.id, ctx.organization.id)).run();
+  forgetAccess({ organizationId: ctx.organization.id });
+  // Then its tenant rows, children first, in one shard transaction.
+  const [first, ...rest] = TENANT_TABLES.map((table) => ctx.store.delete(table));
+  await ctx.store.batch([first!, ...rest]);
+}

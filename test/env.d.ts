@@ -1,0 +1,10 @@
+declare module 'cloudflare:test' {
+  interface ProvidedEnv extends Env {
+    CATALOG_MIGRATIONS: D1Migration[];
+    TENANT_MIGRATIONS: D1Migration[];
+    CLERK_JWT_KEY: string;
+    TEST_SIGNING_KEY: string;
+    CLERK_WEBHOOK_SECRET: string;
+    STRIPE_WEBHOOK_SECRET: string;
+  }
+}

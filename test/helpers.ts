@@ -1,0 +1,92 @@
+// What every test file drives the Worker with: real session tokens signed by the test key,
+// requests through SELF (the Worker as deployed), and small builders for users and organizations.
+import { env, SELF } from 'cloudflare:test';
+import { expect } from 'vitest';
+import { base64UrlEncode, base64Decode } from '../src/lib/crypto';
+
+const encoder = new TextEncoder();
+let signingKey: Promise<CryptoKey> | undefined;
+
+function key(): Promise<CryptoKey> {
+  const der = base64Decode(env.TEST_SIGNING_KEY.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''));
+  return (signingKey ??= crypto.subtle.importKey('pkcs8', der, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']));
+}
+
+export type TokenClaims = { sub: string; email?: string; name?: string; azp?: string; exp?: number; iat?: number; nbf?: number };
+
+/** A Clerk-shaped session token (RS256) signed with the key whose public half is CLERK_JWT_KEY. */
+export async function signToken(claims: TokenClaims): Promise<string> {
+  const now = Math.floor(Date.now() / 1000);
+  const header = { alg: 'RS256', typ: 'JWT', kid: 'test' };
+  const payload = { iss: 'https://clerk.strive.test', sid: `sess_${crypto.randomUUID()}`, iat: now, nbf: now - 5, exp: now + 600, ...claims };
+  const part = (value: object) => base64UrlEncode(encoder.encode(JSON.stringify(value)));
+  const input = `${part(header)}.${part(payload)}`;
+  const signature = await crypto.subtle.sign('RSASSA-PKCS1-v1_5', await key(), encoder.encode(input));
+  return `${input}.${base64UrlEncode(new Uint8Array(signature))}`;
+}
+
+export type ApiResponse<T = any> = { status: number; body: T; headers: Headers; roundTrips: number };
+
+export async function api<T = any>(
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<ApiResponse<T>> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const response = await SELF.fetch(`https://strive.test${path}`, { method, headers, body });
+  const text = await response.text();
+  return {
+    status: response.status,
+    body: text && /json/.test(response.headers.get('content-type') ?? '') ? JSON.parse(text) : text,
+    headers: response.headers,
+    roundTrips: Number(response.headers.get('x-d1-round-trips') ?? NaN),
+  };
+}
+
+export type TestUser = { email: string; sub: string; token: string; id: string };
+
+/** A new user, known to the catalog (provisioned through /v1/me on first use). */
+export async function newUser(label = 'user', extra: Partial<TokenClaims> = {}): Promise<TestUser> {
+  const tag = crypto.randomUUID().slice(0, 8);
+  const email = `${label}-${tag}@strive.test`;
+  const sub = `user_${label}_${tag}`;
+  const token = await signToken({ sub, email, name: label, ...extra });
+  const me = await api('GET', '/v1/me', { token });
+  expect(me.status).toBe(200);
+  return { email, sub, token, id: me.body.id };
+}
+
+export type TestOrg = { id: string; slug: string; owner: TestUser };
+
+export async function newOrg(owner?: TestUser): Promise<TestOrg> {
+  const user = owner ?? (await newUser('owner'));
+  const slug = `org-${crypto.randomUUID().slice(0, 8)}`;
+  const res = await api('POST', '/v1/orgs', { token: user.token, body: { name: `Org ${slug}`, slug } });
+  expect(res.status).toBe(201);
+  return { id: res.body.id, slug, owner: user };
+}
+
+/** Adds a fresh user to `org` with `role` (and optional grants/denies) and returns them. */
+export async function joinAs(org: TestOrg, role: 'owner' | 'admin' | 'member' | 'viewer', permissions?: { grant?: string[]; deny?: string[] }) {
+  const user = await newUser(role);
+  const res = await api('POST', `/v1/orgs/${org.slug}/members`, {
+    token: org.owner.token,
+    body: { email: user.email, role, ...(permissions ? { permissions: { grant: permissions.grant ?? [], deny: permissions.deny ?? [] } } : {}) },
+  });
+  expect(res.status).toBe(201);
+  return user;
+}
+
+export function expectProblem(res: ApiResponse, status: number, code: string) {
+  expect(res.status, JSON.stringify(res.body)).toBe(status);
+  expect(res.headers.get('content-type')).toContain('application/problem+json');
+  expect(res.body.code).toBe(code);
+  expect(res.body.status).toBe(status);
+  expect(res.body.request_id).toBe(res.headers.get('x-request-id'));
+}

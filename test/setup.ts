@@ -1,0 +1,8 @@
+import { applyD1Migrations, env } from 'cloudflare:test';
+import { shardCount } from '../src/db/shards';
+
+// Idempotent: applyD1Migrations records what it applied, so every file may call it.
+await applyD1Migrations(env.CATALOG, env.CATALOG_MIGRATIONS);
+for (let n = 0; n < shardCount(env); n++) {
+  await applyD1Migrations((env as unknown as Record<string, D1Database>)[`SHARD_${n}`]!, env.TENANT_MIGRATIONS);
+}
