@@ -1,7 +1,7 @@
 // The only way to reach tenant tables. Every statement it builds carries
 // `organization_id = <this organization>` (inserts get it set), so a route or service cannot
 // forget the filter or write another organization's rows.
-import { and, eq, type SQL } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { SQLiteColumn, SQLiteInsertValue, SQLiteTable, SQLiteUpdateSetSource } from 'drizzle-orm/sqlite-core';
 import type { ShardDb } from './shards';
@@ -18,9 +18,11 @@ export class TenantStore {
     readonly organizationId: string,
   ) {}
 
-  /** `organization_id = ?` AND the caller's condition. */
+  /** `organization_id = ?` AND (the caller's condition). */
   scope<T extends TenantTable>(table: T, where?: SQL): SQL {
-    return and(eq(table.organization_id, this.organizationId), where)!;
+    // drizzle's and() does not parenthesise raw SQL: without the brackets a caller's
+    // `… OR …` would escape the organization filter.
+    return and(eq(table.organization_id, this.organizationId), where && sql`(${where})`)!;
   }
 
   select<T extends TenantTable>(table: T, where?: SQL) {

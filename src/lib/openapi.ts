@@ -2,7 +2,9 @@
 // reports every zod issue, one problem schema, the bearer security scheme and the standard error
 // responses added to each route definition.
 import { createRoute, OpenAPIHono, z, type RouteConfig } from '@hono/zod-openapi';
+import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../env';
+import { actingUserId, requirePermission } from '../auth/tenant';
 import type { Permission } from '../auth/permissions';
 import { ApiError, ERROR_CODES, type ErrorCode } from './problem';
 
@@ -15,10 +17,14 @@ export function newApp(): App {
       throw new ApiError(
         'invalid_request',
         `The request ${result.target === 'json' ? 'body' : result.target} is invalid.`,
-        result.error.issues.map((issue) => ({
-          path: issue.path.length ? issue.path.join('.') : result.target,
-          message: issue.message,
-        })),
+        result.error.issues.flatMap((issue) => {
+          const at = (path: PropertyKey[]) => (path.length ? path.join('.') : result.target);
+          // One entry per unknown field, so that each is named like any other invalid field.
+          if (issue.code === 'unrecognized_keys') {
+            return issue.keys.map((key) => ({ path: at([...issue.path, key]), message: 'Unknown field.' }));
+          }
+          return [{ path: at(issue.path), message: issue.message }];
+        }),
       );
     },
   });
@@ -58,21 +64,37 @@ export const WRITE_ERRORS = {
 
 type RouteSpec<P extends string> = Omit<RouteConfig, 'path'> & {
   path: P;
-  /** The permission the service checks first; the shared security suite reads it from here. */
+  /**
+   * The permission this route needs, checked before the input is validated (so a caller without
+   * it learns nothing about the input) and documented as `x-permission`, which the shared
+   * security suite reads. Services check again: they are called from elsewhere too.
+   */
   permission?: Permission;
+  /** A path parameter naming a user: acting on oneself needs no permission (leaving an org). */
+  selfParam?: string;
   /** No authentication (health, docs, public content, signature-verified webhooks). */
   public?: boolean;
 };
 
 export function defineRoute<P extends string, R extends RouteSpec<P>>(spec: R) {
-  const { permission, public: isPublic, ...route } = spec;
+  const { permission, selfParam, public: isPublic, ...route } = spec;
   const isWrite = route.method !== 'get' && route.method !== 'head';
+  const guard = permission ? [permissionGuard(permission, selfParam)] : [];
   return createRoute({
     ...route,
+    middleware: [...guard, ...[route.middleware ?? []].flat()],
     ...(isPublic ? {} : { security: [{ bearer: [] }] }),
     ...(permission ? { 'x-permission': permission } : {}),
     responses: { ...STANDARD_ERRORS, ...(isWrite ? WRITE_ERRORS : {}), ...route.responses },
   } as unknown as R);
+}
+
+function permissionGuard(permission: Permission, selfParam: string | undefined): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const ctx = c.get('tenant');
+    if (!(selfParam && c.req.param(selfParam) === actingUserId(ctx.actor))) requirePermission(ctx, permission);
+    await next();
+  };
 }
 
 export const jsonBody = <T extends z.ZodTypeAny>(schema: T) => ({

@@ -5,12 +5,11 @@ import { api_keys } from '../../db/catalog';
 import type { TenantContext } from '../../env';
 import type { Permission } from '../../auth/permissions';
 import { newApiKeySecret } from '../../auth/api-keys';
-import { forgetAccess, requirePermission } from '../../auth/tenant';
+import { actingUserId, forgetAccess, requirePermission } from '../../auth/tenant';
 import { uuidv7 } from '../../lib/ids';
 import { afterCursor, toPage } from '../../lib/pagination';
 import { ApiError, forbidden, notFound } from '../../lib/problem';
 import { auditedCatalogChange } from '../activity/audit';
-import { actingUserId } from '../members/service';
 
 const visibleColumns = {
   id: api_keys.id,

@@ -73,7 +73,7 @@ export function registerMemberRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'delete', path: '/v1/orgs/{org}/members/{user_id}', tags, permission: 'members:manage',
+      method: 'delete', path: '/v1/orgs/{org}/members/{user_id}', tags, permission: 'members:manage', selfParam: 'user_id',
       summary: 'Remove a member (anyone may remove themselves; the last owner stays)',
       request: { params: memberParams },
       responses: { 204: noContent },

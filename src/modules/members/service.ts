@@ -5,9 +5,9 @@ import { and, desc, eq, sql } from 'drizzle-orm';
 import { organization_members, users, type MemberPermissions } from '../../db/catalog';
 import type { MemberRole } from '../../db/enums';
 import { isUniqueViolation } from '../../db/errors';
-import type { Actor, TenantContext } from '../../env';
+import type { TenantContext } from '../../env';
 import type { Permission } from '../../auth/permissions';
-import { forgetAccess, requirePermission } from '../../auth/tenant';
+import { actingUserId, forgetAccess, requirePermission } from '../../auth/tenant';
 import { uuidv7 } from '../../lib/ids';
 import { afterCursor, toPage } from '../../lib/pagination';
 import { conflict, forbidden, notFound } from '../../lib/problem';
@@ -26,9 +26,6 @@ const memberColumns = {
   updated_at: organization_members.updated_at,
   user: { id: users.id, email: users.email, name: users.name, avatar_url: users.avatar_url },
 };
-
-export const actingUserId = (actor: Actor): string | null =>
-  actor.type === 'user' ? actor.user.id : actor.type === 'api_key' ? actor.userId : null;
 
 const ofOrganization = (ctx: TenantContext) => eq(organization_members.organization_id, ctx.organization.id);
 const lastOwnerConflict = () => conflict('An organization keeps at least one owner: make someone else owner first.');
@@ -77,7 +74,7 @@ export async function addMember({ ctx, input }: { ctx: TenantContext; input: { e
     .insert(users)
     .values({ id: uuidv7(), email: input.email })
     .onConflictDoUpdate({ target: users.email, set: { email: sql`excluded.email` } })
-    .returning({ id: users.id })
+    .returning(memberColumns.user)
     .get();
   const member = {
     id: uuidv7(),
@@ -103,7 +100,8 @@ export async function addMember({ ctx, input }: { ctx: TenantContext; input: { e
     },
   );
   forgetAccess({ organizationId: ctx.organization.id, userId: member.user_id });
-  return findMember(ctx, member.user_id);
+  const { organization_id: _org, ...visible } = member;
+  return { ...visible, user: user! };
 }
 
 export async function updateMember({ ctx, userId, input }: { ctx: TenantContext; userId: string; input: MemberInput }) {
@@ -114,13 +112,14 @@ export async function updateMember({ ctx, userId, input }: { ctx: TenantContext;
   const diff = changes(before, input);
   if (!diff) return before;
   const demotesOwner = before.role === 'owner' && input.role !== undefined && input.role !== 'owner';
+  const updatedAt = new Date().toISOString();
   await auditedCatalogChange(
     ctx,
     { action: 'member.update', resource_type: 'member', resource_id: userId, old: diff.old, new: diff.new },
     async () => {
       const updated = await ctx.catalog
         .update(organization_members)
-        .set({ ...input, updated_at: new Date().toISOString() })
+        .set({ ...input, updated_at: updatedAt })
         .where(and(ofOrganization(ctx), eq(organization_members.user_id, userId), demotesOwner ? keepsAnOwner(ctx) : undefined))
         .returning({ id: organization_members.id })
         .get();
@@ -128,7 +127,7 @@ export async function updateMember({ ctx, userId, input }: { ctx: TenantContext;
     },
   );
   forgetAccess({ organizationId: ctx.organization.id, userId });
-  return findMember(ctx, userId);
+  return { ...before, ...input, updated_at: updatedAt };
 }
 
 export async function removeMember({ ctx, userId }: { ctx: TenantContext; userId: string }) {

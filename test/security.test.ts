@@ -1,0 +1,125 @@
+// The shared security suite: it runs over every tenant route the app registers, read from the
+// OpenAPI document the app generates, so a new route joins by being registered.
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../src/app';
+import { isPermission } from '../src/auth/permissions';
+import { api, expectProblem, joinAs, newOrg, type TestOrg, type TestUser } from './helpers';
+
+type Schema = { $ref?: string; type?: string | string[]; properties?: Record<string, Schema>; required?: string[]; anyOf?: Schema[]; format?: string };
+type Parameter = { name: string; in: 'path' | 'query'; required?: boolean; schema: Schema };
+type Operation = {
+  'x-permission'?: string;
+  parameters?: Parameter[];
+  requestBody?: { content: Record<string, { schema: Schema }> };
+  responses: Record<string, unknown>;
+  security?: unknown[];
+};
+
+const document = createApp().getOpenAPI31Document({ openapi: '3.1.0', info: { title: 'Strive', version: 'test' } });
+const components = (document.components?.schemas ?? {}) as Record<string, Schema>;
+const resolve = (schema: Schema): Schema => (schema.$ref ? resolve(components[schema.$ref.split('/').pop()!]!) : schema);
+
+const operations = Object.entries(document.paths ?? {}).flatMap(([path, item]) =>
+  (['get', 'post', 'patch', 'put', 'delete'] as const)
+    .filter((method) => (item as Record<string, unknown>)[method])
+    .map((method) => ({ method, path, op: (item as Record<string, Operation>)[method]! })),
+);
+const tenantRoutes = operations.filter((o) => o.path.startsWith('/v1/orgs/{org}'));
+const name = (o: { method: string; path: string }) => `${o.method.toUpperCase()} ${o.path}`;
+
+function urlFor(path: string, org: string, params: Record<string, string> = {}) {
+  return path.replace(/\{(\w+)\}/g, (_, param: string) => (param === 'org' ? org : params[param] ?? crypto.randomUUID()));
+}
+
+/** A value of the wrong type for `schema`, which its validator must refuse. */
+function wrongValueFor(schema: Schema): unknown {
+  const type = resolve(schema).type ?? resolve(schema).anyOf?.map((s) => resolve(s).type).find(Boolean);
+  return type === 'string' || (Array.isArray(type) && type.includes('string')) ? 12345 : 'not-a-valid-value';
+}
+
+/** One invalid request per route with input, and the field the answer must name. */
+function invalidInput(op: Operation): { body?: unknown; query?: string; params?: Record<string, string>; field: string } | undefined {
+  const bodySchema = op.requestBody?.content['application/json']?.schema;
+  if (bodySchema) {
+    const schema = resolve(bodySchema);
+    const required = schema.required ?? [];
+    if (required.length > 0) return { body: {}, field: required[0]! };
+    const [field, property] = Object.entries(schema.properties ?? {})[0]!;
+    return { body: { [field]: wrongValueFor(property) }, field };
+  }
+  const query = op.parameters?.find((p) => p.in === 'query' && p.name === 'limit');
+  if (query) return { query: 'limit=0', field: 'limit' };
+  const pathParam = op.parameters?.find((p) => p.in === 'path' && p.name !== 'org');
+  if (pathParam) return { params: { [pathParam.name]: 'not-an-id' }, field: pathParam.name };
+  return undefined;
+}
+
+describe('the OpenAPI document', () => {
+  it('lists the tenant routes this suite covers', () => {
+    expect(tenantRoutes.length).toBeGreaterThanOrEqual(10);
+  });
+
+  it.each(tenantRoutes.map((r) => [name(r), r] as const))('%s names a real permission and documents its errors', (_, route) => {
+    expect(isPermission(route.op['x-permission'] ?? '')).toBe(true);
+    expect(route.op.security).toEqual([{ bearer: [] }]);
+    for (const status of ['400', '401', '403', '404', '500']) expect(route.op.responses).toHaveProperty(status);
+  });
+});
+
+describe.each(tenantRoutes.map((r) => [name(r), r] as const))('%s', (_, { method, path, op }) => {
+  let victim: TestOrg;
+  let outsider: TestOrg;
+  let denied: TestUser;
+
+  beforeAll(async () => {
+    victim = await newOrg();
+    outsider = await newOrg();
+    // An owner holds every permission; denying just this route's one isolates it.
+    denied = await joinAs(victim, 'owner', { deny: [op['x-permission']!] });
+  });
+
+  it('answers 401 without credentials', async () => {
+    expectProblem(await api(method, urlFor(path, victim.slug), { body: method === 'get' || method === 'delete' ? undefined : {} }), 401, 'unauthenticated');
+  });
+
+  it('answers 401 with a bad token', async () => {
+    expectProblem(await api(method, urlFor(path, victim.slug), { token: 'not.a.jwt' }), 401, 'unauthenticated');
+  });
+
+  it('answers 404 to a member of another organization, by slug and by id', async () => {
+    for (const ref of [victim.slug, victim.id]) {
+      expectProblem(await api(method, urlFor(path, ref), { token: outsider.owner.token, body: method === 'get' || method === 'delete' ? undefined : {} }), 404, 'not_found');
+    }
+  });
+
+  it('answers 403 to a member without the permission', async () => {
+    const res = await api(method, urlFor(path, victim.slug), { token: denied.token, body: method === 'get' || method === 'delete' ? undefined : {} });
+    // The permission is checked before the input: even an empty body is answered 403, not 400.
+    expectProblem(res, 403, 'forbidden');
+    expect(res.body.detail).toContain(op['x-permission']);
+  });
+
+  const invalid = invalidInput(op);
+  it.runIf(invalid)('answers 400 naming the invalid field', async () => {
+    const { body, query, params, field } = invalid!;
+    const url = urlFor(path, victim.slug, params) + (query ? `?${query}` : '');
+    const res = await api(method, url, { token: victim.owner.token, body });
+    expectProblem(res, 400, 'invalid_request');
+    expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(field);
+  });
+});
+
+describe('routes outside an organization', () => {
+  it.each([
+    ['GET', '/v1/me'],
+    ['POST', '/v1/orgs'],
+  ])('%s %s answers 401 without credentials', async (method, path) => {
+    expectProblem(await api(method, path, { body: method === 'POST' ? { name: 'x' } : undefined }), 401, 'unauthenticated');
+  });
+
+  it('answers 404 problem+json for an unknown route', async () => {
+    const { owner } = await newOrg();
+    expectProblem(await api('GET', '/v1/nowhere', { token: owner.token }), 404, 'not_found');
+    expectProblem(await api('GET', '/nowhere'), 404, 'not_found');
+  });
+});
