@@ -58,7 +58,7 @@ export function createApp() {
     }),
   );
   app.use('/v1/*', (c, next) => (UNAUTHENTICATED.test(c.req.path) ? next() : authenticate(c, next)));
-  app.use('/v1/orgs/:org', resolveTenant);
+  // Also matches /v1/orgs/:org itself (Hono's trailing /* is optional).
   app.use('/v1/orgs/:org/*', resolveTenant);
   app.use('/v1/*', (c, next) => (UNAUTHENTICATED.test(c.req.path) ? next() : idempotency(c, next)));
 
