@@ -7,7 +7,7 @@ import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import { authenticate } from './auth/credentials';
 import { resolveTenant } from './auth/tenant';
-import { ApiError, problemBody, type ErrorCode } from './lib/problem';
+import { ApiError, problemBody, problemHeaders, type ErrorCode } from './lib/problem';
 import { newApp } from './lib/openapi';
 import { uuidv7 } from './lib/ids';
 import { idempotency } from './middleware/idempotency';
@@ -101,10 +101,7 @@ export function createApp() {
       console.error(`request ${c.get('requestId')} failed:`, err);
       error = new ApiError('internal', 'Something went wrong on our side. Quote the request id when reporting it.');
     }
-    return c.newResponse(JSON.stringify(problemBody(error, c.get('requestId'))), error.status as 400, {
-      'content-type': 'application/problem+json',
-      ...error.headers,
-    });
+    return c.newResponse(JSON.stringify(problemBody(error, c.get('requestId'))), error.status as 400, problemHeaders(error));
   });
 
   return app;

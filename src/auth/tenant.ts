@@ -117,6 +117,10 @@ async function apiKeyAccess(catalog: CatalogDb, secret: string, orgRef: string):
   if (!row || row.key.revoked_at || !row.member || !row.creator.is_active) {
     throw new ApiError('unauthenticated', 'This API key is invalid or has been revoked.');
   }
+  // Expired credentials are a 401 wherever they are sent (like revoked ones), not a 404 elsewhere.
+  if (row.key.expires_at && row.key.expires_at <= new Date().toISOString()) {
+    throw new ApiError('unauthenticated', 'This API key has expired.');
+  }
   if (row.organization.id !== orgRef && row.organization.slug !== orgRef) return undefined;
   const creator = memberPermissions(row.member.role, row.member.permissions, row.creator.role);
   return {

@@ -55,9 +55,18 @@ export function problemBody(error: ApiError, requestId: string | undefined) {
   };
 }
 
+/** RFC 9110 §11.6.1: a 401 must name the scheme to authenticate with, wherever it is thrown. */
+export function problemHeaders(error: ApiError): Record<string, string> {
+  return {
+    'content-type': 'application/problem+json',
+    ...(error.status === 401 ? { 'www-authenticate': 'Bearer' } : {}),
+    ...error.headers,
+  };
+}
+
 export function problemResponse(error: ApiError, requestId: string | undefined): Response {
   return new Response(JSON.stringify(problemBody(error, requestId)), {
     status: error.status,
-    headers: { 'content-type': 'application/problem+json', ...error.headers },
+    headers: problemHeaders(error),
   });
 }
