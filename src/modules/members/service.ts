@@ -6,7 +6,7 @@ import { organization_members, users, type MemberPermissions } from '../../db/ca
 import type { MemberRole } from '../../db/enums';
 import { isUniqueViolation } from '../../db/errors';
 import type { TenantContext } from '../../env';
-import type { Permission } from '../../auth/permissions';
+import { ROLE_PERMISSIONS, type Permission } from '../../auth/permissions';
 import { actingUserId, forgetAccess, requirePermission } from '../../auth/tenant';
 import { uuidv7 } from '../../lib/ids';
 import { afterCursor, toPage } from '../../lib/pagination';
@@ -40,6 +40,18 @@ function assertGrantable(ctx: TenantContext, permissions: MemberPermissions | un
   }
 }
 
+/**
+ * Giving, changing or taking away a role takes every permission of that role, so a member
+ * granted `members:manage` cannot make (or unmake) an admin: the role check, not just the grant
+ * check, is what stops them handing out more than they hold. Owners also take `owners:manage`.
+ */
+function assertManageable(ctx: TenantContext, role: MemberRole) {
+  if (role === 'owner') requirePermission(ctx, 'owners:manage');
+  for (const permission of ROLE_PERMISSIONS[role]) {
+    if (!ctx.permissions.has(permission)) throw forbidden(permission);
+  }
+}
+
 async function findMember(ctx: TenantContext, userId: string) {
   const member = await ctx.catalog
     .select(memberColumns)
@@ -66,7 +78,7 @@ export async function listMembers({ ctx, input }: { ctx: TenantContext; input: {
 
 export async function addMember({ ctx, input }: { ctx: TenantContext; input: { email: string; role: MemberRole; permissions?: MemberPermissions } }) {
   requirePermission(ctx, 'members:manage');
-  if (input.role === 'owner') requirePermission(ctx, 'owners:manage');
+  assertManageable(ctx, input.role);
   assertGrantable(ctx, input.permissions);
   const now = new Date().toISOString();
   // Someone not yet signed up gets a placeholder user; their first sign-in with this email claims it.
@@ -107,7 +119,8 @@ export async function addMember({ ctx, input }: { ctx: TenantContext; input: { e
 export async function updateMember({ ctx, userId, input }: { ctx: TenantContext; userId: string; input: MemberInput }) {
   requirePermission(ctx, 'members:manage');
   const before = await findMember(ctx, userId);
-  if (before.role === 'owner' || input.role === 'owner') requirePermission(ctx, 'owners:manage');
+  assertManageable(ctx, before.role);
+  if (input.role) assertManageable(ctx, input.role);
   assertGrantable(ctx, input.permissions);
   const diff = changes(before, input);
   if (!diff) return before;
@@ -131,11 +144,12 @@ export async function updateMember({ ctx, userId, input }: { ctx: TenantContext;
 }
 
 export async function removeMember({ ctx, userId }: { ctx: TenantContext; userId: string }) {
-  const leaving = actingUserId(ctx.actor) === userId;
-  // Anyone may leave; removing someone else takes members:manage (owners:manage for an owner).
+  // Only the user themselves leaves: their API key acts within its scopes, like any other key.
+  const leaving = ctx.actor.type === 'user' && ctx.actor.user.id === userId;
+  // Anyone may leave; removing someone else takes members:manage and their role's permissions.
   if (!leaving) requirePermission(ctx, 'members:manage');
   const before = await findMember(ctx, userId);
-  if (before.role === 'owner' && !leaving) requirePermission(ctx, 'owners:manage');
+  if (!leaving) assertManageable(ctx, before.role);
   await auditedCatalogChange(
     ctx,
     { action: 'member.delete', resource_type: 'member', resource_id: userId, old: { email: before.user.email, role: before.role, permissions: before.permissions } },

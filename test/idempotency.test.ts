@@ -1,0 +1,151 @@
+// Idempotency-Key on POST (src/middleware/idempotency.ts): the first answer below 500 is kept for
+// 24 h and replayed to a repeat with the same key and the same request; the same key with another
+// request is a 409; keys are per actor.
+import { env } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { api, expectProblem, newUser, type TestUser } from './helpers';
+
+const newKey = () => `idem-${crypto.randomUUID()}`;
+const newSlug = () => `idem-${crypto.randomUUID().slice(0, 8)}`;
+
+function createOrg(user: TestUser, body: unknown, key: string) {
+  return api('POST', '/v1/orgs', { token: user.token, body, headers: { 'idempotency-key': key } });
+}
+
+async function orgsWithSlug(slug: string): Promise<number> {
+  const row = await env.CATALOG.prepare('SELECT count(*) AS n FROM organizations WHERE slug = ?').bind(slug).first<{ n: number }>();
+  return row!.n;
+}
+
+describe('Idempotency-Key', () => {
+  it('replays the first answer to a repeat with the same key and body, and creates one organization', async () => {
+    const user = await newUser('idem');
+    const key = newKey();
+    const slug = newSlug();
+    const body = { name: 'Idempotent Inc', slug };
+
+    const first = await createOrg(user, body, key);
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    expect(first.headers.get('idempotent-replayed')).toBeNull();
+
+    const second = await createOrg(user, body, key);
+    expect(second.status).toBe(201);
+    expect(second.body).toEqual(first.body);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    expect(second.headers.get('content-type')).toContain('application/json');
+    // The replay is a request of its own: it has its own id.
+    expect(second.headers.get('x-request-id')).toBeTruthy();
+    expect(second.headers.get('x-request-id')).not.toBe(first.headers.get('x-request-id'));
+
+    const me = await api('GET', '/v1/me', { token: user.token });
+    expect(me.body.memberships).toEqual([{ organization: { id: first.body.id, slug, name: 'Idempotent Inc' }, role: 'owner' }]);
+    expect(await orgsWithSlug(slug)).toBe(1);
+  });
+
+  it('replays even when the body would now fail (a replay never re-runs the handler)', async () => {
+    // Without the key, the second POST would be a 409 for the taken slug.
+    const user = await newUser('idem');
+    const key = newKey();
+    const body = { name: 'Replay Corp', slug: newSlug() };
+    const first = await createOrg(user, body, key);
+    expect(first.status).toBe(201);
+    const third = await createOrg(user, body, key);
+    expect(third.status).toBe(201);
+    expect(third.body.id).toBe(first.body.id);
+    expectProblem(await api('POST', '/v1/orgs', { token: user.token, body }), 409, 'conflict');
+  });
+
+  it('answers 409 conflict to the same key with a different body, and creates nothing', async () => {
+    const user = await newUser('idem');
+    const key = newKey();
+    const first = await createOrg(user, { name: 'First', slug: newSlug() }, key);
+    expect(first.status).toBe(201);
+
+    const otherSlug = newSlug();
+    const res = await createOrg(user, { name: 'Second', slug: otherSlug }, key);
+    expectProblem(res, 409, 'conflict');
+    expect(res.headers.get('idempotent-replayed')).toBeNull();
+    expect(await orgsWithSlug(otherSlug)).toBe(0);
+  });
+
+  it('answers 409 to the same key on another path', async () => {
+    const user = await newUser('idem');
+    const key = newKey();
+    const org = await createOrg(user, { name: 'Path One', slug: newSlug() }, key);
+    expect(org.status).toBe(201);
+    const res = await api('POST', `/v1/orgs/${org.body.slug}/members`, {
+      token: user.token,
+      body: { name: 'Path One', slug: org.body.slug },
+      headers: { 'idempotency-key': key },
+    });
+    expectProblem(res, 409, 'conflict');
+  });
+
+  it('keeps keys per user: the same key from another user creates their own organization', async () => {
+    const alice = await newUser('idem-a');
+    const bob = await newUser('idem-b');
+    const key = newKey();
+    const aliceOrg = await createOrg(alice, { name: 'Shared Key', slug: newSlug() }, key);
+    expect(aliceOrg.status).toBe(201);
+
+    const bobSlug = newSlug();
+    const bobOrg = await createOrg(bob, { name: 'Shared Key', slug: bobSlug }, key);
+    expect(bobOrg.status).toBe(201);
+    expect(bobOrg.headers.get('idempotent-replayed')).toBeNull();
+    expect(bobOrg.body.id).not.toBe(aliceOrg.body.id);
+    expect(bobOrg.body.slug).toBe(bobSlug);
+
+    // Even with an identical body, Bob's request is not answered with Alice's organization.
+    const carol = await newUser('idem-c');
+    const carolOrg = await createOrg(carol, { name: 'Shared Key', slug: bobSlug }, key);
+    expectProblem(carolOrg, 409, 'conflict'); // the slug is Bob's now: Carol's request really ran
+    expect(carolOrg.headers.get('idempotent-replayed')).toBeNull();
+  });
+
+  it('answers 400 to a key over 255 characters, without running the request', async () => {
+    const user = await newUser('idem');
+    const slug = newSlug();
+    const res = await createOrg(user, { name: 'Too Long', slug }, 'k'.repeat(256));
+    expectProblem(res, 400, 'invalid_request');
+    expect(res.body.errors).toEqual([expect.objectContaining({ path: 'Idempotency-Key' })]);
+    expect(await orgsWithSlug(slug)).toBe(0);
+  });
+
+  it('accepts a key of exactly 255 characters', async () => {
+    const user = await newUser('idem');
+    const key = `${crypto.randomUUID()}${'k'.repeat(255 - 36)}`;
+    expect(key).toHaveLength(255);
+    const res = await createOrg(user, { name: 'Just Right', slug: newSlug() }, key);
+    expect(res.status).toBe(201);
+    expect((await createOrg(user, { name: 'Just Right', slug: res.body.slug }, key)).headers.get('idempotent-replayed')).toBe('true');
+  });
+
+  it('replays a 400 validation failure as the same 400 (every answer below 500 is kept)', async () => {
+    const user = await newUser('idem');
+    const key = newKey();
+    const body = { name: '', slug: 'Not A Slug!' };
+    const first = await createOrg(user, body, key);
+    expectProblem(first, 400, 'invalid_request');
+    expect(first.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['name', 'slug']);
+
+    const second = await createOrg(user, body, key);
+    expect(second.status).toBe(400);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    expect(second.headers.get('content-type')).toContain('application/problem+json');
+    // The very first answer, word for word, including the first request's id in its body.
+    expect(second.body).toEqual(first.body);
+    expect(second.body.request_id).toBe(first.headers.get('x-request-id'));
+  });
+
+  it('ignores the header on requests other than POST', async () => {
+    const user = await newUser('idem');
+    const org = await createOrg(user, { name: 'Patchable', slug: newSlug() }, newKey());
+    const key = newKey();
+    const one = await api('PATCH', `/v1/orgs/${org.body.slug}`, { token: user.token, body: { name: 'Renamed once' }, headers: { 'idempotency-key': key } });
+    const two = await api('PATCH', `/v1/orgs/${org.body.slug}`, { token: user.token, body: { name: 'Renamed twice' }, headers: { 'idempotency-key': key } });
+    expect(one.status).toBe(200);
+    expect(two.status).toBe(200);
+    expect(two.headers.get('idempotent-replayed')).toBeNull();
+    expect(two.body.name).toBe('Renamed twice');
+  });
+});
