@@ -129,6 +129,7 @@ CREATE TABLE `users` (
 	`subscription_tier` text DEFAULT 'free' NOT NULL,
 	`is_active` integer DEFAULT true NOT NULL,
 	`last_login_at` text,
+	`clerk_updated_at` integer,
 	`created_at` text DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) NOT NULL,
 	`updated_at` text DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) NOT NULL,
 	CONSTRAINT "users_role_check" CHECK("role" IN ('employee', 'admin', 'moderator', 'client')),

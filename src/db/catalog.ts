@@ -22,6 +22,8 @@ export const users = sqliteTable(
     subscription_tier: text('subscription_tier', { enum: TIERS }).notNull().default('free'),
     is_active: bool('is_active').notNull().default(true),
     last_login_at: text('last_login_at'),
+    /** Clerk's own `updated_at` (ms) of the newest user event applied: older events never win. */
+    clerk_updated_at: integer('clerk_updated_at'),
     created_at: createdAt(),
     updated_at: updatedAt(),
   },

@@ -4,7 +4,7 @@
 import { createRoute, OpenAPIHono, z, type RouteConfig } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../env';
-import { actingUserId, requirePermission } from '../auth/tenant';
+import { requirePermission } from '../auth/tenant';
 import type { Permission } from '../auth/permissions';
 import { ApiError, ERROR_CODES, type ErrorCode } from './problem';
 
@@ -92,7 +92,9 @@ export function defineRoute<P extends string, R extends RouteSpec<P>>(spec: R) {
 function permissionGuard(permission: Permission, selfParam: string | undefined): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const ctx = c.get('tenant');
-    if (!(selfParam && c.req.param(selfParam) === actingUserId(ctx.actor))) requirePermission(ctx, permission);
+    // Only a signed-in user acts on themselves; their API key acts within its scopes.
+    const self = ctx.actor.type === 'user' && selfParam !== undefined && c.req.param(selfParam) === ctx.actor.user.id;
+    if (!self) requirePermission(ctx, permission);
     await next();
   };
 }

@@ -30,7 +30,7 @@ export async function me(catalog: CatalogDb, credentials: Credentials) {
   }
   const user = rows[0]!.user;
   assertActive(user);
-  const { clerk_user_id: _clerk, ...visible } = user;
+  const { clerk_user_id: _clerk, clerk_updated_at: _clerkUpdatedAt, ...visible } = user;
   return {
     ...visible,
     memberships: rows.flatMap((row) => (row.organization && row.role ? [{ organization: row.organization, role: row.role }] : [])),

@@ -6,6 +6,7 @@ import type { WebhookEvent } from '@clerk/backend/webhooks';
 import { verifyWebhook } from '@clerk/backend/webhooks';
 import { and, eq, sql } from 'drizzle-orm';
 import { processed_events, users } from '../../db/catalog';
+import { isUniqueViolation } from '../../db/errors';
 import { catalogDb, type CatalogDb } from '../../db/shards';
 import { forgetAccess } from '../../auth/tenant';
 import { uuidv7 } from '../../lib/ids';
@@ -36,17 +37,27 @@ function effectOf(catalog: CatalogDb, event: WebhookEvent) {
         last_name: event.data.last_name,
         name: fullName(event.data),
         avatar_url: event.data.image_url || null,
+        clerk_updated_at: event.data.updated_at,
         updated_at: new Date().toISOString(),
       };
       // Known Clerk id → update; else an invited placeholder with this email → claim it; else insert.
-      return catalog.run(sql`
-        INSERT INTO ${users} (id, clerk_user_id, email, first_name, last_name, name, avatar_url, updated_at)
-        VALUES (${uuidv7()}, ${event.data.id}, ${email}, ${profile.first_name}, ${profile.last_name}, ${profile.name}, ${profile.avatar_url}, ${profile.updated_at})
-        ON CONFLICT (clerk_user_id) DO UPDATE SET email = excluded.email, first_name = excluded.first_name,
-          last_name = excluded.last_name, name = excluded.name, avatar_url = excluded.avatar_url, updated_at = excluded.updated_at
-        ON CONFLICT (email) DO UPDATE SET clerk_user_id = excluded.clerk_user_id, first_name = excluded.first_name,
-          last_name = excluded.last_name, name = excluded.name, avatar_url = excluded.avatar_url, updated_at = excluded.updated_at
-          WHERE ${users.clerk_user_id} IS NULL`);
+      // Built with the query builder, not a raw `sql` statement: drizzle's D1 batch() cannot bind
+      // the parameters of a raw statement (it has no prepared `stmt`), so every event failed.
+      return catalog
+        .insert(users)
+        .values({ id: uuidv7(), clerk_user_id: event.data.id, ...profile })
+        .onConflictDoUpdate({
+          target: users.clerk_user_id,
+          set: profile,
+          // Svix may deliver out of order: an update older than what we hold changes nothing.
+          setWhere: sql`${users.clerk_updated_at} IS NULL OR ${users.clerk_updated_at} <= excluded.clerk_updated_at`,
+        })
+        .onConflictDoUpdate({
+          target: users.email,
+          set: { ...profile, clerk_user_id: event.data.id },
+          // Only a placeholder may be claimed: an email already tied to another Clerk user is not.
+          setWhere: sql`${users.clerk_user_id} IS NULL`,
+        });
     }
     case 'user.deleted':
       // Deactivate, never delete: the user's history (activity, authorship) stays meaningful.
@@ -90,7 +101,13 @@ export function registerClerkWebhook(app: App) {
         if (await catalog.select().from(processed_events).where(seen).get()) {
           return c.json({ received: true as const, applied: false }, 200);
         }
-        throw error;
+        if (!isUniqueViolation(error, 'email')) throw error;
+        // The new primary email belongs to another row (e.g. an invitation sent to it). Merging
+        // two users is a decision for a person, not a webhook: record the event so Svix stops
+        // retrying, keep the user as they were, and say so in the logs.
+        console.warn(`clerk event ${eventId}: ${event.type} for ${event.data.id} not applied, its email belongs to another user`);
+        await catalog.insert(processed_events).values({ source: 'clerk', event_id: eventId, type: event.type }).onConflictDoNothing().run();
+        return c.json({ received: true as const, applied: false }, 200);
       }
       if (event.type === 'user.deleted' && event.data.id) {
         const row = await catalog.select({ id: users.id }).from(users).where(eq(users.clerk_user_id, event.data.id)).get();
