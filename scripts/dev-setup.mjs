@@ -4,6 +4,7 @@
 import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DEV_PRIVATE_KEY_PATH, DEV_VARS_PATH } from './dev-identity.mjs';
 import { migrateAll } from './migrate.mjs';
 import { seed } from './seed.mjs';
@@ -12,7 +13,7 @@ import { seed } from './seed.mjs';
  * The parser wrangler itself applies to .dev.vars (dotenv 16's `parse`, bundled in wrangler, with
  * no variable expansion), so what this script reads back is exactly what the worker will see.
  */
-function parseDotenv(text) {
+export function parseDotenv(text) {
   const line = /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/gm;
   const parsed = {};
   for (const [, key, raw = ''] of text.replace(/\r\n?/g, '\n').matchAll(line)) {
@@ -92,7 +93,8 @@ function ensureDevVars() {
   return missing;
 }
 
-function main() {
+/** Everything `npm run setup` does; throws on the first failure. Exported for the bench. */
+export function devSetup() {
   console.log('Dev setup');
   const newKey = ensureSigningKey();
   console.log(`  signing key: ${newKey ? 'created' : 'present'} (${path.relative(process.cwd(), DEV_PRIVATE_KEY_PATH)})`);
@@ -103,19 +105,21 @@ function main() {
   migrateAll({ remote: false, quiet: true });
   console.log('Seed (local)');
   seed();
+}
 
-  console.log(`
+const isMain = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMain) {
+  try {
+    devSetup();
+    console.log(`
 Get a session token (signed by the dev key, valid 1 h):
   npm run token -- --email alice@acme.test
 Then:
   curl -H "Authorization: Bearer $(npm run -s token -- --email alice@acme.test | tail -1)" http://127.0.0.1:8787/v1/me
 Seeded users: alice@acme.test (acme owner), bob@acme.test (member), vic@acme.test (viewer), carol@globex.test (globex owner).
 `);
-}
-
-try {
-  main();
-} catch (error) {
-  console.error(`\nDev setup failed: ${error.message}`);
-  process.exitCode = 1;
+  } catch (error) {
+    console.error(`\nDev setup failed: ${error.message}`);
+    process.exitCode = 1;
+  }
 }

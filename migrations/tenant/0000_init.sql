@@ -17,6 +17,7 @@ CREATE TABLE `activity_logs` (
 );
 --> statement-breakpoint
 CREATE INDEX `activity_logs_org_created_idx` ON `activity_logs` (`organization_id`,`created_at`);--> statement-breakpoint
+CREATE INDEX `activity_logs_org_id_idx` ON `activity_logs` (`organization_id`,`id`);--> statement-breakpoint
 CREATE INDEX `activity_logs_org_resource_idx` ON `activity_logs` (`organization_id`,`resource_type`,`resource_id`);--> statement-breakpoint
 CREATE INDEX `activity_logs_org_user_idx` ON `activity_logs` (`organization_id`,`user_id`);--> statement-breakpoint
 CREATE TABLE `ai_conversations` (

@@ -80,6 +80,7 @@ export const organization_members = sqliteTable(
   (t) => [
     uniqueIndex('organization_members_org_user_unique').on(t.organization_id, t.user_id),
     index('organization_members_user_idx').on(t.user_id),
+    index('organization_members_org_id_idx').on(t.organization_id, t.id),
     check('organization_members_role_check', oneOf('role', MEMBER_ROLES)),
     check('organization_members_permissions_check', sql`json_valid(permissions)`),
   ],
@@ -153,7 +154,7 @@ export const api_keys = sqliteTable(
   },
   (t) => [
     uniqueIndex('api_keys_key_hash_unique').on(t.key_hash),
-    index('api_keys_organization_idx').on(t.organization_id),
+    index('api_keys_org_id_idx').on(t.organization_id, t.id),
     check('api_keys_scopes_check', sql`json_valid(scopes)`),
   ],
 );

@@ -247,6 +247,8 @@ export const activity_logs = sqliteTable(
   },
   (t) => [
     index('activity_logs_org_created_idx').on(t.organization_id, t.created_at),
+    // Lists are newest first by id (UUID v7): without this every page sorted the whole log.
+    index('activity_logs_org_id_idx').on(t.organization_id, t.id),
     index('activity_logs_org_resource_idx').on(t.organization_id, t.resource_type, t.resource_id),
     index('activity_logs_org_user_idx').on(t.organization_id, t.user_id),
     check('activity_logs_actor_type_check', oneOf('actor_type', ACTOR_TYPES)),

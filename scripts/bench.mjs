@@ -1,0 +1,225 @@
+// `npm run bench`: requests per second and latency of a few representative endpoints, each next to
+// /health, so a change to the request path shows up as a number. Runs the real worker bundle in a
+// local workerd on the seeded dev data; all traffic goes to 127.0.0.1.
+//
+// Miniflare's API rather than `wrangler dev`: wrangler dev's proxy in front of workerd caps
+// throughput around 2.3k req/s, which would hide the difference between /health and a D1 read.
+//
+// BENCH_SECONDS (default 10) and BENCH_CONNECTIONS (default 10) set every measured run. The worker
+// serves a throwaway copy of the seeded dev databases: the write endpoint's changes and audit rows
+// never reach the dev state, and every run starts from the same data, so runs compare.
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { Log, LogLevel, Miniflare } from 'miniflare';
+import { unstable_readConfig } from 'wrangler';
+import { DEV_PRIVATE_KEY_PATH, DEV_VARS_PATH, ROOT } from './dev-identity.mjs';
+import { devSetup, parseDotenv } from './dev-setup.mjs';
+import { wrangler } from './migrate.mjs';
+import { signDevToken } from './token.mjs';
+
+const ORG = 'acme';
+const EMAIL = 'alice@acme.test'; // acme's owner in the seed: may read and update everything below
+
+let written = 0;
+
+/**
+ * What is measured, in this order; the first entry is the baseline of the ratio column. `auth`
+ * sends Alice's session token; `body` builds each request's JSON body and is called per request.
+ */
+const ENDPOINTS = [
+  { label: 'health', method: 'GET', path: '/health', auth: false },
+  { label: 'tenant read: activity', method: 'GET', path: `/v1/orgs/${ORG}/activity?limit=10`, auth: true },
+  { label: 'catalog read: members', method: 'GET', path: `/v1/orgs/${ORG}/members?limit=10`, auth: true },
+  // A catalog write plus its audit row on the shard. A new value every time: the API skips a PATCH
+  // that changes nothing, which would measure a read.
+  {
+    label: 'write: org patch', method: 'PATCH', path: `/v1/orgs/${ORG}`, auth: true,
+    body: () => ({ description: `bench ${++written}` }),
+  },
+];
+
+const positive = (name, fallback) => {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive whole number.`);
+  return value;
+};
+const SECONDS = positive('BENCH_SECONDS', 10);
+const CONNECTIONS = positive('BENCH_CONNECTIONS', 10);
+const WARMUP_SECONDS = 2; // JIT, isolate caches and SQLite pages warm; not measured
+
+/** The worker as `wrangler deploy` would upload it: same bundler, same nodejs_compat polyfills. */
+function buildBundle(outdir) {
+  wrangler(['deploy', '--dry-run', '--outdir', outdir], { capture: true });
+  return path.join(outdir, 'index.js');
+}
+
+/**
+ * A workerd with the bindings `wrangler dev` would give the worker, on `d1Persist`: a copy of
+ * wrangler's local state (.wrangler/state/v3/d1, one <hash>.sqlite per database id).
+ */
+function startWorker(scriptPath, d1Persist) {
+  const config = unstable_readConfig({ config: path.join(ROOT, 'wrangler.toml') });
+  return new Miniflare({
+    modules: true,
+    scriptPath,
+    modulesRoot: path.dirname(scriptPath), // module names are paths relative to this; the bundle is in a temp dir
+    compatibilityDate: config.compatibility_date,
+    compatibilityFlags: config.compatibility_flags,
+    // wrangler's local D1 commands use the preview id when there is one, else the database id.
+    d1Databases: Object.fromEntries(
+      config.d1_databases.map((d) => [d.binding, d.preview_database_id ?? d.database_id]),
+    ),
+    d1Persist,
+    bindings: {
+      ...config.vars,
+      ...parseDotenv(readFileSync(DEV_VARS_PATH, 'utf8')),
+      EXPOSE_D1_ROUND_TRIPS: 'true', // the round-trip column reads it from every response
+    },
+    host: '127.0.0.1',
+    port: 0, // any free port
+    log: new Log(LogLevel.WARN), // shows the worker's logged failures, not every request
+    cf: false, // a placeholder request.cf: by default Miniflare downloads one from workers.cloudflare.com
+  });
+}
+
+/**
+ * Proves the persisted layout matched: had Miniflare derived other file names than wrangler, it
+ * would have opened empty databases and every tenant request would fail later, less clearly.
+ */
+async function checkSeed(mf) {
+  const catalog = await mf.getD1Database('CATALOG');
+  const org = await catalog.prepare('SELECT id, shard FROM organizations WHERE slug = ?').bind(ORG).first();
+  if (!org) throw new Error(`organization '${ORG}' is not in the CATALOG Miniflare opened: D1 state layout differs from wrangler's.`);
+  const shard = await mf.getD1Database(`SHARD_${org.shard}`);
+  const { n } = await shard.prepare('SELECT count(*) AS n FROM customers WHERE organization_id = ?').bind(org.id).first();
+  if (n === 0) throw new Error(`SHARD_${org.shard} holds no '${ORG}' customers: D1 state layout differs from wrangler's.`);
+  return `CATALOG has '${ORG}', SHARD_${org.shard} its ${n} customers`;
+}
+
+const headersFor = (endpoint, token) => ({
+  ...(endpoint.auth ? { authorization: `Bearer ${token}` } : {}),
+  ...(endpoint.body ? { 'content-type': 'application/json' } : {}),
+});
+
+/**
+ * Two requests; the second one's x-d1-round-trips is the warm figure (membership cached in the
+ * isolate). A failure here skips the endpoint: load numbers for an error path mean nothing.
+ */
+async function probe(url, endpoint, token) {
+  let response;
+  for (let i = 0; i < 2; i++) {
+    response = await fetch(url + endpoint.path, {
+      method: endpoint.method,
+      headers: headersFor(endpoint, token),
+      body: endpoint.body ? JSON.stringify(endpoint.body()) : undefined,
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`${endpoint.method} ${endpoint.path} answered ${response.status}: ${text.slice(0, 500)}`);
+  }
+  return response.headers.get('x-d1-round-trips') ?? '?';
+}
+
+function load(url, endpoint, token, seconds) {
+  const request = { method: endpoint.method, path: endpoint.path, headers: headersFor(endpoint, token) };
+  if (endpoint.body) request.setupRequest = (req) => ({ ...req, body: JSON.stringify(endpoint.body()) });
+  return autocannon({ url, connections: CONNECTIONS, duration: seconds, requests: [request] });
+}
+
+function printTable(rows) {
+  const baseline = rows[0]?.rps;
+  const table = [
+    ['endpoint', 'req/s', 'p50 ms', 'p99 ms', 'vs /health', 'D1 trips', 'non-2xx'],
+    ...rows.map((r) => r.error
+      ? [r.label, 'FAILED', '', '', '', '', '']
+      : [
+        r.label, r.rps.toFixed(0), String(r.p50), String(r.p99),
+        baseline ? `${(r.rps / baseline).toFixed(2)}x` : '', r.trips,
+        // Socket errors and timeouts are no status at all; shown here so a bad row cannot look clean.
+        `${r.result.non2xx}${r.failed > r.result.non2xx ? ` +${r.failed - r.result.non2xx} err` : ''}`,
+      ]),
+  ];
+  const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+  const line = (row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
+  console.log(`\n${line(table[0])}\n${widths.map((w) => '-'.repeat(w)).join('  ')}`);
+  for (const row of table.slice(1)) console.log(line(row));
+}
+
+async function main() {
+  devSetup();
+
+  const outdir = mkdtempSync(path.join(tmpdir(), 'strive-bench-'));
+  let mf;
+  try {
+    console.log('Bundle (wrangler deploy --dry-run)');
+    const scriptPath = buildBundle(outdir);
+    const d1Persist = path.join(outdir, 'd1');
+    cpSync(path.join(ROOT, '.wrangler', 'state', 'v3', 'd1'), d1Persist, { recursive: true });
+    mf = startWorker(scriptPath, d1Persist); // assigned before it is ready, so `finally` stops a failed start too
+    const url = (await mf.ready).origin;
+    console.log(`Worker on ${url} (Miniflare, no wrangler dev proxy)`);
+    console.log(`  D1 state: ${await checkSeed(mf)}`);
+
+    // Valid well past the run, so no request of the last endpoint meets an expired token.
+    const ttl = 300 + ENDPOINTS.length * (WARMUP_SECONDS + SECONDS + 10);
+    const token = signDevToken({ privateKeyPem: readFileSync(DEV_PRIVATE_KEY_PATH, 'utf8'), email: EMAIL, ttl });
+
+
+    console.log(`\nBench: ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up + ${SECONDS} s per endpoint`);
+    const rows = [];
+    for (const endpoint of ENDPOINTS) {
+      process.stdout.write(`  ${endpoint.label} … `);
+      try {
+        const trips = await probe(url, endpoint, token);
+        await load(url, endpoint, token, WARMUP_SECONDS);
+        const result = await load(url, endpoint, token, SECONDS);
+        const failed = result.non2xx + result.errors + result.timeouts;
+        rows.push({
+          label: `${endpoint.method} ${endpoint.path}`, rps: result.requests.mean,
+          p50: result.latency.p50, p99: result.latency.p99, trips, failed, result,
+        });
+        console.log(failed ? 'done, WITH FAILURES' : 'done');
+      } catch (error) {
+        rows.push({ label: `${endpoint.method} ${endpoint.path}`, error });
+        console.log('FAILED');
+      }
+    }
+
+    printTable(rows);
+
+    // Errors are faster than work: a row with failures is not a throughput figure.
+    const bad = rows.filter((r) => r.error || r.failed > 0);
+    for (const r of bad) {
+      if (r.error) {
+        console.error(`\n!! ${r.label}: ${r.error.message}`);
+      } else {
+        const codes = Object.entries(r.result.statusCodeStats ?? {})
+          .map(([status, { count }]) => `${status}×${count}`).join(', ');
+        console.error(`\n!! ${r.label}: ${r.result.non2xx} non-2xx (${codes}), ${r.result.errors} socket errors, ${r.result.timeouts} timeouts`);
+      }
+    }
+    if (bad.length > 0) {
+      console.error('\n!! Some requests failed: the figures above are not valid for those rows.');
+      process.exitCode = 1;
+    }
+  } finally {
+    await mf?.dispose();
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}
+
+// Bounded: if the worker or a run hangs, give up rather than wait forever (Miniflare's exit hook
+// still stops workerd).
+const deadline = setTimeout(() => {
+  console.error('\nbench: timed out');
+  process.exit(1);
+}, (180 + ENDPOINTS.length * (WARMUP_SECONDS + SECONDS + 30)) * 1000);
+deadline.unref();
+
+try {
+  await main();
+} catch (error) {
+  console.error(`\nbench failed: ${error.message}`);
+  process.exitCode = 1;
+}
