@@ -5,7 +5,7 @@ import { createExecutionContext, env, fetchMock, waitOnExecutionContext } from '
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app';
 import { base64Decode, base64UrlEncode } from '../src/lib/crypto';
-import { api, expectProblem, newOrg, newUser, signToken, type ApiResponse } from './helpers';
+import { api, expectProblem, newOrg, newUser, readResponse, signToken, type ApiResponse } from './helpers';
 
 const encoder = new TextEncoder();
 const now = () => Math.floor(Date.now() / 1000);
@@ -22,13 +22,7 @@ async function appRequest(
   const ctx = createExecutionContext();
   const response = await app.request(`https://strive.test${path}`, init, bindings, ctx);
   await waitOnExecutionContext(ctx);
-  const text = await response.text();
-  return {
-    status: response.status,
-    body: text && /json/.test(response.headers.get('content-type') ?? '') ? JSON.parse(text) : text,
-    headers: response.headers,
-    roundTrips: Number(response.headers.get('x-d1-round-trips') ?? NaN),
-  };
+  return readResponse(response);
 }
 
 const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });

@@ -39,7 +39,10 @@ export async function api<T = any>(
     body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
     headers['content-type'] ??= 'application/json';
   }
-  const response = await SELF.fetch(`https://strive.test${path}`, { method, headers, body });
+  return readResponse(await SELF.fetch(`https://strive.test${path}`, { method, headers, body }));
+}
+
+export async function readResponse<T = any>(response: Response): Promise<ApiResponse<T>> {
   const text = await response.text();
   return {
     status: response.status,
