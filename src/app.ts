@@ -14,6 +14,7 @@ import { idempotency } from './middleware/idempotency';
 import { roundTrips } from './middleware/round-trips';
 import { registerActivityRoutes } from './modules/activity/routes';
 import { registerApiKeyRoutes } from './modules/api-keys/routes';
+import { registerCustomerRoutes } from './modules/customers/routes';
 import { registerMeRoutes } from './modules/me/routes';
 import { registerMemberRoutes } from './modules/members/routes';
 import { registerOrganizationRoutes } from './modules/organizations/routes';
@@ -68,6 +69,7 @@ export function createApp() {
   registerMemberRoutes(app);
   registerApiKeyRoutes(app);
   registerActivityRoutes(app);
+  registerCustomerRoutes(app);
   registerClerkWebhook(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

@@ -57,7 +57,7 @@ CREATE TABLE `appointments` (
 	`created_by` text,
 	`created_at` text DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) NOT NULL,
 	`updated_at` text DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) NOT NULL,
-	FOREIGN KEY (`customer_id`) REFERENCES `customers`(`id`) ON UPDATE no action ON DELETE set null,
+	FOREIGN KEY (`organization_id`,`customer_id`) REFERENCES `customers`(`organization_id`,`id`) ON UPDATE no action ON DELETE no action,
 	CONSTRAINT "appointments_status_check" CHECK("status" IN ('scheduled', 'confirmed', 'completed', 'cancelled', 'no_show')),
 	CONSTRAINT "appointments_time_check" CHECK(end_time > start_time)
 );
@@ -109,7 +109,7 @@ CREATE TABLE `customers` (
 	CONSTRAINT "customers_custom_fields_check" CHECK(json_valid(custom_fields))
 );
 --> statement-breakpoint
-CREATE INDEX `customers_org_id_idx` ON `customers` (`organization_id`,`id`);--> statement-breakpoint
+CREATE UNIQUE INDEX `customers_org_id_unique` ON `customers` (`organization_id`,`id`);--> statement-breakpoint
 CREATE INDEX `customers_email_idx` ON `customers` (`email`);--> statement-breakpoint
 CREATE INDEX `customers_org_status_idx` ON `customers` (`organization_id`,`status`);--> statement-breakpoint
 CREATE INDEX `customers_assigned_to_idx` ON `customers` (`assigned_to`);--> statement-breakpoint
@@ -131,14 +131,14 @@ CREATE TABLE `projects` (
 	`created_by` text,
 	`created_at` text DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) NOT NULL,
 	`updated_at` text DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) NOT NULL,
-	FOREIGN KEY (`customer_id`) REFERENCES `customers`(`id`) ON UPDATE no action ON DELETE set null,
+	FOREIGN KEY (`organization_id`,`customer_id`) REFERENCES `customers`(`organization_id`,`id`) ON UPDATE no action ON DELETE no action,
 	CONSTRAINT "projects_status_check" CHECK("status" IN ('planning', 'active', 'on_hold', 'completed', 'cancelled')),
 	CONSTRAINT "projects_priority_check" CHECK("priority" IN ('low', 'medium', 'high', 'critical')),
 	CONSTRAINT "projects_progress_check" CHECK(progress_percentage BETWEEN 0 AND 100),
 	CONSTRAINT "projects_dates_check" CHECK(due_date IS NULL OR start_date IS NULL OR due_date >= start_date)
 );
 --> statement-breakpoint
-CREATE INDEX `projects_org_id_idx` ON `projects` (`organization_id`,`id`);--> statement-breakpoint
+CREATE UNIQUE INDEX `projects_org_id_unique` ON `projects` (`organization_id`,`id`);--> statement-breakpoint
 CREATE INDEX `projects_customer_idx` ON `projects` (`customer_id`);--> statement-breakpoint
 CREATE INDEX `projects_manager_idx` ON `projects` (`project_manager_id`);--> statement-breakpoint
 CREATE TABLE `tasks` (
@@ -161,8 +161,8 @@ CREATE TABLE `tasks` (
 	`created_by` text,
 	`created_at` text DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) NOT NULL,
 	`updated_at` text DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')) NOT NULL,
-	FOREIGN KEY (`project_id`) REFERENCES `projects`(`id`) ON UPDATE no action ON DELETE cascade,
-	FOREIGN KEY (`parent_task_id`) REFERENCES `tasks`(`id`) ON UPDATE no action ON DELETE cascade,
+	FOREIGN KEY (`organization_id`,`project_id`) REFERENCES `projects`(`organization_id`,`id`) ON UPDATE no action ON DELETE cascade,
+	FOREIGN KEY (`organization_id`,`project_id`,`parent_task_id`) REFERENCES `tasks`(`organization_id`,`project_id`,`id`) ON UPDATE no action ON DELETE cascade,
 	CONSTRAINT "tasks_status_check" CHECK("status" IN ('todo', 'in_progress', 'review', 'done', 'cancelled')),
 	CONSTRAINT "tasks_priority_check" CHECK("priority" IN ('low', 'medium', 'high', 'critical')),
 	CONSTRAINT "tasks_version_check" CHECK(version >= 1)
@@ -172,6 +172,7 @@ CREATE INDEX `tasks_status_assigned_to_idx` ON `tasks` (`status`,`assigned_to`);
 CREATE INDEX `tasks_project_board_idx` ON `tasks` (`project_id`,`status`,`position`);--> statement-breakpoint
 CREATE INDEX `tasks_org_assigned_idx` ON `tasks` (`organization_id`,`assigned_to`,`id`);--> statement-breakpoint
 CREATE INDEX `tasks_parent_idx` ON `tasks` (`parent_task_id`);--> statement-breakpoint
+CREATE UNIQUE INDEX `tasks_org_project_id_unique` ON `tasks` (`organization_id`,`project_id`,`id`);--> statement-breakpoint
 CREATE TABLE `usage_tracking` (
 	`id` text PRIMARY KEY NOT NULL,
 	`organization_id` text NOT NULL,

@@ -5,3 +5,11 @@ export function isUniqueViolation(error: unknown, column?: string): boolean {
   }
   return false;
 }
+
+/** True when a D1 statement failed on a foreign key: here, a reference to a row of another organization or none. */
+export function isForeignKeyViolation(error: unknown): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (e.message.includes('FOREIGN KEY constraint failed')) return true;
+  }
+  return false;
+}

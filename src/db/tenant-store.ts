@@ -41,6 +41,16 @@ export class TenantStore {
     return this.db.delete(table).where(this.scope(table, where));
   }
 
+  /**
+   * INSERT INTO `target` (its columns, in order) SELECT `fields` FROM `source` WHERE this
+   * organization AND (where): a row recorded from the rows it describes, inside the same batch as
+   * the change, so the record and the change see the same state.
+   */
+  insertFromSelect<T extends TenantTable, S extends TenantTable>(target: T, source: S, fields: Record<string, SQL | SQLiteColumn>, where: SQL) {
+    const select = this.db.select(fields).from(source).where(this.scope(source, where));
+    return this.db.insert(target).select(select as never);
+  }
+
   /** One D1 round trip, run as a transaction: a mutation and its audit row go together. */
   batch<T extends [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]>(statements: T) {
     return this.db.batch(statements);

@@ -1,8 +1,10 @@
 // Tenant data (bindings SHARD_0 … SHARD_{n-1}): every row carries organization_id, and an
-// organization lives wholly in one shard. User ids point into the catalog, a different database,
-// so they are plain columns rather than foreign keys.
+// organization lives wholly in one shard. References between tenant rows are composite foreign
+// keys that include organization_id, so the database itself refuses a project pointing at another
+// organization's customer (or a subtask at another project's task). User ids point into the
+// catalog, a different database, so they are plain columns.
 import { sql } from 'drizzle-orm';
-import { check, index, integer, sqliteTable, text, uniqueIndex, type AnySQLiteColumn } from 'drizzle-orm/sqlite-core';
+import { check, foreignKey, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import { bool, createdAt, hundredths, id, json, oneOf, updatedAt } from './columns';
 import {
   ACTOR_TYPES, AI_MODELS, APPOINTMENT_STATUSES, CONTENT_STATUSES, CONTENT_TYPES, CONTEXT_TYPES,
@@ -31,7 +33,7 @@ export const customers = sqliteTable(
     updated_at: updatedAt(),
   },
   (t) => [
-    index('customers_org_id_idx').on(t.organization_id, t.id),
+    uniqueIndex('customers_org_id_unique').on(t.organization_id, t.id),
     index('customers_email_idx').on(t.email),
     index('customers_org_status_idx').on(t.organization_id, t.status),
     index('customers_assigned_to_idx').on(t.assigned_to),
@@ -47,7 +49,7 @@ export const projects = sqliteTable(
   {
     id: id(),
     organization_id: organizationId(),
-    customer_id: text('customer_id').references(() => customers.id, { onDelete: 'set null' }),
+    customer_id: text('customer_id'),
     name: text('name').notNull(),
     description: text('description'),
     status: text('status', { enum: PROJECT_STATUSES }).notNull().default('planning'),
@@ -64,7 +66,8 @@ export const projects = sqliteTable(
     updated_at: updatedAt(),
   },
   (t) => [
-    index('projects_org_id_idx').on(t.organization_id, t.id),
+    uniqueIndex('projects_org_id_unique').on(t.organization_id, t.id),
+    foreignKey({ columns: [t.organization_id, t.customer_id], foreignColumns: [customers.organization_id, customers.id] }),
     index('projects_customer_idx').on(t.customer_id),
     index('projects_manager_idx').on(t.project_manager_id),
     check('projects_status_check', oneOf('status', PROJECT_STATUSES)),
@@ -79,8 +82,9 @@ export const tasks = sqliteTable(
   {
     id: id(),
     organization_id: organizationId(),
-    project_id: text('project_id').notNull().references(() => projects.id, { onDelete: 'cascade' }),
-    parent_task_id: text('parent_task_id').references((): AnySQLiteColumn => tasks.id, { onDelete: 'cascade' }),
+    project_id: text('project_id').notNull(),
+    /** A task of the same project; deleting it deletes its subtasks. */
+    parent_task_id: text('parent_task_id'),
     title: text('title').notNull(),
     description: text('description'),
     status: text('status', { enum: TASK_STATUSES }).notNull().default('todo'),
@@ -104,6 +108,12 @@ export const tasks = sqliteTable(
     index('tasks_project_board_idx').on(t.project_id, t.status, t.position),
     index('tasks_org_assigned_idx').on(t.organization_id, t.assigned_to, t.id),
     index('tasks_parent_idx').on(t.parent_task_id),
+    uniqueIndex('tasks_org_project_id_unique').on(t.organization_id, t.project_id, t.id),
+    foreignKey({ columns: [t.organization_id, t.project_id], foreignColumns: [projects.organization_id, projects.id] }).onDelete('cascade'),
+    foreignKey({
+      columns: [t.organization_id, t.project_id, t.parent_task_id],
+      foreignColumns: [t.organization_id, t.project_id, t.id],
+    }).onDelete('cascade'),
     check('tasks_status_check', oneOf('status', TASK_STATUSES)),
     check('tasks_priority_check', oneOf('priority', PRIORITIES)),
     check('tasks_version_check', sql`version >= 1`),
@@ -150,7 +160,7 @@ export const appointments = sqliteTable(
   {
     id: id(),
     organization_id: organizationId(),
-    customer_id: text('customer_id').references(() => customers.id, { onDelete: 'set null' }),
+    customer_id: text('customer_id'),
     assigned_to: text('assigned_to'),
     title: text('title').notNull(),
     description: text('description'),
@@ -168,6 +178,7 @@ export const appointments = sqliteTable(
     index('appointments_org_start_idx').on(t.organization_id, t.start_time),
     index('appointments_assignee_start_idx').on(t.assigned_to, t.start_time),
     index('appointments_customer_idx').on(t.customer_id),
+    foreignKey({ columns: [t.organization_id, t.customer_id], foreignColumns: [customers.organization_id, customers.id] }),
     check('appointments_status_check', oneOf('status', APPOINTMENT_STATUSES)),
     check('appointments_time_check', sql`end_time > start_time`),
   ],

@@ -1,6 +1,10 @@
 // The one audit writer. A service puts the row it returns into the same batch as the change it
 // describes, so there is never a change without its row (nor a row without its change).
-import { eq } from 'drizzle-orm';
+import { and, eq, getTableColumns, or, sql, type SQL } from 'drizzle-orm';
+import type { BatchItem } from 'drizzle-orm/batch';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import type { TenantTable } from '../../db/tenant-store';
+import { notFound } from '../../lib/problem';
 import { activity_logs } from '../../db/tenant';
 import type { Actor, TenantContext } from '../../env';
 import { uuidv7 } from '../../lib/ids';
@@ -79,4 +83,111 @@ export async function auditedCatalogChange<T>(ctx: TenantContext, entry: AuditEn
     await ctx.store.delete(activity_logs, eq(activity_logs.id, id)).run();
     throw error;
   }
+}
+
+// ── Tenant rows: the change and its audit row in ONE batch ─────────────────────────────────────
+// An update or delete records the row's state as the same batch sees it (INSERT … SELECT from
+// the row), so no read is needed before the write: 1 round trip, the budget of ARCHITECTURE.md.
+
+type Row<T extends TenantTable> = T['$inferSelect'];
+type Patch<T extends TenantTable> = Partial<T['$inferInsert']>;
+type Described = { action: AuditEntry['action']; resource_type: string };
+
+const column = (table: TenantTable, field: string) => (table as unknown as Record<string, SQLiteColumn>)[field]!;
+
+/** A column's value as the API shows it, inside SQLite's json_object(). */
+function asJson(col: SQLiteColumn): SQL {
+  switch (col.columnType) {
+    case 'SQLiteTextJson':
+      return sql`json(${col})`;
+    case 'SQLiteBoolean':
+      return sql`CASE WHEN ${col} THEN json('true') ELSE json('false') END`;
+    case 'SQLiteCustomColumn': // hundredths: money and hours
+      return sql`${col} / 100.0`;
+    default:
+      return sql`${col}`;
+  }
+}
+
+function snapshot(table: TenantTable, fields: string[]): SQL {
+  return sql`json_object(${sql.join(fields.map((f) => sql`${f}, ${asJson(column(table, f))}`), sql`, `)})`;
+}
+
+/** The audit row of `where`'s row, its old state read by SQLite in the same statement. */
+function auditFromRow(ctx: TenantContext, table: TenantTable, described: Described, oldFields: string[], newData: Snapshot | null, where: SQL) {
+  const actor = actorColumns(ctx.actor);
+  const value = (v: unknown) => sql`${v}`;
+  // activity_logs' columns, in its column order (INSERT … SELECT fills them by position).
+  return ctx.store.insertFromSelect(activity_logs, table, {
+    id: value(uuidv7()),
+    organization_id: table.organization_id,
+    user_id: value(actor.user_id),
+    actor_type: value(actor.actor_type),
+    actor_id: value(actor.actor_id),
+    action: value(described.action),
+    resource_type: value(described.resource_type),
+    resource_id: column(table, 'id'),
+    old_data: snapshot(table, oldFields),
+    new_data: value(newData ? JSON.stringify(withoutSecrets(newData)) : null),
+    ip_address: value(ctx.request.ip),
+    user_agent: value(ctx.request.userAgent),
+    request_id: value(ctx.request.requestId),
+    created_at: value(new Date().toISOString()),
+  }, where);
+}
+
+/** Inserts a tenant row and its audit row in one batch. */
+export async function auditedInsert<T extends TenantTable>(ctx: TenantContext, table: T, values: Omit<T['$inferInsert'], 'organization_id'> & { id: string }, described: Described): Promise<Row<T>> {
+  const [rows] = await ctx.store.batch([
+    ctx.store.insert(table, values as never).returning(),
+    auditRow(ctx, { ...described, resource_id: values.id, new: values as Snapshot }),
+  ]);
+  return (rows as Row<T>[])[0]!;
+}
+
+/**
+ * Updates a tenant row and writes its audit row (old and new values of the fields the patch
+ * really changes) in one batch. A patch that changes nothing writes nothing. `guard` narrows
+ * which row may change (a version, say): when it does not hold, nothing is written and
+ * `changed` is false, like a no-op; the caller tells the two apart from the current row.
+ */
+export async function auditedUpdate<T extends TenantTable>(
+  ctx: TenantContext,
+  table: T,
+  id: string,
+  patch: Patch<T>,
+  described: Described,
+  options: { guard?: SQL; set?: Record<string, SQL> } = {},
+): Promise<{ row: Row<T>; changed: boolean }> {
+  const fields = Object.keys(patch).filter((f) => (patch as Record<string, unknown>)[f] !== undefined);
+  const idIs = eq(column(table, 'id'), id);
+  if (fields.length > 0) {
+    const differs = or(...fields.map((f) => sql`${column(table, f)} IS NOT ${sql.param((patch as Record<string, unknown>)[f], column(table, f))}`));
+    const where = and(idIs, options.guard, differs)!;
+    const [, updated] = await ctx.store.batch([
+      auditFromRow(ctx, table, described, fields, Object.fromEntries(fields.map((f) => [f, (patch as Record<string, unknown>)[f]])), where),
+      ctx.store.update(table, { ...patch, ...options.set, updated_at: new Date().toISOString() } as never, where).returning(),
+    ]);
+    const row = (updated as Row<T>[])[0];
+    if (row) return { row, changed: true };
+  }
+  const current = await ctx.store.select(table, idIs).get();
+  if (!current) throw notFound(described.resource_type);
+  return { row: current as Row<T>, changed: false };
+}
+
+/**
+ * Deletes a tenant row and writes its audit row (the whole row as it was) in one batch, after
+ * `before` (statements that must run first, e.g. clearing references to the row). 404 when the
+ * row does not exist in this organization.
+ */
+export async function auditedDelete<T extends TenantTable>(ctx: TenantContext, table: T, id: string, described: Described, before: BatchItem<'sqlite'>[] = []) {
+  const idIs = eq(column(table, 'id'), id);
+  const fields = Object.keys(getTableColumns(table)).filter((f) => f !== 'organization_id');
+  const results = await ctx.store.batch([
+    ...before,
+    auditFromRow(ctx, table, described, fields, null, idIs),
+    ctx.store.delete(table, idIs).returning({ id: column(table, 'id') }),
+  ] as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+  if ((results.at(-1) as unknown[]).length === 0) throw notFound(described.resource_type);
 }

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { PERMISSIONS } from '../../auth/permissions';
 import { MEMBER_ROLES } from '../../db/enums';
+import { Email } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { addMember, listMembers, removeMember, updateMember } from './service';
@@ -26,7 +27,7 @@ export const MemberSchema = z
   .openapi('Member');
 
 const MemberCreate = z
-  .object({ email: z.string().trim().toLowerCase().pipe(z.email()), role: z.enum(MEMBER_ROLES), permissions: MemberPermissions.optional() })
+  .object({ email: Email, role: z.enum(MEMBER_ROLES), permissions: MemberPermissions.optional() })
   .strict()
   .openapi('MemberCreate');
 

@@ -10,7 +10,7 @@ import { ROLE_PERMISSIONS, type Permission } from '../../auth/permissions';
 import { actingUserId, forgetAccess, requirePermission } from '../../auth/tenant';
 import { uuidv7 } from '../../lib/ids';
 import { afterCursor, toPage } from '../../lib/pagination';
-import { conflict, forbidden, notFound } from '../../lib/problem';
+import { conflict, forbidden, invalid, notFound } from '../../lib/problem';
 import { auditedCatalogChange, changes } from '../activity/audit';
 
 export type MemberInput = { role?: MemberRole; permissions?: MemberPermissions };
@@ -163,4 +163,18 @@ export async function removeMember({ ctx, userId }: { ctx: TenantContext; userId
     },
   );
   forgetAccess({ organizationId: ctx.organization.id, userId });
+}
+
+/**
+ * For fields that name a user (assigned_to, project_manager_id): they must be a member of this
+ * organization. One catalog query, paid only when such a field is written.
+ */
+export async function assertMember(ctx: TenantContext, field: string, userId: string | null | undefined) {
+  if (!userId) return;
+  const member = await ctx.catalog
+    .select({ id: organization_members.id })
+    .from(organization_members)
+    .where(and(ofOrganization(ctx), eq(organization_members.user_id, userId)))
+    .get();
+  if (!member) throw invalid(field, 'Not a member of this organization.');
 }

@@ -1,0 +1,83 @@
+// Customers (CRM). Every write is one shard batch with its audit row.
+import { and, desc, eq, or, sql, type SQL } from 'drizzle-orm';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
+import { appointments, customers, projects } from '../../db/tenant';
+import type { TenantContext } from '../../env';
+import { actingUserId, requirePermission } from '../../auth/tenant';
+import { uuidv7 } from '../../lib/ids';
+import { afterCursor, toPage } from '../../lib/pagination';
+import { notFound } from '../../lib/problem';
+import { auditedDelete, auditedInsert, auditedUpdate } from '../activity/audit';
+import { assertMember } from '../members/service';
+
+export type Customer = typeof customers.$inferSelect;
+export type CustomerInput = Omit<typeof customers.$inferInsert, 'id' | 'organization_id' | 'created_by' | 'created_at' | 'updated_at'>;
+export type CustomerFilters = {
+  limit: number;
+  cursor?: string;
+  status?: Customer['status'];
+  source?: NonNullable<Customer['source']>;
+  tag?: string[];
+  assigned_to?: string;
+  q?: string;
+};
+
+const described = (action: 'create' | 'update' | 'delete') => ({ action: `customer.${action}` as const, resource_type: 'customer' });
+
+/** `q` matches name, email or company, case-insensitively, as a substring (LIKE wildcards escaped). */
+function matches(q: string): SQL {
+  const pattern = `%${q.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
+  const field = (col: SQLiteColumn) => sql`lower(${col}) LIKE ${pattern} ESCAPE '\\'`;
+  return or(field(customers.name), field(customers.email), field(customers.company))!;
+}
+
+/** Every listed tag must be on the customer. */
+const hasTag = (tag: string) => sql`EXISTS (SELECT 1 FROM json_each(${customers.tags}) WHERE value = ${tag})`;
+
+export async function listCustomers({ ctx, input }: { ctx: TenantContext; input: CustomerFilters }) {
+  requirePermission(ctx, 'customers:read');
+  const rows = await ctx.store
+    .select(
+      customers,
+      and(
+        input.status ? eq(customers.status, input.status) : undefined,
+        input.source ? eq(customers.source, input.source) : undefined,
+        input.assigned_to ? eq(customers.assigned_to, input.assigned_to) : undefined,
+        input.q ? matches(input.q) : undefined,
+        ...(input.tag ?? []).map(hasTag),
+        afterCursor(customers.id, input.cursor),
+      ),
+    )
+    .orderBy(desc(customers.id))
+    .limit(input.limit + 1);
+  return toPage(rows, input.limit);
+}
+
+export async function getCustomer({ ctx, id }: { ctx: TenantContext; id: string }) {
+  requirePermission(ctx, 'customers:read');
+  const row = await ctx.store.select(customers, eq(customers.id, id)).get();
+  if (!row) throw notFound('customer');
+  return row;
+}
+
+export async function createCustomer({ ctx, input }: { ctx: TenantContext; input: CustomerInput }) {
+  requirePermission(ctx, 'customers:write');
+  await assertMember(ctx, 'assigned_to', input.assigned_to);
+  const now = new Date().toISOString();
+  return auditedInsert(ctx, customers, { ...input, id: uuidv7(), created_by: actingUserId(ctx.actor), created_at: now, updated_at: now }, described('create'));
+}
+
+export async function updateCustomer({ ctx, id, input }: { ctx: TenantContext; id: string; input: Partial<CustomerInput> }) {
+  requirePermission(ctx, 'customers:write');
+  await assertMember(ctx, 'assigned_to', input.assigned_to);
+  return (await auditedUpdate(ctx, customers, id, input, described('update'))).row;
+}
+
+export async function deleteCustomer({ ctx, id }: { ctx: TenantContext; id: string }) {
+  requirePermission(ctx, 'customers:delete');
+  // Projects and appointments outlive their customer: their reference is cleared first.
+  await auditedDelete(ctx, customers, id, described('delete'), [
+    ctx.store.update(projects, { customer_id: null }, eq(projects.customer_id, id)),
+    ctx.store.update(appointments, { customer_id: null }, eq(appointments.customer_id, id)),
+  ]);
+}

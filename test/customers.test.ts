@@ -1,0 +1,77 @@
+import { env } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { api, expectProblem, joinAs, newOrg } from './helpers';
+
+const shardOf = async (orgId: string) =>
+  (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(orgId).first<{ shard: number }>())!.shard;
+
+describe('customers', () => {
+  it('creates, updates (one batch with its audit row) and deletes a customer', async () => {
+    const org = await newOrg();
+    const t = org.owner.token;
+    await api('GET', `/v1/orgs/${org.slug}`, { token: t });
+    const created = await api('POST', `/v1/orgs/${org.slug}/customers`, {
+      token: t, body: { name: 'Ada', email: ' ADA@Example.com ', tags: [' VIP', 'vip', 'Retail '], custom_fields: { plan: 'gold' } },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ name: 'Ada', email: 'ada@example.com', tags: ['vip', 'retail'], status: 'lead', custom_fields: { plan: 'gold' } });
+    expect(created.roundTrips).toBe(1);
+    const id = created.body.id;
+
+    const updated = await api('PATCH', `/v1/orgs/${org.slug}/customers/${id}`, { token: t, body: { status: 'active', tags: ['vip'] } });
+    expect(updated.status, JSON.stringify(updated.body)).toBe(200);
+    expect(updated.body).toMatchObject({ status: 'active', tags: ['vip'] });
+    expect(updated.roundTrips).toBe(1);
+
+    const noop = await api('PATCH', `/v1/orgs/${org.slug}/customers/${id}`, { token: t, body: { status: 'active' } });
+    expect(noop.status).toBe(200);
+
+    const log = await api('GET', `/v1/orgs/${org.slug}/activity?resource_id=${id}`, { token: t });
+    expect(log.body.data.map((r: { action: string }) => r.action)).toEqual(['customer.update', 'customer.create']);
+    expect(log.body.data[0]).toMatchObject({ old_data: { status: 'lead', tags: ['vip', 'retail'] }, new_data: { status: 'active', tags: ['vip'] } });
+
+    const deleted = await api('DELETE', `/v1/orgs/${org.slug}/customers/${id}`, { token: t });
+    expect(deleted.status).toBe(204);
+    expect(deleted.roundTrips).toBe(1);
+    expectProblem(await api('GET', `/v1/orgs/${org.slug}/customers/${id}`, { token: t }), 404, 'not_found');
+    const after = await api('GET', `/v1/orgs/${org.slug}/activity?resource_id=${id}&action=customer.delete`, { token: t });
+    expect(after.body.data[0].old_data).toMatchObject({ name: 'Ada', email: 'ada@example.com', tags: ['vip'] });
+    expectProblem(await api('DELETE', `/v1/orgs/${org.slug}/customers/${id}`, { token: t }), 404, 'not_found');
+    const shard = await shardOf(org.id);
+    expect(shard === 0 || shard === 1).toBe(true);
+  });
+
+  it('filters by tag (all must match) and q, newest first', async () => {
+    const org = await newOrg();
+    const t = org.owner.token;
+    for (const [name, tags, company] of [['A', ['x', 'y'], 'Initech'], ['B', ['x'], 'Globex'], ['C', ['y'], 'Initrode']] as const) {
+      expect((await api('POST', `/v1/orgs/${org.slug}/customers`, { token: t, body: { name, tags, company } })).status).toBe(201);
+    }
+    const both = await api('GET', `/v1/orgs/${org.slug}/customers?tag=x&tag=y`, { token: t });
+    expect(both.body.data.map((c: { name: string }) => c.name)).toEqual(['A']);
+    const q = await api('GET', `/v1/orgs/${org.slug}/customers?q=init`, { token: t });
+    expect(q.body.data.map((c: { name: string }) => c.name)).toEqual(['C', 'A']);
+    expect(q.roundTrips).toBe(1);
+  });
+
+  it('refuses an assignee who is not a member, and accepts one who is', async () => {
+    const org = await newOrg();
+    const bob = await joinAs(org, 'member');
+    const other = await newOrg();
+    const bad = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name: 'X', assigned_to: other.owner.id } });
+    expectProblem(bad, 400, 'invalid_request');
+    expect(bad.body.errors[0].path).toBe('assigned_to');
+    const good = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name: 'X', assigned_to: bob.id } });
+    expect(good.status).toBe(201);
+  });
+
+  it("answers 404 for another organization's customer", async () => {
+    const a = await newOrg();
+    const b = await newOrg(a.owner);
+    const created = await api('POST', `/v1/orgs/${a.slug}/customers`, { token: a.owner.token, body: { name: 'Mine' } });
+    for (const [method, body] of [['GET', undefined], ['PATCH', { name: 'Stolen' }], ['DELETE', undefined]] as const) {
+      expectProblem(await api(method, `/v1/orgs/${b.slug}/customers/${created.body.id}`, { token: a.owner.token, body }), 404, 'not_found');
+    }
+    expect((await api('GET', `/v1/orgs/${a.slug}/customers/${created.body.id}`, { token: a.owner.token })).body.name).toBe('Mine');
+  });
+});
