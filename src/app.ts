@@ -19,6 +19,8 @@ import { registerMeRoutes } from './modules/me/routes';
 import { registerMemberRoutes } from './modules/members/routes';
 import { registerOrganizationRoutes } from './modules/organizations/routes';
 import { registerPlatformRoutes } from './modules/platform/routes';
+import { registerTaskRoutes } from './modules/tasks/routes';
+import { registerProjectRoutes } from './modules/projects/routes';
 import { registerClerkWebhook } from './modules/webhooks/clerk';
 
 const JSON_BODY_LIMIT = 1024 * 1024;
@@ -70,6 +72,8 @@ export function createApp() {
   registerApiKeyRoutes(app);
   registerActivityRoutes(app);
   registerCustomerRoutes(app);
+  registerProjectRoutes(app);
+  registerTaskRoutes(app);
   registerClerkWebhook(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

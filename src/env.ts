@@ -4,9 +4,11 @@ import type { CatalogDb } from './db/shards';
 import type { UserRole, MemberRole } from './db/enums';
 import type { Permission } from './auth/permissions';
 import type { TenantStore } from './db/tenant-store';
+import type { KanbanBoard } from './realtime/kanban-board';
 
-/** wrangler.toml's bindings (generated into worker-configuration.d.ts) plus the secrets. */
-export type Bindings = Env & {
+/** wrangler.toml's bindings (generated into worker-configuration.d.ts), typed RPC stubs, the secrets. */
+export type Bindings = Omit<Env, 'KANBAN_BOARD'> & {
+  KANBAN_BOARD: DurableObjectNamespace<KanbanBoard>;
   /** PEM public key: verify Clerk session tokens without a network call. */
   CLERK_JWT_KEY?: string;
   /** Clerk Backend API key: verify against Clerk's JWKS when no CLERK_JWT_KEY is set. */

@@ -3,6 +3,8 @@
 import { createApp } from './app';
 import type { Bindings } from './env';
 
+export { KanbanBoard } from './realtime/kanban-board';
+
 const app = createApp();
 
 export default {

@@ -6,9 +6,10 @@ import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { api_keys, organization_members, organizations, users } from '../db/catalog';
 import type { MemberRole } from '../db/enums';
+import type { RoundTripCounter } from '../db/round-trips';
 import { catalogDb, shardDb, type CatalogDb } from '../db/shards';
 import { TenantStore } from '../db/tenant-store';
-import type { Actor, AppEnv, Credentials, RequestInfo, TenantContext } from '../env';
+import type { Actor, AppEnv, Bindings, Credentials, RequestInfo, TenantContext } from '../env';
 import { ApiError, forbidden, notFound } from '../lib/problem';
 import { auditRow } from '../modules/activity/audit';
 import { hashApiKey } from './api-keys';
@@ -145,23 +146,40 @@ function requestInfo(c: Context<AppEnv>): RequestInfo {
   };
 }
 
+type AccessFields = Pick<TenantContext, 'organization' | 'actor' | 'role' | 'permissions' | 'clientEmail'>;
+
 /** The context services work from; also built directly for an organization just created. */
-export function tenantContext(
-  c: Context<AppEnv>,
-  access: Pick<TenantContext, 'organization' | 'actor' | 'role' | 'permissions' | 'clientEmail'>,
-): TenantContext {
-  const counter = c.get('roundTrips');
+export function tenantContext(c: Context<AppEnv>, access: AccessFields): TenantContext {
+  return buildTenantContext(c.env, c.get('roundTrips'), access, requestInfo(c));
+}
+
+function buildTenantContext(env: Bindings, counter: RoundTripCounter, access: AccessFields, request: RequestInfo): TenantContext {
   return {
     organization: access.organization,
     actor: access.actor,
     role: access.role,
     permissions: access.permissions,
     clientEmail: access.clientEmail,
-    store: new TenantStore(shardDb(c.env, access.organization.shard, counter), access.organization.id),
-    catalog: catalogDb(c.env, counter),
-    request: requestInfo(c),
+    store: new TenantStore(shardDb(env, access.organization.shard, counter), access.organization.id),
+    catalog: catalogDb(env, counter),
+    request,
   };
 }
+
+/** A tenant context as plain data, to hand to a Durable Object that acts for the request. */
+export type PortableContext = Omit<AccessFields, 'permissions'> & { permissions: Permission[]; request: RequestInfo };
+
+export const toPortable = (ctx: TenantContext): PortableContext => ({
+  organization: ctx.organization,
+  actor: ctx.actor,
+  role: ctx.role,
+  permissions: [...ctx.permissions],
+  clientEmail: ctx.clientEmail,
+  request: ctx.request,
+});
+
+export const fromPortable = (env: Bindings, counter: RoundTripCounter, portable: PortableContext): TenantContext =>
+  buildTenantContext(env, counter, { ...portable, permissions: new Set(portable.permissions) }, portable.request);
 
 function cacheKey(credentials: Credentials, orgRef: string): string {
   return credentials.type === 'session' ? `s:${credentials.clerkUserId}:${orgRef}` : `k:${credentials.secret}:${orgRef}`;

@@ -24,3 +24,4 @@ export type MemberRole = (typeof MEMBER_ROLES)[number];
 export type UserRole = (typeof USER_ROLES)[number];
 export type Tier = (typeof TIERS)[number];
 export type ActorType = (typeof ACTOR_TYPES)[number];
+export type TaskStatus = (typeof TASK_STATUSES)[number];

@@ -13,3 +13,11 @@ export function isForeignKeyViolation(error: unknown): boolean {
   }
   return false;
 }
+
+/** True when a D1 statement failed on the CHECK constraint `name` (e.g. `projects_dates_check`). */
+export function isCheckViolation(error: unknown, name: string): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (e.message.includes(`CHECK constraint failed: ${name}`)) return true;
+  }
+  return false;
+}

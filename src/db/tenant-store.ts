@@ -3,7 +3,7 @@
 // forget the filter or write another organization's rows.
 import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
-import type { SQLiteColumn, SQLiteInsertValue, SQLiteTable, SQLiteUpdateSetSource } from 'drizzle-orm/sqlite-core';
+import type { SelectedFields, SQLiteColumn, SQLiteInsertValue, SQLiteTable, SQLiteUpdateSetSource } from 'drizzle-orm/sqlite-core';
 import type { ShardDb } from './shards';
 import * as tenant from './tenant';
 
@@ -27,6 +27,11 @@ export class TenantStore {
 
   select<T extends TenantTable>(table: T, where?: SQL) {
     return this.db.select().from(table).where(this.scope(table, where)).$dynamic();
+  }
+
+  /** `select` of chosen fields (computed ones too, e.g. a correlated subquery). */
+  selectFields<T extends TenantTable, F extends SelectedFields>(table: T, fields: F, where?: SQL) {
+    return this.db.select(fields).from(table).where(this.scope(table, where)).$dynamic();
   }
 
   insert<T extends TenantTable>(table: T, values: Omit<SQLiteInsertValue<T>, 'organization_id'>) {

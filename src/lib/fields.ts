@@ -19,3 +19,20 @@ export const Id = z.string().uuid();
 /** A query parameter that may repeat (`?tag=a&tag=b`), always handed on as an array. */
 export const Repeatable = <T extends z.ZodTypeAny>(item: T) =>
   z.preprocess((value) => (value === undefined || Array.isArray(value) ? value : [value]), z.array(item).optional());
+
+/** A calendar date, `YYYY-MM-DD` (a real one: no February 30th). */
+export const IsoDate = z.iso.date().openapi({ example: '2026-11-25' });
+
+/**
+ * Money and hours: a JSON number ≥ 0 with at most 2 decimals, up to `max`, stored as INTEGER
+ * hundredths. Float noise is tolerated and removed (0.1 + 0.2 → 0.3); a third decimal is refused.
+ */
+export const Hundredths = (max: number) =>
+  z
+    .number()
+    .min(0)
+    .max(max)
+    .refine((value) => Math.abs(Math.round(value * 100) - value * 100) <= 1e-9, 'At most 2 decimals.')
+    .transform((value) => Math.round(value * 100) / 100)
+    .openapi({ description: `≥ 0, at most 2 decimals, ≤ ${max}`, example: 12345.67 });
+

@@ -1,6 +1,6 @@
 // The one audit writer. A service puts the row it returns into the same batch as the change it
 // describes, so there is never a change without its row (nor a row without its change).
-import { and, eq, getTableColumns, or, sql, type SQL } from 'drizzle-orm';
+import { and, eq, getTableColumns, is, or, SQL, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { TenantTable } from '../../db/tenant-store';
@@ -113,13 +113,25 @@ function snapshot(table: TenantTable, fields: string[]): SQL {
   return sql`json_object(${sql.join(fields.map((f) => sql`${f}, ${asJson(column(table, f))}`), sql`, `)})`;
 }
 
-/** The audit row of `where`'s row, its old state read by SQLite in the same statement. */
-function auditFromRow(ctx: TenantContext, table: TenantTable, described: Described, oldFields: string[], newData: Snapshot | null, where: SQL) {
+const value = (v: unknown) => sql`${v}`;
+
+/**
+ * A UUID v7 made by SQLite for each row of an INSERT … SELECT that audits several rows at once
+ * (one id bound from here would repeat): this instant's timestamp and version nibble, then random
+ * bits from randomblob() with the RFC 9562 variant. Time-ordered like every other audit id.
+ */
+function uuidv7PerRow(): SQL {
+  const timeAndVersion = uuidv7().slice(0, 15); // 'tttttttt-tttt-7'
+  return sql`${timeAndVersion} || substr(lower(hex(randomblob(2))), 2) || '-' || substr('89ab', 1 + abs(random() % 4), 1)
+    || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))`;
+}
+
+/** The audit row of each of `where`'s rows, its old state read by SQLite in the same statement. */
+function auditFromRow(ctx: TenantContext, table: TenantTable, described: Described, oldFields: string[], newData: Snapshot | null, where: SQL, id: SQL = value(uuidv7())) {
   const actor = actorColumns(ctx.actor);
-  const value = (v: unknown) => sql`${v}`;
   // activity_logs' columns, in its column order (INSERT … SELECT fills them by position).
   return ctx.store.insertFromSelect(activity_logs, table, {
-    id: value(uuidv7()),
+    id,
     organization_id: table.organization_id,
     user_id: value(actor.user_id),
     actor_type: value(actor.actor_type),
@@ -137,10 +149,13 @@ function auditFromRow(ctx: TenantContext, table: TenantTable, described: Describ
 }
 
 /** Inserts a tenant row and its audit row in one batch. */
-export async function auditedInsert<T extends TenantTable>(ctx: TenantContext, table: T, values: Omit<T['$inferInsert'], 'organization_id'> & { id: string }, described: Described): Promise<Row<T>> {
+type InsertValues<T extends TenantTable> = { [K in keyof Omit<T['$inferInsert'], 'organization_id'>]: T['$inferInsert'][K] | SQL };
+
+export async function auditedInsert<T extends TenantTable>(ctx: TenantContext, table: T, values: InsertValues<T> & { id: string }, described: Described): Promise<Row<T>> {
   const [rows] = await ctx.store.batch([
     ctx.store.insert(table, values as never).returning(),
-    auditRow(ctx, { ...described, resource_id: values.id, new: values as Snapshot }),
+    // Values computed by SQL (a position, say) are in the returned row, not in the audit's copy.
+    auditRow(ctx, { ...described, resource_id: values.id, new: Object.fromEntries(Object.entries(values).filter(([, v]) => !is(v, SQL))) }),
   ]);
   return (rows as Row<T>[])[0]!;
 }
@@ -179,15 +194,28 @@ export async function auditedUpdate<T extends TenantTable>(
 /**
  * Deletes a tenant row and writes its audit row (the whole row as it was) in one batch, after
  * `before` (statements that must run first, e.g. clearing references to the row). 404 when the
- * row does not exist in this organization.
+ * row does not exist in this organization. `cascade`: the rows of the same table that the
+ * deletion takes with it through a foreign key (a task's subtasks); each gets its own audit row,
+ * so `/activity?resource_id=` finds every deleted row, not only the one asked for.
  */
-export async function auditedDelete<T extends TenantTable>(ctx: TenantContext, table: T, id: string, described: Described, before: BatchItem<'sqlite'>[] = []) {
+export async function auditedDelete<T extends TenantTable>(
+  ctx: TenantContext,
+  table: T,
+  id: string,
+  described: Described,
+  before: BatchItem<'sqlite'>[] = [],
+  cascade?: SQL,
+): Promise<unknown[]> {
   const idIs = eq(column(table, 'id'), id);
   const fields = Object.keys(getTableColumns(table)).filter((f) => f !== 'organization_id');
+  const audit = cascade
+    ? auditFromRow(ctx, table, described, fields, null, or(idIs, cascade)!, uuidv7PerRow())
+    : auditFromRow(ctx, table, described, fields, null, idIs);
   const results = await ctx.store.batch([
     ...before,
-    auditFromRow(ctx, table, described, fields, null, idIs),
+    audit,
     ctx.store.delete(table, idIs).returning({ id: column(table, 'id') }),
   ] as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
   if ((results.at(-1) as unknown[]).length === 0) throw notFound(described.resource_type);
+  return results.slice(0, before.length);
 }

@@ -4,6 +4,7 @@ import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { appointments, customers, projects } from '../../db/tenant';
 import type { TenantContext } from '../../env';
 import { actingUserId, requirePermission } from '../../auth/tenant';
+import { hasAllTags } from '../../db/columns';
 import { uuidv7 } from '../../lib/ids';
 import { afterCursor, toPage } from '../../lib/pagination';
 import { notFound } from '../../lib/problem';
@@ -31,8 +32,6 @@ function matches(q: string): SQL {
   return or(field(customers.name), field(customers.email), field(customers.company))!;
 }
 
-/** Every listed tag must be on the customer. */
-const hasTag = (tag: string) => sql`EXISTS (SELECT 1 FROM json_each(${customers.tags}) WHERE value = ${tag})`;
 
 export async function listCustomers({ ctx, input }: { ctx: TenantContext; input: CustomerFilters }) {
   requirePermission(ctx, 'customers:read');
@@ -44,7 +43,7 @@ export async function listCustomers({ ctx, input }: { ctx: TenantContext; input:
         input.source ? eq(customers.source, input.source) : undefined,
         input.assigned_to ? eq(customers.assigned_to, input.assigned_to) : undefined,
         input.q ? matches(input.q) : undefined,
-        ...(input.tag ?? []).map(hasTag),
+        ...hasAllTags(customers.tags, input.tag),
         afterCursor(customers.id, input.cursor),
       ),
     )
