@@ -65,6 +65,26 @@ describe('customers', () => {
     expect(good.status).toBe(201);
   });
 
+  it('refuses an invalid email, too many or too long tags and custom_fields over 16 KB, naming each field', async () => {
+    const org = await newOrg();
+    const res = await api('POST', `/v1/orgs/${org.slug}/customers`, {
+      token: org.owner.token,
+      body: {
+        name: 'X',
+        email: 'not-an-email',
+        tags: Array.from({ length: 51 }, (_, i) => `t${i}`),
+        custom_fields: { blob: 'x'.repeat(16 * 1024) },
+      },
+    });
+    expectProblem(res, 400, 'invalid_request');
+    expect(res.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['custom_fields', 'email', 'tags']);
+    const long = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name: 'X', tags: ['y'.repeat(65)] } });
+    expectProblem(long, 400, 'invalid_request');
+    expect(long.body.errors[0].path).toBe('tags.0');
+    const fits = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name: 'X', custom_fields: { blob: 'x'.repeat(16 * 1024 - 20) } } });
+    expect(fits.status).toBe(201);
+  });
+
   it("answers 404 for another organization's customer", async () => {
     const a = await newOrg();
     const b = await newOrg(a.owner);
