@@ -2,7 +2,7 @@
 // `ORDER BY id DESC` and the cursor is the last id of a page; we fetch one row more than asked
 // to know whether a next page exists without a count query.
 import { z } from '@hono/zod-openapi';
-import { lt, type SQL } from 'drizzle-orm';
+import { desc, lt, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { base64UrlEncode, base64Decode } from './crypto';
 import { UUID_PATTERN } from './ids';
@@ -29,17 +29,32 @@ function decodeCursor(cursor: string): string | undefined {
 }
 
 /** The WHERE fragment that starts a page after `cursor` (undefined for the first page). */
-export function afterCursor(idColumn: SQLiteColumn, cursor: string | undefined): SQL | undefined {
+function afterCursor(idColumn: SQLiteColumn, cursor: string | undefined): SQL | undefined {
   const id = cursor === undefined ? undefined : decodeCursor(cursor);
   return id === undefined ? undefined : lt(idColumn, id);
 }
 
 /** Turns `limit + 1` fetched rows into a page. */
-export function toPage<T extends { id: string }>(rows: T[], limit: number) {
+function toPage<T extends { id: string }>(rows: T[], limit: number) {
   const data = rows.slice(0, limit);
   const last = data.at(-1);
   return {
     data,
     next_cursor: rows.length > limit && last ? base64UrlEncode(new TextEncoder().encode(last.id)) : null,
   };
+}
+
+type ListQuery<R> = { orderBy(column: SQL): { limit(count: number): PromiseLike<R[]> } };
+
+/**
+ * Every list endpoint's page: `query` builds the filtered SELECT with the cursor's condition
+ * added to its WHERE; this orders it newest first and fetches `limit + 1` rows. One query.
+ */
+export async function newestFirst<R extends { id: string }>(
+  idColumn: SQLiteColumn,
+  page: { limit: number; cursor?: string },
+  query: (afterCursor: SQL | undefined) => ListQuery<R>,
+) {
+  const rows = await query(afterCursor(idColumn, page.cursor)).orderBy(desc(idColumn)).limit(page.limit + 1);
+  return toPage(rows, page.limit);
 }

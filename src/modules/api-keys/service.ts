@@ -1,13 +1,13 @@
 // Organization API keys: the secret is shown once, at creation; only its hash is kept. A key's
 // scopes can only narrow what its creator may do.
-import { and, desc, eq, isNull } from 'drizzle-orm';
+import { and, eq, isNull } from 'drizzle-orm';
 import { api_keys } from '../../db/catalog';
 import type { TenantContext } from '../../env';
 import type { Permission } from '../../auth/permissions';
 import { newApiKeySecret } from '../../auth/api-keys';
 import { actingUserId, forgetAccess, requirePermission } from '../../auth/tenant';
 import { uuidv7 } from '../../lib/ids';
-import { afterCursor, toPage } from '../../lib/pagination';
+import { newestFirst } from '../../lib/pagination';
 import { ApiError, forbidden, notFound } from '../../lib/problem';
 import { auditedCatalogChange } from '../activity/audit';
 
@@ -27,14 +27,12 @@ const ofOrganization = (ctx: TenantContext) => eq(api_keys.organization_id, ctx.
 
 export async function listApiKeys({ ctx, input }: { ctx: TenantContext; input: { limit: number; cursor?: string } }) {
   requirePermission(ctx, 'api_keys:read');
-  const rows = await ctx.catalog
-    .select(visibleColumns)
-    .from(api_keys)
-    .where(and(ofOrganization(ctx), afterCursor(api_keys.id, input.cursor)))
-    .orderBy(desc(api_keys.id))
-    .limit(input.limit + 1)
-    .all();
-  return toPage(rows, input.limit);
+  return newestFirst(api_keys.id, input, (after) =>
+    ctx.catalog
+      .select(visibleColumns)
+      .from(api_keys)
+      .where(and(ofOrganization(ctx), after)),
+  );
 }
 
 export async function createApiKey({ ctx, input }: { ctx: TenantContext; input: { name: string; scopes: Permission[]; expires_at?: string } }) {

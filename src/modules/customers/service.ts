@@ -1,12 +1,12 @@
 // Customers (CRM). Every write is one shard batch with its audit row.
-import { and, desc, eq, or, sql, type SQL } from 'drizzle-orm';
+import { and, eq, or, sql, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { appointments, customers, projects } from '../../db/tenant';
 import type { TenantContext } from '../../env';
 import { actingUserId, requirePermission } from '../../auth/tenant';
 import { hasAllTags } from '../../db/columns';
 import { uuidv7 } from '../../lib/ids';
-import { afterCursor, toPage } from '../../lib/pagination';
+import { newestFirst } from '../../lib/pagination';
 import { notFound } from '../../lib/problem';
 import { auditedDelete, auditedInsert, auditedUpdate } from '../activity/audit';
 import { assertMember } from '../members/service';
@@ -35,21 +35,20 @@ function matches(q: string): SQL {
 
 export async function listCustomers({ ctx, input }: { ctx: TenantContext; input: CustomerFilters }) {
   requirePermission(ctx, 'customers:read');
-  const rows = await ctx.store
-    .select(
-      customers,
-      and(
-        input.status ? eq(customers.status, input.status) : undefined,
-        input.source ? eq(customers.source, input.source) : undefined,
-        input.assigned_to ? eq(customers.assigned_to, input.assigned_to) : undefined,
-        input.q ? matches(input.q) : undefined,
-        ...hasAllTags(customers.tags, input.tag),
-        afterCursor(customers.id, input.cursor),
+  return newestFirst(customers.id, input, (after) =>
+    ctx.store
+      .select(
+        customers,
+        and(
+          input.status ? eq(customers.status, input.status) : undefined,
+          input.source ? eq(customers.source, input.source) : undefined,
+          input.assigned_to ? eq(customers.assigned_to, input.assigned_to) : undefined,
+          input.q ? matches(input.q) : undefined,
+          ...hasAllTags(customers.tags, input.tag),
+          after,
+        ),
       ),
-    )
-    .orderBy(desc(customers.id))
-    .limit(input.limit + 1);
-  return toPage(rows, input.limit);
+  );
 }
 
 export async function getCustomer({ ctx, id }: { ctx: TenantContext; id: string }) {

@@ -1,7 +1,7 @@
 // Members: admins manage everyone below owner; only owners touch owners; the last owner can be
 // neither removed nor demoted (checked inside the writing statement, so two concurrent requests
 // cannot both remove "the other" owner).
-import { and, desc, eq, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { organization_members, users, type MemberPermissions } from '../../db/catalog';
 import type { MemberRole } from '../../db/enums';
 import { isUniqueViolation } from '../../db/errors';
@@ -9,7 +9,7 @@ import type { TenantContext } from '../../env';
 import { ROLE_PERMISSIONS, type Permission } from '../../auth/permissions';
 import { actingUserId, forgetAccess, requirePermission } from '../../auth/tenant';
 import { uuidv7 } from '../../lib/ids';
-import { afterCursor, toPage } from '../../lib/pagination';
+import { newestFirst } from '../../lib/pagination';
 import { conflict, forbidden, invalid, notFound } from '../../lib/problem';
 import { auditedCatalogChange, changes } from '../activity/audit';
 
@@ -65,15 +65,13 @@ async function findMember(ctx: TenantContext, userId: string) {
 
 export async function listMembers({ ctx, input }: { ctx: TenantContext; input: { limit: number; cursor?: string } }) {
   requirePermission(ctx, 'members:read');
-  const rows = await ctx.catalog
-    .select(memberColumns)
-    .from(organization_members)
-    .innerJoin(users, eq(users.id, organization_members.user_id))
-    .where(and(ofOrganization(ctx), afterCursor(organization_members.id, input.cursor)))
-    .orderBy(desc(organization_members.id))
-    .limit(input.limit + 1)
-    .all();
-  return toPage(rows, input.limit);
+  return newestFirst(organization_members.id, input, (after) =>
+    ctx.catalog
+      .select(memberColumns)
+      .from(organization_members)
+      .innerJoin(users, eq(users.id, organization_members.user_id))
+      .where(and(ofOrganization(ctx), after)),
+  );
 }
 
 export async function addMember({ ctx, input }: { ctx: TenantContext; input: { email: string; role: MemberRole; permissions?: MemberPermissions } }) {

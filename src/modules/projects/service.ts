@@ -1,14 +1,14 @@
 // Projects. Every write is one shard batch with its audit row; the database itself refuses a
 // customer of another organization (composite foreign key) and a due date before the start date
 // (CHECK), and those refusals are answered as 400s naming the field.
-import { and, desc, eq, getTableColumns, lt, sql, type SQL } from 'drizzle-orm';
+import { and, eq, getTableColumns, lt, sql, type SQL } from 'drizzle-orm';
 import { customers, projects, tasks } from '../../db/tenant';
 import type { PROJECT_STATUSES } from '../../db/enums';
 import { isCheckViolation, isForeignKeyViolation } from '../../db/errors';
 import type { TenantContext } from '../../env';
 import { actingUserId, requirePermission } from '../../auth/tenant';
 import { uuidv7 } from '../../lib/ids';
-import { afterCursor, toPage } from '../../lib/pagination';
+import { newestFirst } from '../../lib/pagination';
 import { invalid, notFound } from '../../lib/problem';
 import { auditedDelete, auditedInsert, auditedUpdate } from '../activity/audit';
 import { assertMember } from '../members/service';
@@ -76,23 +76,22 @@ function refusal(error: unknown): unknown {
 
 export async function listProjects({ ctx, input }: { ctx: TenantContext; input: ProjectFilters }) {
   requirePermission(ctx, 'projects:read');
-  const rows = await ctx.store
-    .selectFields(
-      projects,
-      fieldsFor(input),
-      and(
-        clientProjectScope(ctx),
-        input.status ? eq(projects.status, input.status) : undefined,
-        input.priority ? eq(projects.priority, input.priority) : undefined,
-        input.customer_id ? eq(projects.customer_id, input.customer_id) : undefined,
-        input.project_manager_id ? eq(projects.project_manager_id, input.project_manager_id) : undefined,
-        input.due_before ? lt(projects.due_date, input.due_before) : undefined,
-        afterCursor(projects.id, input.cursor),
+  return newestFirst(projects.id, input, (after) =>
+    ctx.store
+      .selectFields(
+        projects,
+        fieldsFor(input),
+        and(
+          clientProjectScope(ctx),
+          input.status ? eq(projects.status, input.status) : undefined,
+          input.priority ? eq(projects.priority, input.priority) : undefined,
+          input.customer_id ? eq(projects.customer_id, input.customer_id) : undefined,
+          input.project_manager_id ? eq(projects.project_manager_id, input.project_manager_id) : undefined,
+          input.due_before ? lt(projects.due_date, input.due_before) : undefined,
+          after,
+        ),
       ),
-    )
-    .orderBy(desc(projects.id))
-    .limit(input.limit + 1);
-  return toPage(rows, input.limit);
+  );
 }
 
 export async function getProject({ ctx, id, input }: { ctx: TenantContext; id: string; input: Derive }) {

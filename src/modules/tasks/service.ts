@@ -1,7 +1,7 @@
 // Tasks and the kanban board. Reads run in the Worker; every write of a project's tasks runs
 // inside that project's KANBAN_BOARD Durable Object (see src/realtime/kanban-board.ts), one at a
 // time, so positions are computed against a board nobody else is changing.
-import { and, asc, desc, eq, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import { TASK_STATUSES, type TaskStatus } from '../../db/enums';
 import { isCheckViolation, isForeignKeyViolation } from '../../db/errors';
 import { projects, tasks } from '../../db/tenant';
@@ -9,7 +9,7 @@ import type { TenantContext } from '../../env';
 import { actingUserId, requirePermission } from '../../auth/tenant';
 import { hasAllTags } from '../../db/columns';
 import { uuidv7 } from '../../lib/ids';
-import { afterCursor, toPage } from '../../lib/pagination';
+import { newestFirst } from '../../lib/pagination';
 import { ApiError, conflict, invalid, notFound } from '../../lib/problem';
 import { auditedDelete, auditedInsert, auditedUpdate, auditRow } from '../activity/audit';
 import { assertMember } from '../members/service';
@@ -56,23 +56,22 @@ function assignee(ctx: TenantContext, value: string | undefined): string | undef
 export async function listTasks({ ctx, input }: { ctx: TenantContext; input: TaskFilters }) {
   requirePermission(ctx, 'tasks:read');
   const assignedTo = assignee(ctx, input.assigned_to);
-  const rows = await ctx.store
-    .select(
-      tasks,
-      and(
-        input.project_id ? eq(tasks.project_id, input.project_id) : undefined,
-        // (status, assigned_to) is the seed's index for exactly this dashboard query.
-        input.status ? eq(tasks.status, input.status) : undefined,
-        assignedTo ? eq(tasks.assigned_to, assignedTo) : undefined,
-        input.parent_task_id ? eq(tasks.parent_task_id, input.parent_task_id) : undefined,
-        ...hasAllTags(tasks.tags, input.tag),
-        clientTaskScope(ctx),
-        afterCursor(tasks.id, input.cursor),
+  return newestFirst(tasks.id, input, (after) =>
+    ctx.store
+      .select(
+        tasks,
+        and(
+          input.project_id ? eq(tasks.project_id, input.project_id) : undefined,
+          // (status, assigned_to) is the seed's index for exactly this dashboard query.
+          input.status ? eq(tasks.status, input.status) : undefined,
+          assignedTo ? eq(tasks.assigned_to, assignedTo) : undefined,
+          input.parent_task_id ? eq(tasks.parent_task_id, input.parent_task_id) : undefined,
+          ...hasAllTags(tasks.tags, input.tag),
+          clientTaskScope(ctx),
+          after,
+        ),
       ),
-    )
-    .orderBy(desc(tasks.id))
-    .limit(input.limit + 1);
-  return toPage(rows, input.limit);
+  );
 }
 
 export async function getTask({ ctx, id }: { ctx: TenantContext; id: string }): Promise<Task> {
