@@ -138,7 +138,9 @@ export class KanbanBoard extends DurableObject<Bindings> {
       window: { start: Date.now(), count: 0 },
     };
     server.serializeAttachment(attachment);
-    const board = await getBoard({ ctx: fromPortable(this.env, { count: 0 }, context), projectId });
+    // In the write queue: a move landing while the socket connects is either in this snapshot
+    // or broadcast after it, never lost between the two.
+    const board = await this.oneAtATime(() => getBoard({ ctx: fromPortable(this.env, { count: 0 }, context), projectId }));
     server.send(JSON.stringify({ type: 'snapshot', board }));
     this.presence();
     return new Response(null, { status: 101, webSocket: client });

@@ -126,8 +126,11 @@ function uuidv7PerRow(): SQL {
     || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))`;
 }
 
-/** The audit row of each of `where`'s rows, its old state read by SQLite in the same statement. */
-function auditFromRow(ctx: TenantContext, table: TenantTable, described: Described, oldFields: string[], newData: Snapshot | null, where: SQL, id: SQL = value(uuidv7())) {
+/**
+ * The audit row of each of `where`'s rows, its old state read by SQLite in the same statement:
+ * no row (deleted meanwhile), no audit row.
+ */
+export function auditFromRow(ctx: TenantContext, table: TenantTable, described: Described, oldFields: string[], newData: Snapshot | null, where: SQL, id: SQL = value(uuidv7())) {
   const actor = actorColumns(ctx.actor);
   // activity_logs' columns, in its column order (INSERT … SELECT fills them by position).
   return ctx.store.insertFromSelect(activity_logs, table, {

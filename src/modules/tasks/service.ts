@@ -11,7 +11,7 @@ import { hasAllTags } from '../../db/columns';
 import { uuidv7 } from '../../lib/ids';
 import { newestFirst } from '../../lib/pagination';
 import { ApiError, conflict, invalid, notFound } from '../../lib/problem';
-import { auditedDelete, auditedInsert, auditedUpdate, auditRow } from '../activity/audit';
+import { auditedDelete, auditedInsert, auditedUpdate, auditFromRow } from '../activity/audit';
 import { assertMember } from '../members/service';
 import { clientProjectScope } from '../projects/service';
 
@@ -238,12 +238,10 @@ export async function moveTask({ ctx, projectId, id, input }: { ctx: TenantConte
   let updated: Task[];
   try {
     [, updated] = await ctx.store.batch([
-      auditRow(ctx, {
-        ...described('move'),
-        resource_id: id,
-        old: { status: task.status, position: task.position, version: task.version },
-        new: { status: moved.status, position: moved.position, version: moved.version },
-      }),
+      // Read from the row by the batch itself: a task deleted since the read above gets no row.
+      auditFromRow(ctx, tasks, described('move'), ['status', 'position', 'version'], {
+        status: moved.status, position: moved.position, version: moved.version,
+      }, eq(tasks.id, id)),
       ctx.store
         .update(tasks, { status: moved.status, position: moved.position, version: versionIfUnchanged, completed_at: completedAt, updated_at: now }, eq(tasks.id, id))
         .returning(),
