@@ -26,9 +26,17 @@ describe('customers', () => {
     const noop = await api('PATCH', `/v1/orgs/${org.slug}/customers/${id}`, { token: t, body: { status: 'active' } });
     expect(noop.status).toBe(200);
 
+    // A field sent with the value it already has stays out of the audit row.
+    const partly = await api('PATCH', `/v1/orgs/${org.slug}/customers/${id}`, { token: t, body: { status: 'active', company: 'Analytical Engines' } });
+    expect(partly.status).toBe(200);
+    const partlyLog = await api('GET', `/v1/orgs/${org.slug}/activity?resource_id=${id}&action=customer.update`, { token: t });
+    expect(partlyLog.body.data[0], JSON.stringify(partlyLog.body.data[0])).toMatchObject({ old_data: { company: null }, new_data: { company: 'Analytical Engines' } });
+    expect(Object.keys(partlyLog.body.data[0].old_data)).toEqual(['company']);
+    expect(Object.keys(partlyLog.body.data[0].new_data)).toEqual(['company']);
+
     const log = await api('GET', `/v1/orgs/${org.slug}/activity?resource_id=${id}`, { token: t });
-    expect(log.body.data.map((r: { action: string }) => r.action)).toEqual(['customer.update', 'customer.create']);
-    expect(log.body.data[0]).toMatchObject({ old_data: { status: 'lead', tags: ['vip', 'retail'] }, new_data: { status: 'active', tags: ['vip'] } });
+    expect(log.body.data.map((r: { action: string }) => r.action)).toEqual(['customer.update', 'customer.update', 'customer.create']);
+    expect(log.body.data[1]).toMatchObject({ old_data: { status: 'lead', tags: ['vip', 'retail'] }, new_data: { status: 'active', tags: ['vip'] } });
 
     const deleted = await api('DELETE', `/v1/orgs/${org.slug}/customers/${id}`, { token: t });
     expect(deleted.status).toBe(204);

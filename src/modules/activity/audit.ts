@@ -130,8 +130,20 @@ function uuidv7PerRow(): SQL {
  * The audit row of each of `where`'s rows, its old state read by SQLite in the same statement:
  * no row (deleted meanwhile), no audit row.
  */
-export function auditFromRow(ctx: TenantContext, table: TenantTable, described: Described, oldFields: string[], newData: Snapshot | null, where: SQL, id: SQL = value(uuidv7())) {
+export function auditFromRow(
+  ctx: TenantContext,
+  table: TenantTable,
+  described: Described,
+  oldFields: string[],
+  newData: Snapshot | null,
+  where: SQL,
+  id: SQL = value(uuidv7()),
+  /** JSON paths to drop from both snapshots: the fields that do not change. */
+  unchanged: SQL[] = [],
+) {
   const actor = actorColumns(ctx.actor);
+  const drop = (snapshotJson: SQL) => (unchanged.length ? sql`json_remove(${snapshotJson}, ${sql.join(unchanged, sql`, `)})` : snapshotJson);
+  const newJson = newData ? sql`json(${JSON.stringify(withoutSecrets(newData))})` : null;
   // activity_logs' columns, in its column order (INSERT … SELECT fills them by position).
   return ctx.store.insertFromSelect(activity_logs, table, {
     id,
@@ -142,8 +154,8 @@ export function auditFromRow(ctx: TenantContext, table: TenantTable, described: 
     action: value(described.action),
     resource_type: value(described.resource_type),
     resource_id: column(table, 'id'),
-    old_data: snapshot(table, oldFields),
-    new_data: value(newData ? JSON.stringify(withoutSecrets(newData)) : null),
+    old_data: drop(snapshot(table, oldFields)),
+    new_data: newJson ? drop(newJson) : value(null),
     ip_address: value(ctx.request.ip),
     user_agent: value(ctx.request.userAgent),
     request_id: value(ctx.request.requestId),
@@ -180,10 +192,14 @@ export async function auditedUpdate<T extends TenantTable>(
   const fields = Object.keys(patch).filter((f) => (patch as Record<string, unknown>)[f] !== undefined);
   const idIs = eq(column(table, 'id'), id);
   if (fields.length > 0) {
-    const differs = or(...fields.map((f) => sql`${column(table, f)} IS NOT ${sql.param((patch as Record<string, unknown>)[f], column(table, f))}`));
+    const same = (f: string) => sql`${column(table, f)} IS ${sql.param((patch as Record<string, unknown>)[f], column(table, f))}`;
+    const differs = or(...fields.map((f) => sql`NOT (${same(f)})`));
+    // Fields sent with the value they already have stay out of the audit row's old and new data.
+    // (json_remove() with a NULL path answers NULL, so a changed field points at a key no row has.)
+    const unchanged = fields.map((f) => sql`CASE WHEN ${same(f)} THEN ${`$.${f}`} ELSE '$."#kept"' END`);
     const where = and(idIs, options.guard, differs)!;
     const [, updated] = await ctx.store.batch([
-      auditFromRow(ctx, table, described, fields, Object.fromEntries(fields.map((f) => [f, (patch as Record<string, unknown>)[f]])), where),
+      auditFromRow(ctx, table, described, fields, Object.fromEntries(fields.map((f) => [f, (patch as Record<string, unknown>)[f]])), where, undefined, unchanged),
       ctx.store.update(table, { ...patch, ...options.set, updated_at: new Date().toISOString() } as never, where).returning(),
     ]);
     const row = (updated as Row<T>[])[0];
