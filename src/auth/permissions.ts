@@ -50,8 +50,6 @@ export const ROLE_PERMISSIONS: Record<MemberRole, readonly Permission[]> = {
   owner: OWNER,
 };
 
-export const ROLE_RANK: Record<MemberRole, number> = { viewer: 0, member: 1, admin: 2, owner: 3 };
-
 /** What a global `client` user may do inside an organization, whatever their member role. */
 const CLIENT_CEILING: Permission[] = ['organization:read', 'projects:read', 'tasks:read', 'appointments:read'];
 

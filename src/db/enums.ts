@@ -23,5 +23,4 @@ export const WEBHOOK_SOURCES = ['clerk', 'stripe'] as const;
 export type MemberRole = (typeof MEMBER_ROLES)[number];
 export type UserRole = (typeof USER_ROLES)[number];
 export type Tier = (typeof TIERS)[number];
-export type ActorType = (typeof ACTOR_TYPES)[number];
 export type TaskStatus = (typeof TASK_STATUSES)[number];

@@ -64,10 +64,3 @@ export function problemHeaders(error: ApiError): Record<string, string> {
     ...error.headers,
   };
 }
-
-export function problemResponse(error: ApiError, requestId: string | undefined): Response {
-  return new Response(JSON.stringify(problemBody(error, requestId)), {
-    status: error.status,
-    headers: problemHeaders(error),
-  });
-}
