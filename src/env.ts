@@ -1,14 +1,16 @@
 // Bindings and per-request variables, typed end to end through Hono's context.
 import type { RoundTripCounter } from './db/round-trips';
 import type { CatalogDb } from './db/shards';
-import type { UserRole, MemberRole } from './db/enums';
+import type { UserRole, MemberRole, Tier } from './db/enums';
+import type { UsageEvent, UsageMeter } from './modules/usage/meter';
 import type { Permission } from './auth/permissions';
 import type { TenantStore } from './db/tenant-store';
 import type { KanbanBoard } from './realtime/kanban-board';
 
 /** wrangler.toml's bindings (generated into worker-configuration.d.ts), typed RPC stubs, the secrets. */
-export type Bindings = Omit<Env, 'KANBAN_BOARD'> & {
+export type Bindings = Omit<Env, 'KANBAN_BOARD' | 'USAGE_QUEUE'> & {
   KANBAN_BOARD: DurableObjectNamespace<KanbanBoard>;
+  USAGE_QUEUE: Queue<UsageEvent>;
   /** PEM public key: verify Clerk session tokens without a network call. */
   CLERK_JWT_KEY?: string;
   /** Clerk Backend API key: verify against Clerk's JWKS when no CLERK_JWT_KEY is set. */
@@ -41,7 +43,9 @@ export type RequestInfo = { requestId: string; ip: string | null; userAgent: str
 
 /** Everything a tenant service needs: who, where, what they may do. Built once per request. */
 export type TenantContext = {
-  organization: { id: string; slug: string; name: string; shard: number };
+  organization: { id: string; slug: string; name: string; shard: number; tier: Tier };
+  /** Usage events of this request, queued off the latency path. */
+  meter: UsageMeter;
   actor: Actor;
   /** The member role; null for platform staff acting on an organization they are not in. */
   role: MemberRole | null;

@@ -248,14 +248,14 @@ describe('the board: a move racing an edit made outside the board object', () =>
     // board object) land between the move's read of the column and its write: the race made certain.
     const { shard } = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(org.id).first<{ shard: number }>())!;
     const portable: PortableContext = {
-      organization: { id: org.id, slug: org.slug, name: `Org ${org.slug}`, shard },
+      organization: { id: org.id, slug: org.slug, name: `Org ${org.slug}`, shard, tier: 'free' },
       actor: { type: 'user', user: { id: org.owner.id, email: org.owner.email, name: 'owner', role: 'employee' } },
       role: 'owner',
       permissions: [...ROLE_PERMISSIONS.owner],
       clientEmail: null,
       request: { requestId: crypto.randomUUID(), ip: null, userAgent: null },
     };
-    const ctx = fromPortable(env as unknown as Bindings, { count: 0 }, portable);
+    const ctx = fromPortable(env as unknown as Bindings, { count: 0 }, portable, () => {});
     const batch = ctx.store.batch.bind(ctx.store);
     ctx.store.batch = (async (statements: Parameters<typeof batch>[0]) => {
       expect((await patch(org, x!.id, { title: 'edited meanwhile' })).status).toBe(200);

@@ -4,14 +4,15 @@
 import { and, eq, or } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
-import { api_keys, organization_members, organizations, users } from '../db/catalog';
-import type { MemberRole } from '../db/enums';
+import { api_keys, organization_members, organizations, subscriptions, users } from '../db/catalog';
+import type { MemberRole, Tier } from '../db/enums';
 import type { RoundTripCounter } from '../db/round-trips';
 import { catalogDb, shardDb, type CatalogDb } from '../db/shards';
 import { TenantStore } from '../db/tenant-store';
 import type { Actor, AppEnv, Bindings, Credentials, RequestInfo, TenantContext } from '../env';
 import { ApiError, forbidden, notFound } from '../lib/problem';
 import { auditRow } from '../modules/activity/audit';
+import { UsageMeter } from '../modules/usage/meter';
 import { hashApiKey } from './api-keys';
 import {
   apiKeyPermissions, memberPermissions, PLATFORM_ADMIN, PLATFORM_MODERATOR, type Permission,
@@ -49,6 +50,13 @@ export function forgetAccess(match: { organizationId?: string; userId?: string; 
   }
 }
 
+const organizationFields = { id: organizations.id, slug: organizations.slug, name: organizations.name, shard: organizations.shard };
+/** The organization's tier comes from its subscription, joined in the same query (free without one). */
+const withTier = <O extends object>(organization: O, subscription: { tier: Tier } | null) => ({
+  ...organization,
+  tier: subscription?.tier ?? 'free',
+});
+
 const orgMatches = (ref: string) => or(eq(organizations.id, ref), eq(organizations.slug, ref));
 
 async function sessionAccess(
@@ -60,11 +68,13 @@ async function sessionAccess(
     catalog
       .select({
         user: users,
-        organization: { id: organizations.id, slug: organizations.slug, name: organizations.name, shard: organizations.shard },
+        organization: organizationFields,
+        subscription: { tier: subscriptions.tier },
         member: { role: organization_members.role, permissions: organization_members.permissions },
       })
       .from(users)
       .leftJoin(organizations, orgMatches(orgRef))
+      .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
       .leftJoin(
         organization_members,
         and(eq(organization_members.organization_id, organizations.id), eq(organization_members.user_id, users.id)),
@@ -78,10 +88,10 @@ async function sessionAccess(
     if (!row) throw new Error('A provisioned user could not be read back.');
   }
   assertActive(row.user);
-  const { user, organization, member } = row;
-  if (!organization) return undefined;
+  const { user, member } = row;
+  if (!row.organization) return undefined;
   const base = {
-    organization,
+    organization: withTier(row.organization, row.subscription),
     actor: { type: 'user', user: toSessionUser(user) } as const,
     clientEmail: user.role === 'client' ? user.email : null,
     userId: user.id,
@@ -101,12 +111,14 @@ async function apiKeyAccess(catalog: CatalogDb, secret: string, orgRef: string):
   const row = await catalog
     .select({
       key: { id: api_keys.id, scopes: api_keys.scopes, expires_at: api_keys.expires_at, revoked_at: api_keys.revoked_at, created_by: api_keys.created_by },
-      organization: { id: organizations.id, slug: organizations.slug, name: organizations.name, shard: organizations.shard },
+      organization: organizationFields,
+      subscription: { tier: subscriptions.tier },
       member: { role: organization_members.role, permissions: organization_members.permissions },
       creator: { role: users.role, is_active: users.is_active },
     })
     .from(api_keys)
     .innerJoin(organizations, eq(organizations.id, api_keys.organization_id))
+    .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
     .innerJoin(users, eq(users.id, api_keys.created_by))
     .leftJoin(
       organization_members,
@@ -125,7 +137,7 @@ async function apiKeyAccess(catalog: CatalogDb, secret: string, orgRef: string):
   if (row.organization.id !== orgRef && row.organization.slug !== orgRef) return undefined;
   const creator = memberPermissions(row.member.role, row.member.permissions, row.creator.role);
   return {
-    organization: row.organization,
+    organization: withTier(row.organization, row.subscription),
     actor: { type: 'api_key', keyId: row.key.id, userId: row.key.created_by, organizationId: row.organization.id },
     role: null,
     permissions: apiKeyPermissions(row.key.scopes, creator),
@@ -150,10 +162,16 @@ type AccessFields = Pick<TenantContext, 'organization' | 'actor' | 'role' | 'per
 
 /** The context services work from; also built directly for an organization just created. */
 export function tenantContext(c: Context<AppEnv>, access: AccessFields): TenantContext {
-  return buildTenantContext(c.env, c.get('roundTrips'), access, requestInfo(c));
+  return buildTenantContext(c.env, c.get('roundTrips'), access, requestInfo(c), (promise) => c.executionCtx.waitUntil(promise));
 }
 
-function buildTenantContext(env: Bindings, counter: RoundTripCounter, access: AccessFields, request: RequestInfo): TenantContext {
+function buildTenantContext(
+  env: Bindings,
+  counter: RoundTripCounter,
+  access: AccessFields,
+  request: RequestInfo,
+  waitUntil: (promise: Promise<unknown>) => void,
+): TenantContext {
   return {
     organization: access.organization,
     actor: access.actor,
@@ -163,6 +181,7 @@ function buildTenantContext(env: Bindings, counter: RoundTripCounter, access: Ac
     store: new TenantStore(shardDb(env, access.organization.shard, counter), access.organization.id),
     catalog: catalogDb(env, counter),
     request,
+    meter: new UsageMeter(env.USAGE_QUEUE, waitUntil, access.organization, actingUserId(access.actor)),
   };
 }
 
@@ -178,8 +197,12 @@ export const toPortable = (ctx: TenantContext): PortableContext => ({
   request: ctx.request,
 });
 
-export const fromPortable = (env: Bindings, counter: RoundTripCounter, portable: PortableContext): TenantContext =>
-  buildTenantContext(env, counter, { ...portable, permissions: new Set(portable.permissions) }, portable.request);
+export const fromPortable = (
+  env: Bindings,
+  counter: RoundTripCounter,
+  portable: PortableContext,
+  waitUntil: (promise: Promise<unknown>) => void,
+): TenantContext => buildTenantContext(env, counter, { ...portable, permissions: new Set(portable.permissions) }, portable.request, waitUntil);
 
 function cacheKey(credentials: Credentials, orgRef: string): string {
   return credentials.type === 'session' ? `s:${credentials.clerkUserId}:${orgRef}` : `k:${credentials.secret}:${orgRef}`;

@@ -50,6 +50,7 @@ export function actorSummary(context: Pick<PortableContext, 'actor'>): ActorSumm
 
 export class KanbanBoard extends DurableObject<Bindings> {
   private writes: Promise<unknown> = Promise.resolve();
+  private readonly waitUntil = (promise: Promise<unknown>) => this.ctx.waitUntil(promise);
 
   /**
    * D1 calls are outside the object's input gate: without this chain two moves could interleave
@@ -68,7 +69,7 @@ export class KanbanBoard extends DurableObject<Bindings> {
   ): Promise<BoardResult<T>> {
     const counter = { count: 0 };
     try {
-      const value = await this.oneAtATime(() => operation(fromPortable(this.env, counter, context)));
+      const value = await this.oneAtATime(() => operation(fromPortable(this.env, counter, context, this.waitUntil)));
       this.broadcast(event(value));
       return { ok: true, value, roundTrips: counter.count };
     } catch (error) {
@@ -140,7 +141,7 @@ export class KanbanBoard extends DurableObject<Bindings> {
     server.serializeAttachment(attachment);
     // In the write queue: a move landing while the socket connects is either in this snapshot
     // or broadcast after it, never lost between the two.
-    const board = await this.oneAtATime(() => getBoard({ ctx: fromPortable(this.env, { count: 0 }, context), projectId }));
+    const board = await this.oneAtATime(() => getBoard({ ctx: fromPortable(this.env, { count: 0 }, context, this.waitUntil), projectId }));
     server.send(JSON.stringify({ type: 'snapshot', board }));
     this.presence();
     return new Response(null, { status: 101, webSocket: client });
@@ -178,7 +179,7 @@ export class KanbanBoard extends DurableObject<Bindings> {
     if (result.ok) return;
     if (result.error.code === 'conflict') {
       // A stale move: say so and hand over the task as it is now.
-      const task = await getTask({ ctx: fromPortable(this.env, { count: 0 }, attachment.context), id: move.task_id }).catch(() => null);
+      const task = await getTask({ ctx: fromPortable(this.env, { count: 0 }, attachment.context, this.waitUntil), id: move.task_id }).catch(() => null);
       return refuse('conflict', result.error.detail, { task });
     }
     return refuse(result.error.code, result.error.detail, result.error.errors ? { errors: result.error.errors } : {});

@@ -62,7 +62,7 @@ export async function createOrganization(c: Context<AppEnv>, catalog: CatalogDb,
     throw error;
   }
   const ctx = tenantContext(c, {
-    organization: { id, slug, name: created.name, shard: created.shard },
+    organization: { id, slug, name: created.name, shard: created.shard, tier: 'free' },
     actor: { type: 'user', user },
     role: 'owner',
     permissions: new Set(ROLE_PERMISSIONS.owner),
