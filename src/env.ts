@@ -17,7 +17,10 @@ export type Bindings = Omit<Env, 'KANBAN_BOARD' | 'USAGE_QUEUE'> & {
   CLERK_SECRET_KEY?: string;
   /** `whsec_…`: Svix signing secret of the Clerk webhook endpoint. */
   CLERK_WEBHOOK_SECRET?: string;
+  /** `whsec_…`: signing secret of the Stripe webhook endpoint. */
   STRIPE_WEBHOOK_SECRET?: string;
+  /** `sk_…`: without it checkout and portal answer 503 not_configured, everything else works. */
+  STRIPE_SECRET_KEY?: string;
 };
 
 export type SessionUser = {

@@ -174,6 +174,20 @@ export const processed_events = sqliteTable(
   ],
 );
 
+/**
+ * Usage events the consumer could not count (retries exhausted on the usage queue), recorded by
+ * the dead-letter queue's consumer so that none is lost silently: the event as sent, and why.
+ */
+export const usage_dead_letters = sqliteTable('usage_dead_letters', {
+  /** The usage event's id, or the queue message's id when the body is not an event. */
+  id: text('id').primaryKey(),
+  organization_id: text('organization_id'),
+  event: text('event').notNull(),
+  reason: text('reason').notNull(),
+  attempts: integer('attempts').notNull(),
+  created_at: createdAt(),
+});
+
 /** First answers of POSTs sent with an Idempotency-Key, replayed for 24 h. */
 export const idempotency_keys = sqliteTable(
   'idempotency_keys',

@@ -231,8 +231,43 @@ export const usage_tracking = sqliteTable(
   },
   (t) => [
     index('usage_tracking_org_period_idx').on(t.organization_id, t.billing_period),
+    // The consumer's upsert target. SQLite treats NULLs as distinct in a unique index, so a null
+    // user_id (usage of no one in particular) is keyed as '' here, or each event would add a row.
+    // (A CASE, not coalesce(): drizzle-kit splits index expressions at commas.)
+    uniqueIndex('usage_tracking_aggregate_unique').on(
+      t.organization_id, sql`(CASE WHEN user_id IS NULL THEN '' ELSE user_id END)`, t.resource_type, t.resource_name, t.billing_period,
+    ),
     check('usage_tracking_resource_type_check', oneOf('resource_type', USAGE_RESOURCE_TYPES)),
     check('usage_tracking_period_check', sql`billing_period GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]'`),
+  ],
+);
+
+/**
+ * Every usage event counted, by its own id: the consumer inserts an event and adds it to
+ * usage_tracking in one batch, and only if this batch inserted it (`counted_in`), so a redelivered
+ * event is never counted twice.
+ */
+export const usage_events = sqliteTable(
+  'usage_events',
+  {
+    id: id(),
+    organization_id: organizationId(),
+    user_id: text('user_id'),
+    resource_type: text('resource_type', { enum: USAGE_RESOURCE_TYPES }).notNull(),
+    resource_name: text('resource_name').notNull().default(''),
+    quantity: integer('quantity').notNull(),
+    billing_period: text('billing_period').notNull(),
+    occurred_at: text('occurred_at').notNull(),
+    /** The consumer batch that inserted (and so counted) this event. */
+    counted_in: text('counted_in').notNull(),
+    created_at: createdAt(),
+  },
+  (t) => [
+    index('usage_events_counted_in_idx').on(t.counted_in),
+    index('usage_events_org_period_idx').on(t.organization_id, t.billing_period),
+    check('usage_events_resource_type_check', oneOf('resource_type', USAGE_RESOURCE_TYPES)),
+    check('usage_events_period_check', sql`billing_period GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]'`),
+    check('usage_events_quantity_check', sql`typeof(quantity) = 'integer'`),
   ],
 );
 

@@ -11,4 +11,15 @@ export function uuidv7(now = Date.now()): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
+/**
+ * A UUID v7 made by SQLite for each row of an INSERT … SELECT that writes several rows at once
+ * (one id bound from here would repeat): this instant's timestamp and version nibble, then random
+ * bits from randomblob() with the RFC 9562 variant. Raw SQL text (its only literal is hex).
+ */
+export function uuidv7PerRowSql(): string {
+  const timeAndVersion = uuidv7().slice(0, 15); // 'tttttttt-tttt-7'
+  return `'${timeAndVersion}' || substr(lower(hex(randomblob(2))), 2) || '-' || substr('89ab', 1 + abs(random() % 4), 1)
+    || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))`;
+}
+
 export const UUID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

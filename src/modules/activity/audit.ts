@@ -7,7 +7,7 @@ import type { TenantTable } from '../../db/tenant-store';
 import { notFound } from '../../lib/problem';
 import { activity_logs } from '../../db/tenant';
 import type { Actor, TenantContext } from '../../env';
-import { uuidv7 } from '../../lib/ids';
+import { uuidv7, uuidv7PerRowSql } from '../../lib/ids';
 
 type Snapshot = Record<string, unknown>;
 
@@ -116,17 +116,6 @@ function snapshot(table: TenantTable, fields: string[]): SQL {
 const value = (v: unknown) => sql`${v}`;
 
 /**
- * A UUID v7 made by SQLite for each row of an INSERT … SELECT that audits several rows at once
- * (one id bound from here would repeat): this instant's timestamp and version nibble, then random
- * bits from randomblob() with the RFC 9562 variant. Time-ordered like every other audit id.
- */
-function uuidv7PerRow(): SQL {
-  const timeAndVersion = uuidv7().slice(0, 15); // 'tttttttt-tttt-7'
-  return sql`${timeAndVersion} || substr(lower(hex(randomblob(2))), 2) || '-' || substr('89ab', 1 + abs(random() % 4), 1)
-    || substr(lower(hex(randomblob(2))), 2) || '-' || lower(hex(randomblob(6)))`;
-}
-
-/**
  * The audit row of each of `where`'s rows, its old state read by SQLite in the same statement:
  * no row (deleted meanwhile), no audit row.
  */
@@ -228,7 +217,7 @@ export async function auditedDelete<T extends TenantTable>(
   const idIs = eq(column(table, 'id'), id);
   const fields = Object.keys(getTableColumns(table)).filter((f) => f !== 'organization_id');
   const audit = cascade
-    ? auditFromRow(ctx, table, described, fields, null, or(idIs, cascade)!, uuidv7PerRow())
+    ? auditFromRow(ctx, table, described, fields, null, or(idIs, cascade)!, sql.raw(uuidv7PerRowSql()))
     : auditFromRow(ctx, table, described, fields, null, idIs);
   const results = await ctx.store.batch([
     ...before,

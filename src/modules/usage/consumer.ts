@@ -1,0 +1,157 @@
+// The USAGE_QUEUE consumer: counts each usage event exactly once under Queues' at-least-once
+// delivery, with ONE D1 batch per shard a message batch touches.
+//
+// Exactly once: per shard, one batch (a transaction) holds two statements:
+//   1. INSERT INTO usage_events … ON CONFLICT (id) DO NOTHING, every event of the batch tagged
+//      with a token made for this batch alone (`counted_in`);
+//   2. INSERT INTO usage_tracking … SELECT sum(quantity) FROM usage_events WHERE counted_in =
+//      token GROUP BY the aggregate key, ON CONFLICT DO UPDATE adding to the totals.
+// An event id is inserted at most once ever (primary key); the totals take exactly the events
+// whose row this transaction inserted (a redelivered event keeps the token of the batch that
+// first counted it); and both statements commit or neither does. So an event is added once,
+// however often it is delivered, and nothing is added for an insert that rolled back.
+// `ON CONFLICT (id) DO NOTHING`, not `INSERT OR IGNORE`: OR IGNORE would also skip rows that
+// break a CHECK, silently dropping them; here a bad row fails its shard, which is retried and
+// then dead-lettered, so it is recorded.
+import { USAGE_RESOURCE_TYPES } from '../../db/enums';
+import { uuidv7, uuidv7PerRowSql } from '../../lib/ids';
+import type { Bindings } from '../../env';
+import { stripeClient } from '../billing/stripe';
+import type { UsageEvent } from './meter';
+
+/** wrangler.toml's max_retries for strive-usage: the dead-letter reason quotes it. */
+export const USAGE_MAX_RETRIES = 5;
+/** 10 s, 20 s, 40 s … capped at 15 min: a shard that is briefly unavailable gets time to recover. */
+export const retryDelaySeconds = (attempts: number) => Math.min(10 * 2 ** (attempts - 1), 900);
+
+/** Why a message body is not a usage event, or null when it is one. */
+export function invalidEvent(body: unknown): string | null {
+  if (typeof body !== 'object' || body === null) return 'the body is not an object';
+  const e = body as Record<string, unknown>;
+  if (typeof e.id !== 'string' || e.id === '') return 'no id';
+  if (typeof e.organization_id !== 'string' || e.organization_id === '') return 'no organization_id';
+  if (!Number.isInteger(e.shard) || (e.shard as number) < 0) return 'no shard';
+  if (e.user_id !== null && typeof e.user_id !== 'string') return 'user_id is neither a string nor null';
+  if (!(USAGE_RESOURCE_TYPES as readonly unknown[]).includes(e.resource_type)) return `unknown resource_type ${String(e.resource_type)}`;
+  if (typeof e.resource_name !== 'string') return 'resource_name is not a string';
+  if (!Number.isSafeInteger(e.quantity)) return 'quantity is not an integer';
+  if (typeof e.occurred_at !== 'string' || Number.isNaN(Date.parse(e.occurred_at))) return 'occurred_at is not a timestamp';
+  return null;
+}
+
+const INSERT_EVENTS = `
+INSERT INTO usage_events (id, organization_id, user_id, resource_type, resource_name, quantity, billing_period, occurred_at, counted_in)
+SELECT json_extract(e.value, '$.id'), json_extract(e.value, '$.organization_id'), json_extract(e.value, '$.user_id'),
+  json_extract(e.value, '$.resource_type'), json_extract(e.value, '$.resource_name'), json_extract(e.value, '$.quantity'),
+  substr(json_extract(e.value, '$.occurred_at'), 1, 7), json_extract(e.value, '$.occurred_at'), ?2
+FROM json_each(?1) AS e WHERE true
+ON CONFLICT (id) DO NOTHING`;
+
+// The conflict target repeats usage_tracking_aggregate_unique's expression exactly.
+const ADD_TO_TOTALS = () => `
+INSERT INTO usage_tracking (id, organization_id, user_id, resource_type, resource_name, quantity, billing_period, updated_at)
+SELECT ${uuidv7PerRowSql()}, organization_id, user_id, resource_type, resource_name, sum(quantity), billing_period, ?2
+FROM usage_events WHERE counted_in = ?1
+GROUP BY organization_id, user_id, resource_type, resource_name, billing_period
+ON CONFLICT (organization_id, (CASE WHEN user_id IS NULL THEN '' ELSE user_id END), resource_type, resource_name, billing_period)
+DO UPDATE SET quantity = quantity + excluded.quantity, updated_at = excluded.updated_at`;
+
+/** Counts one shard's events in one D1 batch. */
+export async function countOnShard(shard: D1Database, events: UsageEvent[]): Promise<void> {
+  // The events travel as ONE JSON parameter (D1 binds at most 100 parameters per statement).
+  const rows = events.map(({ id, organization_id, user_id, resource_type, resource_name, quantity, occurred_at }) =>
+    ({ id, organization_id, user_id, resource_type, resource_name, quantity, occurred_at }));
+  const token = uuidv7();
+  await shard.batch([
+    shard.prepare(INSERT_EVENTS).bind(JSON.stringify(rows), token),
+    shard.prepare(ADD_TO_TOTALS()).bind(token, new Date().toISOString()),
+  ]);
+}
+
+/**
+ * Stripe Billing Meters: each counted ai_tokens event as a meter event whose identifier is the
+ * usage event's id, so a redelivery that reports it again is counted once by Stripe too.
+ */
+async function reportToStripe(env: Bindings, events: UsageEvent[]): Promise<void> {
+  const stripe = stripeClient(env);
+  const eventName = env.STRIPE_METER_EVENT_NAME;
+  const tokens = events.filter((e) => e.resource_type === 'ai_tokens' && e.quantity > 0);
+  if (!stripe || !eventName || tokens.length === 0) return;
+  const organizationIds = [...new Set(tokens.map((e) => e.organization_id))];
+  const { results } = await env.CATALOG
+    .prepare(`SELECT id, stripe_customer_id FROM organizations WHERE id IN (SELECT value FROM json_each(?1)) AND stripe_customer_id IS NOT NULL`)
+    .bind(JSON.stringify(organizationIds))
+    .all<{ id: string; stripe_customer_id: string }>();
+  const customers = new Map(results.map((r) => [r.id, r.stripe_customer_id]));
+  await Promise.all(
+    tokens.flatMap((event) => {
+      const customer = customers.get(event.organization_id);
+      // No Stripe customer, no paid plan to bill: the tokens are counted in Strive only.
+      if (!customer) return [];
+      return [stripe.billing.meterEvents.create({
+        event_name: eventName,
+        identifier: event.id,
+        timestamp: Math.floor(Date.parse(event.occurred_at) / 1000),
+        payload: { stripe_customer_id: customer, value: String(event.quantity) },
+      })];
+    }),
+  );
+}
+
+type Group = { shard: D1Database | undefined; shardNumber: number; messages: Message<unknown>[]; events: UsageEvent[] };
+
+/** strive-usage: group by shard, one batch per shard, ack a shard's messages after its commit. */
+export async function consumeUsage(batch: MessageBatch<unknown>, env: Bindings): Promise<void> {
+  const groups = new Map<number, Group>();
+  for (const message of batch.messages) {
+    const reason = invalidEvent(message.body);
+    if (reason) {
+      // Never countable: retried like a failure so that the dead-letter consumer records it.
+      console.error(`usage message ${message.id} is not an event (${reason})`);
+      message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+      continue;
+    }
+    const event = message.body as UsageEvent;
+    let group = groups.get(event.shard);
+    if (!group) {
+      const shard = (env as unknown as Record<string, D1Database | undefined>)[`SHARD_${event.shard}`];
+      groups.set(event.shard, (group = { shard, shardNumber: event.shard, messages: [], events: [] }));
+    }
+    group.messages.push(message);
+    group.events.push(event);
+  }
+  await Promise.all(
+    [...groups.values()].map(async (group) => {
+      try {
+        if (!group.shard) throw new Error(`no SHARD_${group.shardNumber} binding`);
+        await countOnShard(group.shard, group.events);
+        await reportToStripe(env, group.events);
+        for (const message of group.messages) message.ack();
+      } catch (error) {
+        // Only this shard's messages go back; the other shards' commits stand.
+        console.error(`usage: ${group.events.length} events on shard ${group.shardNumber} not counted, retrying`, error);
+        for (const message of group.messages) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+      }
+    }),
+  );
+}
+
+/** strive-usage-dlq: what could not be counted is recorded in the catalog, never dropped. */
+export async function recordDeadLetters(batch: MessageBatch<unknown>, env: Bindings): Promise<void> {
+  const statement = env.CATALOG.prepare(
+    `INSERT INTO usage_dead_letters (id, organization_id, event, reason, attempts) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING`,
+  );
+  await env.CATALOG.batch(
+    batch.messages.map((message) => {
+      const body = message.body as Partial<UsageEvent> | null;
+      const invalid = invalidEvent(message.body);
+      const reason = invalid
+        ? `not a usage event: ${invalid}`
+        : `not counted after ${USAGE_MAX_RETRIES} retries on strive-usage (shard ${body!.shard}); the consumer's log has each error`;
+      const id = invalid || typeof body?.id !== 'string' ? `message:${message.id}` : body.id;
+      const organizationId = typeof body?.organization_id === 'string' ? body.organization_id : null;
+      return statement.bind(id, organizationId, JSON.stringify(message.body) ?? 'null', reason, USAGE_MAX_RETRIES);
+    }),
+  );
+  batch.ackAll();
+}

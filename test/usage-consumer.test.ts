@@ -1,0 +1,148 @@
+// The USAGE_QUEUE consumer and its dead-letter consumer, driven through the Worker's own `queue`
+// handler with batches built by cloudflare:test, against the real local shards and catalog.
+import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import worker from '../src/index';
+import { uuidv7 } from '../src/lib/ids';
+import { retryDelaySeconds } from '../src/modules/usage/consumer';
+import type { UsageEvent } from '../src/modules/usage/meter';
+
+export function usageEvent(organizationId: string, shard: number, over: Partial<UsageEvent> = {}): UsageEvent {
+  return {
+    id: uuidv7(),
+    organization_id: organizationId,
+    shard,
+    user_id: null,
+    resource_type: 'api_calls',
+    resource_name: 'GET /v1/orgs/:org/customers',
+    quantity: 1,
+    occurred_at: new Date().toISOString(),
+    ...over,
+  };
+}
+
+/** Delivers `bodies` to `queue` as one batch (each message `attempts` times delivered) and returns what was acked and retried. */
+export async function deliver(queue: string, bodies: unknown[], attempts = 1) {
+  const messages = bodies.map((body, n) => ({ id: `msg-${n}-${crypto.randomUUID()}`, timestamp: new Date(), attempts, body }));
+  const batch = createMessageBatch(queue, messages);
+  const ctx = createExecutionContext();
+  await worker.queue(batch, env as never, ctx);
+  // FetcherQueueResult's fields (its type is not in this project's generated runtime types).
+  const result = (await getQueueResult(batch, ctx)) as unknown as { ackAll: boolean; explicitAcks: string[]; retryMessages: { msgId: string }[] };
+  const idOf = (msgId: string) => messages.findIndex((m) => m.id === msgId);
+  return {
+    acked: result.ackAll ? messages.map((_, n) => n) : result.explicitAcks.map(idOf).sort(),
+    retried: result.retryMessages.map((r) => ({ index: idOf(r.msgId) })),
+    result,
+  };
+}
+
+const shardDb = (n: number) => (env as unknown as Record<string, D1Database>)[`SHARD_${n}`]!;
+
+async function totals(organizationId: string, shard: number) {
+  const { results } = await shardDb(shard)
+    .prepare('SELECT user_id, resource_type, resource_name, billing_period, quantity FROM usage_tracking WHERE organization_id = ? ORDER BY resource_type, resource_name, user_id')
+    .bind(organizationId)
+    .all<{ user_id: string | null; resource_type: string; resource_name: string; billing_period: string; quantity: number }>();
+  return results;
+}
+
+describe('usage consumer', () => {
+  it('adds a batch into one total per (user, resource type, name, period), a null user included', async () => {
+    const org = crypto.randomUUID();
+    const user = crypto.randomUUID();
+    const events = [
+      usageEvent(org, 0),
+      usageEvent(org, 0),
+      usageEvent(org, 0, { user_id: user }),
+      usageEvent(org, 0, { resource_type: 'ai_tokens', resource_name: 'openai_gpt4', quantity: 1200, user_id: user }),
+      usageEvent(org, 0, { resource_type: 'ai_tokens', resource_name: 'openai_gpt4', quantity: 300, user_id: user }),
+      usageEvent(org, 0, { occurred_at: '2026-01-31T23:59:59.000Z' }),
+    ];
+    const { acked, retried } = await deliver('strive-usage', events);
+    expect(acked).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(retried).toEqual([]);
+    const period = new Date().toISOString().slice(0, 7);
+    expect(await totals(org, 0)).toEqual([
+      { user_id: user, resource_type: 'ai_tokens', resource_name: 'openai_gpt4', billing_period: period, quantity: 1500 },
+      { user_id: null, resource_type: 'api_calls', resource_name: 'GET /v1/orgs/:org/customers', billing_period: '2026-01', quantity: 1 },
+      { user_id: null, resource_type: 'api_calls', resource_name: 'GET /v1/orgs/:org/customers', billing_period: period, quantity: 2 },
+      { user_id: user, resource_type: 'api_calls', resource_name: 'GET /v1/orgs/:org/customers', billing_period: period, quantity: 1 },
+    ].sort((a, b) => (a.resource_type + a.billing_period + (a.user_id ?? '')).localeCompare(b.resource_type + b.billing_period + (b.user_id ?? ''))));
+  });
+
+  it('never counts a redelivered event twice: the same batch again, or mixed with new events', async () => {
+    const org = crypto.randomUUID();
+    const first = [usageEvent(org, 1), usageEvent(org, 1, { quantity: 5 })];
+    await deliver('strive-usage', first);
+    const again = await deliver('strive-usage', first, 2);
+    expect(again.acked).toEqual([0, 1]);
+    expect((await totals(org, 1))[0]!.quantity).toBe(6);
+
+    await deliver('strive-usage', [first[1], usageEvent(org, 1, { quantity: 10 }), first[0]], 3);
+    expect((await totals(org, 1))[0]!.quantity).toBe(16);
+  });
+
+  it('counts an event once when it arrives twice in the same batch', async () => {
+    const org = crypto.randomUUID();
+    const event = usageEvent(org, 0, { quantity: 7 });
+    const { acked } = await deliver('strive-usage', [event, event]);
+    expect(acked).toEqual([0, 1]);
+    expect((await totals(org, 0))[0]!.quantity).toBe(7);
+  });
+
+  it('writes one batch per shard: a failing shard retries only its own messages', async () => {
+    const org0 = crypto.randomUUID();
+    const org1 = crypto.randomUUID();
+    const lost = crypto.randomUUID();
+    const { acked, retried } = await deliver(
+      'strive-usage',
+      [usageEvent(org0, 0), usageEvent(lost, 7), usageEvent(org1, 1), usageEvent(lost, 7)],
+      3,
+    );
+    expect(acked).toEqual([0, 2]);
+    expect(retried.map((r) => r.index)).toEqual([1, 3]);
+    expect((await totals(org0, 0))[0]!.quantity).toBe(1);
+    expect((await totals(org1, 1))[0]!.quantity).toBe(1);
+  });
+
+  it('backs off 10 s, 20 s, 40 s … up to 15 minutes between deliveries', () => {
+    expect([1, 2, 3, 4, 7, 20].map(retryDelaySeconds)).toEqual([10, 20, 40, 80, 640, 900]);
+  });
+
+  it('rolls a shard back whole when one of its events breaks a CHECK, and retries them all', async () => {
+    const org = crypto.randomUUID();
+    // A year past 9999 passes Date.parse but not the billing period's CHECK.
+    const events = [usageEvent(org, 0, { quantity: 4 }), usageEvent(org, 0, { occurred_at: '+010000-01-01T00:00:00.000Z' })];
+    const { acked, retried } = await deliver('strive-usage', events);
+    expect(acked).toEqual([]);
+    expect(retried.map((r) => r.index)).toEqual([0, 1]);
+    expect(await totals(org, 0)).toEqual([]);
+    // Redelivered without the bad event, the good one counts once.
+    await deliver('strive-usage', [events[0]], 2);
+    expect((await totals(org, 0))[0]!.quantity).toBe(4);
+  });
+
+  it('retries a body that is not a usage event, so that the dead-letter queue records it', async () => {
+    const { acked, retried } = await deliver('strive-usage', [{ hello: 'world' }, usageEvent(crypto.randomUUID(), 0)]);
+    expect(acked).toEqual([1]);
+    expect(retried.map((r) => r.index)).toEqual([0]);
+  });
+});
+
+describe('usage dead-letter consumer', () => {
+  it('records every message it gets with the reason, once, and acks them', async () => {
+    const org = crypto.randomUUID();
+    const event = usageEvent(org, 7, { quantity: 3 });
+    const malformed = { resource_type: 'gold', id: crypto.randomUUID() };
+    const first = await deliver('strive-usage-dlq', [event, malformed]);
+    expect(first.result.ackAll).toBe(true);
+    await deliver('strive-usage-dlq', [event], 2);
+
+    const row = await env.CATALOG.prepare('SELECT * FROM usage_dead_letters WHERE id = ?').bind(event.id).first<Record<string, unknown>>();
+    expect(row).toMatchObject({ organization_id: org, reason: expect.stringContaining('shard 7'), attempts: 5 });
+    expect(JSON.parse(row!.event as string)).toEqual(event);
+    const { results } = await env.CATALOG.prepare(`SELECT reason FROM usage_dead_letters WHERE event LIKE ?`).bind(`%${malformed.id}%`).all();
+    expect(results).toEqual([{ reason: 'not a usage event: no organization_id' }]);
+  });
+});
