@@ -11,9 +11,11 @@ import { ApiError, problemBody, problemHeaders, type ErrorCode } from './lib/pro
 import { newApp } from './lib/openapi';
 import { uuidv7 } from './lib/ids';
 import { idempotency } from './middleware/idempotency';
+import { rateLimit } from './middleware/rate-limit';
 import { roundTrips } from './middleware/round-trips';
 import { registerActivityRoutes } from './modules/activity/routes';
 import { registerApiKeyRoutes } from './modules/api-keys/routes';
+import { meterApiCalls } from './modules/usage/metering';
 import { registerCustomerRoutes } from './modules/customers/routes';
 import { registerMeRoutes } from './modules/me/routes';
 import { registerMemberRoutes } from './modules/members/routes';
@@ -22,6 +24,9 @@ import { registerPlatformRoutes } from './modules/platform/routes';
 import { registerTaskRoutes } from './modules/tasks/routes';
 import { registerProjectRoutes } from './modules/projects/routes';
 import { registerClerkWebhook } from './modules/webhooks/clerk';
+import { registerStripeWebhook } from './modules/webhooks/stripe';
+import { registerBillingRoutes } from './modules/billing/routes';
+import { registerUsageRoutes } from './modules/usage/routes';
 
 const JSON_BODY_LIMIT = 1024 * 1024;
 /** Routes that authenticate by other means (signatures) or not at all. */
@@ -61,8 +66,10 @@ export function createApp() {
     }),
   );
   app.use('/v1/*', (c, next) => (UNAUTHENTICATED.test(c.req.path) ? next() : authenticate(c, next)));
+  app.use('/v1/*', (c, next) => (UNAUTHENTICATED.test(c.req.path) ? next() : rateLimit(c, next)));
   // Also matches /v1/orgs/:org itself (Hono's trailing /* is optional).
   app.use('/v1/orgs/:org/*', resolveTenant);
+  app.use('/v1/orgs/:org/*', meterApiCalls);
   app.use('/v1/*', (c, next) => (UNAUTHENTICATED.test(c.req.path) ? next() : idempotency(c, next)));
 
   registerPlatformRoutes(app);
@@ -74,7 +81,10 @@ export function createApp() {
   registerCustomerRoutes(app);
   registerProjectRoutes(app);
   registerTaskRoutes(app);
+  registerBillingRoutes(app);
+  registerUsageRoutes(app);
   registerClerkWebhook(app);
+  registerStripeWebhook(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

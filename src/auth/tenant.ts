@@ -5,13 +5,14 @@ import { and, eq, or } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { api_keys, organization_members, organizations, subscriptions, users } from '../db/catalog';
-import type { MemberRole, Tier } from '../db/enums';
+import type { MemberRole, SubscriptionStatus, Tier } from '../db/enums';
 import type { RoundTripCounter } from '../db/round-trips';
 import { catalogDb, shardDb, type CatalogDb } from '../db/shards';
 import { TenantStore } from '../db/tenant-store';
 import type { Actor, AppEnv, Bindings, Credentials, RequestInfo, TenantContext } from '../env';
 import { ApiError, forbidden, notFound } from '../lib/problem';
 import { auditRow } from '../modules/activity/audit';
+import { effectiveTier } from '../modules/billing/tiers';
 import { UsageMeter } from '../modules/usage/meter';
 import { hashApiKey } from './api-keys';
 import {
@@ -51,10 +52,13 @@ export function forgetAccess(match: { organizationId?: string; userId?: string; 
 }
 
 const organizationFields = { id: organizations.id, slug: organizations.slug, name: organizations.name, shard: organizations.shard };
-/** The organization's tier comes from its subscription, joined in the same query (free without one). */
-const withTier = <O extends object>(organization: O, subscription: { tier: Tier } | null) => ({
+/**
+ * The organization's tier comes from its subscription, joined in the same query: free without
+ * one, or while its status does not keep the tier (tiers.ts, TIER_STATUSES).
+ */
+const withTier = <O extends object>(organization: O, subscription: { tier: Tier; status: SubscriptionStatus } | null) => ({
   ...organization,
-  tier: subscription?.tier ?? 'free',
+  tier: subscription ? effectiveTier(subscription.tier, subscription.status) : 'free' as const,
 });
 
 const orgMatches = (ref: string) => or(eq(organizations.id, ref), eq(organizations.slug, ref));
@@ -69,7 +73,7 @@ async function sessionAccess(
       .select({
         user: users,
         organization: organizationFields,
-        subscription: { tier: subscriptions.tier },
+        subscription: { tier: subscriptions.tier, status: subscriptions.status },
         member: { role: organization_members.role, permissions: organization_members.permissions },
       })
       .from(users)
@@ -112,7 +116,7 @@ async function apiKeyAccess(catalog: CatalogDb, secret: string, orgRef: string):
     .select({
       key: { id: api_keys.id, scopes: api_keys.scopes, expires_at: api_keys.expires_at, revoked_at: api_keys.revoked_at, created_by: api_keys.created_by },
       organization: organizationFields,
-      subscription: { tier: subscriptions.tier },
+      subscription: { tier: subscriptions.tier, status: subscriptions.status },
       member: { role: organization_members.role, permissions: organization_members.permissions },
       creator: { role: users.role, is_active: users.is_active },
     })

@@ -23,4 +23,5 @@ export const WEBHOOK_SOURCES = ['clerk', 'stripe'] as const;
 export type MemberRole = (typeof MEMBER_ROLES)[number];
 export type UserRole = (typeof USER_ROLES)[number];
 export type Tier = (typeof TIERS)[number];
+export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
 export type TaskStatus = (typeof TASK_STATUSES)[number];

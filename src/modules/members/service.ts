@@ -10,7 +10,8 @@ import { ROLE_PERMISSIONS, type Permission } from '../../auth/permissions';
 import { actingUserId, forgetAccess, requirePermission } from '../../auth/tenant';
 import { uuidv7 } from '../../lib/ids';
 import { newestFirst } from '../../lib/pagination';
-import { conflict, forbidden, invalid, notFound } from '../../lib/problem';
+import { ApiError, conflict, forbidden, invalid, notFound } from '../../lib/problem';
+import { TIER_LIMITS } from '../billing/tiers';
 import { auditedCatalogChange, changes } from '../activity/audit';
 
 export type MemberInput = { role?: MemberRole; permissions?: MemberPermissions };
@@ -74,6 +75,29 @@ export async function listMembers({ ctx, input }: { ctx: TenantContext; input: {
   );
 }
 
+/**
+ * Inserts the member only while the tier has a seat free: the count and the insert are one
+ * statement, so two concurrent additions cannot both take the last seat. Undefined when full.
+ */
+function insertWithinSeats(ctx: TenantContext, member: typeof organization_members.$inferInsert) {
+  const seats = TIER_LIMITS[ctx.organization.tier].seats;
+  if (seats === null) return ctx.catalog.insert(organization_members).values(member).returning({ id: organization_members.id }).get();
+  // Every column, in the table's order (INSERT … SELECT fills them by position).
+  const values = sql.join(
+    [member.id, member.organization_id, member.user_id, member.role, JSON.stringify(member.permissions), member.invited_by, member.joined_at, member.created_at, member.updated_at]
+      .map((value) => sql`${value}`),
+    sql`, `,
+  );
+  return ctx.catalog
+    .insert(organization_members)
+    .select(sql`SELECT ${values} WHERE (SELECT count(*) FROM ${organization_members} WHERE ${ofOrganization(ctx)}) < ${seats}`)
+    .returning({ id: organization_members.id })
+    .get();
+}
+
+const seatsExceeded = (ctx: TenantContext) =>
+  new ApiError('quota_exceeded', `The ${ctx.organization.tier} tier allows ${TIER_LIMITS[ctx.organization.tier].seats} members. Upgrade the subscription to add more.`);
+
 export async function addMember({ ctx, input }: { ctx: TenantContext; input: { email: string; role: MemberRole; permissions?: MemberPermissions } }) {
   requirePermission(ctx, 'members:manage');
   assertManageable(ctx, input.role);
@@ -101,14 +125,17 @@ export async function addMember({ ctx, input }: { ctx: TenantContext; input: { e
     ctx,
     { action: 'member.create', resource_type: 'member', resource_id: member.user_id, new: { email: input.email, role: member.role, permissions: member.permissions } },
     async () => {
+      let added: unknown;
       try {
-        await ctx.catalog.insert(organization_members).values(member).run();
+        added = await insertWithinSeats(ctx, member);
       } catch (error) {
         if (isUniqueViolation(error)) throw conflict(`${input.email} is already a member.`);
         throw error;
       }
+      if (!added) throw seatsExceeded(ctx);
     },
   );
+  ctx.meter.record({ resource_type: 'seats', quantity: 1, user_id: member.user_id });
   forgetAccess({ organizationId: ctx.organization.id, userId: member.user_id });
   const { organization_id: _org, ...visible } = member;
   return { ...visible, user: user! };
@@ -160,6 +187,7 @@ export async function removeMember({ ctx, userId }: { ctx: TenantContext; userId
       if (!removed) throw lastOwnerConflict();
     },
   );
+  ctx.meter.record({ resource_type: 'seats', quantity: -1, user_id: userId });
   forgetAccess({ organizationId: ctx.organization.id, userId });
 }
 

@@ -75,6 +75,7 @@ export async function createOrganization(c: Context<AppEnv>, catalog: CatalogDb,
     await catalog.delete(organizations).where(eq(organizations.id, id)).run();
     throw error;
   }
+  ctx.meter.record({ resource_type: 'seats', quantity: 1 });
   return present(created, 'owner');
 }
 

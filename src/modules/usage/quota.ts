@@ -10,7 +10,7 @@ import type { UsageResource } from './meter';
 export const billingPeriod = (at: Date = new Date()): string => at.toISOString().slice(0, 7);
 
 /** Held, not consumed: their events add and subtract, and the total spans every period. */
-const STOCKS: ReadonlySet<UsageResource> = new Set(['storage', 'seats']);
+export const STOCKS: ReadonlySet<UsageResource> = new Set(['storage', 'seats']);
 
 /** What the organization uses of `resource`: this period's total, or what it holds for a stock. */
 export async function usedThisPeriod(ctx: TenantContext, resource: UsageResource): Promise<number> {

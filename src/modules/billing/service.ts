@@ -1,0 +1,188 @@
+// Billing: the organization's subscription, Stripe Checkout and the customer portal (owners), and
+// the state Stripe's webhooks bring (webhooks/stripe.ts applies it through `subscriptionEffect`).
+import { eq, inArray, sql } from 'drizzle-orm';
+import type Stripe from 'stripe';
+import { organization_members, organizations, subscriptions, users } from '../../db/catalog';
+import { SUBSCRIPTION_STATUSES, TIERS, type SubscriptionStatus, type Tier } from '../../db/enums';
+import type { CatalogDb } from '../../db/shards';
+import type { Bindings, TenantContext } from '../../env';
+import { requirePermission } from '../../auth/tenant';
+import { ApiError, conflict } from '../../lib/problem';
+import { uuidv7 } from '../../lib/ids';
+import { effectiveTier, TIER_STATUSES } from './tiers';
+import { requireStripe } from './stripe';
+
+export type PaidTier = Exclude<Tier, 'free'>;
+export const PAID_TIERS = TIERS.filter((t): t is PaidTier => t !== 'free');
+
+const FREE = {
+  tier: 'free' as Tier,
+  status: 'active' as SubscriptionStatus,
+  current_period_start: null as string | null,
+  current_period_end: null as string | null,
+  cancel_at_period_end: false,
+  canceled_at: null as string | null,
+  trial_end: null as string | null,
+};
+
+/** GET /subscription: 1 catalog query; free and active when the organization never subscribed. */
+export async function getSubscription({ ctx }: { ctx: TenantContext }) {
+  requirePermission(ctx, 'billing:read');
+  const row = await ctx.catalog
+    .select({
+      tier: subscriptions.tier, status: subscriptions.status,
+      current_period_start: subscriptions.current_period_start, current_period_end: subscriptions.current_period_end,
+      cancel_at_period_end: subscriptions.cancel_at_period_end, canceled_at: subscriptions.canceled_at, trial_end: subscriptions.trial_end,
+    })
+    .from(subscriptions)
+    .where(eq(subscriptions.organization_id, ctx.organization.id))
+    .get();
+  const subscription = row ?? FREE;
+  return { ...subscription, effective_tier: effectiveTier(subscription.tier, subscription.status) };
+}
+
+/**
+ * The organization's Stripe customer: created once, stored in organizations.stripe_customer_id
+ * and reused. Stripe's idempotency key (per organization) makes two concurrent first checkouts
+ * get the same customer back, and the store only fills an empty column.
+ */
+async function stripeCustomer(ctx: TenantContext, stripe: Stripe, stored: string | null): Promise<string> {
+  if (stored) return stored;
+  const customer = await stripe.customers.create(
+    { name: ctx.organization.name, metadata: { organization_id: ctx.organization.id } },
+    { idempotencyKey: `strive-customer-${ctx.organization.id}` },
+  );
+  await ctx.catalog
+    .update(organizations)
+    .set({ stripe_customer_id: customer.id })
+    .where(sql`${organizations.id} = ${ctx.organization.id} AND ${organizations.stripe_customer_id} IS NULL`)
+    .run();
+  return customer.id;
+}
+
+async function billingState(ctx: TenantContext) {
+  const row = await ctx.catalog
+    .select({ customer: organizations.stripe_customer_id, subscription: subscriptions.stripe_subscription_id, status: subscriptions.status })
+    .from(organizations)
+    .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
+    .where(eq(organizations.id, ctx.organization.id))
+    .get();
+  return row ?? { customer: null, subscription: null, status: null };
+}
+
+/** POST /billing/checkout: a Stripe Checkout Session for `tier`'s price (found by lookup_key). */
+export async function createCheckout({ ctx, env, input }: { ctx: TenantContext; env: Bindings; input: { tier: PaidTier } }) {
+  requirePermission(ctx, 'billing:manage');
+  const stripe = requireStripe(env);
+  const state = await billingState(ctx);
+  // A second subscription would bill twice: changing plans is the portal's job.
+  if (state.subscription && state.status && TIER_STATUSES.includes(state.status)) {
+    throw conflict('The organization already has a subscription: change or cancel it through POST …/billing/portal.');
+  }
+  const customer = await stripeCustomer(ctx, stripe, state.customer);
+  const prices = await stripe.prices.list({ lookup_keys: [input.tier], active: true, limit: 1 });
+  const price = prices.data[0];
+  if (!price) throw new ApiError('not_configured', `No active Stripe price has the lookup_key '${input.tier}'.`);
+  const metadata = { organization_id: ctx.organization.id };
+  const session = await stripe.checkout.sessions.create({
+    mode: 'subscription',
+    customer,
+    client_reference_id: ctx.organization.id,
+    line_items: [{ price: price.id, quantity: 1 }],
+    metadata,
+    subscription_data: { metadata },
+    success_url: env.BILLING_SUCCESS_URL,
+    cancel_url: env.BILLING_CANCEL_URL,
+  });
+  return { url: session.url! };
+}
+
+/** POST /billing/portal: a Stripe customer portal session to change plan, card or cancel. */
+export async function createPortal({ ctx, env }: { ctx: TenantContext; env: Bindings }) {
+  requirePermission(ctx, 'billing:manage');
+  const stripe = requireStripe(env);
+  const customer = await stripeCustomer(ctx, stripe, (await billingState(ctx)).customer);
+  const session = await stripe.billingPortal.sessions.create({ customer, return_url: env.BILLING_PORTAL_RETURN_URL });
+  return { url: session.url };
+}
+
+// ── State from Stripe ──────────────────────────────────────────────────────────────────────────
+
+export type SubscriptionPatch = Partial<Omit<typeof subscriptions.$inferInsert, 'id' | 'organization_id'>>;
+
+const isoSeconds = (seconds: number | null | undefined) => (seconds ? new Date(seconds * 1000).toISOString() : null);
+
+/** A Stripe subscription as Strive's subscription row; its tier is its price's lookup_key. */
+export function subscriptionPatch(subscription: Stripe.Subscription, deleted: boolean): SubscriptionPatch | undefined {
+  const item = subscription.items.data[0];
+  const lookupKey = item?.price.lookup_key;
+  // A price Strive does not sell, or a status newer than this code: nothing to apply.
+  if (!PAID_TIERS.includes(lookupKey as PaidTier)) return undefined;
+  if (!(SUBSCRIPTION_STATUSES as readonly string[]).includes(subscription.status)) return undefined;
+  return {
+    stripe_subscription_id: subscription.id,
+    stripe_customer_id: typeof subscription.customer === 'string' ? subscription.customer : subscription.customer.id,
+    stripe_price_id: item!.price.id,
+    tier: deleted ? 'free' : (lookupKey as PaidTier),
+    status: deleted ? 'canceled' : (subscription.status as SubscriptionStatus),
+    // Since API 2025-03-31 the billing period is the item's, not the subscription's.
+    current_period_start: isoSeconds(item!.current_period_start),
+    current_period_end: isoSeconds(item!.current_period_end),
+    cancel_at_period_end: subscription.cancel_at_period_end,
+    canceled_at: isoSeconds(subscription.canceled_at),
+    trial_end: isoSeconds(subscription.trial_end),
+  };
+}
+
+const TIER_RANK = sql.raw(`CASE s.tier ${TIERS.map((t, n) => `WHEN '${t}' THEN ${n}`).join(' ')} END`);
+const KEEPING = sql.raw(TIER_STATUSES.map((s) => `'${s}'`).join(', '));
+
+/**
+ * How an event is ordered against the others. Subscription events carry the whole state: each
+ * applies only if no newer one was, and becomes the newest (`advances`). Invoice events change the
+ * status only: they give way to a newer subscription event but never block an older one that
+ * arrives late with the tier. A checkout only links ids and is not ordered.
+ */
+export type EventOrder = { created: number; advances: boolean } | null;
+
+/** True when a subscription row that saw `appliedCreated` last must not take this event. */
+export const isStale = (order: EventOrder, appliedCreated: number | null | undefined) =>
+  order !== null && appliedCreated != null && appliedCreated > order.created;
+
+/**
+ * The statements that apply a patch: the subscription row (unless a newer event was applied, so a
+ * late, older event cannot roll state back), then organizations.subscription_status and the
+ * members' users.subscription_tier, both derived from the row as it now stands. A user's tier is
+ * the highest tier in effect among all their organizations (a subscription whose status does not
+ * keep its tier counts as free).
+ */
+export function subscriptionEffect(catalog: CatalogDb, organizationId: string, patch: SubscriptionPatch, order: EventOrder) {
+  const now = new Date().toISOString();
+  const set = { ...patch, ...(order?.advances ? { stripe_event_created: order.created } : {}), updated_at: now };
+  return [
+    catalog
+      .insert(subscriptions)
+      .values({ id: uuidv7(), organization_id: organizationId, ...set })
+      .onConflictDoUpdate({
+        target: subscriptions.organization_id,
+        set,
+        ...(order ? { setWhere: sql`${subscriptions.stripe_event_created} IS NULL OR ${subscriptions.stripe_event_created} <= ${order.created}` } : {}),
+      })
+      .returning({ id: subscriptions.id }),
+    catalog
+      .update(organizations)
+      .set({
+        subscription_status: sql`(SELECT status FROM ${subscriptions} WHERE ${subscriptions.organization_id} = ${organizationId})`,
+        updated_at: now,
+      })
+      .where(eq(organizations.id, organizationId)),
+    catalog
+      .update(users)
+      .set({
+        subscription_tier: sql`coalesce((SELECT s.tier FROM ${organization_members} m JOIN ${subscriptions} s ON s.organization_id = m.organization_id
+          WHERE m.user_id = ${users.id} AND s.status IN (${KEEPING}) ORDER BY ${TIER_RANK} DESC LIMIT 1), 'free')`,
+        updated_at: now,
+      })
+      .where(inArray(users.id, catalog.select({ id: organization_members.user_id }).from(organization_members).where(eq(organization_members.organization_id, organizationId)))),
+  ] as const;
+}

@@ -1,0 +1,150 @@
+// Stripe → Strive subscription state. Verified against the raw body (Web Crypto), recorded by
+// event id in the same catalog batch as its effect, applied only if no newer event was (the
+// event's `created` against subscriptions.stripe_event_created), audited with a webhook actor.
+// Events Strive does not act on answer 200, and so does a replay.
+import { z } from '@hono/zod-openapi';
+import { and, eq } from 'drizzle-orm';
+import type { Context } from 'hono';
+import Stripe from 'stripe';
+import { organizations, processed_events, subscriptions } from '../../db/catalog';
+import { catalogDb, type CatalogDb } from '../../db/shards';
+import { forgetAccess, tenantContext } from '../../auth/tenant';
+import type { AppEnv } from '../../env';
+import { defineRoute, json, type App } from '../../lib/openapi';
+import { ApiError } from '../../lib/problem';
+import { auditedCatalogChange, changes } from '../activity/audit';
+import { isStale, subscriptionEffect, subscriptionPatch, type EventOrder, type SubscriptionPatch } from '../billing/service';
+import { effectiveTier } from '../billing/tiers';
+
+const Received = z.object({ received: z.literal(true), applied: z.boolean() }).openapi('StripeWebhookReceived');
+
+/** Verification needs no API key: a client that can only verify. */
+const verifier = new Stripe('sk_unused', { httpClient: Stripe.createFetchHttpClient() });
+const cryptoProvider = Stripe.createSubtleCryptoProvider();
+
+type Change = { organizationId: string | null; patch: SubscriptionPatch | undefined; order: EventOrder };
+
+const metadataOrg = (metadata: Stripe.Metadata | null | undefined) => metadata?.organization_id ?? null;
+
+/** Which organization an event is about and what it changes; undefined for events Strive ignores. */
+function changeOf(event: Stripe.Event): Change | undefined {
+  switch (event.type) {
+    case 'customer.subscription.created':
+    case 'customer.subscription.updated':
+    case 'customer.subscription.deleted': {
+      const subscription = event.data.object;
+      return {
+        organizationId: metadataOrg(subscription.metadata),
+        patch: subscriptionPatch(subscription, event.type === 'customer.subscription.deleted'),
+        order: { created: event.created, advances: true },
+      };
+    }
+    case 'checkout.session.completed': {
+      const session = event.data.object;
+      if (session.mode !== 'subscription') return undefined;
+      const id = (ref: string | { id: string } | null) => (typeof ref === 'string' ? ref : ref?.id ?? null);
+      return {
+        organizationId: metadataOrg(session.metadata) ?? session.client_reference_id,
+        // The tier and status come with customer.subscription.created; this links the ids early.
+        patch: { stripe_subscription_id: id(session.subscription), stripe_customer_id: id(session.customer) },
+        order: null,
+      };
+    }
+    case 'invoice.paid':
+    case 'invoice.payment_failed': {
+      const details = event.data.object.parent?.subscription_details;
+      if (!details) return undefined;
+      return {
+        organizationId: metadataOrg(details.metadata),
+        patch: { status: event.type === 'invoice.paid' ? 'active' : 'past_due' },
+        order: { created: event.created, advances: false },
+      };
+    }
+    default:
+      return undefined;
+  }
+}
+
+class StaleEvent extends Error {}
+
+const received = (c: Context<AppEnv>, applied: boolean) => c.json({ received: true as const, applied }, 200);
+
+async function record(catalog: CatalogDb, event: Stripe.Event) {
+  await catalog.insert(processed_events).values({ source: 'stripe', event_id: event.id, type: event.type }).onConflictDoNothing().run();
+}
+
+export function registerStripeWebhook(app: App) {
+  app.openapi(
+    defineRoute({
+      method: 'post', path: '/v1/webhooks/stripe', tags: ['Webhooks'], public: true,
+      summary: 'Stripe events (signed): checkout.session.completed, customer.subscription.*, invoice.paid, invoice.payment_failed',
+      responses: { 200: json(Received, 'Received; `applied` is false for replays, older events and events Strive ignores') },
+    }),
+    async (c) => {
+      const secret = c.env.STRIPE_WEBHOOK_SECRET;
+      if (!secret) throw new ApiError('not_configured', 'STRIPE_WEBHOOK_SECRET is not set.');
+      let event: Stripe.Event;
+      try {
+        event = await verifier.webhooks.constructEventAsync(await c.req.text(), c.req.header('stripe-signature') ?? '', secret, undefined, cryptoProvider);
+      } catch {
+        throw new ApiError('unauthenticated', 'The webhook signature does not verify (missing, tampered or stale).');
+      }
+      const change = changeOf(event);
+      if (!change) return received(c, false);
+
+      const catalog = catalogDb(c.env, c.get('roundTrips'));
+      const seen = and(eq(processed_events.source, 'stripe'), eq(processed_events.event_id, event.id));
+      if (await catalog.select().from(processed_events).where(seen).get()) return received(c, false);
+
+      const organization = change.organizationId && change.patch
+        ? await catalog
+          .select({ id: organizations.id, slug: organizations.slug, name: organizations.name, shard: organizations.shard, subscription: subscriptions })
+          .from(organizations)
+          .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
+          .where(eq(organizations.id, change.organizationId))
+          .get()
+        : undefined;
+      const before = organization?.subscription;
+      const stale = isStale(change.order, before?.stripe_event_created);
+      const diff = organization && change.patch && !stale ? changes({ ...before } as SubscriptionPatch, change.patch) : null;
+      if (!organization || !diff) {
+        // No organization (deleted, or a subscription made outside Strive), an unknown price, an
+        // older event or no change: recorded so Stripe stops retrying, and nothing else.
+        if (!organization) console.warn(`stripe event ${event.id} (${event.type}): no organization to apply it to`);
+        await record(catalog, event);
+        return received(c, false);
+      }
+
+      const ctx = tenantContext(c, {
+        organization: { id: organization.id, slug: organization.slug, name: organization.name, shard: organization.shard, tier: before ? effectiveTier(before.tier, before.status) : 'free' },
+        actor: { type: 'webhook', source: 'stripe' },
+        role: null,
+        permissions: new Set(),
+        clientEmail: null,
+      });
+      try {
+        await auditedCatalogChange(
+          ctx,
+          { action: 'subscription.update', resource_type: 'subscription', resource_id: organization.id, old: diff.old, new: { ...diff.new, stripe_event: event.id } },
+          async () => {
+            const [upserted] = await catalog.batch([
+              catalog.insert(processed_events).values({ source: 'stripe', event_id: event.id, type: event.type }),
+              ...subscriptionEffect(catalog, organization.id, change.patch!, change.order),
+            ]).then(([, ...effects]) => effects);
+            // A newer event applied between our read and this batch: the event is recorded, its
+            // effect was not, and the audit row is withdrawn.
+            if (upserted.length === 0) throw new StaleEvent();
+          },
+        );
+      } catch (error) {
+        if (error instanceof StaleEvent) return received(c, false);
+        // A concurrent delivery of the same event recorded it first (primary key): its effect stands.
+        if (await catalog.select().from(processed_events).where(seen).get()) return received(c, false);
+        throw error;
+      }
+      // The new tier applies at once in this isolate (others within the access cache's 30 s).
+      forgetAccess({ organizationId: organization.id });
+      return received(c, true);
+    },
+  );
+}
