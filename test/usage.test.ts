@@ -42,7 +42,7 @@ describe('metering', () => {
     expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${member.id}`, { token: org.owner.token })).status).toBe(204);
     await vi.waitFor(async () => {
       const res = await usage(org);
-      expect(res.body.limits.seats).toEqual({ used: 2, limit: TIER_LIMITS.free.seats, remaining: TIER_LIMITS.free.seats - 2 });
+      expect(res.body.limits.seats).toEqual({ used: 2, limit: TIER_LIMITS.free.seats, remaining: TIER_LIMITS.free.seats! - 2 });
     }, { timeout: 10_000, interval: 250 });
   });
 });
@@ -110,7 +110,7 @@ describe('quotas', () => {
     const res = await api('POST', `/v1/orgs/${org.slug}/members`, { token: org.owner.token, body: { email: extra.email, role: 'viewer' } });
     expectProblem(res, 402, 'quota_exceeded');
     const members = await api('GET', `/v1/orgs/${org.slug}/members?limit=100`, { token: org.owner.token });
-    expect(members.body.data).toHaveLength(TIER_LIMITS.free.seats);
+    expect(members.body.data).toHaveLength(TIER_LIMITS.free.seats!);
     const audit = await api('GET', `/v1/orgs/${org.slug}/activity?resource_id=${extra.id}`, { token: org.owner.token });
     expect(audit.body.data).toEqual([]);
   });
