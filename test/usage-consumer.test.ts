@@ -1,7 +1,7 @@
 // The USAGE_QUEUE consumer and its dead-letter consumer, driven through the Worker's own `queue`
 // handler with batches built by cloudflare:test, against the real local shards and catalog.
-import { createExecutionContext, createMessageBatch, env, getQueueResult } from 'cloudflare:test';
-import { describe, expect, it } from 'vitest';
+import { createExecutionContext, createMessageBatch, env, fetchMock, getQueueResult } from 'cloudflare:test';
+import { afterEach, describe, expect, it } from 'vitest';
 import worker from '../src/index';
 import { uuidv7 } from '../src/lib/ids';
 import { retryDelaySeconds } from '../src/modules/usage/consumer';
@@ -22,11 +22,11 @@ export function usageEvent(organizationId: string, shard: number, over: Partial<
 }
 
 /** Delivers `bodies` to `queue` as one batch (each message `attempts` times delivered) and returns what was acked and retried. */
-export async function deliver(queue: string, bodies: unknown[], attempts = 1) {
+export async function deliver(queue: string, bodies: unknown[], attempts = 1, bindings: object = env) {
   const messages = bodies.map((body, n) => ({ id: `msg-${n}-${crypto.randomUUID()}`, timestamp: new Date(), attempts, body }));
   const batch = createMessageBatch(queue, messages);
   const ctx = createExecutionContext();
-  await worker.queue(batch, env as never, ctx);
+  await worker.queue(batch, bindings as never, ctx);
   // FetcherQueueResult's fields (its type is not in this project's generated runtime types).
   const result = (await getQueueResult(batch, ctx)) as unknown as { ackAll: boolean; explicitAcks: string[]; retryMessages: { msgId: string }[] };
   const idOf = (msgId: string) => messages.findIndex((m) => m.id === msgId);
@@ -144,5 +144,68 @@ describe('usage dead-letter consumer', () => {
     expect(JSON.parse(row!.event as string)).toEqual(event);
     const { results } = await env.CATALOG.prepare(`SELECT reason FROM usage_dead_letters WHERE event LIKE ?`).bind(`%${malformed.id}%`).all();
     expect(results).toEqual([{ reason: 'not a usage event: no organization_id' }]);
+  });
+});
+
+describe('Stripe Billing Meters', () => {
+  afterEach(() => {
+    fetchMock.deactivate();
+    fetchMock.enableNetConnect();
+  });
+
+  it('reports counted ai_tokens of organizations with a Stripe customer, identified by the usage event id', async () => {
+    fetchMock.activate();
+    fetchMock.disableNetConnect();
+    const billed = uuidv7();
+    const unbilled = uuidv7();
+    await env.CATALOG.prepare("INSERT INTO organizations (id, name, slug, shard, stripe_customer_id) VALUES (?, 'Metered', ?, 0, ?)")
+      .bind(billed, `metered-${billed.slice(-8)}`, `cus_${billed.slice(-8)}`).run();
+    const tokens = usageEvent(billed, 0, { resource_type: 'ai_tokens', resource_name: 'openai_gpt4', quantity: 1234 });
+    const events = [tokens, usageEvent(billed, 0), usageEvent(unbilled, 0, { resource_type: 'ai_tokens', quantity: 50 })];
+    const sent: URLSearchParams[] = [];
+    const keys: (string | null)[] = [];
+    fetchMock.get('https://api.stripe.com').intercept({ path: '/v1/billing/meter_events', method: 'POST' }).reply(200, (req) => {
+      const body = new URLSearchParams(String(req.body));
+      sent.push(body);
+      keys.push(new Headers(req.headers as HeadersInit).get('idempotency-key'));
+      return { object: 'billing.meter_event', event_name: body.get('event_name'), identifier: body.get('identifier'), livemode: false, payload: {}, timestamp: Number(body.get('timestamp')), created: 1 };
+    }, { headers: { 'content-type': 'application/json' } }).times(2);
+    const bindings = { ...env, STRIPE_SECRET_KEY: 'sk_test_meter', STRIPE_METER_EVENT_NAME: 'strive_ai_tokens' };
+
+    const first = await deliver('strive-usage', events, 1, bindings);
+    expect(first.acked).toEqual([0, 1, 2]);
+    // Redelivered: counted once in Strive, and reported again with the same identifier, which
+    // Stripe counts once.
+    await deliver('strive-usage', [tokens], 2, bindings);
+    fetchMock.assertNoPendingInterceptors();
+    expect(sent.map((b) => Object.fromEntries(b))).toEqual([0, 1].map(() => ({
+      event_name: 'strive_ai_tokens',
+      identifier: tokens.id,
+      timestamp: String(Math.floor(Date.parse(tokens.occurred_at) / 1000)),
+      'payload[stripe_customer_id]': `cus_${billed.slice(-8)}`,
+      'payload[value]': '1234',
+    })));
+    expect(keys).toEqual([`strive-meter-${tokens.id}`, `strive-meter-${tokens.id}`]);
+    const row = await shardDb(0).prepare("SELECT quantity FROM usage_tracking WHERE organization_id = ? AND resource_type = 'ai_tokens'").bind(billed).first();
+    expect(row).toEqual({ quantity: 1234 });
+  });
+
+  it('retries the shard when Stripe fails, without counting twice on the next delivery', async () => {
+    fetchMock.activate();
+    fetchMock.disableNetConnect();
+    const billed = uuidv7();
+    await env.CATALOG.prepare("INSERT INTO organizations (id, name, slug, shard, stripe_customer_id) VALUES (?, 'Metered', ?, 1, ?)")
+      .bind(billed, `metered-${billed.slice(-8)}`, `cus_${billed.slice(-8)}`).run();
+    const tokens = usageEvent(billed, 1, { resource_type: 'ai_tokens', quantity: 10 });
+    const stripe = fetchMock.get('https://api.stripe.com');
+    const error = { error: { type: 'invalid_request_error', message: 'No such meter' } };
+    stripe.intercept({ path: '/v1/billing/meter_events', method: 'POST' }).reply(400, error, { headers: { 'content-type': 'application/json' } });
+    const bindings = { ...env, STRIPE_SECRET_KEY: 'sk_test_meter', STRIPE_METER_EVENT_NAME: 'strive_ai_tokens' };
+    const failed = await deliver('strive-usage', [tokens], 1, bindings);
+    expect(failed.retried.map((r) => r.index)).toEqual([0]);
+
+    stripe.intercept({ path: '/v1/billing/meter_events', method: 'POST' }).reply(200, { object: 'billing.meter_event', event_name: 'strive_ai_tokens', identifier: tokens.id, livemode: false, payload: {}, timestamp: 1, created: 1 }, { headers: { 'content-type': 'application/json' } });
+    expect((await deliver('strive-usage', [tokens], 2, bindings)).acked).toEqual([0]);
+    expect((await totals(billed, 1))[0]!.quantity).toBe(10);
   });
 });

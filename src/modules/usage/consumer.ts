@@ -70,7 +70,9 @@ export async function countOnShard(shard: D1Database, events: UsageEvent[]): Pro
 
 /**
  * Stripe Billing Meters: each counted ai_tokens event as a meter event whose identifier is the
- * usage event's id, so a redelivery that reports it again is counted once by Stripe too.
+ * usage event's id, so a redelivery that reports it again is counted once by Stripe too. Reported
+ * after the shard's commit and before the ack: a failure retries the messages, the shard batch
+ * then counts nothing new, and Stripe's identifier keeps its count exact.
  */
 async function reportToStripe(env: Bindings, events: UsageEvent[]): Promise<void> {
   const stripe = stripeClient(env);
@@ -93,7 +95,9 @@ async function reportToStripe(env: Bindings, events: UsageEvent[]): Promise<void
         identifier: event.id,
         timestamp: Math.floor(Date.parse(event.occurred_at) / 1000),
         payload: { stripe_customer_id: customer, value: String(event.quantity) },
-      })];
+        // The same request again (a redelivery within 24 h) gets Stripe's first answer back
+        // instead of a duplicate-identifier error.
+      }, { idempotencyKey: `strive-meter-${event.id}` })];
     }),
   );
 }
