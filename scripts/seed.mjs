@@ -37,6 +37,11 @@ const member = (id, organization_id, user_id, role, invited_by, joined_at) => ({
   created_at: joined_at, updated_at: joined_at,
 });
 
+const seat = (n, organization_id, user_id, at) => ({
+  id: uuid(n), organization_id, user_id, resource_type: 'seats', resource_name: '', quantity: 1,
+  billing_period: at.slice(0, 7), metadata: {}, created_at: at, updated_at: at,
+});
+
 const catalog = {
   users: [
     user(alice, 'alice@acme.test', 'Alice', 'Anders', '2026-11-01T09:00:00.000Z'),
@@ -209,6 +214,18 @@ const tenants = {
         created_at: '2026-11-12T10:00:00.000Z', updated_at: '2026-11-12T10:00:00.000Z',
       },
     ],
+    // What the usage consumer would have counted: a seat per member (a stock: it spans
+    // periods), and some AI tokens in November 2026.
+    usage_tracking: [
+      seat(1001, acme, alice, '2026-11-01T09:01:00.000Z'),
+      seat(1002, acme, bob, '2026-11-01T09:06:00.000Z'),
+      seat(1003, acme, vic, '2026-11-01T09:11:00.000Z'),
+      {
+        id: uuid(1005), organization_id: acme, user_id: alice, resource_type: 'ai_tokens', resource_name: 'openai_gpt4',
+        quantity: 18250, billing_period: '2026-11', metadata: {},
+        created_at: '2026-11-20T09:00:00.000Z', updated_at: '2026-11-20T09:00:00.000Z',
+      },
+    ],
     appointments: [
       {
         id: uuid(901), organization_id: acme, customer_id: uuid(501), assigned_to: alice,
@@ -220,6 +237,9 @@ const tenants = {
     ],
   },
   [globex]: {
+    usage_tracking: [
+      seat(1004, globex, carol, '2026-11-01T09:16:00.000Z'),
+    ],
     customers: [
       {
         id: uuid(504), organization_id: globex, name: 'Frank Grimes', email: 'frank@springfield-power.test',
