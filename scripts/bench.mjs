@@ -44,6 +44,10 @@ const MOVES = [];
 const ENDPOINTS = [
   { label: 'health', method: 'GET', path: '/health', auth: false },
   { label: 'tenant read: activity', method: 'GET', path: `/v1/orgs/${ORG}/activity?limit=10`, auth: true },
+  // The same read on a worker started with USAGE_METERING=false: no api_calls event, no quota
+  // check. The difference to the row above is the cost of metering (the queue send via waitUntil,
+  // and the consumer counting the events in the same workerd).
+  { label: 'tenant read: activity, metering off', method: 'GET', path: `/v1/orgs/${ORG}/activity?limit=10`, auth: true, unmetered: true },
   { label: 'catalog read: members', method: 'GET', path: `/v1/orgs/${ORG}/members?limit=10`, auth: true },
   // A catalog write plus its audit row on the shard. A new value every time: the API skips a PATCH
   // that changes nothing, which would measure a read.
@@ -89,7 +93,7 @@ function buildBundle(outdir) {
  * A workerd with the bindings `wrangler dev` would give the worker, on `d1Persist`: a copy of
  * wrangler's local state (.wrangler/state/v3/d1, one <hash>.sqlite per database id).
  */
-function startWorker(scriptPath, d1Persist) {
+function startWorker(scriptPath, d1Persist, vars = {}) {
   const config = unstable_readConfig({ config: path.join(ROOT, 'wrangler.toml') });
   return new Miniflare({
     modules: true,
@@ -109,10 +113,21 @@ function startWorker(scriptPath, d1Persist) {
         useSQLite: config.migrations.some((m) => m.new_sqlite_classes?.includes(d.class_name)),
       }]),
     ),
+    // The usage queue and its consumers as wrangler.toml declares them, so metered requests pay
+    // what they pay in dev: the send, and the consumer's batches in the same workerd.
+    queueProducers: Object.fromEntries((config.queues.producers ?? []).map((q) => [q.binding, { queueName: q.queue }])),
+    queueConsumers: Object.fromEntries((config.queues.consumers ?? []).map((q) => [q.queue, {
+      maxBatchSize: q.max_batch_size, maxBatchTimeout: q.max_batch_timeout, maxRetries: q.max_retries, deadLetterQueue: q.dead_letter_queue,
+    }])),
+    // The rate limiter is present (its cost is measured) but with a limit no run reaches: one
+    // user sends every request of the bench.
+    ratelimits: Object.fromEntries((config.unsafe?.bindings ?? []).filter((b) => b.type === 'ratelimit')
+      .map((b) => [b.name, { simple: { limit: 1_000_000_000, period: b.simple.period } }])),
     bindings: {
       ...config.vars,
       ...parseDotenv(readFileSync(DEV_VARS_PATH, 'utf8')),
       EXPOSE_D1_ROUND_TRIPS: 'true', // the round-trip column reads it from every response
+      ...vars,
     },
     host: '127.0.0.1',
     port: 0, // any free port
@@ -191,6 +206,42 @@ function load(url, endpoint, token, seconds) {
   return autocannon({ url, connections: CONNECTIONS, duration: seconds, requests: [request] });
 }
 
+const CONSUMER_BATCHES = 40;
+const CONSUMER_BATCH_SIZE = 100; // wrangler.toml's max_batch_size
+
+/**
+ * The usage consumer alone: CONSUMER_BATCHES batches of CONSUMER_BATCH_SIZE new events, half for
+ * `acme` (SHARD_0) and half for `globex` (SHARD_1), handed to the worker's queue handler one after
+ * another. Each batch is one D1 batch per shard it touches (2 here).
+ */
+async function benchConsumer(mf) {
+  const catalog = await mf.getD1Database('CATALOG');
+  const { results: orgs } = await catalog.prepare("SELECT id, shard FROM organizations WHERE slug IN ('acme', 'globex')").all();
+  const worker = await mf.getWorker();
+  const occurred_at = new Date().toISOString();
+  const batch = (b) => Array.from({ length: CONSUMER_BATCH_SIZE }, (_, n) => {
+    const org = orgs[n % orgs.length];
+    return {
+      id: `bench-${b}-${n}`, timestamp: new Date(), attempts: 1,
+      body: {
+        id: crypto.randomUUID(), organization_id: org.id, shard: org.shard, user_id: null,
+        resource_type: 'api_calls', resource_name: `bench ${n % 5}`, quantity: 1, occurred_at,
+      },
+    };
+  });
+  await worker.queue('strive-usage', batch(-1)); // warm
+  const started = performance.now();
+  for (let b = 0; b < CONSUMER_BATCHES; b++) {
+    const result = await worker.queue('strive-usage', batch(b));
+    if (!result.ackAll && result.explicitAcks.length !== CONSUMER_BATCH_SIZE) throw new Error(`consumer batch ${b} was not acked: ${JSON.stringify(result)}`);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  console.log(`\nUsage consumer: ${CONSUMER_BATCHES} batches × ${CONSUMER_BATCH_SIZE} events over ${orgs.length} shards`
+    + ` (${CONSUMER_BATCH_SIZE / orgs.length} events per D1 batch, ${orgs.length} D1 batches per invocation):`
+    + ` ${(CONSUMER_BATCHES / seconds).toFixed(1)} batches/s, ${((CONSUMER_BATCHES * CONSUMER_BATCH_SIZE) / seconds).toFixed(0)} events/s,`
+    + ` ${((seconds * 1000) / CONSUMER_BATCHES).toFixed(1)} ms per batch`);
+}
+
 function printTable(rows) {
   const baseline = rows[0]?.rps;
   const table = [
@@ -215,6 +266,7 @@ async function main() {
 
   const outdir = mkdtempSync(path.join(tmpdir(), 'strive-bench-'));
   let mf;
+  let unmetered;
   try {
     console.log('Bundle (wrangler deploy --dry-run)');
     const scriptPath = buildBundle(outdir);
@@ -224,6 +276,10 @@ async function main() {
     const url = (await mf.ready).origin;
     console.log(`Worker on ${url} (Miniflare, no wrangler dev proxy)`);
     console.log(`  D1 state: ${await checkSeed(mf)}`);
+    const unmeteredPersist = path.join(outdir, 'd1-unmetered');
+    cpSync(path.join(ROOT, '.wrangler', 'state', 'v3', 'd1'), unmeteredPersist, { recursive: true });
+    unmetered = startWorker(scriptPath, unmeteredPersist, { USAGE_METERING: 'false' });
+    const unmeteredUrl = (await unmetered.ready).origin;
 
     // Valid well past the run, so no request of the last endpoint meets an expired token.
     const ttl = 300 + ENDPOINTS.length * (SETTLE_MS / 1000 + WARMUP_SECONDS + SECONDS + 10);
@@ -236,12 +292,13 @@ async function main() {
       process.stdout.write(`  ${endpoint.label} … `);
       try {
         await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-        const trips = await probe(url, endpoint, token);
-        await load(url, endpoint, token, WARMUP_SECONDS);
-        const result = await load(url, endpoint, token, SECONDS);
+        const target = endpoint.unmetered ? unmeteredUrl : url;
+        const trips = await probe(target, endpoint, token);
+        await load(target, endpoint, token, WARMUP_SECONDS);
+        const result = await load(target, endpoint, token, SECONDS);
         const failed = result.non2xx + result.errors + result.timeouts;
         rows.push({
-          label: `${endpoint.method} ${endpoint.path}`, rps: result.requests.mean,
+          label: `${endpoint.method} ${endpoint.path}${endpoint.unmetered ? ' (metering off)' : ''}`, rps: result.requests.mean,
           p50: result.latency.p50, p99: result.latency.p99, trips, failed, result,
         });
         console.log(failed ? 'done, WITH FAILURES' : 'done');
@@ -252,6 +309,7 @@ async function main() {
     }
 
     printTable(rows);
+    await benchConsumer(mf);
 
     // Errors are faster than work: a row with failures is not a throughput figure.
     const bad = rows.filter((r) => r.error || r.failed > 0);
@@ -270,6 +328,7 @@ async function main() {
     }
   } finally {
     await mf?.dispose();
+    await unmetered?.dispose();
     rmSync(outdir, { recursive: true, force: true });
   }
 }
