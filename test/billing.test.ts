@@ -236,6 +236,28 @@ describe('POST /v1/webhooks/stripe', () => {
     expect(await tierOfUser(org.owner.token)).toBe('basic');
   });
 
+  it('gives a member the tier when they join and takes it when they leave', async () => {
+    const org = await newOrg();
+    await deliver(stripeEvent('customer.subscription.created', subscriptionObject(org.id, 'pro')));
+    const member = await joinAs(org, 'member');
+    expect(await tierOfUser(member.token)).toBe('pro');
+    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${member.id}`, { token: member.token })).status).toBe(204);
+    expect(await tierOfUser(member.token)).toBe('free');
+  });
+
+  it('does not revive a canceled subscription with a late invoice event', async () => {
+    const org = await newOrg();
+    const subscription = subscriptionObject(org.id, 'pro');
+    const t = now();
+    await deliver(stripeEvent('customer.subscription.deleted', { ...subscription, status: 'canceled' }, t));
+    const paid = stripeEvent('invoice.paid', {
+      id: `in_${rand()}`, object: 'invoice', status: 'paid', customer: subscription.customer,
+      parent: { type: 'subscription_details', quote_details: null, subscription_details: { subscription: subscription.id, metadata: { organization_id: org.id } } },
+    }, t + 5);
+    expect((await deliver(paid)).body.applied).toBe(false);
+    expect(await subscriptionOf(org)).toMatchObject({ status: 'canceled', effective_tier: 'free' });
+  });
+
   it('links the Stripe ids on checkout.session.completed without waiting for the subscription event', async () => {
     const org = await newOrg();
     const session = {

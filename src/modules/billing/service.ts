@@ -1,6 +1,6 @@
 // Billing: the organization's subscription, Stripe Checkout and the customer portal (owners), and
 // the state Stripe's webhooks bring (webhooks/stripe.ts applies it through `subscriptionEffect`).
-import { eq, inArray, sql } from 'drizzle-orm';
+import { eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type Stripe from 'stripe';
 import { organization_members, organizations, subscriptions, users } from '../../db/catalog';
 import { SUBSCRIPTION_STATUSES, TIERS, type SubscriptionStatus, type Tier } from '../../db/enums';
@@ -176,13 +176,21 @@ export function subscriptionEffect(catalog: CatalogDb, organizationId: string, p
         updated_at: now,
       })
       .where(eq(organizations.id, organizationId)),
-    catalog
-      .update(users)
-      .set({
-        subscription_tier: sql`coalesce((SELECT s.tier FROM ${organization_members} m JOIN ${subscriptions} s ON s.organization_id = m.organization_id
-          WHERE m.user_id = ${users.id} AND s.status IN (${KEEPING}) ORDER BY ${TIER_RANK} DESC LIMIT 1), 'free')`,
-        updated_at: now,
-      })
-      .where(inArray(users.id, catalog.select({ id: organization_members.user_id }).from(organization_members).where(eq(organization_members.organization_id, organizationId)))),
+    usersTierUpdate(catalog, inArray(users.id, catalog.select({ id: organization_members.user_id }).from(organization_members).where(eq(organization_members.organization_id, organizationId)))),
   ] as const;
+}
+
+/**
+ * users.subscription_tier of the users `which` selects, recomputed: the highest tier in effect
+ * among all their organizations. Run by billing events and by membership changes.
+ */
+export function usersTierUpdate(catalog: CatalogDb, which: SQL) {
+  return catalog
+    .update(users)
+    .set({
+      subscription_tier: sql`coalesce((SELECT s.tier FROM ${organization_members} m JOIN ${subscriptions} s ON s.organization_id = m.organization_id
+        WHERE m.user_id = ${users.id} AND s.status IN (${KEEPING}) ORDER BY ${TIER_RANK} DESC LIMIT 1), 'free')`,
+      updated_at: new Date().toISOString(),
+    })
+    .where(which);
 }

@@ -11,6 +11,7 @@ import { actingUserId, forgetAccess, requirePermission } from '../../auth/tenant
 import { uuidv7 } from '../../lib/ids';
 import { newestFirst } from '../../lib/pagination';
 import { ApiError, conflict, forbidden, invalid, notFound } from '../../lib/problem';
+import { usersTierUpdate } from '../billing/service';
 import { TIER_LIMITS } from '../billing/tiers';
 import { auditedCatalogChange, changes } from '../activity/audit';
 
@@ -81,7 +82,7 @@ export async function listMembers({ ctx, input }: { ctx: TenantContext; input: {
  */
 function insertWithinSeats(ctx: TenantContext, member: typeof organization_members.$inferInsert) {
   const seats = TIER_LIMITS[ctx.organization.tier].seats;
-  if (seats === null) return ctx.catalog.insert(organization_members).values(member).returning({ id: organization_members.id }).get();
+  if (seats === null) return ctx.catalog.insert(organization_members).values(member).returning({ id: organization_members.id });
   // Every column, in the table's order (INSERT … SELECT fills them by position).
   const values = sql.join(
     [member.id, member.organization_id, member.user_id, member.role, JSON.stringify(member.permissions), member.invited_by, member.joined_at, member.created_at, member.updated_at]
@@ -91,9 +92,11 @@ function insertWithinSeats(ctx: TenantContext, member: typeof organization_membe
   return ctx.catalog
     .insert(organization_members)
     .select(sql`SELECT ${values} WHERE (SELECT count(*) FROM ${organization_members} WHERE ${ofOrganization(ctx)}) < ${seats}`)
-    .returning({ id: organization_members.id })
-    .get();
+    .returning({ id: organization_members.id });
 }
+
+/** A member's users.subscription_tier follows the organizations they are in (billing/service.ts). */
+const memberTier = (ctx: TenantContext, userId: string) => usersTierUpdate(ctx.catalog, eq(users.id, userId));
 
 const seatsExceeded = (ctx: TenantContext) =>
   new ApiError('quota_exceeded', `The ${ctx.organization.tier} tier allows ${TIER_LIMITS[ctx.organization.tier].seats} members. Upgrade the subscription to add more.`);
@@ -125,14 +128,14 @@ export async function addMember({ ctx, input }: { ctx: TenantContext; input: { e
     ctx,
     { action: 'member.create', resource_type: 'member', resource_id: member.user_id, new: { email: input.email, role: member.role, permissions: member.permissions } },
     async () => {
-      let added: unknown;
+      let added: unknown[];
       try {
-        added = await insertWithinSeats(ctx, member);
+        [added] = await ctx.catalog.batch([insertWithinSeats(ctx, member), memberTier(ctx, member.user_id)]);
       } catch (error) {
         if (isUniqueViolation(error)) throw conflict(`${input.email} is already a member.`);
         throw error;
       }
-      if (!added) throw seatsExceeded(ctx);
+      if (added.length === 0) throw seatsExceeded(ctx);
     },
   );
   ctx.meter.record({ resource_type: 'seats', quantity: 1, user_id: member.user_id });
@@ -179,12 +182,14 @@ export async function removeMember({ ctx, userId }: { ctx: TenantContext; userId
     ctx,
     { action: 'member.delete', resource_type: 'member', resource_id: userId, old: { email: before.user.email, role: before.role, permissions: before.permissions } },
     async () => {
-      const removed = await ctx.catalog
-        .delete(organization_members)
-        .where(and(ofOrganization(ctx), eq(organization_members.user_id, userId), before.role === 'owner' ? keepsAnOwner(ctx) : undefined))
-        .returning({ id: organization_members.id })
-        .get();
-      if (!removed) throw lastOwnerConflict();
+      const [removed] = await ctx.catalog.batch([
+        ctx.catalog
+          .delete(organization_members)
+          .where(and(ofOrganization(ctx), eq(organization_members.user_id, userId), before.role === 'owner' ? keepsAnOwner(ctx) : undefined))
+          .returning({ id: organization_members.id }),
+        memberTier(ctx, userId),
+      ]);
+      if (removed.length === 0) throw lastOwnerConflict();
     },
   );
   ctx.meter.record({ resource_type: 'seats', quantity: -1, user_id: userId });

@@ -105,7 +105,9 @@ export function registerStripeWebhook(app: App) {
           .get()
         : undefined;
       const before = organization?.subscription;
-      const stale = isStale(change.order, before?.stripe_event_created);
+      // A canceled subscription stays canceled: a late invoice event does not revive it.
+      const ended = change.order?.advances === false && (before?.status === 'canceled' || before?.status === 'incomplete_expired');
+      const stale = ended || isStale(change.order, before?.stripe_event_created);
       const diff = organization && change.patch && !stale ? changes({ ...before } as SubscriptionPatch, change.patch) : null;
       if (!organization || !diff) {
         // No organization (deleted, or a subscription made outside Strive), an unknown price, an
