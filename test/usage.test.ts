@@ -126,6 +126,10 @@ describe('quotas', () => {
     await vi.waitFor(async () => {
       expectProblem(await api('GET', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token }), 402, 'quota_exceeded');
     }, { timeout: 5_000, interval: 100 });
+    // Billing stays reachable, so the organization can see its usage and upgrade.
+    expect((await usage(org)).status).toBe(200);
+    expect((await api('GET', `/v1/orgs/${org.slug}/subscription`, { token: org.owner.token })).status).toBe(200);
+    expectProblem(await api('POST', `/v1/orgs/${org.slug}/billing/checkout`, { token: org.owner.token, body: { tier: 'pro' } }), 503, 'not_configured');
     // Other organizations are not affected.
     const other = await newOrg(org.owner);
     expect((await api('GET', `/v1/orgs/${other.slug}/customers`, { token: org.owner.token })).status).toBe(200);

@@ -14,6 +14,12 @@ import { ApiError } from '../../lib/problem';
 import { TIER_LIMITS } from '../billing/tiers';
 import { billingPeriod, usedThisPeriod } from './quota';
 
+/**
+ * Routes an organization over its api_calls quota can still reach (and are still metered): seeing
+ * its usage and subscription, and upgrading, are the way out of the 402.
+ */
+const BILLING_ROUTE = /^\/v1\/orgs\/[^/]+\/(usage|subscription|billing\/)/;
+
 /** How long an isolate trusts its api_calls figure before reading the shard again (off the path). */
 const REFRESH_MS = 60_000;
 
@@ -54,7 +60,7 @@ export const meterApiCalls = createMiddleware<AppEnv>(async (c, next) => {
   const limit = TIER_LIMITS[ctx.organization.tier].api_calls;
   if (limit !== null) {
     const figure = figureOf(ctx, c.env, (p) => c.executionCtx.waitUntil(p));
-    if (figure.used >= limit) {
+    if (figure.used >= limit && !BILLING_ROUTE.test(c.req.path)) {
       throw new ApiError(
         'quota_exceeded',
         `The ${ctx.organization.tier} tier allows ${limit} API calls a month and they are used. Upgrade the subscription or wait for the next period.`,
