@@ -356,6 +356,19 @@ describe('checkout and portal', () => {
     });
   });
 
+  it('answers 503 not_configured when no active price has the tier\'s lookup_key', async () => {
+    fetchMock.activate();
+    fetchMock.disableNetConnect();
+    const org = await newOrg();
+    await env.CATALOG.prepare('UPDATE organizations SET stripe_customer_id = ? WHERE id = ?').bind(`cus_${rand()}`, org.id).run();
+    fetchMock.get('https://api.stripe.com').intercept({ path: (p) => p.startsWith('/v1/prices?'), method: 'GET' })
+      .reply(200, { object: 'list', url: '/v1/prices', has_more: false, data: [] }, { headers: { 'content-type': 'application/json' } });
+    const res = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'enterprise' });
+    expectProblem(res, 503, 'not_configured');
+    expect(res.body.detail).toContain("'enterprise'");
+    fetchMock.assertNoPendingInterceptors();
+  });
+
   it('answers 409 to a checkout when a subscription is active (plans change in the portal)', async () => {
     const org = await newOrg();
     await deliver(stripeEvent('customer.subscription.created', subscriptionObject(org.id, 'basic')));
