@@ -78,7 +78,7 @@ export async function listMembers({ ctx, input }: { ctx: TenantContext; input: {
 
 /**
  * Inserts the member only while the tier has a seat free: the count and the insert are one
- * statement, so two concurrent additions cannot both take the last seat. Undefined when full.
+ * statement, so two concurrent additions cannot both take the last seat. No row back when full.
  */
 function insertWithinSeats(ctx: TenantContext, member: typeof organization_members.$inferInsert) {
   const seats = TIER_LIMITS[ctx.organization.tier].seats;
