@@ -14,6 +14,7 @@ import { idempotency } from './middleware/idempotency';
 import { roundTrips } from './middleware/round-trips';
 import { registerActivityRoutes } from './modules/activity/routes';
 import { registerApiKeyRoutes } from './modules/api-keys/routes';
+import { registerAppointmentRoutes } from './modules/appointments/routes';
 import { registerCustomerRoutes } from './modules/customers/routes';
 import { registerMeRoutes } from './modules/me/routes';
 import { registerMemberRoutes } from './modules/members/routes';
@@ -74,6 +75,7 @@ export function createApp() {
   registerCustomerRoutes(app);
   registerProjectRoutes(app);
   registerTaskRoutes(app);
+  registerAppointmentRoutes(app);
   registerClerkWebhook(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

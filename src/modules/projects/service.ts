@@ -11,6 +11,7 @@ import { uuidv7 } from '../../lib/ids';
 import { newestFirst } from '../../lib/pagination';
 import { invalid, notFound } from '../../lib/problem';
 import { auditedDelete, auditedInsert, auditedUpdate } from '../activity/audit';
+import { clientCustomerScope } from '../customers/service';
 import { assertMember } from '../members/service';
 
 export type Project = typeof projects.$inferSelect;
@@ -37,8 +38,7 @@ const described = (action: 'create' | 'update' | 'delete') => ({ action: `projec
  * that has the projects table in scope (tasks: `project_id IN (SELECT id FROM projects WHERE …)`).
  */
 export function clientProjectScope(ctx: TenantContext): SQL | undefined {
-  if (ctx.clientEmail === null) return undefined;
-  return sql`${projects.customer_id} IN (SELECT ${customers.id} FROM ${customers} WHERE ${customers.organization_id} = ${ctx.organization.id} AND ${customers.email} = ${ctx.clientEmail.toLowerCase()})`;
+  return clientCustomerScope(ctx, projects.customer_id);
 }
 
 /**
