@@ -37,7 +37,9 @@ export type Actor =
 /** Verified credentials, before any database look-up. */
 export type Credentials =
   | { type: 'session'; clerkUserId: string; email?: string; name?: string; avatarUrl?: string }
-  | { type: 'api_key'; secret: string };
+  | { type: 'api_key'; secret: string }
+  /** `?token=` on the calendar feed, and only there: read-only access to appointments. */
+  | { type: 'calendar_feed'; secret: string };
 
 export type RequestInfo = { requestId: string; ip: string | null; userAgent: string | null };
 

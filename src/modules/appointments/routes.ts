@@ -3,6 +3,7 @@ import { APPOINTMENT_STATUSES, LIVE_APPOINTMENT_STATUSES } from '../../db/enums'
 import { Id } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
+import { calendarFeed, revokeCalendarToken, rotateCalendarToken } from './calendar';
 import {
   checkTimes, createAppointment, deleteAppointment, getAppointment, listAppointments, updateAppointment,
 } from './service';
@@ -86,8 +87,60 @@ const params = z.object({ org: OrgParam });
 const itemParams = z.object({ org: OrgParam, id: Id });
 const tags = ['Appointments'];
 
-/** The item routes; registered after every static `/appointments/…` path, which `{id}` would shadow. */
+const FeedQuery = z.object({
+  token: z.string().optional().openapi({ description: 'A calendar feed token (`scal_…`, from `POST …/appointments/feed-token`) instead of the Authorization header' }),
+  assigned_to: z.union([z.literal('me'), Id]).optional().openapi({ description: "Only this member's appointments (`me`: the token's owner)" }),
+});
+
+const FeedToken = z
+  .object({
+    token: z.string().openapi({ description: 'Shown once; only its hash is stored' }),
+    feed_url: z.string(),
+    webcal_url: z.string().openapi({ description: 'The same URL for calendar apps (webcal:)' }),
+  })
+  .openapi('CalendarFeedToken');
+
 export function registerAppointmentRoutes(app: App) {
+  app.openapi(
+    defineRoute({
+      method: 'get', path: '/v1/orgs/{org}/appointments.ics', tags, permission: 'appointments:read',
+      summary: 'iCalendar feed (RFC 5545) of appointments from 90 days ago to a year ahead',
+      description: 'Authenticated by the bearer token as usual, or by `?token=` with a calendar feed token. Client users see their own customer\'s appointments only.',
+      request: { params, query: FeedQuery },
+      responses: { 200: { description: 'The calendar', content: { 'text/calendar': { schema: z.string() } } } },
+    }),
+    async (c) => {
+      const { assigned_to } = c.req.valid('query');
+      const body = await calendarFeed({ ctx: c.get('tenant'), input: { assigned_to } });
+      // The feed URL carries a credential: nothing on the way may keep a copy.
+      return c.body(body, 200, { 'content-type': 'text/calendar; charset=utf-8', 'cache-control': 'private, no-store' });
+    },
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'post', path: '/v1/orgs/{org}/appointments/feed-token', tags, permission: 'appointments:read',
+      summary: "Create or rotate the acting member's calendar feed token (the previous one stops working)",
+      request: { params },
+      responses: { 201: json(FeedToken, 'The token and the feed URL, shown once') },
+    }),
+    async (c) => c.json(await rotateCalendarToken({ ctx: c.get('tenant'), origin: new URL(c.req.url).origin }), 201),
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'delete', path: '/v1/orgs/{org}/appointments/feed-token', tags, permission: 'appointments:read',
+      summary: "Revoke the acting member's calendar feed token",
+      request: { params },
+      responses: { 204: noContent },
+    }),
+    async (c) => {
+      await revokeCalendarToken({ ctx: c.get('tenant') });
+      return c.body(null, 204);
+    },
+  );
+
+  // The item routes come after every static `/appointments/…` path, which `{id}` would shadow.
   app.openapi(
     defineRoute({
       method: 'get', path: '/v1/orgs/{org}/appointments', tags, summary: 'List appointments, newest first', permission: 'appointments:read',
