@@ -180,6 +180,8 @@ export const appointments = sqliteTable(
     uniqueIndex('appointments_org_id_unique').on(t.organization_id, t.id),
     index('appointments_org_start_idx').on(t.organization_id, t.start_time),
     index('appointments_assignee_start_idx').on(t.assigned_to, t.start_time),
+    // The reminder cron looks across the shard's organizations for what starts soon.
+    index('appointments_start_idx').on(t.start_time),
     index('appointments_customer_idx').on(t.customer_id),
     foreignKey({ columns: [t.organization_id, t.customer_id], foreignColumns: [customers.organization_id, customers.id] }),
     check('appointments_status_check', oneOf('status', APPOINTMENT_STATUSES)),
@@ -219,14 +221,20 @@ export const reminders_sent = sqliteTable(
 export const appointment_webhooks = sqliteTable(
   'appointment_webhooks',
   {
-    organization_id: organizationId().primaryKey(),
+    /** The organization's id: one webhook per organization. */
+    id: id(),
+    organization_id: organizationId(),
     url: text('url').notNull(),
     secret: text('secret').notNull(),
     created_by: text('created_by'),
     created_at: createdAt(),
     updated_at: updatedAt(),
   },
-  (t) => [check('appointment_webhooks_url_check', sql`url LIKE 'https://%'`)],
+  (t) => [
+    uniqueIndex('appointment_webhooks_org_unique').on(t.organization_id),
+    check('appointment_webhooks_url_check', sql`url LIKE 'https://%'`),
+    check('appointment_webhooks_id_check', sql`id = organization_id`),
+  ],
 );
 
 export type SeoMeta = { title?: string; description?: string; canonical_url?: string; image?: string };

@@ -4,6 +4,7 @@ import { Id } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { calendarFeed, revokeCalendarToken, rotateCalendarToken } from './calendar';
+import { deleteWebhook, getWebhook, putWebhook } from './webhook';
 import {
   checkTimes, createAppointment, deleteAppointment, getAppointment, listAppointments, updateAppointment,
 } from './service';
@@ -100,6 +101,9 @@ const FeedToken = z
   })
   .openapi('CalendarFeedToken');
 
+const Webhook = z.object({ url: z.string(), created_at: z.string(), updated_at: z.string() }).openapi('AppointmentWebhook');
+const WebhookPut = z.object({ url: HttpsUrl }).strict().openapi('AppointmentWebhookPut');
+
 export function registerAppointmentRoutes(app: App) {
   app.openapi(
     defineRoute({
@@ -136,6 +140,37 @@ export function registerAppointmentRoutes(app: App) {
     }),
     async (c) => {
       await revokeCalendarToken({ ctx: c.get('tenant') });
+      return c.body(null, 204);
+    },
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'get', path: '/v1/orgs/{org}/appointments/webhook', tags, summary: 'The appointment webhook (its secret is never shown again)', permission: 'organization:update',
+      request: { params },
+      responses: { 200: json(Webhook, 'The webhook') },
+    }),
+    async (c) => c.json(await getWebhook({ ctx: c.get('tenant') }), 200),
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'put', path: '/v1/orgs/{org}/appointments/webhook', tags, permission: 'organization:update',
+      summary: 'Set the appointment webhook: reminders are POSTed to it, signed with a new secret shown in this answer only',
+      request: { params, body: jsonBody(WebhookPut) },
+      responses: { 200: json(Webhook.extend({ secret: z.string().openapi({ description: 'whsec_…: shown once' }) }).openapi('AppointmentWebhookWithSecret'), 'The webhook and its secret') },
+    }),
+    async (c) => c.json(await putWebhook({ ctx: c.get('tenant'), input: c.req.valid('json') }), 200),
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'delete', path: '/v1/orgs/{org}/appointments/webhook', tags, summary: 'Remove the appointment webhook', permission: 'organization:update',
+      request: { params },
+      responses: { 204: noContent },
+    }),
+    async (c) => {
+      await deleteWebhook({ ctx: c.get('tenant') });
       return c.body(null, 204);
     },
   );
