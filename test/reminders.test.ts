@@ -143,6 +143,20 @@ describe('the appointment webhook', () => {
     expect(deleted.body.data[0].old_data).toEqual({ url: 'https://hooks.example.com/y' });
   });
 
+  it("goes with its organization's deletion, reminders too", async () => {
+    const org = await newOrg();
+    await api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url: 'https://hooks.example.com/gone' } });
+    const start = Date.now() + 2 * HOUR;
+    await api('POST', `/v1/orgs/${org.slug}/appointments`, { token: org.owner.token, body: { title: 'x', start_time: new Date(start).toISOString(), end_time: new Date(start + HOUR).toISOString() } });
+    await runCron(recordingEnv().env, Date.now());
+    const shard = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(org.id).first<{ shard: number }>())!.shard;
+    const db = (env as unknown as Record<string, D1Database>)[`SHARD_${shard}`]!;
+    const count = async (table: string) => (await db.prepare(`SELECT count(*) AS n FROM ${table} WHERE organization_id = ?`).bind(org.id).first<{ n: number }>())!.n;
+    expect([await count('appointment_webhooks'), await count('reminders_sent')]).toEqual([1, 1]);
+    expect((await api('DELETE', `/v1/orgs/${org.slug}`, { token: org.owner.token })).status).toBe(204);
+    expect([await count('appointment_webhooks'), await count('reminders_sent')]).toEqual([0, 0]);
+  });
+
   it('delivers queued reminders signed, retries failures, acknowledges organizations without a webhook', async () => {
     const org = await newOrg();
     const quiet = await newOrg();
