@@ -58,6 +58,14 @@ const withTier = <O extends object>(organization: O, subscription: { tier: Tier 
   tier: subscription?.tier ?? 'free',
 });
 
+/** A user's access to an organization: who, where, their membership. */
+const userAccessFields = {
+  user: users,
+  organization: organizationFields,
+  subscription: { tier: subscriptions.tier },
+  member: { role: organization_members.role, permissions: organization_members.permissions },
+};
+
 const orgMatches = (ref: string) => or(eq(organizations.id, ref), eq(organizations.slug, ref));
 
 async function sessionAccess(
@@ -67,12 +75,7 @@ async function sessionAccess(
 ): Promise<Access | undefined> {
   const query = () =>
     catalog
-      .select({
-        user: users,
-        organization: organizationFields,
-        subscription: { tier: subscriptions.tier },
-        member: { role: organization_members.role, permissions: organization_members.permissions },
-      })
+      .select(userAccessFields)
       .from(users)
       .leftJoin(organizations, orgMatches(orgRef))
       .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
@@ -157,12 +160,7 @@ async function apiKeyAccess(catalog: CatalogDb, secret: string, orgRef: string):
  */
 async function calendarFeedAccess(catalog: CatalogDb, secret: string, orgRef: string): Promise<Access | undefined> {
   const row = await catalog
-    .select({
-      user: users,
-      organization: organizationFields,
-      subscription: { tier: subscriptions.tier },
-      member: { role: organization_members.role, permissions: organization_members.permissions },
-    })
+    .select(userAccessFields)
     .from(organization_members)
     .innerJoin(organizations, eq(organizations.id, organization_members.organization_id))
     .innerJoin(users, eq(users.id, organization_members.user_id))

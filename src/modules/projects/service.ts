@@ -2,7 +2,7 @@
 // customer of another organization (composite foreign key) and a due date before the start date
 // (CHECK), and those refusals are answered as 400s naming the field.
 import { and, eq, getTableColumns, lt, sql, type SQL } from 'drizzle-orm';
-import { customers, projects, tasks } from '../../db/tenant';
+import { projects, tasks } from '../../db/tenant';
 import type { PROJECT_STATUSES } from '../../db/enums';
 import { isCheckViolation, isForeignKeyViolation } from '../../db/errors';
 import type { TenantContext } from '../../env';
