@@ -197,6 +197,17 @@ describe('appointments', () => {
     });
   });
 
+  it('lets exactly one of parallel moves into one free slot win', async () => {
+    const member = await joinAs(org, 'member');
+    const ids = await Promise.all([0, 1, 2, 3, 4].map(async (i) =>
+      (await book({ title: `move ${i}`, assigned_to: member.id, start_time: at(1000 + i * 60), end_time: at(1030 + i * 60) })).body.id as string));
+    const results = await Promise.all(ids.map((id) =>
+      api('PATCH', `/v1/orgs/${org.slug}/appointments/${id}`, { token: t, body: { start_time: at(2000), end_time: at(2030) } })));
+    expect(results.map((r) => r.status).sort()).toEqual([200, 409, 409, 409, 409]);
+    const there = await api('GET', `/v1/orgs/${org.slug}/appointments?assigned_to=${member.id}&from=${at(2000)}&to=${at(2030)}`, { token: t });
+    expect(there.body.data.length).toBe(1);
+  });
+
   describe('status transitions', () => {
     const allowed: [string, string][] = [
       ['scheduled', 'confirmed'], ['scheduled', 'completed'], ['scheduled', 'no_show'], ['scheduled', 'cancelled'],
