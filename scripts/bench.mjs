@@ -28,8 +28,16 @@ const PROJECT = seeded(601); // 'Northwind website relaunch': the seed's board w
 const MOVED_TASK = seeded(701); // 'Write homepage copy', one of PROJECT's tasks
 const CUSTOMER_QUERY = 'whit'; // inside 'Dana Whitfield', and in no other seeded customer's name, email or company
 
+const BOB = seeded(2); // a member of acme: the burst books his time
+
 let written = 0;
 let moves = 0;
+let booked = 0;
+/** A free hour of Alice's for each booking: from 2031 on, where the seed books nothing. */
+const nextSlot = () => {
+  const start = Date.UTC(2031, 0, 1) + booked++ * 3_600_000;
+  return { start_time: new Date(start).toISOString(), end_time: new Date(start + 3_600_000).toISOString() };
+};
 /**
  * Where the move sends MOVED_TASK, alternately: next to a neighbour in `in_progress`, then in
  * `review`, so every request changes the board. Filled in by `resolveMoves` from the copy of the
@@ -68,7 +76,36 @@ const ENDPOINTS = [
     label: 'write: task move', method: 'POST', path: `/v1/orgs/${ORG}/tasks/${MOVED_TASK}/move`, auth: true,
     body: () => MOVES[moves++ % MOVES.length],
   },
+  // A booking with an assignee: the member check (catalog) and the overlap-checked INSERT with its
+  // audit row (one shard batch). Every request takes a new slot, so every one succeeds.
+  {
+    label: 'write: appointment booking', method: 'POST', path: `/v1/orgs/${ORG}/appointments`, auth: true,
+    body: () => ({ title: `bench ${booked}`, assigned_to: seeded(1), ...nextSlot() }),
+  },
+  { label: 'calendar feed', method: 'GET', path: `/v1/orgs/${ORG}/appointments.ics`, auth: true },
 ];
+
+const BURST = 10;
+
+/**
+ * BURST simultaneous bookings of one slot of Bob's: exactly one may win (201), the rest 409.
+ * Measured as a burst (not a rate): how long until all are answered, and who won.
+ */
+async function bookingBurst(url, token, round) {
+  const start = Date.UTC(2032, 0, 1) + round * 86_400_000;
+  const body = JSON.stringify({
+    title: `burst ${round}`, assigned_to: BOB,
+    start_time: new Date(start).toISOString(), end_time: new Date(start + 3_600_000).toISOString(),
+  });
+  const began = performance.now();
+  const statuses = await Promise.all(Array.from({ length: BURST }, async () => {
+    const sent = performance.now();
+    const response = await fetch(`${url}/v1/orgs/${ORG}/appointments`, { method: 'POST', headers: headersFor({ auth: true, body: true }, token), body });
+    await response.text();
+    return { status: response.status, ms: performance.now() - sent };
+  }));
+  return { statuses: statuses.map((s) => s.status), wallMs: performance.now() - began, slowestMs: Math.max(...statuses.map((s) => s.ms)) };
+}
 
 const positive = (name, fallback) => {
   const value = Number(process.env[name] ?? fallback);
@@ -310,6 +347,21 @@ async function main() {
 
     printTable(rows);
     await benchConsumer(mf);
+
+    // The burst: a few rounds, each on a fresh slot; the first warms up and is not reported.
+    const rounds = [];
+    for (let round = 0; round <= 5; round++) rounds.push(await bookingBurst(url, token, round));
+    const measured = rounds.slice(1);
+    const winners = measured.map((r) => r.statuses.filter((s) => s === 201).length);
+    const refused = measured.map((r) => r.statuses.filter((s) => s === 409).length);
+    const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+    console.log(`\nBooking burst: ${BURST} simultaneous bookings of one slot, ${measured.length} rounds`);
+    console.log(`  winners per round: ${winners.join(', ')} (must be 1); 409s per round: ${refused.join(', ')}`);
+    console.log(`  all answered after: median ${median(measured.map((r) => r.wallMs)).toFixed(0)} ms, worst ${Math.max(...measured.map((r) => r.wallMs)).toFixed(0)} ms`);
+    if (winners.some((w) => w !== 1) || refused.some((n) => n !== BURST - 1)) {
+      console.error('!! The booking burst did not end with exactly one winner and the rest 409.');
+      process.exitCode = 1;
+    }
 
     // Errors are faster than work: a row with failures is not a throughput figure.
     const bad = rows.filter((r) => r.error || r.failed > 0);

@@ -234,6 +234,28 @@ const tenants = {
         meeting_url: 'https://meet.example.com/acme-northwind', created_by: alice,
         created_at: '2026-11-20T09:00:00.000Z', updated_at: '2026-11-20T09:00:00.000Z',
       },
+      // Back to back with the check-in: allowed (intervals are half-open).
+      {
+        id: uuid(902), organization_id: acme, customer_id: uuid(502), assigned_to: alice,
+        title: 'Bluebird onboarding', description: 'Accounts, tools, first sprint.',
+        start_time: '2026-12-03T15:45:00.000Z', end_time: '2026-12-03T16:30:00.000Z', status: 'scheduled',
+        location: 'Acme office, Room 2', created_by: alice,
+        created_at: '2026-11-21T10:00:00.000Z', updated_at: '2026-11-21T10:00:00.000Z',
+      },
+      {
+        id: uuid(903), organization_id: acme, customer_id: uuid(503), assigned_to: bob,
+        title: 'Lumen design review', description: 'Homepage drafts; bring the print-outs.',
+        start_time: '2026-12-04T09:00:00.000Z', end_time: '2026-12-04T10:00:00.000Z', status: 'confirmed',
+        meeting_url: 'https://meet.example.com/acme-lumen', created_by: bob,
+        created_at: '2026-11-22T11:00:00.000Z', updated_at: '2026-11-22T11:00:00.000Z',
+      },
+      // Cancelled: it no longer holds Bob's slot (the feed shows it as STATUS:CANCELLED).
+      {
+        id: uuid(904), organization_id: acme, customer_id: uuid(501), assigned_to: bob,
+        title: 'Northwind content workshop', start_time: '2026-12-04T09:30:00.000Z', end_time: '2026-12-04T11:00:00.000Z',
+        status: 'cancelled', created_by: alice,
+        created_at: '2026-11-23T12:00:00.000Z', updated_at: '2026-11-24T08:00:00.000Z',
+      },
     ],
   },
   [globex]: {

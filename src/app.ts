@@ -16,6 +16,7 @@ import { roundTrips } from './middleware/round-trips';
 import { registerActivityRoutes } from './modules/activity/routes';
 import { registerApiKeyRoutes } from './modules/api-keys/routes';
 import { meterApiCalls } from './modules/usage/metering';
+import { registerAppointmentRoutes } from './modules/appointments/routes';
 import { registerCustomerRoutes } from './modules/customers/routes';
 import { registerMeRoutes } from './modules/me/routes';
 import { registerMemberRoutes } from './modules/members/routes';
@@ -83,6 +84,7 @@ export function createApp() {
   registerTaskRoutes(app);
   registerBillingRoutes(app);
   registerUsageRoutes(app);
+  registerAppointmentRoutes(app);
   registerClerkWebhook(app);
   registerStripeWebhook(app);
 

@@ -3,14 +3,16 @@ import type { RoundTripCounter } from './db/round-trips';
 import type { CatalogDb } from './db/shards';
 import type { UserRole, MemberRole, Tier } from './db/enums';
 import type { UsageEvent, UsageMeter } from './modules/usage/meter';
+import type { NotificationMessage } from './modules/appointments/reminders';
 import type { Permission } from './auth/permissions';
 import type { TenantStore } from './db/tenant-store';
 import type { KanbanBoard } from './realtime/kanban-board';
 
 /** wrangler.toml's bindings (generated into worker-configuration.d.ts), typed RPC stubs, the secrets. */
-export type Bindings = Omit<Env, 'KANBAN_BOARD' | 'USAGE_QUEUE'> & {
+export type Bindings = Omit<Env, 'KANBAN_BOARD' | 'USAGE_QUEUE' | 'NOTIFICATIONS_QUEUE'> & {
   KANBAN_BOARD: DurableObjectNamespace<KanbanBoard>;
   USAGE_QUEUE: Queue<UsageEvent>;
+  NOTIFICATIONS_QUEUE: Queue<NotificationMessage>;
   /** PEM public key: verify Clerk session tokens without a network call. */
   CLERK_JWT_KEY?: string;
   /** Clerk Backend API key: verify against Clerk's JWKS when no CLERK_JWT_KEY is set. */
@@ -40,7 +42,9 @@ export type Actor =
 /** Verified credentials, before any database look-up. */
 export type Credentials =
   | { type: 'session'; clerkUserId: string; email?: string; name?: string; avatarUrl?: string }
-  | { type: 'api_key'; secret: string };
+  | { type: 'api_key'; secret: string }
+  /** `?token=` on the calendar feed, and only there: read-only access to appointments. */
+  | { type: 'calendar_feed'; secret: string };
 
 export type RequestInfo = { requestId: string; ip: string | null; userAgent: string | null };
 

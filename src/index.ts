@@ -1,7 +1,8 @@
-// The Worker's entry points: fetch, one queue consumer per queue name, and the Durable Object
-// classes.
+// The Worker's entry points: HTTP, the cron triggers, one queue consumer per queue name, and the
+// Durable Object classes.
 import { createApp } from './app';
 import type { Bindings } from './env';
+import { deliverNotifications, NOTIFICATIONS_QUEUE_NAME, sendDueReminders } from './modules/appointments/reminders';
 import { consumeUsage, recordDeadLetters } from './modules/usage/consumer';
 
 export { KanbanBoard } from './realtime/kanban-board';
@@ -9,16 +10,24 @@ export { KanbanBoard } from './realtime/kanban-board';
 const app = createApp();
 
 /** One entry per queue this Worker consumes (wrangler.toml [[queues.consumers]]). */
-const QUEUE_CONSUMERS: Record<string, (batch: MessageBatch<unknown>, env: Bindings, ctx: ExecutionContext) => Promise<void>> = {
+const QUEUE_CONSUMERS: Record<string, (batch: MessageBatch<never>, env: Bindings, ctx: ExecutionContext) => Promise<void>> = {
   'strive-usage': consumeUsage,
   'strive-usage-dlq': recordDeadLetters,
+  [NOTIFICATIONS_QUEUE_NAME]: deliverNotifications,
 };
 
 export default {
   fetch: app.fetch,
+
+  /** wrangler.toml's [triggers] crons: every 5 minutes. */
+  async scheduled(controller, env) {
+    await sendDueReminders(env, new Date(controller.scheduledTime));
+  },
+
   async queue(batch, env, ctx) {
     const consume = QUEUE_CONSUMERS[batch.queue];
-    if (!consume) throw new Error(`No consumer for queue ${batch.queue}`);
-    await consume(batch, env, ctx);
+    // Throwing makes Queues retry the batch: better than acknowledging messages nobody read.
+    if (!consume) throw new Error(`No consumer for queue ${batch.queue}.`);
+    await consume(batch as MessageBatch<never>, env, ctx);
   },
 } satisfies ExportedHandler<Bindings>;

@@ -3,6 +3,7 @@
 import { env, SELF } from 'cloudflare:test';
 import { expect } from 'vitest';
 import { base64UrlEncode, base64Decode } from '../src/lib/crypto';
+import type { Tier } from '../src/db/enums';
 
 const encoder = new TextEncoder();
 let signingKey: Promise<CryptoKey> | undefined;
@@ -67,11 +68,16 @@ export async function newUser(label = 'user', extra: Partial<TokenClaims> = {}):
 
 export type TestOrg = { id: string; slug: string; owner: TestUser };
 
-export async function newOrg(owner?: TestUser): Promise<TestOrg> {
+/**
+ * A new organization owned by `owner` (a new user by default). `tier` sets its subscription's tier
+ * before any request reaches it, for tests that need more than the free tier's seats.
+ */
+export async function newOrg(owner?: TestUser, { tier }: { tier?: Tier } = {}): Promise<TestOrg> {
   const user = owner ?? (await newUser('owner'));
   const slug = `org-${crypto.randomUUID().slice(0, 8)}`;
   const res = await api('POST', '/v1/orgs', { token: user.token, body: { name: `Org ${slug}`, slug } });
   expect(res.status).toBe(201);
+  if (tier) await env.CATALOG.prepare('UPDATE subscriptions SET tier = ? WHERE organization_id = ?').bind(tier, res.body.id).run();
   return { id: res.body.id, slug, owner: user };
 }
 

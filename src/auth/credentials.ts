@@ -1,10 +1,11 @@
-// Authentication: turn the Authorization header (or `?token=` on a WebSocket upgrade) into
-// verified credentials. No database here: a session JWT is verified with the key alone.
+// Authentication: turn the Authorization header (or `?token=` on a WebSocket upgrade or the
+// calendar feed) into verified credentials. No database here: a session JWT is verified with the key alone.
 import { verifyToken } from '@clerk/backend';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv, Bindings, Credentials } from '../env';
 import { ApiError } from '../lib/problem';
 import { API_KEY_PREFIX } from './api-keys';
+import { CALENDAR_TOKEN_PREFIX } from './calendar-tokens';
 
 const unauthenticated = (detail: string) =>
   new ApiError('unauthenticated', detail, undefined, { 'www-authenticate': 'Bearer' });
@@ -21,6 +22,18 @@ function bearerToken(request: Request): string | undefined {
     return new URL(request.url).searchParams.get('token') ?? undefined;
   }
   return undefined;
+}
+
+/** Calendar apps subscribe to a URL and cannot send headers: this path alone takes a feed token in the query. */
+const CALENDAR_FEED_PATH = /^\/v1\/orgs\/[^/]+\/appointments\.ics$/;
+
+function calendarFeedToken(request: Request): string | undefined {
+  if (request.headers.has('authorization')) return undefined;
+  const url = new URL(request.url);
+  const token = url.searchParams.get('token');
+  if (token === null || !CALENDAR_FEED_PATH.test(url.pathname)) return undefined;
+  if (!token.startsWith(CALENDAR_TOKEN_PREFIX)) throw unauthenticated('`token` must be a calendar feed token (scal_…).');
+  return token;
 }
 
 type SessionClaims = { sub: string; email?: unknown; name?: unknown; picture?: unknown };
@@ -53,6 +66,11 @@ async function verifySession(token: string, env: Bindings): Promise<Credentials>
 
 /** Requires credentials on every route it guards: 401 without them. */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+  const feedToken = calendarFeedToken(c.req.raw);
+  if (feedToken) {
+    c.set('credentials', { type: 'calendar_feed', secret: feedToken });
+    return next();
+  }
   const token = bearerToken(c.req.raw);
   if (!token) throw unauthenticated('Send "Authorization: Bearer <session token or API key>".');
   c.set(

@@ -15,6 +15,7 @@ import { auditRow } from '../modules/activity/audit';
 import { effectiveTier } from '../modules/billing/tiers';
 import { UsageMeter } from '../modules/usage/meter';
 import { hashApiKey } from './api-keys';
+import { sha256Hex } from '../lib/crypto';
 import {
   apiKeyPermissions, memberPermissions, PLATFORM_ADMIN, PLATFORM_MODERATOR, type Permission,
 } from './permissions';
@@ -61,6 +62,14 @@ const withTier = <O extends object>(organization: O, subscription: { tier: Tier;
   tier: subscription ? effectiveTier(subscription.tier, subscription.status) : 'free' as const,
 });
 
+/** A user's access to an organization: who, where, their membership. */
+const userAccessFields = {
+  user: users,
+  organization: organizationFields,
+  subscription: { tier: subscriptions.tier, status: subscriptions.status },
+  member: { role: organization_members.role, permissions: organization_members.permissions },
+};
+
 const orgMatches = (ref: string) => or(eq(organizations.id, ref), eq(organizations.slug, ref));
 
 async function sessionAccess(
@@ -70,12 +79,7 @@ async function sessionAccess(
 ): Promise<Access | undefined> {
   const query = () =>
     catalog
-      .select({
-        user: users,
-        organization: organizationFields,
-        subscription: { tier: subscriptions.tier, status: subscriptions.status },
-        member: { role: organization_members.role, permissions: organization_members.permissions },
-      })
+      .select(userAccessFields)
       .from(users)
       .leftJoin(organizations, orgMatches(orgRef))
       .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
@@ -154,6 +158,39 @@ async function apiKeyAccess(catalog: CatalogDb, secret: string, orgRef: string):
   };
 }
 
+/**
+ * A calendar feed token: its member's access to the organization, narrowed to reading
+ * appointments. A removed member's token went with their membership row.
+ */
+async function calendarFeedAccess(catalog: CatalogDb, secret: string, orgRef: string): Promise<Access | undefined> {
+  const row = await catalog
+    .select(userAccessFields)
+    .from(organization_members)
+    .innerJoin(organizations, eq(organizations.id, organization_members.organization_id))
+    .innerJoin(users, eq(users.id, organization_members.user_id))
+    .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
+    .where(eq(organization_members.calendar_token_hash, await sha256Hex(secret)))
+    .get();
+  if (!row) throw new ApiError('unauthenticated', 'This calendar feed token is invalid or has been rotated.');
+  assertActive(row.user);
+  if (row.organization.id !== orgRef && row.organization.slug !== orgRef) return undefined;
+  const member = memberPermissions(row.member.role, row.member.permissions, row.user.role);
+  return {
+    organization: withTier(row.organization, row.subscription),
+    actor: { type: 'user', user: toSessionUser(row.user) },
+    role: row.member.role,
+    permissions: new Set(CALENDAR_FEED_PERMISSIONS.filter((p) => member.has(p))),
+    clientEmail: row.user.role === 'client' ? row.user.email : null,
+    platformAccess: false,
+    userId: row.user.id,
+    keyId: null,
+    keyExpiresAt: null,
+    expires: Date.now() + ACCESS_TTL_MS,
+  };
+}
+
+const CALENDAR_FEED_PERMISSIONS: Permission[] = ['appointments:read'];
+
 function requestInfo(c: Context<AppEnv>): RequestInfo {
   return {
     requestId: c.get('requestId'),
@@ -209,7 +246,11 @@ export const fromPortable = (
 ): TenantContext => buildTenantContext(env, counter, { ...portable, permissions: new Set(portable.permissions) }, portable.request, waitUntil);
 
 function cacheKey(credentials: Credentials, orgRef: string): string {
-  return credentials.type === 'session' ? `s:${credentials.clerkUserId}:${orgRef}` : `k:${credentials.secret}:${orgRef}`;
+  switch (credentials.type) {
+    case 'session': return `s:${credentials.clerkUserId}:${orgRef}`;
+    case 'api_key': return `k:${credentials.secret}:${orgRef}`;
+    case 'calendar_feed': return `f:${credentials.secret}:${orgRef}`;
+  }
 }
 
 export const resolveTenant = createMiddleware<AppEnv>(async (c, next) => {
@@ -226,9 +267,9 @@ export const resolveTenant = createMiddleware<AppEnv>(async (c, next) => {
     access = undefined;
   }
   if (!access) {
-    access = credentials.type === 'session'
-      ? await sessionAccess(catalog, credentials, orgRef)
-      : await apiKeyAccess(catalog, credentials.secret, orgRef);
+    access = credentials.type === 'session' ? await sessionAccess(catalog, credentials, orgRef)
+      : credentials.type === 'api_key' ? await apiKeyAccess(catalog, credentials.secret, orgRef)
+      : await calendarFeedAccess(catalog, credentials.secret, orgRef);
     if (!access) throw notFound('organization');
     if (accessCache.size >= ACCESS_CACHE_MAX) accessCache.clear();
     accessCache.set(key, access);

@@ -74,11 +74,14 @@ export const organization_members = sqliteTable(
     permissions: json<MemberPermissions>('permissions').notNull().default({ grant: [], deny: [] }),
     invited_by: text('invited_by').references(() => users.id),
     joined_at: text('joined_at'),
+    /** SHA-256 of the member's calendar feed token (`?token=` on appointments.ics); rotating replaces it. */
+    calendar_token_hash: text('calendar_token_hash'),
     created_at: createdAt(),
     updated_at: updatedAt(),
   },
   (t) => [
     uniqueIndex('organization_members_org_user_unique').on(t.organization_id, t.user_id),
+    uniqueIndex('organization_members_calendar_token_unique').on(t.calendar_token_hash),
     index('organization_members_user_idx').on(t.user_id),
     index('organization_members_org_id_idx').on(t.organization_id, t.id),
     check('organization_members_role_check', oneOf('role', MEMBER_ROLES)),

@@ -14,6 +14,10 @@ export const TASK_STATUSES = ['todo', 'in_progress', 'review', 'done', 'cancelle
 export const CONTEXT_TYPES = ['general', 'project', 'customer', 'task'] as const;
 export const AI_MODELS = ['openai_gpt4', 'claude_sonnet', 'gemini'] as const;
 export const APPOINTMENT_STATUSES = ['scheduled', 'confirmed', 'completed', 'cancelled', 'no_show'] as const;
+/** Appointments that hold their assignee's time slot; the others free it. */
+export const LIVE_APPOINTMENT_STATUSES = ['scheduled', 'confirmed'] as const;
+/** Reminders go out within 24 h and within 1 h of an appointment's start. */
+export const REMINDER_WINDOWS = ['24h', '1h'] as const;
 export const CONTENT_TYPES = ['page', 'blog_post', 'documentation', 'template'] as const;
 export const CONTENT_STATUSES = ['draft', 'published', 'archived'] as const;
 export const USAGE_RESOURCE_TYPES = ['ai_tokens', 'api_calls', 'storage', 'seats'] as const;
@@ -25,3 +29,5 @@ export type UserRole = (typeof USER_ROLES)[number];
 export type Tier = (typeof TIERS)[number];
 export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
 export type TaskStatus = (typeof TASK_STATUSES)[number];
+export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
+export type ReminderWindow = (typeof REMINDER_WINDOWS)[number];

@@ -24,10 +24,15 @@ export function catalogDb(env: D1Bindings, counter: RoundTripCounter): CatalogDb
   return drizzle(countRoundTrips(env.CATALOG, counter), { schema: catalogSchema });
 }
 
-export function shardDb(env: D1Bindings, shard: number, counter: RoundTripCounter): ShardDb {
+/** The shard's D1 binding itself (round trips counted), for the rare statement drizzle cannot batch. */
+export function shardBinding(env: D1Bindings, shard: number, counter: RoundTripCounter): D1Database {
   const binding = (env as unknown as Record<string, D1Database | undefined>)[`SHARD_${shard}`];
   if (!binding) throw new Error(`Organization placed on SHARD_${shard}, which this deployment does not bind.`);
-  return drizzle(countRoundTrips(binding, counter), { schema: tenantSchema });
+  return countRoundTrips(binding, counter);
+}
+
+export function shardDb(env: D1Bindings, shard: number, counter: RoundTripCounter): ShardDb {
+  return drizzle(shardBinding(env, shard, counter), { schema: tenantSchema });
 }
 
 /**

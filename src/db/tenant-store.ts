@@ -1,7 +1,7 @@
 // The only way to reach tenant tables. Every statement it builds carries
 // `organization_id = <this organization>` (inserts get it set), so a route or service cannot
 // forget the filter or write another organization's rows.
-import { and, eq, sql, type SQL } from 'drizzle-orm';
+import { and, eq, getTableColumns, is, sql, SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { SelectedFields, SQLiteColumn, SQLiteInsertValue, SQLiteTable, SQLiteUpdateSetSource } from 'drizzle-orm/sqlite-core';
 import type { ShardDb } from './shards';
@@ -36,6 +36,20 @@ export class TenantStore {
 
   insert<T extends TenantTable>(table: T, values: Omit<SQLiteInsertValue<T>, 'organization_id'>) {
     return this.db.insert(table).values({ ...values, organization_id: this.organizationId } as SQLiteInsertValue<T>);
+  }
+
+  /**
+   * INSERT … SELECT <values> WHERE (condition): the row is written only if `condition` holds
+   * when it is written. Check and write are one statement, so no concurrent writer slips between
+   * them (a booking and "its slot is free", say). Missing values take the column's default.
+   */
+  insertWhere<T extends TenantTable>(table: T, values: Omit<SQLiteInsertValue<T>, 'organization_id'>, condition: SQL) {
+    const given = { ...values, organization_id: this.organizationId } as Record<string, unknown>;
+    const selected = Object.entries(getTableColumns(table)).map(([field, column]) => {
+      const value = given[field] !== undefined ? given[field] : column.default ?? column.defaultFn?.() ?? null;
+      return is(value, SQL) ? value : sql.param(value, column);
+    });
+    return this.db.insert(table).select(sql`SELECT ${sql.join(selected, sql`, `)} WHERE ${condition}`);
   }
 
   update<T extends TenantTable>(table: T, set: SQLiteUpdateSetSource<T>, where: SQL) {

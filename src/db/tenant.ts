@@ -8,7 +8,8 @@ import { check, foreignKey, index, integer, sqliteTable, text, uniqueIndex } fro
 import { bool, createdAt, hundredths, id, json, oneOf, updatedAt } from './columns';
 import {
   ACTOR_TYPES, AI_MODELS, APPOINTMENT_STATUSES, CONTENT_STATUSES, CONTENT_TYPES, CONTEXT_TYPES,
-  CUSTOMER_SOURCES, CUSTOMER_STATUSES, PRIORITIES, PROJECT_STATUSES, TASK_STATUSES, USAGE_RESOURCE_TYPES,
+  CUSTOMER_SOURCES, CUSTOMER_STATUSES, PRIORITIES, PROJECT_STATUSES, REMINDER_WINDOWS, TASK_STATUSES,
+  USAGE_RESOURCE_TYPES,
 } from './enums';
 
 const organizationId = () => text('organization_id').notNull();
@@ -169,18 +170,70 @@ export const appointments = sqliteTable(
     status: text('status', { enum: APPOINTMENT_STATUSES }).notNull().default('scheduled'),
     location: text('location'),
     meeting_url: text('meeting_url'),
+    /** A reminder for the current start_time has been queued (a move clears it). */
     reminder_sent: bool('reminder_sent').notNull().default(false),
     created_by: text('created_by'),
     created_at: createdAt(),
     updated_at: updatedAt(),
   },
   (t) => [
+    uniqueIndex('appointments_org_id_unique').on(t.organization_id, t.id),
     index('appointments_org_start_idx').on(t.organization_id, t.start_time),
     index('appointments_assignee_start_idx').on(t.assigned_to, t.start_time),
+    // The reminder cron looks across the shard's organizations for what starts soon.
+    index('appointments_start_idx').on(t.start_time),
     index('appointments_customer_idx').on(t.customer_id),
     foreignKey({ columns: [t.organization_id, t.customer_id], foreignColumns: [customers.organization_id, customers.id] }),
     check('appointments_status_check', oneOf('status', APPOINTMENT_STATUSES)),
     check('appointments_time_check', sql`end_time > start_time`),
+  ],
+);
+
+/**
+ * One row per reminder ever queued: the unique index on (appointment, window, start time) is what
+ * makes a doubled or overlapping cron run send nothing twice. A moved appointment gets new
+ * reminders for its new start time.
+ */
+export const reminders_sent = sqliteTable(
+  'reminders_sent',
+  {
+    id: id(),
+    organization_id: organizationId(),
+    appointment_id: text('appointment_id').notNull(),
+    reminder_window: text('reminder_window', { enum: REMINDER_WINDOWS }).notNull(),
+    /** The appointment's start_time this reminder is for. */
+    start_time: text('start_time').notNull(),
+    /** The cron run that claimed it; a claim never queued is taken over by a later run. */
+    claim_id: text('claim_id').notNull(),
+    claimed_at: text('claimed_at').notNull(),
+    queued_at: text('queued_at'),
+  },
+  (t) => [
+    uniqueIndex('reminders_sent_appointment_window_unique').on(t.appointment_id, t.reminder_window, t.start_time),
+    index('reminders_sent_claim_idx').on(t.claim_id),
+    index('reminders_sent_unqueued_idx').on(t.queued_at, t.claimed_at),
+    foreignKey({ columns: [t.organization_id, t.appointment_id], foreignColumns: [appointments.organization_id, appointments.id] }).onDelete('cascade'),
+    check('reminders_sent_window_check', oneOf('reminder_window', REMINDER_WINDOWS)),
+  ],
+);
+
+/** Where an organization's appointment notifications are POSTed, signed with `secret` (HMAC-SHA256). */
+export const appointment_webhooks = sqliteTable(
+  'appointment_webhooks',
+  {
+    /** The organization's id: one webhook per organization. */
+    id: id(),
+    organization_id: organizationId(),
+    url: text('url').notNull(),
+    secret: text('secret').notNull(),
+    created_by: text('created_by'),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('appointment_webhooks_org_unique').on(t.organization_id),
+    check('appointment_webhooks_url_check', sql`url LIKE 'https://%'`),
+    check('appointment_webhooks_id_check', sql`id = organization_id`),
   ],
 );
 

@@ -109,7 +109,9 @@ function asJson(col: SQLiteColumn): SQL {
   }
 }
 
+/** The row's `fields` as a JSON object; none (a creation's old state): NULL. */
 function snapshot(table: TenantTable, fields: string[]): SQL {
+  if (fields.length === 0) return sql`NULL`;
   return sql`json_object(${sql.join(fields.map((f) => sql`${f}, ${asJson(column(table, f))}`), sql`, `)})`;
 }
 
@@ -155,13 +157,34 @@ export function auditFromRow(
 /** Inserts a tenant row and its audit row in one batch. */
 type InsertValues<T extends TenantTable> = { [K in keyof Omit<T['$inferInsert'], 'organization_id'>]: T['$inferInsert'][K] | SQL };
 
+/** Values computed by SQL (a position, say) are in the returned row, not in the audit's copy. */
+const plainValues = (values: object): Snapshot => Object.fromEntries(Object.entries(values).filter(([, v]) => !is(v, SQL)));
+
 export async function auditedInsert<T extends TenantTable>(ctx: TenantContext, table: T, values: InsertValues<T> & { id: string }, described: Described): Promise<Row<T>> {
   const [rows] = await ctx.store.batch([
     ctx.store.insert(table, values as never).returning(),
-    // Values computed by SQL (a position, say) are in the returned row, not in the audit's copy.
-    auditRow(ctx, { ...described, resource_id: values.id, new: Object.fromEntries(Object.entries(values).filter(([, v]) => !is(v, SQL))) }),
+    auditRow(ctx, { ...described, resource_id: values.id, new: plainValues(values) }),
   ]);
   return (rows as Row<T>[])[0]!;
+}
+
+/**
+ * Inserts a tenant row only if `condition` holds as it is written (one statement, see
+ * TenantStore.insertWhere), and its audit row read back from the inserted row in the same batch:
+ * no row, no audit row. Undefined when the condition did not hold.
+ */
+export async function auditedInsertWhere<T extends TenantTable>(
+  ctx: TenantContext,
+  table: T,
+  values: InsertValues<T> & { id: string },
+  described: Described,
+  condition: SQL,
+): Promise<Row<T> | undefined> {
+  const [rows] = await ctx.store.batch([
+    ctx.store.insertWhere(table, values as never, condition).returning(),
+    auditFromRow(ctx, table, described, [], plainValues(values), eq(column(table, 'id'), values.id)),
+  ]);
+  return (rows as Row<T>[])[0];
 }
 
 /**

@@ -33,6 +33,16 @@ function matches(q: string): SQL {
 }
 
 
+/**
+ * What a global `client` user may see of records that name a customer (projects, appointments):
+ * those of the customer whose email is theirs (none when no customer has it). Undefined for
+ * everyone else. `customerId` is the record's customer column.
+ */
+export function clientCustomerScope(ctx: TenantContext, customerId: SQLiteColumn): SQL | undefined {
+  if (ctx.clientEmail === null) return undefined;
+  return sql`${customerId} IN (SELECT ${customers.id} FROM ${customers} WHERE ${customers.organization_id} = ${ctx.organization.id} AND ${customers.email} = ${ctx.clientEmail.toLowerCase()})`;
+}
+
 export async function listCustomers({ ctx, input }: { ctx: TenantContext; input: CustomerFilters }) {
   requirePermission(ctx, 'customers:read');
   return newestFirst(customers.id, input, (after) =>

@@ -1,7 +1,7 @@
 // Members: admins manage everyone below owner; only owners touch owners; the last owner can be
 // neither removed nor demoted (checked inside the writing statement, so two concurrent requests
 // cannot both remove "the other" owner).
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, sql } from 'drizzle-orm';
 import { organization_members, users, type MemberPermissions } from '../../db/catalog';
 import type { MemberRole } from '../../db/enums';
 import { isUniqueViolation } from '../../db/errors';
@@ -83,10 +83,11 @@ export async function listMembers({ ctx, input }: { ctx: TenantContext; input: {
 function insertWithinSeats(ctx: TenantContext, member: typeof organization_members.$inferInsert) {
   const seats = TIER_LIMITS[ctx.organization.tier].seats;
   if (seats === null) return ctx.catalog.insert(organization_members).values(member).returning({ id: organization_members.id });
-  // Every column, in the table's order (INSERT … SELECT fills them by position).
+  // Every column, in the table's order (INSERT … SELECT fills them by position), each encoded as
+  // its column encodes it; a column the member does not set takes NULL.
   const values = sql.join(
-    [member.id, member.organization_id, member.user_id, member.role, JSON.stringify(member.permissions), member.invited_by, member.joined_at, member.created_at, member.updated_at]
-      .map((value) => sql`${value}`),
+    Object.entries(getTableColumns(organization_members)).map(([key, column]) =>
+      sql.param(member[key as keyof typeof member] ?? null, column)),
     sql`, `,
   );
   return ctx.catalog

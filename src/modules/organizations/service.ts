@@ -119,7 +119,7 @@ export async function updateOrganization({ ctx, input }: { ctx: TenantContext; i
 }
 
 const TENANT_TABLES = [
-  tenant.activity_logs, tenant.usage_tracking, tenant.content, tenant.appointments,
+  tenant.activity_logs, tenant.usage_tracking, tenant.content, tenant.appointment_webhooks, tenant.reminders_sent, tenant.appointments,
   tenant.ai_conversations, tenant.tasks, tenant.projects, tenant.customers,
 ] as const;
 

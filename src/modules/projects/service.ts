@@ -2,7 +2,7 @@
 // customer of another organization (composite foreign key) and a due date before the start date
 // (CHECK), and those refusals are answered as 400s naming the field.
 import { and, eq, getTableColumns, lt, sql, type SQL } from 'drizzle-orm';
-import { customers, projects, tasks } from '../../db/tenant';
+import { projects, tasks } from '../../db/tenant';
 import type { PROJECT_STATUSES } from '../../db/enums';
 import { isCheckViolation, isForeignKeyViolation } from '../../db/errors';
 import type { TenantContext } from '../../env';
@@ -11,6 +11,7 @@ import { uuidv7 } from '../../lib/ids';
 import { newestFirst } from '../../lib/pagination';
 import { invalid, notFound } from '../../lib/problem';
 import { auditedDelete, auditedInsert, auditedUpdate } from '../activity/audit';
+import { clientCustomerScope } from '../customers/service';
 import { assertMember } from '../members/service';
 
 export type Project = typeof projects.$inferSelect;
@@ -37,8 +38,7 @@ const described = (action: 'create' | 'update' | 'delete') => ({ action: `projec
  * that has the projects table in scope (tasks: `project_id IN (SELECT id FROM projects WHERE …)`).
  */
 export function clientProjectScope(ctx: TenantContext): SQL | undefined {
-  if (ctx.clientEmail === null) return undefined;
-  return sql`${projects.customer_id} IN (SELECT ${customers.id} FROM ${customers} WHERE ${customers.organization_id} = ${ctx.organization.id} AND ${customers.email} = ${ctx.clientEmail.toLowerCase()})`;
+  return clientCustomerScope(ctx, projects.customer_id);
 }
 
 /**

@@ -45,7 +45,7 @@ function clientTaskScope(ctx: TenantContext): SQL | undefined {
 
 
 /** `assigned_to=me` means the acting user (an API key's creator). */
-function assignee(ctx: TenantContext, value: string | undefined): string | undefined {
+export function assignee(ctx: TenantContext, value: string | undefined): string | undefined {
   if (value !== 'me') return value;
   const me = actingUserId(ctx.actor);
   if (!me) throw invalid('assigned_to', "'me' needs a user or a user's API key.");

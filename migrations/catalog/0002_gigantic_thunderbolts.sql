@@ -1,0 +1,2 @@
+ALTER TABLE `organization_members` ADD `calendar_token_hash` text;--> statement-breakpoint
+CREATE UNIQUE INDEX `organization_members_calendar_token_unique` ON `organization_members` (`calendar_token_hash`);

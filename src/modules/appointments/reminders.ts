@@ -1,0 +1,167 @@
+// Appointment reminders: the cron job that finds them and the queue consumer that delivers them.
+//
+// Cron (every 5 min), per shard, across its organizations:
+//   1. ONE batch: claim every due reminder with INSERT OR IGNORE into reminders_sent (unique per
+//      appointment, window and start time: a doubled or overlapping run claims nothing twice),
+//      take over claims an earlier run made but never queued (it died between 1 and 2), and read
+//      the claimed reminders with their appointments.
+//   2. Send them to NOTIFICATIONS_QUEUE.
+//   3. Mark them queued. A run that fails before this leaves its claims to be taken over after
+//      CLAIM_TIMEOUT_MS: nothing is lost, and a reminder is sent again only after a crash.
+// Consumer: POSTs each reminder to the organization's webhook, signed; a failed delivery is
+// retried with backoff, then kept in the dead-letter queue. Every delivery of one reminder
+// carries the same id, so a receiver can drop the rare duplicate.
+import { inArray, sql, type SQL } from 'drizzle-orm';
+import { LIVE_APPOINTMENT_STATUSES, type ReminderWindow } from '../../db/enums';
+import { SQLiteSyncDialect } from 'drizzle-orm/sqlite-core';
+import { shardBinding, shardCount, shardDb } from '../../db/shards';
+import { appointment_webhooks } from '../../db/tenant';
+import type { Bindings } from '../../env';
+import { uuidv7, uuidv7PerRowSql } from '../../lib/ids';
+import { EVENT_ID_HEADER, SIGNATURE_HEADER, signWebhook } from './webhook';
+import type { Appointment } from './service';
+
+export const NOTIFICATIONS_QUEUE_NAME = 'strive-notifications';
+
+const HOUR_MS = 60 * 60 * 1000;
+/** A claim not queued after this long belongs to a run that died: the next run takes it over. */
+const CLAIM_TIMEOUT_MS = 10 * 60 * 1000;
+/** Queues accepts at most 100 messages per sendBatch. */
+const SEND_BATCH_MAX = 100;
+const WEBHOOK_TIMEOUT_MS = 10_000;
+
+export type ReminderEvent = {
+  /** The reminder's id: the same in every delivery of this reminder. */
+  id: string;
+  type: 'appointment.reminder';
+  created_at: string;
+  organization_id: string;
+  data: {
+    window: ReminderWindow;
+    appointment: Pick<Appointment, 'id' | 'title' | 'description' | 'start_time' | 'end_time' | 'status' | 'location' | 'meeting_url' | 'customer_id' | 'assigned_to'>;
+  };
+};
+
+/** A queue message: the event, and the shard where its organization's webhook is configured. */
+export type NotificationMessage = { shard: number; event: ReminderEvent };
+
+type ClaimedRow = ReminderEvent['data']['appointment'] & { reminder_id: string; reminder_window: ReminderWindow; organization_id: string };
+
+const live = sql.join(LIVE_APPOINTMENT_STATUSES.map((s) => sql`${s}`), sql`, `);
+
+/** Queues every reminder now due on every shard; answers how many were queued. */
+export async function sendDueReminders(env: Bindings, now: Date): Promise<number> {
+  const shards = Array.from({ length: shardCount(env) }, (_, shard) => remindShard(env, shard, now));
+  const results = await Promise.allSettled(shards);
+  const failed = results.filter((r) => r.status === 'rejected');
+  // One shard failing does not hold the others back; the run still reports the failure.
+  if (failed.length > 0) throw new AggregateError(failed.map((r) => (r as PromiseRejectedResult).reason), 'Reminders failed on some shards');
+  return results.reduce((sum, r) => sum + (r as PromiseFulfilledResult<number>).value, 0);
+}
+
+const dialect = new SQLiteSyncDialect();
+
+/**
+ * These statements span the shard's organizations, past the tenant store, and drizzle-orm 0.44's
+ * batch() cannot bind raw SQL's parameters: they are prepared on the binding itself.
+ */
+function prepare(db: D1Database, query: SQL): D1PreparedStatement {
+  const { sql: text, params } = dialect.sqlToQuery(query);
+  return db.prepare(text).bind(...params);
+}
+
+async function remindShard(env: Bindings, shard: number, now: Date): Promise<number> {
+  const db = shardBinding(env, shard, { count: 0 });
+  const claim = uuidv7();
+  const at = (offsetMs: number) => new Date(now.getTime() + offsetMs).toISOString();
+  const nowIso = at(0);
+  const claimedNow = await db.batch<ClaimedRow>([
+    // Within an hour: the 1 h reminder; within a day: the 24 h one. Booked 30 min ahead, an
+    // appointment gets the 1 h reminder only.
+    prepare(db, sql`INSERT OR IGNORE INTO reminders_sent
+        (id, organization_id, appointment_id, reminder_window, start_time, claim_id, claimed_at, queued_at)
+      SELECT ${sql.raw(uuidv7PerRowSql())}, a.organization_id, a.id,
+        CASE WHEN a.start_time <= ${at(HOUR_MS)} THEN '1h' ELSE '24h' END, a.start_time, ${claim}, ${nowIso}, NULL
+      FROM appointments a
+      WHERE a.start_time > ${nowIso} AND a.start_time <= ${at(24 * HOUR_MS)} AND a.status IN (${live})`),
+    prepare(db, sql`UPDATE reminders_sent SET claim_id = ${claim}, claimed_at = ${nowIso}
+      WHERE queued_at IS NULL AND claimed_at < ${at(-CLAIM_TIMEOUT_MS)} AND start_time > ${nowIso}`),
+    // The appointment as it is now; one moved or cancelled since its claim is not reminded of.
+    prepare(db, sql`SELECT r.id AS reminder_id, r.reminder_window, a.organization_id, a.id, a.title, a.description,
+        a.start_time, a.end_time, a.status, a.location, a.meeting_url, a.customer_id, a.assigned_to
+      FROM reminders_sent r JOIN appointments a
+        ON a.organization_id = r.organization_id AND a.id = r.appointment_id AND a.start_time = r.start_time
+      WHERE r.claim_id = ${claim} AND a.status IN (${live})`),
+  ]);
+  const claimed = claimedNow[2]!.results;
+  if (claimed.length === 0) return 0;
+
+  const messages = claimed.map(({ reminder_id, reminder_window, organization_id, ...appointment }) => ({
+    body: {
+      shard,
+      event: { id: reminder_id, type: 'appointment.reminder', created_at: nowIso, organization_id, data: { window: reminder_window, appointment } },
+    } satisfies NotificationMessage,
+    contentType: 'json' as const,
+  }));
+  for (let i = 0; i < messages.length; i += SEND_BATCH_MAX) {
+    await env.NOTIFICATIONS_QUEUE.sendBatch(messages.slice(i, i + SEND_BATCH_MAX));
+  }
+
+  const queuedAt = new Date().toISOString();
+  await db.batch([
+    prepare(db, sql`UPDATE reminders_sent SET queued_at = ${queuedAt} WHERE claim_id = ${claim}`),
+    prepare(db, sql`UPDATE appointments SET reminder_sent = 1 WHERE EXISTS (
+      SELECT 1 FROM reminders_sent r WHERE r.claim_id = ${claim} AND r.organization_id = appointments.organization_id
+        AND r.appointment_id = appointments.id AND r.start_time = appointments.start_time)`),
+  ]);
+  return claimed.length;
+}
+
+/** Seconds before the n-th retry: 30 s doubling, at most an hour. */
+const backoff = (attempts: number) => Math.min(3600, 30 * 2 ** Math.max(0, attempts - 1));
+
+/** The queue consumer: each reminder to its organization's webhook, if it configured one. */
+export async function deliverNotifications(batch: MessageBatch<NotificationMessage>, env: Bindings): Promise<void> {
+  const webhooks = await webhooksFor(env, batch.messages.map((m) => m.body));
+  await Promise.all(batch.messages.map(async (message) => {
+    const webhook = webhooks.get(message.body.event.organization_id);
+    // No webhook: the queue message was the whole notification.
+    if (!webhook) return message.ack();
+    try {
+      const body = JSON.stringify(message.body.event);
+      const response = await fetch(webhook.url, {
+        method: 'POST',
+        body,
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': 'Strive-Webhooks/1.0',
+          [EVENT_ID_HEADER]: message.body.event.id,
+          [SIGNATURE_HEADER]: await signWebhook(webhook.secret, body, Math.floor(Date.now() / 1000)),
+        },
+        redirect: 'manual',
+        signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+      });
+      await response.body?.cancel();
+      if (response.ok) return message.ack();
+      console.warn(`webhook ${message.body.event.id}: HTTP ${response.status}, attempt ${message.attempts}`);
+    } catch (error) {
+      console.warn(`webhook ${message.body.event.id} failed, attempt ${message.attempts}:`, error);
+    }
+    message.retry({ delaySeconds: backoff(message.attempts) });
+  }));
+}
+
+/** The webhooks of the organizations in a batch: one query per shard involved. */
+async function webhooksFor(env: Bindings, messages: NotificationMessage[]) {
+  const byShard = new Map<number, Set<string>>();
+  for (const { shard, event } of messages) byShard.set(shard, (byShard.get(shard) ?? new Set()).add(event.organization_id));
+  const found = new Map<string, { url: string; secret: string }>();
+  await Promise.all([...byShard].map(async ([shard, organizations]) => {
+    const rows = await shardDb(env, shard, { count: 0 })
+      .select({ organization_id: appointment_webhooks.organization_id, url: appointment_webhooks.url, secret: appointment_webhooks.secret })
+      .from(appointment_webhooks)
+      .where(inArray(appointment_webhooks.organization_id, [...organizations]));
+    for (const { organization_id, ...webhook } of rows) found.set(organization_id, webhook);
+  }));
+  return found;
+}

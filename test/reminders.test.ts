@@ -1,0 +1,203 @@
+import { createExecutionContext, createMessageBatch, createScheduledController, env, fetchMock, getQueueResult } from 'cloudflare:test';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import worker from '../src/index';
+import type { NotificationMessage } from '../src/modules/appointments/reminders';
+import { api, expectProblem, joinAs, newOrg, type TestOrg } from './helpers';
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+
+/** The Worker's env with a queue that records what is sent (or fails, to play a crash). */
+function recordingEnv(options: { fail?: boolean } = {}) {
+  const sent: NotificationMessage[] = [];
+  const queue = {
+    send: async () => { throw new Error('use sendBatch'); },
+    sendBatch: async (messages: Iterable<MessageSendRequest<NotificationMessage>>) => {
+      if (options.fail) throw new Error('queue unavailable');
+      for (const m of messages) sent.push(m.body);
+    },
+  };
+  return { env: { ...env, NOTIFICATIONS_QUEUE: queue } as unknown as typeof env, sent };
+}
+
+const runCron = (testEnv: typeof env, at: number) =>
+  worker.scheduled!(createScheduledController({ scheduledTime: at, cron: '*/5 * * * *' }), testEnv as never);
+
+describe('appointment reminders', () => {
+  let org: TestOrg;
+  const book = async (title: string, startsIn: number, extra: Record<string, unknown> = {}) => {
+    const start = Date.now() + startsIn;
+    const res = await api('POST', `/v1/orgs/${org.slug}/appointments`, {
+      token: org.owner.token,
+      body: { title, start_time: new Date(start).toISOString(), end_time: new Date(start + 30 * MINUTE).toISOString(), ...extra },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    return res.body;
+  };
+  const ours = (sent: NotificationMessage[]) =>
+    sent.filter((m) => m.event.organization_id === org.id).map((m) => [m.event.data.appointment.title, m.event.data.window]).sort();
+
+  beforeAll(async () => {
+    org = await newOrg();
+  });
+
+  it('sends each reminder once per window, however often the cron runs', async () => {
+    const soon = await book('soon', 30 * MINUTE);
+    await book('today', 5 * HOUR);
+    await book('in two days', 48 * HOUR);
+    const cancelled = await book('cancelled', 2 * HOUR);
+    await api('PATCH', `/v1/orgs/${org.slug}/appointments/${cancelled.id}`, { token: org.owner.token, body: { status: 'cancelled' } });
+
+    const { env: testEnv, sent } = recordingEnv();
+    const now = Date.now();
+    // A doubled run (two at once) and a later, overlapping one.
+    await Promise.all([runCron(testEnv, now), runCron(testEnv, now)]);
+    await runCron(testEnv, now + 5 * MINUTE);
+    expect(ours(sent)).toEqual([['soon', '1h'], ['today', '24h']]);
+
+    const reminder = sent.find((m) => m.event.data.appointment.id === soon.id)!;
+    expect(reminder.event).toMatchObject({
+      type: 'appointment.reminder', organization_id: org.id,
+      data: { window: '1h', appointment: { id: soon.id, title: 'soon', start_time: soon.start_time, end_time: soon.end_time, status: 'scheduled' } },
+    });
+    expect(reminder.event.id).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await api('GET', `/v1/orgs/${org.slug}/appointments/${soon.id}`, { token: org.owner.token })).body.reminder_sent).toBe(true);
+
+    // An hour before 'today' starts, its 1 h reminder follows; nothing else again.
+    await runCron(testEnv, now + 4 * HOUR + 5 * MINUTE);
+    expect(ours(sent)).toEqual([['soon', '1h'], ['today', '1h'], ['today', '24h']]);
+  });
+
+  it('reminds a moved appointment again for its new start time', async () => {
+    const moved = await book('moved', 3 * HOUR);
+    const { env: testEnv, sent } = recordingEnv();
+    await runCron(testEnv, Date.now());
+    expect(ours(sent)).toEqual([['moved', '24h']]);
+    const start = Date.now() + 20 * HOUR;
+    const patched = await api('PATCH', `/v1/orgs/${org.slug}/appointments/${moved.id}`, {
+      token: org.owner.token, body: { start_time: new Date(start).toISOString(), end_time: new Date(start + HOUR).toISOString() },
+    });
+    expect(patched.body.reminder_sent).toBe(false);
+    await runCron(testEnv, Date.now());
+    expect(ours(sent)).toEqual([['moved', '24h'], ['moved', '24h']]);
+    expect(sent.filter((m) => m.event.data.appointment.id === moved.id).map((m) => m.event.data.appointment.start_time))
+      .toEqual([moved.start_time, patched.body.start_time]);
+  });
+
+  it('loses no reminder when a run dies before queueing it: a later run takes the claim over', async () => {
+    const kept = await book('kept', 2 * HOUR);
+    const now = Date.now();
+    const broken = recordingEnv({ fail: true });
+    await expect(runCron(broken.env, now)).rejects.toThrow();
+    const working = recordingEnv();
+    // Within the claim's timeout the claim is still the failed run's…
+    await runCron(working.env, now + 5 * MINUTE);
+    expect(ours(working.sent)).toEqual([]);
+    // …after it, the next run sends it.
+    await runCron(working.env, now + 11 * MINUTE);
+    await runCron(working.env, now + 16 * MINUTE);
+    expect(ours(working.sent)).toEqual([['kept', '24h']]);
+    expect(working.sent.find((m) => m.event.data.appointment.id === kept.id)).toBeDefined();
+  });
+});
+
+describe('the appointment webhook', () => {
+  afterEach(() => {
+    fetchMock.deactivate();
+    fetchMock.enableNetConnect();
+  });
+
+  async function verify(secret: string, body: string, header: string) {
+    const { t, v1 } = Object.fromEntries(header.split(',').map((part) => part.split('='))) as { t: string; v1: string };
+    const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+    const mac = Uint8Array.from(v1.match(/../g)!.map((h) => parseInt(h, 16)));
+    expect(Math.abs(Number(t) - Date.now() / 1000)).toBeLessThan(300);
+    return crypto.subtle.verify('HMAC', key, mac, new TextEncoder().encode(`${t}.${body}`));
+  }
+
+  it('is configured by admins: https only, secret shown once, audited without it', async () => {
+    const org = await newOrg();
+    const member = await joinAs(org, 'member');
+    const path = `/v1/orgs/${org.slug}/appointments/webhook`;
+    expectProblem(await api('GET', path, { token: org.owner.token }), 404, 'not_found');
+    for (const url of ['http://hooks.example.com/x', 'ftp://hooks.example.com', 'not a url']) {
+      const res = await api('PUT', path, { token: org.owner.token, body: { url } });
+      expectProblem(res, 400, 'invalid_request');
+      expect(res.body.errors[0].path).toBe('url');
+    }
+    expectProblem(await api('PUT', path, { token: member.token, body: { url: 'https://hooks.example.com/x' } }), 403, 'forbidden');
+    const put = await api('PUT', path, { token: org.owner.token, body: { url: 'https://hooks.example.com/x' } });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    expect(put.body.secret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
+    expect(put.roundTrips).toBe(1);
+    const again = await api('PUT', path, { token: org.owner.token, body: { url: 'https://hooks.example.com/y' } });
+    expect(again.body.secret).not.toBe(put.body.secret);
+    const got = await api('GET', path, { token: org.owner.token });
+    expect(got.body).toEqual({ url: 'https://hooks.example.com/y', created_at: put.body.created_at, updated_at: again.body.updated_at });
+    const log = await api('GET', `/v1/orgs/${org.slug}/activity?resource_type=appointment_webhook`, { token: org.owner.token });
+    expect(JSON.stringify(log.body)).not.toContain(put.body.secret);
+    expect(log.body.data.map((r: { action: string }) => r.action)).toEqual(['appointment_webhook.update', 'appointment_webhook.update']);
+    expect((await api('DELETE', path, { token: org.owner.token })).status).toBe(204);
+    expectProblem(await api('DELETE', path, { token: org.owner.token }), 404, 'not_found');
+    const deleted = await api('GET', `/v1/orgs/${org.slug}/activity?action=appointment_webhook.delete`, { token: org.owner.token });
+    expect(deleted.body.data[0].old_data).toEqual({ url: 'https://hooks.example.com/y' });
+  });
+
+  it("goes with its organization's deletion, reminders too", async () => {
+    const org = await newOrg();
+    await api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url: 'https://hooks.example.com/gone' } });
+    const start = Date.now() + 2 * HOUR;
+    await api('POST', `/v1/orgs/${org.slug}/appointments`, { token: org.owner.token, body: { title: 'x', start_time: new Date(start).toISOString(), end_time: new Date(start + HOUR).toISOString() } });
+    await runCron(recordingEnv().env, Date.now());
+    const shard = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(org.id).first<{ shard: number }>())!.shard;
+    const db = (env as unknown as Record<string, D1Database>)[`SHARD_${shard}`]!;
+    const count = async (table: string) => (await db.prepare(`SELECT count(*) AS n FROM ${table} WHERE organization_id = ?`).bind(org.id).first<{ n: number }>())!.n;
+    expect([await count('appointment_webhooks'), await count('reminders_sent')]).toEqual([1, 1]);
+    expect((await api('DELETE', `/v1/orgs/${org.slug}`, { token: org.owner.token })).status).toBe(204);
+    expect([await count('appointment_webhooks'), await count('reminders_sent')]).toEqual([0, 0]);
+  });
+
+  it('delivers queued reminders signed, retries failures, acknowledges organizations without a webhook', async () => {
+    const org = await newOrg();
+    const quiet = await newOrg();
+    const secret = (await api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url: 'https://hooks.example.com/strive' } })).body.secret;
+    const shardOf = async (id: string) => (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(id).first<{ shard: number }>())!.shard;
+    const message = async (o: TestOrg, id: string): Promise<NotificationMessage> => ({
+      shard: await shardOf(o.id),
+      event: {
+        id, type: 'appointment.reminder', created_at: new Date().toISOString(), organization_id: o.id,
+        data: { window: '1h', appointment: { id: crypto.randomUUID(), title: 'Call', description: null, start_time: '2030-01-01T10:00:00.000Z', end_time: '2030-01-01T10:30:00.000Z', status: 'scheduled', location: null, meeting_url: null, customer_id: null, assigned_to: null } },
+      },
+    });
+
+    fetchMock.activate();
+    fetchMock.disableNetConnect();
+    const received: { headers: Record<string, string>; body: string }[] = [];
+    const hooks = fetchMock.get('https://hooks.example.com');
+    hooks.intercept({ path: '/strive', method: 'POST' }).reply(200, (opts) => {
+      received.push({ headers: opts.headers as Record<string, string>, body: String(opts.body) });
+      return 'ok';
+    });
+    hooks.intercept({ path: '/strive', method: 'POST' }).reply(500, 'down');
+
+    const messages = [await message(org, 'reminder-1'), await message(org, 'reminder-2'), await message(quiet, 'reminder-3')];
+    const batch = createMessageBatch<NotificationMessage>('strive-notifications', messages.map((body, i) => ({ id: `m${i + 1}`, timestamp: new Date(), attempts: 1, body })));
+    const ctx = createExecutionContext();
+    await worker.queue!(batch as never, env as never, ctx);
+    const result = await getQueueResult(batch, ctx);
+    fetchMock.assertNoPendingInterceptors();
+
+    // One delivery succeeded, one answered 500 and is retried; the quiet organization's is acked.
+    expect(result.ackAll).toBe(false);
+    expect(result.retryMessages).toEqual([{ msgId: expect.stringMatching(/^m[12]$/) }]);
+    expect([...result.explicitAcks].sort()).toEqual(['m1', 'm2', 'm3'].filter((id) => id !== result.retryMessages[0]!.msgId));
+    expect(received.length).toBe(1);
+    const [{ headers, body }] = received as [{ headers: Record<string, string>; body: string }];
+    const event = JSON.parse(body);
+    expect(['reminder-1', 'reminder-2']).toContain(event.id);
+    expect(headers['strive-event-id']).toBe(event.id);
+    expect(headers['content-type']).toBe('application/json');
+    expect(await verify(secret, body, headers['strive-signature']!)).toBe(true);
+    expect(await verify('whsec_wrong', body, headers['strive-signature']!)).toBe(false);
+  });
+});
