@@ -38,11 +38,11 @@ export async function purgePublicContent(orgSlug: string): Promise<void> {
   await caches.default.put(generationKey(orgSlug), generationEntry(uuidv7()));
 }
 
-async function currentGeneration(orgSlug: string, waitUntil: (p: Promise<unknown>) => void): Promise<string> {
+async function currentGeneration(orgSlug: string): Promise<string> {
   const entry = await caches.default.match(generationKey(orgSlug));
   if (entry) return entry.text();
   const id = uuidv7();
-  waitUntil(caches.default.put(generationKey(orgSlug), generationEntry(id)));
+  await caches.default.put(generationKey(orgSlug), generationEntry(id));
   return id;
 }
 
@@ -69,8 +69,7 @@ function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
  * Cached 404s (unknown or scheduled items) are answered as a fresh problem+json.
  */
 export async function servePublic(c: Context<AppEnv>, orgSlug: string, resource: string, produce: () => Promise<PublicAnswer>) {
-  const waitUntil = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
-  const key = `${CACHE_ORIGIN}/${orgSlug}/${await currentGeneration(orgSlug, waitUntil)}/${resource}`;
+  const key = `${CACHE_ORIGIN}/${orgSlug}/${await currentGeneration(orgSlug)}/${resource}`;
   let cached = await caches.default.match(key);
   const outcome = cached ? 'hit' : 'miss';
   if (!cached) {
@@ -80,7 +79,8 @@ export async function servePublic(c: Context<AppEnv>, orgSlug: string, resource:
       status: answer.status,
       headers: { 'content-type': answer.contentType, etag, 'cache-control': `public, max-age=${answer.ttl}` },
     });
-    waitUntil(caches.default.put(key, cached.clone()));
+    // Stored before answering (a local write, on misses only), so the very next request hits.
+    await caches.default.put(key, cached.clone());
   }
   if (cached.status === 404) throw notFound('content');
   const etag = cached.headers.get('etag')!;
