@@ -38,7 +38,10 @@ const tooLarge = () => new ApiError('payload_too_large', `Assets are limited to 
 /** The media type without parameters, lower-cased: what is checked and stored. */
 const mediaType = (header: string | undefined) => header?.split(';')[0]!.trim().toLowerCase() ?? '';
 
-/** Counts the bytes going through and fails the stream past `max`, whatever Content-Length claimed. */
+/**
+ * Counts the bytes going through and ends the stream early past `max`, whatever Content-Length
+ * claimed: the consumer then sees a short body (FixedLengthStream fails) and `exceeded` says why.
+ */
 function byteLimit(max: number) {
   const state = { bytes: 0, exceeded: false };
   const stream = new TransformStream<Uint8Array, Uint8Array>({
@@ -46,7 +49,7 @@ function byteLimit(max: number) {
       state.bytes += chunk.byteLength;
       if (state.bytes > max) {
         state.exceeded = true;
-        controller.error(tooLarge());
+        controller.terminate();
         return;
       }
       controller.enqueue(chunk);
@@ -77,9 +80,8 @@ export async function uploadAsset({ ctx, bucket, input }: { ctx: TenantContext; 
     payload = counted.pipeThrough(new FixedLengthStream(declared));
     size = declared;
   } else {
-    payload = await new Response(counted).arrayBuffer().catch((error) => {
-      throw limit.state.exceeded ? tooLarge() : error;
-    });
+    payload = await new Response(counted).arrayBuffer();
+    if (limit.state.exceeded) throw tooLarge();
     size = payload.byteLength;
     if (size === 0) throw invalid('body', 'The file is empty.');
     await assertQuota(ctx, 'storage', size);
@@ -145,9 +147,9 @@ export function parseRange(header: string | undefined, size: number): { offset: 
     return { offset, length: size - offset };
   }
   const start = Number(match[1]);
+  if (start >= size) return 'unsatisfiable';
   const end = match[2] ? Number(match[2]) : size - 1;
   if (end < start) return undefined;
-  if (start >= size) return 'unsatisfiable';
   return { offset: start, length: Math.min(end, size - 1) - start + 1 };
 }
 
