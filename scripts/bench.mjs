@@ -27,6 +27,9 @@ const seeded = (n) => `019a0000-0000-7000-8000-${String(n).padStart(12, '0')}`;
 const PROJECT = seeded(601); // 'Northwind website relaunch': the seed's board with a task in every open column
 const MOVED_TASK = seeded(701); // 'Write homepage copy', one of PROJECT's tasks
 const CUSTOMER_QUERY = 'whit'; // inside 'Dana Whitfield', and in no other seeded customer's name, email or company
+const POST_SLUG = 'introducing-client-portal'; // seeded content 801, published
+/** Uploaded through the API when the worker starts (the bench's R2 is in memory): its public URL. */
+let assetPath = '';
 
 let written = 0;
 let moves = 0;
@@ -64,7 +67,16 @@ const ENDPOINTS = [
     label: 'write: task move', method: 'POST', path: `/v1/orgs/${ORG}/tasks/${MOVED_TASK}/move`, auth: true,
     body: () => MOVES[moves++ % MOVES.length],
   },
+  // Public content: a cache hit (Cache API, no D1), then the same request on a worker whose Cache
+  // API is off (Miniflare's `cache: false`), so every request is a miss: the slug → shard look-up
+  // in the catalog and the shard read. The cache key ignores unknown query parameters on purpose
+  // (a cache-busting parameter cannot force D1 work), so a miss cannot be asked for by URL.
+  { label: 'public by slug, cache hit', method: 'GET', path: `/v1/public/${ORG}/content/${POST_SLUG}`, auth: false },
+  { label: 'public by slug, cache miss', method: 'GET', path: `/v1/public/${ORG}/content/${POST_SLUG}`, auth: false, uncached: true },
+  // An asset streamed from R2 (catalog + shard row, then R2).
+  { label: 'public asset download', method: 'GET', path: () => assetPath, auth: false },
 ];
+const pathOf = (endpoint) => (typeof endpoint.path === 'function' ? endpoint.path() : endpoint.path);
 
 const positive = (name, fallback) => {
   const value = Number(process.env[name] ?? fallback);
@@ -89,7 +101,7 @@ function buildBundle(outdir) {
  * A workerd with the bindings `wrangler dev` would give the worker, on `d1Persist`: a copy of
  * wrangler's local state (.wrangler/state/v3/d1, one <hash>.sqlite per database id).
  */
-function startWorker(scriptPath, d1Persist) {
+function startWorker(scriptPath, d1Persist, { cache = true } = {}) {
   const config = unstable_readConfig({ config: path.join(ROOT, 'wrangler.toml') });
   return new Miniflare({
     modules: true,
@@ -102,6 +114,10 @@ function startWorker(scriptPath, d1Persist) {
       config.d1_databases.map((d) => [d.binding, d.preview_database_id ?? d.database_id]),
     ),
     d1Persist,
+    r2Buckets: (config.r2_buckets ?? []).map((b) => b.binding), // in memory: the bench uploads what it reads
+    // Usage events (an upload's storage) are queued; nothing consumes them here.
+    queueProducers: Object.fromEntries((config.queues?.producers ?? []).map((q) => [q.binding, q.queue])),
+    cache, // false: the Cache API does nothing, so every public request is a miss
     // Durable Objects live in memory here: they hold no state the bench reads back.
     durableObjects: Object.fromEntries(
       (config.durable_objects?.bindings ?? []).map((d) => [d.name, {
@@ -151,7 +167,8 @@ async function resolveMoves(shard, organizationId) {
   const others = (status) => results.filter((t) => t.status === status && t.id !== MOVED_TASK);
   const first = others('in_progress')[0];
   const last = others('review').at(-1);
-  MOVES.push(
+  MOVES.splice(
+    0, MOVES.length,
     { status: 'in_progress', ...(first && { before_id: first.id }) },
     { status: 'review', ...(last && { after_id: last.id }) },
   );
@@ -171,13 +188,13 @@ const headersFor = (endpoint, token) => ({
 async function probe(url, endpoint, token) {
   let previous;
   for (let i = 0; i < 6; i++) {
-    const response = await fetch(url + endpoint.path, {
+    const response = await fetch(url + pathOf(endpoint), {
       method: endpoint.method,
       headers: headersFor(endpoint, token),
       body: endpoint.body ? JSON.stringify(endpoint.body()) : undefined,
     });
     const text = await response.text();
-    if (!response.ok) throw new Error(`${endpoint.method} ${endpoint.path} answered ${response.status}: ${text.slice(0, 500)}`);
+    if (!response.ok) throw new Error(`${endpoint.method} ${pathOf(endpoint)} answered ${response.status}: ${text.slice(0, 500)}`);
     const trips = response.headers.get('x-d1-round-trips') ?? '?';
     if (trips === previous) return trips;
     previous = trips;
@@ -186,7 +203,7 @@ async function probe(url, endpoint, token) {
 }
 
 function load(url, endpoint, token, seconds) {
-  const request = { method: endpoint.method, path: endpoint.path, headers: headersFor(endpoint, token) };
+  const request = { method: endpoint.method, path: pathOf(endpoint), headers: headersFor(endpoint, token) };
   if (endpoint.body) request.setupRequest = (req) => ({ ...req, body: JSON.stringify(endpoint.body()) });
   return autocannon({ url, connections: CONNECTIONS, duration: seconds, requests: [request] });
 }
@@ -210,6 +227,37 @@ function printTable(rows) {
   for (const row of table.slice(1)) console.log(line(row));
 }
 
+const labelOf = (endpoint) => `${endpoint.method} ${pathOf(endpoint)}${endpoint.uncached ? ' (Cache API off: miss)' : ''}`;
+
+/** One endpoint: its round trips, a warm-up, then the measured run. A failure is a row too. */
+async function measure(url, endpoint, token) {
+  process.stdout.write(`  ${endpoint.label} … `);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    const trips = await probe(url, endpoint, token);
+    await load(url, endpoint, token, WARMUP_SECONDS);
+    const result = await load(url, endpoint, token, SECONDS);
+    const failed = result.non2xx + result.errors + result.timeouts;
+    console.log(failed ? 'done, WITH FAILURES' : 'done');
+    return { label: labelOf(endpoint), rps: result.requests.mean, p50: result.latency.p50, p99: result.latency.p99, trips, failed, result };
+  } catch (error) {
+    console.log('FAILED');
+    return { label: labelOf(endpoint), error };
+  }
+}
+
+/** A 256 KB file uploaded through the API (the bench's R2 is in memory); answers its public path. */
+async function uploadAsset(url, token) {
+  const response = await fetch(`${url}/v1/orgs/${ORG}/assets?name=bench.png`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'image/png' },
+    body: new Uint8Array(256 * 1024).fill(7),
+  });
+  const body = await response.json();
+  if (response.status !== 201) throw new Error(`asset upload answered ${response.status}: ${JSON.stringify(body)}`);
+  return body.url;
+}
+
 async function main() {
   devSetup();
 
@@ -220,41 +268,30 @@ async function main() {
     const scriptPath = buildBundle(outdir);
     const d1Persist = path.join(outdir, 'd1');
     cpSync(path.join(ROOT, '.wrangler', 'state', 'v3', 'd1'), d1Persist, { recursive: true });
-    mf = startWorker(scriptPath, d1Persist); // assigned before it is ready, so `finally` stops a failed start too
-    const url = (await mf.ready).origin;
-    console.log(`Worker on ${url} (Miniflare, no wrangler dev proxy)`);
-    console.log(`  D1 state: ${await checkSeed(mf)}`);
-
     // Valid well past the run, so no request of the last endpoint meets an expired token.
     const ttl = 300 + ENDPOINTS.length * (SETTLE_MS / 1000 + WARMUP_SECONDS + SECONDS + 10);
     const token = signDevToken({ privateKeyPem: readFileSync(DEV_PRIVATE_KEY_PATH, 'utf8'), email: EMAIL, ttl });
 
-
     console.log(`\nBench: ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up + ${SECONDS} s per endpoint`);
-    const rows = [];
-    for (const endpoint of ENDPOINTS) {
-      process.stdout.write(`  ${endpoint.label} … `);
-      try {
-        await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-        const trips = await probe(url, endpoint, token);
-        await load(url, endpoint, token, WARMUP_SECONDS);
-        const result = await load(url, endpoint, token, SECONDS);
-        const failed = result.non2xx + result.errors + result.timeouts;
-        rows.push({
-          label: `${endpoint.method} ${endpoint.path}`, rps: result.requests.mean,
-          p50: result.latency.p50, p99: result.latency.p99, trips, failed, result,
-        });
-        console.log(failed ? 'done, WITH FAILURES' : 'done');
-      } catch (error) {
-        rows.push({ label: `${endpoint.method} ${endpoint.path}`, error });
-        console.log('FAILED');
-      }
+    const rows = new Map();
+    // Two runs of one worker bundle on the same data: the Cache API on (every endpoint but the
+    // misses), then off (the misses). One Miniflare at a time: they would share the D1 files.
+    for (const cache of [true, false]) {
+      const endpoints = ENDPOINTS.filter((e) => !e.uncached === cache);
+      if (endpoints.length === 0) continue;
+      mf = startWorker(scriptPath, d1Persist, { cache }); // assigned before it is ready, so `finally` stops a failed start too
+      const url = (await mf.ready).origin;
+      console.log(`Worker on ${url} (Miniflare, no wrangler dev proxy, Cache API ${cache ? 'on' : 'off'})`);
+      console.log(`  D1 state: ${await checkSeed(mf)}`);
+      assetPath = await uploadAsset(url, token);
+      for (const endpoint of endpoints) rows.set(endpoint, await measure(url, endpoint, token));
+      await mf.dispose();
+      mf = undefined;
     }
-
-    printTable(rows);
+    printTable(ENDPOINTS.map((endpoint) => rows.get(endpoint)));
 
     // Errors are faster than work: a row with failures is not a throughput figure.
-    const bad = rows.filter((r) => r.error || r.failed > 0);
+    const bad = [...rows.values()].filter((r) => r.error || r.failed > 0);
     for (const r of bad) {
       if (r.error) {
         console.error(`\n!! ${r.label}: ${r.error.message}`);
