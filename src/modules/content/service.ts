@@ -54,7 +54,6 @@ export function slugify(title: string): string {
 
 /** The list leaves out `content` and `html`: a page of full documents could weigh megabytes. */
 const { content: _markdown, html: _html, ...summaryFields } = getTableColumns(content);
-export const contentSummaryColumns = summaryFields;
 
 function matches(q: string): SQL {
   const pattern = `%${q.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
