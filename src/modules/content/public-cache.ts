@@ -26,6 +26,11 @@ const GENERATION_TTL_S = 7 * 24 * 3600;
 /** How long a data centre keeps a response: the bound on staleness where a purge did not run. */
 export const RESPONSE_TTL_S = 3600;
 const CLIENT_CACHE_CONTROL = 'public, max-age=0, must-revalidate';
+/**
+ * A fragment opened directly (not fetched by a page) is a document of this origin: sanitised on
+ * write already, and besides allowed no script, plugin or foreign frame.
+ */
+const FRAGMENT_CSP = "default-src 'none'; img-src https: http:; media-src https: http:; frame-src https://www.youtube-nocookie.com https://player.vimeo.com; sandbox";
 
 const generationKey = (orgSlug: string) => `${CACHE_ORIGIN}/${orgSlug}/generation`;
 
@@ -87,5 +92,7 @@ export async function servePublic(c: Context<AppEnv>, orgSlug: string, resource:
   const headers = { etag, 'cache-control': CLIENT_CACHE_CONTROL, 'x-cache': outcome };
   if (etagMatches(c.req.header('if-none-match'), etag)) return new Response(null, { status: 304, headers });
   // A new Response: a cached one's headers are immutable, and the middleware adds its own.
-  return new Response(cached.body, { status: 200, headers: { ...headers, 'content-type': cached.headers.get('content-type')! } });
+  const contentType = cached.headers.get('content-type')!;
+  const policy: Record<string, string> = contentType.startsWith('text/html') ? { 'content-security-policy': FRAGMENT_CSP } : {};
+  return new Response(cached.body, { status: 200, headers: { ...headers, ...policy, 'content-type': contentType } });
 }
