@@ -50,8 +50,11 @@ const sanitizer = new FilterXSS({
   },
 });
 
+/** Images and frames whose `src` was refused: left in, they would show as empty boxes. */
+const WITHOUT_SOURCE = /<iframe\b(?![^>]*\ssrc="[^"]+")[^>]*>[^<]*<\/iframe>|<img\b(?![^>]*\ssrc="[^"]+")[^>]*>/g;
+
 export function renderMarkdown(source: string): string {
-  return sanitizer.process(markdown.parse(source) as string).trim();
+  return sanitizer.process(markdown.parse(source) as string).replace(WITHOUT_SOURCE, '').trim();
 }
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
