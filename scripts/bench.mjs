@@ -27,6 +27,9 @@ const seeded = (n) => `019a0000-0000-7000-8000-${String(n).padStart(12, '0')}`;
 const PROJECT = seeded(601); // 'Northwind website relaunch': the seed's board with a task in every open column
 const MOVED_TASK = seeded(701); // 'Write homepage copy', one of PROJECT's tasks
 const CUSTOMER_QUERY = 'whit'; // inside 'Dana Whitfield', and in no other seeded customer's name, email or company
+const POST_SLUG = 'introducing-client-portal'; // seeded content 801, published
+/** Uploaded through the API when the worker starts (the bench's R2 is in memory): its public URL. */
+let assetPath = '';
 
 const BOB = seeded(2); // a member of acme: the burst books his time
 
@@ -55,7 +58,7 @@ const ENDPOINTS = [
   // The same read on a worker started with USAGE_METERING=false: no api_calls event, no quota
   // check. The difference to the row above is the cost of metering (the queue send via waitUntil,
   // and the consumer counting the events in the same workerd).
-  { label: 'tenant read: activity, metering off', method: 'GET', path: `/v1/orgs/${ORG}/activity?limit=10`, auth: true, unmetered: true },
+  { label: 'tenant read: activity, metering off', method: 'GET', path: `/v1/orgs/${ORG}/activity?limit=10`, auth: true, worker: 'unmetered' },
   { label: 'catalog read: members', method: 'GET', path: `/v1/orgs/${ORG}/members?limit=10`, auth: true },
   // A catalog write plus its audit row on the shard. A new value every time: the API skips a PATCH
   // that changes nothing, which would measure a read.
@@ -83,7 +86,16 @@ const ENDPOINTS = [
     body: () => ({ title: `bench ${booked}`, assigned_to: seeded(1), ...nextSlot() }),
   },
   { label: 'calendar feed', method: 'GET', path: `/v1/orgs/${ORG}/appointments.ics`, auth: true },
+  // Public content: a cache hit (Cache API, no D1), then the same request on a worker whose Cache
+  // API is off (Miniflare's `cache: false`), so every request is a miss: the slug → shard look-up
+  // in the catalog and the shard read. The cache key ignores unknown query parameters on purpose
+  // (a cache-busting parameter cannot force D1 work), so a miss cannot be asked for by URL.
+  { label: 'public by slug, cache hit', method: 'GET', path: `/v1/public/${ORG}/content/${POST_SLUG}`, auth: false },
+  { label: 'public by slug, cache miss', method: 'GET', path: `/v1/public/${ORG}/content/${POST_SLUG}`, auth: false, worker: 'uncached' },
+  // An asset streamed from R2 (catalog + shard row, then R2).
+  { label: 'public asset download', method: 'GET', path: () => assetPath, auth: false },
 ];
+const pathOf = (endpoint) => (typeof endpoint.path === 'function' ? endpoint.path() : endpoint.path);
 
 const BURST = 10;
 
@@ -130,7 +142,7 @@ function buildBundle(outdir) {
  * A workerd with the bindings `wrangler dev` would give the worker, on `d1Persist`: a copy of
  * wrangler's local state (.wrangler/state/v3/d1, one <hash>.sqlite per database id).
  */
-function startWorker(scriptPath, d1Persist, vars = {}) {
+function startWorker(scriptPath, d1Persist, { vars = {}, cache = true } = {}) {
   const config = unstable_readConfig({ config: path.join(ROOT, 'wrangler.toml') });
   return new Miniflare({
     modules: true,
@@ -143,6 +155,8 @@ function startWorker(scriptPath, d1Persist, vars = {}) {
       config.d1_databases.map((d) => [d.binding, d.preview_database_id ?? d.database_id]),
     ),
     d1Persist,
+    r2Buckets: (config.r2_buckets ?? []).map((b) => b.binding), // in memory: the bench uploads what it reads
+    cache, // false: the Cache API does nothing, so every public request is a miss
     // Durable Objects live in memory here: they hold no state the bench reads back.
     durableObjects: Object.fromEntries(
       (config.durable_objects?.bindings ?? []).map((d) => [d.name, {
@@ -203,7 +217,8 @@ async function resolveMoves(shard, organizationId) {
   const others = (status) => results.filter((t) => t.status === status && t.id !== MOVED_TASK);
   const first = others('in_progress')[0];
   const last = others('review').at(-1);
-  MOVES.push(
+  MOVES.splice(
+    0, MOVES.length,
     { status: 'in_progress', ...(first && { before_id: first.id }) },
     { status: 'review', ...(last && { after_id: last.id }) },
   );
@@ -223,13 +238,13 @@ const headersFor = (endpoint, token) => ({
 async function probe(url, endpoint, token) {
   let previous;
   for (let i = 0; i < 6; i++) {
-    const response = await fetch(url + endpoint.path, {
+    const response = await fetch(url + pathOf(endpoint), {
       method: endpoint.method,
       headers: headersFor(endpoint, token),
       body: endpoint.body ? JSON.stringify(endpoint.body()) : undefined,
     });
     const text = await response.text();
-    if (!response.ok) throw new Error(`${endpoint.method} ${endpoint.path} answered ${response.status}: ${text.slice(0, 500)}`);
+    if (!response.ok) throw new Error(`${endpoint.method} ${pathOf(endpoint)} answered ${response.status}: ${text.slice(0, 500)}`);
     const trips = response.headers.get('x-d1-round-trips') ?? '?';
     if (trips === previous) return trips;
     previous = trips;
@@ -238,7 +253,7 @@ async function probe(url, endpoint, token) {
 }
 
 function load(url, endpoint, token, seconds) {
-  const request = { method: endpoint.method, path: endpoint.path, headers: headersFor(endpoint, token) };
+  const request = { method: endpoint.method, path: pathOf(endpoint), headers: headersFor(endpoint, token) };
   if (endpoint.body) request.setupRequest = (req) => ({ ...req, body: JSON.stringify(endpoint.body()) });
   return autocannon({ url, connections: CONNECTIONS, duration: seconds, requests: [request] });
 }
@@ -298,55 +313,74 @@ function printTable(rows) {
   for (const row of table.slice(1)) console.log(line(row));
 }
 
+const WORKER_NOTES = { unmetered: ' (metering off)', uncached: ' (Cache API off: miss)' };
+const labelOf = (endpoint) => `${endpoint.method} ${pathOf(endpoint)}${WORKER_NOTES[endpoint.worker] ?? ''}`;
+
+/** One endpoint: its round trips, a warm-up, then the measured run. A failure is a row too. */
+async function measure(url, endpoint, token) {
+  process.stdout.write(`  ${endpoint.label} … `);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+    const trips = await probe(url, endpoint, token);
+    await load(url, endpoint, token, WARMUP_SECONDS);
+    const result = await load(url, endpoint, token, SECONDS);
+    const failed = result.non2xx + result.errors + result.timeouts;
+    console.log(failed ? 'done, WITH FAILURES' : 'done');
+    return { label: labelOf(endpoint), rps: result.requests.mean, p50: result.latency.p50, p99: result.latency.p99, trips, failed, result };
+  } catch (error) {
+    console.log('FAILED');
+    return { label: labelOf(endpoint), error };
+  }
+}
+
+/** A 256 KB file uploaded through the API (the bench's R2 is in memory); answers its public path. */
+async function uploadAsset(url, token) {
+  const response = await fetch(`${url}/v1/orgs/${ORG}/assets?name=bench.png`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'image/png' },
+    body: new Uint8Array(256 * 1024).fill(7),
+  });
+  const body = await response.json();
+  if (response.status !== 201) throw new Error(`asset upload answered ${response.status}: ${JSON.stringify(body)}`);
+  return body.url;
+}
+
 async function main() {
   devSetup();
 
   const outdir = mkdtempSync(path.join(tmpdir(), 'strive-bench-'));
-  let mf;
-  let unmetered;
+  const workers = [];
   try {
     console.log('Bundle (wrangler deploy --dry-run)');
     const scriptPath = buildBundle(outdir);
-    const d1Persist = path.join(outdir, 'd1');
-    cpSync(path.join(ROOT, '.wrangler', 'state', 'v3', 'd1'), d1Persist, { recursive: true });
-    mf = startWorker(scriptPath, d1Persist); // assigned before it is ready, so `finally` stops a failed start too
-    const url = (await mf.ready).origin;
-    console.log(`Worker on ${url} (Miniflare, no wrangler dev proxy)`);
-    console.log(`  D1 state: ${await checkSeed(mf)}`);
-    const unmeteredPersist = path.join(outdir, 'd1-unmetered');
-    cpSync(path.join(ROOT, '.wrangler', 'state', 'v3', 'd1'), unmeteredPersist, { recursive: true });
-    unmetered = startWorker(scriptPath, unmeteredPersist, { USAGE_METERING: 'false' });
-    const unmeteredUrl = (await unmetered.ready).origin;
+    // Variants of the worker some endpoints run on, each on its own copy of the data: metering
+    // off (the cost of the usage event), the Cache API off (every public request a miss).
+    const variants = {
+      unmetered: { vars: { USAGE_METERING: 'false' } },
+      uncached: { cache: false },
+    };
+    const urls = {};
+    for (const [name, options] of [['main', {}], ...Object.entries(variants)]) {
+      const persist = path.join(outdir, `d1-${name}`);
+      cpSync(path.join(ROOT, '.wrangler', 'state', 'v3', 'd1'), persist, { recursive: true });
+      const worker = startWorker(scriptPath, persist, options);
+      workers.push(worker); // before it is ready, so `finally` stops a failed start too
+      urls[name] = (await worker.ready).origin;
+    }
+    const url = urls.main;
+    console.log(`Worker on ${url} (Miniflare, no wrangler dev proxy), variants: ${Object.keys(variants).join(', ')}`);
+    console.log(`  D1 state: ${await checkSeed(workers[0])}`);
 
     // Valid well past the run, so no request of the last endpoint meets an expired token.
     const ttl = 300 + ENDPOINTS.length * (SETTLE_MS / 1000 + WARMUP_SECONDS + SECONDS + 10);
     const token = signDevToken({ privateKeyPem: readFileSync(DEV_PRIVATE_KEY_PATH, 'utf8'), email: EMAIL, ttl });
 
-
     console.log(`\nBench: ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up + ${SECONDS} s per endpoint`);
-    const rows = [];
-    for (const endpoint of ENDPOINTS) {
-      process.stdout.write(`  ${endpoint.label} … `);
-      try {
-        await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-        const target = endpoint.unmetered ? unmeteredUrl : url;
-        const trips = await probe(target, endpoint, token);
-        await load(target, endpoint, token, WARMUP_SECONDS);
-        const result = await load(target, endpoint, token, SECONDS);
-        const failed = result.non2xx + result.errors + result.timeouts;
-        rows.push({
-          label: `${endpoint.method} ${endpoint.path}${endpoint.unmetered ? ' (metering off)' : ''}`, rps: result.requests.mean,
-          p50: result.latency.p50, p99: result.latency.p99, trips, failed, result,
-        });
-        console.log(failed ? 'done, WITH FAILURES' : 'done');
-      } catch (error) {
-        rows.push({ label: `${endpoint.method} ${endpoint.path}`, error });
-        console.log('FAILED');
-      }
-    }
-
+    assetPath = await uploadAsset(url, token);
+    const rows = ENDPOINTS.map(() => undefined);
+    for (const [i, endpoint] of ENDPOINTS.entries()) rows[i] = await measure(urls[endpoint.worker ?? 'main'], endpoint, token);
     printTable(rows);
-    await benchConsumer(mf);
+    await benchConsumer(workers[0]);
 
     // The burst: a few rounds, each on a fresh slot; the first warms up and is not reported.
     const rounds = [];
@@ -379,8 +413,7 @@ async function main() {
       process.exitCode = 1;
     }
   } finally {
-    await mf?.dispose();
-    await unmetered?.dispose();
+    await Promise.all(workers.map((worker) => worker.dispose()));
     rmSync(outdir, { recursive: true, force: true });
   }
 }

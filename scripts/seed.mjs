@@ -196,6 +196,8 @@ const tenants = {
         created_at: '2026-11-06T09:10:00.000Z', updated_at: '2026-11-06T09:10:00.000Z',
       }),
     ],
+    // `html` is exactly what src/modules/content/render.ts makes of `content` (the API renders on
+    // write; the seed writes rows directly). Both items are public: /v1/public/acme/content.
     content: [
       {
         id: uuid(801), organization_id: acme, title: 'Introducing our client portal', slug: 'introducing-client-portal',
@@ -210,8 +212,8 @@ const tenants = {
         id: uuid(802), organization_id: acme, title: 'About us', slug: 'about',
         content: 'Acme is a small agency for **mid-sized retailers**.',
         html: '<p>Acme is a small agency for <strong>mid-sized retailers</strong>.</p>',
-        content_type: 'page', status: 'draft', seo_meta: {}, author_id: bob, published_at: null,
-        created_at: '2026-11-12T10:00:00.000Z', updated_at: '2026-11-12T10:00:00.000Z',
+        content_type: 'page', status: 'published', seo_meta: { title: 'About Acme' }, author_id: bob,
+        published_at: '2026-11-12T10:00:00.000Z', created_at: '2026-11-12T10:00:00.000Z', updated_at: '2026-11-12T10:00:00.000Z',
       },
     ],
     // What the usage consumer would have counted: a seat per member (a stock: it spans

@@ -28,10 +28,20 @@ import { registerClerkWebhook } from './modules/webhooks/clerk';
 import { registerStripeWebhook } from './modules/webhooks/stripe';
 import { registerBillingRoutes } from './modules/billing/routes';
 import { registerUsageRoutes } from './modules/usage/routes';
+import { registerAssetRoutes } from './modules/assets/routes';
+import { registerContentRoutes } from './modules/content/routes';
+import { registerPublicContentRoutes } from './modules/content/public-routes';
 
 const JSON_BODY_LIMIT = 1024 * 1024;
 /** Routes that authenticate by other means (signatures) or not at all. */
 const UNAUTHENTICATED = /^\/v1\/(webhooks|public)\//;
+/** Embeddable from any site: CORS `*` and Cross-Origin-Resource-Policy `cross-origin`. */
+const EMBEDDABLE = /^(\/v1\/public\/|\/embed\.js$)/;
+/**
+ * The asset upload streams its body (≤ 25 MB, counted by the service) instead of meeting the
+ * 1 MB JSON limit, and takes no Idempotency-Key (that would buffer the file to hash it).
+ */
+const isAssetUpload = (method: string, path: string) => method === 'POST' && /^\/v1\/orgs\/[^/]+\/assets$/.test(path);
 
 const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
   400: 'invalid_request', 401: 'unauthenticated', 404: 'not_found', 405: 'method_not_allowed',
@@ -43,11 +53,14 @@ export function createApp() {
 
   app.use(requestId({ generator: () => uuidv7() }));
   app.use(roundTrips);
-  app.use(secureHeaders());
+  const sameOriginHeaders = secureHeaders();
+  const embeddableHeaders = secureHeaders({ crossOriginResourcePolicy: 'cross-origin' });
+  app.use((c, next) => (EMBEDDABLE.test(c.req.path) ? embeddableHeaders(c, next) : sameOriginHeaders(c, next)));
   app.use(
     '/v1/*',
     cors({
       origin: (origin, c) => {
+        if (EMBEDDABLE.test(c.req.path)) return '*';
         const allowed = c.env.CORS_ORIGINS.split(',').map((o: string) => o.trim());
         return allowed.includes('*') ? '*' : allowed.includes(origin) ? origin : null;
       },
@@ -57,21 +70,20 @@ export function createApp() {
       maxAge: 86_400,
     }),
   );
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: JSON_BODY_LIMIT,
-      onError: () => {
-        throw new ApiError('payload_too_large', `JSON bodies are limited to ${JSON_BODY_LIMIT} bytes.`);
-      },
-    }),
-  );
+  const jsonBodyLimit = bodyLimit({
+    maxSize: JSON_BODY_LIMIT,
+    onError: () => {
+      throw new ApiError('payload_too_large', `JSON bodies are limited to ${JSON_BODY_LIMIT} bytes.`);
+    },
+  });
+  app.use('/v1/*', (c, next) => (isAssetUpload(c.req.method, c.req.path) ? next() : jsonBodyLimit(c, next)));
   app.use('/v1/*', (c, next) => (UNAUTHENTICATED.test(c.req.path) ? next() : authenticate(c, next)));
   app.use('/v1/*', (c, next) => (UNAUTHENTICATED.test(c.req.path) ? next() : rateLimit(c, next)));
   // Also matches /v1/orgs/:org itself (Hono's trailing /* is optional).
   app.use('/v1/orgs/:org/*', resolveTenant);
   app.use('/v1/orgs/:org/*', meterApiCalls);
-  app.use('/v1/*', (c, next) => (UNAUTHENTICATED.test(c.req.path) ? next() : idempotency(c, next)));
+  app.use('/v1/*', (c, next) =>
+    (UNAUTHENTICATED.test(c.req.path) || isAssetUpload(c.req.method, c.req.path) ? next() : idempotency(c, next)));
 
   registerPlatformRoutes(app);
   registerMeRoutes(app);
@@ -85,6 +97,9 @@ export function createApp() {
   registerBillingRoutes(app);
   registerUsageRoutes(app);
   registerAppointmentRoutes(app);
+  registerContentRoutes(app);
+  registerAssetRoutes(app);
+  registerPublicContentRoutes(app);
   registerClerkWebhook(app);
   registerStripeWebhook(app);
 

@@ -47,6 +47,9 @@ function invalidInput(op: Operation): { body?: unknown; query?: string; params?:
     const [field, property] = Object.entries(schema.properties ?? {})[0]!;
     return { body: { [field]: wrongValueFor(property) }, field };
   }
+  // A required query parameter left out (e.g. an upload's `?name=`, whose body is not JSON).
+  const required = op.parameters?.find((p) => p.in === 'query' && p.required);
+  if (required) return { query: '', field: required.name };
   const query = op.parameters?.find((p) => p.in === 'query' && p.name === 'limit');
   if (query) return { query: 'limit=0', field: 'limit' };
   const pathParam = op.parameters?.find((p) => p.in === 'path' && p.name !== 'org');

@@ -267,6 +267,32 @@ export const content = sqliteTable(
   ],
 );
 
+/**
+ * CMS files. The bytes live in R2 (`ASSETS`) under `r2_key` = orgs/{organization_id}/assets/{id}/{file_name};
+ * this row is what makes an object part of the organization: no row, no asset.
+ */
+export const assets = sqliteTable(
+  'assets',
+  {
+    id: id(),
+    organization_id: organizationId(),
+    file_name: text('file_name').notNull(),
+    content_type: text('content_type').notNull(),
+    /** Bytes. */
+    size: integer('size').notNull(),
+    /** R2's quoted HTTP ETag of the object. */
+    etag: text('etag').notNull(),
+    r2_key: text('r2_key').notNull(),
+    created_by: text('created_by'),
+    created_at: createdAt(),
+  },
+  (t) => [
+    // Also the newest-first list's index.
+    uniqueIndex('assets_org_id_unique').on(t.organization_id, t.id),
+    check('assets_size_check', sql`size >= 0`),
+  ],
+);
+
 export const usage_tracking = sqliteTable(
   'usage_tracking',
   {

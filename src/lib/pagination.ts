@@ -35,7 +35,7 @@ function afterCursor(idColumn: SQLiteColumn, cursor: string | undefined): SQL | 
 }
 
 /** Turns `limit + 1` fetched rows into a page. */
-function toPage<T extends { id: string }>(rows: T[], limit: number) {
+export function toPage<T extends { id: string }>(rows: T[], limit: number) {
   const data = rows.slice(0, limit);
   const last = data.at(-1);
   return {
@@ -44,17 +44,26 @@ function toPage<T extends { id: string }>(rows: T[], limit: number) {
   };
 }
 
-type ListQuery<R> = { orderBy(column: SQL): { limit(count: number): PromiseLike<R[]> } };
+type ListQuery<Q> = { orderBy(column: SQL): { limit(count: number): Q } };
 
 /**
- * Every list endpoint's page: `query` builds the filtered SELECT with the cursor's condition
- * added to its WHERE; this orders it newest first and fetches `limit + 1` rows. One query.
+ * A page's query, unexecuted (to run it in a batch with others; `toPage` its rows): `query`
+ * builds the filtered SELECT with the cursor's condition added to its WHERE; this orders it newest
+ * first and asks for `limit + 1` rows.
  */
+export function newestFirstQuery<Q>(
+  idColumn: SQLiteColumn,
+  page: { limit: number; cursor?: string },
+  query: (afterCursor: SQL | undefined) => ListQuery<Q>,
+): Q {
+  return query(afterCursor(idColumn, page.cursor)).orderBy(desc(idColumn)).limit(page.limit + 1);
+}
+
+/** Every list endpoint's page, in one query. */
 export async function newestFirst<R extends { id: string }>(
   idColumn: SQLiteColumn,
   page: { limit: number; cursor?: string },
-  query: (afterCursor: SQL | undefined) => ListQuery<R>,
+  query: (afterCursor: SQL | undefined) => ListQuery<PromiseLike<R[]>>,
 ) {
-  const rows = await query(afterCursor(idColumn, page.cursor)).orderBy(desc(idColumn)).limit(page.limit + 1);
-  return toPage(rows, page.limit);
+  return toPage(await newestFirstQuery(idColumn, page, query), page.limit);
 }
