@@ -22,6 +22,8 @@ import { registerPlatformRoutes } from './modules/platform/routes';
 import { registerTaskRoutes } from './modules/tasks/routes';
 import { registerProjectRoutes } from './modules/projects/routes';
 import { registerClerkWebhook } from './modules/webhooks/clerk';
+import { registerConversationRoutes } from './modules/conversations/routes';
+import { registerAiToolRoutes } from './modules/ai-tools/routes';
 
 const JSON_BODY_LIMIT = 1024 * 1024;
 /** Routes that authenticate by other means (signatures) or not at all. */
@@ -74,6 +76,8 @@ export function createApp() {
   registerCustomerRoutes(app);
   registerProjectRoutes(app);
   registerTaskRoutes(app);
+  registerConversationRoutes(app);
+  registerAiToolRoutes(app);
   registerClerkWebhook(app);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {

@@ -6,10 +6,12 @@ import type { UsageEvent, UsageMeter } from './modules/usage/meter';
 import type { Permission } from './auth/permissions';
 import type { TenantStore } from './db/tenant-store';
 import type { KanbanBoard } from './realtime/kanban-board';
+import type { ChatSession } from './realtime/chat-session';
 
 /** wrangler.toml's bindings (generated into worker-configuration.d.ts), typed RPC stubs, the secrets. */
-export type Bindings = Omit<Env, 'KANBAN_BOARD' | 'USAGE_QUEUE'> & {
+export type Bindings = Omit<Env, 'KANBAN_BOARD' | 'CHAT_SESSION' | 'USAGE_QUEUE'> & {
   KANBAN_BOARD: DurableObjectNamespace<KanbanBoard>;
+  CHAT_SESSION: DurableObjectNamespace<ChatSession>;
   USAGE_QUEUE: Queue<UsageEvent>;
   /** PEM public key: verify Clerk session tokens without a network call. */
   CLERK_JWT_KEY?: string;
@@ -18,6 +20,10 @@ export type Bindings = Omit<Env, 'KANBAN_BOARD' | 'USAGE_QUEUE'> & {
   /** `whsec_…`: Svix signing secret of the Clerk webhook endpoint. */
   CLERK_WEBHOOK_SECRET?: string;
   STRIPE_WEBHOOK_SECRET?: string;
+  /** Model provider keys: without one, that model family is answered by the built-in local provider. */
+  OPENAI_API_KEY?: string;
+  ANTHROPIC_API_KEY?: string;
+  GEMINI_API_KEY?: string;
 };
 
 export type SessionUser = {
@@ -32,7 +38,9 @@ export type Actor =
   | { type: 'user'; user: SessionUser }
   | { type: 'api_key'; keyId: string; userId: string; organizationId: string }
   | { type: 'system' }
-  | { type: 'webhook'; source: 'clerk' | 'stripe' };
+  | { type: 'webhook'; source: 'clerk' | 'stripe' }
+  /** The AI assistant running a tool in a conversation, with the permissions of whoever it acts for. */
+  | { type: 'ai'; conversationId: string; onBehalfOf: Exclude<Actor, { type: 'ai' }> };
 
 /** Verified credentials, before any database look-up. */
 export type Credentials =
@@ -62,6 +70,8 @@ export type Variables = {
   roundTrips: RoundTripCounter;
   credentials: Credentials;
   tenant: TenantContext;
+  /** Platform-staff routes (outside an organization): the user their guard found. */
+  platformUser: SessionUser;
 };
 
 export type AppEnv = { Bindings: Bindings; Variables: Variables };

@@ -4,6 +4,7 @@ import { createApp } from './app';
 import type { Bindings } from './env';
 
 export { KanbanBoard } from './realtime/kanban-board';
+export { ChatSession } from './realtime/chat-session';
 
 const app = createApp();
 
