@@ -146,6 +146,30 @@ describe('the chat socket', () => {
     await a.close();
   });
 
+  it('a provider failure ends the turn with an error, then done with what was said, marked failed', async () => {
+    const org = await newOrg();
+    const id = await newConversation(org);
+    const a = await connectChat(org, id, org.owner.token);
+    const b = await connectChat(org, id, org.owner.token);
+    a.send({ type: 'user_message', content: '/fail provider_rate_limited' });
+    for (const client of [a, b]) {
+      const error = await client.ofType('error');
+      const done = await client.ofType('done');
+      expect(error).toMatchObject({ code: 'provider_rate_limited', message_id: done.message.id });
+      expect(client.log.indexOf(error)).toBeLessThan(client.log.indexOf(done));
+      expect(done.message).toMatchObject({ status: 'failed', content: 'This answer stops here:', error: { code: 'provider_rate_limited' } });
+    }
+    expect((await getConversation(org, id)).conversation_data[1]).toMatchObject({ status: 'failed', content: 'This answer stops here:' });
+    // The conversation is free again.
+    a.send({ type: 'user_message', content: 'and now?' });
+    expect((await a.ofType('done', 2)).message.status).toBe('complete');
+    // Over HTTP: 502 provider_error naming the kind.
+    const res = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: '/fail provider_timeout' } });
+    expectProblem(res, 502, 'provider_error');
+    expect(res.body.detail).toContain('provider_timeout');
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('a client that reconnects mid-answer gets the history, the text so far, then the rest', async () => {
     const org = await newOrg();
     const id = await newConversation(org);
@@ -208,6 +232,11 @@ describe('POST …/messages', () => {
     const done = await watcher.ofType('done');
     expect(done.message).toEqual(res.body);
     expect((await watcher.ofType('message')).message.content).toBe('Hello');
+    // A later turn: the visibility check, the quota, and the turn's one write (the object keeps
+    // the conversation and the catalog's tools in memory).
+    const again = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'Again' } });
+    expect(again.status).toBe(200);
+    expect(again.roundTrips).toBe(3);
     await watcher.close();
   });
 

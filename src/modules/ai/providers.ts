@@ -138,6 +138,8 @@ function asProviderError(error: unknown): ProviderError {
 export const LOCAL_MODEL = 'local/echo-1';
 /** A user message `/tool <name> <json arguments>` makes the local model call that tool. */
 const TOOL_COMMAND = /^\/tool\s+(\w+)\s*(\{[\s\S]*\})?\s*$/;
+/** `/fail <code>`: the local model starts answering, then fails as a provider would (dev and tests). */
+const FAIL_COMMAND = /^\/fail\s+(provider_\w+)\s*$/;
 
 /** ~4 characters a token: the estimate every budget here uses. */
 export const estimateTokens = (text: string) => Math.ceil(text.length / 4);
@@ -158,7 +160,10 @@ function localProvider(deltaMs: number): Provider {
         const completion_tokens = estimateTokens(call.arguments);
         return { text: '', toolCalls: [call], usage: { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens }, model: LOCAL_MODEL };
       }
-      const answer = localAnswer(messages, contentOf(lastUser), last?.role === 'tool' ? contentOf(last) : null);
+      const failure = last?.role === 'user' ? FAIL_COMMAND.exec(contentOf(last))?.[1] : undefined;
+      const answer = failure && failure in PROVIDER_FAILURES
+        ? 'This answer stops here:'
+        : localAnswer(messages, contentOf(lastUser), last?.role === 'tool' ? contentOf(last) : null);
       let text = '';
       // Word by word, at the configured pace: enough deltas to see streaming, cancel and replay.
       for (const piece of answer.match(/\S+\s*/g) ?? []) {
@@ -167,6 +172,7 @@ function localProvider(deltaMs: number): Provider {
         text += piece;
         onDelta(piece);
       }
+      if (failure && failure in PROVIDER_FAILURES) throw new ProviderError(failure as ProviderFailure);
       const completion_tokens = estimateTokens(text);
       return { text, toolCalls: [], usage: { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens }, model: LOCAL_MODEL };
     },

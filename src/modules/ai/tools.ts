@@ -69,9 +69,24 @@ const IMPLEMENTATIONS: Record<string, ToolImplementation> = {
 
 export type OfferedTools = { definitions: FunctionTool[]; names: ReadonlySet<string> };
 
-/** The active catalog tools the organization's tier allows and this code implements: one catalog query. */
+/** The catalog changes rarely: each isolate reads it at most once a minute, not once a turn. */
+const CATALOG_TTL_MS = 60_000;
+let activeTools: { rows: Promise<(typeof ai_tools.$inferSelect)[]>; expires: number } | undefined;
+
+function activeCatalog(ctx: TenantContext) {
+  if (!activeTools || activeTools.expires <= Date.now()) {
+    const rows = ctx.catalog.select().from(ai_tools).where(eq(ai_tools.is_active, true)).then((r) => r, (error) => {
+      activeTools = undefined; // a failed read is not kept
+      throw error;
+    });
+    activeTools = { rows, expires: Date.now() + CATALOG_TTL_MS };
+  }
+  return activeTools.rows;
+}
+
+/** The active catalog tools the organization's tier allows and this code implements. */
 export async function offeredTools(ctx: TenantContext): Promise<OfferedTools> {
-  const rows = await ctx.catalog.select().from(ai_tools).where(eq(ai_tools.is_active, true));
+  const rows = await activeCatalog(ctx);
   const offered = rows.filter((tool) => IMPLEMENTATIONS[tool.name] && tierAllows(ctx.organization.tier, tool.required_tier));
   return {
     definitions: offered.map((tool) => ({
