@@ -27,6 +27,9 @@ const seeded = (n) => `019a0000-0000-7000-8000-${String(n).padStart(12, '0')}`;
 const PROJECT = seeded(601); // 'Northwind website relaunch': the seed's board with a task in every open column
 const MOVED_TASK = seeded(701); // 'Write homepage copy', one of PROJECT's tasks
 const CUSTOMER_QUERY = 'whit'; // inside 'Dana Whitfield', and in no other seeded customer's name, email or company
+const CONVERSATION = seeded(1001); // alice's conversation about PROJECT
+/** Chat turns measured over one socket (after one unmeasured turn), answered by the local provider. */
+const CHAT_TURNS = 8;
 
 let written = 0;
 let moves = 0;
@@ -79,6 +82,8 @@ const WARMUP_SECONDS = 2; // JIT, isolate caches and SQLite pages warm; not meas
 // next endpoint's probe read one round trip too many (board: 2 instead of 1) without this.
 const SETTLE_MS = 1500;
 
+const readConfigVar = (name) => unstable_readConfig({ config: path.join(ROOT, 'wrangler.toml') }).vars[name];
+
 /** The worker as `wrangler deploy` would upload it: same bundler, same nodejs_compat polyfills. */
 function buildBundle(outdir) {
   wrangler(['deploy', '--dry-run', '--outdir', outdir], { capture: true });
@@ -102,6 +107,8 @@ function startWorker(scriptPath, d1Persist) {
       config.d1_databases.map((d) => [d.binding, d.preview_database_id ?? d.database_id]),
     ),
     d1Persist,
+    // Usage events (a chat turn's ai_tokens) need a queue to go to; nothing consumes them here.
+    queueProducers: Object.fromEntries((config.queues?.producers ?? []).map((q) => [q.binding, { queueName: q.queue }])),
     // Durable Objects live in memory here: they hold no state the bench reads back.
     durableObjects: Object.fromEntries(
       (config.durable_objects?.bindings ?? []).map((d) => [d.name, {
@@ -191,6 +198,50 @@ function load(url, endpoint, token, seconds) {
   return autocannon({ url, connections: CONNECTIONS, duration: seconds, requests: [request] });
 }
 
+const percentile = (values, p) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+};
+
+/**
+ * A chat turn over the conversation's socket, the way a browser holds it: send `user_message`,
+ * time the first `delta`, every delta after it, and `done`. The local provider waits
+ * AI_LOCAL_DELTA_MS before each delta, so what the worker adds is each figure minus that pace.
+ * Turns run one after another (one answer at a time per conversation, by design).
+ */
+async function benchChat(mf, url, token, deltaMs) {
+  const response = await mf.dispatchFetch(`${url}/v1/orgs/${ORG}/conversations/${CONVERSATION}/ws?token=${token}`, {
+    headers: { upgrade: 'websocket' },
+  });
+  const socket = response.webSocket;
+  if (!socket) throw new Error(`the chat socket answered ${response.status}: ${await response.text()}`);
+  socket.accept();
+  let waiting;
+  socket.addEventListener('message', (event) => waiting?.(JSON.parse(event.data), performance.now()));
+  const turn = (n) => new Promise((resolve, reject) => {
+    const sent = performance.now();
+    const deltas = [];
+    waiting = (message, at) => {
+      if (message.type === 'delta') deltas.push(at);
+      if (message.type === 'error') reject(new Error(`${message.code}: ${message.detail}`));
+      if (message.type === 'done') resolve({ first: deltas[0] - sent, gaps: deltas.slice(1).map((t, i) => t - deltas[i]), done: at - deltas.at(-1) });
+    };
+    socket.send(JSON.stringify({ type: 'user_message', content: `Bench question ${n}: what is still open?` }));
+  });
+  await turn(0); // warm: the object loads the conversation and the tools
+  const turns = [];
+  for (let n = 1; n <= CHAT_TURNS; n++) turns.push(await turn(n));
+  socket.close(1000, 'bench done');
+  const firsts = turns.map((t) => t.first);
+  const gaps = turns.flatMap((t) => t.gaps);
+  const dones = turns.map((t) => t.done);
+  const ms = (v) => v.toFixed(1);
+  console.log(`\nChat turn over the socket (${CHAT_TURNS} turns, ${gaps.length + turns.length} deltas, local provider pace ${deltaMs} ms a delta):`);
+  console.log(`  time to first delta   p50 ${ms(percentile(firsts, 50))} ms  p99 ${ms(percentile(firsts, 99))} ms  (worker's share p50 ${ms(percentile(firsts, 50) - deltaMs)} ms: access, visibility, quota, context)`);
+  console.log(`  between deltas        p50 ${ms(percentile(gaps, 50))} ms  p99 ${ms(percentile(gaps, 99))} ms  (overhead per delta p50 ${ms(percentile(gaps, 50) - deltaMs)} ms)`);
+  console.log(`  last delta → done     p50 ${ms(percentile(dones, 50))} ms  p99 ${ms(percentile(dones, 99))} ms  (the turn's one write)`);
+}
+
 function printTable(rows) {
   const baseline = rows[0]?.rps;
   const table = [
@@ -232,7 +283,9 @@ async function main() {
 
     console.log(`\nBench: ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up + ${SECONDS} s per endpoint`);
     const rows = [];
-    for (const endpoint of ENDPOINTS) {
+    // BENCH_ONLY=<text>: only the endpoints whose label contains it ('chat' runs only the chat turn).
+    const only = process.env.BENCH_ONLY;
+    for (const endpoint of ENDPOINTS.filter((e) => !only || e.label.includes(only))) {
       process.stdout.write(`  ${endpoint.label} … `);
       try {
         await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
@@ -252,6 +305,13 @@ async function main() {
     }
 
     printTable(rows);
+
+    try {
+      await benchChat(mf, url, token, Number(readConfigVar('AI_LOCAL_DELTA_MS')));
+    } catch (error) {
+      rows.push({ label: 'chat turn over the socket', error });
+      console.log('\nChat turn over the socket: FAILED');
+    }
 
     // Errors are faster than work: a row with failures is not a throughput figure.
     const bad = rows.filter((r) => r.error || r.failed > 0);

@@ -208,16 +208,18 @@ export class ChatSession extends DurableObject<Bindings> {
     try {
       await appendTurn(ctx, conversation.id, messages, progress.usage);
       conversation.conversation_data.push(...messages);
+      // Each turn its own usage event (its own id), named by the model that answered.
+      if (progress.usage.total_tokens > 0) ctx.meter.record({ resource_type: 'ai_tokens', quantity: progress.usage.total_tokens, resource_name: progress.model });
     } catch (failure) {
-      console.error(`conversation ${conversation.id}: turn not saved`, failure);
+      console.error(`conversation ${conversation.id}: turn not saved or not metered`, failure);
       error ??= { code: 'internal', detail: 'The answer could not be saved.' };
       this.conversation = null; // re-read what was really stored
+    } finally {
+      // Whatever happened, the conversation is free again and every client hears that the turn ended.
+      this.generation = null;
+      if (error) this.emit(generation, { type: 'error', code: error.code, detail: error.detail, message_id: answer.id });
+      this.emit(generation, { type: 'done', message: answer, usage: progress.usage });
     }
-    // Each turn its own usage event (its own id), named by the model that answered.
-    if (progress.usage.total_tokens > 0) ctx.meter.record({ resource_type: 'ai_tokens', quantity: progress.usage.total_tokens, resource_name: progress.model });
-    this.generation = null;
-    if (error) this.emit(generation, { type: 'error', code: error.code, detail: error.detail, message_id: answer.id });
-    this.emit(generation, { type: 'done', message: answer, usage: progress.usage });
   }
 
   private emit(generation: Generation, event: ChatEvent) {
