@@ -3,8 +3,9 @@
 import { env, fetchMock } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Bindings } from '../src/env';
-import { providerConfig, providerFor, ProviderError, type AiModel, type ChatMessage, type FunctionTool } from '../src/modules/ai/providers';
+import { estimateTokens, providerConfig, providerFor, ProviderError, type AiModel, type ChatMessage, type FunctionTool } from '../src/modules/ai/providers';
 import { generate, noUsage, type TurnProgress } from '../src/modules/ai/turn';
+import { CONTEXT_TOKEN_BUDGET, withinBudget } from '../src/modules/ai/context';
 
 type Chunk = Record<string, unknown>;
 const sse = (chunks: (Chunk | string)[]) => chunks.map((c) => `data: ${typeof c === 'string' ? c : JSON.stringify(c)}\n\n`).join('');
@@ -184,5 +185,15 @@ describe('a tool call round trip', () => {
     expect(progress.text).toBe('Dana is active.');
     expect(progress.usage).toEqual({ prompt_tokens: 80, completion_tokens: 15, total_tokens: 95 });
     expect(progress.toolMessages).toMatchObject([{ role: 'tool', tool: { name: 'search_customers', arguments: '{"query": "dana"}' } }]);
+  });
+});
+
+describe('the context budget', () => {
+  it('cuts a subject longer than its budget (~4 characters a token) and says so', () => {
+    const long = 'word '.repeat(5000);
+    const cut = withinBudget(long, CONTEXT_TOKEN_BUDGET);
+    expect(estimateTokens(cut)).toBeLessThanOrEqual(CONTEXT_TOKEN_BUDGET);
+    expect(cut.endsWith('… (truncated)')).toBe(true);
+    expect(withinBudget('short', CONTEXT_TOKEN_BUDGET)).toBe('short');
   });
 });

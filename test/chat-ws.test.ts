@@ -101,12 +101,16 @@ describe('the chat socket', () => {
   it('summarises the linked project, with its open tasks, into the prompt', async () => {
     const org = await newOrg();
     const project = await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'Relaunch' } });
+    for (const body of [{ title: 'Open one' }, { title: 'Done one', status: 'done' }, { title: 'Open two', status: 'review' }]) {
+      await api('POST', `/v1/orgs/${org.slug}/projects/${project.body.id}/tasks`, { token: org.owner.token, body });
+    }
     const id = await newConversation(org, { context_type: 'project', context_id: project.body.id });
     const a = await connectChat(org, id, org.owner.token);
     a.send({ type: 'user_message', content: 'Status?' });
     const done = await a.ofType('done');
-    // The local model repeats the context line it was given.
+    // The local model repeats the context lines it was given: the project, and its open tasks only.
     expect(done.message.content).toContain('Context: the project "Relaunch"');
+    expect(done.message.content).toContain('Open tasks (2):');
     await a.close();
   });
 

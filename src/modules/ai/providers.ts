@@ -182,8 +182,10 @@ function localProvider(deltaMs: number): Provider {
 function localAnswer(messages: ChatMessage[], question: string, toolResult: string | null): string {
   if (toolResult !== null) return `The tool answered: ${toolResult.slice(0, 400)}`;
   const system = contentOf(messages.find((m) => m.role === 'system'));
-  const context = system.split('\n').find((line) => line.startsWith('Context:')) ?? 'Context: none.';
-  return `This is the local model (no provider key is configured). You asked: "${question.slice(0, 200)}". ${context}`;
+  const lines = system.split('\n');
+  const context = lines.find((line) => line.startsWith('Context:')) ?? 'Context: none.';
+  const openTasks = lines.find((line) => line.startsWith('Open tasks'));
+  return `This is the local model (no provider key is configured). You asked: "${question.slice(0, 200)}". ${context}${openTasks ? ` ${openTasks}` : ''}`;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
