@@ -237,7 +237,7 @@ async function benchChat(mf, url, token, deltaMs) {
   const dones = turns.map((t) => t.done);
   const ms = (v) => v.toFixed(1);
   console.log(`\nChat turn over the socket (${CHAT_TURNS} turns, ${gaps.length + turns.length} deltas, local provider pace ${deltaMs} ms a delta):`);
-  console.log(`  time to first delta   p50 ${ms(percentile(firsts, 50))} ms  p99 ${ms(percentile(firsts, 99))} ms  (worker's share p50 ${ms(percentile(firsts, 50) - deltaMs)} ms: access, visibility, quota, context)`);
+  console.log(`  time to first delta   p50 ${ms(percentile(firsts, 50))} ms  p99 ${ms(percentile(firsts, 99))} ms  (the object's share p50 ${ms(percentile(firsts, 50) - deltaMs)} ms: quota, context, prompt; access was checked at connect)`);
   console.log(`  between deltas        p50 ${ms(percentile(gaps, 50))} ms  p99 ${ms(percentile(gaps, 99))} ms  (overhead per delta p50 ${ms(percentile(gaps, 50) - deltaMs)} ms)`);
   console.log(`  last delta → done     p50 ${ms(percentile(dones, 50))} ms  p99 ${ms(percentile(dones, 99))} ms  (the turn's one write)`);
 }
