@@ -310,6 +310,33 @@ describe('POST …/messages', () => {
     expect(search.body.content).toContain('forbidden');
   });
 
+  it('meters each turn as one ai_tokens usage event with its own id, named by the model', async () => {
+    // The Worker and its objects share the test's bindings: the queue's producer is observed here.
+    const queue = env.USAGE_QUEUE as unknown as { send: (message: unknown, options?: unknown) => Promise<void> };
+    const send = queue.send;
+    const sent: { id: string; organization_id: string; user_id: string; resource_type: string; resource_name: string; quantity: number }[] = [];
+    queue.send = function (message, options) {
+      sent.push(message as (typeof sent)[number]);
+      return send.call(this, message, options);
+    };
+    try {
+      const org = await newOrg();
+      const id = await newConversation(org);
+      const turns = [];
+      for (const content of ['one', 'two']) {
+        turns.push((await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content } })).body);
+      }
+      const ours = sent.filter((event) => event.organization_id === org.id);
+      expect(ours).toEqual(turns.map((turn) => expect.objectContaining({
+        resource_type: 'ai_tokens', resource_name: 'local/echo-1', quantity: turn.usage.total_tokens, user_id: org.owner.id,
+      })));
+      expect(new Set(ours.map((event) => event.id)).size).toBe(2);
+      expect((await getConversation(org, id)).usage_tokens).toBe(turns[0].usage.total_tokens + turns[1].usage.total_tokens);
+    } finally {
+      queue.send = send;
+    }
+  });
+
   it('refuses a turn with 402 quota_exceeded once the month\'s ai_tokens are spent (socket: an error message)', async () => {
     const org = await newOrg();
     const id = await newConversation(org);
