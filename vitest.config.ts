@@ -30,6 +30,13 @@ export default defineWorkersConfig(async () => {
               CLERK_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
               STRIPE_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
               EXPOSE_D1_ROUND_TRIPS: 'true',
+              // The local model's pace: slow enough that cancel and reconnect land mid-answer.
+              AI_LOCAL_DELTA_MS: '10',
+              // Never a real provider from tests, whatever .dev.vars holds: provider tests set keys
+              // on their own bindings and answer with fetchMock.
+              OPENAI_API_KEY: '',
+              ANTHROPIC_API_KEY: '',
+              GEMINI_API_KEY: '',
             },
           },
         },

@@ -32,6 +32,9 @@ const POST_SLUG = 'introducing-client-portal'; // seeded content 801, published
 let assetPath = '';
 
 const BOB = seeded(2); // a member of acme: the burst books his time
+const CONVERSATION = seeded(1001); // alice's conversation about PROJECT
+/** Chat turns measured over one socket (after one unmeasured turn), answered by the local provider. */
+const CHAT_TURNS = 8;
 
 let written = 0;
 let moves = 0;
@@ -131,6 +134,8 @@ const WARMUP_SECONDS = 2; // JIT, isolate caches and SQLite pages warm; not meas
 // requests it had queued; after an org PATCH run each of those drops the cached access, so the
 // next endpoint's probe read one round trip too many (board: 2 instead of 1) without this.
 const SETTLE_MS = 1500;
+
+const readConfigVar = (name) => unstable_readConfig({ config: path.join(ROOT, 'wrangler.toml') }).vars[name];
 
 /** The worker as `wrangler deploy` would upload it: same bundler, same nodejs_compat polyfills. */
 function buildBundle(outdir) {
@@ -294,6 +299,50 @@ async function benchConsumer(mf) {
     + ` ${((seconds * 1000) / CONSUMER_BATCHES).toFixed(1)} ms per batch`);
 }
 
+const percentile = (values, p) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+};
+
+/**
+ * A chat turn over the conversation's socket, the way a browser holds it: send `user_message`,
+ * time the first `delta`, every delta after it, and `done`. The local provider waits
+ * AI_LOCAL_DELTA_MS before each delta, so what the worker adds is each figure minus that pace.
+ * Turns run one after another (one answer at a time per conversation, by design).
+ */
+async function benchChat(mf, url, token, deltaMs) {
+  const response = await mf.dispatchFetch(`${url}/v1/orgs/${ORG}/conversations/${CONVERSATION}/ws?token=${token}`, {
+    headers: { upgrade: 'websocket' },
+  });
+  const socket = response.webSocket;
+  if (!socket) throw new Error(`the chat socket answered ${response.status}: ${await response.text()}`);
+  socket.accept();
+  let waiting;
+  socket.addEventListener('message', (event) => waiting?.(JSON.parse(event.data), performance.now()));
+  const turn = (n) => new Promise((resolve, reject) => {
+    const sent = performance.now();
+    const deltas = [];
+    waiting = (message, at) => {
+      if (message.type === 'delta') deltas.push(at);
+      if (message.type === 'error') reject(new Error(`${message.code}: ${message.detail}`));
+      if (message.type === 'done') resolve({ first: deltas[0] - sent, gaps: deltas.slice(1).map((t, i) => t - deltas[i]), done: at - deltas.at(-1) });
+    };
+    socket.send(JSON.stringify({ type: 'user_message', content: `Bench question ${n}: what is still open?` }));
+  });
+  await turn(0); // warm: the object loads the conversation and the tools
+  const turns = [];
+  for (let n = 1; n <= CHAT_TURNS; n++) turns.push(await turn(n));
+  socket.close(1000, 'bench done');
+  const firsts = turns.map((t) => t.first);
+  const gaps = turns.flatMap((t) => t.gaps);
+  const dones = turns.map((t) => t.done);
+  const ms = (v) => v.toFixed(1);
+  console.log(`\nChat turn over the socket (${CHAT_TURNS} turns, ${gaps.length + turns.length} deltas, local provider pace ${deltaMs} ms a delta):`);
+  console.log(`  time to first delta   p50 ${ms(percentile(firsts, 50))} ms  p99 ${ms(percentile(firsts, 99))} ms  (the object's share p50 ${ms(percentile(firsts, 50) - deltaMs)} ms: quota, context, prompt; access was checked at connect)`);
+  console.log(`  between deltas        p50 ${ms(percentile(gaps, 50))} ms  p99 ${ms(percentile(gaps, 99))} ms  (overhead per delta p50 ${ms(percentile(gaps, 50) - deltaMs)} ms)`);
+  console.log(`  last delta → done     p50 ${ms(percentile(dones, 50))} ms  p99 ${ms(percentile(dones, 99))} ms  (the turn's one write)`);
+}
+
 function printTable(rows) {
   const baseline = rows[0]?.rps;
   const table = [
@@ -377,24 +426,40 @@ async function main() {
 
     console.log(`\nBench: ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up + ${SECONDS} s per endpoint`);
     assetPath = await uploadAsset(url, token);
-    const rows = ENDPOINTS.map(() => undefined);
-    for (const [i, endpoint] of ENDPOINTS.entries()) rows[i] = await measure(urls[endpoint.worker ?? 'main'], endpoint, token);
-    printTable(rows);
-    await benchConsumer(workers[0]);
+    // BENCH_ONLY=<text>: only the endpoints and sections whose label contains it ('chat' runs only
+    // the chat turn, 'burst' only the booking burst).
+    const selected = (label) => !process.env.BENCH_ONLY || label.includes(process.env.BENCH_ONLY);
+    const rows = [];
+    for (const endpoint of ENDPOINTS.filter((e) => selected(e.label))) {
+      rows.push(await measure(urls[endpoint.worker ?? 'main'], endpoint, token));
+    }
+    if (rows.length > 0) printTable(rows);
+    if (selected('usage consumer')) await benchConsumer(workers[0]);
 
     // The burst: a few rounds, each on a fresh slot; the first warms up and is not reported.
-    const rounds = [];
-    for (let round = 0; round <= 5; round++) rounds.push(await bookingBurst(url, token, round));
-    const measured = rounds.slice(1);
-    const winners = measured.map((r) => r.statuses.filter((s) => s === 201).length);
-    const refused = measured.map((r) => r.statuses.filter((s) => s === 409).length);
-    const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-    console.log(`\nBooking burst: ${BURST} simultaneous bookings of one slot, ${measured.length} rounds`);
-    console.log(`  winners per round: ${winners.join(', ')} (must be 1); 409s per round: ${refused.join(', ')}`);
-    console.log(`  all answered after: median ${median(measured.map((r) => r.wallMs)).toFixed(0)} ms, worst ${Math.max(...measured.map((r) => r.wallMs)).toFixed(0)} ms`);
-    if (winners.some((w) => w !== 1) || refused.some((n) => n !== BURST - 1)) {
-      console.error('!! The booking burst did not end with exactly one winner and the rest 409.');
-      process.exitCode = 1;
+    if (selected('booking burst')) {
+      const rounds = [];
+      for (let round = 0; round <= 5; round++) rounds.push(await bookingBurst(url, token, round));
+      const measured = rounds.slice(1);
+      const winners = measured.map((r) => r.statuses.filter((s) => s === 201).length);
+      const refused = measured.map((r) => r.statuses.filter((s) => s === 409).length);
+      const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+      console.log(`\nBooking burst: ${BURST} simultaneous bookings of one slot, ${measured.length} rounds`);
+      console.log(`  winners per round: ${winners.join(', ')} (must be 1); 409s per round: ${refused.join(', ')}`);
+      console.log(`  all answered after: median ${median(measured.map((r) => r.wallMs)).toFixed(0)} ms, worst ${Math.max(...measured.map((r) => r.wallMs)).toFixed(0)} ms`);
+      if (winners.some((w) => w !== 1) || refused.some((n) => n !== BURST - 1)) {
+        console.error('!! The booking burst did not end with exactly one winner and the rest 409.');
+        process.exitCode = 1;
+      }
+    }
+
+    if (selected('chat turn over the socket')) {
+      try {
+        await benchChat(workers[0], url, token, Number(readConfigVar('AI_LOCAL_DELTA_MS')));
+      } catch (error) {
+        rows.push({ label: 'chat turn over the socket', error });
+        console.log('\nChat turn over the socket: FAILED');
+      }
     }
 
     // Errors are faster than work: a row with failures is not a throughput figure.

@@ -259,6 +259,15 @@ const tenants = {
         created_at: '2026-11-23T12:00:00.000Z', updated_at: '2026-11-24T08:00:00.000Z',
       },
     ],
+    // Alice's conversation about the relaunch: open it from two tabs to watch one answer stream to both.
+    ai_conversations: [
+      {
+        id: uuid(1001), organization_id: acme, user_id: alice, title: 'Relaunch status',
+        context_type: 'project', context_id: uuid(601), ai_model: 'openai_gpt4', usage_tokens: 0,
+        conversation_data: [], is_archived: false,
+        created_at: '2026-11-21T09:00:00.000Z', updated_at: '2026-11-21T09:00:00.000Z',
+      },
+    ],
   },
   [globex]: {
     usage_tracking: [

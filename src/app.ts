@@ -31,6 +31,8 @@ import { registerUsageRoutes } from './modules/usage/routes';
 import { registerAssetRoutes } from './modules/assets/routes';
 import { registerContentRoutes } from './modules/content/routes';
 import { registerPublicContentRoutes } from './modules/content/public-routes';
+import { registerConversationRoutes } from './modules/conversations/routes';
+import { registerAiToolRoutes } from './modules/ai-tools/routes';
 
 const JSON_BODY_LIMIT = 1024 * 1024;
 /** Routes that authenticate by other means (signatures) or not at all. */
@@ -100,6 +102,8 @@ export function createApp() {
   registerContentRoutes(app);
   registerAssetRoutes(app);
   registerPublicContentRoutes(app);
+  registerConversationRoutes(app);
+  registerAiToolRoutes(app);
   registerClerkWebhook(app);
   registerStripeWebhook(app);
 

@@ -7,10 +7,12 @@ import type { NotificationMessage } from './modules/appointments/reminders';
 import type { Permission } from './auth/permissions';
 import type { TenantStore } from './db/tenant-store';
 import type { KanbanBoard } from './realtime/kanban-board';
+import type { ChatSession } from './realtime/chat-session';
 
 /** wrangler.toml's bindings (generated into worker-configuration.d.ts), typed RPC stubs, the secrets. */
-export type Bindings = Omit<Env, 'KANBAN_BOARD' | 'USAGE_QUEUE' | 'NOTIFICATIONS_QUEUE'> & {
+export type Bindings = Omit<Env, 'KANBAN_BOARD' | 'CHAT_SESSION' | 'USAGE_QUEUE' | 'NOTIFICATIONS_QUEUE'> & {
   KANBAN_BOARD: DurableObjectNamespace<KanbanBoard>;
+  CHAT_SESSION: DurableObjectNamespace<ChatSession>;
   USAGE_QUEUE: Queue<UsageEvent>;
   NOTIFICATIONS_QUEUE: Queue<NotificationMessage>;
   /** PEM public key: verify Clerk session tokens without a network call. */
@@ -23,6 +25,10 @@ export type Bindings = Omit<Env, 'KANBAN_BOARD' | 'USAGE_QUEUE' | 'NOTIFICATIONS
   STRIPE_WEBHOOK_SECRET?: string;
   /** `sk_…`: without it checkout and portal answer 503 not_configured, everything else works. */
   STRIPE_SECRET_KEY?: string;
+  /** Model provider keys: without one, that model family is answered by the built-in local provider. */
+  OPENAI_API_KEY?: string;
+  ANTHROPIC_API_KEY?: string;
+  GEMINI_API_KEY?: string;
 };
 
 export type SessionUser = {
@@ -37,7 +43,9 @@ export type Actor =
   | { type: 'user'; user: SessionUser }
   | { type: 'api_key'; keyId: string; userId: string; organizationId: string }
   | { type: 'system' }
-  | { type: 'webhook'; source: 'clerk' | 'stripe' };
+  | { type: 'webhook'; source: 'clerk' | 'stripe' }
+  /** The AI assistant running a tool in a conversation, with the permissions of whoever it acts for. */
+  | { type: 'ai'; conversationId: string; onBehalfOf: Exclude<Actor, { type: 'ai' }> };
 
 /** Verified credentials, before any database look-up. */
 export type Credentials =
@@ -69,6 +77,8 @@ export type Variables = {
   roundTrips: RoundTripCounter;
   credentials: Credentials;
   tenant: TenantContext;
+  /** Platform-staff routes (outside an organization): the user their guard found. */
+  platformUser: SessionUser;
 };
 
 export type AppEnv = { Bindings: Bindings; Variables: Variables };

@@ -6,6 +6,7 @@ import { deliverNotifications, NOTIFICATIONS_QUEUE_NAME, sendDueReminders } from
 import { consumeUsage, recordDeadLetters } from './modules/usage/consumer';
 
 export { KanbanBoard } from './realtime/kanban-board';
+export { ChatSession } from './realtime/chat-session';
 
 const app = createApp();
 

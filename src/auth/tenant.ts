@@ -310,7 +310,7 @@ function touchApiKey(c: Context<AppEnv>, catalog: CatalogDb, keyId: string) {
 
 /** The human behind an actor: the user, or an API key's creator. */
 export const actingUserId = (actor: Actor): string | null =>
-  actor.type === 'user' ? actor.user.id : actor.type === 'api_key' ? actor.userId : null;
+  actor.type === 'user' ? actor.user.id : actor.type === 'api_key' ? actor.userId : actor.type === 'ai' ? actingUserId(actor.onBehalfOf) : null;
 
 /** The services' permission check: their first line. */
 export function requirePermission(ctx: TenantContext, permission: Permission): void {

@@ -122,12 +122,18 @@ export const tasks = sqliteTable(
 );
 
 export type ConversationMessage = {
+  /** UUID v7: what a socket's `delta` names while the message is being written. */
+  id?: string;
   role: 'user' | 'assistant' | 'system' | 'tool';
   content: string;
   created_at: string;
   model?: string;
   usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
   status?: 'complete' | 'cancelled' | 'failed';
+  /** Why a failed answer stopped. */
+  error?: { code: string; detail: string };
+  /** A `tool` message: the call the model made (its result is `content`). */
+  tool?: { name: string; arguments: string };
 };
 
 export const ai_conversations = sqliteTable(

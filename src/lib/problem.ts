@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   upgrade_required: { status: 426, title: 'Upgrade required' },
   rate_limited: { status: 429, title: 'Rate limited' },
   internal: { status: 500, title: 'Internal error' },
+  provider_error: { status: 502, title: 'Model provider error' },
   not_configured: { status: 503, title: 'Not configured' },
 } as const;
 

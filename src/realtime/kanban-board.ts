@@ -43,6 +43,8 @@ export function actorSummary(context: Pick<PortableContext, 'actor'>): ActorSumm
       return { type: 'user', id: actor.user.id, name: actor.user.name ?? actor.user.email };
     case 'api_key':
       return { type: 'api_key', id: actor.keyId, name: null };
+    case 'ai':
+      return { type: 'ai', id: actor.conversationId, name: 'AI assistant' };
     default:
       return { type: actor.type, id: null, name: null };
   }

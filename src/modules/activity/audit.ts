@@ -7,6 +7,7 @@ import type { TenantTable } from '../../db/tenant-store';
 import { notFound } from '../../lib/problem';
 import { activity_logs } from '../../db/tenant';
 import type { Actor, TenantContext } from '../../env';
+import type { ACTOR_TYPES } from '../../db/enums';
 import { uuidv7, uuidv7PerRowSql } from '../../lib/ids';
 
 type Snapshot = Record<string, unknown>;
@@ -32,7 +33,9 @@ export function changes<T extends Snapshot>(before: T, patch: Partial<T>): { old
   return { old: pick(before), new: pick(patch) };
 }
 
-export function actorColumns(actor: Actor) {
+type ActorColumns = { actor_type: (typeof ACTOR_TYPES)[number]; actor_id: string | null; user_id: string | null };
+
+export function actorColumns(actor: Actor): ActorColumns {
   switch (actor.type) {
     case 'user':
       return { actor_type: 'user' as const, actor_id: actor.user.id, user_id: actor.user.id };
@@ -42,6 +45,9 @@ export function actorColumns(actor: Actor) {
       return { actor_type: 'webhook' as const, actor_id: actor.source, user_id: null };
     case 'system':
       return { actor_type: 'system' as const, actor_id: null, user_id: null };
+    case 'ai':
+      // The conversation names the turn; the user it acted for is the row's user.
+      return { actor_type: 'ai' as const, actor_id: actor.conversationId, user_id: actorColumns(actor.onBehalfOf).user_id };
   }
 }
 

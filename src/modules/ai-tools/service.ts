@@ -1,0 +1,52 @@
+// The AI tools catalog: platform-wide (in the catalog database), read by every signed-in user,
+// written by platform staff (global role `admin`). Which tools an organization may use is its
+// tier's business: `available` here, and only those are offered to the model.
+import { eq } from 'drizzle-orm';
+import { ai_tools } from '../../db/catalog';
+import { isUniqueViolation } from '../../db/errors';
+import type { CatalogDb } from '../../db/shards';
+import type { SessionUser, TenantContext } from '../../env';
+import { requirePermission } from '../../auth/tenant';
+import { uuidv7 } from '../../lib/ids';
+import { ApiError, conflict, notFound } from '../../lib/problem';
+import { tierAllows } from '../billing/tiers';
+
+export type AiTool = typeof ai_tools.$inferSelect;
+export type AiToolInput = Pick<typeof ai_tools.$inferInsert, 'name' | 'description' | 'category' | 'required_tier' | 'parameters' | 'is_active'>;
+
+export function requirePlatformAdmin(user: SessionUser) {
+  if (user.role !== 'admin') throw new ApiError('forbidden', 'Only platform staff (global role admin) manage the AI tools catalog.');
+}
+
+const nameTaken = (error: unknown) => (isUniqueViolation(error, 'name') ? conflict('A tool with this name exists.') : error);
+
+export const listAiTools = (catalog: CatalogDb) => catalog.select().from(ai_tools).orderBy(ai_tools.name);
+
+export async function createAiTool(catalog: CatalogDb, user: SessionUser, input: AiToolInput): Promise<AiTool> {
+  requirePlatformAdmin(user);
+  const now = new Date().toISOString();
+  try {
+    const [row] = await catalog.insert(ai_tools).values({ ...input, id: uuidv7(), created_at: now, updated_at: now }).returning();
+    return row!;
+  } catch (error) {
+    throw nameTaken(error);
+  }
+}
+
+export async function updateAiTool(catalog: CatalogDb, user: SessionUser, id: string, input: Partial<AiToolInput>): Promise<AiTool> {
+  requirePlatformAdmin(user);
+  try {
+    const [row] = await catalog.update(ai_tools).set({ ...input, updated_at: new Date().toISOString() }).where(eq(ai_tools.id, id)).returning();
+    if (!row) throw notFound('tool');
+    return row;
+  } catch (error) {
+    throw nameTaken(error);
+  }
+}
+
+/** The catalog with `available`: active and allowed by the organization's tier. */
+export async function organizationAiTools({ ctx }: { ctx: TenantContext }) {
+  requirePermission(ctx, 'ai_tools:read');
+  const rows = await listAiTools(ctx.catalog);
+  return rows.map((tool) => ({ ...tool, available: tool.is_active && tierAllows(ctx.organization.tier, tool.required_tier) }));
+}

@@ -1,0 +1,82 @@
+// One assistant turn: the model answers, may call tools, sees their results and answers again,
+// up to MAX_TOOL_ROUNDS. What was said and spent so far is kept in `progress` as it arrives, so
+// a turn that is cancelled or fails still has its partial answer and its cost.
+import type { ConversationMessage } from '../../db/tenant';
+import { estimateTokens, type ChatMessage, type FunctionTool, type Provider, type ToolCall, type Usage } from './providers';
+
+export const MAX_TOOL_ROUNDS = 3;
+/** The earlier messages sent along, newest kept, within this many tokens (~4 characters each). */
+export const HISTORY_TOKEN_BUDGET = 6000;
+
+export type TurnProgress = { text: string; usage: Usage; model: string; toolMessages: ConversationMessage[] };
+
+export const noUsage = (): Usage => ({ prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 });
+
+function add(total: Usage, more: Usage) {
+  total.prompt_tokens += more.prompt_tokens;
+  total.completion_tokens += more.completion_tokens;
+  total.total_tokens += more.total_tokens;
+}
+
+/** The conversation so far as the model reads it: its text messages, the latest that fit the budget. */
+export function modelHistory(messages: ConversationMessage[]): ChatMessage[] {
+  const kept: ChatMessage[] = [];
+  let budget = HISTORY_TOKEN_BUDGET;
+  for (const message of [...messages].reverse()) {
+    if ((message.role !== 'user' && message.role !== 'assistant') || message.content === '') continue;
+    budget -= estimateTokens(message.content);
+    if (budget < 0) break;
+    kept.unshift({ role: message.role, content: message.content });
+  }
+  return kept;
+}
+
+export async function generate(
+  provider: Provider,
+  turn: {
+    messages: ChatMessage[];
+    tools: FunctionTool[];
+    signal: AbortSignal;
+    onDelta: (text: string) => void;
+    callTool: (call: ToolCall) => Promise<unknown>;
+  },
+  progress: TurnProgress,
+): Promise<void> {
+  const messages = [...turn.messages];
+  for (let round = 0; ; round++) {
+    let said = '';
+    let calls: ToolCall[];
+    const onDelta = (text: string) => {
+      said += text;
+      progress.text += text;
+      turn.onDelta(text);
+    };
+    try {
+      // The last round offers no tools, so the model has to answer in words.
+      const tools = round < MAX_TOOL_ROUNDS ? turn.tools : [];
+      const completion = await provider.complete({ messages, tools, signal: turn.signal, onDelta });
+      add(progress.usage, completion.usage);
+      progress.model = completion.model;
+      calls = completion.toolCalls;
+      if (calls.length === 0) return;
+      messages.push({
+        role: 'assistant',
+        content: completion.text || null,
+        tool_calls: calls.map((call) => ({ id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } })),
+      });
+    } catch (error) {
+      // A round that broke off after it began answering cost what it said: estimated, since no
+      // usage chunk came. One refused before a word (401, 429) cost nothing.
+      if (said !== '') {
+        const prompt = estimateTokens(messages.map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n'));
+        add(progress.usage, { prompt_tokens: prompt, completion_tokens: estimateTokens(said), total_tokens: prompt + estimateTokens(said) });
+      }
+      throw error;
+    }
+    for (const call of calls) {
+      const result = JSON.stringify(await turn.callTool(call));
+      messages.push({ role: 'tool', tool_call_id: call.id, content: result });
+      progress.toolMessages.push({ role: 'tool', content: result, created_at: new Date().toISOString(), tool: { name: call.name, arguments: call.arguments } });
+    }
+  }
+}

@@ -1,0 +1,285 @@
+// CHAT_SESSION: one Durable Object per AI conversation. It holds the conversation's sockets
+// (hibernatable), runs its generation, one at a time, for sockets and HTTP alike, and keeps the
+// partial answer in memory so a client that reconnects mid-answer gets it, then the rest. The
+// generation belongs to the object, not to a client: it runs on when every client has gone.
+// The object is the only writer of the conversation's messages, so it keeps them cached.
+import { DurableObject } from 'cloudflare:workers';
+import { eq } from 'drizzle-orm';
+import { ai_conversations, type ConversationMessage } from '../db/tenant';
+import type { Bindings, TenantContext } from '../env';
+import { fromPortable, type PortableContext } from '../auth/tenant';
+import { uuidv7 } from '../lib/ids';
+import { ApiError, notFound } from '../lib/problem';
+import { systemPrompt } from '../modules/ai/context';
+import { ProviderError, providerConfig, providerFor, type Usage } from '../modules/ai/providers';
+import { asAssistant, offeredTools, runTool } from '../modules/ai/tools';
+import { generate, modelHistory, noUsage, type TurnProgress } from '../modules/ai/turn';
+import { appendTurn, type Conversation } from '../modules/conversations/service';
+import { assertQuota } from '../modules/usage/quota';
+
+export type ChatEvent =
+  | { type: 'history'; messages: ConversationMessage[] }
+  | { type: 'message'; message: ConversationMessage }
+  | { type: 'delta'; message_id: string; text: string }
+  | { type: 'done'; message: ConversationMessage; usage: Usage }
+  | { type: 'error'; code: string; detail: string; message_id?: string };
+
+/** A user message: at most 8,000 characters; a socket message at most 32 KB. */
+export const CHAT_LIMITS = { maxContentChars: 8000, maxMessageBytes: 32 * 1024 } as const;
+
+type Attachment = { context: PortableContext; conversationId: string };
+
+type Listener = (event: ChatEvent) => void;
+
+type Generation = {
+  user: ConversationMessage;
+  assistantId: string;
+  /** The answer so far: what a reconnecting client is sent before the next delta. */
+  text: string;
+  /** Set once the user message has been echoed: from then on it is part of the history. */
+  echoed: boolean;
+  abort: AbortController;
+  /** HTTP callers waiting on this turn (sockets are reached through the object's socket list). */
+  listeners: Set<Listener>;
+};
+
+/** Refusals answered before a turn starts, as data: an ApiError does not cross the object's boundary. */
+export type Refusal = { code: ApiError['code']; detail: string };
+const REFUSAL_HEADER = 'x-strive-refusal';
+const ROUND_TRIPS_HEADER = 'x-strive-round-trips';
+
+export const GENERATION_IN_PROGRESS = 'An answer is being generated in this conversation: wait for its `done`, or `cancel` it.';
+
+export class ChatSession extends DurableObject<Bindings> {
+  private conversation: Promise<Conversation> | null = null;
+  private generation: Generation | null = null;
+  private readonly waitUntil = (promise: Promise<unknown>) => this.ctx.waitUntil(promise);
+
+  /** The conversation, read once per object lifetime (the Worker has checked the caller may see it). */
+  private load(ctx: TenantContext, id: string): Promise<Conversation> {
+    this.conversation ??= ctx.store.select(ai_conversations, eq(ai_conversations.id, id)).get().then((row) => {
+      if (!row) throw notFound('conversation');
+      return row;
+    });
+    // A failed read is not cached: the next caller tries again.
+    this.conversation.catch(() => (this.conversation = null));
+    return this.conversation;
+  }
+
+  /** The Worker has authenticated the caller and checked they may see the conversation. */
+  override async fetch(request: Request): Promise<Response> {
+    const context = JSON.parse(request.headers.get('x-strive-context') ?? 'null') as PortableContext | null;
+    const conversationId = request.headers.get('x-strive-conversation');
+    if (!context || !conversationId) return new Response('expected a request from the Worker', { status: 400 });
+    const counter = { count: 0 };
+    const ctx = fromPortable(this.env, counter, context, this.waitUntil);
+    try {
+      if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') return await this.connect(ctx, context, conversationId);
+      const { content } = (await request.json()) as { content: string };
+      const stream = request.headers.get('accept')?.includes('text/event-stream') ?? false;
+      return await (stream ? this.postStreaming(ctx, conversationId, content) : this.post(ctx, conversationId, content, counter));
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      return Response.json({ code: error.code, detail: error.detail } satisfies Refusal, {
+        status: error.status,
+        headers: { [REFUSAL_HEADER]: '1', [ROUND_TRIPS_HEADER]: String(counter.count) },
+      });
+    }
+  }
+
+  private async connect(ctx: TenantContext, context: PortableContext, conversationId: string): Promise<Response> {
+    const conversation = await this.load(ctx, conversationId);
+    const { 0: client, 1: server } = new WebSocketPair();
+    // From here to the return nothing awaits: the history, the partial answer and the deltas
+    // broadcast after it reach this socket in order, none twice, none missed.
+    this.ctx.acceptWebSocket(server);
+    server.serializeAttachment({ context, conversationId } satisfies Attachment);
+    const generation = this.generation;
+    const pending = generation?.echoed ? [generation.user] : [];
+    server.send(JSON.stringify({ type: 'history', messages: [...conversation.conversation_data, ...pending] } satisfies ChatEvent));
+    if (generation?.text) server.send(JSON.stringify({ type: 'delta', message_id: generation.assistantId, text: generation.text } satisfies ChatEvent));
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** POST …/messages as JSON: the answer once the turn ends. */
+  private async post(ctx: TenantContext, conversationId: string, content: string, counter: { count: number }): Promise<Response> {
+    let finish!: (event: Extract<ChatEvent, { type: 'done' }>) => void;
+    const done = new Promise<Extract<ChatEvent, { type: 'done' }>>((resolve) => (finish = resolve));
+    await this.startTurn(ctx, conversationId, content, (event) => event.type === 'done' && finish(event));
+    const { message } = await done;
+    const headers = { [ROUND_TRIPS_HEADER]: String(counter.count) };
+    if (message.status === 'failed') {
+      const refusal: Refusal = { code: 'provider_error', detail: `${message.error!.detail} (${message.error!.code}) What was said is kept in the conversation, marked failed.` };
+      return Response.json(refusal, { status: 502, headers: { ...headers, [REFUSAL_HEADER]: '1' } });
+    }
+    return Response.json(message, { headers });
+  }
+
+  /** POST …/messages as server-sent events: the turn's events as they happen, ending with `done`. */
+  private async postStreaming(ctx: TenantContext, conversationId: string, content: string): Promise<Response> {
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const writer = writable.getWriter();
+    const encoder = new TextEncoder();
+    await this.startTurn(ctx, conversationId, content, (event) => {
+      // A client that went away does not stop the turn: its writes just fail.
+      writer.write(encoder.encode(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)).catch(() => undefined);
+      if (event.type === 'done') writer.close().catch(() => undefined);
+    });
+    return new Response(readable, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' } });
+  }
+
+  /**
+   * Starts a turn, or refuses it (another in progress: 409; quota spent: 402). Resolves once the
+   * user message is echoed; the answer then streams to the sockets and to `listener`.
+   */
+  private async startTurn(ctx: TenantContext, conversationId: string, content: string, listener?: Listener): Promise<void> {
+    if (this.generation) throw new ApiError('conflict', GENERATION_IN_PROGRESS);
+    const generation: Generation = {
+      user: { id: uuidv7(), role: 'user', content, created_at: new Date().toISOString() },
+      assistantId: uuidv7(),
+      text: '',
+      echoed: false,
+      abort: new AbortController(),
+      listeners: new Set(listener ? [listener] : []),
+    };
+    // Claimed before the first await: a second message meanwhile is refused, not interleaved.
+    this.generation = generation;
+    let prepared: Awaited<ReturnType<ChatSession['prepare']>>;
+    try {
+      prepared = await this.prepare(ctx, conversationId);
+    } catch (error) {
+      this.generation = null;
+      throw error;
+    }
+    generation.echoed = true;
+    this.emit(generation, { type: 'message', message: generation.user });
+    // Kept by the object, not by any request: the turn runs on when its clients are gone.
+    this.ctx.waitUntil(this.run(generation, prepared));
+  }
+
+  private async prepare(ctx: TenantContext, conversationId: string) {
+    const [conversation, tools] = await Promise.all([
+      this.load(ctx, conversationId),
+      offeredTools(ctx),
+      assertQuota(ctx, 'ai_tokens', 1),
+    ]);
+    return { ctx, conversation, tools, system: await systemPrompt(ctx, conversation) };
+  }
+
+  private async run(generation: Generation, { ctx, conversation, tools, system }: Awaited<ReturnType<ChatSession['prepare']>>) {
+    const provider = providerFor(providerConfig(this.env, conversation.ai_model));
+    const progress: TurnProgress = { text: '', usage: noUsage(), model: provider.model, toolMessages: [] };
+    const assistantCtx = asAssistant(ctx, conversation.id);
+    let status: NonNullable<ConversationMessage['status']> = 'complete';
+    let error: ConversationMessage['error'];
+    try {
+      await generate(provider, {
+        messages: [{ role: 'system', content: system }, ...modelHistory(conversation.conversation_data), { role: 'user', content: generation.user.content }],
+        tools: tools.definitions,
+        signal: generation.abort.signal,
+        onDelta: (text) => {
+          generation.text += text;
+          this.emit(generation, { type: 'delta', message_id: generation.assistantId, text });
+        },
+        callTool: (call) => runTool(assistantCtx, this.env, tools, call),
+      }, progress);
+    } catch (failure) {
+      if (generation.abort.signal.aborted) {
+        status = 'cancelled';
+      } else {
+        status = 'failed';
+        if (!(failure instanceof ProviderError)) console.error(`conversation ${conversation.id}: turn failed`, failure);
+        error = failure instanceof ProviderError
+          ? { code: failure.code, detail: failure.message }
+          : { code: 'internal', detail: 'The answer failed on our side.' };
+      }
+    }
+    const answer: ConversationMessage = {
+      id: generation.assistantId,
+      role: 'assistant',
+      content: progress.text,
+      created_at: new Date().toISOString(),
+      model: progress.model,
+      usage: progress.usage,
+      status,
+      ...(error ? { error } : {}),
+    };
+    const messages = [generation.user, ...progress.toolMessages, answer];
+    try {
+      await appendTurn(ctx, conversation.id, messages, progress.usage);
+      conversation.conversation_data.push(...messages);
+      // Each turn its own usage event (its own id), named by the model that answered.
+      if (progress.usage.total_tokens > 0) ctx.meter.record({ resource_type: 'ai_tokens', quantity: progress.usage.total_tokens, resource_name: progress.model });
+    } catch (failure) {
+      console.error(`conversation ${conversation.id}: turn not saved or not metered`, failure);
+      error ??= { code: 'internal', detail: 'The answer could not be saved.' };
+      this.conversation = null; // re-read what was really stored
+    } finally {
+      // Whatever happened, the conversation is free again and every client hears that the turn ended.
+      this.generation = null;
+      if (error) this.emit(generation, { type: 'error', code: error.code, detail: error.detail, message_id: answer.id });
+      this.emit(generation, { type: 'done', message: answer, usage: progress.usage });
+    }
+  }
+
+  private emit(generation: Generation, event: ChatEvent) {
+    const text = JSON.stringify(event);
+    for (const socket of this.ctx.getWebSockets()) {
+      try {
+        socket.send(text);
+      } catch {
+        // A socket closing under us.
+      }
+    }
+    for (const listener of generation.listeners) listener(event);
+  }
+
+  override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const { context, conversationId } = socket.deserializeAttachment() as Attachment;
+    const refuse = (code: string, detail: string) => socket.send(JSON.stringify({ type: 'error', code, detail } satisfies ChatEvent));
+    const size = typeof message === 'string' ? new TextEncoder().encode(message).length : message.byteLength;
+    if (size > CHAT_LIMITS.maxMessageBytes) return refuse('payload_too_large', `Messages are limited to ${CHAT_LIMITS.maxMessageBytes} bytes.`);
+    let parsed: { type?: unknown; content?: unknown };
+    try {
+      parsed = JSON.parse(typeof message === 'string' ? message : new TextDecoder().decode(message));
+    } catch {
+      return refuse('invalid_request', 'Messages are JSON objects with a `type`.');
+    }
+    if (!context.permissions.includes('conversations:write')) return refuse('forbidden', "Reading only: writing needs the 'conversations:write' permission.");
+    if (parsed?.type === 'cancel') {
+      this.generation?.abort.abort();
+      return;
+    }
+    if (parsed?.type !== 'user_message') return refuse('invalid_request', "Unknown message type: send 'user_message' or 'cancel'.");
+    const content = typeof parsed.content === 'string' ? parsed.content.trim() : '';
+    if (content === '' || content.length > CHAT_LIMITS.maxContentChars) {
+      return refuse('invalid_request', `\`content\` must be 1–${CHAT_LIMITS.maxContentChars} characters.`);
+    }
+    if (this.generation) return refuse('generation_in_progress', GENERATION_IN_PROGRESS);
+    try {
+      await this.startTurn(fromPortable(this.env, { count: 0 }, context, this.waitUntil), conversationId, content);
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      refuse(error.code, error.detail);
+    }
+  }
+
+  override async webSocketClose(socket: WebSocket, code: number, reason: string): Promise<void> {
+    // 1005 (no status) and 1006 (abnormal) are reported, never sent: answer a normal close.
+    try {
+      socket.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {
+      // Already closed.
+    }
+  }
+}
+
+/** The Worker's side: the answer of the object's fetch, a refusal turned back into an ApiError. */
+export async function unwrapChatResponse(response: Response, roundTrips: { count: number }): Promise<Response> {
+  roundTrips.count += Number(response.headers.get(ROUND_TRIPS_HEADER) ?? 0);
+  if (response.headers.has(REFUSAL_HEADER)) {
+    const refusal = (await response.json()) as Refusal;
+    throw new ApiError(refusal.code, refusal.detail);
+  }
+  return response;
+}

@@ -1,0 +1,76 @@
+// The AI tools catalog (issue 4, "Tools catalog"): read by anyone signed in, written by platform
+// admins, marked `available` per the organization's tier.
+import { env } from 'cloudflare:test';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { seedAiTools } from './ai-fixtures';
+import { api, expectProblem, newOrg, newUser, type TestUser } from './helpers';
+
+let admin: TestUser;
+let employee: TestUser;
+
+beforeAll(async () => {
+  await seedAiTools();
+  admin = await newUser('staff');
+  await env.CATALOG.prepare("UPDATE users SET role = 'admin' WHERE id = ?").bind(admin.id).run();
+  employee = await newUser('employee');
+});
+
+const tool = (name: string, extra: Record<string, unknown> = {}) => ({
+  name,
+  description: 'Looks something up.',
+  category: 'crm',
+  required_tier: 'pro',
+  parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] },
+  ...extra,
+});
+
+describe('the AI tools catalog', () => {
+  it('is readable by any signed-in user, and by no one else', async () => {
+    const res = await api('GET', '/v1/ai-tools', { token: employee.token });
+    expect(res.status).toBe(200);
+    expect(res.body.data.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['search_customers', 'list_project_tasks', 'create_task']));
+    expectProblem(await api('GET', '/v1/ai-tools'), 401, 'unauthenticated');
+  });
+
+  it('platform admins add and change tools; others get 403 before their input is looked at', async () => {
+    const name = `lookup_${crypto.randomUUID().slice(0, 8)}`;
+    expectProblem(await api('POST', '/v1/ai-tools', { token: employee.token, body: {} }), 403, 'forbidden');
+    const created = await api('POST', '/v1/ai-tools', { token: admin.token, body: tool(name) });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ name, required_tier: 'pro', is_active: true });
+    expectProblem(await api('POST', '/v1/ai-tools', { token: admin.token, body: tool(name) }), 409, 'conflict');
+
+    expectProblem(await api('PATCH', `/v1/ai-tools/${created.body.id}`, { token: employee.token, body: { is_active: false } }), 403, 'forbidden');
+    const patched = await api('PATCH', `/v1/ai-tools/${created.body.id}`, { token: admin.token, body: { is_active: false, required_tier: 'basic' } });
+    expect(patched.body).toMatchObject({ is_active: false, required_tier: 'basic' });
+    expectProblem(await api('PATCH', `/v1/ai-tools/${crypto.randomUUID()}`, { token: admin.token, body: { is_active: false } }), 404, 'not_found');
+  });
+
+  it('accepts only a JSON Schema object as `parameters`, and a provider-safe name', async () => {
+    const bad = async (body: Record<string, unknown>, field: string) => {
+      const res = await api('POST', '/v1/ai-tools', { token: admin.token, body });
+      expectProblem(res, 400, 'invalid_request');
+      expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(field);
+    };
+    await bad(tool('x', { parameters: { type: 'string' } }), 'parameters.type');
+    await bad(tool('x', { parameters: { type: 'object', properties: { a: 'string' } } }), 'parameters.properties.a');
+    await bad(tool('x', { parameters: { type: 'object', properties: {}, required: ['a'] } }), 'parameters.required');
+    await bad(tool('has space'), 'name');
+    await bad(tool('x', { required_tier: 'platinum' }), 'required_tier');
+    await bad({ ...tool('x'), description: undefined }, 'description');
+  });
+
+  it("marks each tool available for the organization's tier", async () => {
+    const org = await newOrg();
+    const available = async () => {
+      const res = await api('GET', `/v1/orgs/${org.slug}/ai-tools`, { token: org.owner.token });
+      expect(res.status).toBe(200);
+      return Object.fromEntries(res.body.data.map((t: { name: string; available: boolean }) => [t.name, t.available]));
+    };
+    expect(await available()).toMatchObject({ search_customers: true, list_project_tasks: true, create_task: false });
+    await env.CATALOG.prepare("UPDATE subscriptions SET tier = 'basic' WHERE organization_id = ?").bind(org.id).run();
+    // By id rather than slug: a new access cache entry, so a fresh look-up of the tier.
+    const res = await api('GET', `/v1/orgs/${org.id}/ai-tools`, { token: org.owner.token });
+    expect(Object.fromEntries(res.body.data.map((t: { name: string; available: boolean }) => [t.name, t.available]))).toMatchObject({ create_task: true });
+  });
+});

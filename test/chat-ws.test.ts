@@ -1,0 +1,357 @@
+// The chat (issue 4): …/conversations/{id}/ws and POST …/messages through the Worker as deployed
+// (SELF), served by the conversation's CHAT_SESSION object, answered by the local provider (no
+// key is configured in tests). Provider shapes and failures are in ai-providers.test.ts.
+import { env, SELF } from 'cloudflare:test';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { seedAiTools } from './ai-fixtures';
+import { api, expectProblem, joinAs, newOrg, type TestOrg, type TestUser } from './helpers';
+
+beforeAll(seedAiTools);
+
+type Message = { type: string; [key: string]: any };
+
+const chatWs = (org: TestOrg, id: string) => `https://strive.test/v1/orgs/${org.slug}/conversations/${id}/ws`;
+
+/** A chat socket that records what it receives and lets a test wait for a matching message. */
+export async function connectChat(org: TestOrg, id: string, token: string) {
+  const res = await SELF.fetch(`${chatWs(org, id)}?token=${token}`, { headers: { upgrade: 'websocket' } });
+  expect(res.status).toBe(101);
+  const socket = res.webSocket!;
+  socket.accept();
+  const log: Message[] = [];
+  const closed = new Promise<void>((resolve) => socket.addEventListener('close', () => resolve()));
+  socket.addEventListener('message', (event) => {
+    log.push(JSON.parse(event.data as string));
+  });
+  /** Waits for the `n`th message (from 1) matching `match`, anywhere in the log. */
+  const until = async (match: (m: Message) => boolean, n = 1, timeoutMs = 5000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = log.filter(match);
+      if (found.length >= n) return found[n - 1]!;
+      if (Date.now() > deadline) throw new Error(`no matching message; log: ${JSON.stringify(log)}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+  return {
+    log,
+    until,
+    ofType: (type: string, n = 1) => until((m) => m.type === type, n),
+    send: (m: object | string) => socket.send(typeof m === 'string' ? m : JSON.stringify(m)),
+    close: async () => {
+      socket.close(1000, 'done');
+      await closed;
+    },
+  };
+}
+
+async function newConversation(org: TestOrg, body: Record<string, unknown> = {}, token = org.owner.token) {
+  const res = await api('POST', `/v1/orgs/${org.slug}/conversations`, { token, body: { context_type: 'general', ai_model: 'openai_gpt4', ...body } });
+  expect(res.status, JSON.stringify(res.body)).toBe(201);
+  return res.body.id as string;
+}
+
+const getConversation = async (org: TestOrg, id: string) => (await api('GET', `/v1/orgs/${org.slug}/conversations/${id}`, { token: org.owner.token })).body;
+
+/** The text a client builds from the deltas of one message. */
+const textOf = (log: Message[], messageId: string) => log.filter((m) => m.type === 'delta' && m.message_id === messageId).map((m) => m.text).join('');
+
+async function shardOf(orgId: string): Promise<D1Database> {
+  const { shard } = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(orgId).first<{ shard: number }>())!;
+  return (env as unknown as Record<string, D1Database>)[`SHARD_${shard}`]!;
+}
+
+describe('the chat socket', () => {
+  it('sends the history on connect, echoes a user message to every client, streams deltas to both and ends with done and the usage', async () => {
+    const org = await newOrg();
+    const id = await newConversation(org);
+    const a = await connectChat(org, id, org.owner.token);
+    const b = await connectChat(org, id, org.owner.token);
+    expect((await a.ofType('history')).messages).toEqual([]);
+    expect(a.log[0]!.type).toBe('history');
+
+    a.send({ type: 'user_message', content: 'What is on my plate?' });
+    for (const client of [a, b]) {
+      const echo = await client.ofType('message');
+      expect(echo.message).toMatchObject({ role: 'user', content: 'What is on my plate?' });
+    }
+    const done = await b.ofType('done');
+    await a.ofType('done');
+    expect(done.message).toMatchObject({ role: 'assistant', status: 'complete', model: 'local/echo-1' });
+    expect(done.message.content).toContain('What is on my plate?');
+    expect(done.usage.total_tokens).toBe(done.usage.prompt_tokens + done.usage.completion_tokens);
+    expect(done.usage.completion_tokens).toBeGreaterThan(0);
+    // Several deltas, which add up to the message, the same on both clients.
+    expect(a.log.filter((m) => m.type === 'delta').length).toBeGreaterThan(3);
+    expect(textOf(a.log, done.message.id)).toBe(done.message.content);
+    expect(textOf(b.log, done.message.id)).toBe(done.message.content);
+
+    // Stored when the turn ended, and the tokens added up.
+    const stored = await getConversation(org, id);
+    expect(stored.conversation_data.map((m: Message) => [m.role, m.status ?? null])).toEqual([['user', null], ['assistant', 'complete']]);
+    expect(stored.conversation_data[1]).toEqual(done.message);
+    expect(stored.usage_tokens).toBe(done.usage.total_tokens);
+
+    // A later client gets both messages as history.
+    const c = await connectChat(org, id, org.owner.token);
+    expect((await c.ofType('history')).messages).toEqual(stored.conversation_data);
+    await Promise.all([a.close(), b.close(), c.close()]);
+  });
+
+  it('summarises the linked project, with its open tasks, into the prompt', async () => {
+    const org = await newOrg();
+    const project = await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'Relaunch' } });
+    for (const body of [{ title: 'Open one' }, { title: 'Done one', status: 'done' }, { title: 'Open two', status: 'review' }]) {
+      await api('POST', `/v1/orgs/${org.slug}/projects/${project.body.id}/tasks`, { token: org.owner.token, body });
+    }
+    const id = await newConversation(org, { context_type: 'project', context_id: project.body.id });
+    const a = await connectChat(org, id, org.owner.token);
+    a.send({ type: 'user_message', content: 'Status?' });
+    const done = await a.ofType('done');
+    // The local model repeats the context lines it was given: the project, and its open tasks only.
+    expect(done.message.content).toContain('Context: the project "Relaunch"');
+    expect(done.message.content).toContain('Open tasks (2):');
+    await a.close();
+  });
+
+  it('refuses a second user message while an answer is being generated, and accepts one after', async () => {
+    const org = await newOrg();
+    const id = await newConversation(org);
+    const a = await connectChat(org, id, org.owner.token);
+    const b = await connectChat(org, id, org.owner.token);
+    a.send({ type: 'user_message', content: 'first' });
+    await b.ofType('delta');
+    b.send({ type: 'user_message', content: 'second' });
+    expect(await b.ofType('error')).toMatchObject({ code: 'generation_in_progress' });
+    // Over HTTP too: the same object, the same rule.
+    expectProblem(await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'third' } }), 409, 'conflict');
+    await a.ofType('done');
+    b.send({ type: 'user_message', content: 'second, again' });
+    await b.ofType('done', 2);
+    const stored = await getConversation(org, id);
+    expect(stored.conversation_data.filter((m: Message) => m.role === 'user').map((m: Message) => m.content)).toEqual(['first', 'second, again']);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('cancel stops the answer and keeps its partial text, marked cancelled', async () => {
+    const org = await newOrg();
+    const id = await newConversation(org);
+    const a = await connectChat(org, id, org.owner.token);
+    a.send({ type: 'user_message', content: 'Tell me a long story' });
+    await a.ofType('delta', 2);
+    a.send({ type: 'cancel' });
+    const done = await a.ofType('done');
+    expect(done.message.status).toBe('cancelled');
+    expect(done.message.content).toBe(textOf(a.log, done.message.id));
+    expect(done.message.content.length).toBeGreaterThan(0);
+    expect(done.message.content).not.toContain('Context:'); // the end of the full answer never came
+    const stored = await getConversation(org, id);
+    expect(stored.conversation_data[1]).toMatchObject({ status: 'cancelled', content: done.message.content });
+    await a.close();
+  });
+
+  it('a provider failure ends the turn with an error, then done with what was said, marked failed', async () => {
+    const org = await newOrg();
+    const id = await newConversation(org);
+    const a = await connectChat(org, id, org.owner.token);
+    const b = await connectChat(org, id, org.owner.token);
+    a.send({ type: 'user_message', content: '/fail provider_rate_limited' });
+    for (const client of [a, b]) {
+      const error = await client.ofType('error');
+      const done = await client.ofType('done');
+      expect(error).toMatchObject({ code: 'provider_rate_limited', message_id: done.message.id });
+      expect(client.log.indexOf(error)).toBeLessThan(client.log.indexOf(done));
+      expect(done.message).toMatchObject({ status: 'failed', content: 'This answer stops here:', error: { code: 'provider_rate_limited' } });
+    }
+    expect((await getConversation(org, id)).conversation_data[1]).toMatchObject({ status: 'failed', content: 'This answer stops here:' });
+    // The conversation is free again.
+    a.send({ type: 'user_message', content: 'and now?' });
+    expect((await a.ofType('done', 2)).message.status).toBe('complete');
+    // Over HTTP: 502 provider_error naming the kind.
+    const res = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: '/fail provider_timeout' } });
+    expectProblem(res, 502, 'provider_error');
+    expect(res.body.detail).toContain('provider_timeout');
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('a client that reconnects mid-answer gets the history, the text so far, then the rest', async () => {
+    const org = await newOrg();
+    const id = await newConversation(org);
+    const a = await connectChat(org, id, org.owner.token);
+    a.send({ type: 'user_message', content: 'Replay me' });
+    await a.ofType('delta', 3);
+    await a.close(); // the generation belongs to the object: it goes on
+    const b = await connectChat(org, id, org.owner.token);
+    const history = await b.ofType('history');
+    expect(history.messages).toMatchObject([{ role: 'user', content: 'Replay me' }]);
+    const done = await b.ofType('done');
+    expect(b.log[1]).toMatchObject({ type: 'delta', message_id: done.message.id });
+    expect(b.log[1]!.text.split(' ').length).toBeGreaterThan(2); // the partial text, as one delta
+    expect(textOf(b.log, done.message.id)).toBe(done.message.content);
+    expect(done.message.status).toBe('complete');
+    await b.close();
+  });
+
+  it('refuses what it cannot take: bad JSON, unknown types, empty or oversize content, and writes from a viewer', async () => {
+    const org = await newOrg();
+    const id = await newConversation(org);
+    const a = await connectChat(org, id, org.owner.token);
+    a.send('not json');
+    expect(await a.ofType('error')).toMatchObject({ code: 'invalid_request' });
+    a.send({ type: 'shout' });
+    expect(await a.ofType('error', 2)).toMatchObject({ code: 'invalid_request' });
+    a.send({ type: 'user_message', content: '   ' });
+    expect(await a.ofType('error', 3)).toMatchObject({ code: 'invalid_request' });
+    a.send({ type: 'user_message', content: 'x'.repeat(8001) });
+    expect(await a.ofType('error', 4)).toMatchObject({ code: 'invalid_request' });
+    a.send({ type: 'user_message', content: 'x'.repeat(40 * 1024) });
+    expect(await a.ofType('error', 5)).toMatchObject({ code: 'payload_too_large' });
+    await a.close();
+  });
+
+  it('checks membership and the conversation before the upgrade', async () => {
+    const org = await newOrg();
+    const id = await newConversation(org);
+    const member = await joinAs(org, 'member');
+    const outsider = await newOrg();
+    const upgrade = (token?: string, orgRef = org.slug) =>
+      SELF.fetch(`https://strive.test/v1/orgs/${orgRef}/conversations/${id}/ws${token ? `?token=${token}` : ''}`, { headers: { upgrade: 'websocket' } });
+    expect((await upgrade()).status).toBe(401);
+    expect((await upgrade(outsider.owner.token)).status).toBe(404);
+    // A member sees only their own conversations.
+    expect((await upgrade(member.token)).status).toBe(404);
+    expect((await api('GET', `/v1/orgs/${org.slug}/conversations/${id}/ws`, { token: org.owner.token })).status).toBe(426);
+  });
+});
+
+describe('POST …/messages', () => {
+  it('answers with the assistant message as JSON, through the same object the sockets watch', async () => {
+    const org = await newOrg();
+    const id = await newConversation(org);
+    const watcher = await connectChat(org, id, org.owner.token);
+    const res = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'Hello' } });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({ role: 'assistant', status: 'complete', model: 'local/echo-1' });
+    expect(res.body.content).toContain('Hello');
+    const done = await watcher.ofType('done');
+    expect(done.message).toEqual(res.body);
+    expect((await watcher.ofType('message')).message.content).toBe('Hello');
+    // A later turn: the visibility check, the quota, and the turn's one write (the object keeps
+    // the conversation and the catalog's tools in memory).
+    const again = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'Again' } });
+    expect(again.status).toBe(200);
+    expect(again.roundTrips).toBe(3);
+    await watcher.close();
+  });
+
+  it('streams server-sent events ending with done and the usage when asked to', async () => {
+    const org = await newOrg();
+    const id = await newConversation(org);
+    const res = await SELF.fetch(`https://strive.test/v1/orgs/${org.slug}/conversations/${id}/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${org.owner.token}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ content: 'Stream it' }),
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const events = (await res.text()).trim().split('\n\n').map((frame) => {
+      const [event, data] = frame.split('\n');
+      return { event: event!.replace('event: ', ''), data: JSON.parse(data!.replace('data: ', '')) };
+    });
+    expect(events[0]).toMatchObject({ event: 'message', data: { message: { role: 'user', content: 'Stream it' } } });
+    expect(events.at(-1)!.event).toBe('done');
+    const { message, usage } = events.at(-1)!.data;
+    expect(events.filter((e) => e.event === 'delta').map((e) => e.data.text).join('')).toBe(message.content);
+    expect(usage.total_tokens).toBeGreaterThan(0);
+  });
+
+  it('runs a tool as the assistant: the task is created through the board, audited with actor_type ai', async () => {
+    // create_task needs the basic tier: the organization subscribes.
+    const org = await newOrg();
+    await env.CATALOG.prepare("UPDATE subscriptions SET tier = 'basic' WHERE organization_id = ?").bind(org.id).run();
+    const project = await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'Tools' } });
+    const id = await newConversation(org, { context_type: 'project', context_id: project.body.id });
+    const res = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, {
+      token: org.owner.token,
+      body: { content: `/tool create_task {"project_id": "${project.body.id}", "title": "Call Dana"}` },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.content).toContain('Call Dana');
+    const tasks = await api('GET', `/v1/orgs/${org.slug}/projects/${project.body.id}/tasks`, { token: org.owner.token });
+    expect(tasks.body.data.map((t: { title: string }) => t.title)).toEqual(['Call Dana']);
+    const task = tasks.body.data[0];
+    expect(task.created_by).toBe(org.owner.id);
+    const audit = await (await shardOf(org.id)).prepare("SELECT actor_type, actor_id, user_id FROM activity_logs WHERE resource_id = ? AND action = 'task.create'").bind(task.id).first();
+    expect(audit).toEqual({ actor_type: 'ai', actor_id: id, user_id: org.owner.id });
+    // The tool's call and result are kept between the user message and the answer.
+    const stored = await getConversation(org, id);
+    expect(stored.conversation_data.map((m: Message) => m.role)).toEqual(['user', 'tool', 'assistant']);
+    expect(stored.conversation_data[1].tool.name).toBe('create_task');
+  });
+
+  it('does not offer a tool above the tier, and a tool runs with the caller\'s permissions', async () => {
+    const org = await newOrg(); // free: create_task needs basic
+    const project = await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'Free' } });
+    const id = await newConversation(org);
+    const res = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, {
+      token: org.owner.token,
+      body: { content: `/tool create_task {"project_id": "${project.body.id}", "title": "Nope"}` },
+    });
+    // Not offered, so the local model answers in words instead of calling it.
+    expect(res.body.content).toContain('You asked');
+    expect((await api('GET', `/v1/orgs/${org.slug}/projects/${project.body.id}/tasks`, { token: org.owner.token })).body.data).toEqual([]);
+
+    // A viewer's search runs as the viewer: their own conversation, tasks they can read.
+    const viewer = await joinAs(org, 'viewer');
+    expectProblem(await api('POST', `/v1/orgs/${org.slug}/conversations`, { token: viewer.token, body: { context_type: 'general', ai_model: 'gemini' } }), 403, 'forbidden');
+    const member: TestUser = await joinAs(org, 'member', { deny: ['customers:read'] });
+    const mine = await newConversation(org, {}, member.token);
+    const search = await api('POST', `/v1/orgs/${org.slug}/conversations/${mine}/messages`, { token: member.token, body: { content: '/tool search_customers {"query": "dana"}' } });
+    expect(search.body.content).toContain('forbidden');
+  });
+
+  it('meters each turn as one ai_tokens usage event with its own id, named by the model', async () => {
+    // The Worker and its objects share the test's bindings: the queue's producer is observed here.
+    const queue = env.USAGE_QUEUE as unknown as { send: (message: unknown, options?: unknown) => Promise<void> };
+    const send = queue.send;
+    const sent: { id: string; organization_id: string; user_id: string; resource_type: string; resource_name: string; quantity: number }[] = [];
+    queue.send = function (message, options) {
+      sent.push(message as (typeof sent)[number]);
+      return send.call(this, message, options);
+    };
+    try {
+      const org = await newOrg();
+      const id = await newConversation(org);
+      const turns = [];
+      for (const content of ['one', 'two']) {
+        turns.push((await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content } })).body);
+      }
+      // The organization's other events (seats, api_calls) are not the turns'.
+      const ours = sent.filter((event) => event.organization_id === org.id && event.resource_type === 'ai_tokens');
+      expect(ours).toEqual(turns.map((turn) => expect.objectContaining({
+        resource_type: 'ai_tokens', resource_name: 'local/echo-1', quantity: turn.usage.total_tokens, user_id: org.owner.id,
+      })));
+      expect(new Set(ours.map((event) => event.id)).size).toBe(2);
+      expect((await getConversation(org, id)).usage_tokens).toBe(turns[0].usage.total_tokens + turns[1].usage.total_tokens);
+    } finally {
+      queue.send = send;
+    }
+  });
+
+  it('refuses a turn with 402 quota_exceeded once the month\'s ai_tokens are spent (socket: an error message)', async () => {
+    const org = await newOrg();
+    const id = await newConversation(org);
+    const period = new Date().toISOString().slice(0, 7);
+    await (await shardOf(org.id))
+      .prepare("INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, quantity, billing_period, metadata, created_at, updated_at) VALUES (?, ?, 'ai_tokens', 'gpt-4o', 50000, ?, '{}', ?, ?)")
+      .bind(crypto.randomUUID(), org.id, period, new Date().toISOString(), new Date().toISOString())
+      .run();
+    expectProblem(await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'Hi' } }), 402, 'quota_exceeded');
+    const a = await connectChat(org, id, org.owner.token);
+    a.send({ type: 'user_message', content: 'Hi' });
+    expect(await a.ofType('error')).toMatchObject({ code: 'quota_exceeded' });
+    expect(a.log.some((m) => m.type === 'message')).toBe(false); // refused before the echo
+    expect((await getConversation(org, id)).conversation_data).toEqual([]);
+    await a.close();
+  });
+});
