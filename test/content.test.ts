@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderMarkdown } from '../src/modules/content/render';
-import { slugify } from '../src/modules/content/service';
+import { slugFromTitle } from '../src/modules/content/service';
 import { api, expectProblem, joinAs, newOrg, newUser } from './helpers';
 import { env } from 'cloudflare:test';
 
@@ -68,7 +68,7 @@ describe('slugs', () => {
     ['Ünïcödé — 2026 édition', 'unicode-2026-edition'],
     ['C++ & Rust: a tale', 'c-rust-a-tale'],
     ['日本語', ''],
-  ])('%s → %s', (title, slug) => expect(slugify(title)).toBe(slug));
+  ])('%s → %s', (title, slug) => expect(slugFromTitle(title)).toBe(slug));
 });
 
 const postBody = { title: 'Crème brûlée', content: '# Hi\n\nSome **bold**<script>alert(1)</script>', excerpt: 'Dessert', content_type: 'blog_post' };

@@ -6,7 +6,7 @@
 // (unpublish) or archived. Members write drafts; changing a published or archived item, like
 // publishing, takes `content:publish`; archiving takes `content:archive` (admins, and platform
 // moderators in any organization).
-import { and, eq, getTableColumns, sql, type SQL } from 'drizzle-orm';
+import { and, eq, getTableColumns } from 'drizzle-orm';
 import { content, type SeoMeta } from '../../db/tenant';
 import { isUniqueViolation } from '../../db/errors';
 import type { TenantContext } from '../../env';
@@ -17,6 +17,7 @@ import { conflict, forbidden, invalid, notFound } from '../../lib/problem';
 import { auditedDelete, auditedInsert, auditedUpdate } from '../activity/audit';
 import { purgePublicContent } from './public-cache';
 import { renderMarkdown } from './render';
+import { containsText, slugify } from '../../lib/text';
 
 export type Content = typeof content.$inferSelect;
 type ContentType = Content['content_type'];
@@ -40,25 +41,13 @@ export type ContentFilters = {
 
 const described = (action: string) => ({ action: `content.${action}` as const, resource_type: 'content' });
 
-/** Lower-case ASCII words joined by hyphens: accents are transliterated (é → e), the rest dropped. */
-export function slugify(title: string): string {
-  return title
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 100)
-    .replace(/-+$/, '');
-}
+/** A slug made from a title: lower-case ASCII words joined by hyphens (é → e). */
+export const slugFromTitle = (title: string) => slugify(title, 100);
 
 /** The list leaves out `content` and `html`: a page of full documents could weigh megabytes. */
 const { content: _markdown, html: _html, ...summaryFields } = getTableColumns(content);
 
-function matches(q: string): SQL {
-  const pattern = `%${q.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
-  return sql`lower(${content.title}) LIKE ${pattern} ESCAPE '\\'`;
-}
+const matches = (q: string) => containsText(q, [content.title]);
 
 export async function listContent({ ctx, input }: { ctx: TenantContext; input: ContentFilters }) {
   requirePermission(ctx, 'content:read');
@@ -95,7 +84,7 @@ async function slugUnique<T>(write: Promise<T>): Promise<T> {
 
 export async function createContent({ ctx, input }: { ctx: TenantContext; input: ContentInput }) {
   requirePermission(ctx, 'content:write');
-  const slug = input.slug ?? slugify(input.title);
+  const slug = input.slug ?? slugFromTitle(input.title);
   if (!slug) throw invalid('slug', 'The title has no letters or digits to make a slug from: send a slug.');
   const markdown = input.content ?? '';
   const now = new Date().toISOString();

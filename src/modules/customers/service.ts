@@ -1,5 +1,5 @@
 // Customers (CRM). Every write is one shard batch with its audit row.
-import { and, eq, or, sql, type SQL } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { appointments, customers, projects } from '../../db/tenant';
 import type { TenantContext } from '../../env';
@@ -10,6 +10,7 @@ import { newestFirst } from '../../lib/pagination';
 import { notFound } from '../../lib/problem';
 import { auditedDelete, auditedInsert, auditedUpdate } from '../activity/audit';
 import { assertMember } from '../members/service';
+import { containsText } from '../../lib/text';
 
 export type Customer = typeof customers.$inferSelect;
 export type CustomerInput = Omit<typeof customers.$inferInsert, 'id' | 'organization_id' | 'created_by' | 'created_at' | 'updated_at'>;
@@ -25,12 +26,8 @@ export type CustomerFilters = {
 
 const described = (action: 'create' | 'update' | 'delete') => ({ action: `customer.${action}` as const, resource_type: 'customer' });
 
-/** `q` matches name, email or company, case-insensitively, as a substring (LIKE wildcards escaped). */
-function matches(q: string): SQL {
-  const pattern = `%${q.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
-  const field = (col: SQLiteColumn) => sql`lower(${col}) LIKE ${pattern} ESCAPE '\\'`;
-  return or(field(customers.name), field(customers.email), field(customers.company))!;
-}
+/** `q` matches name, email or company, case-insensitively, as a substring. */
+const matches = (q: string) => containsText(q, [customers.name, customers.email, customers.company]);
 
 
 /**

@@ -12,6 +12,7 @@ import { forgetAccess, requirePermission, tenantContext } from '../../auth/tenan
 import { uuidv7 } from '../../lib/ids';
 import { conflict, invalid, notFound } from '../../lib/problem';
 import { auditedCatalogChange, auditRow, changes } from '../activity/audit';
+import { slugify } from '../../lib/text';
 
 export type OrganizationRow = typeof organizations.$inferSelect;
 export type OrganizationCreate = { name: string; slug?: string; description?: string | null };
@@ -21,17 +22,6 @@ export type OrganizationPatch = Partial<
 
 export const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$/;
 
-/** "Acme Café & Co." → "acme-cafe-co" */
-export function slugify(name: string): string {
-  return name
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 48)
-    .replace(/-+$/, '');
-}
 
 const slugTaken = (slug: string) => conflict(`The slug '${slug}' is taken.`);
 
@@ -41,7 +31,7 @@ export function present(row: OrganizationRow, role: TenantContext['role']) {
 }
 
 export async function createOrganization(c: Context<AppEnv>, catalog: CatalogDb, user: SessionUser, input: OrganizationCreate) {
-  const slug = input.slug ?? slugify(input.name);
+  const slug = input.slug ?? slugify(input.name, 48);
   if (!SLUG_PATTERN.test(slug)) throw invalid('slug', 'Give a slug of lower-case letters, digits and hyphens.');
   const id = uuidv7();
   const now = new Date().toISOString();

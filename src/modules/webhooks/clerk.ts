@@ -1,6 +1,5 @@
 // Clerk → Strive user sync. Verified with Svix (Standard Webhooks) against the raw body, recorded
 // by event id in the same batch as its effect: a replay is a no-op that still answers 200.
-import { z } from '@hono/zod-openapi';
 import type { UserJSON } from '@clerk/backend';
 import type { WebhookEvent } from '@clerk/backend/webhooks';
 import { verifyWebhook } from '@clerk/backend/webhooks';
@@ -11,9 +10,9 @@ import { catalogDb, type CatalogDb } from '../../db/shards';
 import { forgetAccess } from '../../auth/tenant';
 import { uuidv7 } from '../../lib/ids';
 import { defineRoute, json, type App } from '../../lib/openapi';
+import { received, WebhookReceived } from './received';
 import { ApiError } from '../../lib/problem';
 
-const Received = z.object({ received: z.literal(true), applied: z.boolean() }).openapi('WebhookReceived');
 
 function primaryEmail(user: UserJSON): string | undefined {
   const primary = user.email_addresses.find((e) => e.id === user.primary_email_address_id) ?? user.email_addresses[0];
@@ -74,7 +73,7 @@ export function registerClerkWebhook(app: App) {
     defineRoute({
       method: 'post', path: '/v1/webhooks/clerk', tags: ['Webhooks'], public: true,
       summary: 'Clerk user events (Svix-signed): user.created, user.updated, user.deleted',
-      responses: { 200: json(Received, 'Received; `applied` is false for replays and events Strive ignores') },
+      responses: { 200: json(WebhookReceived, 'Received; `applied` is false for replays and events Strive ignores') },
     }),
     async (c) => {
       const secret = c.env.CLERK_WEBHOOK_SECRET;
@@ -88,18 +87,18 @@ export function registerClerkWebhook(app: App) {
       const eventId = c.req.header('svix-id')!;
       const catalog = catalogDb(c.env, c.get('roundTrips'));
       const effect = effectOf(catalog, event);
-      if (!effect) return c.json({ received: true as const, applied: false }, 200);
+      if (!effect) return received(c, false);
 
       const seen = and(eq(processed_events.source, 'clerk'), eq(processed_events.event_id, eventId));
       if (await catalog.select().from(processed_events).where(seen).get()) {
-        return c.json({ received: true as const, applied: false }, 200);
+        return received(c, false);
       }
       try {
         // The plain INSERT fails on a concurrent duplicate, rolling its effect back with it.
         await catalog.batch([catalog.insert(processed_events).values({ source: 'clerk', event_id: eventId, type: event.type }), effect]);
       } catch (error) {
         if (await catalog.select().from(processed_events).where(seen).get()) {
-          return c.json({ received: true as const, applied: false }, 200);
+          return received(c, false);
         }
         if (!isUniqueViolation(error, 'email')) throw error;
         // The new primary email belongs to another row (e.g. an invitation sent to it). Merging
@@ -107,13 +106,13 @@ export function registerClerkWebhook(app: App) {
         // retrying, keep the user as they were, and say so in the logs.
         console.warn(`clerk event ${eventId}: ${event.type} for ${event.data.id} not applied, its email belongs to another user`);
         await catalog.insert(processed_events).values({ source: 'clerk', event_id: eventId, type: event.type }).onConflictDoNothing().run();
-        return c.json({ received: true as const, applied: false }, 200);
+        return received(c, false);
       }
       if (event.type === 'user.deleted' && event.data.id) {
         const row = await catalog.select({ id: users.id }).from(users).where(eq(users.clerk_user_id, event.data.id)).get();
         if (row) forgetAccess({ userId: row.id });
       }
-      return c.json({ received: true as const, applied: true }, 200);
+      return received(c, true);
     },
   );
 }

@@ -2,21 +2,18 @@
 // event id in the same catalog batch as its effect, applied only if no newer event was (the
 // event's `created` against subscriptions.stripe_event_created), audited with a webhook actor.
 // Events Strive does not act on answer 200, and so does a replay.
-import { z } from '@hono/zod-openapi';
 import { and, eq } from 'drizzle-orm';
-import type { Context } from 'hono';
 import Stripe from 'stripe';
 import { organizations, processed_events, subscriptions } from '../../db/catalog';
 import { catalogDb, type CatalogDb } from '../../db/shards';
 import { forgetAccess, tenantContext } from '../../auth/tenant';
-import type { AppEnv } from '../../env';
 import { defineRoute, json, type App } from '../../lib/openapi';
+import { received, WebhookReceived } from './received';
 import { ApiError } from '../../lib/problem';
 import { auditedCatalogChange, changes } from '../activity/audit';
 import { isStale, subscriptionEffect, subscriptionPatch, type EventOrder, type SubscriptionPatch } from '../billing/service';
 import { effectiveTier } from '../billing/tiers';
 
-const Received = z.object({ received: z.literal(true), applied: z.boolean() }).openapi('StripeWebhookReceived');
 
 /** Verification needs no API key: a client that can only verify. */
 const verifier = new Stripe('sk_unused', { httpClient: Stripe.createFetchHttpClient() });
@@ -67,7 +64,6 @@ function changeOf(event: Stripe.Event): Change | undefined {
 
 class StaleEvent extends Error {}
 
-const received = (c: Context<AppEnv>, applied: boolean) => c.json({ received: true as const, applied }, 200);
 
 async function record(catalog: CatalogDb, event: Stripe.Event) {
   await catalog.insert(processed_events).values({ source: 'stripe', event_id: event.id, type: event.type }).onConflictDoNothing().run();
@@ -78,7 +74,7 @@ export function registerStripeWebhook(app: App) {
     defineRoute({
       method: 'post', path: '/v1/webhooks/stripe', tags: ['Webhooks'], public: true,
       summary: 'Stripe events (signed): checkout.session.completed, customer.subscription.*, invoice.paid, invoice.payment_failed',
-      responses: { 200: json(Received, 'Received; `applied` is false for replays, older events and events Strive ignores') },
+      responses: { 200: json(WebhookReceived, 'Received; `applied` is false for replays, older events and events Strive ignores') },
     }),
     async (c) => {
       const secret = c.env.STRIPE_WEBHOOK_SECRET;
