@@ -108,9 +108,10 @@ describe('the chat socket', () => {
     const a = await connectChat(org, id, org.owner.token);
     a.send({ type: 'user_message', content: 'Status?' });
     const done = await a.ofType('done');
-    // The local model repeats the context lines it was given: the project, and its open tasks only.
+    // The local model repeats the context it was given: the project, and its open tasks (newest first) only.
     expect(done.message.content).toContain('Context: the project "Relaunch"');
-    expect(done.message.content).toContain('Open tasks (2):');
+    expect(done.message.content).toContain('Open tasks (2): [review] Open two; [todo] Open one.');
+    expect(done.message.content).not.toContain('Done one');
     await a.close();
   });
 

@@ -185,7 +185,10 @@ function localAnswer(messages: ChatMessage[], question: string, toolResult: stri
   const lines = system.split('\n');
   const context = lines.find((line) => line.startsWith('Context:')) ?? 'Context: none.';
   const openTasks = lines.find((line) => line.startsWith('Open tasks'));
-  return `This is the local model (no provider key is configured). You asked: "${question.slice(0, 200)}". ${context}${openTasks ? ` ${openTasks}` : ''}`;
+  // The task lines follow their header: "- [status] title (id …)"; the answer names each by title.
+  const titles = lines.filter((line) => line.startsWith('- [')).map((line) => line.slice(2).replace(/ \(id .*$/, ''));
+  const tasks = openTasks ? ` ${openTasks} ${titles.join('; ')}${titles.length ? '.' : ''}` : '';
+  return `This is the local model (no provider key is configured). You asked: "${question.slice(0, 200)}". ${context}${tasks}`;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
