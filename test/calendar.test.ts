@@ -1,7 +1,9 @@
 import { env } from 'cloudflare:test';
+import { drizzle } from 'drizzle-orm/d1';
 import ICAL from 'ical.js';
 import { describe, expect, it } from 'vitest';
-import { escapeText, foldLine } from '../src/modules/appointments/calendar';
+import { TenantStore } from '../src/db/tenant-store';
+import { escapeText, feedAppointments, foldLine } from '../src/modules/appointments/calendar';
 import { api, expectProblem, joinAs, newOrg } from './helpers';
 
 const soon = (hours: number) => new Date(Math.ceil(Date.now() / 3_600_000) * 3_600_000 + hours * 3_600_000).toISOString();
@@ -142,6 +144,36 @@ describe('the iCalendar feed', () => {
     const token = (await api('POST', `/v1/orgs/${org.slug}/appointments/feed-token`, { token: client.token })).body.token;
     const res = await api('GET', `/v1/orgs/${org.slug}/appointments.ics?token=${token}`);
     expect(parse(res.body).map((e) => e.summary)).toEqual(['Theirs']);
+  });
+
+  it('keeps upcoming and ongoing appointments when the cap is reached, filling it with the latest past ones', async () => {
+    const org = await newOrg();
+    const now = Date.now();
+    const at = (ms: number) => new Date(now + ms).toISOString();
+    const HOUR = 3_600_000;
+    const DAY = 24 * HOUR;
+    const booked: [string, number, number][] = [
+      ['100 days ago', -100 * DAY, HOUR], ['80 days ago', -80 * DAY, HOUR], ['60 days ago', -60 * DAY, HOUR],
+      ['30 days ago', -30 * DAY, HOUR], ['yesterday', -DAY, HOUR], ['ongoing', -HOUR / 2, HOUR],
+      ['in 2 hours', 2 * HOUR, HOUR], ['in 200 days', 200 * DAY, HOUR], ['in 400 days', 400 * DAY, HOUR],
+    ];
+    for (const [title, start, length] of booked) {
+      const res = await api('POST', `/v1/orgs/${org.slug}/appointments`, { token: org.owner.token, body: { title, start_time: at(start), end_time: at(start + length) } });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+    }
+    // Everything from 90 days ago to a year ahead, by start.
+    const full = await api('GET', `/v1/orgs/${org.slug}/appointments.ics`, { token: org.owner.token });
+    expect(full.roundTrips).toBe(1);
+    const inRange = ['80 days ago', '60 days ago', '30 days ago', 'yesterday', 'ongoing', 'in 2 hours', 'in 200 days'];
+    expect(parse(full.body).map((e) => e.summary)).toEqual(inRange);
+
+    // With a small cap (FEED_MAX_EVENTS in production), the future comes first, then the latest past.
+    const shard = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(org.id).first<{ shard: number }>())!.shard;
+    const store = new TenantStore(drizzle((env as unknown as Record<string, D1Database>)[`SHARD_${shard}`]!), org.id);
+    const titles = async (max: number) => (await feedAppointments(store, undefined, now, max)).map((row) => row.title);
+    expect(await titles(5)).toEqual(['30 days ago', 'yesterday', 'ongoing', 'in 2 hours', 'in 200 days']);
+    expect(await titles(2)).toEqual(['ongoing', 'in 2 hours']);
+    expect(await titles(100)).toEqual(inRange);
   });
 
   it('refuses a feed token to an API key', async () => {

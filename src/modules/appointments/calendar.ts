@@ -2,19 +2,20 @@
 // and cannot send headers, so the feed alone accepts `?token=`: a token of one member in one
 // organization, stored as its SHA-256 hash on the membership row. Rotating replaces the hash (the
 // old URL stops working); removing the member removes the token with the row.
-import { and, asc, eq, gte, lt, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, gte, lt, lte, type SQL } from 'drizzle-orm';
 import { organization_members } from '../../db/catalog';
 import { appointments } from '../../db/tenant';
+import type { TenantStore } from '../../db/tenant-store';
 import type { TenantContext } from '../../env';
 import { newCalendarToken } from '../../auth/calendar-tokens';
 import { actingUserId, forgetAccess, requirePermission } from '../../auth/tenant';
 import { ApiError, notFound } from '../../lib/problem';
 import { auditedCatalogChange } from '../activity/audit';
 import { assignee } from '../tasks/service';
-import { clientAppointmentScope, type Appointment } from './service';
+import { clientAppointmentScope, MAX_DURATION_MS, type Appointment } from './service';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-/** The feed covers 90 days back and a year ahead, at most this many events (one query). */
+/** The feed covers 90 days back and a year ahead, at most this many events (see feedAppointments). */
 const FEED_PAST_DAYS = 90;
 const FEED_FUTURE_DAYS = 366;
 export const FEED_MAX_EVENTS = 2000;
@@ -102,17 +103,41 @@ export function renderCalendar(name: string, rows: Appointment[]): string {
 export async function calendarFeed({ ctx, input }: { ctx: TenantContext; input: { assigned_to?: string } }): Promise<string> {
   requirePermission(ctx, 'appointments:read');
   const assignedTo = assignee(ctx, input.assigned_to);
-  const now = Date.now();
-  const rows = await ctx.store
-    .select(appointments, and(
-      gte(appointments.start_time, new Date(now - FEED_PAST_DAYS * DAY_MS).toISOString()),
-      lt(appointments.start_time, new Date(now + FEED_FUTURE_DAYS * DAY_MS).toISOString()),
-      assignedTo ? eq(appointments.assigned_to, assignedTo) : undefined,
-      clientAppointmentScope(ctx),
-    ) as SQL)
-    .orderBy(asc(appointments.start_time))
-    .limit(FEED_MAX_EVENTS);
+  const rows = await feedAppointments(ctx.store, and(
+    assignedTo ? eq(appointments.assigned_to, assignedTo) : undefined,
+    clientAppointmentScope(ctx),
+  ), Date.now(), FEED_MAX_EVENTS);
   return renderCalendar(`${ctx.organization.name} appointments`, rows);
+}
+
+/**
+ * The feed's appointments, at most `max`, by start: every upcoming and ongoing one (nearest
+ * first) before any past one, then the most recent past ones, so an organization with a long
+ * history never loses its future from the feed. Two reads in one batch (one round trip).
+ */
+export async function feedAppointments(store: TenantStore, where: SQL | undefined, now: number, max: number): Promise<Appointment[]> {
+  const nowIso = new Date(now).toISOString();
+  const [upcoming, past] = await store.batch([
+    store
+      // An ongoing one started less than MAX_DURATION_MS ago: that bound keeps the index range short.
+      .select(appointments, and(
+        gt(appointments.end_time, nowIso),
+        gt(appointments.start_time, new Date(now - MAX_DURATION_MS).toISOString()),
+        lt(appointments.start_time, new Date(now + FEED_FUTURE_DAYS * DAY_MS).toISOString()),
+        where,
+      ) as SQL)
+      .orderBy(asc(appointments.start_time))
+      .limit(max),
+    store
+      .select(appointments, and(
+        lte(appointments.end_time, nowIso),
+        gte(appointments.start_time, new Date(now - FEED_PAST_DAYS * DAY_MS).toISOString()),
+        where,
+      ) as SQL)
+      .orderBy(desc(appointments.start_time))
+      .limit(max),
+  ]);
+  return [...past.slice(0, max - upcoming.length), ...upcoming].sort((a, b) => a.start_time.localeCompare(b.start_time));
 }
 
 /** The acting member: feed tokens belong to a person with a membership, not to an API key. */
