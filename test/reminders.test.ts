@@ -84,8 +84,56 @@ describe('appointment reminders', () => {
       .toEqual([moved.start_time, patched.body.start_time]);
   });
 
+  it('keeps the two reminders of an appointment more than an hour apart, at the exact window edges', async () => {
+    org = await newOrg();
+    const { env: testEnv, sent } = recordingEnv();
+    // Appointments days apart, so that each run's 24 h range holds one of them only.
+    const startOf = async (title: string, days: number) => Date.parse((await book(title, (10 + 3 * days) * 24 * HOUR)).start_time);
+    const runs = async (start: number, offsets: number[]) => {
+      for (const offset of offsets) await runCron(testEnv, start - offset);
+    };
+    const edges = await startOf('edges', 0);
+    await runs(edges, [24 * HOUR + 1]);
+    expect(ours(sent)).toEqual([]);
+    await runs(edges, [24 * HOUR]);
+    expect(ours(sent)).toEqual([['edges', '24h']]);
+    await runs(edges, [2 * HOUR, HOUR + 1, 0]);
+    expect(ours(sent)).toEqual([['edges', '24h']]);
+    await runs(edges, [HOUR]);
+    expect(ours(sent)).toEqual([['edges', '1h'], ['edges', '24h']]);
+
+    // Booked 61 to 65 minutes ahead (and up to 2 h): the 1 h reminder only, once its window opens.
+    const booked65 = await startOf('booked 65 min ahead', 1);
+    await runs(booked65, [65 * MINUTE, 60 * MINUTE, 55 * MINUTE]);
+    const booked61 = await startOf('booked 61 min ahead', 2);
+    await runs(booked61, [61 * MINUTE, 56 * MINUTE]);
+    const booked2h = await startOf('booked 2 h ahead', 3);
+    await runs(booked2h, [2 * HOUR, 115 * MINUTE, HOUR, 55 * MINUTE]);
+    const justOver2h = await startOf('booked just over 2 h ahead', 4);
+    await runs(justOver2h, [2 * HOUR + 1, 2 * HOUR - 5 * MINUTE + 1, HOUR]);
+    expect(ours(sent).filter(([title]) => title !== 'edges')).toEqual([
+      ['booked 2 h ahead', '1h'],
+      ['booked 61 min ahead', '1h'],
+      ['booked 65 min ahead', '1h'],
+      ['booked just over 2 h ahead', '1h'],
+      ['booked just over 2 h ahead', '24h'],
+    ]);
+  });
+
+  it('leaves a dead run\'s 24 h claim unsent once the appointment has come within 2 h: the 1 h reminder follows', async () => {
+    const start = Date.parse((await book('late claim', 30 * 24 * HOUR)).start_time);
+    await expect(runCron(recordingEnv({ fail: true }).env, start - 2 * HOUR - 5 * MINUTE)).rejects.toThrow();
+    const { env: testEnv, sent } = recordingEnv();
+    // Past the claim's timeout, but inside the gap: nothing is due.
+    await runCron(testEnv, start - 2 * HOUR + 10 * MINUTE);
+    await runCron(testEnv, start - HOUR - 5 * MINUTE);
+    expect(ours(sent)).toEqual([]);
+    await runCron(testEnv, start - HOUR);
+    expect(ours(sent)).toEqual([['late claim', '1h']]);
+  });
+
   it('loses no reminder when a run dies before queueing it: a later run takes the claim over', async () => {
-    const kept = await book('kept', 2 * HOUR);
+    const kept = await book('kept', 3 * HOUR);
     const now = Date.now();
     const broken = recordingEnv({ fail: true });
     await expect(runCron(broken.env, now)).rejects.toThrow();
@@ -146,7 +194,7 @@ describe('the appointment webhook', () => {
   it("goes with its organization's deletion, reminders too", async () => {
     const org = await newOrg();
     await api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url: 'https://hooks.example.com/gone' } });
-    const start = Date.now() + 2 * HOUR;
+    const start = Date.now() + 3 * HOUR;
     await api('POST', `/v1/orgs/${org.slug}/appointments`, { token: org.owner.token, body: { title: 'x', start_time: new Date(start).toISOString(), end_time: new Date(start + HOUR).toISOString() } });
     await runCron(recordingEnv().env, Date.now());
     const shard = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(org.id).first<{ shard: number }>())!.shard;

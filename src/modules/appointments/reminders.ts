@@ -1,10 +1,10 @@
 // Appointment reminders: the cron job that finds them and the queue consumer that delivers them.
 //
 // Cron (every 5 min), per shard, across its organizations:
-//   1. ONE batch: claim every due reminder with INSERT OR IGNORE into reminders_sent (unique per
-//      appointment, window and start time: a doubled or overlapping run claims nothing twice),
-//      take over claims an earlier run made but never queued (it died between 1 and 2), and read
-//      the claimed reminders with their appointments.
+//   1. ONE batch: claim every due reminder (the window rule: REMINDER_GAP_MS) with INSERT OR
+//      IGNORE into reminders_sent (unique per appointment, window and start time: a doubled or
+//      overlapping run claims nothing twice), take over claims an earlier run made but never
+//      queued (it died between 1 and 2), and read the claimed reminders with their appointments.
 //   2. Send them to NOTIFICATIONS_QUEUE.
 //   3. Mark them queued. A run that fails before this leaves its claims to be taken over after
 //      CLAIM_TIMEOUT_MS: nothing is lost, and a reminder is sent again only after a crash.
@@ -24,6 +24,15 @@ import type { Appointment } from './service';
 export const NOTIFICATIONS_QUEUE_NAME = 'strive-notifications';
 
 const HOUR_MS = 60 * 60 * 1000;
+/**
+ * The window rule. The 1 h reminder is due for a live appointment starting within the next hour;
+ * the 24 h one for an appointment starting within a day but more than REMINDER_GAP_MS beyond the
+ * 1 h window. Between the two (1 to 2 h ahead) nothing is due: the appointment waits for its 1 h
+ * reminder. So the two reminders of one appointment are always more than an hour apart, and one
+ * booked less than 2 h ahead gets the 1 h reminder only (without the gap, one booked 61 minutes
+ * ahead got the 24 h reminder and, a run later, the 1 h one).
+ */
+const REMINDER_GAP_MS = HOUR_MS;
 /** A claim not queued after this long belongs to a run that died: the next run takes it over. */
 const CLAIM_TIMEOUT_MS = 10 * 60 * 1000;
 /** Queues accepts at most 100 messages per sendBatch. */
@@ -75,17 +84,23 @@ async function remindShard(env: Bindings, shard: number, now: Date): Promise<num
   const claim = uuidv7();
   const at = (offsetMs: number) => new Date(now.getTime() + offsetMs).toISOString();
   const nowIso = at(0);
+  // The reminder due now for an appointment starting at `start` (see REMINDER_GAP_MS), or NULL.
+  const dueWindow = (start: SQL) => sql`CASE
+    WHEN ${start} <= ${nowIso} THEN NULL
+    WHEN ${start} <= ${at(HOUR_MS)} THEN '1h'
+    WHEN ${start} > ${at(HOUR_MS + REMINDER_GAP_MS)} AND ${start} <= ${at(24 * HOUR_MS)} THEN '24h' END`;
   const claimedNow = await db.batch<ClaimedRow>([
-    // Within an hour: the 1 h reminder; within a day: the 24 h one. Booked 30 min ahead, an
-    // appointment gets the 1 h reminder only.
     prepare(db, sql`INSERT OR IGNORE INTO reminders_sent
         (id, organization_id, appointment_id, reminder_window, start_time, claim_id, claimed_at, queued_at)
-      SELECT ${sql.raw(uuidv7PerRowSql())}, a.organization_id, a.id,
-        CASE WHEN a.start_time <= ${at(HOUR_MS)} THEN '1h' ELSE '24h' END, a.start_time, ${claim}, ${nowIso}, NULL
+      SELECT ${sql.raw(uuidv7PerRowSql())}, a.organization_id, a.id, ${dueWindow(sql`a.start_time`)}, a.start_time, ${claim}, ${nowIso}, NULL
       FROM appointments a
-      WHERE a.start_time > ${nowIso} AND a.start_time <= ${at(24 * HOUR_MS)} AND a.status IN (${live})`),
+      WHERE a.start_time > ${nowIso} AND a.start_time <= ${at(24 * HOUR_MS)} AND a.status IN (${live})
+        AND ${dueWindow(sql`a.start_time`)} IS NOT NULL`),
+    // A dead run's claim is taken over while its window is still the one due: a 24 h reminder
+    // whose appointment has come within 2 h is left for the 1 h one.
     prepare(db, sql`UPDATE reminders_sent SET claim_id = ${claim}, claimed_at = ${nowIso}
-      WHERE queued_at IS NULL AND claimed_at < ${at(-CLAIM_TIMEOUT_MS)} AND start_time > ${nowIso}`),
+      WHERE queued_at IS NULL AND claimed_at < ${at(-CLAIM_TIMEOUT_MS)} AND start_time > ${nowIso}
+        AND reminder_window = ${dueWindow(sql`start_time`)}`),
     // The appointment as it is now; one moved or cancelled since its claim is not reminded of.
     prepare(db, sql`SELECT r.id AS reminder_id, r.reminder_window, a.organization_id, a.id, a.title, a.description,
         a.start_time, a.end_time, a.status, a.location, a.meeting_url, a.customer_id, a.assigned_to
