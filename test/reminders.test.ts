@@ -163,6 +163,29 @@ describe('the appointment webhook', () => {
     return crypto.subtle.verify('HMAC', key, mac, new TextEncoder().encode(`${t}.${body}`));
   }
 
+  const shardOf = async (id: string) => (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(id).first<{ shard: number }>())!.shard;
+  type Reminded = NotificationMessage['event']['data']['appointment'];
+  /** A reminder as the cron job queues it, of `appointment` as it was then. */
+  const message = async (o: TestOrg, id: string, appointment: Reminded): Promise<NotificationMessage> => ({
+    shard: await shardOf(o.id),
+    event: { id, type: 'appointment.reminder', created_at: new Date().toISOString(), organization_id: o.id, data: { window: '1h', appointment } },
+  });
+  const appointment = async (o: TestOrg, title: string, startsIn: number): Promise<Reminded> => {
+    const start = Date.now() + startsIn;
+    const res = await api('POST', `/v1/orgs/${o.slug}/appointments`, {
+      token: o.owner.token, body: { title, start_time: new Date(start).toISOString(), end_time: new Date(start + HOUR).toISOString() },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const { id, description, start_time, end_time, status, location, meeting_url, customer_id, assigned_to } = res.body;
+    return { id, title, description, start_time, end_time, status, location, meeting_url, customer_id, assigned_to };
+  };
+  const consume = async (messages: NotificationMessage[]) => {
+    const batch = createMessageBatch<NotificationMessage>('strive-notifications', messages.map((body, i) => ({ id: `m${i + 1}`, timestamp: new Date(), attempts: 1, body })));
+    const ctx = createExecutionContext();
+    await worker.queue!(batch as never, env as never, ctx);
+    return getQueueResult(batch, ctx);
+  };
+
   it('is configured by admins: https only, secret shown once, audited without it', async () => {
     const org = await newOrg();
     const member = await joinAs(org, 'member');
@@ -209,14 +232,8 @@ describe('the appointment webhook', () => {
     const org = await newOrg();
     const quiet = await newOrg();
     const secret = (await api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url: 'https://hooks.example.com/strive' } })).body.secret;
-    const shardOf = async (id: string) => (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(id).first<{ shard: number }>())!.shard;
-    const message = async (o: TestOrg, id: string): Promise<NotificationMessage> => ({
-      shard: await shardOf(o.id),
-      event: {
-        id, type: 'appointment.reminder', created_at: new Date().toISOString(), organization_id: o.id,
-        data: { window: '1h', appointment: { id: crypto.randomUUID(), title: 'Call', description: null, start_time: '2030-01-01T10:00:00.000Z', end_time: '2030-01-01T10:30:00.000Z', status: 'scheduled', location: null, meeting_url: null, customer_id: null, assigned_to: null } },
-      },
-    });
+    const call = await appointment(org, 'Call', HOUR);
+    const quietCall = await appointment(quiet, 'Call', HOUR);
 
     fetchMock.activate();
     fetchMock.disableNetConnect();
@@ -228,11 +245,8 @@ describe('the appointment webhook', () => {
     });
     hooks.intercept({ path: '/strive', method: 'POST' }).reply(500, 'down');
 
-    const messages = [await message(org, 'reminder-1'), await message(org, 'reminder-2'), await message(quiet, 'reminder-3')];
-    const batch = createMessageBatch<NotificationMessage>('strive-notifications', messages.map((body, i) => ({ id: `m${i + 1}`, timestamp: new Date(), attempts: 1, body })));
-    const ctx = createExecutionContext();
-    await worker.queue!(batch as never, env as never, ctx);
-    const result = await getQueueResult(batch, ctx);
+    const messages = [await message(org, 'reminder-1', call), await message(org, 'reminder-2', call), await message(quiet, 'reminder-3', quietCall)];
+    const result = await consume(messages);
     fetchMock.assertNoPendingInterceptors();
 
     // One delivery succeeded, one answered 500 and is retried; the quiet organization's is acked.
@@ -247,5 +261,39 @@ describe('the appointment webhook', () => {
     expect(headers['content-type']).toBe('application/json');
     expect(await verify(secret, body, headers['strive-signature']!)).toBe(true);
     expect(await verify('whsec_wrong', body, headers['strive-signature']!)).toBe(false);
+  });
+
+  it('acknowledges without delivering a reminder that is stale: started, cancelled, moved or deleted since it was queued', async () => {
+    const org = await newOrg();
+    await api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url: 'https://hooks.example.com/stale' } });
+    const started = await appointment(org, 'started', -10 * MINUTE);
+    const cancelled = await appointment(org, 'cancelled', HOUR);
+    await api('PATCH', `/v1/orgs/${org.slug}/appointments/${cancelled.id}`, { token: org.owner.token, body: { status: 'cancelled' } });
+    const moved = await appointment(org, 'moved', HOUR);
+    const later = Date.now() + 3 * HOUR;
+    await api('PATCH', `/v1/orgs/${org.slug}/appointments/${moved.id}`, {
+      token: org.owner.token, body: { start_time: new Date(later).toISOString(), end_time: new Date(later + HOUR).toISOString() },
+    });
+    const deleted = await appointment(org, 'deleted', HOUR);
+    await api('DELETE', `/v1/orgs/${org.slug}/appointments/${deleted.id}`, { token: org.owner.token });
+    const due = await appointment(org, 'due', HOUR);
+    // Another organization's appointment id does not make a reminder of this one due.
+    const other = await newOrg();
+    const foreign = { ...(await appointment(other, 'foreign', HOUR)), title: 'forged' };
+
+    fetchMock.activate();
+    fetchMock.disableNetConnect();
+    const delivered: string[] = [];
+    fetchMock.get('https://hooks.example.com').intercept({ path: '/stale', method: 'POST' }).reply(200, (opts) => {
+      delivered.push(JSON.parse(String(opts.body)).data.appointment.title);
+      return 'ok';
+    });
+    const result = await consume([
+      await message(org, 'r-started', started), await message(org, 'r-cancelled', cancelled), await message(org, 'r-moved', moved),
+      await message(org, 'r-deleted', deleted), await message(org, 'r-foreign', foreign), await message(org, 'r-due', due),
+    ]);
+    expect(result.retryMessages).toEqual([]);
+    expect([...result.explicitAcks].sort()).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6']);
+    expect(delivered).toEqual(['due']);
   });
 });

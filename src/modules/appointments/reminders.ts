@@ -15,7 +15,7 @@ import { inArray, sql, type SQL } from 'drizzle-orm';
 import { LIVE_APPOINTMENT_STATUSES, type ReminderWindow } from '../../db/enums';
 import { SQLiteSyncDialect } from 'drizzle-orm/sqlite-core';
 import { shardBinding, shardCount, shardDb } from '../../db/shards';
-import { appointment_webhooks } from '../../db/tenant';
+import { appointment_webhooks, appointments } from '../../db/tenant';
 import type { Bindings } from '../../env';
 import { uuidv7, uuidv7PerRowSql } from '../../lib/ids';
 import { EVENT_ID_HEADER, SIGNATURE_HEADER, signWebhook } from './webhook';
@@ -135,22 +135,33 @@ async function remindShard(env: Bindings, shard: number, now: Date): Promise<num
 /** Seconds before the n-th retry: 30 s doubling, at most an hour. */
 const backoff = (attempts: number) => Math.min(3600, 30 * 2 ** Math.max(0, attempts - 1));
 
-/** The queue consumer: each reminder to its organization's webhook, if it configured one. */
+/**
+ * The queue consumer: each reminder to its organization's webhook, if it configured one, and only
+ * while it still holds: a reminder that waited in the queue (retries, a backlog) past its
+ * appointment's start, or whose appointment was since cancelled, moved or deleted, is
+ * acknowledged without a delivery (a moved one gets its own reminders for the new time).
+ */
 export async function deliverNotifications(batch: MessageBatch<NotificationMessage>, env: Bindings): Promise<void> {
-  const webhooks = await webhooksFor(env, batch.messages.map((m) => m.body));
+  const { webhooks, current } = await readShards(env, batch.messages.map((m) => m.body));
+  const now = new Date().toISOString();
   await Promise.all(batch.messages.map(async (message) => {
-    const webhook = webhooks.get(message.body.event.organization_id);
+    const { event } = message.body;
+    const reminded = event.data.appointment;
+    const appointment = current.get(appointmentKey(event.organization_id, reminded.id));
+    const stillDue = appointment !== undefined && appointment.start_time === reminded.start_time && appointment.start_time > now
+      && (LIVE_APPOINTMENT_STATUSES as readonly string[]).includes(appointment.status);
+    const webhook = webhooks.get(event.organization_id);
     // No webhook: the queue message was the whole notification.
-    if (!webhook) return message.ack();
+    if (!stillDue || !webhook) return message.ack();
     try {
-      const body = JSON.stringify(message.body.event);
+      const body = JSON.stringify(event);
       const response = await fetch(webhook.url, {
         method: 'POST',
         body,
         headers: {
           'content-type': 'application/json',
           'user-agent': 'Strive-Webhooks/1.0',
-          [EVENT_ID_HEADER]: message.body.event.id,
+          [EVENT_ID_HEADER]: event.id,
           [SIGNATURE_HEADER]: await signWebhook(webhook.secret, body, Math.floor(Date.now() / 1000)),
         },
         redirect: 'manual',
@@ -158,25 +169,40 @@ export async function deliverNotifications(batch: MessageBatch<NotificationMessa
       });
       await response.body?.cancel();
       if (response.ok) return message.ack();
-      console.warn(`webhook ${message.body.event.id}: HTTP ${response.status}, attempt ${message.attempts}`);
+      console.warn(`webhook ${event.id}: HTTP ${response.status}, attempt ${message.attempts}`);
     } catch (error) {
-      console.warn(`webhook ${message.body.event.id} failed, attempt ${message.attempts}:`, error);
+      console.warn(`webhook ${event.id} failed, attempt ${message.attempts}:`, error);
     }
     message.retry({ delaySeconds: backoff(message.attempts) });
   }));
 }
 
-/** The webhooks of the organizations in a batch: one query per shard involved. */
-async function webhooksFor(env: Bindings, messages: NotificationMessage[]) {
-  const byShard = new Map<number, Set<string>>();
-  for (const { shard, event } of messages) byShard.set(shard, (byShard.get(shard) ?? new Set()).add(event.organization_id));
-  const found = new Map<string, { url: string; secret: string }>();
-  await Promise.all([...byShard].map(async ([shard, organizations]) => {
-    const rows = await shardDb(env, shard, { count: 0 })
-      .select({ organization_id: appointment_webhooks.organization_id, url: appointment_webhooks.url, secret: appointment_webhooks.secret })
-      .from(appointment_webhooks)
-      .where(inArray(appointment_webhooks.organization_id, [...organizations]));
-    for (const { organization_id, ...webhook } of rows) found.set(organization_id, webhook);
+const appointmentKey = (organizationId: string, id: string) => `${organizationId}/${id}`;
+
+/**
+ * For the reminders in a batch: their organizations' webhooks and their appointments as they are
+ * now. One batch (one round trip) per shard involved.
+ */
+async function readShards(env: Bindings, messages: NotificationMessage[]) {
+  const byShard = new Map<number, NotificationMessage[]>();
+  for (const message of messages) {
+    if (!byShard.has(message.shard)) byShard.set(message.shard, []);
+    byShard.get(message.shard)!.push(message);
+  }
+  const webhooks = new Map<string, { url: string; secret: string }>();
+  const current = new Map<string, Pick<Appointment, 'start_time' | 'status'>>();
+  await Promise.all([...byShard].map(async ([shard, inShard]) => {
+    const db = shardDb(env, shard, { count: 0 });
+    const [hooks, rows] = await db.batch([
+      db.select({ organization_id: appointment_webhooks.organization_id, url: appointment_webhooks.url, secret: appointment_webhooks.secret })
+        .from(appointment_webhooks)
+        .where(inArray(appointment_webhooks.organization_id, [...new Set(inShard.map((m) => m.event.organization_id))])),
+      db.select({ organization_id: appointments.organization_id, id: appointments.id, start_time: appointments.start_time, status: appointments.status })
+        .from(appointments)
+        .where(inArray(appointments.id, [...new Set(inShard.map((m) => m.event.data.appointment.id))])),
+    ]);
+    for (const { organization_id, ...webhook } of hooks) webhooks.set(organization_id, webhook);
+    for (const { organization_id, id, ...row } of rows) current.set(appointmentKey(organization_id, id), row);
   }));
-  return found;
+  return { webhooks, current };
 }
