@@ -191,11 +191,6 @@ describe('the appointment webhook', () => {
     const member = await joinAs(org, 'member');
     const path = `/v1/orgs/${org.slug}/appointments/webhook`;
     expectProblem(await api('GET', path, { token: org.owner.token }), 404, 'not_found');
-    for (const url of ['http://hooks.example.com/x', 'ftp://hooks.example.com', 'not a url']) {
-      const res = await api('PUT', path, { token: org.owner.token, body: { url } });
-      expectProblem(res, 400, 'invalid_request');
-      expect(res.body.errors[0].path).toBe('url');
-    }
     expectProblem(await api('PUT', path, { token: member.token, body: { url: 'https://hooks.example.com/x' } }), 403, 'forbidden');
     const put = await api('PUT', path, { token: org.owner.token, body: { url: 'https://hooks.example.com/x' } });
     expect(put.status, JSON.stringify(put.body)).toBe(200);
@@ -212,6 +207,38 @@ describe('the appointment webhook', () => {
     expectProblem(await api('DELETE', path, { token: org.owner.token }), 404, 'not_found');
     const deleted = await api('GET', `/v1/orgs/${org.slug}/activity?action=appointment_webhook.delete`, { token: org.owner.token });
     expect(deleted.body.data[0].old_data).toEqual({ url: 'https://hooks.example.com/y' });
+  });
+
+  it('is refused a URL that is not https to a public host name', async () => {
+    const org = await newOrg();
+    const put = (url: string) => api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url } });
+    const refused = [
+      'http://hooks.example.com/x', 'ftp://hooks.example.com', 'not a url',
+      'https://localhost/x', 'https://127.0.0.1/x', 'https://2130706433/x', 'https://10.0.0.5/x', 'https://192.168.1.1/x',
+      'https://169.254.169.254/latest/meta-data', 'https://[::1]/x', 'https://[fd00::1]/x',
+      'https://metadata.google.internal/computeMetadata', 'https://HOOKS.INTERNAL/x', 'https://hooks.internal./x',
+      'https://printer.local/x', 'https://app.localhost/x', 'https://router.home.arpa/x', 'https://home.arpa/x',
+    ];
+    for (const url of refused) {
+      const res = await put(url);
+      expect(res.status, url).toBe(400);
+      expectProblem(res, 400, 'invalid_request');
+      expect(res.body.errors[0].path, url).toBe('url');
+    }
+    const accepted = ['https://hooks.example.com/x', 'https://internal.example.com/x', 'https://local.example.com:8443/x', 'https://notlocalhost.com/x', 'https://home.arpa.example.com/x'];
+    for (const url of accepted) expect((await put(url)).status, url).toBe(200);
+  });
+
+  it('does not call a stored webhook URL on a private name (set before such names were refused)', async () => {
+    const org = await newOrg();
+    await api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url: 'https://hooks.example.com/x' } });
+    const db = (env as unknown as Record<string, D1Database>)[`SHARD_${await shardOf(org.id)}`]!;
+    await db.prepare('UPDATE appointment_webhooks SET url = ? WHERE organization_id = ?').bind('https://metadata.google.internal/x', org.id).run();
+    fetchMock.activate();
+    fetchMock.disableNetConnect();
+    const result = await consume([await message(org, 'r-private', await appointment(org, 'due', HOUR))]);
+    expect(result.retryMessages).toEqual([]);
+    expect(result.explicitAcks).toEqual(['m1']);
   });
 
   it("goes with its organization's deletion, reminders too", async () => {

@@ -18,7 +18,7 @@ import { shardBinding, shardCount, shardDb } from '../../db/shards';
 import { appointment_webhooks, appointments } from '../../db/tenant';
 import type { Bindings } from '../../env';
 import { uuidv7, uuidv7PerRowSql } from '../../lib/ids';
-import { EVENT_ID_HEADER, SIGNATURE_HEADER, signWebhook } from './webhook';
+import { EVENT_ID_HEADER, isPublicHost, SIGNATURE_HEADER, signWebhook } from './webhook';
 import type { Appointment } from './service';
 
 export const NOTIFICATIONS_QUEUE_NAME = 'strive-notifications';
@@ -153,6 +153,11 @@ export async function deliverNotifications(batch: MessageBatch<NotificationMessa
     const webhook = webhooks.get(event.organization_id);
     // No webhook: the queue message was the whole notification.
     if (!stillDue || !webhook) return message.ack();
+    // A URL set before private names were refused is not called (nor retried).
+    if (!isPublicHost(webhook.url)) {
+      console.warn(`webhook ${event.id}: ${new URL(webhook.url).hostname} is not a public host; not delivered`);
+      return message.ack();
+    }
     try {
       const body = JSON.stringify(event);
       const response = await fetch(webhook.url, {

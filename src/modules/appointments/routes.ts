@@ -4,7 +4,7 @@ import { Id } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { calendarFeed, revokeCalendarToken, rotateCalendarToken } from './calendar';
-import { deleteWebhook, getWebhook, putWebhook } from './webhook';
+import { deleteWebhook, getWebhook, isPublicHost, putWebhook } from './webhook';
 import {
   checkTimes, createAppointment, deleteAppointment, getAppointment, listAppointments, updateAppointment,
 } from './service';
@@ -102,7 +102,10 @@ const FeedToken = z
   .openapi('CalendarFeedToken');
 
 const Webhook = z.object({ url: z.string(), created_at: z.string(), updated_at: z.string() }).openapi('AppointmentWebhook');
-const WebhookPut = z.object({ url: HttpsUrl }).strict().openapi('AppointmentWebhookPut');
+// zod runs the refinement after a failed URL check too: an unparsable URL is that check's issue.
+const WebhookUrl = HttpsUrl.refine((url) => !URL.canParse(url) || isPublicHost(url), 'A webhook must reach a public host, not a .internal, .local, .localhost or .home.arpa name.')
+  .openapi({ description: 'https, a public host name (no IP address, localhost, .internal, .local, .localhost or .home.arpa)' });
+const WebhookPut = z.object({ url: WebhookUrl }).strict().openapi('AppointmentWebhookPut');
 
 export function registerAppointmentRoutes(app: App) {
   app.openapi(
