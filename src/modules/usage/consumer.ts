@@ -22,7 +22,7 @@ import { uuidv7, uuidv7PerRowSql } from '../../lib/ids';
 import type { Bindings } from '../../env';
 import { stripeClient } from '../billing/stripe';
 import { LOCAL_MODEL } from '../ai/providers';
-import type { UsageEvent } from './meter';
+import { INSERT_DEAD_LETTER, type UsageEvent } from './meter';
 
 /** wrangler.toml's max_retries for strive-usage: the dead-letter reason quotes it. */
 export const USAGE_MAX_RETRIES = 5;
@@ -187,9 +187,7 @@ async function countedOrNot(env: Bindings, events: UsageEvent[]): Promise<{ coun
  * counting skips an id already in usage_events, Stripe an identifier it has.
  */
 export async function recordDeadLetters(batch: MessageBatch<unknown>, env: Bindings): Promise<void> {
-  const statement = env.CATALOG.prepare(
-    `INSERT INTO usage_dead_letters (id, organization_id, event, reason, attempts) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING`,
-  );
+  const statement = env.CATALOG.prepare(INSERT_DEAD_LETTER);
   const events = batch.messages.filter((m) => !invalidEvent(m.body)).map((m) => m.body as UsageEvent);
   const { counted, uncounted } = await countedOrNot(env, events);
   const retries = `after ${USAGE_MAX_RETRIES} retries on strive-usage`;
