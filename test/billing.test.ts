@@ -360,6 +360,8 @@ describe('Stripe events of another subscription of the organization', () => {
       stripeEvent('customer.subscription.deleted', { ...old, status: 'canceled', canceled_at: t }, t),
       stripeEvent('customer.subscription.updated', { ...old, status: 'past_due' }, t + 1),
       invoiceEvent('invoice.payment_failed', old, org.id, t + 2),
+      // A second live subscription (two checkout sessions both completed): the first one stays.
+      stripeEvent('customer.subscription.created', subscriptionObject(org.id, 'enterprise'), t + 2),
       stripeEvent('checkout.session.completed', {
         id: `cs_test_${rand()}`, object: 'checkout.session', mode: 'subscription', status: 'complete',
         client_reference_id: org.id, customer: old.customer, subscription: `sub_${rand()}`, metadata: { organization_id: org.id },
@@ -476,6 +478,8 @@ describe('checkout and portal', () => {
     const first = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' });
     expect(first.status, JSON.stringify(first.body)).toBe(200);
     expect(first.body).toEqual({ url: 'https://checkout.stripe.com/c/pay/cs_test_1' });
+    // No subscription yet (the first session abandoned, or still open): another checkout is allowed.
+    // Once one is live it is 409 (below); if two sessions both complete, the webhook keeps the first.
     const again = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' });
     expect(again.status).toBe(200);
     fetchMock.assertNoPendingInterceptors();
