@@ -5,7 +5,9 @@ import { createExecutionContext, env, fetchMock, waitOnExecutionContext } from '
 import Stripe from 'stripe';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app';
-import { SUBSCRIPTION_STATUSES } from '../src/db/enums';
+import { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from '../src/db/enums';
+import { catalogDb } from '../src/db/shards';
+import { applies, subscriptionEffect, type EventRule } from '../src/modules/billing/service';
 import { api, expectProblem, joinAs, newOrg, readResponse, type ApiResponse, type TestOrg } from './helpers';
 
 const STRIPE_KEY = 'sk_test_strive_billing';
@@ -80,6 +82,12 @@ function stripeEvent(type: string, object: object, created = now()) {
     type,
   };
 }
+
+const invoiceEvent = (type: string, subscription: { id: string; customer: string }, org: string, created = now()) =>
+  stripeEvent(type, {
+    id: `in_${rand()}`, object: 'invoice', status: type === 'invoice.paid' ? 'paid' : 'open', customer: subscription.customer,
+    parent: { type: 'subscription_details', quote_details: null, subscription_details: { subscription: subscription.id, metadata: { organization_id: org } } },
+  }, created);
 
 const signer = new Stripe('sk_unused', { httpClient: Stripe.createFetchHttpClient() });
 
@@ -170,11 +178,7 @@ describe('POST /v1/webhooks/stripe', () => {
     expect(await subscriptionOf(org)).toMatchObject({ tier: 'pro', cancel_at_period_end: true });
 
     // An invoice event gives way to a newer subscription event too…
-    const invoice = (type: string, created: number) =>
-      stripeEvent(type, {
-        id: `in_${rand()}`, object: 'invoice', status: type === 'invoice.paid' ? 'paid' : 'open', customer: subscription.customer,
-        parent: { type: 'subscription_details', quote_details: null, subscription_details: { subscription: subscription.id, metadata: { organization_id: org.id } } },
-      }, created);
+    const invoice = (type: string, created: number) => invoiceEvent(type, subscription, org.id, created);
     expect((await deliver(invoice('invoice.payment_failed', t + 5))).body.applied).toBe(false);
     expect((await subscriptionOf(org)).status).toBe('active');
     // …and applies when it is the newest: a failed payment makes it past_due, a paid one active.
@@ -250,11 +254,7 @@ describe('POST /v1/webhooks/stripe', () => {
     const subscription = subscriptionObject(org.id, 'pro');
     const t = now();
     await deliver(stripeEvent('customer.subscription.deleted', { ...subscription, status: 'canceled' }, t));
-    const paid = stripeEvent('invoice.paid', {
-      id: `in_${rand()}`, object: 'invoice', status: 'paid', customer: subscription.customer,
-      parent: { type: 'subscription_details', quote_details: null, subscription_details: { subscription: subscription.id, metadata: { organization_id: org.id } } },
-    }, t + 5);
-    expect((await deliver(paid)).body.applied).toBe(false);
+    expect((await deliver(invoiceEvent('invoice.paid', subscription, org.id, t + 5))).body.applied).toBe(false);
     expect(await subscriptionOf(org)).toMatchObject({ status: 'canceled', effective_tier: 'free' });
   });
 
@@ -271,6 +271,154 @@ describe('POST /v1/webhooks/stripe', () => {
     const subscription = subscriptionObject(org.id, 'pro', { id: session.subscription, customer: session.customer });
     expect((await deliver(stripeEvent('customer.subscription.created', subscription, now() - 5))).body.applied).toBe(true);
     expect((await subscriptionOf(org)).tier).toBe('pro');
+  });
+});
+
+describe('Stripe events of the same second', () => {
+  it('end in the same state whatever order they arrive in: a deletion is not undone by an update', async () => {
+    const finals = [];
+    for (const deletedFirst of [true, false]) {
+      const org = await newOrg();
+      const subscription = subscriptionObject(org.id, 'pro');
+      const t = now();
+      await deliver(stripeEvent('customer.subscription.created', subscription, t - 10));
+      const updated = stripeEvent('customer.subscription.updated', { ...subscription, cancel_at_period_end: true }, t);
+      const deleted = stripeEvent('customer.subscription.deleted', { ...subscription, status: 'canceled', canceled_at: t }, t);
+      for (const event of deletedFirst ? [deleted, updated] : [updated, deleted]) await deliver(event);
+      const final = await subscriptionOf(org);
+      expect(final, deletedFirst ? 'deleted first' : 'updated first').toMatchObject({ tier: 'free', status: 'canceled', effective_tier: 'free' });
+      expect(await statusOfOrg(org)).toBe('canceled');
+      finals.push(final);
+    }
+    expect(finals[0]).toEqual(finals[1]);
+  });
+
+  it('takes the later status of the lifecycle: incomplete → active in one second, in either order', async () => {
+    for (const activeFirst of [true, false]) {
+      const org = await newOrg();
+      const subscription = subscriptionObject(org.id, 'basic');
+      const t = now();
+      const created = stripeEvent('customer.subscription.created', { ...subscription, status: 'incomplete' }, t);
+      const updated = stripeEvent('customer.subscription.updated', subscription, t);
+      for (const event of activeFirst ? [updated, created] : [created, updated]) await deliver(event);
+      expect(await subscriptionOf(org), activeFirst ? 'active first' : 'incomplete first').toMatchObject({ status: 'active', effective_tier: 'basic' });
+    }
+  });
+
+  it('guards the upsert itself the same way as the check before it (a concurrent event between the two)', async () => {
+    // The row as a concurrent event left it, then this event's batch: the WHERE must refuse
+    // exactly what `applies` refuses.
+    const catalog = catalogDb(env, { count: 0 });
+    const t = now();
+    const rows: { status: SubscriptionStatus; created: number | null; sub: string }[] = [
+      { status: 'canceled', created: t, sub: 'sub_a' }, { status: 'active', created: t, sub: 'sub_a' },
+      { status: 'past_due', created: t, sub: 'sub_a' }, { status: 'unpaid', created: t - 5, sub: 'sub_a' },
+      { status: 'trialing', created: null, sub: 'sub_a' }, { status: 'active', created: t - 5, sub: 'sub_b' },
+      { status: 'canceled', created: t - 5, sub: 'sub_b' },
+    ];
+    const rules: EventRule[] = [
+      { kind: 'subscription', subscriptionId: 'sub_a', created: t, status: 'active' },
+      { kind: 'subscription', subscriptionId: 'sub_a', created: t, status: 'canceled' },
+      { kind: 'subscription', subscriptionId: 'sub_a', created: t - 1, status: 'canceled' },
+      { kind: 'subscription', subscriptionId: 'sub_a', created: t + 1, status: 'incomplete' },
+      { kind: 'invoice', subscriptionId: 'sub_a', created: t, from: ['active', 'trialing'] },
+      { kind: 'invoice', subscriptionId: 'sub_a', created: t + 1, from: ['past_due', 'unpaid'] },
+      { kind: 'invoice', subscriptionId: 'sub_a', created: t - 1, from: ['past_due', 'unpaid'] },
+      { kind: 'checkout', subscriptionId: 'sub_a' },
+    ];
+    let takenSomewhere = 0;
+    for (const row of rows) {
+      for (const rule of rules) {
+        const org = await newOrg();
+        const sub = `${row.sub}_${rand()}`;
+        const scoped = { ...rule, subscriptionId: rule.subscriptionId === row.sub ? sub : `${rule.subscriptionId}_${rand()}` };
+        await env.CATALOG.prepare("UPDATE subscriptions SET stripe_subscription_id = ?, tier = 'pro', status = ?, stripe_event_created = ? WHERE organization_id = ?")
+          .bind(sub, row.status, row.created, org.id).run();
+        const expected = applies(scoped, { stripe_subscription_id: sub, status: row.status, stripe_event_created: row.created });
+        const [upserted] = await catalog.batch([...subscriptionEffect(catalog, org.id, { status: 'past_due' }, scoped)]);
+        expect(upserted.length === 1, JSON.stringify({ row, rule })).toBe(expected);
+        if (expected) takenSomewhere++;
+      }
+    }
+    // Both outcomes occur: the table exercises the guard, not one side of it.
+    expect(takenSomewhere).toBeGreaterThan(0);
+    expect(takenSomewhere).toBeLessThan(rows.length * rules.length);
+  });
+});
+
+describe('Stripe events of another subscription of the organization', () => {
+  it('do not overwrite the live one: a late deletion, a failed invoice and a checkout of the old subscription', async () => {
+    const org = await newOrg();
+    const t = now();
+    const old = subscriptionObject(org.id, 'basic');
+    await deliver(stripeEvent('customer.subscription.created', old, t - 100));
+    await deliver(stripeEvent('customer.subscription.updated', { ...old, status: 'incomplete_expired' }, t - 90));
+    const current = subscriptionObject(org.id, 'pro');
+    expect((await deliver(stripeEvent('customer.subscription.created', current, t - 50))).body.applied).toBe(true);
+
+    const late = [
+      stripeEvent('customer.subscription.deleted', { ...old, status: 'canceled', canceled_at: t }, t),
+      stripeEvent('customer.subscription.updated', { ...old, status: 'past_due' }, t + 1),
+      invoiceEvent('invoice.payment_failed', old, org.id, t + 2),
+      // A second live subscription (two checkout sessions both completed): the first one stays.
+      stripeEvent('customer.subscription.created', subscriptionObject(org.id, 'enterprise'), t + 2),
+      stripeEvent('checkout.session.completed', {
+        id: `cs_test_${rand()}`, object: 'checkout.session', mode: 'subscription', status: 'complete',
+        client_reference_id: org.id, customer: old.customer, subscription: `sub_${rand()}`, metadata: { organization_id: org.id },
+      }, t + 3),
+    ];
+    for (const event of late) expect((await deliver(event)).body, event.type).toEqual({ received: true, applied: false });
+    expect(await subscriptionOf(org)).toMatchObject({ tier: 'pro', status: 'active', effective_tier: 'pro' });
+    const row = await env.CATALOG.prepare('SELECT stripe_subscription_id FROM subscriptions WHERE organization_id = ?').bind(org.id).first();
+    expect(row).toEqual({ stripe_subscription_id: current.id });
+    // The current one's own events still apply.
+    expect((await deliver(stripeEvent('customer.subscription.deleted', { ...current, status: 'canceled' }, t + 4))).body.applied).toBe(true);
+    expect((await subscriptionOf(org)).status).toBe('canceled');
+  });
+
+  it('replace a subscription that is over: a new subscription after a canceled one applies', async () => {
+    const org = await newOrg();
+    const t = now();
+    const old = subscriptionObject(org.id, 'basic');
+    await deliver(stripeEvent('customer.subscription.deleted', { ...old, status: 'canceled' }, t - 10));
+    const next = subscriptionObject(org.id, 'enterprise');
+    expect((await deliver(stripeEvent('customer.subscription.created', next, t))).body.applied).toBe(true);
+    expect(await subscriptionOf(org)).toMatchObject({ tier: 'enterprise', status: 'active' });
+  });
+});
+
+describe('invoice events', () => {
+  // [status before, event, status after]
+  const cases: [SubscriptionStatus, string, SubscriptionStatus][] = [
+    ['active', 'invoice.payment_failed', 'past_due'],
+    ['trialing', 'invoice.payment_failed', 'past_due'],
+    ['unpaid', 'invoice.payment_failed', 'unpaid'],
+    ['incomplete', 'invoice.payment_failed', 'incomplete'],
+    ['canceled', 'invoice.payment_failed', 'canceled'],
+    ['incomplete_expired', 'invoice.payment_failed', 'incomplete_expired'],
+    ['past_due', 'invoice.paid', 'active'],
+    ['unpaid', 'invoice.paid', 'active'],
+    ['trialing', 'invoice.paid', 'trialing'],
+    ['incomplete', 'invoice.paid', 'incomplete'],
+    ['canceled', 'invoice.paid', 'canceled'],
+    ['paused', 'invoice.paid', 'paused'],
+  ];
+  it.each(cases)('%s + %s → %s', async (from, type, to) => {
+    const org = await newOrg();
+    const subscription = subscriptionObject(org.id, 'pro', { status: from });
+    const t = now();
+    await deliver(stripeEvent(from === 'canceled' ? 'customer.subscription.deleted' : 'customer.subscription.updated', subscription, t - 10));
+    const res = await deliver(invoiceEvent(type, subscription, org.id, t));
+    expect(res.body.applied).toBe(from !== to);
+    expect((await subscriptionOf(org)).status).toBe(to);
+    expect(await statusOfOrg(org)).toBe(to);
+  });
+
+  it('are ignored for an organization that never subscribed', async () => {
+    const org = await newOrg();
+    const res = await deliver(invoiceEvent('invoice.payment_failed', subscriptionObject(org.id, 'pro'), org.id));
+    expect(res.body.applied).toBe(false);
+    expect(await subscriptionOf(org)).toMatchObject({ tier: 'free', status: 'active' });
   });
 });
 
@@ -330,6 +478,8 @@ describe('checkout and portal', () => {
     const first = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' });
     expect(first.status, JSON.stringify(first.body)).toBe(200);
     expect(first.body).toEqual({ url: 'https://checkout.stripe.com/c/pay/cs_test_1' });
+    // No subscription yet (the first session abandoned, or still open): another checkout is allowed.
+    // Once one is live it is 409 (below); if two sessions both complete, the webhook keeps the first.
     const again = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' });
     expect(again.status).toBe(200);
     fetchMock.assertNoPendingInterceptors();
@@ -369,10 +519,27 @@ describe('checkout and portal', () => {
     fetchMock.assertNoPendingInterceptors();
   });
 
-  it('answers 409 to a checkout when a subscription is active (plans change in the portal)', async () => {
+  it('answers 409 to a checkout while a subscription is live, unpaid included (the portal changes or pays it)', async () => {
+    for (const status of ['active', 'trialing', 'past_due', 'unpaid']) {
+      const org = await newOrg();
+      await deliver(stripeEvent('customer.subscription.created', subscriptionObject(org.id, 'basic', { status })));
+      const res = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' });
+      expectProblem(res, 409, 'conflict');
+      expect(res.body.detail, status).toContain('billing/portal');
+    }
+  });
+
+  it('lets a checkout through once the subscription is over', async () => {
+    fetchMock.activate();
+    fetchMock.disableNetConnect();
     const org = await newOrg();
-    await deliver(stripeEvent('customer.subscription.created', subscriptionObject(org.id, 'basic')));
-    expectProblem(await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }), 409, 'conflict');
+    await deliver(stripeEvent('customer.subscription.deleted', subscriptionObject(org.id, 'basic', { status: 'canceled' })));
+    await env.CATALOG.prepare('UPDATE organizations SET stripe_customer_id = ? WHERE id = ?').bind(`cus_${rand()}`, org.id).run();
+    // Past the 409: Stripe is asked for the price (none here, so 503).
+    fetchMock.get('https://api.stripe.com').intercept({ path: (p) => p.startsWith('/v1/prices?'), method: 'GET' })
+      .reply(200, { object: 'list', url: '/v1/prices', has_more: false, data: [] }, { headers: { 'content-type': 'application/json' } });
+    expectProblem(await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }), 503, 'not_configured');
+    fetchMock.assertNoPendingInterceptors();
   });
 
   it('opens a portal session for the stored customer', async () => {

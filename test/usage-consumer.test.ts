@@ -4,6 +4,7 @@ import { createExecutionContext, createMessageBatch, env, fetchMock, getQueueRes
 import { afterEach, describe, expect, it } from 'vitest';
 import worker from '../src/index';
 import { uuidv7 } from '../src/lib/ids';
+import { LOCAL_MODEL } from '../src/modules/ai/providers';
 import { retryDelaySeconds } from '../src/modules/usage/consumer';
 import type { UsageEvent } from '../src/modules/usage/meter';
 
@@ -153,6 +154,81 @@ describe('Stripe Billing Meters', () => {
     fetchMock.enableNetConnect();
   });
 
+  const meterBindings = { ...env, STRIPE_SECRET_KEY: 'sk_test_meter', STRIPE_METER_EVENT_NAME: 'strive_ai_tokens' };
+  const meterEventReply = (req: { body?: unknown }) => {
+    const body = new URLSearchParams(String(req.body));
+    return { object: 'billing.meter_event', event_name: body.get('event_name'), identifier: body.get('identifier'), livemode: false, payload: {}, timestamp: Number(body.get('timestamp')), created: 1 };
+  };
+  const json = { headers: { 'content-type': 'application/json' } };
+
+  async function billedOrg(shard: number) {
+    const id = uuidv7();
+    await env.CATALOG.prepare("INSERT INTO organizations (id, name, slug, shard, stripe_customer_id) VALUES (?, 'Metered', ?, ?, ?)")
+      .bind(id, `metered-${id.slice(-8)}`, shard, `cus_${id.slice(-8)}`).run();
+    return id;
+  }
+
+  it('does not report the built-in local model\'s tokens to Stripe, and still counts them', async () => {
+    fetchMock.activate();
+    fetchMock.disableNetConnect();
+    const billed = await billedOrg(0);
+    const local = usageEvent(billed, 0, { resource_type: 'ai_tokens', resource_name: LOCAL_MODEL, quantity: 700 });
+    const real = usageEvent(billed, 0, { resource_type: 'ai_tokens', resource_name: 'gpt-4o', quantity: 30 });
+    const identifiers: (string | null)[] = [];
+    fetchMock.get('https://api.stripe.com').intercept({ path: '/v1/billing/meter_events', method: 'POST' }).reply(200, (req) => {
+      identifiers.push(new URLSearchParams(String(req.body)).get('identifier'));
+      return meterEventReply(req);
+    }, json);
+    const { acked, retried } = await deliver('strive-usage', [local, real], 1, meterBindings);
+    expect(acked).toEqual([0, 1]);
+    expect(retried).toEqual([]);
+    fetchMock.assertNoPendingInterceptors();
+    expect(identifiers).toEqual([real.id]);
+    expect((await totals(billed, 0)).map((t) => [t.resource_name, t.quantity])).toEqual([[LOCAL_MODEL, 700], ['gpt-4o', 30]].sort());
+  });
+
+  it('acks what is counted and reported, and retries only the events Stripe did not take', async () => {
+    fetchMock.activate();
+    fetchMock.disableNetConnect();
+    const billed = await billedOrg(1);
+    const call = usageEvent(billed, 1);
+    const taken = usageEvent(billed, 1, { resource_type: 'ai_tokens', resource_name: 'gpt-4o', quantity: 100 });
+    const refused = usageEvent(billed, 1, { resource_type: 'ai_tokens', resource_name: 'gpt-4o', quantity: 20 });
+    const stripe = fetchMock.get('https://api.stripe.com');
+    const about = (event: { id: string }) => (body: string) => new URLSearchParams(body).get('identifier') === event.id;
+    stripe.intercept({ path: '/v1/billing/meter_events', method: 'POST', body: about(taken) }).reply(200, meterEventReply, json);
+    stripe.intercept({ path: '/v1/billing/meter_events', method: 'POST', body: about(refused) })
+      .reply(400, { error: { type: 'invalid_request_error', message: 'No such meter' } }, json);
+    const first = await deliver('strive-usage', [call, taken, refused], 1, meterBindings);
+    expect(first.acked).toEqual([0, 1]);
+    expect(first.retried.map((r) => r.index)).toEqual([2]);
+    // Counted already: the ai_tokens total holds both events, api_calls its one.
+    const ai = async () => (await totals(billed, 1)).filter((t) => t.resource_type === 'ai_tokens').reduce((sum, t) => sum + t.quantity, 0);
+    expect(await ai()).toBe(120);
+
+    // Redelivered: reported this time, counted no second time.
+    stripe.intercept({ path: '/v1/billing/meter_events', method: 'POST', body: about(refused) }).reply(200, meterEventReply, json);
+    const again = await deliver('strive-usage', [refused], 2, meterBindings);
+    expect(again.acked).toEqual([0]);
+    expect(await ai()).toBe(120);
+  });
+
+  it('dead-letters an event Stripe never took as counted and not reported, one never counted as not counted', async () => {
+    fetchMock.activate();
+    fetchMock.disableNetConnect();
+    const billed = await billedOrg(0);
+    const unreported = usageEvent(billed, 0, { resource_type: 'ai_tokens', resource_name: 'gpt-4o', quantity: 9 });
+    const uncounted = usageEvent(billed, 0, { resource_type: 'ai_tokens', resource_name: 'gpt-4o', quantity: 4 });
+    fetchMock.get('https://api.stripe.com').intercept({ path: '/v1/billing/meter_events', method: 'POST' })
+      .reply(400, { error: { type: 'invalid_request_error', message: 'No such meter' } }, json);
+    expect((await deliver('strive-usage', [unreported], 5, meterBindings)).retried).toHaveLength(1);
+
+    await deliver('strive-usage-dlq', [unreported, uncounted]);
+    const reason = async (id: string) => (await env.CATALOG.prepare('SELECT reason FROM usage_dead_letters WHERE id = ?').bind(id).first<{ reason: string }>())!.reason;
+    expect(await reason(unreported.id)).toMatch(/^counted on shard 0, not reported to Stripe/);
+    expect(await reason(uncounted.id)).toMatch(/^not counted after 5 retries/);
+  });
+
   it('reports counted ai_tokens of organizations with a Stripe customer, identified by the usage event id', async () => {
     fetchMock.activate();
     fetchMock.disableNetConnect();
@@ -190,7 +266,7 @@ describe('Stripe Billing Meters', () => {
     expect(row).toEqual({ quantity: 1234 });
   });
 
-  it('retries the shard when Stripe fails, without counting twice on the next delivery', async () => {
+  it('retries an event Stripe refuses, without counting it twice on the next delivery', async () => {
     fetchMock.activate();
     fetchMock.disableNetConnect();
     const billed = uuidv7();

@@ -4,6 +4,7 @@ import { createExecutionContext, env, SELF, waitOnExecutionContext } from 'cloud
 import { describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/app';
 import { TIER_LIMITS } from '../src/modules/billing/tiers';
+import { SEND_RETRY_DELAYS_MS, UsageMeter, type UsageEvent } from '../src/modules/usage/meter';
 import { api, expectProblem, joinAs, newOrg, newUser, readResponse, type TestOrg } from './helpers';
 
 const period = () => new Date().toISOString().slice(0, 7);
@@ -180,3 +181,55 @@ async function fetchMe(token: string) {
   await response.arrayBuffer();
   return response;
 }
+
+describe('UsageMeter when the queue refuses an event', () => {
+  /** A queue whose first `failures` sends throw; the meter's waitUntil promises, to await. */
+  function meterWith(failures: number, catalog: D1Database = env.CATALOG) {
+    const sent: UsageEvent[] = [];
+    let calls = 0;
+    const queue = {
+      send: async (event: UsageEvent) => {
+        if (++calls <= failures) throw new Error('Queue send failed: internal error');
+        sent.push(event);
+      },
+    } as unknown as Queue<UsageEvent>;
+    const pending: Promise<unknown>[] = [];
+    const meter = new UsageMeter(queue, (p) => pending.push(p), { id: crypto.randomUUID(), shard: 1 }, null, catalog);
+    return { meter, sent, settled: () => Promise.all(pending), calls: () => calls };
+  }
+  const deadLetter = (id: string) => env.CATALOG.prepare('SELECT * FROM usage_dead_letters WHERE id = ?').bind(id).first<Record<string, unknown>>();
+
+  it('sends it again', async () => {
+    const { meter, sent, settled } = meterWith(1);
+    const event = meter.record({ resource_type: 'ai_tokens', quantity: 12, resource_name: 'gpt-4o' });
+    await settled();
+    expect(sent).toEqual([event]);
+    expect(await deadLetter(event.id)).toBeNull();
+  });
+
+  it('keeps it with the dead letters when every attempt fails', async () => {
+    const { meter, sent, settled, calls } = meterWith(Infinity);
+    const event = meter.record({ resource_type: 'storage', quantity: -4096, resource_name: 'asset' });
+    await settled();
+    expect(sent).toEqual([]);
+    expect(calls()).toBe(SEND_RETRY_DELAYS_MS.length + 1);
+    const row = await deadLetter(event.id);
+    expect(row).toMatchObject({ organization_id: event.organization_id, reason: expect.stringContaining('not queued'), attempts: 0 });
+    // The same shape the consumer takes: replayable to strive-usage as it stands.
+    expect(JSON.parse(row!.event as string)).toEqual(event);
+  });
+
+  it('logs it whole as one JSON line when the catalog refuses it too', async () => {
+    const broken = { prepare: () => { throw new Error('D1 unavailable'); } } as unknown as D1Database;
+    const { meter, settled } = meterWith(Infinity, broken);
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const event = meter.record({ resource_type: 'seats', quantity: 1 });
+      await settled();
+      const line = logged.mock.calls.map((args) => String(args[0])).find((text) => text.includes(event.id));
+      expect(JSON.parse(line!)).toMatchObject({ event });
+    } finally {
+      logged.mockRestore();
+    }
+  });
+});

@@ -222,7 +222,7 @@ function buildTenantContext(
     store: new TenantStore(shardDb(env, access.organization.shard, counter), access.organization.id),
     catalog: catalogDb(env, counter),
     request,
-    meter: new UsageMeter(env.USAGE_QUEUE, waitUntil, access.organization, actingUserId(access.actor)),
+    meter: new UsageMeter(env.USAGE_QUEUE, waitUntil, access.organization, actingUserId(access.actor), env.CATALOG),
   };
 }
 

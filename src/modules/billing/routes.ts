@@ -39,7 +39,7 @@ export function registerBillingRoutes(app: App) {
   app.openapi(
     defineRoute({
       method: 'post', path: '/v1/orgs/{org}/billing/checkout', tags, permission: 'billing:manage',
-      summary: 'A Stripe Checkout Session for a paid tier (owners)',
+      summary: 'A Stripe Checkout Session for a paid tier (owners; 409 while a subscription is live: change it in the portal)',
       request: { params, body: jsonBody(CheckoutCreate) },
       responses: { 200: json(Redirect, 'Send the customer to `url`'), ...NOT_CONFIGURED },
     }),

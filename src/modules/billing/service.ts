@@ -9,7 +9,7 @@ import type { Bindings, TenantContext } from '../../env';
 import { requirePermission } from '../../auth/tenant';
 import { ApiError, conflict } from '../../lib/problem';
 import { uuidv7 } from '../../lib/ids';
-import { effectiveTier, TIER_STATUSES } from './tiers';
+import { effectiveTier, LIVE_STATUSES, TIER_STATUSES } from './tiers';
 import { requireStripe } from './stripe';
 
 export type PaidTier = Exclude<Tier, 'free'>;
@@ -76,8 +76,8 @@ export async function createCheckout({ ctx, env, input }: { ctx: TenantContext; 
   const stripe = requireStripe(env);
   const state = await billingState(ctx);
   // A second subscription would bill twice: changing plans is the portal's job.
-  if (state.subscription && state.status && TIER_STATUSES.includes(state.status)) {
-    throw conflict('The organization already has a subscription: change or cancel it through POST …/billing/portal.');
+  if (state.subscription && state.status && LIVE_STATUSES.includes(state.status)) {
+    throw conflict(`The organization already has a subscription (${state.status}): change it, pay it or cancel it through POST …/billing/portal.`);
   }
   const customer = await stripeCustomer(ctx, stripe, state.customer);
   const prices = await stripe.prices.list({ lookup_keys: [input.tier], active: true, limit: 1 });
@@ -135,39 +135,85 @@ export function subscriptionPatch(subscription: Stripe.Subscription, deleted: bo
 }
 
 const TIER_RANK = sql.raw(`CASE s.tier ${TIERS.map((t, n) => `WHEN '${t}' THEN ${n}`).join(' ')} END`);
-const KEEPING = sql.raw(TIER_STATUSES.map((s) => `'${s}'`).join(', '));
+const quoted = (statuses: readonly SubscriptionStatus[]) => sql.raw(statuses.map((s) => `'${s}'`).join(', '));
+const KEEPING = quoted(TIER_STATUSES);
 
 /**
- * How an event is ordered against the others. Subscription events carry the whole state: each
- * applies only if no newer one was, and becomes the newest (`advances`). Invoice events change the
- * status only: they give way to a newer subscription event but never block an older one that
- * arrives late with the tier. A checkout only links ids and is not ordered.
+ * Which of two subscription events of the same `created` second wins, whatever order they arrive
+ * in (Stripe's `created` has a one-second resolution and gives no order within it): the one whose
+ * status is further along the lifecycle. Terminal states win over everything, so a
+ * `customer.subscription.deleted` is never undone by an `updated` of its own second.
  */
-export type EventOrder = { created: number; advances: boolean } | null;
-
-/** True when a subscription row that saw `appliedCreated` last must not take this event. */
-export const isStale = (order: EventOrder, appliedCreated: number | null | undefined) =>
-  order !== null && appliedCreated != null && appliedCreated > order.created;
+const STATUS_RANK: Record<SubscriptionStatus, number> = {
+  incomplete: 0, trialing: 1, active: 2, past_due: 3, unpaid: 4, paused: 4, canceled: 5, incomplete_expired: 5,
+};
+const statusRankSql = sql`CASE ${subscriptions.status} ${sql.raw(SUBSCRIPTION_STATUSES.map((s) => `WHEN '${s}' THEN ${STATUS_RANK[s]}`).join(' '))} END`;
 
 /**
- * The statements that apply a patch: the subscription row (unless a newer event was applied, so a
- * late, older event cannot roll state back), then organizations.subscription_status and the
+ * When an event may change the subscription row; checked on the row as read (to answer and audit
+ * without writing) and again in the upsert's WHERE (`appliesSql`), so a concurrent event cannot
+ * slip between the two.
+ * - `subscription` (customer.subscription.*) carries the whole state: it applies unless a newer
+ *   event was applied (the row's `stripe_event_created`; the same second: `STATUS_RANK`), and not
+ *   over another subscription of the organization that is still live, so a late event of an old
+ *   subscription cannot overwrite the current one. It becomes the newest.
+ * - `invoice` (invoice.*) moves the status of the row's own subscription from `from` only, and
+ *   gives way to a newer subscription event without blocking an older one that arrives late.
+ * - `checkout` links the ids, unless another subscription is live.
+ */
+export type EventRule =
+  | { kind: 'subscription'; subscriptionId: string; created: number; status: SubscriptionStatus }
+  | { kind: 'invoice'; subscriptionId: string; created: number; from: readonly SubscriptionStatus[] }
+  | { kind: 'checkout'; subscriptionId: string };
+
+type RowState = Pick<typeof subscriptions.$inferSelect, 'stripe_subscription_id' | 'status' | 'stripe_event_created'>;
+
+/** True when `row` (the organization's subscription row, if any) takes an event under `rule`. */
+export function applies(rule: EventRule, row: RowState | null | undefined): boolean {
+  if (!row) return rule.kind !== 'invoice';
+  const otherLive = row.stripe_subscription_id !== null && row.stripe_subscription_id !== rule.subscriptionId && LIVE_STATUSES.includes(row.status);
+  const applied = row.stripe_event_created;
+  switch (rule.kind) {
+    case 'subscription':
+      return !otherLive && (applied === null || applied < rule.created
+        || (applied === rule.created && STATUS_RANK[row.status] <= STATUS_RANK[rule.status]));
+    case 'invoice':
+      return row.stripe_subscription_id === rule.subscriptionId && (applied === null || applied <= rule.created) && rule.from.includes(row.status);
+    case 'checkout':
+      return !otherLive;
+  }
+}
+
+/** `applies` as the upsert's WHERE on the existing row. */
+function appliesSql(rule: EventRule): SQL {
+  const { stripe_subscription_id: id, status, stripe_event_created: applied } = subscriptions;
+  const otherLive = sql`(${id} IS NOT NULL AND ${id} <> ${rule.subscriptionId} AND ${status} IN (${quoted(LIVE_STATUSES)}))`;
+  switch (rule.kind) {
+    case 'subscription':
+      return sql`NOT ${otherLive} AND (${applied} IS NULL OR ${applied} < ${rule.created}
+        OR (${applied} = ${rule.created} AND ${statusRankSql} <= ${STATUS_RANK[rule.status]}))`;
+    case 'invoice':
+      return sql`${id} = ${rule.subscriptionId} AND (${applied} IS NULL OR ${applied} <= ${rule.created}) AND ${status} IN (${quoted(rule.from)})`;
+    case 'checkout':
+      return sql`NOT ${otherLive}`;
+  }
+}
+
+/**
+ * The statements that apply a patch: the subscription row (only where `rule` allows, so a late,
+ * older or foreign event cannot roll state back), then organizations.subscription_status and the
  * members' users.subscription_tier, both derived from the row as it now stands. A user's tier is
  * the highest tier in effect among all their organizations (a subscription whose status does not
  * keep its tier counts as free).
  */
-export function subscriptionEffect(catalog: CatalogDb, organizationId: string, patch: SubscriptionPatch, order: EventOrder) {
+export function subscriptionEffect(catalog: CatalogDb, organizationId: string, patch: SubscriptionPatch, rule: EventRule) {
   const now = new Date().toISOString();
-  const set = { ...patch, ...(order?.advances ? { stripe_event_created: order.created } : {}), updated_at: now };
+  const set = { ...patch, ...(rule.kind === 'subscription' ? { stripe_event_created: rule.created } : {}), updated_at: now };
   return [
     catalog
       .insert(subscriptions)
       .values({ id: uuidv7(), organization_id: organizationId, ...set })
-      .onConflictDoUpdate({
-        target: subscriptions.organization_id,
-        set,
-        ...(order ? { setWhere: sql`${subscriptions.stripe_event_created} IS NULL OR ${subscriptions.stripe_event_created} <= ${order.created}` } : {}),
-      })
+      .onConflictDoUpdate({ target: subscriptions.organization_id, set, setWhere: appliesSql(rule) })
       .returning({ id: subscriptions.id }),
     catalog
       .update(organizations)

@@ -13,11 +13,16 @@
 // `ON CONFLICT (id) DO NOTHING`, not `INSERT OR IGNORE`: OR IGNORE would also skip rows that
 // break a CHECK, silently dropping them; here a bad row fails its shard, which is retried and
 // then dead-lettered, so it is recorded.
+//
+// Stripe Billing Meters come after the commit, per event: an event Stripe does not take is the
+// only message retried (its next delivery counts nothing and reports it again; Stripe dedupes by
+// identifier), so a Stripe failure never holds back or dead-letters the counting of the others.
 import { USAGE_RESOURCE_TYPES } from '../../db/enums';
 import { uuidv7, uuidv7PerRowSql } from '../../lib/ids';
 import type { Bindings } from '../../env';
 import { stripeClient } from '../billing/stripe';
-import type { UsageEvent } from './meter';
+import { LOCAL_MODEL } from '../ai/providers';
+import { INSERT_DEAD_LETTER, type UsageEvent } from './meter';
 
 /** wrangler.toml's max_retries for strive-usage: the dead-letter reason quotes it. */
 export const USAGE_MAX_RETRIES = 5;
@@ -68,39 +73,47 @@ export async function countOnShard(shard: D1Database, events: UsageEvent[]): Pro
   ]);
 }
 
+/** Reported to Stripe: ai_tokens of a provider's model. The built-in local model costs nothing. */
+const billable = (event: UsageEvent) => event.resource_type === 'ai_tokens' && event.quantity > 0 && event.resource_name !== LOCAL_MODEL;
+
 /**
- * Stripe Billing Meters: each counted ai_tokens event as a meter event whose identifier is the
- * usage event's id, so a redelivery that reports it again is counted once by Stripe too. Reported
- * after the shard's commit and before the ack: a failure retries the messages, the shard batch
- * then counts nothing new, and Stripe's identifier keeps its count exact.
+ * Stripe Billing Meters: each counted billable event as a meter event whose identifier is the
+ * usage event's id, so reporting it again is counted once by Stripe too. Never throws: answers
+ * the ids of the events that were not reported (all of them when the customers cannot be read).
  */
-async function reportToStripe(env: Bindings, events: UsageEvent[]): Promise<void> {
+async function reportToStripe(env: Bindings, events: UsageEvent[]): Promise<Set<string>> {
   const stripe = stripeClient(env);
   const eventName = env.STRIPE_METER_EVENT_NAME;
-  const tokens = events.filter((e) => e.resource_type === 'ai_tokens' && e.quantity > 0);
-  if (!stripe || !eventName || tokens.length === 0) return;
-  const organizationIds = [...new Set(tokens.map((e) => e.organization_id))];
-  const { results } = await env.CATALOG
-    .prepare(`SELECT id, stripe_customer_id FROM organizations WHERE id IN (SELECT value FROM json_each(?1)) AND stripe_customer_id IS NOT NULL`)
-    .bind(JSON.stringify(organizationIds))
-    .all<{ id: string; stripe_customer_id: string }>();
-  const customers = new Map(results.map((r) => [r.id, r.stripe_customer_id]));
-  await Promise.all(
-    tokens.flatMap((event) => {
-      const customer = customers.get(event.organization_id);
-      // No Stripe customer, no paid plan to bill: the tokens are counted in Strive only.
-      if (!customer) return [];
-      return [stripe.billing.meterEvents.create({
+  const tokens = events.filter(billable);
+  if (!stripe || !eventName || tokens.length === 0) return new Set();
+  try {
+    const organizationIds = [...new Set(tokens.map((e) => e.organization_id))];
+    const { results } = await env.CATALOG
+      .prepare(`SELECT id, stripe_customer_id FROM organizations WHERE id IN (SELECT value FROM json_each(?1)) AND stripe_customer_id IS NOT NULL`)
+      .bind(JSON.stringify(organizationIds))
+      .all<{ id: string; stripe_customer_id: string }>();
+    const customers = new Map(results.map((r) => [r.id, r.stripe_customer_id]));
+    // No Stripe customer, no paid plan to bill: the tokens are counted in Strive only.
+    const billed = tokens.filter((event) => customers.has(event.organization_id));
+    const outcomes = await Promise.allSettled(billed.map((event) =>
+      stripe.billing.meterEvents.create({
         event_name: eventName,
         identifier: event.id,
         timestamp: Math.floor(Date.parse(event.occurred_at) / 1000),
-        payload: { stripe_customer_id: customer, value: String(event.quantity) },
+        payload: { stripe_customer_id: customers.get(event.organization_id)!, value: String(event.quantity) },
         // The same request again (a redelivery within 24 h) gets Stripe's first answer back
         // instead of a duplicate-identifier error.
-      }, { idempotencyKey: `strive-meter-${event.id}` })];
-    }),
-  );
+      }, { idempotencyKey: `strive-meter-${event.id}` })));
+    const failed = billed.filter((_, n) => outcomes[n]!.status === 'rejected');
+    if (failed.length > 0) console.error(`usage: ${failed.length} counted events not reported to Stripe, retrying them`, (outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason);
+    return new Set(failed.map((e) => e.id));
+  } catch (error) {
+    console.error(`usage: ${tokens.length} counted events not reported to Stripe (customers not read), retrying them`, error);
+    return new Set(tokens.map((e) => e.id));
+  }
 }
+
+const shardBinding = (env: Bindings, shard: number) => (env as unknown as Record<string, D1Database | undefined>)[`SHARD_${shard}`];
 
 type Group = { shard: D1Database | undefined; shardNumber: number; messages: Message<unknown>[]; events: UsageEvent[] };
 
@@ -118,8 +131,7 @@ export async function consumeUsage(batch: MessageBatch<unknown>, env: Bindings):
     const event = message.body as UsageEvent;
     let group = groups.get(event.shard);
     if (!group) {
-      const shard = (env as unknown as Record<string, D1Database | undefined>)[`SHARD_${event.shard}`];
-      groups.set(event.shard, (group = { shard, shardNumber: event.shard, messages: [], events: [] }));
+      groups.set(event.shard, (group = { shard: shardBinding(env, event.shard), shardNumber: event.shard, messages: [], events: [] }));
     }
     group.messages.push(message);
     group.events.push(event);
@@ -129,29 +141,68 @@ export async function consumeUsage(batch: MessageBatch<unknown>, env: Bindings):
       try {
         if (!group.shard) throw new Error(`no SHARD_${group.shardNumber} binding`);
         await countOnShard(group.shard, group.events);
-        await reportToStripe(env, group.events);
-        for (const message of group.messages) message.ack();
       } catch (error) {
         // Only this shard's messages go back; the other shards' commits stand.
         console.error(`usage: ${group.events.length} events on shard ${group.shardNumber} not counted, retrying`, error);
         for (const message of group.messages) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+        return;
       }
+      // Counted. Only an event Stripe did not take comes back: its next delivery counts nothing
+      // (its id is in usage_events) and reports it again (Stripe dedupes by identifier).
+      const unreported = await reportToStripe(env, group.events);
+      group.messages.forEach((message, n) => {
+        if (unreported.has(group.events[n]!.id)) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+        else message.ack();
+      });
     }),
   );
 }
 
-/** strive-usage-dlq: what could not be counted is recorded in the catalog, never dropped. */
+/**
+ * Which of the billable `events` their shard has counted, so that a dead letter says whether it
+ * failed to count or only to reach Stripe; an event whose shard cannot be read is in neither set.
+ */
+async function countedOrNot(env: Bindings, events: UsageEvent[]): Promise<{ counted: Set<string>; uncounted: Set<string> }> {
+  const counted = new Set<string>();
+  const uncounted = new Set<string>();
+  const byShard = new Map<number, string[]>();
+  for (const event of events.filter(billable)) byShard.set(event.shard, [...(byShard.get(event.shard) ?? []), event.id]);
+  await Promise.all([...byShard].map(async ([shard, ids]) => {
+    const db = shardBinding(env, shard);
+    if (!db) return ids.forEach((id) => uncounted.add(id));
+    try {
+      const { results } = await db.prepare('SELECT id FROM usage_events WHERE id IN (SELECT value FROM json_each(?1))').bind(JSON.stringify(ids)).all<{ id: string }>();
+      const found = new Set(results.map((r) => r.id));
+      for (const id of ids) (found.has(id) ? counted : uncounted).add(id);
+    } catch (error) {
+      console.error(`usage-dlq: shard ${shard} not read`, error);
+    }
+  }));
+  return { counted, uncounted };
+}
+
+/**
+ * strive-usage-dlq: what could not be counted, or was counted but not reported to Stripe, is
+ * recorded in the catalog, never dropped. Sending it back to strive-usage is safe in every case:
+ * counting skips an id already in usage_events, Stripe an identifier it has.
+ */
 export async function recordDeadLetters(batch: MessageBatch<unknown>, env: Bindings): Promise<void> {
-  const statement = env.CATALOG.prepare(
-    `INSERT INTO usage_dead_letters (id, organization_id, event, reason, attempts) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING`,
-  );
+  const statement = env.CATALOG.prepare(INSERT_DEAD_LETTER);
+  const events = batch.messages.filter((m) => !invalidEvent(m.body)).map((m) => m.body as UsageEvent);
+  const { counted, uncounted } = await countedOrNot(env, events);
+  const retries = `after ${USAGE_MAX_RETRIES} retries on strive-usage`;
   await env.CATALOG.batch(
     batch.messages.map((message) => {
       const body = message.body as Partial<UsageEvent> | null;
       const invalid = invalidEvent(message.body);
+      const event = body as UsageEvent;
       const reason = invalid
         ? `not a usage event: ${invalid}`
-        : `not counted after ${USAGE_MAX_RETRIES} retries on strive-usage (shard ${body!.shard}); the consumer's log has each error`;
+        : counted.has(event.id)
+          ? `counted on shard ${event.shard}, not reported to Stripe Billing Meters ${retries}; the consumer's log has each error`
+          : !billable(event) || uncounted.has(event.id)
+            ? `not counted ${retries} (shard ${event.shard}); the consumer's log has each error`
+            : `not counted, or counted and not reported to Stripe, ${retries} (shard ${event.shard} could not be read); the consumer's log has each error`;
       const id = invalid || typeof body?.id !== 'string' ? `message:${message.id}` : body.id;
       const organizationId = typeof body?.organization_id === 'string' ? body.organization_id : null;
       return statement.bind(id, organizationId, JSON.stringify(message.body) ?? 'null', reason, USAGE_MAX_RETRIES);

@@ -28,6 +28,13 @@ export type UsageRecord = {
   user_id?: string | null;
 };
 
+/** A usage event that could not be counted (or queued), kept for replay to strive-usage. */
+export const INSERT_DEAD_LETTER =
+  'INSERT INTO usage_dead_letters (id, organization_id, event, reason, attempts) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING';
+
+/** The pauses before sending an event again when the queue refuses it (within waitUntil). */
+export const SEND_RETRY_DELAYS_MS = [50, 500];
+
 /** One per request (or Durable Object turn): knows the organization and who acts. */
 export class UsageMeter {
   constructor(
@@ -35,6 +42,8 @@ export class UsageMeter {
     private readonly waitUntil: (promise: Promise<unknown>) => void,
     private readonly organization: { id: string; shard: number },
     private readonly userId: string | null,
+    /** The catalog: where an event the queue keeps refusing is kept (usage_dead_letters). */
+    private readonly catalog: D1Database,
   ) {}
 
   /** Queues the event without waiting for the queue; returns it (its id names it elsewhere). */
@@ -49,9 +58,32 @@ export class UsageMeter {
       quantity: usage.quantity,
       occurred_at: new Date().toISOString(),
     };
-    this.waitUntil(
-      this.queue.send(event, { contentType: 'json' }).catch((error) => console.error(`usage event ${event.id} not queued`, error)),
-    );
+    this.waitUntil(this.send(event));
     return event;
+  }
+
+  /**
+   * Sends the event, again after each pause of SEND_RETRY_DELAYS_MS while the queue refuses it;
+   * then keeps it with the dead letters (replayable like them), and when even that fails logs it
+   * whole as one JSON line, the record left to replay it from.
+   */
+  private async send(event: UsageEvent): Promise<void> {
+    let failure: unknown;
+    for (const delay of [0, ...SEND_RETRY_DELAYS_MS]) {
+      if (delay > 0) await scheduler.wait(delay);
+      try {
+        await this.queue.send(event, { contentType: 'json' });
+        return;
+      } catch (error) {
+        failure = error;
+      }
+    }
+    const reason = `not queued on strive-usage (${SEND_RETRY_DELAYS_MS.length + 1} attempts): ${String(failure)}`;
+    try {
+      await this.catalog.prepare(INSERT_DEAD_LETTER).bind(event.id, event.organization_id, JSON.stringify(event), reason, 0).run();
+      console.error(`usage event ${event.id} not queued, kept in usage_dead_letters`, failure);
+    } catch (error) {
+      console.error(JSON.stringify({ message: 'usage event not queued and not kept: replay it from this line', reason, error: String(error), event }));
+    }
   }
 }

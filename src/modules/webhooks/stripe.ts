@@ -1,6 +1,7 @@
 // Stripe → Strive subscription state. Verified against the raw body (Web Crypto), recorded by
-// event id in the same catalog batch as its effect, applied only if no newer event was (the
-// event's `created` against subscriptions.stripe_event_created), audited with a webhook actor.
+// event id in the same catalog batch as its effect, applied only where its rule allows (no newer
+// event applied, the organization's current subscription, an allowed status transition:
+// `EventRule` in billing/service.ts), audited with a webhook actor.
 // Events Strive does not act on answer 200, and so does a replay.
 import { and, eq } from 'drizzle-orm';
 import Stripe from 'stripe';
@@ -11,7 +12,7 @@ import { defineRoute, json, type App } from '../../lib/openapi';
 import { received, WebhookReceived } from './received';
 import { ApiError } from '../../lib/problem';
 import { auditedCatalogChange, changes } from '../activity/audit';
-import { isStale, subscriptionEffect, subscriptionPatch, type EventOrder, type SubscriptionPatch } from '../billing/service';
+import { applies, subscriptionEffect, subscriptionPatch, type EventRule, type SubscriptionPatch } from '../billing/service';
 import { effectiveTier } from '../billing/tiers';
 
 
@@ -19,9 +20,21 @@ import { effectiveTier } from '../billing/tiers';
 const verifier = new Stripe('sk_unused', { httpClient: Stripe.createFetchHttpClient() });
 const cryptoProvider = Stripe.createSubtleCryptoProvider();
 
-type Change = { organizationId: string | null; patch: SubscriptionPatch | undefined; order: EventOrder };
+type Change = { organizationId: string | null; patch: SubscriptionPatch; rule: EventRule };
 
 const metadataOrg = (metadata: Stripe.Metadata | null | undefined) => metadata?.organization_id ?? null;
+const idOf = (ref: string | { id: string } | null) => (typeof ref === 'string' ? ref : ref?.id ?? null);
+
+/**
+ * What each invoice event does to the status, and from which: a failed payment makes a paying
+ * subscription past_due; a paid invoice brings a past_due or unpaid one back to active (a trialing
+ * one stays trialing). Neither touches any other status, so neither revives a canceled, expired or
+ * incomplete subscription nor undoes an unpaid one by a late failure.
+ */
+const INVOICE_TRANSITIONS = {
+  'invoice.payment_failed': { from: ['active', 'trialing'], to: 'past_due' },
+  'invoice.paid': { from: ['past_due', 'unpaid'], to: 'active' },
+} as const;
 
 /** Which organization an event is about and what it changes; undefined for events Strive ignores. */
 function changeOf(event: Stripe.Event): Change | undefined {
@@ -30,31 +43,34 @@ function changeOf(event: Stripe.Event): Change | undefined {
     case 'customer.subscription.updated':
     case 'customer.subscription.deleted': {
       const subscription = event.data.object;
+      const patch = subscriptionPatch(subscription, event.type === 'customer.subscription.deleted');
+      if (!patch) return undefined;
       return {
         organizationId: metadataOrg(subscription.metadata),
-        patch: subscriptionPatch(subscription, event.type === 'customer.subscription.deleted'),
-        order: { created: event.created, advances: true },
+        patch,
+        rule: { kind: 'subscription', subscriptionId: subscription.id, created: event.created, status: patch.status! },
       };
     }
     case 'checkout.session.completed': {
       const session = event.data.object;
-      if (session.mode !== 'subscription') return undefined;
-      const id = (ref: string | { id: string } | null) => (typeof ref === 'string' ? ref : ref?.id ?? null);
+      const subscriptionId = idOf(session.subscription);
+      if (session.mode !== 'subscription' || !subscriptionId) return undefined;
       return {
         organizationId: metadataOrg(session.metadata) ?? session.client_reference_id,
         // The tier and status come with customer.subscription.created; this links the ids early.
-        patch: { stripe_subscription_id: id(session.subscription), stripe_customer_id: id(session.customer) },
-        order: null,
+        patch: { stripe_subscription_id: subscriptionId, stripe_customer_id: idOf(session.customer) },
+        rule: { kind: 'checkout', subscriptionId },
       };
     }
     case 'invoice.paid':
     case 'invoice.payment_failed': {
       const details = event.data.object.parent?.subscription_details;
       if (!details) return undefined;
+      const { from, to } = INVOICE_TRANSITIONS[event.type];
       return {
         organizationId: metadataOrg(details.metadata),
-        patch: { status: event.type === 'invoice.paid' ? 'active' : 'past_due' },
-        order: { created: event.created, advances: false },
+        patch: { status: to },
+        rule: { kind: 'invoice', subscriptionId: idOf(details.subscription)!, created: event.created, from },
       };
     }
     default:
@@ -92,7 +108,7 @@ export function registerStripeWebhook(app: App) {
       const seen = and(eq(processed_events.source, 'stripe'), eq(processed_events.event_id, event.id));
       if (await catalog.select().from(processed_events).where(seen).get()) return received(c, false);
 
-      const organization = change.organizationId && change.patch
+      const organization = change.organizationId
         ? await catalog
           .select({ id: organizations.id, slug: organizations.slug, name: organizations.name, shard: organizations.shard, subscription: subscriptions })
           .from(organizations)
@@ -101,14 +117,16 @@ export function registerStripeWebhook(app: App) {
           .get()
         : undefined;
       const before = organization?.subscription;
-      // A canceled subscription stays canceled: a late invoice event does not revive it.
-      const ended = change.order?.advances === false && (before?.status === 'canceled' || before?.status === 'incomplete_expired');
-      const stale = ended || isStale(change.order, before?.stripe_event_created);
-      const diff = organization && change.patch && !stale ? changes({ ...before } as SubscriptionPatch, change.patch) : null;
+      const takes = organization !== undefined && applies(change.rule, before);
+      const diff = takes ? changes({ ...before } as SubscriptionPatch, change.patch) : null;
       if (!organization || !diff) {
-        // No organization (deleted, or a subscription made outside Strive), an unknown price, an
-        // older event or no change: recorded so Stripe stops retrying, and nothing else.
+        // No organization (deleted, or a subscription made outside Strive), an older event, one
+        // its rule refuses, or no change: recorded so Stripe stops retrying, and nothing else.
         if (!organization) console.warn(`stripe event ${event.id} (${event.type}): no organization to apply it to`);
+        else if (!takes && before?.stripe_subscription_id && change.rule.subscriptionId !== before.stripe_subscription_id) {
+          // Another subscription than the row's: if both are live, the customer is billed twice.
+          console.warn(`stripe event ${event.id} (${event.type}) for ${change.rule.subscriptionId}: organization ${organization.id} has ${before.stripe_subscription_id} (${before.status}), not applied`);
+        }
         await record(catalog, event);
         return received(c, false);
       }
@@ -127,7 +145,7 @@ export function registerStripeWebhook(app: App) {
           async () => {
             const [upserted] = await catalog.batch([
               catalog.insert(processed_events).values({ source: 'stripe', event_id: event.id, type: event.type }),
-              ...subscriptionEffect(catalog, organization.id, change.patch!, change.order),
+              ...subscriptionEffect(catalog, organization.id, change.patch, change.rule),
             ]).then(([, ...effects]) => effects);
             // A newer event applied between our read and this batch: the event is recorded, its
             // effect was not, and the audit row is withdrawn.
