@@ -113,6 +113,9 @@ function openAiCompatible(config: Extract<ProviderConfig, { kind: 'openai' }>): 
           }
           if (choice.finish_reason) finished = true;
         }
+        // The SDK ends a stream quietly when its signal aborts: a cancel or a timeout mid-answer
+        // must not read as a stream that broke off.
+        both.throwIfAborted();
       } catch (error) {
         throw signal.aborted ? error : timeout.signal.aborted ? new ProviderError('provider_timeout') : asProviderError(error);
       } finally {
