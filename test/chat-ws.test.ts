@@ -200,7 +200,7 @@ describe('the chat socket', () => {
     await b.close();
   });
 
-  it('refuses what it cannot take: bad JSON, unknown types, empty or oversize content, and writes from a viewer', async () => {
+  it('refuses what it cannot take: bad JSON, unknown types, empty or oversize content (a viewer: below)', async () => {
     const org = await newOrg();
     const id = await newConversation(org);
     const a = await connectChat(org, id, org.owner.token);
