@@ -3,8 +3,8 @@
 import { env, fetchMock } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Bindings } from '../src/env';
-import { estimateTokens, providerConfig, providerFor, ProviderError, type AiModel, type ChatMessage, type FunctionTool } from '../src/modules/ai/providers';
-import { generate, noUsage, type TurnProgress } from '../src/modules/ai/turn';
+import { estimateTokens, providerConfig, providerFor, ProviderError, type AiModel, type ChatMessage, type FunctionTool, type Provider } from '../src/modules/ai/providers';
+import { generate, MAX_TOOL_CALLS_PER_ROUND, MAX_TOOL_ROUNDS, noUsage, type TurnProgress } from '../src/modules/ai/turn';
 import { CONTEXT_TOKEN_BUDGET, withinBudget } from '../src/modules/ai/context';
 
 type Chunk = Record<string, unknown>;
@@ -37,6 +37,24 @@ const withKey = (keyName: keyof Bindings, extra: Partial<Record<string, string>>
 
 const question: ChatMessage[] = [{ role: 'system', content: 'Context: none.' }, { role: 'user', content: 'Hi?' }];
 
+/**
+ * The requests the SDK sends while `run` runs, answered or not by an interceptor: a retry would
+ * be counted even where no interceptor is left for it.
+ */
+async function countingRequests<T>(run: () => Promise<T>): Promise<{ result: T; requests: number }> {
+  const original = globalThis.fetch;
+  let requests = 0;
+  globalThis.fetch = (input, init) => {
+    requests++;
+    return original(input, init);
+  };
+  try {
+    return { result: await run(), requests };
+  } finally {
+    globalThis.fetch = original;
+  }
+}
+
 beforeEach(() => {
   fetchMock.activate();
   fetchMock.disableNetConnect();
@@ -67,7 +85,7 @@ describe.each(FAMILIES)('$family through its OpenAI-compatible endpoint', ({ fam
   const provider = () => providerFor(providerConfig(withKey(keyName), family));
 
   it('streams the answer as deltas, with the usage of its last chunk, from the configured host and model', async () => {
-    let sent: { model: string; stream: boolean; stream_options: unknown; tools?: unknown } | undefined;
+    let sent: { model: string; stream: boolean; stream_options: unknown; tools?: unknown; max_completion_tokens?: number } | undefined;
     let authorization: string | null = null;
     fetchMock.get(origin).intercept({ path, method: 'POST' }).reply(200, (request) => {
       sent = JSON.parse(request.body as string);
@@ -78,7 +96,8 @@ describe.each(FAMILIES)('$family through its OpenAI-compatible endpoint', ({ fam
     const completion = await provider().complete({ messages: question, tools: [], signal: new AbortController().signal, onDelta: (t) => deltas.push(t) });
     expect(deltas).toEqual(['Hel', 'lo ', 'there']);
     expect(completion).toEqual({ text: 'Hello there', toolCalls: [], usage: { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 }, model });
-    expect(sent).toMatchObject({ model, stream: true, stream_options: { include_usage: true } });
+    expect(sent).toMatchObject({ model, stream: true, stream_options: { include_usage: true }, max_completion_tokens: Number(env.AI_MAX_COMPLETION_TOKENS) });
+    expect(Number(env.AI_MAX_COMPLETION_TOKENS)).toBeGreaterThan(0);
     expect(sent!.tools).toBeUndefined();
     expect(authorization).toBe('Bearer sk-test-key');
   });
@@ -90,9 +109,22 @@ describe.each(FAMILIES)('$family through its OpenAI-compatible endpoint', ({ fam
     [503, 'provider_unavailable'],
   ])('ends on a %i with %s (no retry)', async (status, code) => {
     fetchMock.get(origin).intercept({ path, method: 'POST' }).reply(status, { error: { message: 'nope', type: 'error' } }, { headers: { 'content-type': 'application/json' } });
-    const failure = await provider().complete({ messages: question, tools: [], signal: new AbortController().signal, onDelta: () => {} }).catch((e) => e);
+    const { result: failure, requests } = await countingRequests(() =>
+      provider().complete({ messages: question, tools: [], signal: new AbortController().signal, onDelta: () => {} }).catch((e) => e));
     expect(failure).toBeInstanceOf(ProviderError);
     expect(failure.code).toBe(code);
+    expect(requests).toBe(1);
+  });
+
+  it('caps every request at the configured max_completion_tokens', async () => {
+    let sent: { max_completion_tokens?: number } | undefined;
+    fetchMock.get(origin).intercept({ path, method: 'POST' }).reply(200, (request) => {
+      sent = JSON.parse(request.body as string);
+      return textStream(model, ['Short.']);
+    }, SSE_HEADERS);
+    const capped = providerFor(providerConfig(withKey(keyName, { AI_MAX_COMPLETION_TOKENS: '300' }), family));
+    await capped.complete({ messages: question, tools: [], signal: new AbortController().signal, onDelta: () => {} });
+    expect(sent!.max_completion_tokens).toBe(300);
   });
 });
 
@@ -124,13 +156,41 @@ describe('failures mid-answer keep what was said', () => {
     expect(progress.text).toBe('Cut o');
   });
 
-  it('no answer within AI_TIMEOUT_MS: provider_timeout', async () => {
+  it('no answer within AI_TIMEOUT_MS: provider_timeout, after one request', async () => {
     fetchMock.get(openai.origin).intercept({ path: openai.path, method: 'POST' })
       .reply(200, textStream('gpt-4o', ['late']), SSE_HEADERS).delay(1000);
-    const { failure, progress } = await run(withKey('OPENAI_API_KEY', { AI_TIMEOUT_MS: '50' }));
+    const { result: { failure, progress }, requests } = await countingRequests(() => run(withKey('OPENAI_API_KEY', { AI_TIMEOUT_MS: '50' })));
     expect(failure).toBeInstanceOf(ProviderError);
     expect(failure.code).toBe('provider_timeout');
     expect(progress.text).toBe('');
+    expect(requests).toBe(1);
+  });
+
+  it('a stream that stalls mid-answer: provider_timeout over the whole stream, the text so far kept and its tokens estimated', async () => {
+    // fetchMock answers with whole bodies; a stream that starts and then never ends needs a fetch of its own.
+    const encoder = new TextEncoder();
+    let requests = 0;
+    const original = globalThis.fetch;
+    globalThis.fetch = async (_input, init) => {
+      requests++;
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(encoder.encode(sse([chunk('Half an '), chunk('answer')])));
+          init?.signal?.addEventListener('abort', () => controller.error(init.signal!.reason));
+        },
+      });
+      return new Response(body, SSE_HEADERS);
+    };
+    try {
+      const { failure, progress } = await run(withKey('OPENAI_API_KEY', { AI_TIMEOUT_MS: '100' }));
+      expect(failure).toBeInstanceOf(ProviderError);
+      expect(failure.code).toBe('provider_timeout');
+      expect(progress.text).toBe('Half an answer');
+      expect(progress.usage.completion_tokens).toBe(estimateTokens('Half an answer'));
+      expect(requests).toBe(1);
+    } finally {
+      globalThis.fetch = original;
+    }
   });
 });
 
@@ -185,6 +245,37 @@ describe('a tool call round trip', () => {
     expect(progress.text).toBe('Dana is active.');
     expect(progress.usage).toEqual({ prompt_tokens: 80, completion_tokens: 15, total_tokens: 95 });
     expect(progress.toolMessages).toMatchObject([{ role: 'tool', tool: { name: 'search_customers', arguments: '{"query": "dana"}' } }]);
+  });
+});
+
+describe('tool calls are bounded', () => {
+  it(`runs at most ${MAX_TOOL_CALLS_PER_ROUND} calls a round and ${MAX_TOOL_ROUNDS} rounds, then ends the turn even if the model keeps calling`, async () => {
+    const offered: { tools: number }[] = [];
+    // A model that asks for ten calls every time, with or without tools (stops after 20 requests
+    // so a missing bound fails the test instead of hanging it).
+    const greedy: Provider = {
+      model: 'greedy',
+      async complete({ tools }) {
+        offered.push({ tools: tools.length });
+        const toolCalls = offered.length > 20 ? [] : Array.from({ length: 10 }, (_, i) => ({ id: `call_${offered.length}_${i}`, name: 'search_customers', arguments: '{}' }));
+        return { text: '', toolCalls, usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 }, model: 'greedy' };
+      },
+    };
+    const ran: string[] = [];
+    const progress: TurnProgress = { text: '', usage: noUsage(), model: '', toolMessages: [] };
+    const tools: FunctionTool[] = [{ type: 'function', function: { name: 'search_customers', description: 'Search.', parameters: { type: 'object', properties: {} } } }];
+    await generate(greedy, {
+      messages: question, tools, signal: new AbortController().signal, onDelta: () => {},
+      callTool: async (call) => {
+        ran.push(call.id);
+        return { result: [] };
+      },
+    }, progress);
+    expect(offered).toEqual([...Array.from({ length: MAX_TOOL_ROUNDS }, () => ({ tools: 1 })), { tools: 0 }]);
+    expect(ran).toHaveLength(MAX_TOOL_ROUNDS * MAX_TOOL_CALLS_PER_ROUND);
+    expect(ran.slice(0, MAX_TOOL_CALLS_PER_ROUND)).toEqual(Array.from({ length: MAX_TOOL_CALLS_PER_ROUND }, (_, i) => `call_1_${i}`));
+    expect(progress.toolMessages).toHaveLength(MAX_TOOL_ROUNDS * MAX_TOOL_CALLS_PER_ROUND);
+    expect(progress.usage.total_tokens).toBe(2 * (MAX_TOOL_ROUNDS + 1));
   });
 });
 

@@ -3,6 +3,11 @@
 // key is configured in tests). Provider shapes and failures are in ai-providers.test.ts.
 import { env, SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { fromPortable } from '../src/auth/tenant';
+import type { ConversationMessage } from '../src/db/tenant';
+import type { Bindings } from '../src/env';
+import { appendTurn, CONVERSATION_LIMITS } from '../src/modules/conversations/service';
+import { ACCESS_ENDED_CLOSE_CODE } from '../src/realtime/chat-session';
 import { seedAiTools } from './ai-fixtures';
 import { api, expectProblem, joinAs, newOrg, type TestOrg, type TestUser } from './helpers';
 
@@ -19,7 +24,7 @@ export async function connectChat(org: TestOrg, id: string, token: string) {
   const socket = res.webSocket!;
   socket.accept();
   const log: Message[] = [];
-  const closed = new Promise<void>((resolve) => socket.addEventListener('close', () => resolve()));
+  const closed = new Promise<number>((resolve) => socket.addEventListener('close', (event) => resolve(event.code)));
   socket.addEventListener('message', (event) => {
     log.push(JSON.parse(event.data as string));
   });
@@ -38,6 +43,8 @@ export async function connectChat(org: TestOrg, id: string, token: string) {
     until,
     ofType: (type: string, n = 1) => until((m) => m.type === type, n),
     send: (m: object | string) => socket.send(typeof m === 'string' ? m : JSON.stringify(m)),
+    /** The code the server closed the socket with. */
+    closed,
     close: async () => {
       socket.close(1000, 'done');
       await closed;
@@ -193,7 +200,7 @@ describe('the chat socket', () => {
     await b.close();
   });
 
-  it('refuses what it cannot take: bad JSON, unknown types, empty or oversize content, and writes from a viewer', async () => {
+  it('refuses what it cannot take: bad JSON, unknown types, empty or oversize content (a viewer: below)', async () => {
     const org = await newOrg();
     const id = await newConversation(org);
     const a = await connectChat(org, id, org.owner.token);
@@ -354,5 +361,198 @@ describe('POST …/messages', () => {
     expect(a.log.some((m) => m.type === 'message')).toBe(false); // refused before the echo
     expect((await getConversation(org, id)).conversation_data).toEqual([]);
     await a.close();
+  });
+});
+
+describe('the socket acts with its access as of each message', () => {
+  const setRole = (org: TestOrg, user: TestUser, role: string) =>
+    api('PATCH', `/v1/orgs/${org.slug}/members/${user.id}`, { token: org.owner.token, body: { role } });
+
+  it('a removed member\'s open socket is refused its next message and closed with 4403', async () => {
+    const org = await newOrg();
+    const member = await joinAs(org, 'member');
+    const id = await newConversation(org, {}, member.token);
+    const socket = await connectChat(org, id, member.token);
+    socket.send({ type: 'user_message', content: 'still here' });
+    expect((await socket.ofType('done')).message.status).toBe('complete');
+
+    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${member.id}`, { token: org.owner.token })).status).toBe(204);
+    socket.send({ type: 'user_message', content: 'and now?' });
+    expect(await socket.ofType('error')).toMatchObject({ code: 'forbidden' });
+    expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+    // Refused before the turn: nothing echoed, nothing stored.
+    expect(socket.log.filter((m) => m.type === 'message')).toHaveLength(1);
+    expect((await getConversation(org, id)).conversation_data).toHaveLength(2);
+  });
+
+  it('a viewer reads (history and every broadcast) but may neither send nor cancel; demoted on an open socket, they are refused from the next message', async () => {
+    const org = await newOrg();
+    const member = await joinAs(org, 'member');
+    const id = await newConversation(org, {}, member.token);
+    const socket = await connectChat(org, id, member.token);
+    expect((await setRole(org, member, 'viewer')).status).toBe(200);
+    // The open socket: its next message is refused as a viewer's, and the socket stays open.
+    socket.send({ type: 'user_message', content: 'may I?' });
+    expect(await socket.ofType('error')).toMatchObject({ code: 'forbidden' });
+
+    // A viewer connects to their own conversation (conversations:read) and gets its history…
+    const viewer = await connectChat(org, id, member.token);
+    expect((await viewer.ofType('history')).messages).toEqual([]);
+    // …and what others say in it (an owner sees every conversation).
+    const owner = await connectChat(org, id, org.owner.token);
+    owner.send({ type: 'user_message', content: 'from the owner' });
+    await viewer.ofType('delta');
+    viewer.send({ type: 'cancel' });
+    expect(await viewer.ofType('error')).toMatchObject({ code: 'forbidden' });
+    const done = await viewer.ofType('done');
+    expect(done.message.status).toBe('complete'); // the viewer's cancel did not stop it
+    viewer.send({ type: 'user_message', content: 'me too' });
+    expect(await viewer.ofType('error', 2)).toMatchObject({ code: 'forbidden' });
+    expect(viewer.log.filter((m) => m.type === 'message').map((m) => m.message.content)).toEqual(['from the owner']);
+
+    // A viewer never sees another's conversation, socket included.
+    const other = await joinAs(org, 'viewer');
+    const upgrade = await SELF.fetch(`${chatWs(org, id)}?token=${other.token}`, { headers: { upgrade: 'websocket' } });
+    expect(upgrade.status).toBe(404);
+    await Promise.all([socket.close(), viewer.close(), owner.close()]);
+  });
+
+  it('a downgraded organization\'s open socket no longer gets the tools of the higher tier', async () => {
+    const org = await newOrg();
+    await env.CATALOG.prepare("UPDATE subscriptions SET tier = 'basic' WHERE organization_id = ?").bind(org.id).run();
+    const project = await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'Tiers' } });
+    const id = await newConversation(org);
+    const socket = await connectChat(org, id, org.owner.token);
+    await env.CATALOG.prepare("UPDATE subscriptions SET tier = 'free' WHERE organization_id = ?").bind(org.id).run();
+    socket.send({ type: 'user_message', content: `/tool create_task {"project_id": "${project.body.id}", "title": "Not on free"}` });
+    expect((await socket.ofType('done')).message.content).toContain('You asked'); // not offered: answered in words
+    expect((await api('GET', `/v1/orgs/${org.slug}/projects/${project.body.id}/tasks`, { token: org.owner.token })).body.data).toEqual([]);
+    await socket.close();
+  });
+
+  it('each user_message counts against the caller\'s request rate limit, under the key its HTTP requests use', async () => {
+    const org = await newOrg();
+    const id = await newConversation(org);
+    const socket = await connectChat(org, id, org.owner.token);
+    const limiter = env.RATE_LIMITER as unknown as { limit: (options: { key: string }) => Promise<{ success: boolean }> };
+    const limit = limiter.limit;
+    const keys: string[] = [];
+    limiter.limit = async function (options) {
+      keys.push(options.key);
+      return options.key === `user:${org.owner.sub}` ? { success: false } : limit.call(this, options);
+    };
+    try {
+      socket.send({ type: 'user_message', content: 'one too many' });
+      expect(await socket.ofType('error')).toMatchObject({ code: 'rate_limited' });
+      expectProblem(await api('GET', `/v1/orgs/${org.slug}/conversations`, { token: org.owner.token }), 429, 'rate_limited');
+    } finally {
+      limiter.limit = limit;
+    }
+    expect(keys.filter((key) => key === `user:${org.owner.sub}`)).toHaveLength(2);
+    expect(socket.log.some((m) => m.type === 'message')).toBe(false);
+    socket.send({ type: 'user_message', content: 'within the limit' });
+    expect((await socket.ofType('done')).message.status).toBe('complete');
+    await socket.close();
+  });
+});
+
+describe('a turn that fails on our side', () => {
+  it('a failure while starting a turn (not a refusal) answers the socket with error internal, and the next turn runs', async () => {
+    const org = await newOrg();
+    const id = await newConversation(org);
+    const socket = await connectChat(org, id, org.owner.token);
+    // The quota read, inside the turn's start, fails as a broken database would.
+    const shard = await shardOf(org.id);
+    const prepare = shard.prepare;
+    shard.prepare = function (query: string) {
+      if (query.includes('usage_tracking')) throw new Error('forced: the shard is unreachable');
+      return prepare.call(this, query);
+    };
+    try {
+      socket.send({ type: 'user_message', content: 'first' });
+      expect(await socket.ofType('error')).toMatchObject({ code: 'internal' });
+    } finally {
+      shard.prepare = prepare;
+    }
+    expect(socket.log.some((m) => m.type === 'message')).toBe(false);
+    socket.send({ type: 'user_message', content: 'again' });
+    expect((await socket.ofType('done')).message.status).toBe('complete');
+    await socket.close();
+  });
+
+  it('a turn that cannot be saved is a 500 (socket: error internal, done failed), and its tokens are metered anyway', async () => {
+    const queue = env.USAGE_QUEUE as unknown as { send: (message: unknown, options?: unknown) => Promise<void> };
+    const send = queue.send;
+    const sent: { organization_id: string; resource_type: string; quantity: number }[] = [];
+    queue.send = function (message, options) {
+      sent.push(message as (typeof sent)[number]);
+      return send.call(this, message, options);
+    };
+    const org = await newOrg();
+    const id = await newConversation(org);
+    const shard = await shardOf(org.id);
+    const trigger = `refuse_${id.replaceAll('-', '_')}`;
+    await shard.prepare(`CREATE TRIGGER ${trigger} BEFORE UPDATE ON ai_conversations WHEN OLD.id = '${id}' BEGIN SELECT RAISE(ABORT, 'forced write failure'); END`).run();
+    const socket = await connectChat(org, id, org.owner.token);
+    try {
+      const res = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'Hello' } });
+      expectProblem(res, 500, 'internal');
+      const done = await socket.ofType('done');
+      expect(await socket.ofType('error')).toMatchObject({ code: 'internal', message_id: done.message.id });
+      expect(done.message).toMatchObject({ status: 'failed', error: { code: 'internal' } });
+      const metered = sent.filter((event) => event.organization_id === org.id && event.resource_type === 'ai_tokens');
+      expect(metered).toEqual([expect.objectContaining({ quantity: done.usage.total_tokens })]);
+      expect(done.usage.total_tokens).toBeGreaterThan(0);
+    } finally {
+      queue.send = send;
+      await shard.prepare(`DROP TRIGGER ${trigger}`).run();
+    }
+    // Nothing of it was stored, and the conversation takes the next turn.
+    expect((await getConversation(org, id))).toMatchObject({ conversation_data: [], usage_tokens: 0 });
+    const next = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'Again' } });
+    expect(next.status).toBe(200);
+    expect((await getConversation(org, id)).conversation_data.map((m: Message) => m.content)).toEqual(['Again', next.body.content]);
+    await socket.close();
+  });
+});
+
+describe('a conversation\'s size', () => {
+  const fill = async (org: TestOrg, id: string, messages: object[]) =>
+    (await shardOf(org.id)).prepare('UPDATE ai_conversations SET conversation_data = ? WHERE id = ?').bind(JSON.stringify(messages), id).run();
+  const said = (content: string) => ({ role: 'user', content, created_at: '2026-01-01T00:00:00.000Z' });
+
+  // Just short of each limit: one more turn is taken, which reaches it.
+  const shortOfBytes = [said('x'.repeat(CONVERSATION_LIMITS.maxBytes - 1000))];
+  it.each([
+    ['messages', Array.from({ length: CONVERSATION_LIMITS.maxMessages - 1 }, () => said('hi'))],
+    ['bytes', shortOfBytes],
+  ])('refuses new turns once it holds its maximum of %s: 409 conversation_full (socket: an error)', async (_, messages) => {
+    const org = await newOrg();
+    const id = await newConversation(org);
+    await fill(org, id, messages);
+    expect((await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'y'.repeat(2000) } })).status).toBe(200);
+    expectProblem(await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'more' } }), 409, 'conversation_full');
+    const socket = await connectChat(org, id, org.owner.token);
+    socket.send({ type: 'user_message', content: 'more' });
+    expect(await socket.ofType('error')).toMatchObject({ code: 'conversation_full' });
+    expect((await getConversation(org, id)).conversation_data).toHaveLength(messages.length + 2);
+    await socket.close();
+  });
+
+  it('appends any number of messages with the same few bound parameters, in order', async () => {
+    const org = await newOrg();
+    const id = await newConversation(org);
+    const { shard } = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(org.id).first<{ shard: number }>())!;
+    const ctx = fromPortable(env as unknown as Bindings, { count: 0 }, {
+      organization: { id: org.id, slug: org.slug, name: org.slug, shard, tier: 'free' },
+      actor: { type: 'user', user: { id: org.owner.id, email: org.owner.email, name: null, role: 'employee' } },
+      role: 'owner', permissions: [], clientEmail: null, request: { requestId: 'test', ip: null, userAgent: null },
+    }, () => {});
+    const batch = (from: number) => Array.from({ length: 150 }, (_, i) => said(`message ${from + i}`)) as ConversationMessage[];
+    await appendTurn(ctx, id, batch(0), { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 });
+    await appendTurn(ctx, id, batch(150), { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 });
+    const stored = await getConversation(org, id);
+    expect(stored.conversation_data.map((m: Message) => m.content)).toEqual(Array.from({ length: 300 }, (_, i) => `message ${i}`));
+    expect(stored.usage_tokens).toBe(4);
   });
 });

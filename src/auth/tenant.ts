@@ -1,7 +1,7 @@
 // Tenant context: for every /v1/orgs/{org}/… request, resolve the actor's access to {org} once,
 // in ONE catalog query (user + organization + membership, or API key + organization + creator),
 // and keep the answer in this isolate for 30 s. No access → 404, as if the org did not exist.
-import { and, eq, or } from 'drizzle-orm';
+import { and, eq, or, type SQL } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { api_keys, organization_members, organizations, subscriptions, users } from '../db/catalog';
@@ -72,29 +72,36 @@ const userAccessFields = {
 
 const orgMatches = (ref: string) => or(eq(organizations.id, ref), eq(organizations.slug, ref));
 
+/** A user's row with their access to the organization `orgRef` (null organization: no such one). */
+const userAccessRow = (catalog: CatalogDb, user: SQL, orgRef: string) =>
+  catalog
+    .select(userAccessFields)
+    .from(users)
+    .leftJoin(organizations, orgMatches(orgRef))
+    .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
+    .leftJoin(
+      organization_members,
+      and(eq(organization_members.organization_id, organizations.id), eq(organization_members.user_id, users.id)),
+    )
+    .where(user)
+    .get();
+
 async function sessionAccess(
   catalog: CatalogDb,
   credentials: Extract<Credentials, { type: 'session' }>,
   orgRef: string,
 ): Promise<Access | undefined> {
-  const query = () =>
-    catalog
-      .select(userAccessFields)
-      .from(users)
-      .leftJoin(organizations, orgMatches(orgRef))
-      .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
-      .leftJoin(
-        organization_members,
-        and(eq(organization_members.organization_id, organizations.id), eq(organization_members.user_id, users.id)),
-      )
-      .where(eq(users.clerk_user_id, credentials.clerkUserId))
-      .get();
-  let row = await query();
+  const byClerkId = eq(users.clerk_user_id, credentials.clerkUserId);
+  let row = await userAccessRow(catalog, byClerkId, orgRef);
   if (!row) {
     await provisionUser(catalog, credentials);
-    row = await query();
+    row = await userAccessRow(catalog, byClerkId, orgRef);
     if (!row) throw new Error('A provisioned user could not be read back.');
   }
+  return userAccess(row);
+}
+
+function userAccess(row: NonNullable<Awaited<ReturnType<typeof userAccessRow>>>): Access | undefined {
   assertActive(row.user);
   const { user, member } = row;
   if (!row.organization) return undefined;
@@ -115,7 +122,7 @@ async function sessionAccess(
   return undefined;
 }
 
-async function apiKeyAccess(catalog: CatalogDb, secret: string, orgRef: string): Promise<Access | undefined> {
+async function apiKeyAccess(catalog: CatalogDb, key: SQL, orgRef: string): Promise<Access | undefined> {
   const row = await catalog
     .select({
       key: { id: api_keys.id, scopes: api_keys.scopes, expires_at: api_keys.expires_at, revoked_at: api_keys.revoked_at, created_by: api_keys.created_by },
@@ -132,7 +139,7 @@ async function apiKeyAccess(catalog: CatalogDb, secret: string, orgRef: string):
       organization_members,
       and(eq(organization_members.organization_id, api_keys.organization_id), eq(organization_members.user_id, api_keys.created_by)),
     )
-    .where(eq(api_keys.key_hash, await hashApiKey(secret)))
+    .where(key)
     .get();
   // A revoked key, or one whose creator has left or been deactivated, stops working.
   if (!row || row.key.revoked_at || !row.member || !row.creator.is_active) {
@@ -229,7 +236,7 @@ function buildTenantContext(
 /** A tenant context as plain data, to hand to a Durable Object that acts for the request. */
 export type PortableContext = Omit<AccessFields, 'permissions'> & { permissions: Permission[]; request: RequestInfo };
 
-export const toPortable = (ctx: TenantContext): PortableContext => ({
+export const toPortable = (ctx: AccessFields & Pick<TenantContext, 'request'>): PortableContext => ({
   organization: ctx.organization,
   actor: ctx.actor,
   role: ctx.role,
@@ -244,6 +251,30 @@ export const fromPortable = (
   portable: PortableContext,
   waitUntil: (promise: Promise<unknown>) => void,
 ): TenantContext => buildTenantContext(env, counter, { ...portable, permissions: new Set(portable.permissions) }, portable.request, waitUntil);
+
+/**
+ * A long-lived connection's context read again from the catalog, in one query: the same actor's
+ * access to the organization today (role, permissions, tier), or null once it has none (removed,
+ * deactivated, its key revoked or expired, the organization gone).
+ */
+export async function refreshPortable(env: Bindings, counter: RoundTripCounter, portable: PortableContext): Promise<PortableContext | null> {
+  const catalog = catalogDb(env, counter);
+  const { actor, organization } = portable;
+  let access: Access | undefined;
+  try {
+    if (actor.type === 'user') {
+      const row = await userAccessRow(catalog, eq(users.id, actor.user.id), organization.id);
+      access = row && userAccess(row);
+    } else if (actor.type === 'api_key') {
+      access = await apiKeyAccess(catalog, eq(api_keys.id, actor.keyId), organization.id);
+    }
+  } catch (error) {
+    if (error instanceof ApiError) return null; // deactivated, revoked, expired: a 401 on a new request
+    throw error;
+  }
+  if (!access) return null;
+  return toPortable({ ...access, request: portable.request });
+}
 
 function cacheKey(credentials: Credentials, orgRef: string): string {
   switch (credentials.type) {
@@ -268,7 +299,7 @@ export const resolveTenant = createMiddleware<AppEnv>(async (c, next) => {
   }
   if (!access) {
     access = credentials.type === 'session' ? await sessionAccess(catalog, credentials, orgRef)
-      : credentials.type === 'api_key' ? await apiKeyAccess(catalog, credentials.secret, orgRef)
+      : credentials.type === 'api_key' ? await apiKeyAccess(catalog, eq(api_keys.key_hash, await hashApiKey(credentials.secret)), orgRef)
       : await calendarFeedAccess(catalog, credentials.secret, orgRef);
     if (!access) throw notFound('organization');
     if (accessCache.size >= ACCESS_CACHE_MAX) accessCache.clear();

@@ -7,14 +7,14 @@ import { DurableObject } from 'cloudflare:workers';
 import { eq } from 'drizzle-orm';
 import { ai_conversations, type ConversationMessage } from '../db/tenant';
 import type { Bindings, TenantContext } from '../env';
-import { fromPortable, type PortableContext } from '../auth/tenant';
+import { fromPortable, refreshPortable, type PortableContext } from '../auth/tenant';
 import { uuidv7 } from '../lib/ids';
-import { ApiError, notFound } from '../lib/problem';
+import { ApiError, ERROR_CODES, notFound } from '../lib/problem';
 import { systemPrompt } from '../modules/ai/context';
-import { ProviderError, providerConfig, providerFor, type Usage } from '../modules/ai/providers';
+import { PROVIDER_FAILURES, ProviderError, providerConfig, providerFor, type Usage } from '../modules/ai/providers';
 import { asAssistant, offeredTools, runTool } from '../modules/ai/tools';
 import { generate, modelHistory, noUsage, type TurnProgress } from '../modules/ai/turn';
-import { appendTurn, type Conversation } from '../modules/conversations/service';
+import { appendTurn, assertRoomForTurn, maySee, type Conversation } from '../modules/conversations/service';
 import { assertQuota } from '../modules/usage/quota';
 
 export type ChatEvent =
@@ -27,7 +27,11 @@ export type ChatEvent =
 /** A user message: at most 8,000 characters; a socket message at most 32 KB. */
 export const CHAT_LIMITS = { maxContentChars: 8000, maxMessageBytes: 32 * 1024 } as const;
 
-type Attachment = { context: PortableContext; conversationId: string };
+/** `context` as last read from the catalog: every message the socket acts by reads it again. */
+type Attachment = { context: PortableContext; conversationId: string; rateLimitKey: string };
+
+/** The close code of a socket whose access has ended (removed, deactivated, key revoked, no longer allowed to see it). */
+export const ACCESS_ENDED_CLOSE_CODE = 4403;
 
 type Listener = (event: ChatEvent) => void;
 
@@ -47,6 +51,8 @@ type Generation = {
 export type Refusal = { code: ApiError['code']; detail: string };
 const REFUSAL_HEADER = 'x-strive-refusal';
 const ROUND_TRIPS_HEADER = 'x-strive-round-trips';
+/** The Worker's rate-limiter key for the caller, so a socket's messages count with their requests. */
+export const RATE_LIMIT_KEY_HEADER = 'x-strive-rate-limit-key';
 
 export const GENERATION_IN_PROGRESS = 'An answer is being generated in this conversation: wait for its `done`, or `cancel` it.';
 
@@ -74,7 +80,11 @@ export class ChatSession extends DurableObject<Bindings> {
     const counter = { count: 0 };
     const ctx = fromPortable(this.env, counter, context, this.waitUntil);
     try {
-      if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') return await this.connect(ctx, context, conversationId);
+      if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
+        const rateLimitKey = request.headers.get(RATE_LIMIT_KEY_HEADER);
+        if (!rateLimitKey) return new Response('expected a request from the Worker', { status: 400 });
+        return await this.connect(ctx, { context, conversationId, rateLimitKey });
+      }
       const { content } = (await request.json()) as { content: string };
       const stream = request.headers.get('accept')?.includes('text/event-stream') ?? false;
       return await (stream ? this.postStreaming(ctx, conversationId, content) : this.post(ctx, conversationId, content, counter));
@@ -87,13 +97,13 @@ export class ChatSession extends DurableObject<Bindings> {
     }
   }
 
-  private async connect(ctx: TenantContext, context: PortableContext, conversationId: string): Promise<Response> {
-    const conversation = await this.load(ctx, conversationId);
+  private async connect(ctx: TenantContext, attachment: Attachment): Promise<Response> {
+    const conversation = await this.load(ctx, attachment.conversationId);
     const { 0: client, 1: server } = new WebSocketPair();
     // From here to the return nothing awaits: the history, the partial answer and the deltas
     // broadcast after it reach this socket in order, none twice, none missed.
     this.ctx.acceptWebSocket(server);
-    server.serializeAttachment({ context, conversationId } satisfies Attachment);
+    server.serializeAttachment(attachment);
     const generation = this.generation;
     const pending = generation?.echoed ? [generation.user] : [];
     server.send(JSON.stringify({ type: 'history', messages: [...conversation.conversation_data, ...pending] } satisfies ChatEvent));
@@ -109,8 +119,11 @@ export class ChatSession extends DurableObject<Bindings> {
     const { message } = await done;
     const headers = { [ROUND_TRIPS_HEADER]: String(counter.count) };
     if (message.status === 'failed') {
-      const refusal: Refusal = { code: 'provider_error', detail: `${message.error!.detail} (${message.error!.code}) What was said is kept in the conversation, marked failed.` };
-      return Response.json(refusal, { status: 502, headers: { ...headers, [REFUSAL_HEADER]: '1' } });
+      const failure = message.error!;
+      const refusal: Refusal = failure.code in PROVIDER_FAILURES
+        ? { code: 'provider_error', detail: `${failure.detail} (${failure.code}) What was said is kept in the conversation, marked failed.` }
+        : { code: 'internal', detail: failure.detail };
+      return Response.json(refusal, { status: ERROR_CODES[refusal.code].status, headers: { ...headers, [REFUSAL_HEADER]: '1' } });
     }
     return Response.json(message, { headers });
   }
@@ -129,7 +142,8 @@ export class ChatSession extends DurableObject<Bindings> {
   }
 
   /**
-   * Starts a turn, or refuses it (another in progress: 409; quota spent: 402). Resolves once the
+   * Starts a turn, or refuses it (another in progress: 409; the conversation full: 409
+   * conversation_full; quota spent: 402). Resolves once the
    * user message is echoed; the answer then streams to the sockets and to `listener`.
    */
   private async startTurn(ctx: TenantContext, conversationId: string, content: string, listener?: Listener): Promise<void> {
@@ -163,6 +177,7 @@ export class ChatSession extends DurableObject<Bindings> {
       offeredTools(ctx),
       assertQuota(ctx, 'ai_tokens', 1),
     ]);
+    assertRoomForTurn(conversation);
     return { ctx, conversation, tools, system: await systemPrompt(ctx, conversation) };
   }
 
@@ -208,60 +223,92 @@ export class ChatSession extends DurableObject<Bindings> {
     try {
       await appendTurn(ctx, conversation.id, messages, progress.usage);
       conversation.conversation_data.push(...messages);
-      // Each turn its own usage event (its own id), named by the model that answered.
-      if (progress.usage.total_tokens > 0) ctx.meter.record({ resource_type: 'ai_tokens', quantity: progress.usage.total_tokens, resource_name: progress.model });
     } catch (failure) {
-      console.error(`conversation ${conversation.id}: turn not saved or not metered`, failure);
-      error ??= { code: 'internal', detail: 'The answer could not be saved.' };
+      console.error(`conversation ${conversation.id}: turn not saved`, failure);
+      // Nothing of the turn was kept, so it failed, whatever the provider did (the HTTP caller: 500).
+      error = { code: 'internal', detail: 'The answer could not be saved; this turn is not in the conversation.' };
+      Object.assign(answer, { status: 'failed', error });
       this.conversation = null; // re-read what was really stored
     } finally {
       // Whatever happened, the conversation is free again and every client hears that the turn ended.
       this.generation = null;
       if (error) this.emit(generation, { type: 'error', code: error.code, detail: error.detail, message_id: answer.id });
       this.emit(generation, { type: 'done', message: answer, usage: progress.usage });
+      // The tokens were spent at the provider, whatever became of our write: each turn its own
+      // usage event (its own id), named by the model that answered.
+      if (progress.usage.total_tokens > 0) ctx.meter.record({ resource_type: 'ai_tokens', quantity: progress.usage.total_tokens, resource_name: progress.model });
     }
   }
 
   private emit(generation: Generation, event: ChatEvent) {
     const text = JSON.stringify(event);
-    for (const socket of this.ctx.getWebSockets()) {
-      try {
-        socket.send(text);
-      } catch {
-        // A socket closing under us.
-      }
-    }
+    for (const socket of this.ctx.getWebSockets()) send(socket, text);
     for (const listener of generation.listeners) listener(event);
   }
 
   override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const { context, conversationId } = socket.deserializeAttachment() as Attachment;
-    const refuse = (code: string, detail: string) => socket.send(JSON.stringify({ type: 'error', code, detail } satisfies ChatEvent));
+    try {
+      await this.receive(socket, message);
+    } catch (error) {
+      // Whatever failed, the client hears of it, and the object takes the next message (a turn
+      // that failed to start has released the conversation).
+      console.error('chat socket: a message failed', error);
+      refuse(socket, 'internal', 'The message could not be handled on our side; try again.');
+    }
+  }
+
+  private async receive(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const size = typeof message === 'string' ? new TextEncoder().encode(message).length : message.byteLength;
-    if (size > CHAT_LIMITS.maxMessageBytes) return refuse('payload_too_large', `Messages are limited to ${CHAT_LIMITS.maxMessageBytes} bytes.`);
+    if (size > CHAT_LIMITS.maxMessageBytes) return refuse(socket, 'payload_too_large', `Messages are limited to ${CHAT_LIMITS.maxMessageBytes} bytes.`);
     let parsed: { type?: unknown; content?: unknown };
     try {
       parsed = JSON.parse(typeof message === 'string' ? message : new TextDecoder().decode(message));
     } catch {
-      return refuse('invalid_request', 'Messages are JSON objects with a `type`.');
+      return refuse(socket, 'invalid_request', 'Messages are JSON objects with a `type`.');
     }
-    if (!context.permissions.includes('conversations:write')) return refuse('forbidden', "Reading only: writing needs the 'conversations:write' permission.");
-    if (parsed?.type === 'cancel') {
+    if (parsed?.type !== 'user_message' && parsed?.type !== 'cancel') return refuse(socket, 'invalid_request', "Unknown message type: send 'user_message' or 'cancel'.");
+    const content = typeof parsed.content === 'string' ? parsed.content.trim() : '';
+    const attachment = socket.deserializeAttachment() as Attachment;
+    if (parsed.type === 'user_message') {
+      if (content === '' || content.length > CHAT_LIMITS.maxContentChars) {
+        return refuse(socket, 'invalid_request', `\`content\` must be 1–${CHAT_LIMITS.maxContentChars} characters.`);
+      }
+      // A turn counts against the caller's request limit, like POST …/messages; before any D1 work.
+      const { success } = await this.env.RATE_LIMITER.limit({ key: attachment.rateLimitKey });
+      if (!success) return refuse(socket, 'rate_limited', 'Too many requests for this user or API key: try again within a minute.');
+    }
+    const ctx = await this.currentAccess(socket, attachment);
+    if (!ctx) return;
+    if (!ctx.permissions.has('conversations:write')) return refuse(socket, 'forbidden', "Reading only: writing needs the 'conversations:write' permission.");
+    if (parsed.type === 'cancel') {
       this.generation?.abort.abort();
       return;
     }
-    if (parsed?.type !== 'user_message') return refuse('invalid_request', "Unknown message type: send 'user_message' or 'cancel'.");
-    const content = typeof parsed.content === 'string' ? parsed.content.trim() : '';
-    if (content === '' || content.length > CHAT_LIMITS.maxContentChars) {
-      return refuse('invalid_request', `\`content\` must be 1–${CHAT_LIMITS.maxContentChars} characters.`);
-    }
-    if (this.generation) return refuse('generation_in_progress', GENERATION_IN_PROGRESS);
+    if (this.generation) return refuse(socket, 'generation_in_progress', GENERATION_IN_PROGRESS);
     try {
-      await this.startTurn(fromPortable(this.env, { count: 0 }, context, this.waitUntil), conversationId, content);
+      await this.startTurn(ctx, attachment.conversationId, content);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
-      refuse(error.code, error.detail);
+      refuse(socket, error.code, error.detail);
     }
+  }
+
+  /**
+   * The socket's access now, read again from the catalog (one query): a member removed, demoted
+   * or whose organization changed tier since connecting acts as they are today. A socket whose
+   * access has ended is told, and closed with ACCESS_ENDED_CLOSE_CODE.
+   */
+  private async currentAccess(socket: WebSocket, attachment: Attachment): Promise<TenantContext | null> {
+    const counter = { count: 0 };
+    const context = await refreshPortable(this.env, counter, attachment.context);
+    const ctx = context && fromPortable(this.env, counter, context, this.waitUntil);
+    if (!ctx || !maySee(ctx, await this.load(ctx, attachment.conversationId))) {
+      refuse(socket, 'forbidden', 'Your access to this conversation has ended.');
+      socket.close(ACCESS_ENDED_CLOSE_CODE, 'access ended');
+      return null;
+    }
+    socket.serializeAttachment({ ...attachment, context } satisfies Attachment);
+    return ctx;
   }
 
   override async webSocketClose(socket: WebSocket, code: number, reason: string): Promise<void> {
@@ -283,3 +330,13 @@ export async function unwrapChatResponse(response: Response, roundTrips: { count
   }
   return response;
 }
+
+function send(socket: WebSocket, text: string) {
+  try {
+    socket.send(text);
+  } catch {
+    // A socket closing under us.
+  }
+}
+
+const refuse = (socket: WebSocket, code: string, detail: string) => send(socket, JSON.stringify({ type: 'error', code, detail } satisfies ChatEvent));

@@ -42,7 +42,7 @@ export class ProviderError extends Error {
 
 /** What to call for a model family, read from configuration. */
 export type ProviderConfig =
-  | { kind: 'openai'; apiKey: string; baseURL?: string; model: string; timeoutMs: number }
+  | { kind: 'openai'; apiKey: string; baseURL?: string; model: string; timeoutMs: number; maxCompletionTokens: number }
   | { kind: 'local'; deltaMs: number };
 
 export function providerConfig(env: Bindings, family: AiModel): ProviderConfig {
@@ -52,7 +52,15 @@ export function providerConfig(env: Bindings, family: AiModel): ProviderConfig {
     gemini: [env.GEMINI_API_KEY, env.GEMINI_BASE_URL, env.GEMINI_MODEL],
   }[family];
   if (!apiKey) return { kind: 'local', deltaMs: Number(env.AI_LOCAL_DELTA_MS) || 0 };
-  return { kind: 'openai', apiKey, baseURL: baseURL || undefined, model: model ?? '', timeoutMs: Number(env.AI_TIMEOUT_MS) || 60_000 };
+  return {
+    kind: 'openai',
+    apiKey,
+    baseURL: baseURL || undefined,
+    model: model ?? '',
+    timeoutMs: Number(env.AI_TIMEOUT_MS) || 60_000,
+    // Every request carries a cap: what one round may cost, and what one answer adds to the row.
+    maxCompletionTokens: Number(env.AI_MAX_COMPLETION_TOKENS) || 2048,
+  };
 }
 
 export const providerFor = (config: ProviderConfig): Provider =>
@@ -81,6 +89,7 @@ function openAiCompatible(config: Extract<ProviderConfig, { kind: 'openai' }>): 
             model: config.model,
             messages,
             ...(tools.length > 0 ? { tools } : {}),
+            max_completion_tokens: config.maxCompletionTokens,
             stream: true,
             stream_options: { include_usage: true },
           },
@@ -104,6 +113,9 @@ function openAiCompatible(config: Extract<ProviderConfig, { kind: 'openai' }>): 
           }
           if (choice.finish_reason) finished = true;
         }
+        // The SDK ends a stream quietly when its signal aborts: a cancel or a timeout mid-answer
+        // must not read as a stream that broke off.
+        both.throwIfAborted();
       } catch (error) {
         throw signal.aborted ? error : timeout.signal.aborted ? new ProviderError('provider_timeout') : asProviderError(error);
       } finally {

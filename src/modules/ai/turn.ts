@@ -1,10 +1,12 @@
 // One assistant turn: the model answers, may call tools, sees their results and answers again,
-// up to MAX_TOOL_ROUNDS. What was said and spent so far is kept in `progress` as it arrives, so
+// up to MAX_TOOL_ROUNDS of at most MAX_TOOL_CALLS_PER_ROUND calls. What was said and spent so far is kept in `progress` as it arrives, so
 // a turn that is cancelled or fails still has its partial answer and its cost.
 import type { ConversationMessage } from '../../db/tenant';
 import { estimateTokens, type ChatMessage, type FunctionTool, type Provider, type ToolCall, type Usage } from './providers';
 
 export const MAX_TOOL_ROUNDS = 3;
+/** Calls a round runs; a model asking for more gets the first ones (the rest are dropped from its message). */
+export const MAX_TOOL_CALLS_PER_ROUND = 4;
 /** The earlier messages sent along, newest kept, within this many tokens (~4 characters each). */
 export const HISTORY_TOKEN_BUDGET = 6000;
 
@@ -57,8 +59,9 @@ export async function generate(
       const completion = await provider.complete({ messages, tools, signal: turn.signal, onDelta });
       add(progress.usage, completion.usage);
       progress.model = completion.model;
-      calls = completion.toolCalls;
-      if (calls.length === 0) return;
+      calls = completion.toolCalls.slice(0, MAX_TOOL_CALLS_PER_ROUND);
+      // The last round offered no tools: calls it makes anyway are not run, and the turn ends.
+      if (calls.length === 0 || round === MAX_TOOL_ROUNDS) return;
       messages.push({
         role: 'assistant',
         content: completion.text || null,

@@ -7,8 +7,9 @@ import { Id } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { ApiError } from '../../lib/problem';
-import { CHAT_LIMITS, unwrapChatResponse } from '../../realtime/chat-session';
-import { createConversation, deleteConversation, getConversation, listConversations, updateConversation } from './service';
+import { rateLimitKey } from '../../middleware/rate-limit';
+import { ACCESS_ENDED_CLOSE_CODE, CHAT_LIMITS, RATE_LIMIT_KEY_HEADER, unwrapChatResponse } from '../../realtime/chat-session';
+import { CONVERSATION_LIMITS, createConversation, deleteConversation, getConversation, listConversations, updateConversation } from './service';
 
 const Usage = z.object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int(), total_tokens: z.number().int() });
 
@@ -147,7 +148,9 @@ export function registerConversationRoutes(app: App) {
       summary: "Send a message; the answer as JSON, or as server-sent events with `Accept: text/event-stream`",
       description:
         'Runs through the conversation\'s CHAT_SESSION object, like a socket `user_message`: one answer at a time per conversation (409 meanwhile), ' +
-        '402 `quota_exceeded` once the month\'s `ai_tokens` are spent, 502 `provider_error` when the model provider fails (the partial answer is kept, marked failed). ' +
+        '402 `quota_exceeded` once the month\'s `ai_tokens` are spent, 409 `conversation_full` once it holds ' +
+        `${CONVERSATION_LIMITS.maxMessages} messages or ${CONVERSATION_LIMITS.maxBytes / 1_000_000} MB (start a new one), ` +
+        '502 `provider_error` when the model provider fails (the partial answer is kept, marked failed), 500 `internal` when the turn could not be saved. ' +
         'Events: `message` {message} (the user message), `delta` {message_id, text}, `error` {code, detail}, `done` {message, usage}.',
       request: { params: itemParams, body: jsonBody(MessageCreate) },
       responses: {
@@ -156,6 +159,7 @@ export function registerConversationRoutes(app: App) {
           content: { 'application/json': { schema: MessageSchema }, 'text/event-stream': { schema: z.string() } },
         },
         402: { description: 'The monthly ai_tokens quota is spent' },
+        409: { description: 'Another answer is being generated, or the conversation is full (`conversation_full`)' },
         502: { description: 'The model provider failed' },
       },
     }),
@@ -175,7 +179,9 @@ export function registerConversationRoutes(app: App) {
       description:
         'server → client: `history` {messages} on connect (a reply being written follows as one `delta` with its text so far), `message` {message} (each user message, to every client), ' +
         '`delta` {message_id, text}, `done` {message, usage}, `error` {code, detail}. client → server: `user_message` {content}, `cancel`. ' +
-        `One answer at a time: a \`user_message\` meanwhile gets \`error\` \`generation_in_progress\`. Limits: ${CHAT_LIMITS.maxMessageBytes / 1024} KB a message, ${CHAT_LIMITS.maxContentChars} characters of content.`,
+        `One answer at a time: a \`user_message\` meanwhile gets \`error\` \`generation_in_progress\`. Limits: ${CHAT_LIMITS.maxMessageBytes / 1024} KB a message, ${CHAT_LIMITS.maxContentChars} characters of content; ` +
+        'each `user_message` counts against the caller\'s request rate limit (`error` `rate_limited`). The caller\'s access is read again for each `user_message` and `cancel`: ' +
+        `once it has ended the socket gets \`error\` \`forbidden\` and is closed with code ${ACCESS_ENDED_CLOSE_CODE}.`,
       request: { params: itemParams },
       responses: { 101: { description: 'Switching protocols' }, 426: { description: 'Not a WebSocket upgrade' } },
     }),
@@ -184,6 +190,7 @@ export function registerConversationRoutes(app: App) {
         throw new ApiError('upgrade_required', 'This endpoint speaks WebSocket: send an Upgrade: websocket request.');
       }
       const { stub, headers } = await chatSession(c, c.req.valid('param').id);
+      headers.set(RATE_LIMIT_KEY_HEADER, await rateLimitKey(c.get('credentials')));
       return unwrapChatResponse(await stub.fetch(new Request(c.req.url, { headers })), c.get('roundTrips'));
     },
   );

@@ -9,7 +9,7 @@ import type { TenantContext } from '../../env';
 import { actingUserId, requirePermission } from '../../auth/tenant';
 import { uuidv7 } from '../../lib/ids';
 import { newestFirst } from '../../lib/pagination';
-import { invalid, notFound } from '../../lib/problem';
+import { ApiError, invalid, notFound } from '../../lib/problem';
 import { auditedDelete, auditedInsert, auditedUpdate } from '../activity/audit';
 import type { Usage } from '../ai/providers';
 
@@ -29,6 +29,10 @@ const described = (action: 'create' | 'update' | 'delete') => ({ action: `conver
 
 /** Who sees every conversation of the organization, not only their own. */
 const seesAll = (ctx: TenantContext) => ctx.permissions.has('conversations:delete');
+
+/** The visibility rule for a conversation in hand (a socket's, re-checked as its access changes). */
+export const maySee = (ctx: TenantContext, conversation: Pick<Conversation, 'user_id'>) =>
+  ctx.permissions.has('conversations:read') && (seesAll(ctx) || conversation.user_id === actingUserId(ctx.actor));
 
 /** The visibility rule as a condition, inside every query that reads or changes a conversation. */
 function visible(ctx: TenantContext): SQL | undefined {
@@ -100,7 +104,7 @@ export async function updateConversation({ ctx, id, input }: { ctx: TenantContex
   requirePermission(ctx, 'conversations:write');
   const { row } = await auditedUpdate(ctx, ai_conversations, id, input, described('update'), { guard: visible(ctx) });
   // The guard hides others' conversations from the update; the re-read must hide them too.
-  if (!seesAll(ctx) && row.user_id !== actingUserId(ctx.actor)) throw notFound('conversation');
+  if (!maySee(ctx, row)) throw notFound('conversation');
   return row;
 }
 
@@ -110,17 +114,36 @@ export async function deleteConversation({ ctx, id }: { ctx: TenantContext; id: 
 }
 
 /**
+ * A conversation is one D1 row (at most 2 MB): it takes turns until it holds this many messages or
+ * bytes, then new ones are refused with 409 `conversation_full` (start a new conversation; nothing
+ * stored is ever dropped). One turn adds well under the rest of the row: its user message (32 KB at
+ * most), answers capped at AI_MAX_COMPLETION_TOKENS a round, and at most MAX_TOOL_ROUNDS ×
+ * MAX_TOOL_CALLS_PER_ROUND tool results of bounded lists.
+ */
+export const CONVERSATION_LIMITS = { maxMessages: 500, maxBytes: 1_000_000 } as const;
+
+export function assertRoomForTurn(conversation: Pick<Conversation, 'conversation_data'>): void {
+  const messages = conversation.conversation_data;
+  if (messages.length >= CONVERSATION_LIMITS.maxMessages || new TextEncoder().encode(JSON.stringify(messages)).length >= CONVERSATION_LIMITS.maxBytes) {
+    throw new ApiError('conversation_full', `This conversation is full (${CONVERSATION_LIMITS.maxMessages} messages or ${CONVERSATION_LIMITS.maxBytes / 1_000_000} MB): start a new one.`);
+  }
+}
+
+/**
  * A turn's messages appended and its tokens added, in one statement (the conversation's chat
  * object is its only writer of messages, so nothing else appends meanwhile). A conversation
- * deleted during the turn matches no row: nothing is written.
+ * deleted during the turn matches no row: nothing is written. The messages go as one JSON array,
+ * joined to the stored one as text and checked by json(): the same few bound parameters however
+ * many messages (D1 binds at most 100 a statement).
  */
 export async function appendTurn(ctx: TenantContext, id: string, messages: ConversationMessage[], usage: Usage) {
-  const appends = sql.join(messages.map((m) => sql`'$[#]', json(${JSON.stringify(m)})`), sql`, `);
+  const stored = sql`json(${ai_conversations.conversation_data})`;
+  const added = JSON.stringify(messages);
   await ctx.store
     .update(
       ai_conversations,
       {
-        conversation_data: sql`json_insert(${ai_conversations.conversation_data}, ${appends})`,
+        conversation_data: sql`json(CASE json_array_length(${stored}) WHEN 0 THEN ${added} ELSE substr(${stored}, 1, length(${stored}) - 1) || ',' || substr(${added}, 2) END)`,
         usage_tokens: sql`${ai_conversations.usage_tokens} + ${usage.total_tokens}`,
         updated_at: new Date().toISOString(),
       },
