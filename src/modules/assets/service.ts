@@ -4,9 +4,10 @@
 // - upload: the object first, then the row with its audit row (one batch); if that batch fails
 //   the object is deleted again.
 // - delete: the row and its audit row first (one batch), then the object. If the object's delete
-//   fails, it is left unreachable (nothing serves an object without its row) under a prefix that
-//   names its organization and asset id, for a sweep to reclaim; nobody loses a file they can
-//   still see listed. The reverse order could leave a listed asset whose bytes are gone.
+//   fails, it is left unreachable (nothing serves an object without its row) under its
+//   organization's prefix, logged with its key, and removed with that prefix when the
+//   organization is deleted; nobody loses a file they can still see listed. The reverse order
+//   could leave a listed asset whose bytes are gone.
 import { eq } from 'drizzle-orm';
 import { assets } from '../../db/tenant';
 import type { TenantStore } from '../../db/tenant-store';
@@ -31,6 +32,9 @@ export const ASSET_TYPES: ReadonlySet<string> = new Set([
 
 export type Asset = typeof assets.$inferSelect;
 export type Upload = { name: string; contentType: string | undefined; contentLength: string | undefined; body: ReadableStream<Uint8Array> | null };
+
+/** Everything of an organization in R2 lives under this prefix. */
+const organizationPrefix = (organizationId: string) => `orgs/${organizationId}/`;
 
 const described = (action: 'create' | 'delete') => ({ action: `asset.${action}` as const, resource_type: 'asset' });
 const tooLarge = () => new ApiError('payload_too_large', `Assets are limited to ${MAX_ASSET_BYTES} bytes.`);
@@ -88,7 +92,7 @@ export async function uploadAsset({ ctx, bucket, input }: { ctx: TenantContext; 
   }
 
   const id = uuidv7();
-  const key = `orgs/${ctx.organization.id}/assets/${id}/${input.name}`;
+  const key = `${organizationPrefix(ctx.organization.id)}assets/${id}/${input.name}`;
   let object: R2Object;
   try {
     object = await bucket.put(key, payload, { httpMetadata: { contentType } });
@@ -132,8 +136,22 @@ export async function deleteAsset({ ctx, bucket, id }: { ctx: TenantContext; buc
   try {
     await bucket.delete(row.r2_key);
   } catch (error) {
-    console.error(`asset ${id}: row deleted, object ${row.r2_key} left for the sweep`, error);
+    console.error(`asset ${id}: row deleted, object ${row.r2_key} left until its organization is deleted`, error);
   }
+}
+
+/**
+ * Deletes every R2 object of the organization, a listed page (R2's maximum, 1000 keys) per
+ * delete call. A failure throws: the caller has not yet deleted the organization, so it can run
+ * again.
+ */
+export async function deleteOrganizationObjects(bucket: R2Bucket, organizationId: string): Promise<void> {
+  let cursor: string | undefined;
+  do {
+    const page = await bucket.list({ prefix: organizationPrefix(organizationId), limit: 1000, cursor });
+    if (page.objects.length > 0) await bucket.delete(page.objects.map((object) => object.key));
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
 }
 
 /** A single `bytes=` range; anything else (several ranges, garbage) is ignored: the whole file. */
