@@ -3,7 +3,7 @@
 // request is a 409; keys are per actor.
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { api, expectProblem, newUser, type TestUser } from './helpers';
+import { api, expectProblem, newOrg, newUser, type TestUser } from './helpers';
 
 const newKey = () => `idem-${crypto.randomUUID()}`;
 const newSlug = () => `idem-${crypto.randomUUID().slice(0, 8)}`;
@@ -147,5 +147,58 @@ describe('Idempotency-Key', () => {
     expect(two.status).toBe(200);
     expect(two.headers.get('idempotent-replayed')).toBeNull();
     expect(two.body.name).toBe('Renamed twice');
+  });
+
+  describe('on a route that issues a secret (shown once)', () => {
+    const storedRow = (owner: TestUser, key: string) =>
+      env.CATALOG.prepare('SELECT status, response_body, content_type FROM idempotency_keys WHERE owner = ? AND key = ?')
+        .bind(`user:${owner.sub}`, key).first<{ status: number; response_body: string | null; content_type: string | null }>();
+
+    it('keeps no API key secret and answers a repeat 409 without it, creating nothing', async () => {
+      const org = await newOrg();
+      const key = newKey();
+      const post = () => api('POST', `/v1/orgs/${org.slug}/api-keys`, {
+        token: org.owner.token, body: { name: 'CI', scopes: ['customers:read'] }, headers: { 'idempotency-key': key },
+      });
+      const first = await post();
+      expect(first.status, JSON.stringify(first.body)).toBe(201);
+      const secret: string = first.body.key;
+      expect(secret).toMatch(/^stk_/);
+
+      const row = await storedRow(org.owner, key);
+      expect(row).toEqual({ status: 201, response_body: null, content_type: null });
+      const everything = await env.CATALOG.prepare('SELECT * FROM idempotency_keys').all();
+      expect(JSON.stringify(everything.results)).not.toContain(secret);
+
+      const repeat = await post();
+      expectProblem(repeat, 409, 'conflict');
+      expect(repeat.body.detail).toContain('secret');
+      expect(JSON.stringify(repeat.body)).not.toContain(secret);
+      const keys = await api('GET', `/v1/orgs/${org.slug}/api-keys`, { token: org.owner.token });
+      expect(keys.body.data).toHaveLength(1);
+    });
+
+    it('keeps no calendar feed token either', async () => {
+      const org = await newOrg();
+      const key = newKey();
+      const post = () => api('POST', `/v1/orgs/${org.slug}/appointments/feed-token`, { token: org.owner.token, headers: { 'idempotency-key': key } });
+      const first = await post();
+      expect(first.status, JSON.stringify(first.body)).toBe(201);
+      expect((await storedRow(org.owner, key))?.response_body).toBeNull();
+      const repeat = await post();
+      expectProblem(repeat, 409, 'conflict');
+      expect(JSON.stringify(repeat.body)).not.toContain(first.body.token);
+    });
+
+    it('still replays a refusal (no secret in it) as the first answer', async () => {
+      const org = await newOrg();
+      const key = newKey();
+      const post = () => api('POST', `/v1/orgs/${org.slug}/api-keys`, { token: org.owner.token, body: { name: '', scopes: [] }, headers: { 'idempotency-key': key } });
+      expectProblem(await post(), 400, 'invalid_request');
+      const repeat = await post();
+      expect(repeat.status).toBe(400);
+      expect(repeat.body.code).toBe('invalid_request');
+      expect(repeat.headers.get('idempotent-replayed')).toBe('true');
+    });
   });
 });
