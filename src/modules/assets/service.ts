@@ -43,16 +43,15 @@ const tooLarge = () => new ApiError('payload_too_large', `Assets are limited to 
 const mediaType = (header: string | undefined) => header?.split(';')[0]!.trim().toLowerCase() ?? '';
 
 /**
- * Counts the bytes going through and ends the stream early past `max`, whatever Content-Length
- * claimed: the consumer then sees a short body (FixedLengthStream fails) and `exceeded` says why.
+ * Counts the bytes going through and ends the stream early past `max`, whatever the runtime let
+ * through: the consumer then sees a short body (FixedLengthStream fails) and the count says why.
  */
 function byteLimit(max: number) {
-  const state = { bytes: 0, exceeded: false };
+  const state = { bytes: 0 };
   const stream = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
       state.bytes += chunk.byteLength;
       if (state.bytes > max) {
-        state.exceeded = true;
         controller.terminate();
         return;
       }
@@ -68,28 +67,20 @@ export async function uploadAsset({ ctx, bucket, input }: { ctx: TenantContext; 
   if (!ASSET_TYPES.has(contentType)) {
     throw new ApiError('unsupported_media_type', `Assets may be images, PDF, audio, video or plain text, not '${contentType || 'none'}'.`);
   }
-  const declared = input.contentLength === undefined ? undefined : Number(input.contentLength);
-  if (declared !== undefined && !(Number.isSafeInteger(declared) && declared >= 0)) throw invalid('Content-Length', 'Not a byte count.');
-  if (declared !== undefined && declared > MAX_ASSET_BYTES) throw tooLarge();
-  if (!input.body || declared === 0) throw invalid('body', 'The file is empty.');
-
-  const limit = byteLimit(Math.min(declared ?? MAX_ASSET_BYTES, MAX_ASSET_BYTES));
-  const counted = input.body.pipeThrough(limit.stream);
-  // R2 needs the length up front: a declared one is enforced by FixedLengthStream (and the count);
-  // without one (chunked) the file is read into memory, at most 25 MB, to learn it.
-  let payload: ReadableStream | ArrayBuffer;
-  let size: number;
-  if (declared !== undefined) {
-    await assertQuota(ctx, 'storage', declared);
-    payload = counted.pipeThrough(new FixedLengthStream(declared));
-    size = declared;
-  } else {
-    payload = await new Response(counted).arrayBuffer();
-    if (limit.state.exceeded) throw tooLarge();
-    size = payload.byteLength;
-    if (size === 0) throw invalid('body', 'The file is empty.');
-    await assertQuota(ctx, 'storage', size);
+  // R2 needs the length up front, and the quota is checked before a byte is read: a body without
+  // a declared length (chunked) would have to be buffered first, so it is refused.
+  if (input.contentLength === undefined) {
+    throw new ApiError('length_required', 'Send the file with a Content-Length: its size is checked against the limit and the quota before it is read.');
   }
+  const declared = Number(input.contentLength);
+  if (!(Number.isSafeInteger(declared) && declared >= 0)) throw invalid('Content-Length', 'Not a byte count.');
+  if (declared > MAX_ASSET_BYTES) throw tooLarge();
+  if (!input.body || declared === 0) throw invalid('body', 'The file is empty.');
+  await assertQuota(ctx, 'storage', declared);
+
+  // The count and FixedLengthStream hold the body to its declared length.
+  const limit = byteLimit(declared);
+  const payload = input.body.pipeThrough(limit.stream).pipeThrough(new FixedLengthStream(declared));
 
   const id = uuidv7();
   const key = `${organizationPrefix(ctx.organization.id)}assets/${id}/${input.name}`;
@@ -97,21 +88,20 @@ export async function uploadAsset({ ctx, bucket, input }: { ctx: TenantContext; 
   try {
     object = await bucket.put(key, payload, { httpMetadata: { contentType } });
   } catch (error) {
-    if (limit.state.exceeded) throw tooLarge();
-    if (declared !== undefined && limit.state.bytes !== declared) throw invalid('body', 'The body is shorter than its Content-Length.');
+    if (limit.state.bytes !== declared) throw invalid('body', `The body does not have its Content-Length (${declared} bytes).`);
     throw error;
   }
   let row: Asset;
   try {
     row = await auditedInsert(ctx, assets, {
-      id, file_name: input.name, content_type: contentType, size, etag: object.httpEtag, r2_key: key,
+      id, file_name: input.name, content_type: contentType, size: declared, etag: object.httpEtag, r2_key: key,
       created_by: actingUserId(ctx.actor), created_at: new Date().toISOString(),
     }, described('create'));
   } catch (error) {
     await bucket.delete(key); // no object without its row
     throw error;
   }
-  ctx.meter.record({ resource_type: 'storage', quantity: size, resource_name: id });
+  ctx.meter.record({ resource_type: 'storage', quantity: declared, resource_name: id });
   return row;
 }
 
