@@ -1,7 +1,8 @@
 // Idempotency-Key on POST (src/middleware/idempotency.ts): the first answer below 500 is kept for
 // 24 h and replayed to a repeat with the same key and the same request; the same key with another
 // request is a 409; keys are per actor.
-import { env } from 'cloudflare:test';
+import { createScheduledController, env } from 'cloudflare:test';
+import worker from '../src/index';
 import { describe, expect, it } from 'vitest';
 import { api, expectProblem, newOrg, newUser, type TestUser } from './helpers';
 
@@ -200,5 +201,18 @@ describe('Idempotency-Key', () => {
       expect(repeat.body.code).toBe('invalid_request');
       expect(repeat.headers.get('idempotent-replayed')).toBe('true');
     });
+  });
+
+  it('forgets answers past the 24 h window on the cron, and keeps the others', async () => {
+    const now = Date.parse('2031-01-02T12:00:00.000Z');
+    const owner = `user:cron-${crypto.randomUUID()}`;
+    const insert = (key: string, at: number) =>
+      env.CATALOG.prepare("INSERT INTO idempotency_keys (owner, key, request_hash, status, response_body, content_type, created_at) VALUES (?, ?, 'h', 201, '{\"name\":\"Customer\"}', 'application/json', ?)")
+        .bind(owner, key, new Date(at).toISOString()).run();
+    await insert('expired', now - 24 * 3600_000 - 1);
+    await insert('fresh', now - 24 * 3600_000 + 60_000);
+    await worker.scheduled!(createScheduledController({ scheduledTime: now, cron: '*/5 * * * *' }), env as never);
+    const { results } = await env.CATALOG.prepare('SELECT key FROM idempotency_keys WHERE owner = ?').bind(owner).all<{ key: string }>();
+    expect(results.map((r) => r.key)).toEqual(['fresh']);
   });
 });

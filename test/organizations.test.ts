@@ -58,7 +58,13 @@ async function populate(org: TestOrg) {
     method: 'POST', headers: { authorization: `Bearer ${t}`, 'content-type': 'text/plain' }, body: 'bytes',
   }).then(readResponse));
   await countOnShard(shards[shard]!, [usageEvent(org.id, shard, 'api_calls'), usageEvent(org.id, shard, 'storage')]);
+  const dead = usageEvent(org.id, shard, 'api_calls');
+  await env.CATALOG.prepare("INSERT INTO usage_dead_letters (id, organization_id, event, reason, attempts) VALUES (?, ?, ?, 'test', 5)")
+    .bind(dead.id, org.id, JSON.stringify(dead)).run();
 }
+
+const deadLettersOf = (organizationId: string) =>
+  env.CATALOG.prepare('SELECT count(*) AS n FROM usage_dead_letters WHERE organization_id = ?').bind(organizationId).first('n');
 
 describe('deleting an organization', () => {
   it('names every shard table with an organization_id', async () => {
@@ -85,10 +91,12 @@ describe('deleting an organization', () => {
     expect(Object.values(await rowsOf(org.id)).every((n) => n === 0), JSON.stringify(await rowsOf(org.id))).toBe(true);
     expect(await objectsOf(org.id)).toBe(0);
     expect(await env.CATALOG.prepare('SELECT count(*) AS n FROM organizations WHERE id = ?').bind(org.id).first('n')).toBe(0);
+    expect(await deadLettersOf(org.id)).toBe(0);
     expectProblem(await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token }), 404, 'not_found');
 
     expect(await rowsOf(other.id)).toEqual(othersRows);
     expect(await objectsOf(other.id)).toBe(1);
+    expect(await deadLettersOf(other.id)).toBe(1);
   });
 
   it('deletes R2 objects a page (1000 keys) at a time, orphans included', async () => {

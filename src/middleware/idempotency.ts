@@ -81,3 +81,18 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
     .where(and(row, sql`${idempotency_keys.status} IS NULL`))
     .run();
 });
+
+/** Per cron run: bounded, so that one run stays short; a backlog goes over the next runs. */
+const EXPIRED_KEYS_PER_RUN = 5000;
+
+/**
+ * The cron's clean-up: answers older than the replay window are never replayed again (the claim
+ * overwrites them), so they go, with whatever of an organization's data they held.
+ */
+export async function deleteExpiredIdempotencyKeys(catalog: D1Database, now: Date): Promise<void> {
+  const expired = new Date(now.getTime() - REPLAY_WINDOW_MS).toISOString();
+  await catalog
+    .prepare('DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE created_at < ?1 LIMIT ?2)')
+    .bind(expired, EXPIRED_KEYS_PER_RUN)
+    .run();
+}

@@ -2,7 +2,7 @@
 // becomes its owner.
 import { eq, sql } from 'drizzle-orm';
 import type { Context } from 'hono';
-import { organization_members, organizations, subscriptions } from '../../db/catalog';
+import { organization_members, organizations, subscriptions, usage_dead_letters } from '../../db/catalog';
 import { isUniqueViolation } from '../../db/errors';
 import { leastLoadedShard, type CatalogDb } from '../../db/shards';
 import * as tenant from '../../db/tenant';
@@ -138,8 +138,12 @@ export async function deleteOrganization({ ctx, bucket }: { ctx: TenantContext; 
   const [first, ...rest] = TENANT_TABLES.map((table) => ctx.store.delete(table));
   await ctx.store.batch([first!, ...rest]);
   await deleteOrganizationObjects(bucket, ctx.organization.id);
-  // Members, API keys and the subscription go with it (ON DELETE CASCADE).
-  await ctx.catalog.delete(organizations).where(eq(organizations.id, ctx.organization.id)).run();
+  // Members, API keys and the subscription go with it (ON DELETE CASCADE); its usage events that
+  // could not be counted (no foreign key: they are kept whatever they name) in the same batch.
+  await ctx.catalog.batch([
+    ctx.catalog.delete(organizations).where(eq(organizations.id, ctx.organization.id)),
+    ctx.catalog.delete(usage_dead_letters).where(eq(usage_dead_letters.organization_id, ctx.organization.id)),
+  ]);
   forgetAccess({ organizationId: ctx.organization.id });
   await purgePublicContent(ctx.organization.slug);
 }
