@@ -82,6 +82,9 @@ export async function getOrganization({ ctx }: { ctx: TenantContext }) {
   return present(await load(ctx), ctx.role);
 }
 
+/** What the public endpoint shows of the organization itself (the feed's title and link). */
+const PUBLIC_FIELDS = ['slug', 'name', 'website'] as const;
+
 export async function updateOrganization({ ctx, input }: { ctx: TenantContext; input: OrganizationPatch }) {
   requirePermission(ctx, 'organization:update');
   const before = await load(ctx);
@@ -125,9 +128,6 @@ export const TENANT_TABLES = [
   tenant.appointment_webhooks, tenant.reminders_sent, tenant.appointments, tenant.ai_conversations,
   tenant.tasks, tenant.projects, tenant.customers,
 ] as const;
-
-/** What the public endpoint shows of the organization itself (the feed's title and link). */
-const PUBLIC_FIELDS = ['slug', 'name', 'website'] as const;
 
 export async function deleteOrganization({ ctx, bucket }: { ctx: TenantContext; bucket: R2Bucket }) {
   requirePermission(ctx, 'organization:delete');
