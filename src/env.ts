@@ -79,6 +79,8 @@ export type Variables = {
   tenant: TenantContext;
   /** Platform-staff routes (outside an organization): the user their guard found. */
   platformUser: SessionUser;
+  /** Set by a route declared `issuesSecret`: its answer must not be kept for an Idempotency-Key replay. */
+  issuesSecret: boolean;
 };
 
 export type AppEnv = { Bindings: Bindings; Variables: Variables };

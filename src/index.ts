@@ -4,6 +4,7 @@ import { createApp } from './app';
 import type { Bindings } from './env';
 import { deliverNotifications, NOTIFICATIONS_QUEUE_NAME, sendDueReminders } from './modules/appointments/reminders';
 import { consumeUsage, recordDeadLetters } from './modules/usage/consumer';
+import { deleteExpiredIdempotencyKeys } from './middleware/idempotency';
 
 export { KanbanBoard } from './realtime/kanban-board';
 export { ChatSession } from './realtime/chat-session';
@@ -22,7 +23,8 @@ export default {
 
   /** wrangler.toml's [triggers] crons: every 5 minutes. */
   async scheduled(controller, env) {
-    await sendDueReminders(env, new Date(controller.scheduledTime));
+    const now = new Date(controller.scheduledTime);
+    await Promise.all([sendDueReminders(env, now), deleteExpiredIdempotencyKeys(env.CATALOG, now)]);
   },
 
   async queue(batch, env, ctx) {

@@ -1,9 +1,10 @@
 // Idempotency-Key on POST (src/middleware/idempotency.ts): the first answer below 500 is kept for
 // 24 h and replayed to a repeat with the same key and the same request; the same key with another
 // request is a 409; keys are per actor.
-import { env } from 'cloudflare:test';
+import { createScheduledController, env } from 'cloudflare:test';
+import worker from '../src/index';
 import { describe, expect, it } from 'vitest';
-import { api, expectProblem, newUser, type TestUser } from './helpers';
+import { api, expectProblem, newOrg, newUser, type TestUser } from './helpers';
 
 const newKey = () => `idem-${crypto.randomUUID()}`;
 const newSlug = () => `idem-${crypto.randomUUID().slice(0, 8)}`;
@@ -147,5 +148,71 @@ describe('Idempotency-Key', () => {
     expect(two.status).toBe(200);
     expect(two.headers.get('idempotent-replayed')).toBeNull();
     expect(two.body.name).toBe('Renamed twice');
+  });
+
+  describe('on a route that issues a secret (shown once)', () => {
+    const storedRow = (owner: TestUser, key: string) =>
+      env.CATALOG.prepare('SELECT status, response_body, content_type FROM idempotency_keys WHERE owner = ? AND key = ?')
+        .bind(`user:${owner.sub}`, key).first<{ status: number; response_body: string | null; content_type: string | null }>();
+
+    it('keeps no API key secret and answers a repeat 409 without it, creating nothing', async () => {
+      const org = await newOrg();
+      const key = newKey();
+      const post = () => api('POST', `/v1/orgs/${org.slug}/api-keys`, {
+        token: org.owner.token, body: { name: 'CI', scopes: ['customers:read'] }, headers: { 'idempotency-key': key },
+      });
+      const first = await post();
+      expect(first.status, JSON.stringify(first.body)).toBe(201);
+      const secret: string = first.body.key;
+      expect(secret).toMatch(/^stk_/);
+
+      const row = await storedRow(org.owner, key);
+      expect(row).toEqual({ status: 201, response_body: null, content_type: null });
+      const everything = await env.CATALOG.prepare('SELECT * FROM idempotency_keys').all();
+      expect(JSON.stringify(everything.results)).not.toContain(secret);
+
+      const repeat = await post();
+      expectProblem(repeat, 409, 'conflict');
+      expect(repeat.body.detail).toContain('secret');
+      expect(JSON.stringify(repeat.body)).not.toContain(secret);
+      const keys = await api('GET', `/v1/orgs/${org.slug}/api-keys`, { token: org.owner.token });
+      expect(keys.body.data).toHaveLength(1);
+    });
+
+    it('keeps no calendar feed token either', async () => {
+      const org = await newOrg();
+      const key = newKey();
+      const post = () => api('POST', `/v1/orgs/${org.slug}/appointments/feed-token`, { token: org.owner.token, headers: { 'idempotency-key': key } });
+      const first = await post();
+      expect(first.status, JSON.stringify(first.body)).toBe(201);
+      expect((await storedRow(org.owner, key))?.response_body).toBeNull();
+      const repeat = await post();
+      expectProblem(repeat, 409, 'conflict');
+      expect(JSON.stringify(repeat.body)).not.toContain(first.body.token);
+    });
+
+    it('still replays a refusal (no secret in it) as the first answer', async () => {
+      const org = await newOrg();
+      const key = newKey();
+      const post = () => api('POST', `/v1/orgs/${org.slug}/api-keys`, { token: org.owner.token, body: { name: '', scopes: [] }, headers: { 'idempotency-key': key } });
+      expectProblem(await post(), 400, 'invalid_request');
+      const repeat = await post();
+      expect(repeat.status).toBe(400);
+      expect(repeat.body.code).toBe('invalid_request');
+      expect(repeat.headers.get('idempotent-replayed')).toBe('true');
+    });
+  });
+
+  it('forgets answers past the 24 h window on the cron, and keeps the others', async () => {
+    const now = Date.parse('2031-01-02T12:00:00.000Z');
+    const owner = `user:cron-${crypto.randomUUID()}`;
+    const insert = (key: string, at: number) =>
+      env.CATALOG.prepare("INSERT INTO idempotency_keys (owner, key, request_hash, status, response_body, content_type, created_at) VALUES (?, ?, 'h', 201, '{\"name\":\"Customer\"}', 'application/json', ?)")
+        .bind(owner, key, new Date(at).toISOString()).run();
+    await insert('expired', now - 24 * 3600_000 - 1);
+    await insert('fresh', now - 24 * 3600_000 + 60_000);
+    await worker.scheduled!(createScheduledController({ scheduledTime: now, cron: '*/5 * * * *' }), env as never);
+    const { results } = await env.CATALOG.prepare('SELECT key FROM idempotency_keys WHERE owner = ?').bind(owner).all<{ key: string }>();
+    expect(results.map((r) => r.key)).toEqual(['fresh']);
   });
 });

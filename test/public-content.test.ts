@@ -1,4 +1,3 @@
-import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { api, expectProblem, newOrg, type TestOrg } from './helpers';
 
@@ -203,13 +202,63 @@ describe('public content', () => {
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
   });
 
+  it('lists newest publication first, not newest creation, with a cursor through equal times', async () => {
+    const org = await newOrg();
+    const hour = 3_600_000;
+    const at = (ms: number) => new Date(Date.now() + ms).toISOString();
+    const tie = at(-5 * hour);
+    // Created (and so id-ordered) first → last; published in another order, two at the same instant.
+    await post(org, { title: 'Oldest news' }, { published_at: at(-9 * hour) });
+    await post(org, { title: 'Latest news' }, { published_at: at(-1 * hour) });
+    await post(org, { title: 'Tie one' }, { published_at: tie });
+    await post(org, { title: 'Tie two' }, { published_at: tie });
+    await post(org, { title: 'Middle news' }, { published_at: at(-3 * hour) });
+    await post(org, { title: 'Scheduled' }, { published_at: at(hour) });
+    const expected = ['latest-news', 'middle-news', 'tie-two', 'tie-one', 'oldest-news'];
+
+    const all = await pub(org, '/content');
+    expect(all.roundTrips).toBe(2); // the catalog look-up, then one shard batch
+    expect(slugsOf(all)).toEqual(expected);
+    const paged: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: Awaited<ReturnType<typeof pub>> = await pub(org, `/content?type=blog_post&limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(page.status, JSON.stringify(page.body)).toBe(200);
+      paged.push(...slugsOf(page));
+      cursor = page.body.next_cursor;
+    } while (cursor);
+    expect(paged).toEqual(expected);
+    // The feed agrees.
+    const feed = (await pub(org, '/feed.xml')).body as string;
+    const positions = expected.map((slug) => feed.indexOf(`/content/${slug}?`));
+    expect(positions.every((position) => position > 0)).toBe(true);
+    expect(positions).toEqual([...positions].sort((a, b) => a - b));
+    // A cursor of the id-ordered lists is not one of this list's.
+    const idCursor = btoa(crypto.randomUUID()).replace(/=+$/, '');
+    expectProblem(await pub(org, `/content?cursor=${idCursor}`), 400, 'invalid_request');
+  });
+
   it('purges nothing of another organization', async () => {
     const org = await newOrg();
     const other = await newOrg();
+    await post(org, { title: 'First' }, {});
     await post(other, { title: 'Stays' }, {});
-    await pub(other, '/content');
+    const paths = ['/content', '/content/stays', '/feed.xml'];
+    for (const path of paths) await pub(other, path);
+    for (const path of paths) expect((await pub(other, path)).headers.get('x-cache'), path).toBe('hit');
+    await pub(org, '/content');
+    expect((await pub(org, '/content')).headers.get('x-cache')).toBe('hit');
+
     await post(org, { title: 'Mine' }, {});
-    expect((await pub(other, '/content')).roundTrips).toBe(0);
-    expect(env.ASSETS).toBeDefined();
+    // The change purged its own organization (what makes the next check mean something) …
+    const mine = await pub(org, '/content');
+    expect(mine.headers.get('x-cache')).toBe('miss');
+    expect(slugsOf(mine)).toEqual(['mine', 'first']);
+    // … and nothing of the other one.
+    for (const path of paths) {
+      const res = await pub(other, path);
+      expect(res.headers.get('x-cache'), path).toBe('hit');
+      expect(res.roundTrips).toBe(0);
+    }
   });
 });

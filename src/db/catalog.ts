@@ -200,7 +200,9 @@ export const idempotency_keys = sqliteTable(
     key: text('key').notNull(),
     /** SHA-256 of method, path and body: the same key with another request is refused. */
     request_hash: text('request_hash').notNull(),
+    /** NULL while the first request runs. */
     status: integer('status'),
+    /** NULL with a status: the answer issued a secret and is not kept (never replayed). */
     response_body: text('response_body'),
     content_type: text('content_type'),
     created_at: createdAt(),

@@ -266,7 +266,8 @@ export const content = sqliteTable(
   },
   (t) => [
     uniqueIndex('content_org_slug_unique').on(t.organization_id, t.slug),
-    index('content_org_status_published_idx').on(t.organization_id, t.status, t.published_at),
+    // The public list and feed (newest publication first, then id) and the next scheduled time.
+    index('content_org_status_published_id_idx').on(t.organization_id, t.status, t.published_at, t.id),
     check('content_type_check', oneOf('content_type', CONTENT_TYPES)),
     check('content_status_check', oneOf('status', CONTENT_STATUSES)),
     check('content_seo_meta_check', sql`json_valid(seo_meta)`),

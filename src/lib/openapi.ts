@@ -74,20 +74,32 @@ type RouteSpec<P extends string> = Omit<RouteConfig, 'path'> & {
   selfParam?: string;
   /** No authentication (health, docs, public content, signature-verified webhooks). */
   public?: boolean;
+  /**
+   * Its success answer carries a secret shown once (an API key, a feed token): an Idempotency-Key
+   * does not keep it, and a repeat is answered 409 instead of with the secret again.
+   */
+  issuesSecret?: boolean;
 };
 
 export function defineRoute<P extends string, R extends RouteSpec<P>>(spec: R) {
-  const { permission, selfParam, public: isPublic, ...route } = spec;
+  const { permission, selfParam, public: isPublic, issuesSecret, ...route } = spec;
   const isWrite = route.method !== 'get' && route.method !== 'head';
   const guard = permission ? [permissionGuard(permission, selfParam)] : [];
+  const secret = issuesSecret ? [markIssuesSecret] : [];
   return createRoute({
     ...route,
-    middleware: [...guard, ...[route.middleware ?? []].flat()],
+    middleware: [...secret, ...guard, ...[route.middleware ?? []].flat()],
     ...(isPublic ? {} : { security: [{ bearer: [] }] }),
     ...(permission ? { 'x-permission': permission } : {}),
+    ...(issuesSecret ? { 'x-issues-secret': true } : {}),
     responses: { ...STANDARD_ERRORS, ...(isWrite ? WRITE_ERRORS : {}), ...route.responses },
   } as unknown as R);
 }
+
+const markIssuesSecret: MiddlewareHandler<AppEnv> = async (c, next) => {
+  c.set('issuesSecret', true);
+  await next();
+};
 
 function permissionGuard(permission: Permission, selfParam: string | undefined): MiddlewareHandler<AppEnv> {
   return async (c, next) => {

@@ -1,6 +1,9 @@
 // Idempotency-Key on POST: the first answer is stored for 24 h and replayed to a repeat with the
 // same key and body; the same key with another request is refused. Costs two catalog round trips
 // (claim the key, store the answer) and only when the header is sent.
+// A route declared `issuesSecret` (API keys, calendar feed tokens) shows its secret once: its
+// success answer is not stored (status only, body NULL), and a repeat is a 409 saying so. The
+// repeat still creates nothing; the client lists the resource or issues a new secret.
 import { and, eq, lt, sql } from 'drizzle-orm';
 import { createMiddleware } from 'hono/factory';
 import { hashApiKey } from '../auth/api-keys';
@@ -51,6 +54,9 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
       throw conflict('This Idempotency-Key was already used with a different request.');
     }
     if (first.status === null) throw conflict('A request with this Idempotency-Key is still in progress.');
+    if (first.response_body === null) {
+      throw conflict('The request with this Idempotency-Key succeeded and issued a secret, which is shown once and not kept: it is not replayed.');
+    }
     return c.newResponse(first.response_body, first.status as 200, {
       'content-type': first.content_type ?? 'application/json',
       'idempotent-replayed': 'true',
@@ -64,13 +70,29 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
     await catalog.delete(idempotency_keys).where(row).run();
     return;
   }
+  const secretIssued = c.get('issuesSecret') === true && c.res.status < 300;
   await catalog
     .update(idempotency_keys)
     .set({
       status: c.res.status,
-      response_body: await c.res.clone().text(),
-      content_type: c.res.headers.get('content-type'),
+      response_body: secretIssued ? null : await c.res.clone().text(),
+      content_type: secretIssued ? null : c.res.headers.get('content-type'),
     })
     .where(and(row, sql`${idempotency_keys.status} IS NULL`))
     .run();
 });
+
+/** Per cron run: bounded, so that one run stays short; a backlog goes over the next runs. */
+const EXPIRED_KEYS_PER_RUN = 5000;
+
+/**
+ * The cron's clean-up: answers older than the replay window are never replayed again (the claim
+ * overwrites them), so they go, with whatever of an organization's data they held.
+ */
+export async function deleteExpiredIdempotencyKeys(catalog: D1Database, now: Date): Promise<void> {
+  const expired = new Date(now.getTime() - REPLAY_WINDOW_MS).toISOString();
+  await catalog
+    .prepare('DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE created_at < ?1 LIMIT ?2)')
+    .bind(expired, EXPIRED_KEYS_PER_RUN)
+    .run();
+}

@@ -50,7 +50,7 @@ export function registerApiKeyRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/orgs/{org}/api-keys', tags, summary: 'Create an API key; its secret is in this answer only', permission: 'api_keys:manage',
+      method: 'post', path: '/v1/orgs/{org}/api-keys', tags, summary: 'Create an API key; its secret is in this answer only', permission: 'api_keys:manage', issuesSecret: true,
       request: { params, body: jsonBody(ApiKeyCreate) },
       responses: { 201: json(ApiKeyCreated, 'The key, with its secret') },
     }),

@@ -126,7 +126,7 @@ export function registerAppointmentRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/orgs/{org}/appointments/feed-token', tags, permission: 'appointments:read',
+      method: 'post', path: '/v1/orgs/{org}/appointments/feed-token', tags, permission: 'appointments:read', issuesSecret: true,
       summary: "Create or rotate the acting member's calendar feed token (the previous one stops working)",
       request: { params },
       responses: { 201: json(FeedToken, 'The token and the feed URL, shown once') },

@@ -40,7 +40,7 @@ export function registerAssetRoutes(app: App) {
   app.openapi(
     defineRoute({
       method: 'post', path: '/v1/orgs/{org}/assets', tags, permission: 'assets:write',
-      summary: `Upload a file as the request body (≤ ${MAX_ASSET_BYTES} bytes; images, PDF, audio, video, plain text), its type as Content-Type`,
+      summary: `Upload a file as the request body (≤ ${MAX_ASSET_BYTES} bytes, with Content-Length; images, PDF, audio, video, plain text), its type as Content-Type`,
       request: {
         params,
         query: z.object({ name: FileName }),
@@ -49,6 +49,7 @@ export function registerAssetRoutes(app: App) {
       responses: {
         201: json(AssetSchema, 'The asset'),
         402: { description: 'Storage quota of the tier used up' },
+        411: { description: 'No Content-Length (a chunked body is refused: the size is checked before reading)' },
         413: { description: `Over ${MAX_ASSET_BYTES} bytes` },
         415: { description: 'Not an allowed type' },
       },

@@ -4,9 +4,10 @@
 // - upload: the object first, then the row with its audit row (one batch); if that batch fails
 //   the object is deleted again.
 // - delete: the row and its audit row first (one batch), then the object. If the object's delete
-//   fails, it is left unreachable (nothing serves an object without its row) under a prefix that
-//   names its organization and asset id, for a sweep to reclaim; nobody loses a file they can
-//   still see listed. The reverse order could leave a listed asset whose bytes are gone.
+//   fails, it is left unreachable (nothing serves an object without its row) under its
+//   organization's prefix, logged with its key, and removed with that prefix when the
+//   organization is deleted; nobody loses a file they can still see listed. The reverse order
+//   could leave a listed asset whose bytes are gone.
 import { eq } from 'drizzle-orm';
 import { assets } from '../../db/tenant';
 import type { TenantStore } from '../../db/tenant-store';
@@ -32,6 +33,9 @@ export const ASSET_TYPES: ReadonlySet<string> = new Set([
 export type Asset = typeof assets.$inferSelect;
 export type Upload = { name: string; contentType: string | undefined; contentLength: string | undefined; body: ReadableStream<Uint8Array> | null };
 
+/** Everything of an organization in R2 lives under this prefix. */
+const organizationPrefix = (organizationId: string) => `orgs/${organizationId}/`;
+
 const described = (action: 'create' | 'delete') => ({ action: `asset.${action}` as const, resource_type: 'asset' });
 const tooLarge = () => new ApiError('payload_too_large', `Assets are limited to ${MAX_ASSET_BYTES} bytes.`);
 
@@ -39,16 +43,15 @@ const tooLarge = () => new ApiError('payload_too_large', `Assets are limited to 
 const mediaType = (header: string | undefined) => header?.split(';')[0]!.trim().toLowerCase() ?? '';
 
 /**
- * Counts the bytes going through and ends the stream early past `max`, whatever Content-Length
- * claimed: the consumer then sees a short body (FixedLengthStream fails) and `exceeded` says why.
+ * Counts the bytes going through and ends the stream early past `max`, whatever the runtime let
+ * through: the consumer then sees a short body (FixedLengthStream fails) and the count says why.
  */
 function byteLimit(max: number) {
-  const state = { bytes: 0, exceeded: false };
+  const state = { bytes: 0 };
   const stream = new TransformStream<Uint8Array, Uint8Array>({
     transform(chunk, controller) {
       state.bytes += chunk.byteLength;
       if (state.bytes > max) {
-        state.exceeded = true;
         controller.terminate();
         return;
       }
@@ -64,50 +67,41 @@ export async function uploadAsset({ ctx, bucket, input }: { ctx: TenantContext; 
   if (!ASSET_TYPES.has(contentType)) {
     throw new ApiError('unsupported_media_type', `Assets may be images, PDF, audio, video or plain text, not '${contentType || 'none'}'.`);
   }
-  const declared = input.contentLength === undefined ? undefined : Number(input.contentLength);
-  if (declared !== undefined && !(Number.isSafeInteger(declared) && declared >= 0)) throw invalid('Content-Length', 'Not a byte count.');
-  if (declared !== undefined && declared > MAX_ASSET_BYTES) throw tooLarge();
-  if (!input.body || declared === 0) throw invalid('body', 'The file is empty.');
-
-  const limit = byteLimit(Math.min(declared ?? MAX_ASSET_BYTES, MAX_ASSET_BYTES));
-  const counted = input.body.pipeThrough(limit.stream);
-  // R2 needs the length up front: a declared one is enforced by FixedLengthStream (and the count);
-  // without one (chunked) the file is read into memory, at most 25 MB, to learn it.
-  let payload: ReadableStream | ArrayBuffer;
-  let size: number;
-  if (declared !== undefined) {
-    await assertQuota(ctx, 'storage', declared);
-    payload = counted.pipeThrough(new FixedLengthStream(declared));
-    size = declared;
-  } else {
-    payload = await new Response(counted).arrayBuffer();
-    if (limit.state.exceeded) throw tooLarge();
-    size = payload.byteLength;
-    if (size === 0) throw invalid('body', 'The file is empty.');
-    await assertQuota(ctx, 'storage', size);
+  // R2 needs the length up front, and the quota is checked before a byte is read: a body without
+  // a declared length (chunked) would have to be buffered first, so it is refused.
+  if (input.contentLength === undefined) {
+    throw new ApiError('length_required', 'Send the file with a Content-Length: its size is checked against the limit and the quota before it is read.');
   }
+  const declared = Number(input.contentLength);
+  if (!(Number.isSafeInteger(declared) && declared >= 0)) throw invalid('Content-Length', 'Not a byte count.');
+  if (declared > MAX_ASSET_BYTES) throw tooLarge();
+  if (!input.body || declared === 0) throw invalid('body', 'The file is empty.');
+  await assertQuota(ctx, 'storage', declared);
+
+  // The count and FixedLengthStream hold the body to its declared length.
+  const limit = byteLimit(declared);
+  const payload = input.body.pipeThrough(limit.stream).pipeThrough(new FixedLengthStream(declared));
 
   const id = uuidv7();
-  const key = `orgs/${ctx.organization.id}/assets/${id}/${input.name}`;
+  const key = `${organizationPrefix(ctx.organization.id)}assets/${id}/${input.name}`;
   let object: R2Object;
   try {
     object = await bucket.put(key, payload, { httpMetadata: { contentType } });
   } catch (error) {
-    if (limit.state.exceeded) throw tooLarge();
-    if (declared !== undefined && limit.state.bytes !== declared) throw invalid('body', 'The body is shorter than its Content-Length.');
+    if (limit.state.bytes !== declared) throw invalid('body', `The body does not have its Content-Length (${declared} bytes).`);
     throw error;
   }
   let row: Asset;
   try {
     row = await auditedInsert(ctx, assets, {
-      id, file_name: input.name, content_type: contentType, size, etag: object.httpEtag, r2_key: key,
+      id, file_name: input.name, content_type: contentType, size: declared, etag: object.httpEtag, r2_key: key,
       created_by: actingUserId(ctx.actor), created_at: new Date().toISOString(),
     }, described('create'));
   } catch (error) {
     await bucket.delete(key); // no object without its row
     throw error;
   }
-  ctx.meter.record({ resource_type: 'storage', quantity: size, resource_name: id });
+  ctx.meter.record({ resource_type: 'storage', quantity: declared, resource_name: id });
   return row;
 }
 
@@ -132,8 +126,22 @@ export async function deleteAsset({ ctx, bucket, id }: { ctx: TenantContext; buc
   try {
     await bucket.delete(row.r2_key);
   } catch (error) {
-    console.error(`asset ${id}: row deleted, object ${row.r2_key} left for the sweep`, error);
+    console.error(`asset ${id}: row deleted, object ${row.r2_key} left until its organization is deleted`, error);
   }
+}
+
+/**
+ * Deletes every R2 object of the organization, a listed page (R2's maximum, 1000 keys) per
+ * delete call. A failure throws: the caller has not yet deleted the organization, so it can run
+ * again.
+ */
+export async function deleteOrganizationObjects(bucket: R2Bucket, organizationId: string): Promise<void> {
+  let cursor: string | undefined;
+  do {
+    const page = await bucket.list({ prefix: organizationPrefix(organizationId), limit: 1000, cursor });
+    if (page.objects.length > 0) await bucket.delete(page.objects.map((object) => object.key));
+    cursor = page.truncated ? page.cursor : undefined;
+  } while (cursor);
 }
 
 /** A single `bytes=` range; anything else (several ranges, garbage) is ignored: the whole file. */

@@ -4,7 +4,7 @@
 import { z } from '@hono/zod-openapi';
 import { CONTENT_TYPES } from '../../db/enums';
 import { defineRoute, json, type App } from '../../lib/openapi';
-import { pageQuery } from '../../lib/pagination';
+import { timePageQuery } from '../../lib/pagination';
 import { EMBED_SCRIPT } from './embed';
 import { servePublic } from './public-cache';
 import { publicFeed, publicItem, publicList, publicOrganization } from './public-service';
@@ -13,7 +13,7 @@ export const OrgSlugParam = z.string().min(1).max(64).openapi({ description: "Th
 const params = z.object({ org_slug: OrgSlugParam });
 const itemParams = z.object({ org_slug: OrgSlugParam, slug: z.string().min(1).max(100) });
 
-const PublicQuery = z.object({ ...pageQuery, type: z.enum(CONTENT_TYPES).optional() });
+const PublicQuery = z.object({ ...timePageQuery, type: z.enum(CONTENT_TYPES).optional() });
 const ItemQuery = z.object({
   format: z.enum(['json', 'html']).default('json').openapi({ description: '`html`: an embeddable fragment (sanitised)' }),
 });
@@ -32,7 +32,7 @@ export function registerPublicContentRoutes(app: App) {
   app.openapi(
     defineRoute({
       method: 'get', path: '/v1/public/{org_slug}/content', tags, public: true,
-      summary: 'Published content, newest first (drafts, scheduled and archived items never appear)',
+      summary: 'Published content, newest publication first (drafts, scheduled and archived items never appear)',
       request: { params, query: PublicQuery },
       responses: { 200: json(z.object({ data: z.array(PublicItemSchema), next_cursor: z.string().nullable() }), 'A page'), 304: cached },
     }),

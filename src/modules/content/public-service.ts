@@ -1,14 +1,14 @@
 // What the public sees of an organization's content, read on a cache miss: the organization by
 // slug in the catalog (1 round trip), then its shard (1 round trip, a batch when two reads are
 // needed). Only items with status 'published' and published_at <= now exist here.
-import { and, asc, desc, eq, gt, lte, min, type SQL } from 'drizzle-orm';
+import { and, desc, eq, gt, lte, min, type SQL } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { organizations } from '../../db/catalog';
 import { catalogDb, shardDb } from '../../db/shards';
 import { content } from '../../db/tenant';
 import { TenantStore } from '../../db/tenant-store';
 import type { AppEnv } from '../../env';
-import { newestFirstQuery, toPage } from '../../lib/pagination';
+import { newestFirstByTimeQuery, toTimePage } from '../../lib/pagination';
 import { notFound } from '../../lib/problem';
 import { ttlUntil, type PublicAnswer } from './public-cache';
 import { escapeHtml } from './render';
@@ -46,12 +46,13 @@ export async function publicList(org: PublicOrganization, input: { type?: Conten
   const now = Date.now();
   const iso = new Date(now).toISOString();
   const [rows, [next]] = await org.store.batch([
-    newestFirstQuery(content.id, input, (after) =>
+    newestFirstByTimeQuery(content.published_at, content.id, input, (after) =>
       org.store.selectFields(content, publicFields, and(visible(iso), input.type ? eq(content.content_type, input.type) : undefined, after)),
     ),
     nextPublication(org.store, iso),
   ]);
-  return json(toPage(rows, input.limit), ttlUntil(next?.at, now));
+  // Newest publication first, like the feed: a scheduled item shows at its time, not its creation's.
+  return json(toTimePage(rows, input.limit, (row) => row.published_at!), ttlUntil(next?.at, now));
 }
 
 /** By slug, in JSON or as an embeddable fragment. A scheduled item's 404 lasts until its time. */
@@ -79,7 +80,7 @@ export async function publicFeed(org: PublicOrganization, origin: string): Promi
   const [posts, [next]] = await org.store.batch([
     org.store
       .selectFields(content, { ...publicFields, html: content.html }, and(visible(iso), eq(content.content_type, 'blog_post')))
-      .orderBy(desc(content.published_at), asc(content.id))
+      .orderBy(desc(content.published_at), desc(content.id))
       .limit(FEED_SIZE),
     nextPublication(org.store, iso),
   ]);

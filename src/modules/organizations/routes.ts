@@ -85,7 +85,7 @@ export function registerOrganizationRoutes(app: App) {
       responses: { 204: noContent },
     }),
     async (c) => {
-      await deleteOrganization({ ctx: c.get('tenant') });
+      await deleteOrganization({ ctx: c.get('tenant'), bucket: c.env.ASSETS });
       return c.body(null, 204);
     },
   );

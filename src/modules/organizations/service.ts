@@ -2,7 +2,7 @@
 // becomes its owner.
 import { eq, sql } from 'drizzle-orm';
 import type { Context } from 'hono';
-import { organization_members, organizations, subscriptions } from '../../db/catalog';
+import { organization_members, organizations, subscriptions, usage_dead_letters } from '../../db/catalog';
 import { isUniqueViolation } from '../../db/errors';
 import { leastLoadedShard, type CatalogDb } from '../../db/shards';
 import * as tenant from '../../db/tenant';
@@ -13,6 +13,8 @@ import { uuidv7 } from '../../lib/ids';
 import { conflict, invalid, notFound } from '../../lib/problem';
 import { auditedCatalogChange, auditRow, changes } from '../activity/audit';
 import { slugify } from '../../lib/text';
+import { deleteOrganizationObjects } from '../assets/service';
+import { purgePublicContent } from '../content/public-cache';
 
 export type OrganizationRow = typeof organizations.$inferSelect;
 export type OrganizationCreate = { name: string; slug?: string; description?: string | null };
@@ -80,6 +82,9 @@ export async function getOrganization({ ctx }: { ctx: TenantContext }) {
   return present(await load(ctx), ctx.role);
 }
 
+/** What the public endpoint shows of the organization itself (the feed's title and link). */
+const PUBLIC_FIELDS = ['slug', 'name', 'website'] as const;
+
 export async function updateOrganization({ ctx, input }: { ctx: TenantContext; input: OrganizationPatch }) {
   requirePermission(ctx, 'organization:update');
   const before = await load(ctx);
@@ -105,21 +110,40 @@ export async function updateOrganization({ ctx, input }: { ctx: TenantContext; i
   if (!after) throw notFound('organization');
   // Cached access carries the slug and name: drop it so the new ones show at once.
   forgetAccess({ organizationId: before.id });
+  // Cached public answers show the slug (their key), the name and the website (the feed): under
+  // the old slug they must stop, under the new one no earlier organization's copy may show.
+  if (PUBLIC_FIELDS.some((field) => field in diff.new)) {
+    await Promise.all([...new Set([before.slug, after.slug])].map(purgePublicContent));
+  }
   return present(after, ctx.role);
 }
 
-const TENANT_TABLES = [
-  tenant.activity_logs, tenant.usage_tracking, tenant.content, tenant.appointment_webhooks, tenant.reminders_sent, tenant.appointments,
-  tenant.ai_conversations, tenant.tasks, tenant.projects, tenant.customers,
+/**
+ * Every shard table holding organization rows, children before their parents (composite FKs).
+ * test/organizations.test.ts checks this against the shard's schema: a table with an
+ * organization_id column missing here fails it.
+ */
+export const TENANT_TABLES = [
+  tenant.activity_logs, tenant.usage_events, tenant.usage_tracking, tenant.assets, tenant.content,
+  tenant.appointment_webhooks, tenant.reminders_sent, tenant.appointments, tenant.ai_conversations,
+  tenant.tasks, tenant.projects, tenant.customers,
 ] as const;
 
-export async function deleteOrganization({ ctx }: { ctx: TenantContext }) {
+export async function deleteOrganization({ ctx, bucket }: { ctx: TenantContext; bucket: R2Bucket }) {
   requirePermission(ctx, 'organization:delete');
-  // Members, API keys and the subscription go with it (ON DELETE CASCADE): the organization is
-  // gone for every client at this point.
-  await ctx.catalog.delete(organizations).where(eq(organizations.id, ctx.organization.id)).run();
-  forgetAccess({ organizationId: ctx.organization.id });
-  // Then its tenant rows, children first, in one shard transaction.
+  // Its data first, the catalog row last: if a step fails the answer is a 500 and the
+  // organization still exists, so the same DELETE can be sent again until nothing is left.
+  // Tenant rows, children first, in one shard transaction; then its R2 objects (assets, and any
+  // an asset delete could not remove), page by page.
   const [first, ...rest] = TENANT_TABLES.map((table) => ctx.store.delete(table));
   await ctx.store.batch([first!, ...rest]);
+  await deleteOrganizationObjects(bucket, ctx.organization.id);
+  // Members, API keys and the subscription go with it (ON DELETE CASCADE); its usage events that
+  // could not be counted (no foreign key: they are kept whatever they name) in the same batch.
+  await ctx.catalog.batch([
+    ctx.catalog.delete(organizations).where(eq(organizations.id, ctx.organization.id)),
+    ctx.catalog.delete(usage_dead_letters).where(eq(usage_dead_letters.organization_id, ctx.organization.id)),
+  ]);
+  forgetAccess({ organizationId: ctx.organization.id });
+  await purgePublicContent(ctx.organization.slug);
 }
