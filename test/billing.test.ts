@@ -189,6 +189,21 @@ describe('POST /v1/webhooks/stripe', () => {
     expect((await subscriptionOf(org)).status).toBe('active');
   });
 
+  it('records a newer event that changes nothing as the newest, so an older one arriving later cannot undo it', async () => {
+    const org = await newOrg();
+    const subscription = subscriptionObject(org.id, 'pro');
+    const t = now();
+    await deliver(stripeEvent('customer.subscription.created', subscription, t));
+    // The card fails at t+10 (unpaid), the retry succeeds at t+20 (active again); Stripe delivers t+20 first.
+    const recovered = await deliver(stripeEvent('customer.subscription.updated', subscription, t + 20));
+    expect(recovered.body.applied).toBe(false); // already active: nothing to change, nothing audited
+    const late = await deliver(stripeEvent('customer.subscription.updated', { ...subscription, status: 'unpaid' }, t + 10));
+    expect(late.body.applied).toBe(false);
+    expect(await subscriptionOf(org)).toMatchObject({ status: 'active', effective_tier: 'pro' });
+    const audit = await api('GET', `/v1/orgs/${org.slug}/activity?resource_type=subscription`, { token: org.owner.token });
+    expect(audit.body.data).toHaveLength(1);
+  });
+
   it('refuses a bad signature, a tampered body and a missing header with 401, applying nothing', async () => {
     const org = await newOrg();
     const event = stripeEvent('customer.subscription.created', subscriptionObject(org.id, 'pro'));
@@ -247,6 +262,18 @@ describe('POST /v1/webhooks/stripe', () => {
     expect(await tierOfUser(member.token)).toBe('pro');
     expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${member.id}`, { token: member.token })).status).toBe(204);
     expect(await tierOfUser(member.token)).toBe('free');
+  });
+
+  it('ends the tier when a subscription on a price Strive does not sell (set in Stripe\'s dashboard) is deleted', async () => {
+    const org = await newOrg();
+    const subscription = subscriptionObject(org.id, 'pro');
+    const t = now();
+    await deliver(stripeEvent('customer.subscription.created', subscription, t));
+    const switched = { ...subscription, items: { ...subscription.items, data: [{ ...subscription.items.data[0], price: { ...subscription.items.data[0].price, id: 'price_custom', lookup_key: null } }] } };
+    expect((await deliver(stripeEvent('customer.subscription.updated', switched, t + 1))).body.applied).toBe(false);
+    const deleted = await deliver(stripeEvent('customer.subscription.deleted', { ...switched, status: 'canceled' }, t + 2));
+    expect(deleted.body.applied).toBe(true);
+    expect(await subscriptionOf(org)).toMatchObject({ tier: 'free', status: 'canceled', effective_tier: 'free' });
   });
 
   it('does not revive a canceled subscription with a late invoice event', async () => {
@@ -519,8 +546,8 @@ describe('checkout and portal', () => {
     fetchMock.assertNoPendingInterceptors();
   });
 
-  it('answers 409 to a checkout while a subscription is live, unpaid included (the portal changes or pays it)', async () => {
-    for (const status of ['active', 'trialing', 'past_due', 'unpaid']) {
+  it('answers 409 to a checkout while a subscription is live, unpaid and paused included (the portal changes, pays or resumes it)', async () => {
+    for (const status of ['active', 'trialing', 'past_due', 'unpaid', 'paused']) {
       const org = await newOrg();
       await deliver(stripeEvent('customer.subscription.created', subscriptionObject(org.id, 'basic', { status })));
       const res = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' });

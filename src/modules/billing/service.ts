@@ -1,6 +1,6 @@
 // Billing: the organization's subscription, Stripe Checkout and the customer portal (owners), and
 // the state Stripe's webhooks bring (webhooks/stripe.ts applies it through `subscriptionEffect`).
-import { eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type Stripe from 'stripe';
 import { organization_members, organizations, subscriptions, users } from '../../db/catalog';
 import { SUBSCRIPTION_STATUSES, TIERS, type SubscriptionStatus, type Tier } from '../../db/enums';
@@ -116,18 +116,19 @@ const isoSeconds = (seconds: number | null | undefined) => (seconds ? new Date(s
 export function subscriptionPatch(subscription: Stripe.Subscription, deleted: boolean): SubscriptionPatch | undefined {
   const item = subscription.items.data[0];
   const lookupKey = item?.price.lookup_key;
-  // A price Strive does not sell, or a status newer than this code: nothing to apply.
-  if (!PAID_TIERS.includes(lookupKey as PaidTier)) return undefined;
-  if (!(SUBSCRIPTION_STATUSES as readonly string[]).includes(subscription.status)) return undefined;
+  // A price Strive does not sell, or a status newer than this code: nothing to apply. A deletion
+  // applies whatever its price (one switched to in Stripe's dashboard must still end the tier).
+  if (!deleted && !PAID_TIERS.includes(lookupKey as PaidTier)) return undefined;
+  if (!deleted && !(SUBSCRIPTION_STATUSES as readonly string[]).includes(subscription.status)) return undefined;
   return {
     stripe_subscription_id: subscription.id,
     stripe_customer_id: typeof subscription.customer === 'string' ? subscription.customer : subscription.customer.id,
-    stripe_price_id: item!.price.id,
+    stripe_price_id: item?.price.id ?? null,
     tier: deleted ? 'free' : (lookupKey as PaidTier),
     status: deleted ? 'canceled' : (subscription.status as SubscriptionStatus),
     // Since API 2025-03-31 the billing period is the item's, not the subscription's.
-    current_period_start: isoSeconds(item!.current_period_start),
-    current_period_end: isoSeconds(item!.current_period_end),
+    current_period_start: isoSeconds(item?.current_period_start),
+    current_period_end: isoSeconds(item?.current_period_end),
     cancel_at_period_end: subscription.cancel_at_period_end,
     canceled_at: isoSeconds(subscription.canceled_at),
     trial_end: isoSeconds(subscription.trial_end),
@@ -224,6 +225,17 @@ export function subscriptionEffect(catalog: CatalogDb, organizationId: string, p
       .where(eq(organizations.id, organizationId)),
     usersTierUpdate(catalog, inArray(users.id, catalog.select({ id: organization_members.user_id }).from(organization_members).where(eq(organization_members.organization_id, organizationId)))),
   ] as const;
+}
+
+/**
+ * An event its rule accepts that changes nothing still becomes the newest applied
+ * (`stripe_event_created`), so an older event arriving after it cannot roll the state back.
+ */
+export function eventTimeEffect(catalog: CatalogDb, organizationId: string, rule: Extract<EventRule, { kind: 'subscription' }>) {
+  return catalog
+    .update(subscriptions)
+    .set({ stripe_event_created: rule.created })
+    .where(and(eq(subscriptions.organization_id, organizationId), appliesSql(rule)));
 }
 
 /**

@@ -24,11 +24,11 @@ export const tierAllows = (tier: Tier, required: Tier): boolean => rank(tier) >=
 export const TIER_STATUSES: readonly SubscriptionStatus[] = ['active', 'trialing', 'past_due'];
 
 /**
- * Statuses in which the subscription still exists and bills in Stripe (unpaid: its invoices stay
- * open until paid): a second one would bill twice, so checkout refuses and a foreign
- * subscription's events do not overwrite it.
+ * Statuses in which the subscription still exists in Stripe and bills, or will again (unpaid: its
+ * invoices stay open until paid; paused: it can be resumed): a second one would bill twice, so
+ * checkout refuses and a foreign subscription's events do not overwrite it.
  */
-export const LIVE_STATUSES: readonly SubscriptionStatus[] = [...TIER_STATUSES, 'unpaid'];
+export const LIVE_STATUSES: readonly SubscriptionStatus[] = [...TIER_STATUSES, 'unpaid', 'paused'];
 
 /** The tier whose limits apply: the subscription's, or free when its status does not keep it. */
 export const effectiveTier = (tier: Tier, status: SubscriptionStatus): Tier =>

@@ -12,7 +12,7 @@ import { defineRoute, json, type App } from '../../lib/openapi';
 import { received, WebhookReceived } from './received';
 import { ApiError } from '../../lib/problem';
 import { auditedCatalogChange, changes } from '../activity/audit';
-import { applies, subscriptionEffect, subscriptionPatch, type EventRule, type SubscriptionPatch } from '../billing/service';
+import { applies, eventTimeEffect, subscriptionEffect, subscriptionPatch, type EventRule, type SubscriptionPatch } from '../billing/service';
 import { effectiveTier } from '../billing/tiers';
 
 
@@ -119,6 +119,15 @@ export function registerStripeWebhook(app: App) {
       const before = organization?.subscription;
       const takes = organization !== undefined && applies(change.rule, before);
       const diff = takes ? changes({ ...before } as SubscriptionPatch, change.patch) : null;
+      if (takes && !diff && change.rule.kind === 'subscription') {
+        // Nothing to change, but this is now the newest event applied: an older one must not
+        // undo it later (e.g. active at T2 arriving before past_due at T1). Not audited: no change.
+        await catalog.batch([
+          catalog.insert(processed_events).values({ source: 'stripe', event_id: event.id, type: event.type }).onConflictDoNothing(),
+          eventTimeEffect(catalog, organization.id, change.rule),
+        ]);
+        return received(c, false);
+      }
       if (!organization || !diff) {
         // No organization (deleted, or a subscription made outside Strive), an older event, one
         // its rule refuses, or no change: recorded so Stripe stops retrying, and nothing else.
