@@ -556,6 +556,20 @@ describe('checkout and portal', () => {
     }
   });
 
+  it('keep an organization from being deleted while its subscription is live: it would go on billing', async () => {
+    const org = await newOrg();
+    const subscription = subscriptionObject(org.id, 'basic');
+    const t = now();
+    await deliver(stripeEvent('customer.subscription.created', subscription, t));
+    const refused = await api('DELETE', `/v1/orgs/${org.slug}`, { token: org.owner.token });
+    expectProblem(refused, 409, 'conflict');
+    expect(refused.body.detail).toContain('billing/portal');
+    expect((await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token })).status).toBe(200);
+    await deliver(stripeEvent('customer.subscription.deleted', { ...subscription, status: 'canceled' }, t + 1));
+    expect((await api('DELETE', `/v1/orgs/${org.slug}`, { token: org.owner.token })).status).toBe(204);
+    expect((await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token })).status).toBe(404);
+  });
+
   it('lets a checkout through once the subscription is over', async () => {
     fetchMock.activate();
     fetchMock.disableNetConnect();
