@@ -269,7 +269,7 @@ describe('POST /v1/webhooks/stripe', () => {
     const subscription = subscriptionObject(org.id, 'pro');
     const t = now();
     await deliver(stripeEvent('customer.subscription.created', subscription, t));
-    const switched = { ...subscription, items: { ...subscription.items, data: [{ ...subscription.items.data[0], price: { ...subscription.items.data[0].price, id: 'price_custom', lookup_key: null } }] } };
+    const switched = { ...subscription, items: { ...subscription.items, data: [{ ...subscription.items.data[0]!, price: { ...subscription.items.data[0]!.price, id: 'price_custom', lookup_key: null } }] } };
     expect((await deliver(stripeEvent('customer.subscription.updated', switched, t + 1))).body.applied).toBe(false);
     const deleted = await deliver(stripeEvent('customer.subscription.deleted', { ...switched, status: 'canceled' }, t + 2));
     expect(deleted.body.applied).toBe(true);

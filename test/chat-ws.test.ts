@@ -7,7 +7,7 @@ import { fromPortable } from '../src/auth/tenant';
 import type { ConversationMessage } from '../src/db/tenant';
 import type { Bindings } from '../src/env';
 import { appendTurn, CONVERSATION_LIMITS } from '../src/modules/conversations/service';
-import { ACCESS_ENDED_CLOSE_CODE } from '../src/realtime/chat-session';
+import { ACCESS_ENDED_CLOSE_CODE, CONVERSATION_DELETED_CLOSE_CODE } from '../src/realtime/chat-session';
 import { seedAiTools } from './ai-fixtures';
 import { api, expectProblem, joinAs, newOrg, type TestOrg, type TestUser } from './helpers';
 
@@ -554,5 +554,36 @@ describe('a conversation\'s size', () => {
     const stored = await getConversation(org, id);
     expect(stored.conversation_data.map((m: Message) => m.content)).toEqual(Array.from({ length: 300 }, (_, i) => `message ${i}`));
     expect(stored.usage_tokens).toBe(4);
+  });
+});
+
+describe('a conversation deleted while its sockets are open', () => {
+  it('closes them with 4404, stops the answer in progress and keeps nothing of it', async () => {
+    const org = await newOrg();
+    const id = await newConversation(org);
+    const socket = await connectChat(org, id, org.owner.token);
+    socket.send({ type: 'user_message', content: 'Tell me a long story' });
+    await socket.ofType('delta', 2);
+    expect((await api('DELETE', `/v1/orgs/${org.slug}/conversations/${id}`, { token: org.owner.token })).status).toBe(204);
+    expect(await socket.until((m) => m.type === 'error' && m.code === 'not_found')).toMatchObject({ detail: expect.stringContaining('deleted') });
+    expect(await socket.closed).toBe(CONVERSATION_DELETED_CLOSE_CODE);
+    expect(socket.log.some((m) => m.type === 'done' && m.message.status === 'complete')).toBe(false);
+    const rows = await (await shardOf(org.id)).prepare('SELECT count(*) AS n FROM ai_conversations WHERE id = ?').bind(id).first<{ n: number }>();
+    expect(rows!.n).toBe(0);
+  });
+
+  it('a turn whose conversation is deleted before its write is not reported complete (HTTP: 404)', async () => {
+    const org = await newOrg();
+    const id = await newConversation(org);
+    // Deleted behind the object's back (no word to it): its copy still says the conversation exists.
+    const warm = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'hello' } });
+    expect(warm.status).toBe(200);
+    const socket = await connectChat(org, id, org.owner.token);
+    await socket.ofType('history');
+    await (await shardOf(org.id)).prepare('DELETE FROM ai_conversations WHERE id = ?').bind(id).run();
+    socket.send({ type: 'user_message', content: 'are you there?' });
+    const done = await socket.ofType('done');
+    expect(done.message).toMatchObject({ status: 'failed', error: { code: 'not_found' } });
+    await socket.close();
   });
 });

@@ -32,6 +32,8 @@ type Attachment = { context: PortableContext; conversationId: string; rateLimitK
 
 /** The close code of a socket whose access has ended (removed, deactivated, key revoked, no longer allowed to see it). */
 export const ACCESS_ENDED_CLOSE_CODE = 4403;
+/** The close code of every socket of a conversation that was deleted. */
+export const CONVERSATION_DELETED_CLOSE_CODE = 4404;
 
 type Listener = (event: ChatEvent) => void;
 
@@ -70,6 +72,19 @@ export class ChatSession extends DurableObject<Bindings> {
     // A failed read is not cached: the next caller tries again.
     this.conversation.catch(() => (this.conversation = null));
     return this.conversation;
+  }
+
+  /**
+   * Called by the Worker once the conversation is deleted: the answer in progress stops (its
+   * write then finds no row and keeps nothing), the copy is dropped and every socket is closed.
+   */
+  async conversationDeleted(): Promise<void> {
+    this.generation?.abort.abort();
+    this.conversation = null;
+    for (const socket of this.ctx.getWebSockets()) {
+      refuse(socket, 'not_found', 'This conversation was deleted.');
+      socket.close(CONVERSATION_DELETED_CLOSE_CODE, 'conversation deleted');
+    }
   }
 
   /** The Worker has authenticated the caller and checked they may see the conversation. */
@@ -122,7 +137,7 @@ export class ChatSession extends DurableObject<Bindings> {
       const failure = message.error!;
       const refusal: Refusal = failure.code in PROVIDER_FAILURES
         ? { code: 'provider_error', detail: `${failure.detail} (${failure.code}) What was said is kept in the conversation, marked failed.` }
-        : { code: 'internal', detail: failure.detail };
+        : { code: failure.code === 'not_found' ? 'not_found' : 'internal', detail: failure.detail };
       return Response.json(refusal, { status: ERROR_CODES[refusal.code].status, headers: { ...headers, [REFUSAL_HEADER]: '1' } });
     }
     return Response.json(message, { headers });
@@ -225,8 +240,11 @@ export class ChatSession extends DurableObject<Bindings> {
       conversation.conversation_data.push(...messages);
     } catch (failure) {
       console.error(`conversation ${conversation.id}: turn not saved`, failure);
-      // Nothing of the turn was kept, so it failed, whatever the provider did (the HTTP caller: 500).
-      error = { code: 'internal', detail: 'The answer could not be saved; this turn is not in the conversation.' };
+      // Nothing of the turn was kept, so it failed, whatever the provider did (the HTTP caller: 500,
+      // or 404 when the conversation was deleted meanwhile).
+      error = failure instanceof ApiError && failure.code === 'not_found'
+        ? { code: 'not_found', detail: 'The conversation was deleted: this turn is not kept.' }
+        : { code: 'internal', detail: 'The answer could not be saved; this turn is not in the conversation.' };
       Object.assign(answer, { status: 'failed', error });
       this.conversation = null; // re-read what was really stored
     } finally {
@@ -302,7 +320,12 @@ export class ChatSession extends DurableObject<Bindings> {
     const counter = { count: 0 };
     const context = await refreshPortable(this.env, counter, attachment.context);
     const ctx = context && fromPortable(this.env, counter, context, this.waitUntil);
-    if (!ctx || !maySee(ctx, await this.load(ctx, attachment.conversationId))) {
+    // A conversation deleted while this object was evicted is not there to load: access ended too.
+    const conversation = ctx && await this.load(ctx, attachment.conversationId).catch((error: unknown) => {
+      if (error instanceof ApiError && error.code === 'not_found') return null;
+      throw error;
+    });
+    if (!ctx || !conversation || !maySee(ctx, conversation)) {
       refuse(socket, 'forbidden', 'Your access to this conversation has ended.');
       socket.close(ACCESS_ENDED_CLOSE_CODE, 'access ended');
       return null;

@@ -76,16 +76,21 @@ const params = z.object({ org: OrgParam });
 const itemParams = z.object({ org: OrgParam, id: Id });
 const tags = ['AI assistant'];
 
+/** The conversation's CHAT_SESSION object (one per conversation). */
+function chatSessionStub(c: Context<AppEnv>, id: string) {
+  const namespace = c.env.CHAT_SESSION;
+  return namespace.get(namespace.idFromName(`${c.get('tenant').organization.id}:${id}`));
+}
+
 /** The conversation's CHAT_SESSION object, after checking the caller may see the conversation. */
 async function chatSession(c: Context<AppEnv>, id: string) {
   const ctx = c.get('tenant');
   await getConversation({ ctx, id });
-  const namespace = c.env.CHAT_SESSION;
   const headers = new Headers(c.req.raw.headers);
   headers.set('x-strive-context', JSON.stringify(toPortable(ctx)));
   headers.set('x-strive-conversation', id);
   headers.delete('content-length'); // the body handed on is the validated one
-  return { stub: namespace.get(namespace.idFromName(`${ctx.organization.id}:${id}`)), headers };
+  return { stub: chatSessionStub(c, id), headers };
 }
 
 export function registerConversationRoutes(app: App) {
@@ -137,7 +142,11 @@ export function registerConversationRoutes(app: App) {
       responses: { 204: noContent },
     }),
     async (c) => {
-      await deleteConversation({ ctx: c.get('tenant'), id: c.req.valid('param').id });
+      const { id } = c.req.valid('param');
+      await deleteConversation({ ctx: c.get('tenant'), id });
+      // Its open sockets close and an answer in progress stops. Should the object be unreachable,
+      // its sockets find the conversation gone at their next message and its write keeps nothing.
+      await chatSessionStub(c, id).conversationDeleted().catch((error: unknown) => console.error(`conversation ${id}: chat object not told of its deletion`, error));
       return c.body(null, 204);
     },
   );

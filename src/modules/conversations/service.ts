@@ -139,7 +139,7 @@ export function assertRoomForTurn(conversation: Pick<Conversation, 'conversation
 export async function appendTurn(ctx: TenantContext, id: string, messages: ConversationMessage[], usage: Usage) {
   const stored = sql`json(${ai_conversations.conversation_data})`;
   const added = JSON.stringify(messages);
-  await ctx.store
+  const written = await ctx.store
     .update(
       ai_conversations,
       {
@@ -149,5 +149,6 @@ export async function appendTurn(ctx: TenantContext, id: string, messages: Conve
       },
       eq(ai_conversations.id, id),
     )
-    .run();
+    .returning({ id: ai_conversations.id });
+  if (written.length === 0) throw notFound('conversation');
 }
