@@ -276,6 +276,16 @@ describe('POST /v1/webhooks/stripe', () => {
     expect(await subscriptionOf(org)).toMatchObject({ tier: 'free', status: 'canceled', effective_tier: 'free' });
   });
 
+  it('does not let a late failed payment undo a newer paid invoice', async () => {
+    const org = await newOrg();
+    const subscription = subscriptionObject(org.id, 'pro');
+    const t = now();
+    await deliver(stripeEvent('customer.subscription.created', { ...subscription, status: 'past_due' }, t));
+    expect((await deliver(invoiceEvent('invoice.paid', subscription, org.id, t + 20))).body.applied).toBe(true);
+    expect((await deliver(invoiceEvent('invoice.payment_failed', subscription, org.id, t + 10))).body.applied).toBe(false);
+    expect(await subscriptionOf(org)).toMatchObject({ status: 'active', effective_tier: 'pro' });
+  });
+
   it('does not revive a canceled subscription with a late invoice event', async () => {
     const org = await newOrg();
     const subscription = subscriptionObject(org.id, 'pro');
@@ -337,11 +347,11 @@ describe('Stripe events of the same second', () => {
     // exactly what `applies` refuses.
     const catalog = catalogDb(env, { count: 0 });
     const t = now();
-    const rows: { status: SubscriptionStatus; created: number | null; sub: string }[] = [
+    const rows: { status: SubscriptionStatus; created: number | null; sub: string; invoiced?: number }[] = [
       { status: 'canceled', created: t, sub: 'sub_a' }, { status: 'active', created: t, sub: 'sub_a' },
       { status: 'past_due', created: t, sub: 'sub_a' }, { status: 'unpaid', created: t - 5, sub: 'sub_a' },
       { status: 'trialing', created: null, sub: 'sub_a' }, { status: 'active', created: t - 5, sub: 'sub_b' },
-      { status: 'canceled', created: t - 5, sub: 'sub_b' },
+      { status: 'canceled', created: t - 5, sub: 'sub_b' }, { status: 'active', created: t - 5, sub: 'sub_a', invoiced: t },
     ];
     const rules: EventRule[] = [
       { kind: 'subscription', subscriptionId: 'sub_a', created: t, status: 'active' },
@@ -359,9 +369,9 @@ describe('Stripe events of the same second', () => {
         const org = await newOrg();
         const sub = `${row.sub}_${rand()}`;
         const scoped = { ...rule, subscriptionId: rule.subscriptionId === row.sub ? sub : `${rule.subscriptionId}_${rand()}` };
-        await env.CATALOG.prepare("UPDATE subscriptions SET stripe_subscription_id = ?, tier = 'pro', status = ?, stripe_event_created = ? WHERE organization_id = ?")
-          .bind(sub, row.status, row.created, org.id).run();
-        const expected = applies(scoped, { stripe_subscription_id: sub, status: row.status, stripe_event_created: row.created });
+        await env.CATALOG.prepare("UPDATE subscriptions SET stripe_subscription_id = ?, tier = 'pro', status = ?, stripe_event_created = ?, stripe_invoice_created = ? WHERE organization_id = ?")
+          .bind(sub, row.status, row.created, row.invoiced ?? null, org.id).run();
+        const expected = applies(scoped, { stripe_subscription_id: sub, status: row.status, stripe_event_created: row.created, stripe_invoice_created: row.invoiced ?? null });
         const [upserted] = await catalog.batch([...subscriptionEffect(catalog, org.id, { status: 'past_due' }, scoped)]);
         expect(upserted.length === 1, JSON.stringify({ row, rule })).toBe(expected);
         if (expected) takenSomewhere++;

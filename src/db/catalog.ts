@@ -106,6 +106,8 @@ export const subscriptions = sqliteTable(
     trial_end: text('trial_end'),
     /** `created` of the newest Stripe event applied: an older event never rolls state back. */
     stripe_event_created: integer('stripe_event_created'),
+    /** `created` of the newest invoice event applied: a late failed payment never undoes a newer paid one. */
+    stripe_invoice_created: integer('stripe_invoice_created'),
     created_at: createdAt(),
     updated_at: updatedAt(),
   },

@@ -158,8 +158,9 @@ const statusRankSql = sql`CASE ${subscriptions.status} ${sql.raw(SUBSCRIPTION_ST
  *   event was applied (the row's `stripe_event_created`; the same second: `STATUS_RANK`), and not
  *   over another subscription of the organization that is still live, so a late event of an old
  *   subscription cannot overwrite the current one. It becomes the newest.
- * - `invoice` (invoice.*) moves the status of the row's own subscription from `from` only, and
- *   gives way to a newer subscription event without blocking an older one that arrives late.
+ * - `invoice` (invoice.*) moves the status of the row's own subscription from `from` only, gives
+ *   way to a newer subscription event without blocking an older one that arrives late, and to a
+ *   newer invoice event (`stripe_invoice_created`): a late failure does not undo a newer payment.
  * - `checkout` links the ids, unless another subscription is live.
  */
 export type EventRule =
@@ -167,7 +168,7 @@ export type EventRule =
   | { kind: 'invoice'; subscriptionId: string; created: number; from: readonly SubscriptionStatus[] }
   | { kind: 'checkout'; subscriptionId: string };
 
-type RowState = Pick<typeof subscriptions.$inferSelect, 'stripe_subscription_id' | 'status' | 'stripe_event_created'>;
+type RowState = Pick<typeof subscriptions.$inferSelect, 'stripe_subscription_id' | 'status' | 'stripe_event_created' | 'stripe_invoice_created'>;
 
 /** True when `row` (the organization's subscription row, if any) takes an event under `rule`. */
 export function applies(rule: EventRule, row: RowState | null | undefined): boolean {
@@ -179,7 +180,8 @@ export function applies(rule: EventRule, row: RowState | null | undefined): bool
       return !otherLive && (applied === null || applied < rule.created
         || (applied === rule.created && STATUS_RANK[row.status] <= STATUS_RANK[rule.status]));
     case 'invoice':
-      return row.stripe_subscription_id === rule.subscriptionId && (applied === null || applied <= rule.created) && rule.from.includes(row.status);
+      return row.stripe_subscription_id === rule.subscriptionId && (applied === null || applied <= rule.created)
+        && (row.stripe_invoice_created === null || row.stripe_invoice_created <= rule.created) && rule.from.includes(row.status);
     case 'checkout':
       return !otherLive;
   }
@@ -187,14 +189,15 @@ export function applies(rule: EventRule, row: RowState | null | undefined): bool
 
 /** `applies` as the upsert's WHERE on the existing row. */
 function appliesSql(rule: EventRule): SQL {
-  const { stripe_subscription_id: id, status, stripe_event_created: applied } = subscriptions;
+  const { stripe_subscription_id: id, status, stripe_event_created: applied, stripe_invoice_created: invoiced } = subscriptions;
   const otherLive = sql`(${id} IS NOT NULL AND ${id} <> ${rule.subscriptionId} AND ${status} IN (${quoted(LIVE_STATUSES)}))`;
   switch (rule.kind) {
     case 'subscription':
       return sql`NOT ${otherLive} AND (${applied} IS NULL OR ${applied} < ${rule.created}
         OR (${applied} = ${rule.created} AND ${statusRankSql} <= ${STATUS_RANK[rule.status]}))`;
     case 'invoice':
-      return sql`${id} = ${rule.subscriptionId} AND (${applied} IS NULL OR ${applied} <= ${rule.created}) AND ${status} IN (${quoted(rule.from)})`;
+      return sql`${id} = ${rule.subscriptionId} AND (${applied} IS NULL OR ${applied} <= ${rule.created})
+        AND (${invoiced} IS NULL OR ${invoiced} <= ${rule.created}) AND ${status} IN (${quoted(rule.from)})`;
     case 'checkout':
       return sql`NOT ${otherLive}`;
   }
@@ -209,7 +212,11 @@ function appliesSql(rule: EventRule): SQL {
  */
 export function subscriptionEffect(catalog: CatalogDb, organizationId: string, patch: SubscriptionPatch, rule: EventRule) {
   const now = new Date().toISOString();
-  const set = { ...patch, ...(rule.kind === 'subscription' ? { stripe_event_created: rule.created } : {}), updated_at: now };
+  const set = {
+    ...patch,
+    ...(rule.kind === 'subscription' ? { stripe_event_created: rule.created } : rule.kind === 'invoice' ? { stripe_invoice_created: rule.created } : {}),
+    updated_at: now,
+  };
   return [
     catalog
       .insert(subscriptions)

@@ -1,0 +1,1 @@
+ALTER TABLE `subscriptions` ADD `stripe_invoice_created` integer;
