@@ -304,6 +304,14 @@ async function benchConsumer(mf) {
     if (!result.ackAll && result.explicitAcks.length !== CONSUMER_BATCH_SIZE) throw new Error(`consumer batch ${b} was not acked: ${JSON.stringify(result)}`);
   }
   const seconds = (performance.now() - started) / 1000;
+  // Acked is not counted (events of an organization missing from the catalog are acked too):
+  // every event of the measured batches must be on its shard.
+  let counted = 0;
+  for (const shard of new Set(orgs.map((o) => o.shard))) {
+    const db = await mf.getD1Database(`SHARD_${shard}`);
+    counted += (await db.prepare("SELECT count(*) AS n FROM usage_events WHERE resource_name LIKE 'bench %' AND occurred_at = ?").bind(occurred_at).first()).n;
+  }
+  if (counted !== (CONSUMER_BATCHES + 1) * CONSUMER_BATCH_SIZE) throw new Error(`usage consumer bench: ${counted} events counted, not ${(CONSUMER_BATCHES + 1) * CONSUMER_BATCH_SIZE}`);
   console.log(`\nUsage consumer: ${CONSUMER_BATCHES} batches × ${CONSUMER_BATCH_SIZE} events over ${orgs.length} shards`
     + ` (${CONSUMER_BATCH_SIZE / orgs.length} events per D1 batch, ${orgs.length} D1 batches per invocation):`
     + ` ${(CONSUMER_BATCHES / seconds).toFixed(1)} batches/s, ${((CONSUMER_BATCHES * CONSUMER_BATCH_SIZE) / seconds).toFixed(0)} events/s,`
