@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { fromPortable } from '../src/auth/tenant';
 import type { ConversationMessage } from '../src/db/tenant';
 import type { Bindings } from '../src/env';
+import { MAX_TOOL_RESULT_BYTES } from '../src/modules/ai/turn';
 import { appendTurn, CONVERSATION_LIMITS } from '../src/modules/conversations/service';
 import { ACCESS_ENDED_CLOSE_CODE } from '../src/realtime/chat-session';
 import { seedAiTools } from './ai-fixtures';
@@ -295,6 +296,29 @@ describe('POST …/messages', () => {
     const stored = await getConversation(org, id);
     expect(stored.conversation_data.map((m: Message) => m.role)).toEqual(['user', 'tool', 'assistant']);
     expect(stored.conversation_data[1].tool.name).toBe('create_task');
+  });
+
+  it('keeps a tool result over the cap cut, with the note the model reads, in the conversation', async () => {
+    const org = await newOrg();
+    // 25 customers (the tool's most) with 200 two-byte characters in name and company: ~22 KB of JSON.
+    for (let n = 0; n < 25; n++) {
+      const created = await api('POST', `/v1/orgs/${org.slug}/customers`, {
+        token: org.owner.token, body: { name: `Dana ${n} ${'é'.repeat(190)}`, company: 'ü'.repeat(200) },
+      });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+    }
+    const id = await newConversation(org);
+    const res = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, {
+      token: org.owner.token, body: { content: '/tool search_customers {"query": "dana", "limit": 25}' },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const tool = (await getConversation(org, id)).conversation_data[1];
+    expect(tool).toMatchObject({ role: 'tool', tool: { name: 'search_customers' } });
+    expect(new TextEncoder().encode(tool.content).length).toBeLessThanOrEqual(MAX_TOOL_RESULT_BYTES);
+    expect(tool.content).toMatch(/^\{"result":\[\{"id":/);
+    expect(tool.content).toMatch(/\n… \(truncated: the result was \d+ bytes of JSON, only its beginning is shown; ask for fewer or narrower results\)$/);
+    // The local model answers with the beginning of what it was sent: the same text.
+    expect(res.body.content).toContain('The tool answered: {"result":[{"id":');
   });
 
   it('does not offer a tool above the tier, and a tool runs with the caller\'s permissions', async () => {
