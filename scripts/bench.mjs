@@ -344,7 +344,7 @@ async function benchChat(mf, url, token, deltaMs) {
     waiting = (message, at) => {
       if (message.type === 'delta') deltas.push(at);
       if (message.type === 'error') reject(new Error(`${message.code}: ${message.detail}`));
-      if (message.type === 'done') resolve({ first: deltas[0] - sent, gaps: deltas.slice(1).map((t, i) => t - deltas[i]), done: at - deltas.at(-1) });
+      if (message.type === 'done') resolve({ first: deltas[0] - sent, gaps: deltas.slice(1).map((t, i) => t - deltas[i]), done: at - deltas.at(-1), roundTrips: message.d1_round_trips });
     };
     socket.send(JSON.stringify({ type: 'user_message', content: `Bench question ${n}: what is still open?` }));
   });
@@ -357,9 +357,10 @@ async function benchChat(mf, url, token, deltaMs) {
   const dones = turns.map((t) => t.done);
   const ms = (v) => v.toFixed(1);
   console.log(`\nChat turn over the socket (${CHAT_TURNS} turns, ${gaps.length + turns.length} deltas, local provider pace ${deltaMs} ms a delta):`);
-  console.log(`  time to first delta   p50 ${ms(percentile(firsts, 50))} ms  p99 ${ms(percentile(firsts, 99))} ms  (the object's share p50 ${ms(percentile(firsts, 50) - deltaMs)} ms: quota, context, prompt; access was checked at connect)`);
+  console.log(`  time to first delta   p50 ${ms(percentile(firsts, 50))} ms  p99 ${ms(percentile(firsts, 99))} ms  (the object's share p50 ${ms(percentile(firsts, 50) - deltaMs)} ms: access re-read, quota, context, prompt)`);
   console.log(`  between deltas        p50 ${ms(percentile(gaps, 50))} ms  p99 ${ms(percentile(gaps, 99))} ms  (overhead per delta p50 ${ms(percentile(gaps, 50) - deltaMs)} ms)`);
   console.log(`  last delta → done     p50 ${ms(percentile(dones, 50))} ms  p99 ${ms(percentile(dones, 99))} ms  (the turn's one write)`);
+  console.log(`  D1 round trips a turn ${[...new Set(turns.map((t) => t.roundTrips))].join(', ')} (done's d1_round_trips)`);
 }
 
 function printTable(rows) {

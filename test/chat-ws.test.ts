@@ -106,6 +106,24 @@ describe('the chat socket', () => {
     await Promise.all([a.close(), b.close(), c.close()]);
   });
 
+  it('costs a later turn 3 D1 round trips: the access re-read, the quota, the turn\'s write (done says so where EXPOSE_D1_ROUND_TRIPS is set)', async () => {
+    const org = await newOrg();
+    const id = await newConversation(org);
+    const watcher = await connectChat(org, id, org.owner.token);
+    const client = await connectChat(org, id, org.owner.token);
+    await client.ofType('history');
+    client.send({ type: 'user_message', content: 'First' });
+    await client.ofType('done');
+    // The object keeps the conversation (read on connect) and the tools catalog in memory.
+    client.send({ type: 'user_message', content: 'Second' });
+    const done = await client.ofType('done', 2);
+    expect(done.message.status).toBe('complete');
+    expect(done.d1_round_trips).toBe(3);
+    // Every client hears the same `done`.
+    expect((await watcher.ofType('done', 2)).d1_round_trips).toBe(3);
+    await Promise.all([watcher.close(), client.close()]);
+  });
+
   it('summarises the linked project, with its open tasks, into the prompt', async () => {
     const org = await newOrg();
     const project = await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'Relaunch' } });
