@@ -4,7 +4,7 @@ import { env, fetchMock } from 'cloudflare:test';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Bindings } from '../src/env';
 import { estimateTokens, providerConfig, providerFor, ProviderError, type AiModel, type ChatMessage, type FunctionTool, type Provider } from '../src/modules/ai/providers';
-import { generate, MAX_TOOL_CALLS_PER_ROUND, MAX_TOOL_ROUNDS, noUsage, type TurnProgress } from '../src/modules/ai/turn';
+import { generate, MAX_TOOL_CALLS_PER_ROUND, MAX_TOOL_RESULT_BYTES, MAX_TOOL_ROUNDS, noUsage, type TurnProgress } from '../src/modules/ai/turn';
 import { CONTEXT_TOKEN_BUDGET, withinBudget } from '../src/modules/ai/context';
 
 type Chunk = Record<string, unknown>;
@@ -276,6 +276,49 @@ describe('tool calls are bounded', () => {
     expect(ran.slice(0, MAX_TOOL_CALLS_PER_ROUND)).toEqual(Array.from({ length: MAX_TOOL_CALLS_PER_ROUND }, (_, i) => `call_1_${i}`));
     expect(progress.toolMessages).toHaveLength(MAX_TOOL_ROUNDS * MAX_TOOL_CALLS_PER_ROUND);
     expect(progress.usage.total_tokens).toBe(2 * (MAX_TOOL_ROUNDS + 1));
+  });
+});
+
+describe('a tool result is capped', () => {
+  const utf8Bytes = (text: string) => new TextEncoder().encode(text).length;
+  const tools: FunctionTool[] = [{ type: 'function', function: { name: 'search_customers', description: 'Search.', parameters: { type: 'object', properties: {} } } }];
+
+  /** One turn of a model that calls search_customers once; answers what it was sent back, and what the turn kept. */
+  async function turnWith(result: unknown) {
+    const seen: ChatMessage[][] = [];
+    const model: Provider = {
+      model: 'recorder',
+      async complete({ messages }) {
+        seen.push(messages);
+        const toolCalls = seen.length === 1 ? [{ id: 'call_big', name: 'search_customers', arguments: '{}' }] : [];
+        return { text: toolCalls.length ? '' : 'Done.', toolCalls, usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 }, model: 'recorder' };
+      },
+    };
+    const progress: TurnProgress = { text: '', usage: noUsage(), model: '', toolMessages: [] };
+    await generate(model, { messages: question, tools, signal: new AbortController().signal, onDelta: () => {}, callTool: async () => result }, progress);
+    return { sent: seen[1]!.at(-1)!, kept: progress.toolMessages[0]!.content };
+  }
+
+  it(`cuts a result over ${MAX_TOOL_RESULT_BYTES} bytes of JSON, for the model and in the conversation alike, and says so`, async () => {
+    // Two-byte characters, so that the cut is measured in bytes and can fall inside one.
+    const result = { result: Array.from({ length: 60 }, (_, n) => ({ id: `c${n}`, name: 'é'.repeat(200), notes: 'ü'.repeat(150) })) };
+    const whole = JSON.stringify(result);
+    expect(utf8Bytes(whole)).toBeGreaterThan(MAX_TOOL_RESULT_BYTES);
+    const { sent, kept } = await turnWith(result);
+    expect(sent).toEqual({ role: 'tool', tool_call_id: 'call_big', content: kept });
+    expect(utf8Bytes(kept)).toBeLessThanOrEqual(MAX_TOOL_RESULT_BYTES);
+    expect(utf8Bytes(kept)).toBeGreaterThan(MAX_TOOL_RESULT_BYTES - 200);
+    const [beginning, note] = kept.split('\n… ');
+    expect(whole.startsWith(beginning!)).toBe(true);
+    expect(beginning).not.toContain('\uFFFD');
+    expect(note).toBe(`(truncated: the result was ${utf8Bytes(whole)} bytes of JSON, only its beginning is shown; ask for fewer or narrower results)`);
+  });
+
+  it('keeps a result within the cap whole, as JSON', async () => {
+    const result = { result: [{ id: 'c1', name: 'Dana' }] };
+    const { sent, kept } = await turnWith(result);
+    expect(kept).toBe(JSON.stringify(result));
+    expect(sent.content).toBe(kept);
   });
 });
 

@@ -6,6 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { fromPortable } from '../src/auth/tenant';
 import type { ConversationMessage } from '../src/db/tenant';
 import type { Bindings } from '../src/env';
+import { MAX_TOOL_RESULT_BYTES } from '../src/modules/ai/turn';
 import { appendTurn, CONVERSATION_LIMITS } from '../src/modules/conversations/service';
 import { ACCESS_ENDED_CLOSE_CODE, CONVERSATION_DELETED_CLOSE_CODE } from '../src/realtime/chat-session';
 import { seedAiTools } from './ai-fixtures';
@@ -103,6 +104,24 @@ describe('the chat socket', () => {
     const c = await connectChat(org, id, org.owner.token);
     expect((await c.ofType('history')).messages).toEqual(stored.conversation_data);
     await Promise.all([a.close(), b.close(), c.close()]);
+  });
+
+  it('costs a later turn 3 D1 round trips: the access re-read, the quota, the turn\'s write (done says so where EXPOSE_D1_ROUND_TRIPS is set)', async () => {
+    const org = await newOrg();
+    const id = await newConversation(org);
+    const watcher = await connectChat(org, id, org.owner.token);
+    const client = await connectChat(org, id, org.owner.token);
+    await client.ofType('history');
+    client.send({ type: 'user_message', content: 'First' });
+    await client.ofType('done');
+    // The object keeps the conversation (read on connect) and the tools catalog in memory.
+    client.send({ type: 'user_message', content: 'Second' });
+    const done = await client.ofType('done', 2);
+    expect(done.message.status).toBe('complete');
+    expect(done.d1_round_trips).toBe(3);
+    // Every client hears the same `done`.
+    expect((await watcher.ofType('done', 2)).d1_round_trips).toBe(3);
+    await Promise.all([watcher.close(), client.close()]);
   });
 
   it('summarises the linked project, with its open tasks, into the prompt', async () => {
@@ -295,6 +314,29 @@ describe('POST …/messages', () => {
     const stored = await getConversation(org, id);
     expect(stored.conversation_data.map((m: Message) => m.role)).toEqual(['user', 'tool', 'assistant']);
     expect(stored.conversation_data[1].tool.name).toBe('create_task');
+  });
+
+  it('keeps a tool result over the cap cut, with the note the model reads, in the conversation', async () => {
+    const org = await newOrg();
+    // 25 customers (the tool's most) with 200 two-byte characters in name and company: ~22 KB of JSON.
+    for (let n = 0; n < 25; n++) {
+      const created = await api('POST', `/v1/orgs/${org.slug}/customers`, {
+        token: org.owner.token, body: { name: `Dana ${n} ${'é'.repeat(190)}`, company: 'ü'.repeat(200) },
+      });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+    }
+    const id = await newConversation(org);
+    const res = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, {
+      token: org.owner.token, body: { content: '/tool search_customers {"query": "dana", "limit": 25}' },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const tool = (await getConversation(org, id)).conversation_data[1];
+    expect(tool).toMatchObject({ role: 'tool', tool: { name: 'search_customers' } });
+    expect(new TextEncoder().encode(tool.content).length).toBeLessThanOrEqual(MAX_TOOL_RESULT_BYTES);
+    expect(tool.content).toMatch(/^\{"result":\[\{"id":/);
+    expect(tool.content).toMatch(/\n… \(truncated: the result was \d+ bytes of JSON, only its beginning is shown; ask for fewer or narrower results\)$/);
+    // The local model answers with the beginning of what it was sent: the same text.
+    expect(res.body.content).toContain('The tool answered: {"result":[{"id":');
   });
 
   it('does not offer a tool above the tier, and a tool runs with the caller\'s permissions', async () => {

@@ -1,9 +1,12 @@
 // What every test file drives the Worker with: real session tokens signed by the test key,
 // requests through SELF (the Worker as deployed), and small builders for users and organizations.
-import { env, SELF } from 'cloudflare:test';
+import { createExecutionContext, createMessageBatch, env, getQueueResult, SELF } from 'cloudflare:test';
 import { expect } from 'vitest';
+import worker from '../src/index';
 import { base64UrlEncode, base64Decode } from '../src/lib/crypto';
+import { uuidv7 } from '../src/lib/ids';
 import type { Tier } from '../src/db/enums';
+import type { UsageEvent } from '../src/modules/usage/meter';
 
 const encoder = new TextEncoder();
 let signingKey: Promise<CryptoKey> | undefined;
@@ -98,4 +101,45 @@ export function expectProblem(res: ApiResponse, status: number, code: string) {
   expect(res.body.code).toBe(code);
   expect(res.body.status).toBe(status);
   expect(res.body.request_id).toBe(res.headers.get('x-request-id'));
+}
+
+/**
+ * An organization row in the catalog alone (no owner, no request), on `shard`: what the usage
+ * consumer needs to count an event of it, with a Stripe customer when `billed`.
+ */
+export async function catalogOrg(shard: number, { billed = false }: { billed?: boolean } = {}): Promise<string> {
+  const id = uuidv7();
+  await env.CATALOG.prepare("INSERT INTO organizations (id, name, slug, shard, stripe_customer_id) VALUES (?, 'Metered', ?, ?, ?)")
+    .bind(id, `metered-${id.slice(-8)}`, shard, billed ? `cus_${id.slice(-8)}` : null).run();
+  return id;
+}
+
+export function usageEvent(organizationId: string, shard: number, over: Partial<UsageEvent> = {}): UsageEvent {
+  return {
+    id: uuidv7(),
+    organization_id: organizationId,
+    shard,
+    user_id: null,
+    resource_type: 'api_calls',
+    resource_name: 'GET /v1/orgs/:org/customers',
+    quantity: 1,
+    occurred_at: new Date().toISOString(),
+    ...over,
+  };
+}
+
+/** Delivers `bodies` to `queue` as one batch (each message `attempts` times delivered) and returns what was acked and retried. */
+export async function deliver(queue: string, bodies: unknown[], attempts = 1, bindings: object = env) {
+  const messages = bodies.map((body, n) => ({ id: `msg-${n}-${crypto.randomUUID()}`, timestamp: new Date(), attempts, body }));
+  const batch = createMessageBatch(queue, messages);
+  const ctx = createExecutionContext();
+  await worker.queue(batch, bindings as never, ctx);
+  // FetcherQueueResult's fields (its type is not in this project's generated runtime types).
+  const result = (await getQueueResult(batch, ctx)) as unknown as { ackAll: boolean; explicitAcks: string[]; retryMessages: { msgId: string }[] };
+  const idOf = (msgId: string) => messages.findIndex((m) => m.id === msgId);
+  return {
+    acked: result.ackAll ? messages.map((_, n) => n) : result.explicitAcks.map(idOf).sort(),
+    retried: result.retryMessages.map((r) => ({ index: idOf(r.msgId) })),
+    result,
+  };
 }

@@ -3,10 +3,9 @@
 import { env, SELF } from 'cloudflare:test';
 import { getTableName } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { uuidv7 } from '../src/lib/ids';
 import { countOnShard } from '../src/modules/usage/consumer';
 import { TENANT_TABLES } from '../src/modules/organizations/service';
-import { api, expectProblem, newOrg, readResponse, type TestOrg } from './helpers';
+import { api, deliver, expectProblem, newOrg, readResponse, usageEvent, type TestOrg } from './helpers';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const shards = [0, 1].map((n) => (env as unknown as Record<string, D1Database>)[`SHARD_${n}`]!);
@@ -30,16 +29,15 @@ async function rowsOf(organizationId: string): Promise<Record<string, number>> {
   return counts;
 }
 
-const usageEvent = (organizationId: string, shard: number, resource_type: 'api_calls' | 'storage') => ({
-  id: uuidv7(), organization_id: organizationId, shard, user_id: null, resource_type, resource_name: '', quantity: 1, occurred_at: new Date().toISOString(),
-});
+const shardOf = async (organizationId: string) =>
+  (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(organizationId).first<{ shard: number }>())!.shard;
 
 const objectsOf = async (organizationId: string) => (await env.ASSETS.list({ prefix: `orgs/${organizationId}/` })).objects.length;
 
 /** Content, a customer with a project and a task, an appointment, an asset, usage events: rows in most tables. */
 async function populate(org: TestOrg) {
   const t = org.owner.token;
-  const shard = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(org.id).first<{ shard: number }>())!.shard;
+  const shard = await shardOf(org.id);
   const ok = async (res: Promise<{ status: number; body: any }>) => {
     const r = await res;
     expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
@@ -57,8 +55,8 @@ async function populate(org: TestOrg) {
   await ok(SELF.fetch(`https://strive.test/v1/orgs/${org.slug}/assets?name=a.txt`, {
     method: 'POST', headers: { authorization: `Bearer ${t}`, 'content-type': 'text/plain' }, body: 'bytes',
   }).then(readResponse));
-  await countOnShard(shards[shard]!, [usageEvent(org.id, shard, 'api_calls'), usageEvent(org.id, shard, 'storage')]);
-  const dead = usageEvent(org.id, shard, 'api_calls');
+  await countOnShard(shards[shard]!, [usageEvent(org.id, shard), usageEvent(org.id, shard, { resource_type: 'storage' })]);
+  const dead = usageEvent(org.id, shard);
   await env.CATALOG.prepare("INSERT INTO usage_dead_letters (id, organization_id, event, reason, attempts) VALUES (?, ?, ?, 'test', 5)")
     .bind(dead.id, org.id, JSON.stringify(dead)).run();
 }
@@ -77,7 +75,9 @@ describe('deleting an organization', () => {
     await populate(org);
     await populate(other);
     // Usage events of the requests above reach the shard through the queue (batches of ≤ 2 s):
-    // let them land first, so that only rows present at the DELETE are under test.
+    // let them land first. Counted while the DELETE runs (after its shard batch, before its
+    // catalog delete) they could still leave rows, the window the consumer's catalog check leaves
+    // open; and the other organization's rows must hold still to be compared.
     await sleep(2500);
     const before = await rowsOf(org.id);
     for (const table of ['assets', 'usage_events', 'usage_tracking', 'content', 'customers', 'projects', 'tasks', 'appointments', 'activity_logs']) {
@@ -85,6 +85,7 @@ describe('deleting an organization', () => {
     }
     expect(await objectsOf(org.id)).toBe(1);
     const othersRows = await rowsOf(other.id);
+    const shard = await shardOf(org.id);
 
     const res = await api('DELETE', `/v1/orgs/${org.slug}`, { token: org.owner.token });
     expect(res.status).toBe(204);
@@ -92,6 +93,11 @@ describe('deleting an organization', () => {
     expect(await objectsOf(org.id)).toBe(0);
     expect(await env.CATALOG.prepare('SELECT count(*) AS n FROM organizations WHERE id = ?').bind(org.id).first('n')).toBe(0);
     expect(await deadLettersOf(org.id)).toBe(0);
+    // An event queued before the deletion and delivered after it (like the DELETE's own
+    // api_calls event) is acknowledged and counts nothing.
+    const late = await deliver('strive-usage', [usageEvent(org.id, shard), usageEvent(org.id, shard, { resource_type: 'storage' })]);
+    expect(late.acked).toEqual([0, 1]);
+    expect(Object.values(await rowsOf(org.id)).every((n) => n === 0), JSON.stringify(await rowsOf(org.id))).toBe(true);
     expectProblem(await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token }), 404, 'not_found');
 
     expect(await rowsOf(other.id)).toEqual(othersRows);

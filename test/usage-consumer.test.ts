@@ -1,42 +1,10 @@
 // The USAGE_QUEUE consumer and its dead-letter consumer, driven through the Worker's own `queue`
 // handler with batches built by cloudflare:test, against the real local shards and catalog.
-import { createExecutionContext, createMessageBatch, env, fetchMock, getQueueResult } from 'cloudflare:test';
-import { afterEach, describe, expect, it } from 'vitest';
-import worker from '../src/index';
-import { uuidv7 } from '../src/lib/ids';
+import { env, fetchMock } from 'cloudflare:test';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LOCAL_MODEL } from '../src/modules/ai/providers';
 import { retryDelaySeconds } from '../src/modules/usage/consumer';
-import type { UsageEvent } from '../src/modules/usage/meter';
-
-export function usageEvent(organizationId: string, shard: number, over: Partial<UsageEvent> = {}): UsageEvent {
-  return {
-    id: uuidv7(),
-    organization_id: organizationId,
-    shard,
-    user_id: null,
-    resource_type: 'api_calls',
-    resource_name: 'GET /v1/orgs/:org/customers',
-    quantity: 1,
-    occurred_at: new Date().toISOString(),
-    ...over,
-  };
-}
-
-/** Delivers `bodies` to `queue` as one batch (each message `attempts` times delivered) and returns what was acked and retried. */
-export async function deliver(queue: string, bodies: unknown[], attempts = 1, bindings: object = env) {
-  const messages = bodies.map((body, n) => ({ id: `msg-${n}-${crypto.randomUUID()}`, timestamp: new Date(), attempts, body }));
-  const batch = createMessageBatch(queue, messages);
-  const ctx = createExecutionContext();
-  await worker.queue(batch, bindings as never, ctx);
-  // FetcherQueueResult's fields (its type is not in this project's generated runtime types).
-  const result = (await getQueueResult(batch, ctx)) as unknown as { ackAll: boolean; explicitAcks: string[]; retryMessages: { msgId: string }[] };
-  const idOf = (msgId: string) => messages.findIndex((m) => m.id === msgId);
-  return {
-    acked: result.ackAll ? messages.map((_, n) => n) : result.explicitAcks.map(idOf).sort(),
-    retried: result.retryMessages.map((r) => ({ index: idOf(r.msgId) })),
-    result,
-  };
-}
+import { catalogOrg, deliver, usageEvent } from './helpers';
 
 const shardDb = (n: number) => (env as unknown as Record<string, D1Database>)[`SHARD_${n}`]!;
 
@@ -50,7 +18,7 @@ async function totals(organizationId: string, shard: number) {
 
 describe('usage consumer', () => {
   it('adds a batch into one total per (user, resource type, name, period), a null user included', async () => {
-    const org = crypto.randomUUID();
+    const org = await catalogOrg(0);
     const user = crypto.randomUUID();
     const events = [
       usageEvent(org, 0),
@@ -73,7 +41,7 @@ describe('usage consumer', () => {
   });
 
   it('never counts a redelivered event twice: the same batch again, or mixed with new events', async () => {
-    const org = crypto.randomUUID();
+    const org = await catalogOrg(1);
     const first = [usageEvent(org, 1), usageEvent(org, 1, { quantity: 5 })];
     await deliver('strive-usage', first);
     const again = await deliver('strive-usage', first, 2);
@@ -85,7 +53,7 @@ describe('usage consumer', () => {
   });
 
   it('counts an event once when it arrives twice in the same batch', async () => {
-    const org = crypto.randomUUID();
+    const org = await catalogOrg(0);
     const event = usageEvent(org, 0, { quantity: 7 });
     const { acked } = await deliver('strive-usage', [event, event]);
     expect(acked).toEqual([0, 1]);
@@ -93,9 +61,11 @@ describe('usage consumer', () => {
   });
 
   it('writes one batch per shard: a failing shard retries only its own messages', async () => {
-    const org0 = crypto.randomUUID();
-    const org1 = crypto.randomUUID();
-    const lost = crypto.randomUUID();
+    const org0 = await catalogOrg(0);
+    const org1 = await catalogOrg(1);
+    // Its events name shard 7, which has no binding; its catalog row says 0, since a row on a
+    // shard beyond the bindings would upset shard placement (test/shards.test.ts) later on.
+    const lost = await catalogOrg(0);
     const { acked, retried } = await deliver(
       'strive-usage',
       [usageEvent(org0, 0), usageEvent(lost, 7), usageEvent(org1, 1), usageEvent(lost, 7)],
@@ -112,7 +82,7 @@ describe('usage consumer', () => {
   });
 
   it('rolls a shard back whole when one of its events breaks a CHECK, and retries them all', async () => {
-    const org = crypto.randomUUID();
+    const org = await catalogOrg(0);
     // A year past 9999 passes Date.parse but not the billing period's CHECK.
     const events = [usageEvent(org, 0, { quantity: 4 }), usageEvent(org, 0, { occurred_at: '+010000-01-01T00:00:00.000Z' })];
     const { acked, retried } = await deliver('strive-usage', events);
@@ -125,16 +95,53 @@ describe('usage consumer', () => {
   });
 
   it('retries a body that is not a usage event, so that the dead-letter queue records it', async () => {
-    const { acked, retried } = await deliver('strive-usage', [{ hello: 'world' }, usageEvent(crypto.randomUUID(), 0)]);
+    const { acked, retried } = await deliver('strive-usage', [{ hello: 'world' }, usageEvent(await catalogOrg(0), 0)]);
     expect(acked).toEqual([1]);
     expect(retried.map((r) => r.index)).toEqual([0]);
+  });
+  it('acknowledges without counting the events of organizations not in the catalog (deleted), logging the count per organization', async () => {
+    const kept = await catalogOrg(0);
+    const [gone, goneToo] = [await catalogOrg(0), await catalogOrg(1)];
+    await env.CATALOG.prepare('DELETE FROM organizations WHERE id IN (?, ?)').bind(gone, goneToo).run();
+    const logged = vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      const { acked, retried } = await deliver('strive-usage', [
+        usageEvent(gone, 0), usageEvent(kept, 0, { quantity: 3 }), usageEvent(goneToo, 1), usageEvent(gone, 0, { resource_type: 'seats', quantity: -1 }),
+      ]);
+      expect(acked).toEqual([0, 1, 2, 3]);
+      expect(retried).toEqual([]);
+      expect(logged.mock.calls.map((call) => String(call[0])).filter((line) => line.startsWith('usage:'))).toEqual([
+        `usage: events acknowledged without counting, their organization is not in the catalog (deleted): ${JSON.stringify({ [gone]: 2, [goneToo]: 1 })}`,
+      ]);
+    } finally {
+      logged.mockRestore();
+    }
+    expect(await totals(gone, 0)).toEqual([]);
+    expect(await totals(goneToo, 1)).toEqual([]);
+    const events = (shard: number, organizationId: string) => shardDb(shard).prepare('SELECT count(*) AS n FROM usage_events WHERE organization_id = ?').bind(organizationId).first('n');
+    expect([await events(0, gone), await events(1, goneToo)]).toEqual([0, 0]);
+    expect((await totals(kept, 0))[0]!.quantity).toBe(3);
+  });
+
+  it('retries the whole batch, counting nothing, when the catalog cannot be read', async () => {
+    const org = await catalogOrg(0);
+    const broken = { ...env, CATALOG: { prepare: () => { throw new Error('D1 unavailable'); } } };
+    const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
+    try {
+      const { acked, retried } = await deliver('strive-usage', [usageEvent(org, 0), usageEvent(org, 0)], 1, broken);
+      expect(acked).toEqual([]);
+      expect(retried.map((r) => r.index)).toEqual([0, 1]);
+    } finally {
+      logged.mockRestore();
+    }
+    expect(await totals(org, 0)).toEqual([]);
   });
 });
 
 describe('usage dead-letter consumer', () => {
   it('records every message it gets with the reason, once, and acks them', async () => {
-    const org = crypto.randomUUID();
-    const event = usageEvent(org, 7, { quantity: 3 });
+    const org = await catalogOrg(0);
+    const event = usageEvent(org, 7, { quantity: 3 }); // a shard with no binding, as above
     const malformed = { resource_type: 'gold', id: crypto.randomUUID() };
     const first = await deliver('strive-usage-dlq', [event, malformed]);
     expect(first.result.ackAll).toBe(true);
@@ -161,17 +168,10 @@ describe('Stripe Billing Meters', () => {
   };
   const json = { headers: { 'content-type': 'application/json' } };
 
-  async function billedOrg(shard: number) {
-    const id = uuidv7();
-    await env.CATALOG.prepare("INSERT INTO organizations (id, name, slug, shard, stripe_customer_id) VALUES (?, 'Metered', ?, ?, ?)")
-      .bind(id, `metered-${id.slice(-8)}`, shard, `cus_${id.slice(-8)}`).run();
-    return id;
-  }
-
   it('does not report the built-in local model\'s tokens to Stripe, and still counts them', async () => {
     fetchMock.activate();
     fetchMock.disableNetConnect();
-    const billed = await billedOrg(0);
+    const billed = await catalogOrg(0, { billed: true });
     const local = usageEvent(billed, 0, { resource_type: 'ai_tokens', resource_name: LOCAL_MODEL, quantity: 700 });
     const real = usageEvent(billed, 0, { resource_type: 'ai_tokens', resource_name: 'gpt-4o', quantity: 30 });
     const identifiers: (string | null)[] = [];
@@ -190,7 +190,7 @@ describe('Stripe Billing Meters', () => {
   it('acks what is counted and reported, and retries only the events Stripe did not take', async () => {
     fetchMock.activate();
     fetchMock.disableNetConnect();
-    const billed = await billedOrg(1);
+    const billed = await catalogOrg(1, { billed: true });
     const call = usageEvent(billed, 1);
     const taken = usageEvent(billed, 1, { resource_type: 'ai_tokens', resource_name: 'gpt-4o', quantity: 100 });
     const refused = usageEvent(billed, 1, { resource_type: 'ai_tokens', resource_name: 'gpt-4o', quantity: 20 });
@@ -216,7 +216,7 @@ describe('Stripe Billing Meters', () => {
   it('dead-letters an event Stripe never took as counted and not reported, one never counted as not counted', async () => {
     fetchMock.activate();
     fetchMock.disableNetConnect();
-    const billed = await billedOrg(0);
+    const billed = await catalogOrg(0, { billed: true });
     const unreported = usageEvent(billed, 0, { resource_type: 'ai_tokens', resource_name: 'gpt-4o', quantity: 9 });
     const uncounted = usageEvent(billed, 0, { resource_type: 'ai_tokens', resource_name: 'gpt-4o', quantity: 4 });
     fetchMock.get('https://api.stripe.com').intercept({ path: '/v1/billing/meter_events', method: 'POST' })
@@ -229,13 +229,25 @@ describe('Stripe Billing Meters', () => {
     expect(await reason(uncounted.id)).toMatch(/^not counted after 5 retries/);
   });
 
+  it('does not report the ai_tokens of an organization deleted after they were queued', async () => {
+    fetchMock.activate();
+    fetchMock.disableNetConnect();
+    const gone = await catalogOrg(0, { billed: true });
+    await env.CATALOG.prepare('DELETE FROM organizations WHERE id = ?').bind(gone).run();
+    // No interceptor: a meter event sent would fail and its message would be retried.
+    const logged = vi.spyOn(console, 'log').mockImplementation(() => {});
+    const { acked, retried } = await deliver('strive-usage', [usageEvent(gone, 0, { resource_type: 'ai_tokens', resource_name: 'gpt-4o', quantity: 40 })], 1, meterBindings);
+    logged.mockRestore();
+    expect(acked).toEqual([0]);
+    expect(retried).toEqual([]);
+    expect(await totals(gone, 0)).toEqual([]);
+  });
+
   it('reports counted ai_tokens of organizations with a Stripe customer, identified by the usage event id', async () => {
     fetchMock.activate();
     fetchMock.disableNetConnect();
-    const billed = uuidv7();
-    const unbilled = uuidv7();
-    await env.CATALOG.prepare("INSERT INTO organizations (id, name, slug, shard, stripe_customer_id) VALUES (?, 'Metered', ?, 0, ?)")
-      .bind(billed, `metered-${billed.slice(-8)}`, `cus_${billed.slice(-8)}`).run();
+    const billed = await catalogOrg(0, { billed: true });
+    const unbilled = await catalogOrg(0);
     const tokens = usageEvent(billed, 0, { resource_type: 'ai_tokens', resource_name: 'openai_gpt4', quantity: 1234 });
     const events = [tokens, usageEvent(billed, 0), usageEvent(unbilled, 0, { resource_type: 'ai_tokens', quantity: 50 })];
     const sent: URLSearchParams[] = [];
@@ -269,9 +281,7 @@ describe('Stripe Billing Meters', () => {
   it('retries an event Stripe refuses, without counting it twice on the next delivery', async () => {
     fetchMock.activate();
     fetchMock.disableNetConnect();
-    const billed = uuidv7();
-    await env.CATALOG.prepare("INSERT INTO organizations (id, name, slug, shard, stripe_customer_id) VALUES (?, 'Metered', ?, 1, ?)")
-      .bind(billed, `metered-${billed.slice(-8)}`, `cus_${billed.slice(-8)}`).run();
+    const billed = await catalogOrg(1, { billed: true });
     const tokens = usageEvent(billed, 1, { resource_type: 'ai_tokens', quantity: 10 });
     const stripe = fetchMock.get('https://api.stripe.com');
     const error = { error: { type: 'invalid_request_error', message: 'No such meter' } };

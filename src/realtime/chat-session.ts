@@ -8,6 +8,7 @@ import { eq } from 'drizzle-orm';
 import { ai_conversations, type ConversationMessage } from '../db/tenant';
 import type { Bindings, TenantContext } from '../env';
 import { fromPortable, refreshPortable, type PortableContext } from '../auth/tenant';
+import type { RoundTripCounter } from '../db/round-trips';
 import { uuidv7 } from '../lib/ids';
 import { ApiError, ERROR_CODES, notFound } from '../lib/problem';
 import { systemPrompt } from '../modules/ai/context';
@@ -21,7 +22,7 @@ export type ChatEvent =
   | { type: 'history'; messages: ConversationMessage[] }
   | { type: 'message'; message: ConversationMessage }
   | { type: 'delta'; message_id: string; text: string }
-  | { type: 'done'; message: ConversationMessage; usage: Usage }
+  | { type: 'done'; message: ConversationMessage; usage: Usage; d1_round_trips?: number }
   | { type: 'error'; code: string; detail: string; message_id?: string };
 
 /** A user message: at most 8,000 characters; a socket message at most 32 KB. */
@@ -47,6 +48,11 @@ type Generation = {
   abort: AbortController;
   /** HTTP callers waiting on this turn (sockets are reached through the object's socket list). */
   listeners: Set<Listener>;
+  /**
+   * A socket turn's D1 round trips, from its access re-read to its write: its `done` carries them
+   * where EXPOSE_D1_ROUND_TRIPS is set, as an HTTP turn's answer carries x-d1-round-trips.
+   */
+  socketRoundTrips?: RoundTripCounter;
 };
 
 /** Refusals answered before a turn starts, as data: an ApiError does not cross the object's boundary. */
@@ -130,7 +136,7 @@ export class ChatSession extends DurableObject<Bindings> {
   private async post(ctx: TenantContext, conversationId: string, content: string, counter: { count: number }): Promise<Response> {
     let finish!: (event: Extract<ChatEvent, { type: 'done' }>) => void;
     const done = new Promise<Extract<ChatEvent, { type: 'done' }>>((resolve) => (finish = resolve));
-    await this.startTurn(ctx, conversationId, content, (event) => event.type === 'done' && finish(event));
+    await this.startTurn(ctx, conversationId, content, { listener: (event) => event.type === 'done' && finish(event) });
     const { message } = await done;
     const headers = { [ROUND_TRIPS_HEADER]: String(counter.count) };
     if (message.status === 'failed') {
@@ -148,10 +154,12 @@ export class ChatSession extends DurableObject<Bindings> {
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     const writer = writable.getWriter();
     const encoder = new TextEncoder();
-    await this.startTurn(ctx, conversationId, content, (event) => {
-      // A client that went away does not stop the turn: its writes just fail.
-      writer.write(encoder.encode(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)).catch(() => undefined);
-      if (event.type === 'done') writer.close().catch(() => undefined);
+    await this.startTurn(ctx, conversationId, content, {
+      listener: (event) => {
+        // A client that went away does not stop the turn: its writes just fail.
+        writer.write(encoder.encode(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)).catch(() => undefined);
+        if (event.type === 'done') writer.close().catch(() => undefined);
+      },
     });
     return new Response(readable, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' } });
   }
@@ -159,9 +167,15 @@ export class ChatSession extends DurableObject<Bindings> {
   /**
    * Starts a turn, or refuses it (another in progress: 409; the conversation full: 409
    * conversation_full; quota spent: 402). Resolves once the
-   * user message is echoed; the answer then streams to the sockets and to `listener`.
+   * user message is echoed; the answer then streams to the sockets and to an HTTP caller's
+   * `listener`. A socket's turn hands over the counter its access re-read started.
    */
-  private async startTurn(ctx: TenantContext, conversationId: string, content: string, listener?: Listener): Promise<void> {
+  private async startTurn(
+    ctx: TenantContext,
+    conversationId: string,
+    content: string,
+    from: { listener: Listener } | { socketRoundTrips: RoundTripCounter },
+  ): Promise<void> {
     if (this.generation) throw new ApiError('conflict', GENERATION_IN_PROGRESS);
     const generation: Generation = {
       user: { id: uuidv7(), role: 'user', content, created_at: new Date().toISOString() },
@@ -169,7 +183,8 @@ export class ChatSession extends DurableObject<Bindings> {
       text: '',
       echoed: false,
       abort: new AbortController(),
-      listeners: new Set(listener ? [listener] : []),
+      listeners: new Set('listener' in from ? [from.listener] : []),
+      ...('socketRoundTrips' in from ? { socketRoundTrips: from.socketRoundTrips } : {}),
     };
     // Claimed before the first await: a second message meanwhile is refused, not interleaved.
     this.generation = generation;
@@ -251,7 +266,8 @@ export class ChatSession extends DurableObject<Bindings> {
       // Whatever happened, the conversation is free again and every client hears that the turn ended.
       this.generation = null;
       if (error) this.emit(generation, { type: 'error', code: error.code, detail: error.detail, message_id: answer.id });
-      this.emit(generation, { type: 'done', message: answer, usage: progress.usage });
+      const roundTrips = generation.socketRoundTrips && this.env.EXPOSE_D1_ROUND_TRIPS === 'true' ? { d1_round_trips: generation.socketRoundTrips.count } : {};
+      this.emit(generation, { type: 'done', message: answer, usage: progress.usage, ...roundTrips });
       // The tokens were spent at the provider, whatever became of our write: each turn its own
       // usage event (its own id), named by the model that answered.
       if (progress.usage.total_tokens > 0) ctx.meter.record({ resource_type: 'ai_tokens', quantity: progress.usage.total_tokens, resource_name: progress.model });
@@ -295,7 +311,8 @@ export class ChatSession extends DurableObject<Bindings> {
       const { success } = await this.env.RATE_LIMITER.limit({ key: attachment.rateLimitKey });
       if (!success) return refuse(socket, 'rate_limited', 'Too many requests for this user or API key: try again within a minute.');
     }
-    const ctx = await this.currentAccess(socket, attachment);
+    const roundTrips: RoundTripCounter = { count: 0 };
+    const ctx = await this.currentAccess(socket, attachment, roundTrips);
     if (!ctx) return;
     if (!ctx.permissions.has('conversations:write')) return refuse(socket, 'forbidden', "Reading only: writing needs the 'conversations:write' permission.");
     if (parsed.type === 'cancel') {
@@ -304,7 +321,7 @@ export class ChatSession extends DurableObject<Bindings> {
     }
     if (this.generation) return refuse(socket, 'generation_in_progress', GENERATION_IN_PROGRESS);
     try {
-      await this.startTurn(ctx, attachment.conversationId, content);
+      await this.startTurn(ctx, attachment.conversationId, content, { socketRoundTrips: roundTrips });
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       refuse(socket, error.code, error.detail);
@@ -316,8 +333,7 @@ export class ChatSession extends DurableObject<Bindings> {
    * or whose organization changed tier since connecting acts as they are today. A socket whose
    * access has ended is told, and closed with ACCESS_ENDED_CLOSE_CODE.
    */
-  private async currentAccess(socket: WebSocket, attachment: Attachment): Promise<TenantContext | null> {
-    const counter = { count: 0 };
+  private async currentAccess(socket: WebSocket, attachment: Attachment, counter: RoundTripCounter): Promise<TenantContext | null> {
     const context = await refreshPortable(this.env, counter, attachment.context);
     const ctx = context && fromPortable(this.env, counter, context, this.waitUntil);
     // A conversation deleted while this object was evicted is not there to load: access ended too.

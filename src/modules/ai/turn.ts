@@ -10,6 +10,29 @@ export const MAX_TOOL_CALLS_PER_ROUND = 4;
 /** The earlier messages sent along, newest kept, within this many tokens (~4 characters each). */
 export const HISTORY_TOKEN_BUDGET = 6000;
 
+/**
+ * A tool result's JSON as the model reads it and the conversation keeps it: at most this many
+ * UTF-8 bytes, so that one list of long records cannot crowd the prompt or fill the
+ * conversation's row (12 results a turn are at most 192 KB).
+ */
+export const MAX_TOOL_RESULT_BYTES = 16 * 1024;
+
+const encoder = new TextEncoder();
+
+/**
+ * The result as JSON, or when longer than MAX_TOOL_RESULT_BYTES its beginning and a note saying
+ * so: no longer JSON then, but text the model reads as a cut result it can ask again for less.
+ */
+export function toolResultContent(result: unknown): string {
+  const json = JSON.stringify(result);
+  const bytes = encoder.encode(json);
+  if (bytes.length <= MAX_TOOL_RESULT_BYTES) return json;
+  const note = `\n… (truncated: the result was ${bytes.length} bytes of JSON, only its beginning is shown; ask for fewer or narrower results)`;
+  // A cut through a multi-byte character decodes as one U+FFFD at the end: dropped.
+  const kept = new TextDecoder().decode(bytes.subarray(0, MAX_TOOL_RESULT_BYTES - encoder.encode(note).length)).replace(/\uFFFD$/, '');
+  return kept + note;
+}
+
 export type TurnProgress = { text: string; usage: Usage; model: string; toolMessages: ConversationMessage[] };
 
 export const noUsage = (): Usage => ({ prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 });
@@ -77,7 +100,7 @@ export async function generate(
       throw error;
     }
     for (const call of calls) {
-      const result = JSON.stringify(await turn.callTool(call));
+      const result = toolResultContent(await turn.callTool(call));
       messages.push({ role: 'tool', tool_call_id: call.id, content: result });
       progress.toolMessages.push({ role: 'tool', content: result, created_at: new Date().toISOString(), tool: { name: call.name, arguments: call.arguments } });
     }

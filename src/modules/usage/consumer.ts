@@ -14,6 +14,11 @@
 // break a CHECK, silently dropping them; here a bad row fails its shard, which is retried and
 // then dead-lettered, so it is recorded.
 //
+// Events of an organization no longer in the catalog (deleted while they were queued, like the
+// DELETE request's own api_calls event) are acknowledged without counting: counted, they would
+// put rows of a deleted organization back on its shard. One catalog query per message batch
+// answers which organizations exist, and their Stripe customers.
+//
 // Stripe Billing Meters come after the commit, per event: an event Stripe does not take is the
 // only message retried (its next delivery counts nothing and reports it again; Stripe dedupes by
 // identifier), so a Stripe failure never holds back or dead-letters the counting of the others.
@@ -76,50 +81,50 @@ export async function countOnShard(shard: D1Database, events: UsageEvent[]): Pro
 /** Reported to Stripe: ai_tokens of a provider's model. The built-in local model costs nothing. */
 const billable = (event: UsageEvent) => event.resource_type === 'ai_tokens' && event.quantity > 0 && event.resource_name !== LOCAL_MODEL;
 
+/** The organizations of `organizationIds` the catalog holds, each with its Stripe customer or null. */
+async function organizationsInCatalog(env: Bindings, organizationIds: string[]): Promise<Map<string, string | null>> {
+  const { results } = await env.CATALOG
+    .prepare('SELECT id, stripe_customer_id FROM organizations WHERE id IN (SELECT value FROM json_each(?1))')
+    .bind(JSON.stringify(organizationIds))
+    .all<{ id: string; stripe_customer_id: string | null }>();
+  return new Map(results.map((r) => [r.id, r.stripe_customer_id]));
+}
+
 /**
  * Stripe Billing Meters: each counted billable event as a meter event whose identifier is the
  * usage event's id, so reporting it again is counted once by Stripe too. Never throws: answers
- * the ids of the events that were not reported (all of them when the customers cannot be read).
+ * the ids of the events that were not reported.
  */
-async function reportToStripe(env: Bindings, events: UsageEvent[]): Promise<Set<string>> {
+async function reportToStripe(env: Bindings, events: UsageEvent[], customers: Map<string, string | null>): Promise<Set<string>> {
   const stripe = stripeClient(env);
   const eventName = env.STRIPE_METER_EVENT_NAME;
-  const tokens = events.filter(billable);
-  if (!stripe || !eventName || tokens.length === 0) return new Set();
-  try {
-    const organizationIds = [...new Set(tokens.map((e) => e.organization_id))];
-    const { results } = await env.CATALOG
-      .prepare(`SELECT id, stripe_customer_id FROM organizations WHERE id IN (SELECT value FROM json_each(?1)) AND stripe_customer_id IS NOT NULL`)
-      .bind(JSON.stringify(organizationIds))
-      .all<{ id: string; stripe_customer_id: string }>();
-    const customers = new Map(results.map((r) => [r.id, r.stripe_customer_id]));
-    // No Stripe customer, no paid plan to bill: the tokens are counted in Strive only.
-    const billed = tokens.filter((event) => customers.has(event.organization_id));
-    const outcomes = await Promise.allSettled(billed.map((event) =>
-      stripe.billing.meterEvents.create({
-        event_name: eventName,
-        identifier: event.id,
-        timestamp: Math.floor(Date.parse(event.occurred_at) / 1000),
-        payload: { stripe_customer_id: customers.get(event.organization_id)!, value: String(event.quantity) },
-        // The same request again (a redelivery within 24 h) gets Stripe's first answer back
-        // instead of a duplicate-identifier error.
-      }, { idempotencyKey: `strive-meter-${event.id}` })));
-    const failed = billed.filter((_, n) => outcomes[n]!.status === 'rejected');
-    if (failed.length > 0) console.error(`usage: ${failed.length} counted events not reported to Stripe, retrying them`, (outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason);
-    return new Set(failed.map((e) => e.id));
-  } catch (error) {
-    console.error(`usage: ${tokens.length} counted events not reported to Stripe (customers not read), retrying them`, error);
-    return new Set(tokens.map((e) => e.id));
-  }
+  // No Stripe customer, no paid plan to bill: the tokens are counted in Strive only.
+  const billed = events.filter((event) => billable(event) && customers.get(event.organization_id));
+  if (!stripe || !eventName || billed.length === 0) return new Set();
+  const outcomes = await Promise.allSettled(billed.map((event) =>
+    stripe.billing.meterEvents.create({
+      event_name: eventName,
+      identifier: event.id,
+      timestamp: Math.floor(Date.parse(event.occurred_at) / 1000),
+      payload: { stripe_customer_id: customers.get(event.organization_id)!, value: String(event.quantity) },
+      // The same request again (a redelivery within 24 h) gets Stripe's first answer back
+      // instead of a duplicate-identifier error.
+    }, { idempotencyKey: `strive-meter-${event.id}` })));
+  const failed = billed.filter((_, n) => outcomes[n]!.status === 'rejected');
+  if (failed.length > 0) console.error(`usage: ${failed.length} counted events not reported to Stripe, retrying them`, (outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason);
+  return new Set(failed.map((e) => e.id));
 }
 
 const shardBinding = (env: Bindings, shard: number) => (env as unknown as Record<string, D1Database | undefined>)[`SHARD_${shard}`];
 
 type Group = { shard: D1Database | undefined; shardNumber: number; messages: Message<unknown>[]; events: UsageEvent[] };
 
-/** strive-usage: group by shard, one batch per shard, ack a shard's messages after its commit. */
+/**
+ * strive-usage: drop the events of organizations no longer in the catalog, group the rest by
+ * shard, one batch per shard, ack a shard's messages after its commit.
+ */
 export async function consumeUsage(batch: MessageBatch<unknown>, env: Bindings): Promise<void> {
-  const groups = new Map<number, Group>();
+  const valid: { message: Message<unknown>; event: UsageEvent }[] = [];
   for (const message of batch.messages) {
     const reason = invalidEvent(message.body);
     if (reason) {
@@ -128,13 +133,34 @@ export async function consumeUsage(batch: MessageBatch<unknown>, env: Bindings):
       message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
       continue;
     }
-    const event = message.body as UsageEvent;
+    valid.push({ message, event: message.body as UsageEvent });
+  }
+  if (valid.length === 0) return;
+  let customers: Map<string, string | null>;
+  try {
+    customers = await organizationsInCatalog(env, [...new Set(valid.map(({ event }) => event.organization_id))]);
+  } catch (error) {
+    console.error(`usage: ${valid.length} events not counted (the catalog was not read), retrying`, error);
+    for (const { message } of valid) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+    return;
+  }
+  const groups = new Map<number, Group>();
+  const ofDeleted: Record<string, number> = {};
+  for (const { message, event } of valid) {
+    if (!customers.has(event.organization_id)) {
+      ofDeleted[event.organization_id] = (ofDeleted[event.organization_id] ?? 0) + 1;
+      message.ack();
+      continue;
+    }
     let group = groups.get(event.shard);
     if (!group) {
       groups.set(event.shard, (group = { shard: shardBinding(env, event.shard), shardNumber: event.shard, messages: [], events: [] }));
     }
     group.messages.push(message);
     group.events.push(event);
+  }
+  if (Object.keys(ofDeleted).length > 0) {
+    console.log(`usage: events acknowledged without counting, their organization is not in the catalog (deleted): ${JSON.stringify(ofDeleted)}`);
   }
   await Promise.all(
     [...groups.values()].map(async (group) => {
@@ -149,7 +175,7 @@ export async function consumeUsage(batch: MessageBatch<unknown>, env: Bindings):
       }
       // Counted. Only an event Stripe did not take comes back: its next delivery counts nothing
       // (its id is in usage_events) and reports it again (Stripe dedupes by identifier).
-      const unreported = await reportToStripe(env, group.events);
+      const unreported = await reportToStripe(env, group.events, customers);
       group.messages.forEach((message, n) => {
         if (unreported.has(group.events[n]!.id)) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
         else message.ack();
