@@ -23,6 +23,7 @@
 // only message retried (its next delivery counts nothing and reports it again; Stripe dedupes by
 // identifier), so a Stripe failure never holds back or dead-letters the counting of the others.
 import { USAGE_RESOURCE_TYPES } from '../../db/enums';
+import { shardBinding, shardCount } from '../../db/shards';
 import { uuidv7, uuidv7PerRowSql } from '../../lib/ids';
 import type { Bindings } from '../../env';
 import { stripeClient } from '../billing/stripe';
@@ -115,9 +116,7 @@ async function reportToStripe(env: Bindings, events: UsageEvent[], customers: Ma
   return new Set(failed.map((e) => e.id));
 }
 
-const shardBinding = (env: Bindings, shard: number) => (env as unknown as Record<string, D1Database | undefined>)[`SHARD_${shard}`];
-
-type Group = { shard: D1Database | undefined; shardNumber: number; messages: Message<unknown>[]; events: UsageEvent[] };
+type Group = { shardNumber: number; messages: Message<unknown>[]; events: UsageEvent[] };
 
 /**
  * strive-usage: drop the events of organizations no longer in the catalog, group the rest by
@@ -154,7 +153,7 @@ export async function consumeUsage(batch: MessageBatch<unknown>, env: Bindings):
     }
     let group = groups.get(event.shard);
     if (!group) {
-      groups.set(event.shard, (group = { shard: shardBinding(env, event.shard), shardNumber: event.shard, messages: [], events: [] }));
+      groups.set(event.shard, (group = { shardNumber: event.shard, messages: [], events: [] }));
     }
     group.messages.push(message);
     group.events.push(event);
@@ -165,8 +164,7 @@ export async function consumeUsage(batch: MessageBatch<unknown>, env: Bindings):
   await Promise.all(
     [...groups.values()].map(async (group) => {
       try {
-        if (!group.shard) throw new Error(`no SHARD_${group.shardNumber} binding`);
-        await countOnShard(group.shard, group.events);
+        await countOnShard(shardBinding(env, group.shardNumber, { count: 0 }), group.events);
       } catch (error) {
         // Only this shard's messages go back; the other shards' commits stand.
         console.error(`usage: ${group.events.length} events on shard ${group.shardNumber} not counted, retrying`, error);
@@ -194,10 +192,9 @@ async function countedOrNot(env: Bindings, events: UsageEvent[]): Promise<{ coun
   const byShard = new Map<number, string[]>();
   for (const event of events.filter(billable)) byShard.set(event.shard, [...(byShard.get(event.shard) ?? []), event.id]);
   await Promise.all([...byShard].map(async ([shard, ids]) => {
-    const db = shardBinding(env, shard);
-    if (!db) return ids.forEach((id) => uncounted.add(id));
+    if (shard >= shardCount(env)) return ids.forEach((id) => uncounted.add(id));
     try {
-      const { results } = await db.prepare('SELECT id FROM usage_events WHERE id IN (SELECT value FROM json_each(?1))').bind(JSON.stringify(ids)).all<{ id: string }>();
+      const { results } = await shardBinding(env, shard, { count: 0 }).prepare('SELECT id FROM usage_events WHERE id IN (SELECT value FROM json_each(?1))').bind(JSON.stringify(ids)).all<{ id: string }>();
       const found = new Set(results.map((r) => r.id));
       for (const id of ids) (found.has(id) ? counted : uncounted).add(id);
     } catch (error) {
