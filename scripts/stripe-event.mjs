@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEV_VARS_PATH } from './dev-identity.mjs';
 import { parseDotenv } from './dev-setup.mjs';
+import { wrangler } from './migrate.mjs';
 import { IDS } from './seed.mjs';
 
 const { values } = parseArgs({
@@ -19,10 +20,31 @@ const { values } = parseArgs({
   },
 });
 if (!values.org) {
-  console.error('usage: npm run stripe:event -- --org <seeded slug or organization id> [--tier basic|pro|enterprise] [--status active|past_due|canceled|…] [--type …]');
+  console.error('usage: npm run stripe:event -- --org <slug or organization id> [--tier basic|pro|enterprise] [--status active|past_due|canceled|…] [--type …]');
   process.exit(2);
 }
-const organizationId = IDS.organizations[values.org] ?? values.org;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A seeded slug, an id, or any other slug looked up in the local catalog (what `npm run dev` serves). */
+function organizationIdOf(ref) {
+  if (IDS.organizations[ref]) return IDS.organizations[ref];
+  if (UUID.test(ref)) return ref;
+  // Slugs are [a-z0-9-]: checked before the value goes into the SQL text.
+  if (!/^[a-z0-9-]{1,64}$/.test(ref)) throw new Error(`'${ref}' is neither an organization id nor a slug.`);
+  const output = wrangler(['d1', 'execute', 'CATALOG', '--local', '--json', '--command', `SELECT id FROM organizations WHERE slug = '${ref}'`], { capture: true });
+  const id = JSON.parse(output).at(-1)?.results?.[0]?.id;
+  if (!id) throw new Error(`No organization has the slug '${ref}' in the local catalog.`);
+  return id;
+}
+
+let organizationId;
+try {
+  organizationId = organizationIdOf(values.org);
+} catch (error) {
+  console.error(error.message);
+  process.exit(2);
+}
 const secret = parseDotenv(readFileSync(DEV_VARS_PATH, 'utf8')).STRIPE_WEBHOOK_SECRET;
 if (!secret) throw new Error('.dev.vars has no STRIPE_WEBHOOK_SECRET: run `npm run setup`.');
 
@@ -65,5 +87,11 @@ const response = await fetch(`${values.url}/v1/webhooks/stripe`, {
   headers: { 'content-type': 'application/json', 'stripe-signature': `t=${now},v1=${signature}` },
   body: payload,
 });
-console.log(`${values.type} (${values.tier}, ${subscription.status}) for ${organizationId}: ${response.status} ${await response.text()}`);
+const answer = await response.text();
+console.log(`${values.type} (${values.tier}, ${subscription.status}) for ${organizationId}: ${response.status} ${answer}`);
 if (!response.ok) process.exitCode = 1;
+else if (JSON.parse(answer).applied === false) {
+  // Nothing changed: say why rather than exit as if it had worked.
+  console.error('Not applied: the subscription is already in this state, the organization no longer exists, or an event of this same second ranked higher.');
+  process.exitCode = 1;
+}

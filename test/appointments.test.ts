@@ -92,6 +92,9 @@ describe('appointments', () => {
       expectProblem(res, 400, 'invalid_request');
       expect(res.body.errors.map((e: { path: string }) => e.path), JSON.stringify(body)).toContain(field);
     }
+    // A URL refused says what it must be.
+    const http = await book({ ...base, meeting_url: 'http://meet.example.com/x' });
+    expect(http.body.errors[0].message).toContain('https://');
     // exactly 24 h is fine
     expect((await book({ ...base, end_time: at(24 * 60) })).status).toBe(201);
 

@@ -35,7 +35,7 @@ export const Instant = z.iso
   .transform((value) => new Date(value).toISOString())
   .openapi({ description: 'ISO 8601 with `Z` or an offset; answered in UTC', example: '2026-12-03T15:00:00.000Z' });
 
-export const HttpsUrl = z.url({ protocol: /^https$/, hostname: z.regexes.domain }).max(2000).openapi({ example: 'https://meet.example.com/abc' });
+export const HttpsUrl = z.url({ protocol: /^https$/, hostname: z.regexes.domain, error: 'Must be an https:// URL with a domain name (no IP address).' }).max(2000).openapi({ example: 'https://meet.example.com/abc' });
 
 const fields = {
   title: z.string().trim().min(1).max(200),

@@ -140,7 +140,7 @@ export async function deleteOrganization({ ctx, bucket }: { ctx: TenantContext; 
     .get();
   // (The free tier's row has no Stripe subscription.)
   if (subscription?.stripe_id && LIVE_STATUSES.includes(subscription.status)) {
-    throw conflict(`The organization has a ${subscription.status} subscription: cancel it through POST …/billing/portal first, then delete the organization.`);
+    throw conflict(`The organization's subscription is ${subscription.status}: cancel it through POST …/billing/portal first, then delete the organization.`);
   }
   // Its data first, the catalog row last: if a step fails the answer is a 500 and the
   // organization still exists, so the same DELETE can be sent again until nothing is left.
