@@ -314,15 +314,16 @@ describe('POST /v1/webhooks/stripe', () => {
 describe('Stripe events of the same second', () => {
   it('end in the same state whatever order they arrive in: a deletion is not undone by an update', async () => {
     const finals = [];
+    const t = now(); // one clock for both rounds: their states must compare equal
     for (const deletedFirst of [true, false]) {
       const org = await newOrg();
       const subscription = subscriptionObject(org.id, 'pro');
-      const t = now();
       await deliver(stripeEvent('customer.subscription.created', subscription, t - 10));
       const updated = stripeEvent('customer.subscription.updated', { ...subscription, cancel_at_period_end: true }, t);
       const deleted = stripeEvent('customer.subscription.deleted', { ...subscription, status: 'canceled', canceled_at: t }, t);
       for (const event of deletedFirst ? [deleted, updated] : [updated, deleted]) await deliver(event);
-      const final = await subscriptionOf(org);
+      // (The billing period comes from the clock when each subscription object was made.)
+      const { current_period_start: _start, current_period_end: _end, ...final } = await subscriptionOf(org);
       expect(final, deletedFirst ? 'deleted first' : 'updated first').toMatchObject({ tier: 'free', status: 'canceled', effective_tier: 'free' });
       expect(await statusOfOrg(org)).toBe('canceled');
       finals.push(final);
@@ -512,13 +513,22 @@ describe('checkout and portal', () => {
       return { id: 'cs_test_1', object: 'checkout.session', mode: 'subscription', url: 'https://checkout.stripe.com/c/pay/cs_test_1', status: 'open' };
     }, json).times(2);
 
+    // The second checkout first looks at the first session and expires it, still open.
+    stripe.intercept({ path: '/v1/checkout/sessions/cs_test_1', method: 'GET' })
+      .reply(200, { id: 'cs_test_1', object: 'checkout.session', mode: 'subscription', status: 'open', subscription: null }, json);
+    stripe.intercept({ path: '/v1/checkout/sessions/cs_test_1/expire', method: 'POST' }).reply(200, (req) => {
+      capture('expire')(req);
+      return { id: 'cs_test_1', object: 'checkout.session', mode: 'subscription', status: 'expired' };
+    }, json);
+
     const first = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' });
     expect(first.status, JSON.stringify(first.body)).toBe(200);
     expect(first.body).toEqual({ url: 'https://checkout.stripe.com/c/pay/cs_test_1' });
-    // No subscription yet (the first session abandoned, or still open): another checkout is allowed.
-    // Once one is live it is 409 (below); if two sessions both complete, the webhook keeps the first.
+    // No subscription yet (the first session abandoned, or still open): another checkout is allowed,
+    // and the first session is expired so that only one can be paid. Once one is live it is 409 (below).
     const again = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' });
     expect(again.status).toBe(200);
+    expect(sent.expire).toHaveLength(1);
     fetchMock.assertNoPendingInterceptors();
 
     // One customer, created with an idempotency key per organization, stored and reused.
@@ -578,6 +588,30 @@ describe('checkout and portal', () => {
     await deliver(stripeEvent('customer.subscription.deleted', { ...subscription, status: 'canceled' }, t + 1));
     expect((await api('DELETE', `/v1/orgs/${org.slug}`, { token: org.owner.token })).status).toBe(204);
     expect((await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token })).status).toBe(404);
+  });
+
+  it('answers 409 while the previous checkout is paid and its subscription has not arrived yet; lets it through once that subscription is over', async () => {
+    fetchMock.activate();
+    fetchMock.disableNetConnect();
+    const org = await newOrg();
+    const subscription = subscriptionObject(org.id, 'basic');
+    await env.CATALOG.prepare("UPDATE organizations SET stripe_customer_id = ?, stripe_checkout_session_id = 'cs_paid' WHERE id = ?").bind(`cus_${rand()}`, org.id).run();
+    const stripe = fetchMock.get('https://api.stripe.com');
+    const json = { headers: { 'content-type': 'application/json' } };
+    stripe.intercept({ path: '/v1/checkout/sessions/cs_paid', method: 'GET' })
+      .reply(200, { id: 'cs_paid', object: 'checkout.session', mode: 'subscription', status: 'complete', subscription: subscription.id }, json).times(2);
+    const early = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' });
+    expectProblem(early, 409, 'conflict');
+    expect(early.body.detail).toContain('being set up');
+
+    // Its subscription arrives and is later canceled: a new checkout goes on (to the price: none here, 503).
+    const t = now();
+    await deliver(stripeEvent('customer.subscription.created', subscription, t));
+    await deliver(stripeEvent('customer.subscription.deleted', { ...subscription, status: 'canceled' }, t + 1));
+    stripe.intercept({ path: (p) => p.startsWith('/v1/prices?'), method: 'GET' })
+      .reply(200, { object: 'list', url: '/v1/prices', has_more: false, data: [] }, json);
+    expectProblem(await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }), 503, 'not_configured');
+    fetchMock.assertNoPendingInterceptors();
   });
 
   it('lets a checkout through once the subscription is over', async () => {

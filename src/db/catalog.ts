@@ -49,6 +49,8 @@ export const organizations = sqliteTable(
     /** The tenant shard (SHARD_n) that holds every row of this organization. */
     shard: integer('shard').notNull(),
     stripe_customer_id: text('stripe_customer_id'),
+    /** The last Checkout Session opened: the next checkout expires it if still open (two paid sessions would make two subscriptions). */
+    stripe_checkout_session_id: text('stripe_checkout_session_id'),
     created_by: text('created_by').references(() => users.id),
     created_at: createdAt(),
     updated_at: updatedAt(),

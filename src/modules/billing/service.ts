@@ -62,13 +62,33 @@ async function stripeCustomer(ctx: TenantContext, stripe: Stripe, stored: string
 
 async function billingState(ctx: TenantContext) {
   const row = await ctx.catalog
-    .select({ customer: organizations.stripe_customer_id, subscription: subscriptions.stripe_subscription_id, status: subscriptions.status })
+    .select({
+      customer: organizations.stripe_customer_id, checkout: organizations.stripe_checkout_session_id,
+      subscription: subscriptions.stripe_subscription_id, status: subscriptions.status,
+    })
     .from(organizations)
     .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
     .where(eq(organizations.id, ctx.organization.id))
     .get();
-  return row ?? { customer: null, subscription: null, status: null };
+  return row ?? { customer: null, checkout: null, subscription: null, status: null };
 }
+
+/**
+ * Two Checkout Sessions paid in two tabs would make two subscriptions, so a new checkout first
+ * closes the organization's previous session: expired while still open; if it has completed and
+ * its subscription has not reached us yet (the webhook is on its way), the new checkout is a 409.
+ */
+async function closePreviousCheckout(stripe: Stripe, sessionId: string | null, knownSubscription: string | null) {
+  if (!sessionId) return;
+  const previous = await stripe.checkout.sessions.retrieve(sessionId);
+  if (previous.status === 'open') {
+    await stripe.checkout.sessions.expire(sessionId);
+  } else if (previous.status === 'complete' && previous.subscription && idOf(previous.subscription) !== knownSubscription) {
+    throw conflict('A checkout of this organization has just been paid: its subscription is being set up (GET …/subscription).');
+  }
+}
+
+const idOf = (ref: string | { id: string }) => (typeof ref === 'string' ? ref : ref.id);
 
 /** POST /billing/checkout: a Stripe Checkout Session for `tier`'s price (found by lookup_key). */
 export async function createCheckout({ ctx, env, input }: { ctx: TenantContext; env: Bindings; input: { tier: PaidTier } }) {
@@ -79,6 +99,7 @@ export async function createCheckout({ ctx, env, input }: { ctx: TenantContext; 
   if (state.subscription && state.status && LIVE_STATUSES.includes(state.status)) {
     throw conflict(`The organization already has a subscription (${state.status}): change it, pay it or cancel it through POST …/billing/portal.`);
   }
+  await closePreviousCheckout(stripe, state.checkout, state.subscription);
   const customer = await stripeCustomer(ctx, stripe, state.customer);
   const prices = await stripe.prices.list({ lookup_keys: [input.tier], active: true, limit: 1 });
   const price = prices.data[0];
@@ -94,6 +115,7 @@ export async function createCheckout({ ctx, env, input }: { ctx: TenantContext; 
     success_url: env.BILLING_SUCCESS_URL,
     cancel_url: env.BILLING_CANCEL_URL,
   });
+  await ctx.catalog.update(organizations).set({ stripe_checkout_session_id: session.id }).where(eq(organizations.id, ctx.organization.id)).run();
   return { url: session.url! };
 }
 

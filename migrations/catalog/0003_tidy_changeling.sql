@@ -1,1 +1,0 @@
-ALTER TABLE `subscriptions` ADD `stripe_invoice_created` integer;
