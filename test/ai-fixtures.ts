@@ -1,6 +1,7 @@
 // The seed's AI tools catalog (scripts/seed.mjs, ids …401–403), for tests: the catalog is empty
 // until someone adds tools, and a tool is only offered when the catalog has it.
 import { env } from 'cloudflare:test';
+import { uuidv7 } from '../src/lib/ids';
 
 const TOOLS = [
   {
@@ -25,6 +26,6 @@ export async function seedAiTools() {
   await env.CATALOG.batch(TOOLS.map((tool) =>
     env.CATALOG.prepare(
       'INSERT OR IGNORE INTO ai_tools (id, name, description, category, required_tier, parameters, is_active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)',
-    ).bind(crypto.randomUUID(), tool.name, tool.description, tool.category, tool.required_tier, JSON.stringify(tool.parameters), now, now),
+    ).bind(uuidv7(), tool.name, tool.description, tool.category, tool.required_tier, JSON.stringify(tool.parameters), now, now),
   ));
 }

@@ -26,7 +26,7 @@ const tool = (name: string, extra: Record<string, unknown> = {}) => ({
 
 describe('the AI tools catalog', () => {
   it('is readable by any signed-in user, and by no one else', async () => {
-    const res = await api('GET', '/v1/ai-tools', { token: employee.token });
+    const res = await api('GET', '/v1/ai-tools?limit=100', { token: employee.token });
     expect(res.status).toBe(200);
     expect(res.body.data.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['search_customers', 'list_project_tasks', 'create_task']));
     expectProblem(await api('GET', '/v1/ai-tools'), 401, 'unauthenticated');
@@ -46,6 +46,26 @@ describe('the AI tools catalog', () => {
     expectProblem(await api('PATCH', `/v1/ai-tools/${crypto.randomUUID()}`, { token: admin.token, body: { is_active: false } }), 404, 'not_found');
   });
 
+  it('is a list like every other: newest first, `limit` and `cursor`, `next_cursor` null on the last page', async () => {
+    const names = [];
+    for (let n = 0; n < 3; n++) {
+      const name = `paged_${n}_${crypto.randomUUID().slice(0, 8)}`;
+      expect((await api('POST', '/v1/ai-tools', { token: admin.token, body: tool(name) })).status).toBe(201);
+      names.push(name);
+    }
+    const org = await newOrg();
+    for (const path of ['/v1/ai-tools', `/v1/orgs/${org.slug}/ai-tools`]) {
+      const token = path.startsWith('/v1/orgs') ? org.owner.token : employee.token;
+      const first = await api('GET', `${path}?limit=2`, { token });
+      expect(first.body.data.map((t: { name: string }) => t.name), path).toEqual([names[2], names[1]]);
+      const second = await api('GET', `${path}?limit=1&cursor=${first.body.next_cursor}`, { token });
+      expect(second.body.data.map((t: { name: string }) => t.name)).toEqual([names[0]]);
+      const all = await api('GET', `${path}?limit=100`, { token });
+      expect(all.body.next_cursor).toBeNull();
+      expectProblem(await api('GET', `${path}?limit=0`, { token }), 400, 'invalid_request');
+    }
+  });
+
   it('accepts only a JSON Schema object as `parameters`, and a provider-safe name', async () => {
     const bad = async (body: Record<string, unknown>, field: string) => {
       const res = await api('POST', '/v1/ai-tools', { token: admin.token, body });
@@ -63,14 +83,14 @@ describe('the AI tools catalog', () => {
   it("marks each tool available for the organization's tier", async () => {
     const org = await newOrg();
     const available = async () => {
-      const res = await api('GET', `/v1/orgs/${org.slug}/ai-tools`, { token: org.owner.token });
+      const res = await api('GET', `/v1/orgs/${org.slug}/ai-tools?limit=100`, { token: org.owner.token });
       expect(res.status).toBe(200);
       return Object.fromEntries(res.body.data.map((t: { name: string; available: boolean }) => [t.name, t.available]));
     };
     expect(await available()).toMatchObject({ search_customers: true, list_project_tasks: true, create_task: false });
     await env.CATALOG.prepare("UPDATE subscriptions SET tier = 'basic' WHERE organization_id = ?").bind(org.id).run();
     // By id rather than slug: a new access cache entry, so a fresh look-up of the tier.
-    const res = await api('GET', `/v1/orgs/${org.id}/ai-tools`, { token: org.owner.token });
+    const res = await api('GET', `/v1/orgs/${org.id}/ai-tools?limit=100`, { token: org.owner.token });
     expect(Object.fromEntries(res.body.data.map((t: { name: string; available: boolean }) => [t.name, t.available]))).toMatchObject({ create_task: true });
   });
 });

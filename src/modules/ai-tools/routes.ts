@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { TIERS } from '../../db/enums';
 import { requireUser } from '../../auth/users';
 import { Id } from '../../lib/fields';
+import { pageOf, pageQuery } from '../../lib/pagination';
 import { defineRoute, json, jsonBody, OrgParam, type App } from '../../lib/openapi';
 import type { MiddlewareHandler } from 'hono';
 import type { AppEnv } from '../../env';
@@ -71,12 +72,13 @@ const platformAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
 export function registerAiToolRoutes(app: App) {
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/ai-tools', tags, summary: 'The AI tools catalog (any signed-in user)',
-      responses: { 200: json(z.object({ data: z.array(AiToolSchema) }), 'Every tool, by name') },
+      method: 'get', path: '/v1/ai-tools', tags, summary: 'The AI tools catalog (any signed-in user), newest first',
+      request: { query: z.object(pageQuery) },
+      responses: { 200: json(pageOf(AiToolSchema), 'A page of tools') },
     }),
     async (c) => {
       const { catalog } = await requireUser(c);
-      return c.json({ data: await listAiTools(catalog) }, 200);
+      return c.json(await listAiTools(catalog, c.req.valid('query')), 200);
     },
   );
 
@@ -110,9 +112,9 @@ export function registerAiToolRoutes(app: App) {
     defineRoute({
       method: 'get', path: '/v1/orgs/{org}/ai-tools', tags, permission: 'ai_tools:read',
       summary: "The catalog, each tool `available` or not for the organization's tier",
-      request: { params: z.object({ org: OrgParam }) },
-      responses: { 200: json(z.object({ data: z.array(AiToolSchema.extend({ available: z.boolean() })) }), 'Every tool, by name') },
+      request: { params: z.object({ org: OrgParam }), query: z.object(pageQuery) },
+      responses: { 200: json(pageOf(AiToolSchema.extend({ available: z.boolean() })), 'A page of tools, newest first') },
     }),
-    async (c) => c.json({ data: await organizationAiTools({ ctx: c.get('tenant') }) }, 200),
+    async (c) => c.json(await organizationAiTools({ ctx: c.get('tenant'), input: c.req.valid('query') }), 200),
   );
 }

@@ -8,6 +8,7 @@ import type { CatalogDb } from '../../db/shards';
 import type { SessionUser, TenantContext } from '../../env';
 import { requirePermission } from '../../auth/tenant';
 import { uuidv7 } from '../../lib/ids';
+import { newestFirst } from '../../lib/pagination';
 import { ApiError, conflict, notFound } from '../../lib/problem';
 import { tierAllows } from '../billing/tiers';
 
@@ -20,7 +21,9 @@ export function requirePlatformAdmin(user: SessionUser) {
 
 const nameTaken = (error: unknown) => (isUniqueViolation(error, 'name') ? conflict('A tool with this name exists.') : error);
 
-export const listAiTools = (catalog: CatalogDb) => catalog.select().from(ai_tools).orderBy(ai_tools.name);
+/** A page of the catalog, newest first (like every list). */
+export const listAiTools = (catalog: CatalogDb, page: { limit: number; cursor?: string }) =>
+  newestFirst(ai_tools.id, page, (after) => catalog.select().from(ai_tools).where(after).$dynamic());
 
 export async function createAiTool(catalog: CatalogDb, user: SessionUser, input: AiToolInput): Promise<AiTool> {
   requirePlatformAdmin(user);
@@ -45,8 +48,8 @@ export async function updateAiTool(catalog: CatalogDb, user: SessionUser, id: st
 }
 
 /** The catalog with `available`: active and allowed by the organization's tier. */
-export async function organizationAiTools({ ctx }: { ctx: TenantContext }) {
+export async function organizationAiTools({ ctx, input }: { ctx: TenantContext; input: { limit: number; cursor?: string } }) {
   requirePermission(ctx, 'ai_tools:read');
-  const rows = await listAiTools(ctx.catalog);
-  return rows.map((tool) => ({ ...tool, available: tool.is_active && tierAllows(ctx.organization.tier, tool.required_tier) }));
+  const page = await listAiTools(ctx.catalog, input);
+  return { ...page, data: page.data.map((tool) => ({ ...tool, available: tool.is_active && tierAllows(ctx.organization.tier, tool.required_tier) })) };
 }
