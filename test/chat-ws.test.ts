@@ -257,7 +257,7 @@ describe('POST …/messages', () => {
     const id = await newConversation(org);
     const watcher = await connectChat(org, id, org.owner.token);
     const res = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'Hello' } });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body).toMatchObject({ role: 'assistant', status: 'complete', model: 'local/echo-1' });
     expect(res.body.content).toContain('Hello');
     const done = await watcher.ofType('done');
@@ -266,7 +266,7 @@ describe('POST …/messages', () => {
     // A later turn: the visibility check, the quota, and the turn's one write (the object keeps
     // the conversation and the catalog's tools in memory).
     const again = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'Again' } });
-    expect(again.status).toBe(200);
+    expect(again.status).toBe(201);
     expect(again.roundTrips).toBe(3);
     await watcher.close();
   });
@@ -302,7 +302,7 @@ describe('POST …/messages', () => {
       token: org.owner.token,
       body: { content: `/tool create_task {"project_id": "${project.body.id}", "title": "Call Dana"}` },
     });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body.content).toContain('Call Dana');
     const tasks = await api('GET', `/v1/orgs/${org.slug}/projects/${project.body.id}/tasks`, { token: org.owner.token });
     expect(tasks.body.data.map((t: { title: string }) => t.title)).toEqual(['Call Dana']);
@@ -329,7 +329,7 @@ describe('POST …/messages', () => {
     const res = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, {
       token: org.owner.token, body: { content: '/tool search_customers {"query": "dana", "limit": 25}' },
     });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
     const tool = (await getConversation(org, id)).conversation_data[1];
     expect(tool).toMatchObject({ role: 'tool', tool: { name: 'search_customers' } });
     expect(new TextEncoder().encode(tool.content).length).toBeLessThanOrEqual(MAX_TOOL_RESULT_BYTES);
@@ -552,7 +552,7 @@ describe('a turn that fails on our side', () => {
     // Nothing of it was stored, and the conversation takes the next turn.
     expect((await getConversation(org, id))).toMatchObject({ conversation_data: [], usage_tokens: 0 });
     const next = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'Again' } });
-    expect(next.status).toBe(200);
+    expect(next.status).toBe(201);
     expect((await getConversation(org, id)).conversation_data.map((m: Message) => m.content)).toEqual(['Again', next.body.content]);
     await socket.close();
   });
@@ -572,7 +572,7 @@ describe('a conversation\'s size', () => {
     const org = await newOrg();
     const id = await newConversation(org);
     await fill(org, id, messages);
-    expect((await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'y'.repeat(2000) } })).status).toBe(200);
+    expect((await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'y'.repeat(2000) } })).status).toBe(201);
     expectProblem(await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'more' } }), 409, 'conversation_full');
     const socket = await connectChat(org, id, org.owner.token);
     socket.send({ type: 'user_message', content: 'more' });
@@ -619,7 +619,7 @@ describe('a conversation deleted while its sockets are open', () => {
     const id = await newConversation(org);
     // Deleted behind the object's back (no word to it): its copy still says the conversation exists.
     const warm = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'hello' } });
-    expect(warm.status).toBe(200);
+    expect(warm.status).toBe(201);
     const socket = await connectChat(org, id, org.owner.token);
     await socket.ofType('history');
     await (await shardOf(org.id)).prepare('DELETE FROM ai_conversations WHERE id = ?').bind(id).run();

@@ -146,7 +146,8 @@ export class ChatSession extends DurableObject<Bindings> {
         : { code: failure.code === 'not_found' ? 'not_found' : 'internal', detail: failure.detail };
       return Response.json(refusal, { status: ERROR_CODES[refusal.code].status, headers: { ...headers, [REFUSAL_HEADER]: '1' } });
     }
-    return Response.json(message, { headers });
+    // The user's message and the answer are new resources: 201, like every creation.
+    return Response.json(message, { status: 201, headers });
   }
 
   /** POST …/messages as server-sent events: the turn's events as they happen, ending with `done`. */

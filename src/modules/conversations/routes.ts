@@ -163,10 +163,8 @@ export function registerConversationRoutes(app: App) {
         'Events: `message` {message} (the user message), `delta` {message_id, text}, `error` {code, detail}, `done` {message, usage}.',
       request: { params: itemParams, body: jsonBody(MessageCreate) },
       responses: {
-        200: {
-          description: "The assistant's message (or its event stream)",
-          content: { 'application/json': { schema: MessageSchema }, 'text/event-stream': { schema: z.string() } },
-        },
+        201: { description: "The assistant's message (the turn created it and the user's)", content: { 'application/json': { schema: MessageSchema } } },
+        200: { description: 'With `Accept: text/event-stream`: the turn as server-sent events', content: { 'text/event-stream': { schema: z.string() } } },
         402: { description: 'The monthly ai_tokens quota is spent' },
         409: { description: 'Another answer is being generated, or the conversation is full (`conversation_full`)' },
         502: { description: 'The model provider failed' },
