@@ -1,7 +1,8 @@
 // AI conversations (issue 4, "Conversations"): CRUD, the context rule, who sees what, filters and
 // round trips. The chat itself is in chat-ws.test.ts.
 import { describe, expect, it } from 'vitest';
-import { api, expectProblem, joinAs, newOrg, type TestOrg } from './helpers';
+import { env } from 'cloudflare:test';
+import { api, expectProblem, joinAs, newOrg, newUser, type TestOrg } from './helpers';
 
 const base = (org: TestOrg) => `/v1/orgs/${org.slug}/conversations`;
 
@@ -102,6 +103,20 @@ describe('conversations', () => {
     expect((await api('PATCH', `${base(org)}/${carols.id}`, { token: admin.token, body: { is_archived: true } })).status).toBe(200);
     expectProblem(await create(org, {}, viewer.token), 403, 'forbidden');
     expect((await api('DELETE', `${base(org)}/${bobs.id}`, { token: admin.token })).status).toBe(204);
+  });
+
+  it('platform staff (global admin) read every conversation of any organization, write none, and each read is audited', async () => {
+    const org = await newOrg();
+    const bob = await joinAs(org, 'member');
+    const bobs = (await create(org, { title: 'bob' }, bob.token)).body;
+    const staff = await newUser('staff');
+    await env.CATALOG.prepare("UPDATE users SET role = 'admin' WHERE id = ?").bind(staff.id).run();
+    expect((await api('GET', base(org), { token: staff.token })).body.data.map((c: { id: string }) => c.id)).toEqual([bobs.id]);
+    expect((await api('GET', `${base(org)}/${bobs.id}`, { token: staff.token })).body.title).toBe('bob');
+    expectProblem(await api('PATCH', `${base(org)}/${bobs.id}`, { token: staff.token, body: { title: 'staff was here' } }), 403, 'forbidden');
+    expectProblem(await api('POST', `${base(org)}/${bobs.id}/messages`, { token: staff.token, body: { content: 'hi' } }), 403, 'forbidden');
+    const audit = await api('GET', `/v1/orgs/${org.slug}/activity?user_id=${staff.id}`, { token: org.owner.token });
+    expect(audit.body.data.length).toBeGreaterThanOrEqual(2);
   });
 
   it('lists newest first in one query, filtered by context and archived, page by page', async () => {

@@ -27,8 +27,12 @@ export type ConversationFilters = {
 
 const described = (action: 'create' | 'update' | 'delete') => ({ action: `conversation.${action}` as const, resource_type: 'conversation' });
 
-/** Who sees every conversation of the organization, not only their own. */
-const seesAll = (ctx: TenantContext) => ctx.permissions.has('conversations:delete');
+/**
+ * Who sees every conversation of the organization, not only their own: those who may delete them
+ * (admins, owners), and platform staff, who may read any organization (each access audited).
+ */
+const seesAll = (ctx: TenantContext) =>
+  ctx.permissions.has('conversations:delete') || (ctx.actor.type === 'user' && ctx.actor.user.role === 'admin');
 
 /** The visibility rule for a conversation in hand (a socket's, re-checked as its access changes). */
 export const maySee = (ctx: TenantContext, conversation: Pick<Conversation, 'user_id'>) =>
