@@ -68,7 +68,8 @@ export function createApp() {
       },
       allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-none-match', 'x-request-id'],
       allowMethods: ['GET', 'POST', 'PATCH', 'PUT', 'DELETE', 'OPTIONS'],
-      exposeHeaders: ['x-request-id', 'retry-after', 'etag', 'idempotent-replayed', 'x-d1-round-trips'],
+      // Range answers and the public cache's hit/miss are read by embeds on other origins too.
+      exposeHeaders: ['x-request-id', 'retry-after', 'etag', 'idempotent-replayed', 'x-d1-round-trips', 'content-range', 'accept-ranges', 'x-cache'],
       maxAge: 86_400,
     }),
   );

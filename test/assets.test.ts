@@ -181,6 +181,9 @@ describe('public asset delivery', () => {
     const unsatisfiable = await get({ range: `bytes=${text.length}-` });
     expectProblem(unsatisfiable, 416, 'range_not_satisfiable');
     expect(unsatisfiable.headers.get('content-range')).toBe(`bytes */${text.length}`);
+    // A page of another origin may read the range it got.
+    const embedded = await get({ range: 'bytes=0-4', origin: 'https://blog.example.com' });
+    expect(embedded.headers.get('access-control-expose-headers')).toContain('content-range');
     // A range this endpoint does not serve (several) is ignored: the whole file.
     expect((await get({ range: 'bytes=0-1,3-4' })).status).toBe(200);
     const notModified = await get({ 'if-none-match': asset.etag });

@@ -86,9 +86,10 @@ export function defineRoute<P extends string, R extends RouteSpec<P>>(spec: R) {
   const isWrite = route.method !== 'get' && route.method !== 'head';
   const guard = permission ? [permissionGuard(permission, selfParam)] : [];
   const secret = issuesSecret ? [markIssuesSecret] : [];
+  const optionalBody = route.request?.body?.required === false ? [emptyBodyIsNone] : [];
   return createRoute({
     ...route,
-    middleware: [...secret, ...guard, ...[route.middleware ?? []].flat()],
+    middleware: [...secret, ...guard, ...optionalBody, ...[route.middleware ?? []].flat()],
     ...(isPublic ? {} : { security: [{ bearer: [] }] }),
     ...(permission ? { 'x-permission': permission } : {}),
     ...(issuesSecret ? { 'x-issues-secret': true } : {}),
@@ -115,6 +116,21 @@ export const jsonBody = <T extends z.ZodTypeAny>(schema: T) => ({
   required: true,
   content: { 'application/json': { schema } },
 });
+
+/** A JSON body that may be left out (`{}` then). */
+export const optionalJsonBody = <T extends z.ZodTypeAny>(schema: T) => ({
+  required: false,
+  content: { 'application/json': { schema } },
+});
+
+/**
+ * An optional body sent empty with a JSON Content-Type (as many HTTP clients do for a bodiless
+ * POST) is no body, not malformed JSON: the validator then reads `{}`.
+ */
+const emptyBodyIsNone: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if ((await c.req.text()) === '') c.req.bodyCache.text = Promise.resolve('{}'); // what c.req.json() parses
+  await next();
+};
 
 export const json = <T extends z.ZodTypeAny>(schema: T, description: string) => ({
   description,

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { CONTENT_STATUSES, CONTENT_TYPES } from '../../db/enums';
 import { Id } from '../../lib/fields';
-import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
+import { defineRoute, json, jsonBody, optionalJsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import {
   archiveContent, createContent, deleteContent, getContent, listContent, publishContent, unpublishContent, updateContent,
@@ -132,7 +132,7 @@ export function registerContentRoutes(app: App) {
     defineRoute({
       method: 'post', path: '/v1/orgs/{org}/content/{id}/publish', tags, permission: 'content:publish',
       summary: 'Publish now, or at a future `published_at` (public from that instant; no job involved)',
-      request: { params: itemParams, body: { required: false, content: { 'application/json': { schema: Publish } } } },
+      request: { params: itemParams, body: optionalJsonBody(Publish) },
       responses: { 200: json(ContentSchema, 'The item') },
     }),
     async (c) => {
