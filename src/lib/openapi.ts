@@ -128,7 +128,8 @@ export const optionalJsonBody = <T extends z.ZodTypeAny>(schema: T) => ({
  * POST) is no body, not malformed JSON: the validator then reads `{}`.
  */
 const emptyBodyIsNone: MiddlewareHandler<AppEnv> = async (c, next) => {
-  if ((await c.req.text()) === '') c.req.bodyCache.text = Promise.resolve('{}'); // what c.req.json() parses
+  // What c.req.json() parses; hono keeps promises in the cache (its type says the value).
+  if ((await c.req.text()) === '') c.req.bodyCache.text = Promise.resolve('{}') as unknown as string;
   await next();
 };
 
