@@ -75,7 +75,7 @@ type RouteSpec<P extends string> = Omit<RouteConfig, 'path'> & {
   /** No authentication (health, docs, public content, signature-verified webhooks). */
   public?: boolean;
   /**
-   * Its success answer carries a secret shown once (an API key, a feed token): an Idempotency-Key
+   * Its success answer carries a secret shown once (an API key, a feed token, a webhook secret): an Idempotency-Key
    * does not keep it, and a repeat is answered 409 instead of with the secret again.
    */
   issuesSecret?: boolean;
