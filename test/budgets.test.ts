@@ -73,4 +73,17 @@ describe('D1 round-trip budgets', () => {
     expect(res.status).toBe(201);
     expect(res.roundTrips).toBe(5);
   });
+
+  it('adds the same 2 to a DELETE, and a replay costs the claim and the read of the first answer', async () => {
+    const org = await newOrg();
+    const created = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name: 'Gone' } });
+    const key = crypto.randomUUID();
+    const del = () => api('DELETE', `/v1/orgs/${org.slug}/customers/${created.body.id}`, { token: org.owner.token, headers: { 'idempotency-key': key } });
+    const first = await del();
+    expect(first.status).toBe(204);
+    expect(first.roundTrips).toBe(1 + 2);
+    const replay = await del();
+    expect(replay.status).toBe(204);
+    expect(replay.roundTrips).toBe(2);
+  });
 });

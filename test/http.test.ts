@@ -148,6 +148,54 @@ describe('request bodies', () => {
   });
 });
 
+describe('a malformed id in the path', () => {
+  // API.md: 404 not_found is an unknown resource, 400 a bad body or query. A path id that cannot
+  // name anything names no resource: the same 404 as a well-formed id that matches nothing.
+  const withoutRequestId = (body: Record<string, unknown>) => ({ ...body, request_id: undefined });
+
+  it.each([
+    ['GET', 'customers'],
+    ['DELETE', 'customers'],
+    ['GET', 'tasks'],
+    ['GET', 'conversations'],
+    ['GET', 'appointments'],
+    ['DELETE', 'appointments'],
+    ['GET', 'content'],
+    ['DELETE', 'assets'],
+  ])('%s /v1/orgs/{org}/%s/{id} answers 404 not_found like an unknown id', async (method, collection) => {
+    const at = (id: string) => api(method, `/v1/orgs/${org.slug}/${collection}/${id}`, { token: user.token });
+    const unknown = await at(crypto.randomUUID());
+    expectProblem(unknown, 404, 'not_found');
+    for (const malformed of ['abc', 'not-a-uuid', '0']) {
+      const res = await at(malformed);
+      expectProblem(res, 404, 'not_found');
+      expect(res.body.errors).toBeUndefined();
+      expect(withoutRequestId(res.body)).toEqual(withoutRequestId(unknown.body));
+    }
+  });
+
+  it('is a 404 before the body is read: a PATCH with a valid body, and one with an invalid body', async () => {
+    const at = (id: string, body: unknown) => api('PATCH', `/v1/orgs/${org.slug}/customers/${id}`, { token: user.token, body });
+    const unknown = await at(crypto.randomUUID(), { name: 'Ada' });
+    expectProblem(unknown, 404, 'not_found');
+    expect(withoutRequestId((await at('abc', { name: 'Ada' })).body)).toEqual(withoutRequestId(unknown.body));
+    expectProblem(await at('abc', { name: '' }), 404, 'not_found');
+  });
+
+  it('is a 404 on the public asset route too', async () => {
+    const at = (id: string) => api('GET', `/v1/public/${org.slug}/assets/${id}`);
+    const unknown = await at(crypto.randomUUID());
+    expectProblem(unknown, 404, 'not_found');
+    expect(withoutRequestId((await at('abc')).body)).toEqual(withoutRequestId(unknown.body));
+  });
+
+  it('leaves a bad query a 400 naming the parameter', async () => {
+    const res = await api('GET', `/v1/orgs/${org.slug}/customers?limit=0`, { token: user.token });
+    expectProblem(res, 400, 'invalid_request');
+    expect(paths(res)).toEqual(['limit']);
+  });
+});
+
 describe('CORS', () => {
   it('answers a preflight with the headers clients send', async () => {
     const response = await SELF.fetch('https://strive.test/v1/orgs', {

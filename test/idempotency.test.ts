@@ -1,10 +1,10 @@
-// Idempotency-Key on POST (src/middleware/idempotency.ts): the first answer below 500 is kept for
+// Idempotency-Key on every mutation (src/middleware/idempotency.ts): the first answer below 500 is kept for
 // 24 h and replayed to a repeat with the same key and the same request; the same key with another
 // request is a 409; keys are per actor.
 import { createScheduledController, env } from 'cloudflare:test';
 import worker from '../src/index';
 import { describe, expect, it } from 'vitest';
-import { api, expectProblem, newOrg, newUser, type TestUser } from './helpers';
+import { api, expectProblem, newOrg, newUser, type TestOrg, type TestUser } from './helpers';
 
 const newKey = () => `idem-${crypto.randomUUID()}`;
 const newSlug = () => `idem-${crypto.randomUUID().slice(0, 8)}`;
@@ -138,16 +138,61 @@ describe('Idempotency-Key', () => {
     expect(second.body.request_id).toBe(first.headers.get('x-request-id'));
   });
 
-  it('ignores the header on requests other than POST', async () => {
-    const user = await newUser('idem');
-    const org = await createOrg(user, { name: 'Patchable', slug: newSlug() }, newKey());
-    const key = newKey();
-    const one = await api('PATCH', `/v1/orgs/${org.body.slug}`, { token: user.token, body: { name: 'Renamed once' }, headers: { 'idempotency-key': key } });
-    const two = await api('PATCH', `/v1/orgs/${org.body.slug}`, { token: user.token, body: { name: 'Renamed twice' }, headers: { 'idempotency-key': key } });
-    expect(one.status).toBe(200);
-    expect(two.status).toBe(200);
-    expect(two.headers.get('idempotent-replayed')).toBeNull();
-    expect(two.body.name).toBe('Renamed twice');
+  describe('on PUT, PATCH and DELETE too', () => {
+    async function customerOf() {
+      const org = await newOrg();
+      const created = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name: 'Ada' } });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      return { org, url: `/v1/orgs/${org.slug}/customers/${created.body.id}`, id: created.body.id as string };
+    }
+    const updates = async (org: TestOrg, id: string) =>
+      (await api('GET', `/v1/orgs/${org.slug}/activity?resource_id=${id}&action=customer.update`, { token: org.owner.token })).body.data.length;
+
+    it('replays a repeated DELETE as its first 204, with no body, not a 404', async () => {
+      const { org, url } = await customerOf();
+      const key = newKey();
+      const del = () => api('DELETE', url, { token: org.owner.token, headers: { 'idempotency-key': key } });
+      const first = await del();
+      expect(first.status).toBe(204);
+      const repeat = await del();
+      expect(repeat.status).toBe(204);
+      expect(repeat.body).toBe('');
+      expect(repeat.headers.get('idempotent-replayed')).toBe('true');
+      expect(repeat.headers.get('content-type')).toBeNull();
+      // Without the key the same DELETE runs again and finds nothing.
+      expectProblem(await api('DELETE', url, { token: org.owner.token }), 404, 'not_found');
+    });
+
+    it('replays a repeated PATCH as its first answer and changes nothing: no second write, no second audit row', async () => {
+      const { org, url, id } = await customerOf();
+      const key = newKey();
+      const rename = () => api('PATCH', url, { token: org.owner.token, body: { name: 'Ada Lovelace' }, headers: { 'idempotency-key': key } });
+      const first = await rename();
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+      // Someone renames her again in between: a replay must not undo that.
+      expect((await api('PATCH', url, { token: org.owner.token, body: { name: 'Countess' } })).status).toBe(200);
+
+      const repeat = await rename();
+      expect(repeat.status).toBe(200);
+      expect(repeat.headers.get('idempotent-replayed')).toBe('true');
+      expect(repeat.body).toEqual(first.body);
+      expect((await api('GET', url, { token: org.owner.token })).body.name).toBe('Countess');
+      expect(await updates(org, id)).toBe(2);
+    });
+
+    it('answers 409 to the same key on another method or another path, and runs neither', async () => {
+      const { org, url, id } = await customerOf();
+      const other = await customerOf();
+      const key = newKey();
+      const headers = { 'idempotency-key': key };
+      expect((await api('PATCH', url, { token: org.owner.token, body: { name: 'Once' }, headers })).status).toBe(200);
+
+      expectProblem(await api('DELETE', url, { token: org.owner.token, headers }), 409, 'conflict');
+      expect((await api('GET', url, { token: org.owner.token })).status).toBe(200);
+      const elsewhere = await api('PATCH', `/v1/orgs/${org.slug}/customers/${other.id}`, { token: org.owner.token, body: { name: 'Once' }, headers });
+      expectProblem(elsewhere, 409, 'conflict');
+      expect(await updates(org, id)).toBe(1);
+    });
   });
 
   describe('on a route that issues a secret (shown once)', () => {
@@ -189,6 +234,29 @@ describe('Idempotency-Key', () => {
       const repeat = await post();
       expectProblem(repeat, 409, 'conflict');
       expect(JSON.stringify(repeat.body)).not.toContain(first.body.token);
+    });
+
+    it('keeps no appointment webhook secret (a PUT) and answers a repeat 409 without rotating it', async () => {
+      const org = await newOrg();
+      const key = newKey();
+      const put = () => api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, {
+        token: org.owner.token, body: { url: 'https://hooks.example.com/strive' }, headers: { 'idempotency-key': key },
+      });
+      const first = await put();
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+      const secret: string = first.body.secret;
+      expect(secret).toMatch(/^whsec_/);
+
+      expect(await storedRow(org.owner, key)).toEqual({ status: 200, response_body: null, content_type: null });
+      const everything = await env.CATALOG.prepare('SELECT * FROM idempotency_keys').all();
+      expect(JSON.stringify(everything.results)).not.toContain(secret);
+
+      const repeat = await put();
+      expectProblem(repeat, 409, 'conflict');
+      expect(repeat.body.detail).toContain('secret');
+      expect(JSON.stringify(repeat.body)).not.toContain(secret);
+      const log = await api('GET', `/v1/orgs/${org.slug}/activity?action=appointment_webhook.update`, { token: org.owner.token });
+      expect(log.body.data).toHaveLength(1);
     });
 
     it('still replays a refusal (no secret in it) as the first answer', async () => {

@@ -3,17 +3,23 @@
 // responses added to each route definition.
 import { createRoute, OpenAPIHono, z, type RouteConfig } from '@hono/zod-openapi';
 import type { MiddlewareHandler } from 'hono';
+import { routePath } from 'hono/route';
 import type { AppEnv } from '../env';
 import { requirePermission } from '../auth/tenant';
 import type { Permission } from '../auth/permissions';
-import { ApiError, ERROR_CODES, type ErrorCode } from './problem';
+import { ApiError, ERROR_CODES, notFound, type ErrorCode } from './problem';
 
 export type App = OpenAPIHono<AppEnv>;
 
 export function newApp(): App {
   return new OpenAPIHono<AppEnv>({
-    defaultHook: (result) => {
+    defaultHook: (result, c) => {
       if (result.success) return;
+      // A path that names no resource is a 404 like a well-formed unknown id: no field named.
+      if (result.target === 'param') {
+        const param = result.error.issues[0]?.path[0];
+        throw notFound(resourceNamedBy(routePath(c), String(param)));
+      }
       throw new ApiError(
         'invalid_request',
         `The request ${result.target === 'json' ? 'body' : result.target} is invalid.`,
@@ -28,6 +34,19 @@ export function newApp(): App {
       );
     },
   });
+}
+
+/**
+ * The noun a service's notFound uses for the row a path parameter names: the collection segment
+ * before it, singular (`/customers/:id` → customer), except where the service says otherwise.
+ */
+const RESOURCE_NOUNS: Record<string, string> = { orgs: 'organization', public: 'organization', 'api-keys': 'API key', 'ai-tools': 'tool' };
+
+function resourceNamedBy(path: string, param: string): string {
+  const segments = path.split('/');
+  const collection = segments[segments.indexOf(`:${param}`) - 1];
+  if (!collection) return 'resource';
+  return RESOURCE_NOUNS[collection] ?? collection.replace(/s$/, '');
 }
 
 export const ProblemSchema = z
@@ -75,7 +94,7 @@ type RouteSpec<P extends string> = Omit<RouteConfig, 'path'> & {
   /** No authentication (health, docs, public content, signature-verified webhooks). */
   public?: boolean;
   /**
-   * Its success answer carries a secret shown once (an API key, a feed token): an Idempotency-Key
+   * Its success answer carries a secret shown once (an API key, a feed token, a webhook secret): an Idempotency-Key
    * does not keep it, and a repeat is answered 409 instead of with the secret again.
    */
   issuesSecret?: boolean;

@@ -1,7 +1,8 @@
-// Idempotency-Key on POST: the first answer is stored for 24 h and replayed to a repeat with the
-// same key and body; the same key with another request is refused. Costs two catalog round trips
-// (claim the key, store the answer) and only when the header is sent.
-// A route declared `issuesSecret` (API keys, calendar feed tokens) shows its secret once: its
+// Idempotency-Key on every mutation (POST, PUT, PATCH, DELETE): the first answer is stored for 24 h
+// and replayed to a repeat with the same key, method, path and body; the same key with another
+// request is refused. Costs two catalog round trips (claim the key, store the answer) and only when
+// the header is sent.
+// A route declared `issuesSecret` (API keys, calendar feed tokens, the appointment webhook) shows its secret once: its
 // success answer is not stored (status only, body NULL), and a repeat is a 409 saying so. The
 // repeat still creates nothing; the client lists the resource or issues a new secret.
 import { and, eq, lt, sql } from 'drizzle-orm';
@@ -15,6 +16,7 @@ import { ApiError, conflict } from '../lib/problem';
 
 const REPLAY_WINDOW_MS = 24 * 60 * 60 * 1000;
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+const MUTATIONS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 async function ownerOf(credentials: Credentials): Promise<string> {
   return credentials.type === 'session' ? `user:${credentials.clerkUserId}` : `api_key:${await hashApiKey(credentials.secret)}`;
@@ -22,7 +24,7 @@ async function ownerOf(credentials: Credentials): Promise<string> {
 
 export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   const key = c.req.header('idempotency-key');
-  if (c.req.method !== 'POST' || key === undefined) return next();
+  if (!MUTATIONS.has(c.req.method) || key === undefined) return next();
   if (!KEY_PATTERN.test(key)) {
     throw new ApiError('invalid_request', 'Idempotency-Key must be 1–255 printable ASCII characters.', [
       { path: 'Idempotency-Key', message: 'Must be 1–255 printable ASCII characters.' },
@@ -30,7 +32,10 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   }
   const catalog = catalogDb(c.env, c.get('roundTrips'));
   const owner = await ownerOf(c.get('credentials'));
-  const requestHash = await sha256Hex(`${c.req.method} ${c.req.path}\n${await c.req.text()}`);
+  // The key belongs to its owner; the hash pins it to one request: method, path (the organization
+  // is in it), query and body.
+  const { search } = new URL(c.req.url);
+  const requestHash = await sha256Hex(`${c.req.method} ${c.req.path}${search}\n${await c.req.text()}`);
   const now = new Date();
   const expired = new Date(now.getTime() - REPLAY_WINDOW_MS).toISOString();
 
@@ -57,6 +62,8 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
     if (first.response_body === null) {
       throw conflict('The request with this Idempotency-Key succeeded and issued a secret, which is shown once and not kept: it is not replayed.');
     }
+    // A 204 is replayed as it was sent: a Response with that status may not carry a body at all.
+    if (first.status === 204) return c.newResponse(null, 204, { 'idempotent-replayed': 'true' });
     return c.newResponse(first.response_body, first.status as 200, {
       'content-type': first.content_type ?? 'application/json',
       'idempotent-replayed': 'true',

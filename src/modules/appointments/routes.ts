@@ -158,7 +158,7 @@ export function registerAppointmentRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'put', path: '/v1/orgs/{org}/appointments/webhook', tags, permission: 'organization:update',
+      method: 'put', path: '/v1/orgs/{org}/appointments/webhook', tags, permission: 'organization:update', issuesSecret: true,
       summary: 'Set the appointment webhook: reminders are POSTed to it, signed with a new secret shown in this answer only',
       request: { params, body: jsonBody(WebhookPut) },
       responses: { 200: json(Webhook.extend({ secret: z.string().openapi({ description: 'whsec_…: shown once' }) }).openapi('AppointmentWebhookWithSecret'), 'The webhook and its secret') },
