@@ -614,6 +614,22 @@ describe('checkout and portal', () => {
     fetchMock.assertNoPendingInterceptors();
   });
 
+  it('goes on when Stripe no longer has the previous Checkout Session', async () => {
+    fetchMock.activate();
+    fetchMock.disableNetConnect();
+    const org = await newOrg();
+    await env.CATALOG.prepare("UPDATE organizations SET stripe_customer_id = ?, stripe_checkout_session_id = 'cs_gone' WHERE id = ?").bind(`cus_${rand()}`, org.id).run();
+    const stripe = fetchMock.get('https://api.stripe.com');
+    const json = { headers: { 'content-type': 'application/json' } };
+    stripe.intercept({ path: '/v1/checkout/sessions/cs_gone', method: 'GET' })
+      .reply(404, { error: { type: 'invalid_request_error', code: 'resource_missing', message: "No such checkout.session: 'cs_gone'" } }, json);
+    stripe.intercept({ path: (p) => p.startsWith('/v1/prices?'), method: 'GET' })
+      .reply(200, { object: 'list', url: '/v1/prices', has_more: false, data: [] }, json);
+    // Past the previous session: Stripe is asked for the price (none here, so 503).
+    expectProblem(await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }), 503, 'not_configured');
+    fetchMock.assertNoPendingInterceptors();
+  });
+
   it('lets a checkout through once the subscription is over', async () => {
     fetchMock.activate();
     fetchMock.disableNetConnect();

@@ -80,7 +80,14 @@ async function billingState(ctx: TenantContext) {
  */
 async function closePreviousCheckout(stripe: Stripe, sessionId: string | null, knownSubscription: string | null) {
   if (!sessionId) return;
-  const previous = await stripe.checkout.sessions.retrieve(sessionId);
+  let previous: Stripe.Checkout.Session;
+  try {
+    previous = await stripe.checkout.sessions.retrieve(sessionId);
+  } catch (error) {
+    // One Stripe no longer has (another account or mode since): nothing left to close.
+    if ((error as { statusCode?: number }).statusCode === 404) return;
+    throw error;
+  }
   if (previous.status === 'open') {
     await stripe.checkout.sessions.expire(sessionId);
   } else if (previous.status === 'complete' && previous.subscription && idOf(previous.subscription) !== knownSubscription) {
