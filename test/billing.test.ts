@@ -100,6 +100,26 @@ async function deliver(event: object, { secret = env.STRIPE_WEBHOOK_SECRET, tamp
   });
 }
 
+/** Stripe's API through fetchMock (nothing else may go out), and its JSON reply options. */
+function stripeApi() {
+  fetchMock.activate();
+  fetchMock.disableNetConnect();
+  return fetchMock.get('https://api.stripe.com');
+}
+const jsonReply = { headers: { 'content-type': 'application/json' } };
+
+/** No active price for any lookup_key: a checkout that gets this far answers 503. */
+const noPrices = (stripe: ReturnType<typeof stripeApi>) =>
+  stripe.intercept({ path: (p) => p.startsWith('/v1/prices?'), method: 'GET' })
+    .reply(200, { object: 'list', url: '/v1/prices', has_more: false, data: [] }, jsonReply);
+
+/** An organization that already has a Stripe customer (and, if given, a previous Checkout Session). */
+async function customerOrg(checkoutSession: string | null = null) {
+  const org = await newOrg();
+  await env.CATALOG.prepare('UPDATE organizations SET stripe_customer_id = ?, stripe_checkout_session_id = ? WHERE id = ?').bind(`cus_${rand()}`, checkoutSession, org.id).run();
+  return org;
+}
+
 const subscriptionOf = async (org: TestOrg) => (await api('GET', `/v1/orgs/${org.slug}/subscription`, { token: org.owner.token })).body;
 const tierOfUser = async (token: string) => (await api('GET', '/v1/me', { token })).body.subscription_tier;
 const statusOfOrg = async (org: TestOrg) => (await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token })).body.subscription_status;
@@ -490,36 +510,33 @@ describe('checkout and portal', () => {
   });
 
   it('creates the customer once, finds the price by lookup_key and opens a subscription Checkout Session', async () => {
-    fetchMock.activate();
-    fetchMock.disableNetConnect();
+    const stripe = stripeApi();
     const org = await newOrg();
     const customerId = `cus_${rand()}`;
-    const stripe = fetchMock.get('https://api.stripe.com');
     const sent: Record<string, { body: URLSearchParams; headers: Headers }[]> = {};
     const capture = (name: string) => (request: { body?: unknown; headers?: unknown }) => {
       (sent[name] ??= []).push({ body: new URLSearchParams(String(request.body ?? '')), headers: new Headers(request.headers as HeadersInit) });
     };
-    const json = { headers: { 'content-type': 'application/json' } };
     stripe.intercept({ path: '/v1/customers', method: 'POST' }).reply(200, (req) => {
       capture('customer')(req);
       return { id: customerId, object: 'customer', name: `Org ${org.slug}`, metadata: { organization_id: org.id }, livemode: false };
-    }, json);
+    }, jsonReply);
     stripe.intercept({ path: (p) => p.startsWith('/v1/prices?'), method: 'GET' }).reply(200, (req) => {
       capture('prices')({ ...req, body: new URL(`https://x${req.path}`).search.slice(1) });
       return { object: 'list', url: '/v1/prices', has_more: false, data: [{ id: 'price_pro_monthly', object: 'price', active: true, lookup_key: 'pro', currency: 'usd', unit_amount: 4900, type: 'recurring' }] };
-    }, json).times(2);
+    }, jsonReply).times(2);
     stripe.intercept({ path: '/v1/checkout/sessions', method: 'POST' }).reply(200, (req) => {
       capture('session')(req);
       return { id: 'cs_test_1', object: 'checkout.session', mode: 'subscription', url: 'https://checkout.stripe.com/c/pay/cs_test_1', status: 'open' };
-    }, json).times(2);
+    }, jsonReply).times(2);
 
     // The second checkout first looks at the first session and expires it, still open.
     stripe.intercept({ path: '/v1/checkout/sessions/cs_test_1', method: 'GET' })
-      .reply(200, { id: 'cs_test_1', object: 'checkout.session', mode: 'subscription', status: 'open', subscription: null }, json);
+      .reply(200, { id: 'cs_test_1', object: 'checkout.session', mode: 'subscription', status: 'open', subscription: null }, jsonReply);
     stripe.intercept({ path: '/v1/checkout/sessions/cs_test_1/expire', method: 'POST' }).reply(200, (req) => {
       capture('expire')(req);
       return { id: 'cs_test_1', object: 'checkout.session', mode: 'subscription', status: 'expired' };
-    }, json);
+    }, jsonReply);
 
     const first = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' });
     expect(first.status, JSON.stringify(first.body)).toBe(200);
@@ -554,12 +571,9 @@ describe('checkout and portal', () => {
   });
 
   it('answers 503 not_configured when no active price has the tier\'s lookup_key', async () => {
-    fetchMock.activate();
-    fetchMock.disableNetConnect();
-    const org = await newOrg();
-    await env.CATALOG.prepare('UPDATE organizations SET stripe_customer_id = ? WHERE id = ?').bind(`cus_${rand()}`, org.id).run();
-    fetchMock.get('https://api.stripe.com').intercept({ path: (p) => p.startsWith('/v1/prices?'), method: 'GET' })
-      .reply(200, { object: 'list', url: '/v1/prices', has_more: false, data: [] }, { headers: { 'content-type': 'application/json' } });
+    const stripe = stripeApi();
+    const org = await customerOrg();
+    noPrices(stripe);
     const res = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'enterprise' });
     expectProblem(res, 503, 'not_configured');
     expect(res.body.detail).toContain("'enterprise'");
@@ -591,15 +605,11 @@ describe('checkout and portal', () => {
   });
 
   it('answers 409 while the previous checkout is paid and its subscription has not arrived yet; lets it through once that subscription is over', async () => {
-    fetchMock.activate();
-    fetchMock.disableNetConnect();
-    const org = await newOrg();
+    const stripe = stripeApi();
+    const org = await customerOrg('cs_paid');
     const subscription = subscriptionObject(org.id, 'basic');
-    await env.CATALOG.prepare("UPDATE organizations SET stripe_customer_id = ?, stripe_checkout_session_id = 'cs_paid' WHERE id = ?").bind(`cus_${rand()}`, org.id).run();
-    const stripe = fetchMock.get('https://api.stripe.com');
-    const json = { headers: { 'content-type': 'application/json' } };
     stripe.intercept({ path: '/v1/checkout/sessions/cs_paid', method: 'GET' })
-      .reply(200, { id: 'cs_paid', object: 'checkout.session', mode: 'subscription', status: 'complete', subscription: subscription.id }, json).times(2);
+      .reply(200, { id: 'cs_paid', object: 'checkout.session', mode: 'subscription', status: 'complete', subscription: subscription.id }, jsonReply).times(2);
     const early = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' });
     expectProblem(early, 409, 'conflict');
     expect(early.body.detail).toContain('being set up');
@@ -608,52 +618,41 @@ describe('checkout and portal', () => {
     const t = now();
     await deliver(stripeEvent('customer.subscription.created', subscription, t));
     await deliver(stripeEvent('customer.subscription.deleted', { ...subscription, status: 'canceled' }, t + 1));
-    stripe.intercept({ path: (p) => p.startsWith('/v1/prices?'), method: 'GET' })
-      .reply(200, { object: 'list', url: '/v1/prices', has_more: false, data: [] }, json);
+    noPrices(stripe);
     expectProblem(await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }), 503, 'not_configured');
     fetchMock.assertNoPendingInterceptors();
   });
 
   it('goes on when Stripe no longer has the previous Checkout Session', async () => {
-    fetchMock.activate();
-    fetchMock.disableNetConnect();
-    const org = await newOrg();
-    await env.CATALOG.prepare("UPDATE organizations SET stripe_customer_id = ?, stripe_checkout_session_id = 'cs_gone' WHERE id = ?").bind(`cus_${rand()}`, org.id).run();
-    const stripe = fetchMock.get('https://api.stripe.com');
-    const json = { headers: { 'content-type': 'application/json' } };
+    const stripe = stripeApi();
+    const org = await customerOrg('cs_gone');
     stripe.intercept({ path: '/v1/checkout/sessions/cs_gone', method: 'GET' })
-      .reply(404, { error: { type: 'invalid_request_error', code: 'resource_missing', message: "No such checkout.session: 'cs_gone'" } }, json);
-    stripe.intercept({ path: (p) => p.startsWith('/v1/prices?'), method: 'GET' })
-      .reply(200, { object: 'list', url: '/v1/prices', has_more: false, data: [] }, json);
+      .reply(404, { error: { type: 'invalid_request_error', code: 'resource_missing', message: "No such checkout.session: 'cs_gone'" } }, jsonReply);
+    noPrices(stripe);
     // Past the previous session: Stripe is asked for the price (none here, so 503).
     expectProblem(await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }), 503, 'not_configured');
     fetchMock.assertNoPendingInterceptors();
   });
 
   it('lets a checkout through once the subscription is over', async () => {
-    fetchMock.activate();
-    fetchMock.disableNetConnect();
-    const org = await newOrg();
+    const stripe = stripeApi();
+    const org = await customerOrg();
     await deliver(stripeEvent('customer.subscription.deleted', subscriptionObject(org.id, 'basic', { status: 'canceled' })));
-    await env.CATALOG.prepare('UPDATE organizations SET stripe_customer_id = ? WHERE id = ?').bind(`cus_${rand()}`, org.id).run();
     // Past the 409: Stripe is asked for the price (none here, so 503).
-    fetchMock.get('https://api.stripe.com').intercept({ path: (p) => p.startsWith('/v1/prices?'), method: 'GET' })
-      .reply(200, { object: 'list', url: '/v1/prices', has_more: false, data: [] }, { headers: { 'content-type': 'application/json' } });
+    noPrices(stripe);
     expectProblem(await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }), 503, 'not_configured');
     fetchMock.assertNoPendingInterceptors();
   });
 
   it('opens a portal session for the stored customer', async () => {
-    fetchMock.activate();
-    fetchMock.disableNetConnect();
-    const org = await newOrg();
-    const customerId = `cus_${rand()}`;
-    await env.CATALOG.prepare('UPDATE organizations SET stripe_customer_id = ? WHERE id = ?').bind(customerId, org.id).run();
+    const stripe = stripeApi();
+    const org = await customerOrg();
+    const customerId = (await env.CATALOG.prepare('SELECT stripe_customer_id FROM organizations WHERE id = ?').bind(org.id).first<{ stripe_customer_id: string }>())!.stripe_customer_id;
     let body: URLSearchParams | undefined;
-    fetchMock.get('https://api.stripe.com').intercept({ path: '/v1/billing_portal/sessions', method: 'POST' }).reply(200, (req) => {
+    stripe.intercept({ path: '/v1/billing_portal/sessions', method: 'POST' }).reply(200, (req) => {
       body = new URLSearchParams(String(req.body));
       return { id: 'bps_1', object: 'billing_portal.session', customer: customerId, url: 'https://billing.stripe.com/p/session/test_1', return_url: env.BILLING_PORTAL_RETURN_URL };
-    }, { headers: { 'content-type': 'application/json' } });
+    }, jsonReply);
     const res = await appRequest('POST', `/v1/orgs/${org.slug}/billing/portal`, org.owner.token);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body).toEqual({ url: 'https://billing.stripe.com/p/session/test_1' });
