@@ -120,7 +120,7 @@ describe.each(tenantRoutes.map((r) => [name(r), r] as const))('%s', (_, { method
     expectProblem(res, 404, 'not_found');
     expect(res.body.errors).toBeUndefined();
     // The same answer as a well-formed id that names nothing, where that is a 404 without a body
-    // (a WebSocket route asks for the upgrade first; a project's task list filters by it).
+    // (a WebSocket route asks for the upgrade first).
     if (!op.requestBody) {
       const unknown = await api(method, urlFor(path, victim.slug, { [param]: crypto.randomUUID() }), { token: victim.owner.token });
       if (unknown.status === 404) expect({ ...res.body, request_id: '' }).toEqual({ ...unknown.body, request_id: '' });

@@ -379,13 +379,19 @@ describe('tasks: fields', () => {
     expect(fieldsOf(res)).toEqual(['assigned_to']);
   });
 
-  it('answers 404 for a task in a project that does not exist', async () => {
+  it('answers 404 for a task in a project that does not exist, and for the task list of one', async () => {
     const org = await newOrg();
     expectProblem(
       await api('POST', `/v1/orgs/${org.slug}/projects/${crypto.randomUUID()}/tasks`, { token: org.owner.token, body: { title: 't' } }),
       404,
       'not_found',
     );
+    expectProblem(await api('GET', `/v1/orgs/${org.slug}/projects/${crypto.randomUUID()}/tasks`, { token: org.owner.token }), 404, 'not_found');
+    // An existing project without tasks is an empty page, in 2 queries (the second tells it from a missing one).
+    const project = (await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'Empty' } })).body.id;
+    const empty = await api('GET', `/v1/orgs/${org.slug}/projects/${project}/tasks`, { token: org.owner.token });
+    expect(empty.body).toEqual({ data: [], next_cursor: null });
+    expect(empty.roundTrips).toBe(2);
   });
 });
 
@@ -530,7 +536,7 @@ describe('tasks: client users', () => {
     expect(titles(await api('GET', `/v1/orgs/${org.slug}/tasks`, { token: t }))).toEqual(['visible']);
     expect(titles(await api('GET', `/v1/orgs/${org.slug}/tasks?assigned_to=me`, { token: t }))).toEqual(['visible']);
     expect(titles(await api('GET', `/v1/orgs/${org.slug}/projects/${theirs}/tasks`, { token: t }))).toEqual(['visible']);
-    expect(titles(await api('GET', `/v1/orgs/${org.slug}/projects/${others}/tasks`, { token: t }))).toEqual([]);
+    expectProblem(await api('GET', `/v1/orgs/${org.slug}/projects/${others}/tasks`, { token: t }), 404, 'not_found');
     const board = await getBoard(org, theirs, t);
     expect(board.columns[0]!.tasks.map((x) => x.title)).toEqual(['visible']);
     expect((await getTask(org, visible.id, t)).status).toBe(200);
@@ -633,7 +639,7 @@ describe('tasks: organizations are isolated', () => {
     expectProblem(await viaB('DELETE', `/tasks/${t.id}`), 404, 'not_found');
     expectProblem(await viaB('GET', `/projects/${projectA}/board`), 404, 'not_found');
     expectProblem(await viaB('POST', `/projects/${projectA}/tasks`, { title: 'planted' }), 404, 'not_found');
-    expect(titles(await viaB('GET', `/projects/${projectA}/tasks`))).toEqual([]);
+    expectProblem(await viaB('GET', `/projects/${projectA}/tasks`), 404, 'not_found');
     expect(titles(await viaB('GET', '/tasks'))).toEqual([]);
     // Nor may B's tasks point at A's.
     const res = await viaB('POST', `/projects/${projectB}/tasks`, { title: 'child', parent_task_id: t.id });

@@ -7,7 +7,7 @@ import { ApiError } from '../../lib/problem';
 import { announce, boardOf, onBoard } from '../../realtime/kanban-client';
 import { actorSummary } from '../../realtime/kanban-board';
 import { toPortable } from '../../auth/tenant';
-import { assertProjectVisible, deleteTask, getBoard, getTask, listTasks, updateTask } from './service';
+import { assertProjectVisible, deleteTask, getBoard, getTask, listProjectTasks, listTasks, updateTask } from './service';
 
 export const TaskSchema = z
   .object({
@@ -98,7 +98,7 @@ export function registerTaskRoutes(app: App) {
       request: { params: projectParams, query: TaskQuery },
       responses: { 200: json(pageOf(TaskSchema), 'A page of tasks') },
     }),
-    async (c) => c.json(await listTasks({ ctx: c.get('tenant'), input: { ...c.req.valid('query'), project_id: c.req.valid('param').id } }), 200),
+    async (c) => c.json(await listProjectTasks({ ctx: c.get('tenant'), projectId: c.req.valid('param').id, input: c.req.valid('query') }), 200),
   );
 
   app.openapi(

@@ -74,6 +74,16 @@ export async function listTasks({ ctx, input }: { ctx: TenantContext; input: Tas
   );
 }
 
+/**
+ * A project's tasks: a page of `listTasks`, and 404 for a project this caller cannot see (asked
+ * only when the first page is empty, as the board does, so a list stays one query).
+ */
+export async function listProjectTasks({ ctx, projectId, input }: { ctx: TenantContext; projectId: string; input: TaskFilters }) {
+  const page = await listTasks({ ctx, input: { ...input, project_id: projectId } });
+  if (page.data.length === 0 && input.cursor === undefined) await assertProjectVisible(ctx, projectId);
+  return page;
+}
+
 export async function getTask({ ctx, id }: { ctx: TenantContext; id: string }): Promise<Task> {
   requirePermission(ctx, 'tasks:read');
   const task = await ctx.store.select(tasks, and(eq(tasks.id, id), clientTaskScope(ctx))).get();
