@@ -59,15 +59,21 @@ export const PLATFORM_ADMIN: Permission[] = PERMISSIONS.filter((p) => p.endsWith
 /** Global moderators may archive any organization's content. */
 export const PLATFORM_MODERATOR: Permission[] = ['organization:read', 'content:read', 'content:archive'];
 
-/** Role defaults, plus the member's grants, minus their denies (deny wins), within the global role. */
+/**
+ * Role defaults, plus the member's grants, minus their denies (deny wins), within the global role.
+ * Platform staff keep what their global role gives in every organization (an admin reads, a
+ * moderator archives content) when they are also members there: an organization's role or
+ * denies narrow the member, not the staff.
+ */
 export function memberPermissions(
   role: MemberRole,
   adjustments: MemberPermissions,
   globalRole: UserRole,
 ): Set<Permission> {
   const granted = new Set<Permission>([...ROLE_PERMISSIONS[role], ...adjustments.grant.filter(isPermission)]);
-  if (globalRole === 'moderator') granted.add('content:archive');
   for (const denied of adjustments.deny) granted.delete(denied as Permission);
+  if (globalRole === 'admin') PLATFORM_ADMIN.forEach((permission) => granted.add(permission));
+  if (globalRole === 'moderator') PLATFORM_MODERATOR.forEach((permission) => granted.add(permission));
   if (globalRole === 'client') {
     for (const permission of granted) if (!CLIENT_CEILING.includes(permission)) granted.delete(permission);
   }
