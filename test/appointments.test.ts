@@ -274,6 +274,9 @@ describe('appointments', () => {
     expect(await titles(`from=${encodeURIComponent('2030-01-07T09:59:00+00:00')}&to=${at(101)}`)).toEqual(['middle', 'early']);
     expect(await titles(`from=${at(350)}`)).toEqual(['late']);
     expect(await titles(`to=${at(1)}`)).toEqual(['early']);
+    // A date is its midnight UTC.
+    expect(await titles('from=2030-01-07')).toEqual(['late', 'middle', 'early']);
+    expect(await titles('to=2030-01-07')).toEqual([]);
     expect(await titles(`assigned_to=${member.id}`)).toEqual(['middle']);
     expect(await titles('assigned_to=me')).toEqual(['early']);
     expect(await titles(`customer_id=${customer}`)).toEqual(['middle']);

@@ -266,7 +266,13 @@ describe('audit: reading the log', () => {
     // Any offset is accepted and compared as the same instant.
     const shifted = new Date(Date.parse(middle) + 2 * 3_600_000).toISOString().replace('Z', '+02:00');
     expect((await activity(org, { action: 'organization.update', from: shifted })).map((r) => r.new_data!.name)).toEqual(['Three', 'Two']);
+    // A date is its midnight UTC: today's rows are from today and before tomorrow.
+    const today = middle.slice(0, 10);
+    const tomorrow = new Date(Date.parse(today) + 86_400_000).toISOString().slice(0, 10);
+    expect((await activity(org, { action: 'organization.update', from: today, to: tomorrow })).map((r) => r.new_data!.name)).toEqual(['Three', 'Two', 'One']);
+    expect(await activity(org, { action: 'organization.update', to: today })).toEqual([]);
     expectProblem(await api('GET', `/v1/orgs/${org.slug}/activity?from=yesterday`, { token: org.owner.token }), 400, 'invalid_request');
+    expectProblem(await api('GET', `/v1/orgs/${org.slug}/activity?from=2026-02-30`, { token: org.owner.token }), 400, 'invalid_request');
   });
 
   it('pages through every row, newest first, without repeats', async () => {

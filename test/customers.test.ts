@@ -60,6 +60,9 @@ describe('customers', () => {
     const q = await api('GET', `/v1/orgs/${org.slug}/customers?q=init`, { token: t });
     expect(q.body.data.map((c: { name: string }) => c.name)).toEqual(['C', 'A']);
     expect(q.roundTrips).toBe(1);
+    // An empty search searches nothing, as if it were not sent.
+    const empty = await api('GET', `/v1/orgs/${org.slug}/customers?q=`, { token: t });
+    expect(empty.body.data.map((c: { name: string }) => c.name)).toEqual(['C', 'B', 'A']);
   });
 
   it('refuses an assignee who is not a member, and accepts one who is', async () => {

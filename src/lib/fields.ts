@@ -24,6 +24,23 @@ export const Repeatable = <T extends z.ZodTypeAny>(item: T) =>
 export const IsoDate = z.iso.date().openapi({ example: '2026-11-25' });
 
 /**
+ * A time range's end in a query: an instant with `Z` or an offset, or a date (its midnight UTC),
+ * handed on as UTC ISO text.
+ */
+export const QueryInstant = z
+  .union([z.iso.datetime({ offset: true }), IsoDate])
+  .transform((value) => new Date(value.length === 10 ? `${value}T00:00:00Z` : value).toISOString())
+  .openapi({ description: 'ISO 8601 instant with `Z` or an offset, or a date (midnight UTC)', example: '2026-11-25' });
+
+/** A search string (`?q=`); an empty one searches nothing, as if absent. */
+export const SearchText = z
+  .string()
+  .trim()
+  .max(200)
+  .transform((value) => value || undefined)
+  .optional();
+
+/**
  * Money and hours: a JSON number ≥ 0 with at most 2 decimals, up to `max`, stored as INTEGER
  * hundredths. Float noise is tolerated and removed (0.1 + 0.2 → 0.3); a third decimal is refused.
  */

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { APPOINTMENT_STATUSES, LIVE_APPOINTMENT_STATUSES } from '../../db/enums';
-import { Id } from '../../lib/fields';
+import { Id, QueryInstant } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { calendarFeed, revokeCalendarToken, rotateCalendarToken } from './calendar';
@@ -77,8 +77,8 @@ const AppointmentPatch = z
 
 const AppointmentQuery = z.object({
   ...pageQuery,
-  from: Instant.optional().openapi({ description: 'Appointments that end after this instant' }),
-  to: Instant.optional().openapi({ description: 'Appointments that start before this instant' }),
+  from: QueryInstant.optional().openapi({ description: 'Appointments that end after this instant (a date: its midnight UTC)' }),
+  to: QueryInstant.optional().openapi({ description: 'Appointments that start before this instant (a date: its midnight UTC)' }),
   assigned_to: z.union([z.literal('me'), Id]).optional().openapi({ description: "A member's id, or `me`" }),
   customer_id: Id.optional(),
   status: z.enum(APPOINTMENT_STATUSES).optional(),

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { CONTENT_STATUSES, CONTENT_TYPES } from '../../db/enums';
-import { Id } from '../../lib/fields';
+import { Id, SearchText } from '../../lib/fields';
 import { defineRoute, json, jsonBody, optionalJsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import {
@@ -71,7 +71,7 @@ const ContentQuery = z.object({
   ...pageQuery,
   status: z.enum(CONTENT_STATUSES).optional(),
   content_type: z.enum(CONTENT_TYPES).optional(),
-  q: z.string().trim().min(1).max(200).optional().openapi({ description: 'Substring of the title' }),
+  q: SearchText.openapi({ description: 'Substring of the title (empty: no search)' }),
 });
 
 const params = z.object({ org: OrgParam });

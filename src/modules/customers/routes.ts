@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { CUSTOMER_SOURCES, CUSTOMER_STATUSES } from '../../db/enums';
-import { Email, Id, JsonObject, Repeatable, Tags } from '../../lib/fields';
+import { Email, Id, JsonObject, Repeatable, SearchText, Tags } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { createCustomer, deleteCustomer, getCustomer, listCustomers, updateCustomer } from './service';
@@ -47,7 +47,7 @@ const CustomerQuery = z.object({
   source: z.enum(CUSTOMER_SOURCES).optional(),
   tag: Repeatable(z.string().trim().toLowerCase().min(1).max(64)).openapi({ description: 'Repeatable: every tag must match' }),
   assigned_to: Id.optional(),
-  q: z.string().trim().min(1).max(200).optional().openapi({ description: 'Substring of name, email or company' }),
+  q: SearchText.openapi({ description: 'Substring of name, email or company (empty: no search)' }),
 });
 
 const params = z.object({ org: OrgParam });
