@@ -133,7 +133,9 @@ export function createApp() {
     if (err instanceof ApiError) {
       error = err;
     } else if (err instanceof HTTPException && HTTP_EXCEPTION_CODES[err.status]) {
-      error = new ApiError(HTTP_EXCEPTION_CODES[err.status]!, err.message || 'The request was refused.');
+      const detail = err.message || 'The request was refused.';
+      // A 400 from the body parser (malformed JSON) names the body, as every 400 names its field.
+      error = new ApiError(HTTP_EXCEPTION_CODES[err.status]!, detail, err.status === 400 ? [{ path: 'body', message: detail }] : undefined);
     } else {
       // Log the whole error with the request id; answer without any of it.
       console.error(`request ${c.get('requestId')} failed:`, err);

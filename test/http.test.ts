@@ -60,6 +60,7 @@ describe('request bodies', () => {
   it('answers 400 invalid_request to malformed JSON', async () => {
     const res = await api('POST', '/v1/orgs', { token: user.token, body: '{"name": "Broken",' });
     expectProblem(res, 400, 'invalid_request');
+    expect(res.body.errors).toEqual([{ path: 'body', message: expect.stringContaining('Malformed JSON') }]);
   });
 
   it('answers 413 payload_too_large to a JSON body over 1 MB', async () => {
