@@ -269,6 +269,9 @@ describe('the board: ordering', () => {
     res = await move(org, d!.id, { status: 'todo', after_id: c!.id, before_id: d!.id }); // itself as one of them
     expectProblem(res, 400, 'invalid_request');
     expect(fieldsOf(res)).toEqual(['before_id']);
+    res = await move(org, d!.id, { status: 'todo', after_id: d!.id, before_id: a!.id });
+    expectProblem(res, 400, 'invalid_request');
+    expect(fieldsOf(res)).toEqual(['after_id']);
 
     expect(await order(org, project)).toEqual(snapshot);
     expect((await getTask(org, d!.id)).body).toMatchObject({ version: 1, position: d!.position, status: 'todo' });

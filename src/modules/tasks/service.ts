@@ -212,10 +212,10 @@ function placement(column: Pick<Task, 'id' | 'position'>[], move: TaskMove) {
 }
 
 /**
- * Moves a task into a column, before or after a neighbour (or between two), or at the end. Runs inside the
- * project's board object, one move at a time: 1 read of the column, then 1 batch that writes the
- * task, its audit row and, when the gap between the neighbours has closed, the whole column
- * renumbered.
+ * Moves a task into a column, before or after a neighbour (or between two), or at the end. Runs
+ * inside the project's board object, one move at a time: 1 read of the column, then 1 batch that
+ * writes the task, its audit row and, when the gap between the neighbours has closed, the whole
+ * column renumbered.
  */
 export async function moveTask({ ctx, projectId, id, input }: { ctx: TenantContext; projectId: string; id: string; input: TaskMove }) {
   requirePermission(ctx, 'tasks:write');
