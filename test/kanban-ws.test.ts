@@ -256,10 +256,14 @@ describe('the board socket: changes', () => {
     const grandchild = await newTask(org, project, { title: 'grandchild', parent_task_id: child.id }, t);
     await everyone('task.created');
     await everyone('task.created');
+    const asItWas = await getTask(org, task.id);
     expect((await api('DELETE', `/v1/orgs/${org.slug}/tasks/${task.id}`, { token: t })).status).toBe(204);
     const deleted = await everyone('task.deleted');
-    expect(deleted.task.id).toBe(task.id);
-    expect([...deleted.task.deleted_ids].sort()).toEqual([task.id, child.id, grandchild.id].sort());
+    // The task as it was, like every other event's (clients read its project_id and status), plus what went with it.
+    const { deleted_ids, ...deletedTask } = deleted.task;
+    expect(deletedTask).toEqual(asItWas);
+    expect(deletedTask).toMatchObject({ id: task.id, project_id: project, status: 'review', version: 3 });
+    expect([...deleted_ids].sort()).toEqual([task.id, child.id, grandchild.id].sort());
 
     // What the watchers were told adds up to what REST reads back.
     for (const w of watchers) expect(boardFromEvents(w.log)).toEqual(idsOf(await getBoard(org, project)));
@@ -276,7 +280,7 @@ describe('the board socket: changes', () => {
     await watcher.nextOfType('snapshot');
     expect((await api('DELETE', `/v1/orgs/${org.slug}/tasks/${parent.id}`, { token: org.owner.token })).status).toBe(204);
     const deleted = await watcher.nextOfType('task.deleted');
-    expect(deleted.task.id).toBe(parent.id);
+    expect(deleted.task).toEqual({ ...parent, deleted_ids: expect.any(Array) });
     expect([...deleted.task.deleted_ids].sort()).toEqual([parent.id, child.id].sort());
     await watcher.close();
   });
@@ -296,6 +300,41 @@ describe('the board socket: changes', () => {
     expect(seen.actor).toEqual({ type: 'user', id: bob.id, name: 'member' });
     expect(idsOf(await getBoard(org, project)).todo).toEqual([second.id, task.id]);
     expect(await getTask(org, second.id)).toEqual(seen.task);
+    await mover.close();
+    await watcher.close();
+  });
+
+  it('places a socket move between two adjacent neighbours given both, and refuses two that are not adjacent or not in the column', async () => {
+    const { org, project, task: a } = await setup();
+    const b = await newTask(org, project, { title: 'b' });
+    const c = await newTask(org, project, { title: 'c' });
+    const elsewhere = await newTask(org, project, { title: 'elsewhere', status: 'review' });
+    const mover = await connect(org, project, org.owner.token);
+    const watcher = await connect(org, project, org.owner.token);
+    for (const w of [mover, watcher]) await w.nextOfType('snapshot');
+
+    mover.send({ type: 'move', task_id: c.id, status: 'todo', after_id: a.id, before_id: b.id, version: 1 });
+    const seen = await watcher.nextOfType('task.moved');
+    expect(seen.task).toMatchObject({ id: c.id, status: 'todo', version: 2 });
+    expect(idsOf(await getBoard(org, project)).todo).toEqual([a.id, c.id, b.id]);
+    expect(boardFromEvents(watcher.log)).toEqual(idsOf(await getBoard(org, project)));
+
+    const refusal = async (move: object) => {
+      mover.send({ type: 'move', ...move });
+      return mover.nextOfType('error');
+    };
+    // a, c, b: a and b are no longer adjacent.
+    expect(await refusal({ task_id: elsewhere.id, status: 'todo', after_id: a.id, before_id: b.id, version: 1 })).toMatchObject({
+      code: 'invalid_request', errors: [{ path: 'before_id' }],
+    });
+    expect(await refusal({ task_id: b.id, status: 'todo', after_id: elsewhere.id, before_id: a.id, version: 1 })).toMatchObject({
+      code: 'invalid_request', errors: [{ path: 'after_id' }],
+    });
+    expect(await refusal({ task_id: b.id, status: 'todo', after_id: a.id, before_id: elsewhere.id, version: 1 })).toMatchObject({
+      code: 'invalid_request', errors: [{ path: 'before_id' }],
+    });
+    expect(idsOf(await getBoard(org, project))).toMatchObject({ todo: [a.id, c.id, b.id], review: [elsewhere.id] });
+    expect(mover.log.filter((m) => m.type === 'task.moved')).toHaveLength(1);
     await mover.close();
     await watcher.close();
   });
@@ -342,7 +381,9 @@ describe('the board socket: changes', () => {
     expect(await refusal({ task_id: task.id, status: 'todo', before_id: elsewhere.id, version: 1 })).toMatchObject({
       code: 'invalid_request', errors: [{ path: 'before_id' }],
     });
-    expect(await refusal({ task_id: task.id, status: 'todo', before_id: elsewhere.id, after_id: elsewhere.id, version: 1 })).toMatchObject({ code: 'invalid_request' });
+    expect(await refusal({ task_id: task.id, status: 'todo', before_id: elsewhere.id, after_id: elsewhere.id, version: 1 })).toMatchObject({
+      code: 'invalid_request', errors: [{ path: 'before_id' }],
+    });
     expect(await refusal({ task_id: task.id, status: 'todo', after_id: task.id, version: 1 })).toMatchObject({ code: 'invalid_request' });
     expect(await refusal({ task_id: task.id, status: 'done' })).toMatchObject({ code: 'invalid_request' }); // no version
     expect(await refusal({ task_id: task.id, status: 'doing', version: 1 })).toMatchObject({ code: 'invalid_request' });

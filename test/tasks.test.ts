@@ -188,9 +188,9 @@ describe('the board: ordering', () => {
     expect(fieldsOf(res)).toEqual(['before_id']);
     res = await move(org, a!.id, { status: 'todo', before_id: crypto.randomUUID() }); // no such neighbour
     expectProblem(res, 400, 'invalid_request');
-    res = await move(org, a!.id, { status: 'todo', before_id: b!.id, after_id: b!.id }); // both
+    res = await move(org, a!.id, { status: 'todo', before_id: b!.id, after_id: b!.id }); // one task as both neighbours
     expectProblem(res, 400, 'invalid_request');
-    expect(fieldsOf(res)).toContain('after_id');
+    expect(fieldsOf(res)).toEqual(['before_id']);
     res = await move(org, a!.id, { status: 'todo', before_id: a!.id }); // next to itself
     expectProblem(res, 400, 'invalid_request');
     expect(fieldsOf(res)).toEqual(['before_id']);
@@ -204,6 +204,92 @@ describe('the board: ordering', () => {
 
     expect(await order(org, project)).toEqual(snapshot);
     expect((await getTask(org, a!.id)).body).toMatchObject({ version: 1, position: a!.position, status: 'todo' });
+  });
+
+  it('places a task between two adjacent neighbours given both, in its own column and another', async () => {
+    const org = await newOrg();
+    const project = await newProject(org);
+    const { a, b, c, d } = await tasksNamed(org, project, ['a', 'b', 'c', 'd']);
+    const { x, y } = await tasksNamed(org, project, ['x', 'y']);
+    await moveOk(org, x!, { status: 'in_progress' });
+    await moveOk(org, y!, { status: 'in_progress' });
+
+    let moved = await moveOk(org, d!, { status: 'todo', after_id: a!.id, before_id: b!.id }); // up within its column
+    expect(moved).toMatchObject({ status: 'todo', version: 2 });
+    expect(await order(org, project)).toMatchObject({ todo: ['a', 'd', 'b', 'c'], in_progress: ['x', 'y'] });
+    // Already between them: the two are adjacent once the moved task is left out, so it stays.
+    await moveOk(org, d!, { status: 'todo', after_id: a!.id, before_id: b!.id });
+    expect(await order(org, project)).toMatchObject({ todo: ['a', 'd', 'b', 'c'] });
+    moved = await moveOk(org, b!, { status: 'in_progress', after_id: x!.id, before_id: y!.id }); // into another column
+    expect(moved.status).toBe('in_progress');
+    expect(await order(org, project)).toMatchObject({ todo: ['a', 'd', 'c'], in_progress: ['x', 'b', 'y'] });
+    await moveOk(org, a!, { status: 'todo', after_id: d!.id, before_id: c!.id }); // down within its column
+    expect(await order(org, project)).toEqual({ todo: ['d', 'a', 'c'], in_progress: ['x', 'b', 'y'], review: [], done: [], cancelled: [] });
+  });
+
+  it('renumbers a column when the gap between two given neighbours closes, keeping the order', async () => {
+    const org = await newOrg();
+    const project = await newProject(org);
+    const { first, last } = await tasksNamed(org, project, ['first', 'last']);
+    const expected = ['first', 'last'];
+    let next = last!;
+    // Each squeeze goes between `first` and the task squeezed in before it, halving the gap.
+    for (let i = 0; i < 14; i++) {
+      const t = await newTask(org, project, { title: `n${i}` });
+      await moveOk(org, t, { status: 'todo', after_id: first!.id, before_id: next.id });
+      next = t;
+      expected.splice(1, 0, `n${i}`);
+      expect((await order(org, project)).todo).toEqual(expected);
+    }
+    expect((await getTask(org, last!.id)).body.position).not.toBe(last!.position); // the column was renumbered
+  });
+
+  it('refuses two neighbours that are not adjacent in the target column, naming the field, and changes nothing', async () => {
+    const org = await newOrg();
+    const project = await newProject(org);
+    const { a, b, c, d } = await tasksNamed(org, project, ['a', 'b', 'c', 'd']);
+    const elsewhere = await newTask(org, project, { title: 'elsewhere', status: 'review' });
+    const snapshot = await order(org, project);
+
+    let res = await move(org, d!.id, { status: 'todo', after_id: a!.id, before_id: c!.id }); // b is between them
+    expectProblem(res, 400, 'invalid_request');
+    expect(fieldsOf(res)).toEqual(['before_id']);
+    res = await move(org, d!.id, { status: 'todo', after_id: b!.id, before_id: a!.id }); // adjacent, the wrong way round
+    expectProblem(res, 400, 'invalid_request');
+    expect(fieldsOf(res)).toEqual(['before_id']);
+    res = await move(org, d!.id, { status: 'todo', after_id: a!.id, before_id: elsewhere.id }); // before_id in another column
+    expectProblem(res, 400, 'invalid_request');
+    expect(fieldsOf(res)).toEqual(['before_id']);
+    res = await move(org, d!.id, { status: 'todo', after_id: elsewhere.id, before_id: a!.id }); // after_id in another column
+    expectProblem(res, 400, 'invalid_request');
+    expect(fieldsOf(res)).toEqual(['after_id']);
+    res = await move(org, d!.id, { status: 'review', after_id: a!.id, before_id: b!.id }); // both in another column than the target
+    expectProblem(res, 400, 'invalid_request');
+    expect(fieldsOf(res)).toEqual(['before_id']);
+    res = await move(org, d!.id, { status: 'todo', after_id: c!.id, before_id: d!.id }); // itself as one of them
+    expectProblem(res, 400, 'invalid_request');
+    expect(fieldsOf(res)).toEqual(['before_id']);
+    res = await move(org, d!.id, { status: 'todo', after_id: d!.id, before_id: a!.id });
+    expectProblem(res, 400, 'invalid_request');
+    expect(fieldsOf(res)).toEqual(['after_id']);
+
+    expect(await order(org, project)).toEqual(snapshot);
+    expect((await getTask(org, d!.id)).body).toMatchObject({ version: 1, position: d!.position, status: 'todo' });
+  });
+
+  it('lets one of two concurrent moves into the same pair of neighbours through and refuses the other, which no longer fits', async () => {
+    const org = await newOrg();
+    const project = await newProject(org);
+    const anchor = await newTask(org, project, { title: 'anchor', status: 'review' });
+    const tail = await newTask(org, project, { title: 'tail', status: 'review' });
+    const movers = Object.values(await tasksNamed(org, project, ['p', 'q']));
+    const moves = await Promise.all(movers.map((t) => move(org, t.id, { status: 'review', after_id: anchor.id, before_id: tail.id })));
+    expect(moves.map((r) => r.status).sort()).toEqual([200, 400]);
+    const refused = moves.find((r) => r.status === 400)!;
+    expectProblem(refused, 400, 'invalid_request');
+    expect(fieldsOf(refused)).toEqual(['before_id']);
+    const winner = moves.find((r) => r.status === 200)!.body;
+    expect((await order(org, project)).review).toEqual(['anchor', winner.title, 'tail']);
   });
 
   it('serialises concurrent REST moves into one order with unique positions', async () => {
@@ -711,6 +797,15 @@ describe('tasks: D1 round-trip budgets (warm)', () => {
   it('moves a task in 3 round trips: find its project, read the column inside the board object, 1 batch', async () => {
     const { org, first } = await warm();
     const res = await move(org, first.id, { status: 'review' });
+    expect(res.status).toBe(200);
+    expect(res.roundTrips).toBe(3);
+  });
+
+  it('moves a task between two given neighbours in the same 3 round trips', async () => {
+    const { org, project, first } = await warm();
+    const second = await newTask(org, project, { title: 'second' });
+    const third = await newTask(org, project, { title: 'third' });
+    const res = await move(org, third.id, { status: 'todo', after_id: first.id, before_id: second.id });
     expect(res.status).toBe(200);
     expect(res.roundTrips).toBe(3);
   });

@@ -17,7 +17,8 @@ export type BoardEvent =
   | { type: 'task.created' | 'task.updated'; task: Task; actor: ActorSummary }
   /** `renumbered`: when the move closed a gap, the new position of every task of its column. */
   | { type: 'task.moved'; task: Task; actor: ActorSummary; renumbered?: { id: string; position: number }[] }
-  | { type: 'task.deleted'; task: { id: string; deleted_ids: string[] }; actor: ActorSummary };
+  /** `deleted_ids`: the task and every subtask deleted with it. */
+  | { type: 'task.deleted'; task: Task & { deleted_ids: string[] }; actor: ActorSummary };
 
 /** What an RPC answers: errors as data, since an ApiError does not survive the RPC boundary as itself. */
 export type BoardResult<T> =
@@ -213,7 +214,6 @@ function parseMove(message: Record<string, unknown>): { task_id: string; input: 
   for (const [name, value] of [['before_id', before_id], ['after_id', after_id]] as const) {
     if (value !== undefined && (typeof value !== 'string' || !UUID.test(value))) return { error: `\`${name}\` must be a task id.` };
   }
-  if (before_id !== undefined && after_id !== undefined) return { error: 'Give `before_id` or `after_id`, not both.' };
   if (!Number.isInteger(version) || (version as number) < 1) return { error: '`version` (the task version you saw) is required.' };
   return {
     task_id,

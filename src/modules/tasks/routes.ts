@@ -56,12 +56,13 @@ const TaskPatch = z
 const TaskMove = z
   .object({
     status: z.enum(TASK_STATUSES),
-    before_id: Id.optional().openapi({ description: 'Place the task just before this one' }),
-    after_id: Id.optional().openapi({ description: 'Place the task just after this one' }),
+    before_id: Id.optional().openapi({ description: 'Place the task just before this one (a task of the target column)' }),
+    after_id: Id.optional().openapi({
+      description: 'Place the task just after this one. With `before_id` too: between the two, which must be adjacent in the target column (`after_id` directly followed by `before_id`), else 400',
+    }),
     version: Version.optional(),
   })
   .strict()
-  .refine((move) => !(move.before_id && move.after_id), { path: ['after_id'], message: 'Give before_id or after_id, not both.' })
   .openapi('TaskMove');
 
 const Board = z
@@ -165,10 +166,8 @@ export function registerTaskRoutes(app: App) {
     async (c) => {
       const ctx = c.get('tenant');
       const id = c.req.valid('param').id;
-      const { projectId, deletedIds } = await deleteTask({ ctx, id });
-      // The event names the task that was deleted: deletedIds come back in id order, so an older
-      // subtask re-parented under a newer task would come first.
-      announce(c, projectId, { type: 'task.deleted', task: { id, deleted_ids: deletedIds }, actor: actorSummary(toPortable(ctx)) });
+      const { task, deletedIds } = await deleteTask({ ctx, id });
+      announce(c, task.project_id, { type: 'task.deleted', task: { ...task, deleted_ids: deletedIds }, actor: actorSummary(toPortable(ctx)) });
       return c.body(null, 204);
     },
   );
@@ -176,7 +175,7 @@ export function registerTaskRoutes(app: App) {
   app.openapi(
     defineRoute({
       method: 'post', path: '/v1/orgs/{org}/tasks/{id}/move', tags, permission: 'tasks:write',
-      summary: 'Move a task into a column: before or after a neighbour, or at the end',
+      summary: 'Move a task into a column: before or after a neighbour, between two adjacent ones, or at the end',
       request: { params: taskParams, body: jsonBody(TaskMove) },
       responses: { 200: json(TaskSchema, 'The task where it now is') },
     }),
@@ -195,7 +194,9 @@ export function registerTaskRoutes(app: App) {
       description:
         'server → client: `snapshot` {board}, `task.created|task.updated|task.moved|task.deleted` {task, actor}, `presence` {users}, `error` {code, detail}; ' +
         'a `task.moved` that renumbered its column (the gap between its neighbours had closed) also carries `renumbered` [{id, position}]: the new position of every task in that column; ' +
-        'client → server: `move` {task_id, status, before_id?, after_id?, version}, `ping`. Limits: 8 KB a message, 20 messages per 10 s.',
+        "a `task.deleted` carries the task as it was, plus `deleted_ids`: it and every subtask deleted with it; " +
+        'client → server: `move` {task_id, status, before_id?, after_id?, version} (neighbours as in POST …/tasks/{id}/move), `ping`. ' +
+        'In addition to the contract, the server answers `ping` with `pong`. Limits: 8 KB a message, 20 messages per 10 s.',
       request: { params: projectParams },
       responses: { 101: { description: 'Switching protocols' }, 426: { description: 'Not a WebSocket upgrade' } },
     }),

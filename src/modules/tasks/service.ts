@@ -192,15 +192,24 @@ export async function updateTask({ ctx, id, input }: { ctx: TenantContext; id: s
 export const staleVersion = (task: Task) =>
   conflict(`Stale version: the task is at version ${task.version} now. Reload it and try again.`);
 
-/** Where `move` puts the task: between its neighbours in the target column, or at its end. */
+/**
+ * Where `move` puts the task: just before `before_id`, just after `after_id`, between the two when
+ * both are given (a drag-and-drop client names both neighbours), or at the end of the column.
+ * Both must be in the target column and adjacent there, `after_id` directly followed by
+ * `before_id`: anything else means the client's view of the column is not the board's.
+ */
 function placement(column: Pick<Task, 'id' | 'position'>[], move: TaskMove) {
-  const anchorId = move.before_id ?? move.after_id;
-  let index = column.length; // the end
-  if (anchorId) {
-    const anchor = column.findIndex((t) => t.id === anchorId);
-    if (anchor < 0) throw invalid(move.before_id ? 'before_id' : 'after_id', `Not a task in the '${move.status}' column of this project.`);
-    index = move.before_id ? anchor : anchor + 1;
+  const indexOf = (field: 'before_id' | 'after_id', id: string) => {
+    const index = column.findIndex((t) => t.id === id);
+    if (index < 0) throw invalid(field, `Not a task in the '${move.status}' column of this project.`);
+    return index;
+  };
+  const before = move.before_id === undefined ? undefined : indexOf('before_id', move.before_id);
+  const after = move.after_id === undefined ? undefined : indexOf('after_id', move.after_id);
+  if (before !== undefined && after !== undefined && before !== after + 1) {
+    throw invalid('before_id', `Not the task right after \`after_id\` in the '${move.status}' column: give two adjacent neighbours.`);
   }
+  const index = before ?? (after === undefined ? column.length : after + 1); // no neighbour: the end
   const previous = column[index - 1]?.position;
   const next = column[index]?.position;
   const position =
@@ -213,10 +222,10 @@ function placement(column: Pick<Task, 'id' | 'position'>[], move: TaskMove) {
 }
 
 /**
- * Moves a task into a column, before or after a neighbour or at the end. Runs inside the
- * project's board object, one move at a time: 1 read of the column, then 1 batch that writes the
- * task, its audit row and, when the gap between the neighbours has closed, the whole column
- * renumbered.
+ * Moves a task into a column, before or after a neighbour (or between two), or at the end. Runs
+ * inside the project's board object, one move at a time: 1 read of the column, then 1 batch that
+ * writes the task, its audit row and, when the gap between the neighbours has closed, the whole
+ * column renumbered.
  */
 export async function moveTask({ ctx, projectId, id, input }: { ctx: TenantContext; projectId: string; id: string; input: TaskMove }) {
   requirePermission(ctx, 'tasks:write');
@@ -226,7 +235,7 @@ export async function moveTask({ ctx, projectId, id, input }: { ctx: TenantConte
   const task = rows.find((t) => t.id === id);
   if (!task) throw notFound('task');
   if (input.version !== undefined && input.version !== task.version) throw staleVersion(task);
-  if (input.before_id === id || input.after_id === id) throw invalid(input.before_id ? 'before_id' : 'after_id', 'A task cannot be its own neighbour.');
+  if (input.before_id === id || input.after_id === id) throw invalid(input.before_id === id ? 'before_id' : 'after_id', 'A task cannot be its own neighbour.');
   const column = rows.filter((t) => t.status === input.status && t.id !== id);
   const { index, position } = placement(column, input);
 
@@ -269,12 +278,14 @@ export async function moveTask({ ctx, projectId, id, input }: { ctx: TenantConte
 }
 
 /**
- * Deletes a task and, through the foreign key, its subtasks: one batch that also names every task
- * that went and writes an audit row for each of them.
+ * Deletes a task and, through the foreign key, its subtasks: one batch that also reads every task
+ * that went (the deleted task as it was, for the board's watchers) and writes an audit row for
+ * each of them.
  */
-export async function deleteTask({ ctx, id }: { ctx: TenantContext; id: string }): Promise<{ projectId: string; deletedIds: string[] }> {
+export async function deleteTask({ ctx, id }: { ctx: TenantContext; id: string }): Promise<{ task: Task; deletedIds: string[] }> {
   requirePermission(ctx, 'tasks:delete');
   const [going] = await auditedDelete(ctx, tasks, id, described('delete'), [ctx.store.select(tasks, subtreeOf(ctx, id))], subtreeOf(ctx, id));
   const rows = going as Task[];
-  return { projectId: rows[0]!.project_id, deletedIds: rows.map((t) => t.id) };
+  // Rows come back in id order, so an older subtask re-parented under a newer task would come first.
+  return { task: rows.find((t) => t.id === id)!, deletedIds: rows.map((t) => t.id) };
 }
