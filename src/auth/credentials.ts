@@ -4,7 +4,7 @@ import { verifyToken } from '@clerk/backend';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv, Bindings, Credentials } from '../env';
 import { ApiError } from '../lib/problem';
-import { API_KEY_PREFIX, hashApiKey } from './api-keys';
+import { API_KEY_PREFIX } from './api-keys';
 import { CALENDAR_TOKEN_PREFIX } from './calendar-tokens';
 
 const unauthenticated = (detail: string) =>
@@ -63,13 +63,6 @@ async function verifySession(token: string, env: Bindings): Promise<Credentials>
     avatarUrl: text(claims.picture),
   };
 }
-
-/**
- * Whose request this is, as a stable key: a session's user, or a key by its hash (the secret
- * itself never leaves the request). Idempotency keys belong to it, and rate limits count by it.
- */
-export const credentialOwner = async (credentials: Credentials): Promise<string> =>
-  credentials.type === 'session' ? `user:${credentials.clerkUserId}` : `api_key:${await hashApiKey(credentials.secret)}`;
 
 /** Requires credentials on every route it guards: 401 without them. */
 export const authenticate = createMiddleware<AppEnv>(async (c, next) => {

@@ -7,16 +7,20 @@
 // repeat still creates nothing; the client lists the resource or issues a new secret.
 import { and, eq, lt, sql } from 'drizzle-orm';
 import { createMiddleware } from 'hono/factory';
-import { credentialOwner } from '../auth/credentials';
+import { hashApiKey } from '../auth/api-keys';
 import { idempotency_keys } from '../db/catalog';
 import { catalogDb } from '../db/shards';
-import type { AppEnv } from '../env';
+import type { AppEnv, Credentials } from '../env';
 import { sha256Hex } from '../lib/crypto';
 import { ApiError, conflict } from '../lib/problem';
 
 const REPLAY_WINDOW_MS = 24 * 60 * 60 * 1000;
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 const MUTATIONS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+async function ownerOf(credentials: Credentials): Promise<string> {
+  return credentials.type === 'session' ? `user:${credentials.clerkUserId}` : `api_key:${await hashApiKey(credentials.secret)}`;
+}
 
 export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   const key = c.req.header('idempotency-key');
@@ -27,7 +31,7 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
     ]);
   }
   const catalog = catalogDb(c.env, c.get('roundTrips'));
-  const owner = await credentialOwner(c.get('credentials'));
+  const owner = await ownerOf(c.get('credentials'));
   // The key belongs to its owner; the hash pins it to one request: method, path (the organization
   // is in it), query and body.
   const { search } = new URL(c.req.url);

@@ -7,7 +7,7 @@ import { Id } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { ApiError } from '../../lib/problem';
-import { credentialOwner } from '../../auth/credentials';
+import { rateLimitKey } from '../../middleware/rate-limit';
 import { ACCESS_ENDED_CLOSE_CODE, CHAT_LIMITS, RATE_LIMIT_KEY_HEADER, unwrapChatResponse } from '../../realtime/chat-session';
 import { CONVERSATION_LIMITS, createConversation, deleteConversation, getConversation, listConversations, updateConversation } from './service';
 
@@ -197,7 +197,7 @@ export function registerConversationRoutes(app: App) {
         throw new ApiError('upgrade_required', 'This endpoint speaks WebSocket: send an Upgrade: websocket request.');
       }
       const { stub, headers } = await chatSession(c, c.req.valid('param').id);
-      headers.set(RATE_LIMIT_KEY_HEADER, await credentialOwner(c.get('credentials')));
+      headers.set(RATE_LIMIT_KEY_HEADER, await rateLimitKey(c.get('credentials')));
       return unwrapChatResponse(await stub.fetch(new Request(c.req.url, { headers })), c.get('roundTrips'));
     },
   );
