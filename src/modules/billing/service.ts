@@ -9,8 +9,8 @@ import type { Bindings, TenantContext } from '../../env';
 import { requirePermission } from '../../auth/tenant';
 import { ApiError, conflict } from '../../lib/problem';
 import { uuidv7 } from '../../lib/ids';
-import { effectiveTier, LIVE_STATUSES, TIER_STATUSES } from './tiers';
-import { requireStripe } from './stripe';
+import { effectiveTier, isLive, LIVE_STATUSES, TIER_STATUSES } from './tiers';
+import { requireStripe, stripeId } from './stripe';
 
 export type PaidTier = Exclude<Tier, 'free'>;
 export const PAID_TIERS = TIERS.filter((t): t is PaidTier => t !== 'free');
@@ -90,12 +90,16 @@ async function closePreviousCheckout(stripe: Stripe, sessionId: string | null, k
   }
   if (previous.status === 'open') {
     await stripe.checkout.sessions.expire(sessionId);
-  } else if (previous.status === 'complete' && previous.subscription && idOf(previous.subscription) !== knownSubscription) {
+  } else if (previous.status === 'complete' && previous.subscription && stripeId(previous.subscription) !== knownSubscription) {
     throw conflict('A checkout of this organization has just been paid: its subscription is being set up (GET …/subscription).');
   }
 }
 
-const idOf = (ref: string | { id: string }) => (typeof ref === 'string' ? ref : ref.id);
+/** The status of the organization's Stripe subscription while it is live, else null: 1 catalog query. */
+export async function liveSubscriptionStatus(ctx: TenantContext): Promise<SubscriptionStatus | null> {
+  const { subscription, status } = await billingState(ctx);
+  return isLive(subscription, status) ? status : null;
+}
 
 /** POST /billing/checkout: a Stripe Checkout Session for `tier`'s price (found by lookup_key). */
 export async function createCheckout({ ctx, env, input }: { ctx: TenantContext; env: Bindings; input: { tier: PaidTier } }) {
@@ -103,7 +107,7 @@ export async function createCheckout({ ctx, env, input }: { ctx: TenantContext; 
   const stripe = requireStripe(env);
   const state = await billingState(ctx);
   // A second subscription would bill twice: changing plans is the portal's job.
-  if (state.subscription && state.status && LIVE_STATUSES.includes(state.status)) {
+  if (isLive(state.subscription, state.status)) {
     throw conflict(`The organization already has a subscription (${state.status}): change it, pay it or cancel it through POST …/billing/portal.`);
   }
   await closePreviousCheckout(stripe, state.checkout, state.subscription);
@@ -202,7 +206,7 @@ type RowState = Pick<typeof subscriptions.$inferSelect, 'stripe_subscription_id'
 /** True when `row` (the organization's subscription row, if any) takes an event under `rule`. */
 export function applies(rule: EventRule, row: RowState | null | undefined): boolean {
   if (!row) return rule.kind !== 'invoice';
-  const otherLive = row.stripe_subscription_id !== null && row.stripe_subscription_id !== rule.subscriptionId && LIVE_STATUSES.includes(row.status);
+  const otherLive = row.stripe_subscription_id !== rule.subscriptionId && isLive(row.stripe_subscription_id, row.status);
   const applied = row.stripe_event_created;
   switch (rule.kind) {
     case 'subscription':

@@ -14,6 +14,9 @@ export function stripeClient(env: Pick<Bindings, 'STRIPE_SECRET_KEY'>): Stripe |
   return client.stripe;
 }
 
+/** The id of a Stripe reference, which the API sends as an id or as the expanded object. */
+export const stripeId = (ref: string | { id: string } | null) => (typeof ref === 'string' ? ref : ref?.id ?? null);
+
 export function requireStripe(env: Pick<Bindings, 'STRIPE_SECRET_KEY'>): Stripe {
   const stripe = stripeClient(env);
   if (!stripe) throw new ApiError('not_configured', 'Billing is not configured on this deployment: STRIPE_SECRET_KEY is not set.');

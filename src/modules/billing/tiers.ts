@@ -30,6 +30,10 @@ export const TIER_STATUSES: readonly SubscriptionStatus[] = ['active', 'trialing
  */
 export const LIVE_STATUSES: readonly SubscriptionStatus[] = [...TIER_STATUSES, 'unpaid', 'paused'];
 
+/** A Stripe subscription that is live (the free tier's row has no Stripe subscription). */
+export const isLive = (stripeSubscriptionId: string | null | undefined, status: SubscriptionStatus | null | undefined): boolean =>
+  !!stripeSubscriptionId && !!status && LIVE_STATUSES.includes(status);
+
 /** The tier whose limits apply: the subscription's, or free when its status does not keep it. */
 export const effectiveTier = (tier: Tier, status: SubscriptionStatus): Tier =>
   TIER_STATUSES.includes(status) ? tier : 'free';

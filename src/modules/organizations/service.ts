@@ -15,7 +15,7 @@ import { auditedCatalogChange, auditRow, changes } from '../activity/audit';
 import { slugify } from '../../lib/text';
 import { deleteOrganizationObjects } from '../assets/service';
 import { purgePublicContent } from '../content/public-cache';
-import { LIVE_STATUSES } from '../billing/tiers';
+import { liveSubscriptionStatus } from '../billing/service';
 
 export type OrganizationRow = typeof organizations.$inferSelect;
 export type OrganizationCreate = { name: string; slug?: string; description?: string | null };
@@ -133,14 +133,9 @@ export const TENANT_TABLES = [
 export async function deleteOrganization({ ctx, bucket }: { ctx: TenantContext; bucket: R2Bucket }) {
   requirePermission(ctx, 'organization:delete');
   // Deleting would orphan a subscription that goes on billing (its events find no organization).
-  const subscription = await ctx.catalog
-    .select({ stripe_id: subscriptions.stripe_subscription_id, status: subscriptions.status })
-    .from(subscriptions)
-    .where(eq(subscriptions.organization_id, ctx.organization.id))
-    .get();
-  // (The free tier's row has no Stripe subscription.)
-  if (subscription?.stripe_id && LIVE_STATUSES.includes(subscription.status)) {
-    throw conflict(`The organization's subscription is ${subscription.status}: cancel it through POST …/billing/portal first, then delete the organization.`);
+  const live = await liveSubscriptionStatus(ctx);
+  if (live) {
+    throw conflict(`The organization's subscription is ${live}: cancel it through POST …/billing/portal first, then delete the organization.`);
   }
   // Its data first, the catalog row last: if a step fails the answer is a 500 and the
   // organization still exists, so the same DELETE can be sent again until nothing is left.

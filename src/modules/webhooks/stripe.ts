@@ -13,6 +13,7 @@ import { received, WebhookReceived } from './received';
 import { ApiError } from '../../lib/problem';
 import { auditedCatalogChange, changes } from '../activity/audit';
 import { applies, eventTimeEffect, subscriptionEffect, subscriptionPatch, type EventRule, type SubscriptionPatch } from '../billing/service';
+import { stripeId } from '../billing/stripe';
 import { effectiveTier } from '../billing/tiers';
 
 
@@ -23,7 +24,6 @@ const cryptoProvider = Stripe.createSubtleCryptoProvider();
 type Change = { organizationId: string | null; patch: SubscriptionPatch; rule: EventRule };
 
 const metadataOrg = (metadata: Stripe.Metadata | null | undefined) => metadata?.organization_id ?? null;
-const idOf = (ref: string | { id: string } | null) => (typeof ref === 'string' ? ref : ref?.id ?? null);
 
 /**
  * What each invoice event does to the status, and from which: a failed payment makes a paying
@@ -53,12 +53,12 @@ function changeOf(event: Stripe.Event): Change | undefined {
     }
     case 'checkout.session.completed': {
       const session = event.data.object;
-      const subscriptionId = idOf(session.subscription);
+      const subscriptionId = stripeId(session.subscription);
       if (session.mode !== 'subscription' || !subscriptionId) return undefined;
       return {
         organizationId: metadataOrg(session.metadata) ?? session.client_reference_id,
         // The tier and status come with customer.subscription.created; this links the ids early.
-        patch: { stripe_subscription_id: subscriptionId, stripe_customer_id: idOf(session.customer) },
+        patch: { stripe_subscription_id: subscriptionId, stripe_customer_id: stripeId(session.customer) },
         rule: { kind: 'checkout', subscriptionId },
       };
     }
@@ -70,7 +70,7 @@ function changeOf(event: Stripe.Event): Change | undefined {
       return {
         organizationId: metadataOrg(details.metadata),
         patch: { status: to },
-        rule: { kind: 'invoice', subscriptionId: idOf(details.subscription)!, created: event.created, from },
+        rule: { kind: 'invoice', subscriptionId: stripeId(details.subscription)!, created: event.created, from },
       };
     }
     default:
@@ -81,8 +81,12 @@ function changeOf(event: Stripe.Event): Change | undefined {
 class StaleEvent extends Error {}
 
 
+/** The event's row in processed_events: in the batch of its effect, or alone when it has none. */
+const recorded = (catalog: CatalogDb, event: Stripe.Event) =>
+  catalog.insert(processed_events).values({ source: 'stripe', event_id: event.id, type: event.type });
+
 async function record(catalog: CatalogDb, event: Stripe.Event) {
-  await catalog.insert(processed_events).values({ source: 'stripe', event_id: event.id, type: event.type }).onConflictDoNothing().run();
+  await recorded(catalog, event).onConflictDoNothing().run();
 }
 
 export function registerStripeWebhook(app: App) {
@@ -123,7 +127,7 @@ export function registerStripeWebhook(app: App) {
         // Nothing to change, but this is now the newest event applied: an older one must not
         // undo it later (e.g. active at T2 arriving before past_due at T1). Not audited: no change.
         await catalog.batch([
-          catalog.insert(processed_events).values({ source: 'stripe', event_id: event.id, type: event.type }).onConflictDoNothing(),
+          recorded(catalog, event).onConflictDoNothing(),
           eventTimeEffect(catalog, organization.id, change.rule),
         ]);
         return received(c, false);
@@ -153,7 +157,7 @@ export function registerStripeWebhook(app: App) {
           { action: 'subscription.update', resource_type: 'subscription', resource_id: organization.id, old: diff.old, new: { ...diff.new, stripe_event: event.id } },
           async () => {
             const [upserted] = await catalog.batch([
-              catalog.insert(processed_events).values({ source: 'stripe', event_id: event.id, type: event.type }),
+              recorded(catalog, event),
               ...subscriptionEffect(catalog, organization.id, change.patch, change.rule),
             ]).then(([, ...effects]) => effects);
             // A newer event applied between our read and this batch: the event is recorded, its
