@@ -189,14 +189,9 @@ const appointmentKey = (organizationId: string, id: string) => `${organizationId
  * now. One batch (one round trip) per shard involved.
  */
 async function readShards(env: Bindings, messages: NotificationMessage[]) {
-  const byShard = new Map<number, NotificationMessage[]>();
-  for (const message of messages) {
-    if (!byShard.has(message.shard)) byShard.set(message.shard, []);
-    byShard.get(message.shard)!.push(message);
-  }
   const webhooks = new Map<string, { url: string; secret: string }>();
   const current = new Map<string, Pick<Appointment, 'start_time' | 'status'>>();
-  await Promise.all([...byShard].map(async ([shard, inShard]) => {
+  await Promise.all([...Map.groupBy(messages, (message) => message.shard)].map(async ([shard, inShard]) => {
     const db = shardDb(env, shard, { count: 0 });
     const [hooks, rows] = await db.batch([
       db.select({ organization_id: appointment_webhooks.organization_id, url: appointment_webhooks.url, secret: appointment_webhooks.secret })

@@ -116,8 +116,6 @@ async function reportToStripe(env: Bindings, events: UsageEvent[], customers: Ma
   return new Set(failed.map((e) => e.id));
 }
 
-type Group = { shardNumber: number; messages: Message<unknown>[]; events: UsageEvent[] };
-
 /**
  * strive-usage: drop the events of organizations no longer in the catalog, group the rest by
  * shard, one batch per shard, ack a shard's messages after its commit.
@@ -143,41 +141,34 @@ export async function consumeUsage(batch: MessageBatch<unknown>, env: Bindings):
     for (const { message } of valid) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
     return;
   }
-  const groups = new Map<number, Group>();
   const ofDeleted: Record<string, number> = {};
-  for (const { message, event } of valid) {
-    if (!customers.has(event.organization_id)) {
-      ofDeleted[event.organization_id] = (ofDeleted[event.organization_id] ?? 0) + 1;
-      message.ack();
-      continue;
-    }
-    let group = groups.get(event.shard);
-    if (!group) {
-      groups.set(event.shard, (group = { shardNumber: event.shard, messages: [], events: [] }));
-    }
-    group.messages.push(message);
-    group.events.push(event);
-  }
+  const counted = valid.filter(({ message, event }) => {
+    if (customers.has(event.organization_id)) return true;
+    ofDeleted[event.organization_id] = (ofDeleted[event.organization_id] ?? 0) + 1;
+    message.ack();
+    return false;
+  });
   if (Object.keys(ofDeleted).length > 0) {
     console.log(`usage: events acknowledged without counting, their organization is not in the catalog (deleted): ${JSON.stringify(ofDeleted)}`);
   }
   await Promise.all(
-    [...groups.values()].map(async (group) => {
+    [...Map.groupBy(counted, ({ event }) => event.shard)].map(async ([shard, group]) => {
+      const events = group.map(({ event }) => event);
       try {
-        await countOnShard(shardBinding(env, group.shardNumber, { count: 0 }), group.events);
+        await countOnShard(shardBinding(env, shard, { count: 0 }), events);
       } catch (error) {
         // Only this shard's messages go back; the other shards' commits stand.
-        console.error(`usage: ${group.events.length} events on shard ${group.shardNumber} not counted, retrying`, error);
-        for (const message of group.messages) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+        console.error(`usage: ${events.length} events on shard ${shard} not counted, retrying`, error);
+        for (const { message } of group) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
         return;
       }
       // Counted. Only an event Stripe did not take comes back: its next delivery counts nothing
       // (its id is in usage_events) and reports it again (Stripe dedupes by identifier).
-      const unreported = await reportToStripe(env, group.events, customers);
-      group.messages.forEach((message, n) => {
-        if (unreported.has(group.events[n]!.id)) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+      const unreported = await reportToStripe(env, events, customers);
+      for (const { message, event } of group) {
+        if (unreported.has(event.id)) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
         else message.ack();
-      });
+      }
     }),
   );
 }
@@ -189,9 +180,8 @@ export async function consumeUsage(batch: MessageBatch<unknown>, env: Bindings):
 async function countedOrNot(env: Bindings, events: UsageEvent[]): Promise<{ counted: Set<string>; uncounted: Set<string> }> {
   const counted = new Set<string>();
   const uncounted = new Set<string>();
-  const byShard = new Map<number, string[]>();
-  for (const event of events.filter(billable)) byShard.set(event.shard, [...(byShard.get(event.shard) ?? []), event.id]);
-  await Promise.all([...byShard].map(async ([shard, ids]) => {
+  await Promise.all([...Map.groupBy(events.filter(billable), (event) => event.shard)].map(async ([shard, inShard]) => {
+    const ids = inShard.map((event) => event.id);
     if (shard >= shardCount(env)) return ids.forEach((id) => uncounted.add(id));
     try {
       const { results } = await shardBinding(env, shard, { count: 0 }).prepare('SELECT id FROM usage_events WHERE id IN (SELECT value FROM json_each(?1))').bind(JSON.stringify(ids)).all<{ id: string }>();
