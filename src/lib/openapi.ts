@@ -137,10 +137,7 @@ export const jsonBody = <T extends z.ZodTypeAny>(schema: T) => ({
 });
 
 /** A JSON body that may be left out (`{}` then). */
-export const optionalJsonBody = <T extends z.ZodTypeAny>(schema: T) => ({
-  required: false,
-  content: { 'application/json': { schema } },
-});
+export const optionalJsonBody = <T extends z.ZodTypeAny>(schema: T) => ({ ...jsonBody(schema), required: false });
 
 /**
  * An optional body sent empty with a JSON Content-Type (as many HTTP clients do for a bodiless

@@ -15,6 +15,8 @@ import { sha256Hex } from '../lib/crypto';
 import { ApiError, conflict } from '../lib/problem';
 
 const REPLAY_WINDOW_MS = 24 * 60 * 60 * 1000;
+/** Answers stored before this instant are past the replay window. */
+const replayWindowStart = (now: Date) => new Date(now.getTime() - REPLAY_WINDOW_MS).toISOString();
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 const MUTATIONS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -37,7 +39,7 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
   const { search } = new URL(c.req.url);
   const requestHash = await sha256Hex(`${c.req.method} ${c.req.path}${search}\n${await c.req.text()}`);
   const now = new Date();
-  const expired = new Date(now.getTime() - REPLAY_WINDOW_MS).toISOString();
+  const expired = replayWindowStart(now);
 
   // Claim the key: a new row, or one whose 24 h have passed. One statement, so two concurrent
   // requests with the same key cannot both run.
@@ -97,7 +99,7 @@ const EXPIRED_KEYS_PER_RUN = 5000;
  * overwrites them), so they go, with whatever of an organization's data they held.
  */
 export async function deleteExpiredIdempotencyKeys(catalog: D1Database, now: Date): Promise<void> {
-  const expired = new Date(now.getTime() - REPLAY_WINDOW_MS).toISOString();
+  const expired = replayWindowStart(now);
   await catalog
     .prepare('DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE created_at < ?1 LIMIT ?2)')
     .bind(expired, EXPIRED_KEYS_PER_RUN)
