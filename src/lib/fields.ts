@@ -56,7 +56,6 @@ export const Hundredths = (max: number) =>
     .transform((value) => Math.round(value * 100) / 100)
     .openapi({ description: `≥ 0, at most 2 decimals, ≤ ${max}`, example: 12345.67 });
 
-
 /**
  * A column the product sets itself, in a write's body: documented as readOnly and, when sent,
  * refused with a 400 that says how it is set (rather than as an unknown field).

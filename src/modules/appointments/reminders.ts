@@ -6,8 +6,9 @@
 //      overlapping run claims nothing twice), take over claims an earlier run made but never
 //      queued (it died between 1 and 2), and read the claimed reminders with their appointments.
 //   2. Send them to NOTIFICATIONS_QUEUE.
-//   3. Mark them queued, and record them in each appointment's reminders_sent. A run that fails before this leaves its claims to be taken over after
-//      CLAIM_TIMEOUT_MS: nothing is lost, and a reminder is sent again only after a crash.
+//   3. Mark them queued, and record them in each appointment's reminders_sent. A run that fails
+//      before this leaves its claims to be taken over after CLAIM_TIMEOUT_MS: nothing is lost,
+//      and a reminder is sent again only after a crash.
 // Consumer: POSTs each reminder to the organization's webhook, signed; a failed delivery is
 // retried with backoff, then kept in the dead-letter queue. Every delivery of one reminder
 // carries the same id, so a receiver can drop the rare duplicate.
