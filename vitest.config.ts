@@ -22,6 +22,8 @@ export default defineWorkersConfig(async () => {
           isolatedStorage: false,
           wrangler: { configPath: './wrangler.toml' },
           miniflare: {
+            // An empty shard that test/migrations.test.ts migrates step by step (old rows, new schema).
+            d1Databases: { MIGRATION_SCRATCH: { id: 'strive-migration-scratch' } },
             bindings: {
               CATALOG_MIGRATIONS: await readD1Migrations('./migrations/catalog'),
               TENANT_MIGRATIONS: await readD1Migrations('./migrations/tenant'),

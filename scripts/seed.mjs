@@ -38,8 +38,9 @@ const member = (id, organization_id, user_id, role, invited_by, joined_at) => ({
 });
 
 const seat = (n, organization_id, user_id, at) => ({
-  id: uuid(n), organization_id, user_id, resource_type: 'seats', resource_name: '', quantity: 1,
-  billing_period: at.slice(0, 7), metadata: {}, created_at: at, updated_at: at,
+  id: uuid(n), organization_id, user_id, resource_type: 'seats', resource_name: '', usage_amount: 1,
+  billing_period: `${at.slice(0, 7)}-01`, metadata: { events: 1, first_event_at: at, last_event_at: at },
+  created_at: at, updated_at: at,
 });
 
 const catalog = {
@@ -150,7 +151,7 @@ const tenants = {
       },
       {
         id: uuid(503), organization_id: acme, name: 'Priya Nair', email: 'priya@lumen.test',
-        company: 'Lumen Labs', status: 'lead', source: null, tags: [], custom_fields: {},
+        company: 'Lumen Labs', status: 'lead', source: 'social', tags: [], custom_fields: {},
         created_by: bob, created_at: '2026-11-05T08:45:00.000Z', updated_at: '2026-11-05T08:45:00.000Z',
       },
     ],
@@ -172,7 +173,7 @@ const tenants = {
     ],
     tasks: [
       task(701, uuid(601), 'todo', 1000, 'Write homepage copy', {
-        priority: 'high', assigned_to: bob, due_date: '2026-12-04', estimated_hours: 600, tags: ['copy'],
+        priority: 'high', assigned_to: bob, due_date: '2026-12-04T17:00:00.000Z', estimated_hours: 600, tags: ['copy'],
         created_at: '2026-11-02T11:10:00.000Z', updated_at: '2026-11-02T11:10:00.000Z',
       }),
       task(702, uuid(601), 'todo', 2000, 'Set up analytics', {
@@ -180,7 +181,7 @@ const tenants = {
         created_at: '2026-11-02T11:20:00.000Z', updated_at: '2026-11-02T11:20:00.000Z',
       }),
       task(703, uuid(601), 'in_progress', 1000, 'Build page templates', {
-        priority: 'high', assigned_to: alice, due_date: '2026-11-30', estimated_hours: 1600, actual_hours: 900,
+        priority: 'high', assigned_to: alice, due_date: '2026-11-30T12:00:00.000Z', estimated_hours: 1600, actual_hours: 900,
         tags: ['frontend'], created_at: '2026-11-02T11:30:00.000Z', updated_at: '2026-11-20T16:00:00.000Z',
       }),
       task(704, uuid(601), 'review', 1000, 'Design tokens and colour palette', {
@@ -192,7 +193,7 @@ const tenants = {
         created_at: '2026-11-02T11:50:00.000Z', updated_at: '2026-11-04T17:00:00.000Z',
       }),
       task(706, uuid(602), 'todo', 1000, 'Draft handbook outline', {
-        assigned_to: bob, created_by: bob, due_date: '2026-12-11', estimated_hours: 400,
+        assigned_to: bob, created_by: bob, due_date: '2026-12-11T00:00:00.000Z', estimated_hours: 400,
         created_at: '2026-11-06T09:10:00.000Z', updated_at: '2026-11-06T09:10:00.000Z',
       }),
     ],
@@ -224,8 +225,9 @@ const tenants = {
       seat(1003, acme, vic, '2026-11-01T09:11:00.000Z'),
       {
         id: uuid(1005), organization_id: acme, user_id: alice, resource_type: 'ai_tokens', resource_name: 'openai_gpt4',
-        quantity: 18250, billing_period: '2026-11', metadata: {},
-        created_at: '2026-11-20T09:00:00.000Z', updated_at: '2026-11-20T09:00:00.000Z',
+        usage_amount: 18250, billing_period: '2026-11-01',
+        metadata: { events: 14, first_event_at: '2026-11-20T09:00:00.000Z', last_event_at: '2026-11-24T16:20:00.000Z' },
+        created_at: '2026-11-20T09:00:00.000Z', updated_at: '2026-11-24T16:20:00.000Z',
       },
     ],
     appointments: [

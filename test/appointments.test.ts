@@ -29,7 +29,7 @@ describe('appointments', () => {
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     expect(created.body).toMatchObject({
       title: 'Kick-off', start_time: '2030-02-01T09:00:00.000Z', end_time: '2030-02-01T09:30:00.500Z',
-      status: 'scheduled', customer_id: customer, assigned_to: null, reminder_sent: false, created_by: org.owner.id,
+      status: 'scheduled', customer_id: customer, assigned_to: null, reminders_sent: { '24h': null, '1h': null }, created_by: org.owner.id,
     });
     expect(created.roundTrips).toBe(1);
     const id = created.body.id;
@@ -79,12 +79,13 @@ describe('appointments', () => {
       [{ ...base, end_time: at(24 * 60 + 1) }, 'end_time'],
       [{ ...base, meeting_url: 'http://meet.example.com/x' }, 'meeting_url'],
       [{ ...base, meeting_url: 'javascript:alert(1)' }, 'meeting_url'],
-      [{ ...base, status: 'completed' }, 'status'],
+      [{ ...base, status: 'done' }, 'status'],
       [{ ...base, customer_id: 'nope' }, 'customer_id'],
       [{ ...base, customer_id: foreignCustomer }, 'customer_id'],
       [{ ...base, customer_id: crypto.randomUUID() }, 'customer_id'],
       [{ ...base, assigned_to: outsider.owner.id }, 'assigned_to'],
-      [{ ...base, reminder_sent: true }, 'reminder_sent'],
+      [{ ...base, reminders_sent: { '24h': null, '1h': null } }, 'reminders_sent'],
+      [{ ...base, created_by: org.owner.id }, 'created_by'],
       [{ title: 'x' }, 'start_time'],
     ];
     for (const [body, field] of cases) {
@@ -92,9 +93,11 @@ describe('appointments', () => {
       expectProblem(res, 400, 'invalid_request');
       expect(res.body.errors.map((e: { path: string }) => e.path), JSON.stringify(body)).toContain(field);
     }
-    // A URL refused says what it must be.
+    // A URL refused says what it must be; a derived field, how it is set.
     const http = await book({ ...base, meeting_url: 'http://meet.example.com/x' });
     expect(http.body.errors[0].message).toContain('https://');
+    const derived = await book({ ...base, reminders_sent: {} });
+    expect(derived.body.errors).toEqual([{ path: 'reminders_sent', message: expect.stringMatching(/^Read-only: the reminder job records/) }]);
     // exactly 24 h is fine
     expect((await book({ ...base, end_time: at(24 * 60) })).status).toBe(201);
 
@@ -150,6 +153,21 @@ describe('appointments', () => {
         expect((await api('PATCH', `/v1/orgs/${org.slug}/appointments/${first.id}`, { token: t, body: { status } })).status).toBe(200);
         expect((await book({ title: 'now free', assigned_to: member.id, start_time: at(0), end_time: at(60) })).status).toBe(201);
       }
+    });
+
+    it('records an appointment in any status; only a live one holds the slot', async () => {
+      const member = await joinAs(org, 'member');
+      for (const status of ['completed', 'cancelled', 'no_show']) {
+        const past = await book({ title: `past ${status}`, assigned_to: member.id, start_time: at(-600), end_time: at(-540), status });
+        expect(past.status, JSON.stringify(past.body)).toBe(201);
+        expect(past.body.status).toBe(status);
+      }
+      // None of them was in the way of the others, nor is in the way of a live one.
+      const live = await book({ title: 'live', assigned_to: member.id, start_time: at(-600), end_time: at(-540), status: 'confirmed' });
+      expect(live.status, JSON.stringify(live.body)).toBe(201);
+      // A live one is: a second confirmed is refused, a record of a completed one is not.
+      expectProblem(await book({ title: 'clash', assigned_to: member.id, start_time: at(-590), end_time: at(-550), status: 'confirmed' }), 409, 'conflict');
+      expect((await book({ title: 'noted', assigned_to: member.id, start_time: at(-590), end_time: at(-550), status: 'completed' })).status).toBe(201);
     });
 
     it('checks moves, reassignments and reopened statuses the same way', async () => {

@@ -112,7 +112,7 @@ describe('assets', () => {
     const org = await newOrg();
     const shard = await shardOf(org.id);
     await shard
-      .prepare("INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, quantity, billing_period) VALUES (?, ?, 'storage', 'x', ?, '2026-01')")
+      .prepare("INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, usage_amount, billing_period) VALUES (?, ?, 'storage', 'x', ?, '2026-01-01')")
       .bind(crypto.randomUUID(), org.id, 100 * MB - 10)
       .run();
     expectProblem(await upload(org, 'logo.png', PNG, 'image/png'), 402, 'quota_exceeded');

@@ -391,9 +391,9 @@ describe('POST …/messages', () => {
   it('refuses a turn with 402 quota_exceeded once the month\'s ai_tokens are spent (socket: an error message)', async () => {
     const org = await newOrg();
     const id = await newConversation(org);
-    const period = new Date().toISOString().slice(0, 7);
+    const period = `${new Date().toISOString().slice(0, 7)}-01`;
     await (await shardOf(org.id))
-      .prepare("INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, quantity, billing_period, metadata, created_at, updated_at) VALUES (?, ?, 'ai_tokens', 'gpt-4o', 50000, ?, '{}', ?, ?)")
+      .prepare("INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, usage_amount, billing_period, metadata, created_at, updated_at) VALUES (?, ?, 'ai_tokens', 'gpt-4o', 50000, ?, '{}', ?, ?)")
       .bind(crypto.randomUUID(), org.id, period, new Date().toISOString(), new Date().toISOString())
       .run();
     expectProblem(await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'Hi' } }), 402, 'quota_exceeded');

@@ -80,13 +80,14 @@ describe('content', () => {
     await api('GET', `/v1/orgs/${org.slug}`, { token: member.token }); // warm
     const res = await api('POST', `/v1/orgs/${org.slug}/content`, {
       token: member.token,
-      body: { ...postBody, seo_meta: { title: 'T', description: 'D', canonical_url: 'https://acme.test/p', image: 'https://acme.test/i.png' } },
+      body: { ...postBody, seo_meta: { title: 'T', description: 'D', canonical_url: 'https://acme.test/p', image: 'https://acme.test/i.png', keywords: ['a', 'b'], og: { type: 'article' } } },
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.roundTrips).toBe(1);
     expect(res.body).toMatchObject({
       slug: 'creme-brulee', status: 'draft', content_type: 'blog_post', author_id: member.id, published_at: null,
-      html: '<h1>Hi</h1>\n<p>Some <strong>bold</strong></p>', seo_meta: { canonical_url: 'https://acme.test/p' },
+      html: '<h1>Hi</h1>\n<p>Some <strong>bold</strong></p>',
+      seo_meta: { title: 'T', description: 'D', canonical_url: 'https://acme.test/p', image: 'https://acme.test/i.png', keywords: ['a', 'b'], og: { type: 'article' } },
     });
     const log = await api('GET', `/v1/orgs/${org.slug}/activity?resource_id=${res.body.id}`, { token: org.owner.token });
     expect(log.body.data.map((r: { action: string }) => r.action)).toEqual(['content.create']);
@@ -115,13 +116,21 @@ describe('content', () => {
       body: {
         title: '', slug: 'Not A Slug', content_type: 'tweet', excerpt: 5, extra: 1,
         seo_meta: { canonical_url: 'javascript:alert(1)', image: 'ftp://x.test/i.png', title: 5, keywords: 'x' },
+        status: 'published', author_id: org.owner.id,
       },
     });
     expectProblem(res, 400, 'invalid_request');
     const paths = res.body.errors.map((e: { path: string }) => e.path);
-    for (const path of ['title', 'slug', 'content_type', 'excerpt', 'extra', 'seo_meta.canonical_url', 'seo_meta.image', 'seo_meta.title', 'seo_meta.keywords']) {
+    for (const path of ['title', 'slug', 'content_type', 'excerpt', 'extra', 'seo_meta.canonical_url', 'seo_meta.image', 'seo_meta.title', 'status', 'author_id']) {
       expect(paths).toContain(path);
     }
+    // Keys of seo_meta that Strive does not read are the client's: kept as sent.
+    expect(paths).not.toContain('seo_meta.keywords');
+    // The workflow's columns say how they are set.
+    expect(res.body.errors.find((e: { path: string }) => e.path === 'status').message).toContain('POST …/publish');
+    const tooBig = await api('POST', `/v1/orgs/${org.slug}/content`, { token: org.owner.token, body: { title: 'Big', seo_meta: { blob: 'x'.repeat(9000) } } });
+    expectProblem(tooBig, 400, 'invalid_request');
+    expect(tooBig.body.errors[0].path).toBe('seo_meta');
     expectProblem(await api('POST', `/v1/orgs/${org.slug}/content`, { token: org.owner.token, body: { title: '日本語' } }), 400, 'invalid_request');
     const publish = await api('POST', `/v1/orgs/${org.slug}/content/${crypto.randomUUID()}/publish`, { token: org.owner.token, body: { published_at: 'tomorrow' } });
     expectProblem(publish, 400, 'invalid_request');

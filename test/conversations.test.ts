@@ -65,13 +65,38 @@ describe('conversations', () => {
     expectProblem(await create(org, { context_type: 'customer', context_id: project.id }), 404, 'not_found');
   });
 
+  it('takes every column of the schema a client may set, on create and on change; refuses the derived ones, saying how they are set', async () => {
+    const org = await newOrg();
+    const project = (await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'P' } })).body;
+    const plain = await api('POST', base(org), { token: org.owner.token, body: {} });
+    expect(plain.status, JSON.stringify(plain.body)).toBe(201);
+    expect(plain.body).toMatchObject({ context_type: 'general', context_id: null, ai_model: 'openai_gpt4', is_archived: false, title: null });
+    const archived = await create(org, { is_archived: true });
+    expect(archived.body.is_archived).toBe(true);
+
+    const patch = (body: Record<string, unknown>) => api('PATCH', `${base(org)}/${plain.body.id}`, { token: org.owner.token, body });
+    const about = await patch({ ai_model: 'gemini', context_type: 'project', context_id: project.id });
+    expect(about.status, JSON.stringify(about.body)).toBe(200);
+    expect(about.body).toMatchObject({ ai_model: 'gemini', context_type: 'project', context_id: project.id });
+    expect((await patch({ context_type: 'general' })).body).toMatchObject({ context_type: 'general', context_id: null });
+    const alone = await patch({ context_id: project.id });
+    expectProblem(alone, 400, 'invalid_request');
+    expect(alone.body.errors[0].path).toBe('context_type');
+    expectProblem(await patch({ context_type: 'customer', context_id: project.id }), 404, 'not_found');
+
+    const derived = await create(org, { conversation_data: [], usage_tokens: 5, user_id: org.owner.id });
+    expectProblem(derived, 400, 'invalid_request');
+    expect(derived.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['conversation_data', 'usage_tokens', 'user_id']);
+    expect(derived.body.errors.find((e: { path: string }) => e.path === 'conversation_data').message).toMatch(/^Read-only: each turn appends/);
+  });
+
   it('validates every field', async () => {
     const org = await newOrg();
     const res = await api('POST', base(org), { token: org.owner.token, body: { context_type: 'weather', ai_model: 'gpt-9', context_id: 'x', title: '', extra: 1 } });
     expectProblem(res, 400, 'invalid_request');
     expect(res.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['ai_model', 'context_id', 'context_type', 'extra', 'title']);
     const { body } = await create(org, {});
-    const patch = await api('PATCH', `${base(org)}/${body.id}`, { token: org.owner.token, body: { is_archived: 'yes', ai_model: 'gemini' } });
+    const patch = await api('PATCH', `${base(org)}/${body.id}`, { token: org.owner.token, body: { is_archived: 'yes', ai_model: 'gpt-9' } });
     expectProblem(patch, 400, 'invalid_request');
     expect(patch.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['ai_model', 'is_archived']);
     const message = await api('POST', `${base(org)}/${body.id}/messages`, { token: org.owner.token, body: { content: 'x'.repeat(8001) } });

@@ -65,6 +65,22 @@ describe('customers', () => {
     expect(empty.body.data.map((c: { name: string }) => c.name)).toEqual(['C', 'B', 'A']);
   });
 
+  it("takes every source of the seed schema, 'social' included, and the additions, and filters by it", async () => {
+    const org = await newOrg();
+    const t = org.owner.token;
+    for (const source of ['website', 'referral', 'social', 'email', 'other', 'phone', 'event', 'advertising']) {
+      const res = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: t, body: { name: source, source } });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expect(res.body.source).toBe(source);
+    }
+    const social = await api('GET', `/v1/orgs/${org.slug}/customers?source=social`, { token: t });
+    expect(social.body.data.map((c: { name: string }) => c.name)).toEqual(['social']);
+    const renamed = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: t, body: { name: 'x', source: 'social_media' } });
+    expectProblem(renamed, 400, 'invalid_request');
+    const derived = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: t, body: { name: 'x', created_by: org.owner.id } });
+    expect(derived.body.errors).toEqual([{ path: 'created_by', message: expect.stringMatching(/^Read-only: the acting user/) }]);
+  });
+
   it('refuses an assignee who is not a member, and accepts one who is', async () => {
     const org = await newOrg();
     const bob = await joinAs(org, 'member');

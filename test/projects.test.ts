@@ -126,7 +126,7 @@ describe('projects', () => {
     expect(fieldsOf(notDate)).toEqual(['due_date']);
   });
 
-  it('refuses progress outside 0–100 and unknown fields', async () => {
+  it('refuses progress outside 0–100, unknown fields and the derived completion_date, saying how it is set', async () => {
     const org = await newOrg();
     const p = await createProject(org, { name: 'P' });
     for (const progress_percentage of [101, -1, 50.5]) {
@@ -134,8 +134,11 @@ describe('projects', () => {
       expectProblem(res, 400, 'invalid_request');
       expect(fieldsOf(res)).toEqual(['progress_percentage']);
     }
-    const extra = await api('PATCH', `/v1/orgs/${org.slug}/projects/${p.id}`, { token: org.owner.token, body: { completion_date: '2026-01-01' } });
-    expect(fieldsOf(extra)).toEqual(['completion_date']);
+    const extra = await api('PATCH', `/v1/orgs/${org.slug}/projects/${p.id}`, { token: org.owner.token, body: { completion_date: '2026-01-01', colour: 'red' } });
+    expect(extra.body.errors).toEqual([
+      { path: 'completion_date', message: expect.stringMatching(/^Read-only: set to today \(UTC\) when `status` becomes `completed`/) },
+      { path: 'colour', message: 'Unknown field.' },
+    ]);
   });
 
   it('sets completion_date when the status becomes completed and clears it when it leaves', async () => {

@@ -43,7 +43,7 @@ describe('appointment reminders', () => {
 
   it('sends each reminder once per window, however often the cron runs', async () => {
     const soon = await book('soon', 30 * MINUTE);
-    await book('today', 5 * HOUR);
+    const today = await book('today', 5 * HOUR);
     await book('in two days', 48 * HOUR);
     const cancelled = await book('cancelled', 2 * HOUR);
     await api('PATCH', `/v1/orgs/${org.slug}/appointments/${cancelled.id}`, { token: org.owner.token, body: { status: 'cancelled' } });
@@ -61,11 +61,18 @@ describe('appointment reminders', () => {
       data: { window: '1h', appointment: { id: soon.id, title: 'soon', start_time: soon.start_time, end_time: soon.end_time, status: 'scheduled' } },
     });
     expect(reminder.event.id).toMatch(/^[0-9a-f-]{36}$/);
-    expect((await api('GET', `/v1/orgs/${org.slug}/appointments/${soon.id}`, { token: org.owner.token })).body.reminder_sent).toBe(true);
+    // The appointment records which reminder went out, and when it was queued.
+    const remindersSent = async (id: string) => (await api('GET', `/v1/orgs/${org.slug}/appointments/${id}`, { token: org.owner.token })).body.reminders_sent;
+    const sentAt = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+    expect(await remindersSent(soon.id)).toEqual({ '24h': null, '1h': sentAt });
+    expect(await remindersSent(today.id)).toEqual({ '24h': sentAt, '1h': null });
 
     // An hour before 'today' starts, its 1 h reminder follows; nothing else again.
     await runCron(testEnv, now + 4 * HOUR + 5 * MINUTE);
     expect(ours(sent)).toEqual([['soon', '1h'], ['today', '1h'], ['today', '24h']]);
+    const both = await remindersSent(today.id);
+    expect(both).toEqual({ '24h': sentAt, '1h': sentAt });
+    expect(both['1h'] >= both['24h']).toBe(true);
   });
 
   it('reminds a moved appointment again for its new start time', async () => {
@@ -77,7 +84,7 @@ describe('appointment reminders', () => {
     const patched = await api('PATCH', `/v1/orgs/${org.slug}/appointments/${moved.id}`, {
       token: org.owner.token, body: { start_time: new Date(start).toISOString(), end_time: new Date(start + HOUR).toISOString() },
     });
-    expect(patched.body.reminder_sent).toBe(false);
+    expect(patched.body.reminders_sent).toEqual({ '24h': null, '1h': null });
     await runCron(testEnv, Date.now());
     expect(ours(sent)).toEqual([['moved', '24h'], ['moved', '24h']]);
     expect(sent.filter((m) => m.event.data.appointment.id === moved.id).map((m) => m.event.data.appointment.start_time))

@@ -456,6 +456,37 @@ describe('tasks: fields', () => {
     expectProblem(await patch(org, t.id, { tags: ['  '] }), 400, 'invalid_request');
   });
 
+  it('takes due_date as an instant (any offset, answered in UTC), a date alone as its midnight UTC', async () => {
+    const org = await newOrg();
+    const project = await newProject(org);
+    const t = await newTask(org, project, { title: 't', due_date: '2026-12-04T17:30:00+02:00' });
+    expect(t.due_date).toBe('2026-12-04T15:30:00.000Z');
+    expect((await patch(org, t.id, { due_date: '2026-12-05' })).body.due_date).toBe('2026-12-05T00:00:00.000Z');
+    expect((await getTask(org, t.id)).body.due_date).toBe('2026-12-05T00:00:00.000Z');
+    expect((await patch(org, t.id, { due_date: null })).body.due_date).toBeNull();
+    for (const bad of ['2026-12-04T17:30:00', '2026-02-30', 'tomorrow']) {
+      const res = await patch(org, t.id, { due_date: bad });
+      expectProblem(res, 400, 'invalid_request');
+      expect(fieldsOf(res)).toEqual(['due_date']);
+    }
+  });
+
+  it('refuses the columns the board and the server set, saying how each is set', async () => {
+    const org = await newOrg();
+    const project = await newProject(org);
+    const create = await api('POST', `/v1/orgs/${org.slug}/projects/${project}/tasks`, {
+      token: org.owner.token, body: { title: 't', position: 1, created_by: org.owner.id, version: 3, completed_at: null, project_id: project, id: crypto.randomUUID() },
+    });
+    expectProblem(create, 400, 'invalid_request');
+    expect(fieldsOf(create).sort()).toEqual(['completed_at', 'created_by', 'id', 'position', 'project_id', 'version']);
+    const position = create.body.errors.find((e: { path: string }) => e.path === 'position');
+    expect(position.message).toMatch(/^Read-only: set by the board/);
+    const t = await newTask(org, project, { title: 't' });
+    const res = await patch(org, t.id, { position: 1, version: t.version });
+    expectProblem(res, 400, 'invalid_request');
+    expect(fieldsOf(res)).toEqual(['position']);
+  });
+
   it('refuses an assignee who is not a member of the organization', async () => {
     const org = await newOrg();
     const other = await newOrg();

@@ -10,9 +10,9 @@ const shardDb = (n: number) => (env as unknown as Record<string, D1Database>)[`S
 
 async function totals(organizationId: string, shard: number) {
   const { results } = await shardDb(shard)
-    .prepare('SELECT user_id, resource_type, resource_name, billing_period, quantity FROM usage_tracking WHERE organization_id = ? ORDER BY resource_type, resource_name, user_id')
+    .prepare('SELECT user_id, resource_type, resource_name, billing_period, usage_amount FROM usage_tracking WHERE organization_id = ? ORDER BY resource_type, resource_name, user_id')
     .bind(organizationId)
-    .all<{ user_id: string | null; resource_type: string; resource_name: string; billing_period: string; quantity: number }>();
+    .all<{ user_id: string | null; resource_type: string; resource_name: string; billing_period: string; usage_amount: number }>();
   return results;
 }
 
@@ -31,12 +31,12 @@ describe('usage consumer', () => {
     const { acked, retried } = await deliver('strive-usage', events);
     expect(acked).toEqual([0, 1, 2, 3, 4, 5]);
     expect(retried).toEqual([]);
-    const period = new Date().toISOString().slice(0, 7);
+    const period = `${new Date().toISOString().slice(0, 7)}-01`;
     expect(await totals(org, 0)).toEqual([
-      { user_id: user, resource_type: 'ai_tokens', resource_name: 'openai_gpt4', billing_period: period, quantity: 1500 },
-      { user_id: null, resource_type: 'api_calls', resource_name: 'GET /v1/orgs/:org/customers', billing_period: '2026-01', quantity: 1 },
-      { user_id: null, resource_type: 'api_calls', resource_name: 'GET /v1/orgs/:org/customers', billing_period: period, quantity: 2 },
-      { user_id: user, resource_type: 'api_calls', resource_name: 'GET /v1/orgs/:org/customers', billing_period: period, quantity: 1 },
+      { user_id: user, resource_type: 'ai_tokens', resource_name: 'openai_gpt4', billing_period: period, usage_amount: 1500 },
+      { user_id: null, resource_type: 'api_calls', resource_name: 'GET /v1/orgs/:org/customers', billing_period: '2026-01-01', usage_amount: 1 },
+      { user_id: null, resource_type: 'api_calls', resource_name: 'GET /v1/orgs/:org/customers', billing_period: period, usage_amount: 2 },
+      { user_id: user, resource_type: 'api_calls', resource_name: 'GET /v1/orgs/:org/customers', billing_period: period, usage_amount: 1 },
     ].sort((a, b) => (a.resource_type + a.billing_period + (a.user_id ?? '')).localeCompare(b.resource_type + b.billing_period + (b.user_id ?? ''))));
   });
 
@@ -46,10 +46,23 @@ describe('usage consumer', () => {
     await deliver('strive-usage', first);
     const again = await deliver('strive-usage', first, 2);
     expect(again.acked).toEqual([0, 1]);
-    expect((await totals(org, 1))[0]!.quantity).toBe(6);
+    expect((await totals(org, 1))[0]!.usage_amount).toBe(6);
 
     await deliver('strive-usage', [first[1], usageEvent(org, 1, { quantity: 10 }), first[0]], 3);
-    expect((await totals(org, 1))[0]!.quantity).toBe(16);
+    expect((await totals(org, 1))[0]!.usage_amount).toBe(16);
+  });
+
+  it("records in each total's metadata how many events it holds and when the first and last happened", async () => {
+    const org = await catalogOrg(0);
+    const at = (day: number) => `2026-02-${String(day).padStart(2, '0')}T12:00:00.000Z`;
+    const metadata = async () => JSON.parse((await shardDb(0).prepare('SELECT metadata FROM usage_tracking WHERE organization_id = ?').bind(org).first<{ metadata: string }>())!.metadata);
+    const middle = usageEvent(org, 0, { occurred_at: at(10) });
+    await deliver('strive-usage', [middle, usageEvent(org, 0, { occurred_at: at(12) })]);
+    expect(await metadata()).toEqual({ events: 2, first_event_at: at(10), last_event_at: at(12) });
+    // Keys the consumer does not write are kept; a redelivered event is not counted again.
+    await shardDb(0).prepare("UPDATE usage_tracking SET metadata = json_set(metadata, '$.note', 'kept') WHERE organization_id = ?").bind(org).run();
+    await deliver('strive-usage', [middle, usageEvent(org, 0, { occurred_at: at(3) }), usageEvent(org, 0, { occurred_at: at(20) })], 2);
+    expect(await metadata()).toEqual({ events: 4, first_event_at: at(3), last_event_at: at(20), note: 'kept' });
   });
 
   it('counts an event once when it arrives twice in the same batch', async () => {
@@ -57,7 +70,7 @@ describe('usage consumer', () => {
     const event = usageEvent(org, 0, { quantity: 7 });
     const { acked } = await deliver('strive-usage', [event, event]);
     expect(acked).toEqual([0, 1]);
-    expect((await totals(org, 0))[0]!.quantity).toBe(7);
+    expect((await totals(org, 0))[0]!.usage_amount).toBe(7);
   });
 
   it('writes one batch per shard: a failing shard retries only its own messages', async () => {
@@ -73,8 +86,8 @@ describe('usage consumer', () => {
     );
     expect(acked).toEqual([0, 2]);
     expect(retried.map((r) => r.index)).toEqual([1, 3]);
-    expect((await totals(org0, 0))[0]!.quantity).toBe(1);
-    expect((await totals(org1, 1))[0]!.quantity).toBe(1);
+    expect((await totals(org0, 0))[0]!.usage_amount).toBe(1);
+    expect((await totals(org1, 1))[0]!.usage_amount).toBe(1);
   });
 
   it('backs off 10 s, 20 s, 40 s … up to 15 minutes between deliveries', () => {
@@ -91,7 +104,7 @@ describe('usage consumer', () => {
     expect(await totals(org, 0)).toEqual([]);
     // Redelivered without the bad event, the good one counts once.
     await deliver('strive-usage', [events[0]], 2);
-    expect((await totals(org, 0))[0]!.quantity).toBe(4);
+    expect((await totals(org, 0))[0]!.usage_amount).toBe(4);
   });
 
   it('retries a body that is not a usage event, so that the dead-letter queue records it', async () => {
@@ -120,7 +133,7 @@ describe('usage consumer', () => {
     expect(await totals(goneToo, 1)).toEqual([]);
     const events = (shard: number, organizationId: string) => shardDb(shard).prepare('SELECT count(*) AS n FROM usage_events WHERE organization_id = ?').bind(organizationId).first('n');
     expect([await events(0, gone), await events(1, goneToo)]).toEqual([0, 0]);
-    expect((await totals(kept, 0))[0]!.quantity).toBe(3);
+    expect((await totals(kept, 0))[0]!.usage_amount).toBe(3);
   });
 
   it('retries the whole batch, counting nothing, when the catalog cannot be read', async () => {
@@ -184,7 +197,7 @@ describe('Stripe Billing Meters', () => {
     expect(retried).toEqual([]);
     fetchMock.assertNoPendingInterceptors();
     expect(identifiers).toEqual([real.id]);
-    expect((await totals(billed, 0)).map((t) => [t.resource_name, t.quantity])).toEqual([[LOCAL_MODEL, 700], ['gpt-4o', 30]].sort());
+    expect((await totals(billed, 0)).map((t) => [t.resource_name, t.usage_amount])).toEqual([[LOCAL_MODEL, 700], ['gpt-4o', 30]].sort());
   });
 
   it('acks what is counted and reported, and retries only the events Stripe did not take', async () => {
@@ -203,7 +216,7 @@ describe('Stripe Billing Meters', () => {
     expect(first.acked).toEqual([0, 1]);
     expect(first.retried.map((r) => r.index)).toEqual([2]);
     // Counted already: the ai_tokens total holds both events, api_calls its one.
-    const ai = async () => (await totals(billed, 1)).filter((t) => t.resource_type === 'ai_tokens').reduce((sum, t) => sum + t.quantity, 0);
+    const ai = async () => (await totals(billed, 1)).filter((t) => t.resource_type === 'ai_tokens').reduce((sum, t) => sum + t.usage_amount, 0);
     expect(await ai()).toBe(120);
 
     // Redelivered: reported this time, counted no second time.
@@ -274,8 +287,8 @@ describe('Stripe Billing Meters', () => {
       'payload[value]': '1234',
     })));
     expect(keys).toEqual([`strive-meter-${tokens.id}`, `strive-meter-${tokens.id}`]);
-    const row = await shardDb(0).prepare("SELECT quantity FROM usage_tracking WHERE organization_id = ? AND resource_type = 'ai_tokens'").bind(billed).first();
-    expect(row).toEqual({ quantity: 1234 });
+    const row = await shardDb(0).prepare("SELECT usage_amount FROM usage_tracking WHERE organization_id = ? AND resource_type = 'ai_tokens'").bind(billed).first();
+    expect(row).toEqual({ usage_amount: 1234 });
   });
 
   it('retries an event Stripe refuses, without counting it twice on the next delivery', async () => {
@@ -292,6 +305,6 @@ describe('Stripe Billing Meters', () => {
 
     stripe.intercept({ path: '/v1/billing/meter_events', method: 'POST' }).reply(200, { object: 'billing.meter_event', event_name: 'strive_ai_tokens', identifier: tokens.id, livemode: false, payload: {}, timestamp: 1, created: 1 }, { headers: { 'content-type': 'application/json' } });
     expect((await deliver('strive-usage', [tokens], 2, bindings)).acked).toEqual([0]);
-    expect((await totals(billed, 1))[0]!.quantity).toBe(10);
+    expect((await totals(billed, 1))[0]!.usage_amount).toBe(10);
   });
 });

@@ -5,12 +5,13 @@ import { describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/app';
 import { TIER_LIMITS } from '../src/modules/billing/tiers';
 import { SEND_RETRY_DELAYS_MS, UsageMeter, type UsageEvent } from '../src/modules/usage/meter';
+import { uuidv7 } from '../src/lib/ids';
 import { api, expectProblem, joinAs, newOrg, newUser, readResponse, type TestOrg } from './helpers';
 
-const period = () => new Date().toISOString().slice(0, 7);
+const period = () => `${new Date().toISOString().slice(0, 7)}-01`;
 const usage = (org: TestOrg, query = '') => api('GET', `/v1/orgs/${org.slug}/usage${query}`, { token: org.owner.token });
-const total = (body: { totals: { resource_type: string; resource_name: string; quantity: number }[] }, type: string, name?: string) =>
-  body.totals.filter((t) => t.resource_type === type && (name === undefined || t.resource_name === name)).reduce((s, t) => s + t.quantity, 0);
+const total = (body: { totals: { resource_type: string; resource_name: string; usage_amount: number }[] }, type: string, name?: string) =>
+  body.totals.filter((t) => t.resource_type === type && (name === undefined || t.resource_name === name)).reduce((s, t) => s + t.usage_amount, 0);
 
 async function shardOf(org: TestOrg): Promise<D1Database> {
   const row = await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(org.id).first<{ shard: number }>();
@@ -49,31 +50,35 @@ describe('metering', () => {
 });
 
 describe('GET /usage', () => {
-  it('answers totals, the tier\'s limits and what is left, in 1 round trip warm', async () => {
+  it('answers totals, the tier\'s limits and what is left, and the month\'s rows, in 1 round trip warm', async () => {
     const org = await newOrg();
     const shard = await shardOf(org);
-    const insert = (type: string, name: string, quantity: number, billingPeriod: string, user: string | null = null) =>
-      shard.prepare('INSERT INTO usage_tracking (id, organization_id, user_id, resource_type, resource_name, quantity, billing_period) VALUES (?, ?, ?, ?, ?, ?, ?)')
-        .bind(crypto.randomUUID(), org.id, user, type, name, quantity, billingPeriod).run();
-    await insert('ai_tokens', 'openai_gpt4', 1200, '2026-03', org.owner.id);
-    await insert('ai_tokens', 'openai_gpt4', 800, '2026-03', null);
-    await insert('ai_tokens', 'gemini', 500, '2026-03');
-    await insert('ai_tokens', 'gemini', 999, '2026-04');
-    await insert('storage', '', 4096, '2026-01');
-    await insert('storage', '', -1024, '2026-03');
-    await insert('storage', '', 7, '2026-05');
+    const insert = async (type: string, name: string, amount: number, billingPeriod: string, user: string | null = null, metadata = {}) => {
+      const id = uuidv7();
+      await shard.prepare('INSERT INTO usage_tracking (id, organization_id, user_id, resource_type, resource_name, usage_amount, billing_period, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .bind(id, org.id, user, type, name, amount, billingPeriod, JSON.stringify(metadata)).run();
+      return id;
+    };
+    const mine = await insert('ai_tokens', 'openai_gpt4', 1200, '2026-03-01', org.owner.id, { events: 3, first_event_at: '2026-03-02T10:00:00.000Z', last_event_at: '2026-03-04T10:00:00.000Z' });
+    const nobodys = await insert('ai_tokens', 'openai_gpt4', 800, '2026-03-01', null);
+    const gemini = await insert('ai_tokens', 'gemini', 500, '2026-03-01');
+    await insert('ai_tokens', 'gemini', 999, '2026-04-01');
+    await insert('storage', '', 4096, '2026-01-01');
+    const freed = await insert('storage', '', -1024, '2026-03-01');
+    await insert('storage', '', 7, '2026-05-01');
 
     await usage(org, '?period=2026-03');
     const res = await usage(org, '?period=2026-03');
     expect(res.status).toBe(200);
     expect(res.roundTrips).toBe(1);
-    expect(res.body).toEqual({
-      period: '2026-03',
+    const { records, ...summary } = res.body;
+    expect(summary).toEqual({
+      billing_period: '2026-03-01',
       tier: 'free',
       totals: [
-        { resource_type: 'ai_tokens', resource_name: 'gemini', quantity: 500 },
-        { resource_type: 'ai_tokens', resource_name: 'openai_gpt4', quantity: 2000 },
-        { resource_type: 'storage', resource_name: '', quantity: 3072 },
+        { resource_type: 'ai_tokens', resource_name: 'gemini', usage_amount: 500 },
+        { resource_type: 'ai_tokens', resource_name: 'openai_gpt4', usage_amount: 2000 },
+        { resource_type: 'storage', resource_name: '', usage_amount: 3072 },
       ],
       limits: {
         ai_tokens: { used: 2500, limit: TIER_LIMITS.free.ai_tokens, remaining: TIER_LIMITS.free.ai_tokens! - 2500 },
@@ -81,13 +86,40 @@ describe('GET /usage', () => {
         storage: { used: 3072, limit: TIER_LIMITS.free.storage, remaining: TIER_LIMITS.free.storage! - 3072 },
         seats: { used: 0, limit: TIER_LIMITS.free.seats, remaining: TIER_LIMITS.free.seats },
       },
+      next_cursor: null,
     });
+    // The month's own rows, newest first, with whom they count and what the consumer recorded.
+    expect(records.map((r: { id: string }) => r.id)).toEqual([freed, gemini, nobodys, mine]);
+    expect(records[3]).toEqual({
+      id: mine, organization_id: org.id, user_id: org.owner.id, resource_type: 'ai_tokens', resource_name: 'openai_gpt4',
+      usage_amount: 1200, billing_period: '2026-03-01',
+      metadata: { events: 3, first_event_at: '2026-03-02T10:00:00.000Z', last_event_at: '2026-03-04T10:00:00.000Z' },
+      created_at: expect.any(String), updated_at: expect.any(String),
+    });
+    // A date means its month; the rows come a page at a time.
+    const first = await usage(org, '?period=2026-03-17&limit=3');
+    expect(first.body.billing_period).toBe('2026-03-01');
+    expect(first.body.records.map((r: { id: string }) => r.id)).toEqual([freed, gemini, nobodys]);
+    const next = await usage(org, `?period=2026-03&limit=3&cursor=${first.body.next_cursor}`);
+    expect(next.body.records.map((r: { id: string }) => r.id)).toEqual([mine]);
+    expect(next.body.next_cursor).toBeNull();
+    expect(next.body.totals).toEqual(first.body.totals);
+  });
+
+  it('shows what requests were counted: the rows name the user, and their metadata the events', async () => {
+    const org = await newOrg();
+    for (let n = 0; n < 2; n++) await api('GET', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token });
+    await vi.waitFor(async () => {
+      const row = (await usage(org)).body.records.find((r: { resource_name: string }) => r.resource_name === 'GET /v1/orgs/:org/customers');
+      expect(row).toMatchObject({ user_id: org.owner.id, resource_type: 'api_calls', usage_amount: 2, billing_period: period(), metadata: { events: 2 } });
+      expect(row.metadata.first_event_at <= row.metadata.last_event_at).toBe(true);
+    }, { timeout: 10_000, interval: 250 });
   });
 
   it('defaults to the current month and refuses a malformed period with 400', async () => {
     const org = await newOrg();
-    expect((await usage(org)).body.period).toBe(period());
-    for (const bad of ['2026-13', '2026-1', 'march', '2026-03-01']) {
+    expect((await usage(org)).body.billing_period).toBe(period());
+    for (const bad of ['2026-13', '2026-1', 'march', '2026-02-30', '2026-03-01T00:00:00Z']) {
       const res = await usage(org, `?period=${bad}`);
       expectProblem(res, 400, 'invalid_request');
       expect(res.body.errors[0].path).toBe('period');
@@ -120,7 +152,7 @@ describe('quotas', () => {
     const org = await newOrg();
     const shard = await shardOf(org);
     await shard
-      .prepare("INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, quantity, billing_period) VALUES (?, ?, 'api_calls', 'earlier', ?, ?)")
+      .prepare("INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, usage_amount, billing_period) VALUES (?, ?, 'api_calls', 'earlier', ?, ?)")
       .bind(crypto.randomUUID(), org.id, TIER_LIMITS.free.api_calls, period())
       .run();
     // The first request reads the figure in the background; it is refused once the figure is in.

@@ -7,7 +7,7 @@ export const SUBSCRIPTION_STATUSES = [
 ] as const;
 export const MEMBER_ROLES = ['viewer', 'member', 'admin', 'owner'] as const;
 export const CUSTOMER_STATUSES = ['lead', 'prospect', 'active', 'inactive', 'churned'] as const;
-export const CUSTOMER_SOURCES = ['website', 'referral', 'social_media', 'email', 'phone', 'event', 'advertising', 'other'] as const;
+export const CUSTOMER_SOURCES = ['website', 'referral', 'social', 'email', 'other', 'phone', 'event', 'advertising'] as const;
 export const PROJECT_STATUSES = ['planning', 'active', 'on_hold', 'completed', 'cancelled'] as const;
 export const PRIORITIES = ['low', 'medium', 'high', 'critical'] as const;
 export const TASK_STATUSES = ['todo', 'in_progress', 'review', 'done', 'cancelled'] as const;

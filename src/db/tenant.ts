@@ -9,7 +9,7 @@ import { bool, createdAt, hundredths, id, json, oneOf, updatedAt } from './colum
 import {
   ACTOR_TYPES, AI_MODELS, APPOINTMENT_STATUSES, CONTENT_STATUSES, CONTENT_TYPES, CONTEXT_TYPES,
   CUSTOMER_SOURCES, CUSTOMER_STATUSES, PRIORITIES, PROJECT_STATUSES, REMINDER_WINDOWS, TASK_STATUSES,
-  USAGE_RESOURCE_TYPES,
+  USAGE_RESOURCE_TYPES, type ReminderWindow,
 } from './enums';
 
 const organizationId = () => text('organization_id').notNull();
@@ -91,6 +91,7 @@ export const tasks = sqliteTable(
     status: text('status', { enum: TASK_STATUSES }).notNull().default('todo'),
     priority: text('priority', { enum: PRIORITIES }).notNull().default('medium'),
     assigned_to: text('assigned_to'),
+    /** An instant, ISO 8601 UTC (`2026-12-04T00:00:00.000Z`). */
     due_date: text('due_date'),
     estimated_hours: hundredths('estimated_hours'),
     actual_hours: hundredths('actual_hours'),
@@ -109,6 +110,7 @@ export const tasks = sqliteTable(
     index('tasks_project_board_idx').on(t.project_id, t.status, t.position),
     index('tasks_org_assigned_idx').on(t.organization_id, t.assigned_to, t.id),
     index('tasks_parent_idx').on(t.parent_task_id),
+    index('tasks_created_by_idx').on(t.created_by),
     uniqueIndex('tasks_org_project_id_unique').on(t.organization_id, t.project_id, t.id),
     foreignKey({ columns: [t.organization_id, t.project_id], foreignColumns: [projects.organization_id, projects.id] }).onDelete('cascade'),
     foreignKey({
@@ -162,6 +164,10 @@ export const ai_conversations = sqliteTable(
   ],
 );
 
+/** `{"24h": "2026-12-02T15:00:03.112Z", "1h": null}`: each window's reminder, when it was queued. */
+export type RemindersSent = Record<ReminderWindow, string | null>;
+export const NO_REMINDERS_SENT: RemindersSent = { '24h': null, '1h': null };
+
 export const appointments = sqliteTable(
   'appointments',
   {
@@ -176,8 +182,11 @@ export const appointments = sqliteTable(
     status: text('status', { enum: APPOINTMENT_STATUSES }).notNull().default('scheduled'),
     location: text('location'),
     meeting_url: text('meeting_url'),
-    /** A reminder for the current start_time has been queued (a move clears it). */
-    reminder_sent: bool('reminder_sent').notNull().default(false),
+    /**
+     * Which reminders for the current start_time were queued, and when, copied from the
+     * reminders_sent ledger by the job that queues them; a move resets it.
+     */
+    reminders_sent: json<RemindersSent>('reminders_sent').notNull().default(NO_REMINDERS_SENT),
     created_by: text('created_by'),
     created_at: createdAt(),
     updated_at: updatedAt(),
@@ -243,7 +252,8 @@ export const appointment_webhooks = sqliteTable(
   ],
 );
 
-export type SeoMeta = { title?: string; description?: string; canonical_url?: string; image?: string };
+/** The keys Strive reads; any other key of the client's is kept as sent. */
+export type SeoMeta = { title?: string; description?: string; canonical_url?: string; image?: string; [key: string]: unknown };
 
 export const content = sqliteTable(
   'content',
@@ -268,6 +278,7 @@ export const content = sqliteTable(
     uniqueIndex('content_org_slug_unique').on(t.organization_id, t.slug),
     // The public list and feed (newest publication first, then id) and the next scheduled time.
     index('content_org_status_published_id_idx').on(t.organization_id, t.status, t.published_at, t.id),
+    index('content_author_idx').on(t.author_id),
     check('content_type_check', oneOf('content_type', CONTENT_TYPES)),
     check('content_status_check', oneOf('status', CONTENT_STATUSES)),
     check('content_seo_meta_check', sql`json_valid(seo_meta)`),
@@ -308,15 +319,20 @@ export const usage_tracking = sqliteTable(
     user_id: text('user_id'),
     resource_type: text('resource_type', { enum: USAGE_RESOURCE_TYPES }).notNull(),
     resource_name: text('resource_name').notNull().default(''),
-    quantity: integer('quantity').notNull().default(0),
-    /** `YYYY-MM` */
+    usage_amount: integer('usage_amount').notNull().default(0),
+    /** The month's first day, `YYYY-MM-01` (UTC). */
     billing_period: text('billing_period').notNull(),
+    /**
+     * What the consumer recorded of the events added up here: `events` (how many),
+     * `first_event_at`, `last_event_at`. Other keys are kept.
+     */
     metadata: json<Record<string, unknown>>('metadata').notNull().default({}),
     created_at: createdAt(),
     updated_at: updatedAt(),
   },
   (t) => [
     index('usage_tracking_org_period_idx').on(t.organization_id, t.billing_period),
+    index('usage_tracking_user_idx').on(t.user_id),
     // The consumer's upsert target. SQLite treats NULLs as distinct in a unique index, so a null
     // user_id (usage of no one in particular) is keyed as '' here, or each event would add a row.
     // (A CASE, not coalesce(): drizzle-kit splits index expressions at commas.)
@@ -324,7 +340,7 @@ export const usage_tracking = sqliteTable(
       t.organization_id, sql`(CASE WHEN user_id IS NULL THEN '' ELSE user_id END)`, t.resource_type, t.resource_name, t.billing_period,
     ),
     check('usage_tracking_resource_type_check', oneOf('resource_type', USAGE_RESOURCE_TYPES)),
-    check('usage_tracking_period_check', sql`billing_period GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]'`),
+    check('usage_tracking_period_check', sql`billing_period GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-01'`),
   ],
 );
 
@@ -342,6 +358,10 @@ export const usage_events = sqliteTable(
     resource_type: text('resource_type', { enum: USAGE_RESOURCE_TYPES }).notNull(),
     resource_name: text('resource_name').notNull().default(''),
     quantity: integer('quantity').notNull(),
+    /**
+     * The month, `YYYY-MM` (usage_tracking's period without its day): this ledger gets a row per
+     * event, too many to rewrite for a change of format.
+     */
     billing_period: text('billing_period').notNull(),
     occurred_at: text('occurred_at').notNull(),
     /** The consumer batch that inserted (and so counted) this event. */

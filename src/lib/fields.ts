@@ -10,9 +10,12 @@ export const Tags = z
 
 export const Email = z.string().trim().toLowerCase().pipe(z.email()).openapi({ example: 'ada@example.com' });
 
-/** A JSON object of at most `kb` kilobytes once serialised. */
-export const JsonObject = (kb: number) =>
-  z.record(z.string(), z.unknown()).refine((value) => JSON.stringify(value).length <= kb * 1024, `At most ${kb} KB of JSON.`);
+/**
+ * A JSON object of at most `kb` kilobytes once serialised, holding the client's data: any keys,
+ * kept as sent, except that the keys of `known` (ones the product reads) are checked when present.
+ */
+export const JsonObject = <Known extends z.ZodRawShape>(kb: number, known: Known = {} as Known) =>
+  z.object(known).partial().catchall(z.unknown()).refine((value) => JSON.stringify(value).length <= kb * 1024, `At most ${kb} KB of JSON.`);
 
 export const Id = z.string().uuid();
 
@@ -24,10 +27,10 @@ export const Repeatable = <T extends z.ZodTypeAny>(item: T) =>
 export const IsoDate = z.iso.date().openapi({ example: '2026-11-25' });
 
 /**
- * A time range's end in a query: an instant with `Z` or an offset, or a date (its midnight UTC),
- * handed on as UTC ISO text.
+ * An instant with `Z` or an offset, or a date (its midnight UTC), handed on as UTC ISO text: a
+ * time range's end in a query, a task's due date.
  */
-export const QueryInstant = z
+export const InstantOrDate = z
   .union([z.iso.datetime({ offset: true }), IsoDate])
   .transform((value) => new Date(value.length === 10 ? `${value}T00:00:00Z` : value).toISOString())
   .openapi({ description: 'ISO 8601 instant with `Z` or an offset, or a date (midnight UTC)', example: '2026-11-25' });
@@ -53,3 +56,20 @@ export const Hundredths = (max: number) =>
     .transform((value) => Math.round(value * 100) / 100)
     .openapi({ description: `≥ 0, at most 2 decimals, ≤ ${max}`, example: 12345.67 });
 
+/**
+ * A column the product sets itself, in a write's body: documented as readOnly and, when sent,
+ * refused with a 400 that says how it is set (rather than as an unknown field).
+ */
+export const Derived = (how: string) =>
+  z.unknown().refine(() => false, `Read-only: ${how}`).optional().openapi({ readOnly: true, description: `Read-only: ${how}` });
+
+/** The columns every row gets from the server, refused in any body. */
+export const SERVER_SET = {
+  id: Derived('made by the server (a UUID v7).'),
+  organization_id: Derived("the path's organization."),
+  created_at: Derived('the time of creation.'),
+  updated_at: Derived('the time of the last change.'),
+};
+
+/** `created_by`, where a table keeps it. */
+export const CreatedBy = Derived("the acting user (an API key's creator) when the row is created.");

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { ACTOR_TYPES } from '../../db/enums';
-import { QueryInstant } from '../../lib/fields';
+import { InstantOrDate } from '../../lib/fields';
 import { defineRoute, json, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { listActivity } from './service';
@@ -31,8 +31,8 @@ const ActivityQuery = z.object({
   resource_id: z.string().max(64).optional(),
   user_id: z.string().uuid().optional(),
   action: z.string().max(64).optional(),
-  from: QueryInstant.optional().openapi({ description: 'Inclusive: an instant, or a date (its midnight UTC)' }),
-  to: QueryInstant.optional().openapi({ description: 'Exclusive: an instant, or a date (its midnight UTC)' }),
+  from: InstantOrDate.optional().openapi({ description: 'Inclusive: an instant, or a date (its midnight UTC)' }),
+  to: InstantOrDate.optional().openapi({ description: 'Exclusive: an instant, or a date (its midnight UTC)' }),
 });
 
 export function registerActivityRoutes(app: App) {

@@ -7,7 +7,7 @@ import { ai_tools } from '../../db/catalog';
 import { CUSTOMER_STATUSES, PRIORITIES, TASK_STATUSES } from '../../db/enums';
 import type { Actor, Bindings, TenantContext } from '../../env';
 import { toPortable } from '../../auth/tenant';
-import { Hundredths, Id, IsoDate } from '../../lib/fields';
+import { Hundredths, Id, InstantOrDate } from '../../lib/fields';
 import { ApiError } from '../../lib/problem';
 import { tierAllows } from '../billing/tiers';
 import { listCustomers } from '../customers/service';
@@ -52,7 +52,7 @@ const IMPLEMENTATIONS: Record<string, ToolImplementation> = {
       description: z.string().max(5000).optional(),
       status: z.enum(TASK_STATUSES).exclude(['cancelled']).default('todo'),
       priority: z.enum(PRIORITIES).default('medium'),
-      due_date: IsoDate.optional(),
+      due_date: InstantOrDate.optional(),
       estimated_hours: Hundredths(100_000).optional(),
     }),
     // Through the project's board object, the single writer of its task order, which also tells

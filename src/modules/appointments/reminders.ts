@@ -6,8 +6,9 @@
 //      overlapping run claims nothing twice), take over claims an earlier run made but never
 //      queued (it died between 1 and 2), and read the claimed reminders with their appointments.
 //   2. Send them to NOTIFICATIONS_QUEUE.
-//   3. Mark them queued. A run that fails before this leaves its claims to be taken over after
-//      CLAIM_TIMEOUT_MS: nothing is lost, and a reminder is sent again only after a crash.
+//   3. Mark them queued, and record them in each appointment's reminders_sent. A run that fails
+//      before this leaves its claims to be taken over after CLAIM_TIMEOUT_MS: nothing is lost,
+//      and a reminder is sent again only after a crash.
 // Consumer: POSTs each reminder to the organization's webhook, signed; a failed delivery is
 // retried with backoff, then kept in the dead-letter queue. Every delivery of one reminder
 // carries the same id, so a receiver can drop the rare duplicate.
@@ -125,7 +126,11 @@ async function remindShard(env: Bindings, shard: number, now: Date): Promise<num
   const queuedAt = new Date().toISOString();
   await db.batch([
     prepare(db, sql`UPDATE reminders_sent SET queued_at = ${queuedAt} WHERE claim_id = ${claim}`),
-    prepare(db, sql`UPDATE appointments SET reminder_sent = 1 WHERE EXISTS (
+    // Each appointment's record of what went out: its window(s) of this run, and when.
+    prepare(db, sql`UPDATE appointments SET reminders_sent = json_patch(appointments.reminders_sent, (
+        SELECT json_group_object(r.reminder_window, r.queued_at) FROM reminders_sent r WHERE r.claim_id = ${claim}
+          AND r.organization_id = appointments.organization_id AND r.appointment_id = appointments.id AND r.start_time = appointments.start_time))
+      WHERE EXISTS (
       SELECT 1 FROM reminders_sent r WHERE r.claim_id = ${claim} AND r.organization_id = appointments.organization_id
         AND r.appointment_id = appointments.id AND r.start_time = appointments.start_time)`),
   ]);

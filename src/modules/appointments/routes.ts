@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { APPOINTMENT_STATUSES, LIVE_APPOINTMENT_STATUSES } from '../../db/enums';
-import { Id, QueryInstant } from '../../lib/fields';
+import { CreatedBy, Derived, Id, InstantOrDate, SERVER_SET } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { calendarFeed, revokeCalendarToken, rotateCalendarToken } from './calendar';
@@ -22,7 +22,12 @@ export const AppointmentSchema = z
     status: z.enum(APPOINTMENT_STATUSES),
     location: z.string().nullable(),
     meeting_url: z.string().nullable(),
-    reminder_sent: z.boolean().openapi({ description: 'A reminder for the current start_time has been sent' }),
+    reminders_sent: z
+      .object({ '24h': z.string().nullable(), '1h': z.string().nullable() })
+      .openapi({
+        description: 'Which reminder for the current start_time went out and when (queued), per window; null: not (yet). A move resets both',
+        example: { '24h': '2026-12-02T15:00:03.112Z', '1h': null },
+      }),
     created_by: z.string().nullable(),
     created_at: z.string(),
     updated_at: z.string(),
@@ -46,6 +51,9 @@ const fields = {
   assigned_to: Id.nullable().openapi({ description: 'A member of the organization; their live appointments may not overlap' }),
   location: z.string().trim().max(500).nullable(),
   meeting_url: HttpsUrl.nullable(),
+  ...SERVER_SET,
+  reminders_sent: Derived('the reminder job records each reminder it sends (24 h and 1 h before start_time); a move resets it.'),
+  created_by: CreatedBy,
 };
 
 /** When both times are sent: end after start, at most 24 h (a PATCH sending one is checked by the database). */
@@ -56,7 +64,12 @@ const validTimes = (value: { start_time?: string; end_time?: string }, ctx: z.Re
 };
 
 const AppointmentCreate = z
-  .object({ ...fields, status: z.enum(LIVE_APPOINTMENT_STATUSES).openapi({ description: 'A new appointment is scheduled (default) or confirmed' }) })
+  .object({
+    ...fields,
+    status: z.enum(APPOINTMENT_STATUSES).openapi({
+      description: `Default \`scheduled\`. Any status may be recorded (a past meeting as \`completed\`, say); only ${LIVE_APPOINTMENT_STATUSES.map((s) => `\`${s}\``).join(' and ')} ones hold the assignee's slot`,
+    }),
+  })
   .partial()
   .required({ title: true, start_time: true, end_time: true })
   .strict()
@@ -77,8 +90,8 @@ const AppointmentPatch = z
 
 const AppointmentQuery = z.object({
   ...pageQuery,
-  from: QueryInstant.optional().openapi({ description: 'Appointments that end after this instant (a date: its midnight UTC)' }),
-  to: QueryInstant.optional().openapi({ description: 'Appointments that start before this instant (a date: its midnight UTC)' }),
+  from: InstantOrDate.optional().openapi({ description: 'Appointments that end after this instant (a date: its midnight UTC)' }),
+  to: InstantOrDate.optional().openapi({ description: 'Appointments that start before this instant (a date: its midnight UTC)' }),
   assigned_to: z.union([z.literal('me'), Id]).optional().openapi({ description: "A member's id, or `me`" }),
   customer_id: Id.optional(),
   status: z.enum(APPOINTMENT_STATUSES).optional(),

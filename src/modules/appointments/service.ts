@@ -6,7 +6,7 @@
 import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import { LIVE_APPOINTMENT_STATUSES, type AppointmentStatus } from '../../db/enums';
 import { isForeignKeyViolation } from '../../db/errors';
-import { appointments } from '../../db/tenant';
+import { appointments, NO_REMINDERS_SENT } from '../../db/tenant';
 import type { TenantContext } from '../../env';
 import { actingUserId, requirePermission } from '../../auth/tenant';
 import { uuidv7 } from '../../lib/ids';
@@ -105,7 +105,7 @@ export async function createAppointment({ ctx, input }: { ctx: TenantContext; in
   await assertMember(ctx, 'assigned_to', input.assigned_to);
   const status = input.status ?? 'scheduled';
   const now = new Date().toISOString();
-  const values = { ...input, id: uuidv7(), status, reminder_sent: false, created_by: actingUserId(ctx.actor), created_at: now, updated_at: now };
+  const values = { ...input, id: uuidv7(), status, reminders_sent: NO_REMINDERS_SENT, created_by: actingUserId(ctx.actor), created_at: now, updated_at: now };
   const holdsSlot = input.assigned_to && (LIVE_APPOINTMENT_STATUSES as readonly string[]).includes(status);
   let row: Appointment | undefined;
   try {
@@ -153,7 +153,9 @@ export async function updateAppointment({ ctx, id, input }: { ctx: TenantContext
       : undefined,
   );
   // A reminder was for the old start time: a move makes the appointment due for new ones.
-  const set = input.start_time ? { reminder_sent: sql`CASE WHEN ${own('start_time')} = ${input.start_time} THEN ${own('reminder_sent')} ELSE 0 END` } : undefined;
+  const set = input.start_time
+    ? { reminders_sent: sql`CASE WHEN ${own('start_time')} = ${input.start_time} THEN ${own('reminders_sent')} ELSE ${JSON.stringify(NO_REMINDERS_SENT)} END` }
+    : undefined;
   let result;
   try {
     result = await auditedUpdate(ctx, appointments, id, input, described('update'), { guard, set });

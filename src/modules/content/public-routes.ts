@@ -21,7 +21,7 @@ const ItemQuery = z.object({
 const PublicItemSchema = z
   .object({
     id: z.string(), slug: z.string(), title: z.string(), excerpt: z.string().nullable(), content_type: z.enum(CONTENT_TYPES),
-    seo_meta: z.record(z.string(), z.string()), published_at: z.string(), updated_at: z.string(),
+    seo_meta: z.record(z.string(), z.unknown()), published_at: z.string(), updated_at: z.string(),
   })
   .openapi('PublicContentSummary');
 

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { CONTENT_STATUSES, CONTENT_TYPES } from '../../db/enums';
-import { Id, SearchText } from '../../lib/fields';
+import { Derived, Id, JsonObject, SearchText, SERVER_SET } from '../../lib/fields';
 import { defineRoute, json, jsonBody, optionalJsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import {
@@ -9,16 +9,14 @@ import {
 
 const HttpUrl = z.url({ protocol: /^https?$/, hostname: z.regexes.domain }).max(2048);
 
-export const SeoMetaSchema = z
-  .object({
-    title: z.string().trim().min(1).max(200),
-    description: z.string().trim().min(1).max(500),
-    canonical_url: HttpUrl,
-    image: HttpUrl.openapi({ description: 'An http(s) image URL, e.g. a public asset URL' }),
-  })
-  .partial()
-  .strict()
-  .openapi('SeoMeta');
+export const SeoMetaSchema = JsonObject(8, {
+  title: z.string().trim().min(1).max(200),
+  description: z.string().trim().min(1).max(500),
+  canonical_url: HttpUrl.openapi({ description: "The feed's link to the item" }),
+  image: HttpUrl.openapi({ description: 'An http(s) image URL, e.g. a public asset URL' }),
+}).openapi('SeoMeta', {
+  description: 'Any JSON object (≤ 8 KB): the keys Strive reads are checked when present, others are kept as sent. Public with the item once it is published',
+});
 
 const Slug = z
   .string()
@@ -54,6 +52,11 @@ const fields = {
   excerpt: z.string().trim().max(1000).nullable(),
   content_type: z.enum(CONTENT_TYPES),
   seo_meta: SeoMetaSchema,
+  ...SERVER_SET,
+  status: Derived('`draft` on creation; POST …/publish, /unpublish and /archive change it.'),
+  published_at: Derived('set by POST …/publish (now, or a future instant that schedules), cleared by /unpublish.'),
+  author_id: Derived("the acting user (an API key's creator) when the item is created."),
+  html: Derived('rendered from `content` (Markdown) and sanitised on every write.'),
 };
 
 const ContentCreate = z.object(fields).partial().required({ title: true }).strict().openapi('ContentCreate');

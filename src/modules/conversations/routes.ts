@@ -3,7 +3,7 @@ import type { Context } from 'hono';
 import { AI_MODELS, CONTEXT_TYPES } from '../../db/enums';
 import type { AppEnv } from '../../env';
 import { toPortable } from '../../auth/tenant';
-import { Id } from '../../lib/fields';
+import { Derived, Id, SERVER_SET } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { ApiError } from '../../lib/problem';
@@ -44,20 +44,29 @@ export const ConversationSchema = z
   })
   .openapi('Conversation');
 
-const ConversationCreate = z
-  .object({
-    title: z.string().trim().min(1).max(200).nullable().optional(),
-    context_type: z.enum(CONTEXT_TYPES),
-    context_id: Id.nullable().optional().openapi({ description: 'The project, customer or task (of this organization); none for `general`' }),
-    ai_model: z.enum(AI_MODELS),
-  })
-  .strict()
-  .openapi('ConversationCreate');
+const fields = {
+  title: z.string().trim().min(1).max(200).nullable(),
+  context_type: z.enum(CONTEXT_TYPES).openapi({ description: 'Default `general`' }),
+  context_id: Id.nullable().openapi({ description: 'The project, customer or task (of this organization); none for `general`' }),
+  ai_model: z.enum(AI_MODELS).openapi({ description: 'Default `openai_gpt4`; the next answer uses a changed one' }),
+  is_archived: z.boolean(),
+  ...SERVER_SET,
+  user_id: Derived("the acting user (an API key's creator): a conversation is its creator's."),
+  conversation_data: Derived('each turn appends its messages: POST …/conversations/{id}/messages or the socket.'),
+  usage_tokens: Derived("each turn adds its model's token usage."),
+};
 
+const ConversationCreate = z.object(fields).partial().strict().openapi('ConversationCreate');
+
+/** The subject changes as a whole: `context_id` means nothing without the type it names. */
 const ConversationPatch = z
-  .object({ title: z.string().trim().min(1).max(200).nullable(), is_archived: z.boolean() })
+  .object(fields)
   .partial()
   .strict()
+  .refine((patch) => patch.context_id === undefined || patch.context_type !== undefined, {
+    path: ['context_type'],
+    message: 'Send context_type with context_id.',
+  })
   .openapi('ConversationPatch');
 
 const MessageCreate = z
@@ -127,7 +136,7 @@ export function registerConversationRoutes(app: App) {
   app.openapi(
     defineRoute({
       method: 'patch', path: '/v1/orgs/{org}/conversations/{id}', tags, permission: 'conversations:write',
-      summary: 'Rename or archive a conversation',
+      summary: 'Rename or archive a conversation, change its model or its subject',
       request: { params: itemParams, body: jsonBody(ConversationPatch) },
       responses: { 200: json(ConversationSchema, 'The conversation') },
     }),

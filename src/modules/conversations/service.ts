@@ -15,8 +15,9 @@ import type { Usage } from '../ai/providers';
 
 export type Conversation = typeof ai_conversations.$inferSelect;
 export type ContextType = (typeof CONTEXT_TYPES)[number];
-export type ConversationInput = Pick<typeof ai_conversations.$inferInsert, 'title' | 'context_type' | 'context_id' | 'ai_model'>;
-export type ConversationPatch = Partial<Pick<Conversation, 'title' | 'is_archived'>>;
+export type ConversationInput = Pick<typeof ai_conversations.$inferInsert, 'title' | 'context_type' | 'context_id' | 'ai_model' | 'is_archived'>;
+/** A new subject comes whole: `context_id` only with `context_type`. */
+export type ConversationPatch = Partial<Pick<Conversation, 'title' | 'is_archived' | 'ai_model' | 'context_type' | 'context_id'>>;
 export type ConversationFilters = {
   limit: number;
   cursor?: string;
@@ -98,7 +99,7 @@ export async function createConversation({ ctx, input }: { ctx: TenantContext; i
     user_id: userId,
     conversation_data: [],
     usage_tokens: 0,
-    is_archived: false,
+    is_archived: input.is_archived ?? false,
     created_at: now,
     updated_at: now,
   }, described('create'));
@@ -106,7 +107,12 @@ export async function createConversation({ ctx, input }: { ctx: TenantContext; i
 
 export async function updateConversation({ ctx, id, input }: { ctx: TenantContext; id: string; input: ConversationPatch }) {
   requirePermission(ctx, 'conversations:write');
-  const { row } = await auditedUpdate(ctx, ai_conversations, id, input, described('update'), { guard: visible(ctx) });
+  let patch = input;
+  if (input.context_type !== undefined) {
+    await assertContext(ctx, input.context_type, input.context_id);
+    patch = { ...input, context_id: input.context_id ?? null };
+  }
+  const { row } = await auditedUpdate(ctx, ai_conversations, id, patch, described('update'), { guard: visible(ctx) });
   // The guard hides others' conversations from the update; the re-read must hide them too.
   if (!maySee(ctx, row)) throw notFound('conversation');
   return row;

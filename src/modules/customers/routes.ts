@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { CUSTOMER_SOURCES, CUSTOMER_STATUSES } from '../../db/enums';
-import { Email, Id, JsonObject, Repeatable, SearchText, Tags } from '../../lib/fields';
+import { CreatedBy, Email, Id, JsonObject, Repeatable, SearchText, SERVER_SET, Tags } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { createCustomer, deleteCustomer, getCustomer, listCustomers, updateCustomer } from './service';
@@ -33,9 +33,11 @@ const fields = {
   status: z.enum(CUSTOMER_STATUSES),
   source: z.enum(CUSTOMER_SOURCES).nullable(),
   tags: Tags,
-  custom_fields: JsonObject(16),
+  custom_fields: JsonObject(16).openapi({ description: 'Any JSON object, kept as sent (≤ 16 KB)' }),
   assigned_to: Id.nullable().openapi({ description: 'A member of the organization' }),
   notes: z.string().max(10_000).nullable(),
+  ...SERVER_SET,
+  created_by: CreatedBy,
 };
 
 const CustomerCreate = z.object(fields).partial().required({ name: true }).strict().openapi('CustomerCreate');

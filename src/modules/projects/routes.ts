@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { PRIORITIES, PROJECT_STATUSES } from '../../db/enums';
-import { Hundredths, Id, IsoDate, Tags } from '../../lib/fields';
+import { CreatedBy, Derived, Hundredths, Id, IsoDate, SERVER_SET, Tags } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { createProject, deleteProject, getProject, listProjects, updateProject } from './service';
@@ -39,6 +39,9 @@ const fields = {
   project_manager_id: Id.nullable().openapi({ description: 'A member of the organization' }),
   customer_id: Id.nullable().openapi({ description: 'A customer of the organization' }),
   tags: Tags,
+  ...SERVER_SET,
+  completion_date: Derived('set to today (UTC) when `status` becomes `completed`, cleared when it leaves it.'),
+  created_by: CreatedBy,
 };
 
 type Dates = { start_date?: string | null; due_date?: string | null };

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { PRIORITIES, TASK_STATUSES } from '../../db/enums';
-import { Hundredths, Id, IsoDate, Repeatable, Tags } from '../../lib/fields';
+import { CreatedBy, Derived, Hundredths, Id, InstantOrDate, Repeatable, SERVER_SET, Tags } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { ApiError } from '../../lib/problem';
@@ -20,7 +20,7 @@ export const TaskSchema = z
     status: z.enum(TASK_STATUSES),
     priority: z.enum(PRIORITIES),
     assigned_to: z.string().nullable(),
-    due_date: z.string().nullable(),
+    due_date: z.string().nullable().openapi({ format: 'date-time', example: '2026-12-04T17:00:00.000Z' }),
     estimated_hours: z.number().nullable(),
     actual_hours: z.number().nullable(),
     tags: z.array(z.string()),
@@ -39,15 +39,25 @@ const fields = {
   status: z.enum(TASK_STATUSES),
   priority: z.enum(PRIORITIES),
   assigned_to: Id.nullable().openapi({ description: 'A member of the organization' }),
-  due_date: IsoDate.nullable(),
+  due_date: InstantOrDate.nullable().openapi({ description: 'An instant with `Z` or an offset; a date alone means its midnight UTC. Answered in UTC' }),
   estimated_hours: Hundredths(100_000).nullable(),
   actual_hours: Hundredths(100_000).nullable(),
   tags: Tags,
   parent_task_id: Id.nullable().openapi({ description: 'A task of the same project (subtask); no cycles' }),
+  ...SERVER_SET,
+  project_id: Derived('the project of the path the task is created in; a task stays in its project.'),
+  position: Derived('set by the board: a new task goes to the end of its column, a new status to the end of that column, and POST …/tasks/{id}/move places it.'),
+  completed_at: Derived('set when `status` becomes `done`, cleared when it leaves it.'),
+  created_by: CreatedBy,
 };
 const Version = z.number().int().min(1);
 
-const TaskCreate = z.object(fields).partial().required({ title: true }).strict().openapi('TaskCreate');
+const TaskCreate = z
+  .object({ ...fields, version: Derived('1 on creation, incremented by every change; send it with a PATCH to refuse a stale write.') })
+  .partial()
+  .required({ title: true })
+  .strict()
+  .openapi('TaskCreate');
 const TaskPatch = z
   .object({ ...fields, version: Version.openapi({ description: 'The version you read: a stale one → 409' }) })
   .partial()

@@ -5,7 +5,8 @@
 //   1. INSERT INTO usage_events … ON CONFLICT (id) DO NOTHING, every event of the batch tagged
 //      with a token made for this batch alone (`counted_in`);
 //   2. INSERT INTO usage_tracking … SELECT sum(quantity) FROM usage_events WHERE counted_in =
-//      token GROUP BY the aggregate key, ON CONFLICT DO UPDATE adding to the totals.
+//      token GROUP BY the aggregate key, ON CONFLICT DO UPDATE adding to the totals (usage_amount)
+//      and to their metadata (how many events, the first and last one's time).
 // An event id is inserted at most once ever (primary key); the totals take exactly the events
 // whose row this transaction inserted (a redelivered event keeps the token of the batch that
 // first counted it); and both statements commit or neither does. So an event is added once,
@@ -58,14 +59,22 @@ SELECT json_extract(e.value, '$.id'), json_extract(e.value, '$.organization_id')
 FROM json_each(?1) AS e WHERE true
 ON CONFLICT (id) DO NOTHING`;
 
-// The conflict target repeats usage_tracking_aggregate_unique's expression exactly.
+// The conflict target repeats usage_tracking_aggregate_unique's expression exactly. usage_events
+// keeps the month (YYYY-MM), the totals its first day. A total's metadata counts the events it
+// was made of and spans their times; keys it does not set are kept.
 const ADD_TO_TOTALS = () => `
-INSERT INTO usage_tracking (id, organization_id, user_id, resource_type, resource_name, quantity, billing_period, updated_at)
-SELECT ${uuidv7PerRowSql()}, organization_id, user_id, resource_type, resource_name, sum(quantity), billing_period, ?2
+INSERT INTO usage_tracking (id, organization_id, user_id, resource_type, resource_name, usage_amount, billing_period, metadata, updated_at)
+SELECT ${uuidv7PerRowSql()}, organization_id, user_id, resource_type, resource_name, sum(quantity), billing_period || '-01',
+  json_object('events', count(*), 'first_event_at', min(occurred_at), 'last_event_at', max(occurred_at)), ?2
 FROM usage_events WHERE counted_in = ?1
 GROUP BY organization_id, user_id, resource_type, resource_name, billing_period
 ON CONFLICT (organization_id, (CASE WHEN user_id IS NULL THEN '' ELSE user_id END), resource_type, resource_name, billing_period)
-DO UPDATE SET quantity = quantity + excluded.quantity, updated_at = excluded.updated_at`;
+DO UPDATE SET usage_amount = usage_amount + excluded.usage_amount,
+  metadata = json_set(metadata,
+    '$.events', coalesce(json_extract(metadata, '$.events'), 0) + json_extract(excluded.metadata, '$.events'),
+    '$.first_event_at', min(coalesce(json_extract(metadata, '$.first_event_at'), json_extract(excluded.metadata, '$.first_event_at')), json_extract(excluded.metadata, '$.first_event_at')),
+    '$.last_event_at', max(coalesce(json_extract(metadata, '$.last_event_at'), json_extract(excluded.metadata, '$.last_event_at')), json_extract(excluded.metadata, '$.last_event_at'))),
+  updated_at = excluded.updated_at`;
 
 /** Counts one shard's events in one D1 batch. */
 export async function countOnShard(shard: D1Database, events: UsageEvent[]): Promise<void> {

@@ -6,8 +6,8 @@ import { ApiError } from '../../lib/problem';
 import { TIER_LIMITS } from '../billing/tiers';
 import type { UsageResource } from './meter';
 
-/** `YYYY-MM` of an instant, in UTC: the billing period usage is counted in. */
-export const billingPeriod = (at: Date = new Date()): string => at.toISOString().slice(0, 7);
+/** The billing period usage is counted in: the first day (UTC) of an instant's month, `YYYY-MM-01`. */
+export const billingPeriod = (at: Date = new Date()): string => `${at.toISOString().slice(0, 7)}-01`;
 
 /** Held, not consumed: their events add and subtract, and the total spans every period. */
 export const STOCKS: ReadonlySet<UsageResource> = new Set(['storage', 'seats']);
@@ -17,7 +17,7 @@ export async function usedThisPeriod(ctx: TenantContext, resource: UsageResource
   const row = await ctx.store
     .selectFields(
       usage_tracking,
-      { used: sql<number>`coalesce(sum(${usage_tracking.quantity}), 0)` },
+      { used: sql<number>`coalesce(sum(${usage_tracking.usage_amount}), 0)` },
       and(
         eq(usage_tracking.resource_type, resource),
         STOCKS.has(resource) ? undefined : eq(usage_tracking.billing_period, billingPeriod()),
