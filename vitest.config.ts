@@ -22,6 +22,9 @@ export default defineWorkersConfig(async () => {
           isolatedStorage: false,
           wrangler: { configPath: './wrangler.toml' },
           miniflare: {
+            // A scratch catalog for test/catalog-migration.test.ts: migrated step by step, with rows
+            // of the old shapes in between (never the Worker's own CATALOG).
+            d1Databases: { CATALOG_MIGRATION_TEST: { id: 'catalog-migration-test' } },
             bindings: {
               CATALOG_MIGRATIONS: await readD1Migrations('./migrations/catalog'),
               TENANT_MIGRATIONS: await readD1Migrations('./migrations/tenant'),

@@ -2,6 +2,7 @@ declare module 'cloudflare:test' {
   interface ProvidedEnv extends Env {
     CATALOG_MIGRATIONS: D1Migration[];
     TENANT_MIGRATIONS: D1Migration[];
+    CATALOG_MIGRATION_TEST: D1Database;
     CLERK_JWT_KEY: string;
     TEST_SIGNING_KEY: string;
     CLERK_WEBHOOK_SECRET: string;
