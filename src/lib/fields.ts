@@ -16,6 +16,13 @@ export const JsonObject = (kb: number) =>
 
 export const Id = z.string().uuid();
 
+/**
+ * A column the product derives: answered under its name, and refused when a client sends it,
+ * with a 400 whose message (`how`) says how it is set.
+ */
+export const Derived = (how: string) =>
+  z.unknown().refine((value) => value === undefined, how).optional().openapi({ description: how, readOnly: true });
+
 /** A query parameter that may repeat (`?tag=a&tag=b`), always handed on as an array. */
 export const Repeatable = <T extends z.ZodTypeAny>(item: T) =>
   z.preprocess((value) => (value === undefined || Array.isArray(value) ? value : [value]), z.array(item).optional());
