@@ -22,8 +22,12 @@ export default defineWorkersConfig(async () => {
           isolatedStorage: false,
           wrangler: { configPath: './wrangler.toml' },
           miniflare: {
-            // An empty shard that test/migrations.test.ts migrates step by step (old rows, new schema).
-            d1Databases: { MIGRATION_SCRATCH: { id: 'strive-migration-scratch' } },
+            // Empty databases the migration tests migrate step by step, with rows of the old shapes in
+            // between (test/tenant-migration.test.ts, test/catalog-migration.test.ts): never CATALOG or a shard.
+            d1Databases: {
+              TENANT_MIGRATION_SCRATCH: { id: 'tenant-migration-scratch' },
+              CATALOG_MIGRATION_SCRATCH: { id: 'catalog-migration-scratch' },
+            },
             bindings: {
               CATALOG_MIGRATIONS: await readD1Migrations('./migrations/catalog'),
               TENANT_MIGRATIONS: await readD1Migrations('./migrations/tenant'),

@@ -116,7 +116,7 @@ Get a session token (signed by the dev key, valid 1 h):
   npm run token -- --email alice@acme.test
 Then:
   curl -H "Authorization: Bearer $(npm run -s token -- --email alice@acme.test | tail -1)" http://127.0.0.1:8787/v1/me
-Seeded users: alice@acme.test (acme owner), bob@acme.test (member), vic@acme.test (viewer), carol@globex.test (globex owner).
+Seeded users: alice@acme.test (acme owner), bob@acme.test (member), vic@acme.test (viewer), carol@globex.test (globex owner), admin@strive.test (platform admin).
 `);
   } catch (error) {
     console.error(`\nDev setup failed: ${error.message}`);

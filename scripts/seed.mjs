@@ -1,6 +1,7 @@
 // The demo data of API.md's "Local development": organization `acme` (shard 0) with Alice (owner),
 // Bob (member), Vic (viewer) and a little of everything, and `globex` (shard 1) with Carol, so
-// cross-tenant and cross-shard mistakes show up while clicking around.
+// cross-tenant and cross-shard mistakes show up while clicking around; Ada (admin@strive.test) is
+// platform staff (global role admin) and a member of neither.
 //
 // Every id is fixed and every statement is INSERT OR IGNORE, so `npm run dev` can run this on each
 // start: rows that exist are left alone, including ones a developer has since edited.
@@ -18,17 +19,17 @@ import { migrationTargets, wrangler } from './migrate.mjs';
 const uuid = (n) => `019a0000-0000-7000-8000-${String(n).padStart(12, '0')}`;
 
 export const IDS = {
-  users: { alice: uuid(1), bob: uuid(2), vic: uuid(3), carol: uuid(4) },
+  users: { alice: uuid(1), bob: uuid(2), vic: uuid(3), carol: uuid(4), admin: uuid(5) },
   organizations: { acme: uuid(101), globex: uuid(102) },
 };
-const { alice, bob, vic, carol } = IDS.users;
+const { alice, bob, vic, carol, admin } = IDS.users;
 const { acme, globex } = IDS.organizations;
 
 const NO_PERMISSION_CHANGES = { grant: [], deny: [] };
 
-const user = (id, email, first_name, last_name, created_at) => ({
+const user = (id, email, first_name, last_name, created_at, role = 'employee') => ({
   id, clerk_user_id: devClerkUserId(email), email, first_name, last_name,
-  name: `${first_name} ${last_name}`, role: 'employee', subscription_tier: 'free', is_active: 1,
+  name: `${first_name} ${last_name}`, role, subscription_tier: 'free', is_active: 1,
   created_at, updated_at: created_at,
 });
 
@@ -49,11 +50,13 @@ const catalog = {
     user(bob, 'bob@acme.test', 'Bob', 'Brown', '2026-11-01T09:05:00.000Z'),
     user(vic, 'vic@acme.test', 'Vic', 'Viewer', '2026-11-01T09:10:00.000Z'),
     user(carol, 'carol@globex.test', 'Carol', 'Cole', '2026-11-01T09:15:00.000Z'),
+    user(admin, 'admin@strive.test', 'Ada', 'Admin', '2026-11-01T08:30:00.000Z', 'admin'),
   ],
   organizations: [
     {
       id: acme, name: 'Acme Inc.', slug: 'acme', description: 'Digital agency for mid-sized retailers.',
       website: 'https://acme.test', settings: { timezone: 'Europe/Berlin' }, subscription_status: 'active',
+      billing_email: 'billing@acme.test',
       shard: 0, created_by: alice, created_at: '2026-11-01T09:01:00.000Z', updated_at: '2026-11-01T09:01:00.000Z',
     },
     {
@@ -76,51 +79,57 @@ const catalog = {
   ],
   ai_tools: [
     {
-      id: uuid(401), name: 'search_customers', category: 'crm', required_tier: 'free',
+      id: uuid(401), name: 'Search customers', function_name: 'search_customers', tool_type: 'analysis', required_tier: 'free',
       description: "Search the organization's customers by name, email or company.",
-      parameters: {
-        type: 'object',
-        properties: {
-          query: { type: 'string', minLength: 1, description: 'Text to match against name, email and company.' },
-          status: { type: 'string', enum: ['lead', 'prospect', 'active', 'inactive', 'churned'] },
-          limit: { type: 'integer', minimum: 1, maximum: 25, default: 10 },
+      configuration: {
+        parameters: {
+          type: 'object',
+          properties: {
+            query: { type: 'string', minLength: 1, description: 'Text to match against name, email and company.' },
+            status: { type: 'string', enum: ['lead', 'prospect', 'active', 'inactive', 'churned'] },
+            limit: { type: 'integer', minimum: 1, maximum: 25, default: 10 },
+          },
+          required: ['query'],
+          additionalProperties: false,
         },
-        required: ['query'],
-        additionalProperties: false,
       },
       created_at: '2026-11-01T08:00:00.000Z', updated_at: '2026-11-01T08:00:00.000Z',
     },
     {
-      id: uuid(402), name: 'list_project_tasks', category: 'projects', required_tier: 'free',
+      id: uuid(402), name: 'List project tasks', function_name: 'list_project_tasks', tool_type: 'analysis', required_tier: 'free',
       description: 'List the tasks of a project, optionally only those in one status column.',
-      parameters: {
-        type: 'object',
-        properties: {
-          project_id: { type: 'string', format: 'uuid' },
-          status: { type: 'string', enum: ['todo', 'in_progress', 'review', 'done', 'cancelled'] },
-          assigned_to_me: { type: 'boolean', default: false },
+      configuration: {
+        parameters: {
+          type: 'object',
+          properties: {
+            project_id: { type: 'string', format: 'uuid' },
+            status: { type: 'string', enum: ['todo', 'in_progress', 'review', 'done', 'cancelled'] },
+            assigned_to_me: { type: 'boolean', default: false },
+          },
+          required: ['project_id'],
+          additionalProperties: false,
         },
-        required: ['project_id'],
-        additionalProperties: false,
       },
       created_at: '2026-11-01T08:00:01.000Z', updated_at: '2026-11-01T08:00:01.000Z',
     },
     {
-      id: uuid(403), name: 'create_task', category: 'projects', required_tier: 'basic',
+      id: uuid(403), name: 'Create task', function_name: 'create_task', tool_type: 'automation', required_tier: 'basic',
       description: 'Create a task in a project, at the bottom of its column.',
-      parameters: {
-        type: 'object',
-        properties: {
-          project_id: { type: 'string', format: 'uuid' },
-          title: { type: 'string', minLength: 1, maxLength: 200 },
-          description: { type: 'string', maxLength: 5000 },
-          status: { type: 'string', enum: ['todo', 'in_progress', 'review', 'done'], default: 'todo' },
-          priority: { type: 'string', enum: ['low', 'medium', 'high', 'critical'], default: 'medium' },
-          due_date: { type: 'string', format: 'date' },
-          estimated_hours: { type: 'number', minimum: 0, multipleOf: 0.01 },
+      configuration: {
+        parameters: {
+          type: 'object',
+          properties: {
+            project_id: { type: 'string', format: 'uuid' },
+            title: { type: 'string', minLength: 1, maxLength: 200 },
+            description: { type: 'string', maxLength: 5000 },
+            status: { type: 'string', enum: ['todo', 'in_progress', 'review', 'done'], default: 'todo' },
+            priority: { type: 'string', enum: ['low', 'medium', 'high', 'critical'], default: 'medium' },
+            due_date: { type: 'string', format: 'date' },
+            estimated_hours: { type: 'number', minimum: 0, multipleOf: 0.01 },
+          },
+          required: ['project_id', 'title'],
+          additionalProperties: false,
         },
-        required: ['project_id', 'title'],
-        additionalProperties: false,
       },
       created_at: '2026-11-01T08:00:02.000Z', updated_at: '2026-11-01T08:00:02.000Z',
     },
@@ -295,7 +304,7 @@ const tenants = {
 };
 
 /** A SQL literal; objects and arrays become JSON text, as the schema's json() columns store them. */
-function literal(value) {
+export function literal(value) {
   if (value === null || value === undefined) return 'NULL';
   if (typeof value === 'number') return String(value);
   if (typeof value === 'boolean') return value ? '1' : '0';

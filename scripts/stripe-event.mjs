@@ -20,7 +20,7 @@ const { values } = parseArgs({
   },
 });
 if (!values.org) {
-  console.error('usage: npm run stripe:event -- --org <slug or organization id> [--tier basic|pro|enterprise] [--status active|past_due|canceled|…] [--type …]');
+  console.error("usage: npm run stripe:event -- --org <slug or organization id> [--tier basic|pro|enterprise] [--status active|past_due|canceled|…] [--type …] (Stripe's statuses: Strive stores canceled as cancelled)");
   process.exit(2);
 }
 
@@ -56,7 +56,8 @@ const subscription = {
   id: subscriptionId,
   object: 'subscription',
   customer: `cus_dev_${organizationId.replaceAll('-', '').slice(-16)}`,
-  status: values.type === 'customer.subscription.deleted' ? 'canceled' : values.status,
+  // Stripe spells it `canceled`; Strive's `cancelled` is accepted here too and sent as Stripe would.
+  status: values.type === 'customer.subscription.deleted' || values.status === 'cancelled' ? 'canceled' : values.status,
   cancel_at_period_end: false,
   canceled_at: values.type === 'customer.subscription.deleted' ? now : null,
   trial_end: null,

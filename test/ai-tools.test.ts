@@ -18,9 +18,9 @@ beforeAll(async () => {
 const tool = (name: string, extra: Record<string, unknown> = {}) => ({
   name,
   description: 'Looks something up.',
-  category: 'crm',
+  tool_type: 'analysis',
   required_tier: 'pro',
-  parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] },
+  configuration: { parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] } },
   ...extra,
 });
 
@@ -28,7 +28,8 @@ describe('the AI tools catalog', () => {
   it('is readable by any signed-in user, and by no one else', async () => {
     const res = await api('GET', '/v1/ai-tools?limit=100', { token: employee.token });
     expect(res.status).toBe(200);
-    expect(res.body.data.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['search_customers', 'list_project_tasks', 'create_task']));
+    expect(res.body.data.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['Search customers', 'List project tasks', 'Create task']));
+    expect(res.body.data.map((t: { function_name: string }) => t.function_name)).toEqual(expect.arrayContaining(['search_customers', 'list_project_tasks', 'create_task']));
     expectProblem(await api('GET', '/v1/ai-tools'), 401, 'unauthenticated');
   });
 
@@ -66,18 +67,46 @@ describe('the AI tools catalog', () => {
     }
   });
 
-  it('accepts only a JSON Schema object as `parameters`, and a provider-safe name', async () => {
+  it('takes SCHEMA.md\'s fields: a free-text name, tool_type and configuration kept as sent; the function name is derived', async () => {
+    const tag = crypto.randomUUID().slice(0, 8);
+    const configuration = { greeting: 'Hello!', escalate_to: ['sales@acme.test'], parameters: { type: 'object', properties: {} } };
+    const created = await api('POST', '/v1/ai-tools', {
+      token: admin.token,
+      body: { name: `Sales Chatbot ${tag}`, description: 'Answers sales questions.', tool_type: 'chatbot', required_tier: 'basic', configuration },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({
+      name: `Sales Chatbot ${tag}`, function_name: `sales_chatbot_${tag}`, tool_type: 'chatbot', required_tier: 'basic', configuration, is_active: true,
+    });
+    // Every tool type of SCHEMA.md, and a tool without description or configuration.
+    for (const type of ['analysis', 'automation', 'integration']) {
+      const res = await api('POST', '/v1/ai-tools', { token: admin.token, body: { name: `Réglages ${type} ${tag}`, tool_type: type } });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+      expect(res.body).toMatchObject({ function_name: `reglages_${type}_${tag}`, tool_type: type, description: null, configuration: {}, required_tier: 'free' });
+    }
+    // Another name making the same function name is a conflict; renaming derives it again.
+    expectProblem(await api('POST', '/v1/ai-tools', { token: admin.token, body: { name: `sales-chatbot-${tag}`, tool_type: 'chatbot' } }), 409, 'conflict');
+    const renamed = await api('PATCH', `/v1/ai-tools/${created.body.id}`, { token: admin.token, body: { name: `Support Bot ${tag}` } });
+    expect(renamed.body).toMatchObject({ name: `Support Bot ${tag}`, function_name: `support_bot_${tag}`, configuration });
+  });
+
+  it('checks `configuration.parameters` as a JSON Schema object, and refuses a derived function_name with how it is set', async () => {
     const bad = async (body: Record<string, unknown>, field: string) => {
       const res = await api('POST', '/v1/ai-tools', { token: admin.token, body });
       expectProblem(res, 400, 'invalid_request');
       expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(field);
+      return res.body.errors.find((e: { path: string }) => e.path === field).message as string;
     };
-    await bad(tool('x', { parameters: { type: 'string' } }), 'parameters.type');
-    await bad(tool('x', { parameters: { type: 'object', properties: { a: 'string' } } }), 'parameters.properties.a');
-    await bad(tool('x', { parameters: { type: 'object', properties: {}, required: ['a'] } }), 'parameters.required');
-    await bad(tool('has space'), 'name');
+    await bad(tool('x', { configuration: { parameters: { type: 'string' } } }), 'configuration.parameters.type');
+    await bad(tool('x', { configuration: { parameters: { type: 'object', properties: { a: 'string' } } } }), 'configuration.parameters.properties.a');
+    await bad(tool('x', { configuration: { parameters: { type: 'object', properties: {}, required: ['a'] } } }), 'configuration.parameters.required');
+    await bad(tool('x', { configuration: { notes: 'x'.repeat(17_000) } }), 'configuration');
+    await bad(tool('x', { configuration: ['not', 'an', 'object'] }), 'configuration');
+    await bad(tool('日本語'), 'name');
+    await bad(tool('x', { tool_type: 'category' }), 'tool_type');
+    await bad({ ...tool('x'), tool_type: undefined }, 'tool_type');
     await bad(tool('x', { required_tier: 'platinum' }), 'required_tier');
-    await bad({ ...tool('x'), description: undefined }, 'description');
+    expect(await bad(tool('x', { function_name: 'x' }), 'function_name')).toContain('derived from name');
   });
 
   it("marks each tool available for the organization's tier", async () => {
@@ -85,12 +114,12 @@ describe('the AI tools catalog', () => {
     const available = async () => {
       const res = await api('GET', `/v1/orgs/${org.slug}/ai-tools?limit=100`, { token: org.owner.token });
       expect(res.status).toBe(200);
-      return Object.fromEntries(res.body.data.map((t: { name: string; available: boolean }) => [t.name, t.available]));
+      return Object.fromEntries(res.body.data.map((t: { function_name: string; available: boolean }) => [t.function_name, t.available]));
     };
     expect(await available()).toMatchObject({ search_customers: true, list_project_tasks: true, create_task: false });
     await env.CATALOG.prepare("UPDATE subscriptions SET tier = 'basic' WHERE organization_id = ?").bind(org.id).run();
     // By id rather than slug: a new access cache entry, so a fresh look-up of the tier.
     const res = await api('GET', `/v1/orgs/${org.id}/ai-tools?limit=100`, { token: org.owner.token });
-    expect(Object.fromEntries(res.body.data.map((t: { name: string; available: boolean }) => [t.name, t.available]))).toMatchObject({ create_task: true });
+    expect(Object.fromEntries(res.body.data.map((t: { function_name: string; available: boolean }) => [t.function_name, t.available]))).toMatchObject({ create_task: true });
   });
 });

@@ -122,7 +122,7 @@ describe('users from tokens', () => {
       is_active: true,
       memberships: [],
     });
-    expect(first.body).not.toHaveProperty('clerk_user_id');
+    expect(first.body.clerk_user_id).toBe(sub);
     // The second request finds the same row, it does not make another.
     const again = await api('GET', '/v1/me', { token: await signToken({ sub, email }) });
     expect(again.status).toBe(200);

@@ -5,7 +5,7 @@ import { createExecutionContext, env, fetchMock, waitOnExecutionContext } from '
 import Stripe from 'stripe';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app';
-import { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from '../src/db/enums';
+import type { SubscriptionStatus } from '../src/db/enums';
 import { catalogDb } from '../src/db/shards';
 import { applies, subscriptionEffect, type EventRule } from '../src/modules/billing/service';
 import { api, expectProblem, joinAs, newOrg, readResponse, type ApiResponse, type TestOrg } from './helpers';
@@ -123,6 +123,14 @@ async function customerOrg(checkoutSession: string | null = null) {
 const subscriptionOf = async (org: TestOrg) => (await api('GET', `/v1/orgs/${org.slug}/subscription`, { token: org.owner.token })).body;
 const tierOfUser = async (token: string) => (await api('GET', '/v1/me', { token })).body.subscription_tier;
 const statusOfOrg = async (org: TestOrg) => (await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token })).body.subscription_status;
+/**
+ * organizations.subscription_status (SCHEMA.md: active, inactive, trial) for a subscription status:
+ * trial while trialing, active while the tier applies, inactive otherwise.
+ */
+const orgStatus = (status: SubscriptionStatus) => (status === 'trialing' ? 'trial' : ['active', 'past_due'].includes(status) ? 'active' : 'inactive');
+/** Every status Stripe sends, as Stripe spells it; Strive stores `canceled` as `cancelled`. */
+const STRIPE_STATUSES = ['active', 'trialing', 'past_due', 'canceled', 'unpaid', 'incomplete', 'incomplete_expired', 'paused'] as const;
+const stored = (status: (typeof STRIPE_STATUSES)[number]): SubscriptionStatus => (status === 'canceled' ? 'cancelled' : status);
 
 describe('GET /subscription', () => {
   it('is free and active for a new organization, in 1 round trip warm', async () => {
@@ -132,8 +140,10 @@ describe('GET /subscription', () => {
     expect(res.status).toBe(200);
     expect(res.roundTrips).toBe(1);
     expect(res.body).toEqual({
+      id: expect.any(String), organization_id: org.id, stripe_subscription_id: null, stripe_customer_id: null,
       tier: 'free', status: 'active', effective_tier: 'free', current_period_start: null, current_period_end: null,
-      cancel_at_period_end: false, canceled_at: null, trial_end: null,
+      cancel_at_period_end: false, canceled_at: null, trial_end: null, metadata: {},
+      created_at: expect.any(String), updated_at: expect.any(String),
     });
   });
 
@@ -156,7 +166,10 @@ describe('POST /v1/webhooks/stripe', () => {
     expect(res.body).toEqual({ received: true, applied: true });
 
     const current = await subscriptionOf(org);
-    expect(current).toMatchObject({ tier: 'pro', status: 'active', effective_tier: 'pro', cancel_at_period_end: false });
+    expect(current).toMatchObject({
+      tier: 'pro', status: 'active', effective_tier: 'pro', cancel_at_period_end: false, organization_id: org.id,
+      stripe_subscription_id: subscription.id, stripe_customer_id: subscription.customer, metadata: { organization_id: org.id },
+    });
     expect(current.current_period_end).toBe(new Date(subscription.items.data[0]!.current_period_end * 1000).toISOString());
     expect(await statusOfOrg(org)).toBe('active');
     expect(await tierOfUser(org.owner.token)).toBe('pro');
@@ -172,6 +185,19 @@ describe('POST /v1/webhooks/stripe', () => {
       action: 'subscription.update', actor_type: 'webhook', actor_id: 'stripe', resource_id: org.id,
       old_data: { tier: 'free' }, new_data: { tier: 'pro', stripe_event: expect.stringMatching(/^evt_/) },
     });
+  });
+
+  it("keeps the Stripe subscription's metadata as its newest applied event carried it", async () => {
+    const org = await newOrg();
+    const subscription = subscriptionObject(org.id, 'basic', { metadata: { organization_id: org.id, campaign: 'spring' } });
+    const t = now();
+    await deliver(stripeEvent('customer.subscription.created', subscription, t));
+    expect((await subscriptionOf(org)).metadata).toEqual({ organization_id: org.id, campaign: 'spring' });
+    const updated = await deliver(stripeEvent('customer.subscription.updated', { ...subscription, metadata: { organization_id: org.id, campaign: 'autumn', seats: '12' } }, t + 1));
+    expect(updated.body.applied).toBe(true);
+    expect((await subscriptionOf(org)).metadata).toEqual({ organization_id: org.id, campaign: 'autumn', seats: '12' });
+    const row = await env.CATALOG.prepare('SELECT metadata FROM subscriptions WHERE organization_id = ?').bind(org.id).first<{ metadata: string }>();
+    expect(JSON.parse(row!.metadata)).toEqual({ organization_id: org.id, campaign: 'autumn', seats: '12' });
   });
 
   it('answers a replay 200 without applying it again', async () => {
@@ -204,7 +230,7 @@ describe('POST /v1/webhooks/stripe', () => {
     // …and applies when it is the newest: a failed payment makes it past_due, a paid one active.
     expect((await deliver(invoice('invoice.payment_failed', t + 20))).body.applied).toBe(true);
     expect(await subscriptionOf(org)).toMatchObject({ status: 'past_due', effective_tier: 'pro' });
-    expect(await statusOfOrg(org)).toBe('past_due');
+    expect(await statusOfOrg(org)).toBe('active');
     expect((await deliver(invoice('invoice.paid', t + 30))).body.applied).toBe(true);
     expect((await subscriptionOf(org)).status).toBe('active');
   });
@@ -247,13 +273,13 @@ describe('POST /v1/webhooks/stripe', () => {
     const org = await newOrg();
     const subscription = subscriptionObject(org.id, 'enterprise');
     let created = now();
-    for (const status of SUBSCRIPTION_STATUSES) {
+    for (const status of STRIPE_STATUSES) {
       created += 1;
       const res = await deliver(stripeEvent('customer.subscription.updated', { ...subscription, status }, created));
       expect(res.body.applied, status).toBe(true);
       const keeps = ['active', 'trialing', 'past_due'].includes(status);
-      expect(await subscriptionOf(org), status).toMatchObject({ tier: 'enterprise', status, effective_tier: keeps ? 'enterprise' : 'free' });
-      expect(await statusOfOrg(org)).toBe(status);
+      expect(await subscriptionOf(org), status).toMatchObject({ tier: 'enterprise', status: stored(status), effective_tier: keeps ? 'enterprise' : 'free' });
+      expect(await statusOfOrg(org), status).toBe(orgStatus(stored(status)));
       expect(await tierOfUser(org.owner.token), status).toBe(keeps ? 'enterprise' : 'free');
       const usage = await api('GET', `/v1/orgs/${org.slug}/usage`, { token: org.owner.token });
       expect(usage.body.tier, status).toBe(keeps ? 'enterprise' : 'free');
@@ -270,8 +296,8 @@ describe('POST /v1/webhooks/stripe', () => {
     expect(await tierOfUser(org.owner.token)).toBe('pro');
     const res = await deliver(stripeEvent('customer.subscription.deleted', { ...subscription, status: 'canceled', canceled_at: t + 1 }, t + 1));
     expect(res.body.applied).toBe(true);
-    expect(await subscriptionOf(org)).toMatchObject({ tier: 'free', status: 'canceled', effective_tier: 'free' });
-    expect(await statusOfOrg(org)).toBe('canceled');
+    expect(await subscriptionOf(org)).toMatchObject({ tier: 'free', status: 'cancelled', effective_tier: 'free' });
+    expect(await statusOfOrg(org)).toBe('inactive');
     expect(await tierOfUser(org.owner.token)).toBe('basic');
   });
 
@@ -293,7 +319,7 @@ describe('POST /v1/webhooks/stripe', () => {
     expect((await deliver(stripeEvent('customer.subscription.updated', switched, t + 1))).body.applied).toBe(false);
     const deleted = await deliver(stripeEvent('customer.subscription.deleted', { ...switched, status: 'canceled' }, t + 2));
     expect(deleted.body.applied).toBe(true);
-    expect(await subscriptionOf(org)).toMatchObject({ tier: 'free', status: 'canceled', effective_tier: 'free' });
+    expect(await subscriptionOf(org)).toMatchObject({ tier: 'free', status: 'cancelled', effective_tier: 'free' });
   });
 
   it('does not let a late failed payment undo a newer paid invoice', async () => {
@@ -312,7 +338,7 @@ describe('POST /v1/webhooks/stripe', () => {
     const t = now();
     await deliver(stripeEvent('customer.subscription.deleted', { ...subscription, status: 'canceled' }, t));
     expect((await deliver(invoiceEvent('invoice.paid', subscription, org.id, t + 5))).body.applied).toBe(false);
-    expect(await subscriptionOf(org)).toMatchObject({ status: 'canceled', effective_tier: 'free' });
+    expect(await subscriptionOf(org)).toMatchObject({ status: 'cancelled', effective_tier: 'free' });
   });
 
   it('links the Stripe ids on checkout.session.completed without waiting for the subscription event', async () => {
@@ -342,10 +368,14 @@ describe('Stripe events of the same second', () => {
       const updated = stripeEvent('customer.subscription.updated', { ...subscription, cancel_at_period_end: true }, t);
       const deleted = stripeEvent('customer.subscription.deleted', { ...subscription, status: 'canceled', canceled_at: t }, t);
       for (const event of deletedFirst ? [deleted, updated] : [updated, deleted]) await deliver(event);
-      // (The billing period comes from the clock when each subscription object was made.)
-      const { current_period_start: _start, current_period_end: _end, ...final } = await subscriptionOf(org);
-      expect(final, deletedFirst ? 'deleted first' : 'updated first').toMatchObject({ tier: 'free', status: 'canceled', effective_tier: 'free' });
-      expect(await statusOfOrg(org)).toBe('canceled');
+      // (The billing period comes from the clock when each subscription object was made; the
+      // row's ids, times and metadata are each organization's own.)
+      const {
+        current_period_start: _start, current_period_end: _end, id: _id, organization_id: _org, stripe_subscription_id: _sub,
+        stripe_customer_id: _customer, metadata: _metadata, created_at: _created, updated_at: _updated, ...final
+      } = await subscriptionOf(org);
+      expect(final, deletedFirst ? 'deleted first' : 'updated first').toMatchObject({ tier: 'free', status: 'cancelled', effective_tier: 'free' });
+      expect(await statusOfOrg(org)).toBe('inactive');
       finals.push(final);
     }
     expect(finals[0]).toEqual(finals[1]);
@@ -369,15 +399,15 @@ describe('Stripe events of the same second', () => {
     const catalog = catalogDb(env, { count: 0 });
     const t = now();
     const rows: { status: SubscriptionStatus; created: number | null; sub: string; invoiced?: number }[] = [
-      { status: 'canceled', created: t, sub: 'sub_a' }, { status: 'active', created: t, sub: 'sub_a' },
+      { status: 'cancelled', created: t, sub: 'sub_a' }, { status: 'active', created: t, sub: 'sub_a' },
       { status: 'past_due', created: t, sub: 'sub_a' }, { status: 'unpaid', created: t - 5, sub: 'sub_a' },
       { status: 'trialing', created: null, sub: 'sub_a' }, { status: 'active', created: t - 5, sub: 'sub_b' },
-      { status: 'canceled', created: t - 5, sub: 'sub_b' }, { status: 'active', created: t - 5, sub: 'sub_a', invoiced: t },
+      { status: 'cancelled', created: t - 5, sub: 'sub_b' }, { status: 'active', created: t - 5, sub: 'sub_a', invoiced: t },
     ];
     const rules: EventRule[] = [
       { kind: 'subscription', subscriptionId: 'sub_a', created: t, status: 'active' },
-      { kind: 'subscription', subscriptionId: 'sub_a', created: t, status: 'canceled' },
-      { kind: 'subscription', subscriptionId: 'sub_a', created: t - 1, status: 'canceled' },
+      { kind: 'subscription', subscriptionId: 'sub_a', created: t, status: 'cancelled' },
+      { kind: 'subscription', subscriptionId: 'sub_a', created: t - 1, status: 'cancelled' },
       { kind: 'subscription', subscriptionId: 'sub_a', created: t + 1, status: 'incomplete' },
       { kind: 'invoice', subscriptionId: 'sub_a', created: t, from: ['active', 'trialing'] },
       { kind: 'invoice', subscriptionId: 'sub_a', created: t + 1, from: ['past_due', 'unpaid'] },
@@ -431,7 +461,7 @@ describe('Stripe events of another subscription of the organization', () => {
     expect(row).toEqual({ stripe_subscription_id: current.id });
     // The current one's own events still apply.
     expect((await deliver(stripeEvent('customer.subscription.deleted', { ...current, status: 'canceled' }, t + 4))).body.applied).toBe(true);
-    expect((await subscriptionOf(org)).status).toBe('canceled');
+    expect((await subscriptionOf(org)).status).toBe('cancelled');
   });
 
   it('replace a subscription that is over: a new subscription after a canceled one applies', async () => {
@@ -452,24 +482,24 @@ describe('invoice events', () => {
     ['trialing', 'invoice.payment_failed', 'past_due'],
     ['unpaid', 'invoice.payment_failed', 'unpaid'],
     ['incomplete', 'invoice.payment_failed', 'incomplete'],
-    ['canceled', 'invoice.payment_failed', 'canceled'],
+    ['cancelled', 'invoice.payment_failed', 'cancelled'],
     ['incomplete_expired', 'invoice.payment_failed', 'incomplete_expired'],
     ['past_due', 'invoice.paid', 'active'],
     ['unpaid', 'invoice.paid', 'active'],
     ['trialing', 'invoice.paid', 'trialing'],
     ['incomplete', 'invoice.paid', 'incomplete'],
-    ['canceled', 'invoice.paid', 'canceled'],
+    ['cancelled', 'invoice.paid', 'cancelled'],
     ['paused', 'invoice.paid', 'paused'],
   ];
   it.each(cases)('%s + %s → %s', async (from, type, to) => {
     const org = await newOrg();
-    const subscription = subscriptionObject(org.id, 'pro', { status: from });
+    const subscription = subscriptionObject(org.id, 'pro', { status: from === 'cancelled' ? 'canceled' : from });
     const t = now();
-    await deliver(stripeEvent(from === 'canceled' ? 'customer.subscription.deleted' : 'customer.subscription.updated', subscription, t - 10));
+    await deliver(stripeEvent(from === 'cancelled' ? 'customer.subscription.deleted' : 'customer.subscription.updated', subscription, t - 10));
     const res = await deliver(invoiceEvent(type, subscription, org.id, t));
     expect(res.body.applied).toBe(from !== to);
     expect((await subscriptionOf(org)).status).toBe(to);
-    expect(await statusOfOrg(org)).toBe(to);
+    expect(await statusOfOrg(org)).toBe(orgStatus(to));
   });
 
   it('are ignored for an organization that never subscribed', async () => {
@@ -568,6 +598,33 @@ describe('checkout and portal', () => {
       success_url: env.BILLING_SUCCESS_URL,
       cancel_url: env.BILLING_CANCEL_URL,
     });
+  });
+
+  it("sends the organization's billing_email as the Stripe customer's email: to a new customer, and to an existing one", async () => {
+    const stripe = stripeApi();
+    const org = await newOrg();
+    const patched = await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { billing_email: 'Invoices@Example.com' } });
+    expect(patched.body.billing_email).toBe('invoices@example.com');
+    const customerId = `cus_${rand()}`;
+    const sent: URLSearchParams[] = [];
+    stripe.intercept({ path: '/v1/customers', method: 'POST' }).reply(200, (req) => {
+      sent.push(new URLSearchParams(String(req.body)));
+      return { id: customerId, object: 'customer', email: 'invoices@example.com', metadata: { organization_id: org.id }, livemode: false };
+    }, jsonReply);
+    noPrices(stripe);
+    expectProblem(await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }), 503, 'not_configured');
+    expect(sent[0]?.get('email')).toBe('invoices@example.com');
+
+    // Changed since: the stored customer gets the new email at the next checkout.
+    await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { billing_email: 'ap@example.com' } });
+    stripe.intercept({ path: `/v1/customers/${customerId}`, method: 'POST' }).reply(200, (req) => {
+      sent.push(new URLSearchParams(String(req.body)));
+      return { id: customerId, object: 'customer', email: 'ap@example.com', livemode: false };
+    }, jsonReply);
+    noPrices(stripe);
+    expectProblem(await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }), 503, 'not_configured');
+    expect(sent[1]?.get('email')).toBe('ap@example.com');
+    fetchMock.assertNoPendingInterceptors();
   });
 
   it('answers 503 not_configured when no active price has the tier\'s lookup_key', async () => {

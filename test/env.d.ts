@@ -2,7 +2,8 @@ declare module 'cloudflare:test' {
   interface ProvidedEnv extends Env {
     CATALOG_MIGRATIONS: D1Migration[];
     TENANT_MIGRATIONS: D1Migration[];
-    MIGRATION_SCRATCH: D1Database;
+    TENANT_MIGRATION_SCRATCH: D1Database;
+    CATALOG_MIGRATION_SCRATCH: D1Database;
     CLERK_JWT_KEY: string;
     TEST_SIGNING_KEY: string;
     CLERK_WEBHOOK_SECRET: string;

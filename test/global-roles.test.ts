@@ -233,3 +233,78 @@ describe('client', () => {
     expectProblem(await api('GET', `/v1/orgs/${other.slug}`, { token: client.token }), 404, 'not_found');
   });
 });
+
+describe('setting a global role: PATCH /v1/admin/users/{id}', () => {
+  let admin: TestUser;
+  let org: TestOrg;
+
+  beforeAll(async () => {
+    admin = await userWithRole('admin', 'staff');
+    org = await newOrg();
+  });
+
+  const setVia = (by: TestUser, userId: string, body: unknown) => api('PATCH', `/v1/admin/users/${userId}`, { token: by.token, body });
+
+  type PlatformRow = { action: string; actor_type: string; user_id: string | null; resource_id: string; old_data: unknown; new_data: unknown; request_id: string | null };
+  async function platformActivityOf(userId: string): Promise<PlatformRow[]> {
+    const res = await api('GET', '/v1/admin/activity?limit=100', { token: admin.token });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    return res.body.data.filter((row: PlatformRow) => row.resource_id === userId);
+  }
+
+  it('sets the role, applies it at once (cached access included) and audits it in the platform activity log', async () => {
+    const member = await joinAs(org, 'member');
+    // Cached as an employee member, who writes customers…
+    expect((await api('POST', `/v1/orgs/${org.slug}/customers`, { token: member.token, body: { name: 'Before' } })).status).toBe(201);
+    const res = await api('PATCH', `/v1/admin/users/${member.id}`, { token: admin.token, body: { role: 'client' }, headers: { 'x-request-id': 'role-change-1' } });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({ id: member.id, role: 'client', clerk_user_id: member.sub });
+    expect(res.roundTrips).toBe(2);
+    // …and now a client, capped to reading, in this isolate at once.
+    expectProblem(await api('POST', `/v1/orgs/${org.slug}/customers`, { token: member.token, body: { name: 'After' } }), 403, 'forbidden');
+    expect((await api('GET', '/v1/me', { token: member.token })).body.role).toBe('client');
+    expect(await platformActivityOf(member.id)).toEqual([expect.objectContaining({
+      action: 'user.role_update', actor_type: 'user', user_id: admin.id, old_data: { role: 'employee' }, new_data: { role: 'client' }, request_id: 'role-change-1',
+    })]);
+  });
+
+  it('changes nothing, and audits nothing, when the user already has the role', async () => {
+    const user = await newUser('same');
+    const res = await setVia(admin, user.id, { role: 'employee' });
+    expect(res.status).toBe(200);
+    expect(res.body.role).toBe('employee');
+    expect(await platformActivityOf(user.id)).toEqual([]);
+  });
+
+  it('is for platform admins: 403 to others before their input is looked at, and to API keys', async () => {
+    const user = await newUser('target');
+    for (const role of ['employee', 'moderator', 'client'] as const) {
+      const other = await userWithRole(role);
+      expectProblem(await setVia(other, user.id, { role: 'admin' }), 403, 'forbidden');
+      expectProblem(await setVia(other, user.id, { role: 'overlord' }), 403, 'forbidden');
+      expectProblem(await api('GET', '/v1/admin/activity', { token: other.token }), 403, 'forbidden');
+    }
+    const key = await api('POST', `/v1/orgs/${org.slug}/api-keys`, { token: org.owner.token, body: { name: 'k', scopes: ['organization:read'] } });
+    expectProblem(await api('PATCH', `/v1/admin/users/${user.id}`, { token: key.body.key, body: { role: 'admin' } }), 403, 'forbidden');
+    expectProblem(await setVia(admin, user.id, undefined), 400, 'invalid_request');
+    expect((await api('GET', '/v1/me', { token: user.token })).body.role).toBe('employee');
+  });
+
+  it('answers 400 naming the field for a role that does not exist or an unknown field, and 404 for an unknown user', async () => {
+    const user = await newUser('target');
+    for (const body of [{ role: 'overlord' }, { role: 'admin', email: 'x@strive.test' }, {}]) {
+      const res = await setVia(admin, user.id, body);
+      expectProblem(res, 400, 'invalid_request');
+      expect(res.body.errors[0].path).toMatch(/^(role|email)$/);
+    }
+    expectProblem(await setVia(admin, crypto.randomUUID(), { role: 'moderator' }), 404, 'not_found');
+    expectProblem(await setVia(admin, 'not-an-id', { role: 'moderator' }), 404, 'not_found');
+  });
+
+  it('takes every role of SCHEMA.md', async () => {
+    const user = await newUser('every');
+    for (const role of ['admin', 'moderator', 'employee', 'client']) {
+      expect((await setVia(admin, user.id, { role })).body.role).toBe(role);
+    }
+  });
+});

@@ -269,6 +269,33 @@ describe('members: input', () => {
   });
 });
 
+describe('members: fields (SCHEMA.md)', () => {
+  it("lists each membership's columns and its user as /v1/me shows them, clerk_user_id included", async () => {
+    const org = await newOrg();
+    const member = await joinAs(org, 'member', { deny: ['customers:delete'] });
+    const list = await api('GET', `/v1/orgs/${org.slug}/members?limit=100`, { token: member.token });
+    expect(list.status).toBe(200);
+    const me = (await api('GET', '/v1/me', { token: member.token })).body;
+    const { memberships: _memberships, ...user } = me;
+    expect(user.clerk_user_id).toBe(member.sub);
+    const row = list.body.data.find((m: { user_id: string }) => m.user_id === member.id);
+    expect(row).toEqual({
+      id: expect.any(String), organization_id: org.id, user_id: member.id, role: 'member',
+      permissions: { grant: [], deny: ['customers:delete'] }, invited_by: org.owner.id,
+      joined_at: expect.any(String), created_at: expect.any(String), updated_at: expect.any(String),
+      user,
+    });
+    expect(Object.keys(user)).toEqual(expect.arrayContaining(['clerk_user_id', 'avatar_url', 'subscription_tier', 'is_active', 'created_at', 'updated_at']));
+  });
+
+  it('shows an invited user who has not signed in yet with a null clerk_user_id', async () => {
+    const org = await newOrg();
+    const added = await addMember(org, org.owner, { email: newEmail(), role: 'viewer' });
+    expect(added.status).toBe(201);
+    expect(added.body).toMatchObject({ organization_id: org.id, user: { clerk_user_id: null, is_active: true, subscription_tier: 'free' } });
+  });
+});
+
 describe('members: pagination', () => {
   it('walks every member with limit=1 via next_cursor, newest first, without repeats', async () => {
     const org = await newOrg();

@@ -5,7 +5,10 @@ import { getTableName } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { countOnShard } from '../src/modules/usage/consumer';
 import { TENANT_TABLES } from '../src/modules/organizations/service';
-import { api, deliver, expectProblem, newOrg, readResponse, usageEvent, type TestOrg } from './helpers';
+import type { SubscriptionStatus } from '../src/db/enums';
+import { catalogDb } from '../src/db/shards';
+import { subscriptionEffect } from '../src/modules/billing/service';
+import { api, deliver, expectProblem, joinAs, newOrg, readResponse, usageEvent, type TestOrg } from './helpers';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const shards = [0, 1].map((n) => (env as unknown as Record<string, D1Database>)[`SHARD_${n}`]!);
@@ -151,5 +154,76 @@ describe('the public cache and the organization', () => {
     await warm(org.slug);
     expect((await api('DELETE', `/v1/orgs/${org.slug}`, { token: org.owner.token })).status).toBe(204);
     for (const path of ['/content', '/content/hello', '/feed.xml']) expectProblem(await api('GET', `/v1/public/${org.slug}${path}`), 404, 'not_found');
+  });
+});
+
+describe("the organization's fields (SCHEMA.md)", () => {
+  const DERIVED = 'derived from the subscription';
+
+  it('takes settings and billing_email on create, and returns every column under its name; internal ones never', async () => {
+    const owner = (await newOrg()).owner;
+    const slug = `fields-${crypto.randomUUID().slice(0, 8)}`;
+    const settings = { timezone: 'Europe/Paris', locale: 'fr', features: { kanban: true } };
+    const created = await api('POST', '/v1/orgs', {
+      token: owner.token,
+      body: { name: 'Fields Inc.', slug, description: 'All of them.', settings, billing_email: ' Billing@Fields.TEST ' },
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body).toMatchObject({ slug, settings, billing_email: 'billing@fields.test', subscription_status: 'active' });
+    // A viewer reads the row as the schema has it; the shard, the creator and Stripe's ids stay inside.
+    const org = { id: created.body.id, slug, owner };
+    const viewer = await joinAs(org, 'viewer');
+    await env.CATALOG.prepare("UPDATE organizations SET stripe_customer_id = 'cus_internal', stripe_checkout_session_id = 'cs_internal' WHERE id = ?").bind(org.id).run();
+    const read = await api('GET', `/v1/orgs/${slug}`, { token: viewer.token });
+    expect(read.status).toBe(200);
+    expect(Object.keys(read.body).sort()).toEqual([
+      'billing_email', 'created_at', 'description', 'id', 'logo_url', 'name', 'role', 'settings', 'slug', 'subscription_status', 'updated_at', 'website',
+    ]);
+    expect(JSON.stringify(read.body)).not.toContain('_internal');
+  });
+
+  it('lets whoever may edit the organization change billing_email, validated as an email; a viewer may not', async () => {
+    const org = await newOrg();
+    const viewer = await joinAs(org, 'viewer');
+    const patched = await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { billing_email: 'accounts@example.com' } });
+    expect(patched.body.billing_email).toBe('accounts@example.com');
+    const invalid = await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { billing_email: 'not an email' } });
+    expectProblem(invalid, 400, 'invalid_request');
+    expect(invalid.body.errors[0].path).toBe('billing_email');
+    expectProblem(await api('PATCH', `/v1/orgs/${org.slug}`, { token: viewer.token, body: { billing_email: 'mine@example.com' } }), 403, 'forbidden');
+    expect((await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { billing_email: null } })).body.billing_email).toBeNull();
+  });
+
+  it('refuses settings over 16 KB or not an object, on create as on PATCH', async () => {
+    const org = await newOrg();
+    const big = { notes: 'x'.repeat(17_000) };
+    for (const [method, path] of [['POST', '/v1/orgs'], ['PATCH', `/v1/orgs/${org.slug}`]] as const) {
+      for (const settings of [big, ['a'], 'nope']) {
+        const res = await api(method, path, { token: org.owner.token, body: { name: 'Too much', settings } });
+        expectProblem(res, 400, 'invalid_request');
+        expect(res.body.errors.map((e: { path: string }) => e.path), method).toContain('settings');
+      }
+    }
+  });
+
+  it('refuses subscription_status with a 400 that says it is derived, and derives trial, active and inactive from the subscription', async () => {
+    const org = await newOrg();
+    for (const value of ['active', 'inactive', 'trial']) {
+      for (const [method, path] of [['POST', '/v1/orgs'], ['PATCH', `/v1/orgs/${org.slug}`]] as const) {
+        const res = await api(method, path, { token: org.owner.token, body: { name: 'Derived', subscription_status: value } });
+        expectProblem(res, 400, 'invalid_request');
+        expect(res.body.errors).toEqual([{ path: 'subscription_status', message: expect.stringContaining(DERIVED) }]);
+      }
+    }
+    const statusAfter = async (status: string) => {
+      const catalog = catalogDb(env, { count: 0 });
+      await catalog.batch([...subscriptionEffect(catalog, org.id, { status: status as SubscriptionStatus }, { kind: 'checkout', subscriptionId: 'sub_x' })]);
+      return (await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token })).body.subscription_status;
+    };
+    expect(await statusAfter('trialing')).toBe('trial');
+    expect(await statusAfter('past_due')).toBe('active');
+    expect(await statusAfter('unpaid')).toBe('inactive');
+    expect(await statusAfter('cancelled')).toBe('inactive');
+    expect(await statusAfter('active')).toBe('active');
   });
 });

@@ -198,7 +198,7 @@ async function calendarFeedAccess(catalog: CatalogDb, secret: string, orgRef: st
 
 const CALENDAR_FEED_PERMISSIONS: Permission[] = ['appointments:read'];
 
-function requestInfo(c: Context<AppEnv>): RequestInfo {
+export function requestInfo(c: Context<AppEnv>): RequestInfo {
   return {
     requestId: c.get('requestId'),
     ip: c.req.header('cf-connecting-ip') ?? null,

@@ -1,8 +1,8 @@
 // Users come from Clerk. A valid session of a user the catalog does not know yet is provisioned
 // from the token's claims on first use; an invited placeholder (same email, no Clerk id yet) is
 // claimed by that first sign-in.
-import { eq, sql } from 'drizzle-orm';
-import type { Context } from 'hono';
+import { eq, getTableColumns, sql } from 'drizzle-orm';
+import type { Context, MiddlewareHandler } from 'hono';
 import { users } from '../db/catalog';
 import { catalogDb, type CatalogDb } from '../db/shards';
 import type { AppEnv, Credentials, SessionUser } from '../env';
@@ -11,6 +11,10 @@ import { ApiError } from '../lib/problem';
 
 type SessionCredentials = Extract<Credentials, { type: 'session' }>;
 type UserRow = typeof users.$inferSelect;
+
+/** A user as the API shows them (/v1/me, members, platform routes): every column but Clerk's event clock. */
+const { clerk_updated_at: _clerkClock, ...publicColumns } = getTableColumns(users);
+export const userColumns = publicColumns;
 
 export const toSessionUser = (row: Pick<UserRow, 'id' | 'email' | 'name' | 'role'>): SessionUser => ({
   id: row.id,
@@ -78,3 +82,19 @@ export async function requireUser(c: Context<AppEnv>) {
   const catalog = catalogDb(c.env, c.get('roundTrips'));
   return { catalog, user: await sessionUser(catalog, c.get('credentials')) };
 }
+
+/** Platform staff: the global role `admin` (the AI tools catalog, users' global roles). */
+export function requirePlatformAdmin(user: SessionUser) {
+  if (user.role !== 'admin') throw new ApiError('forbidden', 'Only platform staff (global role admin) may do this.');
+}
+
+/**
+ * Platform-staff routes check the caller before the body is validated (as permissions are), so
+ * others learn nothing about the input. The user it finds is the handler's (`platformUser`).
+ */
+export const platformAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const { user } = await requireUser(c);
+  requirePlatformAdmin(user);
+  c.set('platformUser', user);
+  await next();
+};

@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import { bool, createdAt, id, json, oneOf, updatedAt } from './columns';
 import {
-  MEMBER_ROLES, SUBSCRIPTION_STATUSES, TIERS, USER_ROLES, WEBHOOK_SOURCES,
+  ACTOR_TYPES, AI_TOOL_TYPES, MEMBER_ROLES, ORG_SUBSCRIPTION_STATUSES, SUBSCRIPTION_STATUSES, TIERS, USER_ROLES, WEBHOOK_SOURCES,
 } from './enums';
 
 export type MemberPermissions = { grant: string[]; deny: string[] };
@@ -45,7 +45,10 @@ export const organizations = sqliteTable(
     logo_url: text('logo_url'),
     website: text('website'),
     settings: json<Record<string, unknown>>('settings').notNull().default({}),
-    subscription_status: text('subscription_status', { enum: SUBSCRIPTION_STATUSES }).notNull().default('active'),
+    /** Derived from the subscription row by the batch that changes it (billing/tiers.ts orgSubscriptionStatus). */
+    subscription_status: text('subscription_status', { enum: ORG_SUBSCRIPTION_STATUSES }).notNull().default('active'),
+    /** The Stripe customer's email: sent when checkout creates or reuses the customer. */
+    billing_email: text('billing_email'),
     /** The tenant shard (SHARD_n) that holds every row of this organization. */
     shard: integer('shard').notNull(),
     stripe_customer_id: text('stripe_customer_id'),
@@ -59,7 +62,7 @@ export const organizations = sqliteTable(
     uniqueIndex('organizations_slug_unique').on(t.slug),
     index('organizations_shard_idx').on(t.shard),
     uniqueIndex('organizations_stripe_customer_id_unique').on(t.stripe_customer_id),
-    check('organizations_subscription_status_check', oneOf('subscription_status', SUBSCRIPTION_STATUSES)),
+    check('organizations_subscription_status_check', oneOf('subscription_status', ORG_SUBSCRIPTION_STATUSES)),
     check('organizations_slug_check', sql`slug GLOB '[a-z0-9]*' AND slug NOT GLOB '*[^a-z0-9-]*'`),
     check('organizations_shard_check', sql`shard >= 0`),
   ],
@@ -110,6 +113,8 @@ export const subscriptions = sqliteTable(
     stripe_event_created: integer('stripe_event_created'),
     /** `created` of the newest invoice event applied: a late failed payment never undoes a newer paid one. */
     stripe_invoice_created: integer('stripe_invoice_created'),
+    /** The Stripe subscription's metadata, as its newest applied event carried it. */
+    metadata: json<Record<string, string>>('metadata').notNull().default({}),
     created_at: createdAt(),
     updated_at: updatedAt(),
   },
@@ -118,27 +123,36 @@ export const subscriptions = sqliteTable(
     uniqueIndex('subscriptions_stripe_subscription_id_unique').on(t.stripe_subscription_id),
     check('subscriptions_tier_check', oneOf('tier', TIERS)),
     check('subscriptions_status_check', oneOf('status', SUBSCRIPTION_STATUSES)),
+    check('subscriptions_metadata_check', sql`json_valid(metadata)`),
   ],
 );
+
+/** `configuration` keys the product reads; any others are kept as sent. */
+export type AiToolConfiguration = { parameters?: Record<string, unknown> } & Record<string, unknown>;
 
 export const ai_tools = sqliteTable(
   'ai_tools',
   {
     id: id(),
+    /** Free text, shown to people. */
     name: text('name').notNull(),
-    description: text('description').notNull(),
-    category: text('category').notNull().default('general'),
+    /** Derived from `name` (snake_case): the function name the model calls; unique. */
+    function_name: text('function_name').notNull(),
+    description: text('description'),
+    tool_type: text('tool_type', { enum: AI_TOOL_TYPES }).notNull(),
     /** The lowest tier that may use the tool. */
     required_tier: text('required_tier', { enum: TIERS }).notNull().default('free'),
-    /** JSON Schema of the tool's arguments, offered to the model as a function tool. */
-    parameters: json<Record<string, unknown>>('parameters').notNull().default({}),
+    /** Tool-specific settings; `parameters` (a JSON Schema) is what the model is offered as the function's arguments. */
+    configuration: json<AiToolConfiguration>('configuration').notNull().default({}),
     is_active: bool('is_active').notNull().default(true),
     created_at: createdAt(),
     updated_at: updatedAt(),
   },
   (t) => [
-    uniqueIndex('ai_tools_name_unique').on(t.name),
+    uniqueIndex('ai_tools_function_name_unique').on(t.function_name),
+    check('ai_tools_tool_type_check', oneOf('tool_type', AI_TOOL_TYPES)),
     check('ai_tools_required_tier_check', oneOf('required_tier', TIERS)),
+    check('ai_tools_configuration_check', sql`json_valid(configuration)`),
   ],
 );
 
@@ -163,6 +177,33 @@ export const api_keys = sqliteTable(
     uniqueIndex('api_keys_key_hash_unique').on(t.key_hash),
     index('api_keys_org_id_idx').on(t.organization_id, t.id),
     check('api_keys_scopes_check', sql`json_valid(scopes)`),
+  ],
+);
+
+/**
+ * The audit log of platform-wide changes (a user's global role), which belong to no organization
+ * and so to no shard's activity_logs: the same columns without organization_id.
+ */
+export const platform_activity_logs = sqliteTable(
+  'platform_activity_logs',
+  {
+    id: id(),
+    user_id: text('user_id'),
+    actor_type: text('actor_type', { enum: ACTOR_TYPES }).notNull(),
+    actor_id: text('actor_id'),
+    action: text('action').notNull(),
+    resource_type: text('resource_type').notNull(),
+    resource_id: text('resource_id'),
+    old_data: json<Record<string, unknown>>('old_data'),
+    new_data: json<Record<string, unknown>>('new_data'),
+    ip_address: text('ip_address'),
+    user_agent: text('user_agent'),
+    request_id: text('request_id'),
+    created_at: createdAt(),
+  },
+  (t) => [
+    index('platform_activity_logs_resource_idx').on(t.resource_type, t.resource_id),
+    check('platform_activity_logs_actor_type_check', oneOf('actor_type', ACTOR_TYPES)),
   ],
 );
 

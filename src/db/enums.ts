@@ -2,9 +2,13 @@
 // document are all built from these lists.
 export const USER_ROLES = ['employee', 'admin', 'moderator', 'client'] as const;
 export const TIERS = ['free', 'basic', 'pro', 'enterprise'] as const;
+/** SCHEMA.md's four, then Stripe's other statuses (additions); Stripe's `canceled` is stored as `cancelled`. */
 export const SUBSCRIPTION_STATUSES = [
-  'active', 'trialing', 'past_due', 'canceled', 'unpaid', 'incomplete', 'incomplete_expired', 'paused',
+  'active', 'past_due', 'cancelled', 'unpaid', 'trialing', 'incomplete', 'incomplete_expired', 'paused',
 ] as const;
+/** organizations.subscription_status, derived from the subscription's status (billing/tiers.ts). */
+export const ORG_SUBSCRIPTION_STATUSES = ['active', 'inactive', 'trial'] as const;
+export const AI_TOOL_TYPES = ['chatbot', 'analysis', 'automation', 'integration'] as const;
 export const MEMBER_ROLES = ['viewer', 'member', 'admin', 'owner'] as const;
 export const CUSTOMER_STATUSES = ['lead', 'prospect', 'active', 'inactive', 'churned'] as const;
 export const CUSTOMER_SOURCES = ['website', 'referral', 'social', 'email', 'other', 'phone', 'event', 'advertising'] as const;
@@ -28,6 +32,7 @@ export type MemberRole = (typeof MEMBER_ROLES)[number];
 export type UserRole = (typeof USER_ROLES)[number];
 export type Tier = (typeof TIERS)[number];
 export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
+export type OrgSubscriptionStatus = (typeof ORG_SUBSCRIPTION_STATUSES)[number];
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
 export type ReminderWindow = (typeof REMINDER_WINDOWS)[number];

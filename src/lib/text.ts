@@ -2,16 +2,19 @@
 import { or, sql, type SQL } from 'drizzle-orm';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 
-/** "Acme Café & Co." → "acme-cafe-co": accents transliterated, other characters dropped. */
-export function slugify(text: string, maxLength: number): string {
+/**
+ * "Acme Café & Co." → "acme-cafe-co": accents transliterated, other characters dropped, words
+ * joined by `separator` ('_' makes a snake_case identifier: an AI tool's function name).
+ */
+export function slugify(text: string, maxLength: number, separator: '-' | '_' = '-'): string {
   return text
     .normalize('NFKD')
     .replace(/[\u0300-\u036f]/g, '')
     .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
+    .replace(/[^a-z0-9]+/g, separator)
+    .replace(new RegExp(`^${separator}+|${separator}+$`, 'g'), '')
     .slice(0, maxLength)
-    .replace(/-+$/, '');
+    .replace(new RegExp(`${separator}+$`), '');
 }
 
 /** Any of `columns` contains `q`, case-insensitively (LIKE wildcards in `q` escaped). */

@@ -1,22 +1,21 @@
 import { z } from '@hono/zod-openapi';
-import { TIERS } from '../../db/enums';
-import { requireUser } from '../../auth/users';
-import { Id } from '../../lib/fields';
+import { AI_TOOL_TYPES, TIERS } from '../../db/enums';
+import { platformAdmin, requireUser } from '../../auth/users';
+import { Derived, Id } from '../../lib/fields';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { defineRoute, json, jsonBody, OrgParam, type App } from '../../lib/openapi';
-import type { MiddlewareHandler } from 'hono';
-import type { AppEnv } from '../../env';
 import { catalogDb } from '../../db/shards';
-import { createAiTool, listAiTools, organizationAiTools, requirePlatformAdmin, updateAiTool } from './service';
+import { createAiTool, functionName, listAiTools, organizationAiTools, updateAiTool } from './service';
 
 const AiToolSchema = z
   .object({
     id: Id,
     name: z.string(),
-    description: z.string(),
-    category: z.string(),
+    function_name: z.string().openapi({ description: 'Derived from `name` (snake_case): the function name the model calls' }),
+    description: z.string().nullable(),
+    tool_type: z.enum(AI_TOOL_TYPES),
     required_tier: z.enum(TIERS),
-    parameters: z.record(z.string(), z.unknown()),
+    configuration: z.record(z.string(), z.unknown()),
     is_active: z.boolean(),
     created_at: z.string(),
     updated_at: z.string(),
@@ -41,33 +40,36 @@ const ParametersSchema = z
     path: ['required'],
     message: 'Every required argument must be one of `properties`.',
   })
-  .refine((schema) => JSON.stringify(schema).length <= 16_384, 'At most 16 KB of JSON.')
   .openapi({ description: 'A JSON Schema with `type: "object"`: the tool\'s arguments' });
 
+/** Any JSON object within 16 KB; `parameters`, the one key the product reads, is checked when present. */
+const Configuration = z
+  .looseObject({ parameters: ParametersSchema.optional() })
+  .refine((configuration) => JSON.stringify(configuration).length <= 16_384, 'At most 16 KB of JSON.')
+  .openapi({ description: "Tool-specific settings, kept as sent; `parameters` (optional) is the JSON Schema of the function's arguments offered to the model" });
+
 const fields = {
-  // The providers' rule for function names.
-  name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'Letters, digits, _ and -, at most 64.'),
-  description: z.string().trim().min(1).max(1024),
-  category: z.string().trim().min(1).max(64),
+  name: z
+    .string()
+    .trim()
+    .min(1)
+    .max(120)
+    .refine((name) => functionName(name) !== '', 'Give a name with a Latin letter or digit: the function name the model calls is made from it.'),
+  function_name: Derived('function_name is derived from name (lower-case words joined by _): change the name.'),
+  description: z.string().trim().min(1).max(1024).nullable(),
+  tool_type: z.enum(AI_TOOL_TYPES),
   required_tier: z.enum(TIERS),
-  parameters: ParametersSchema,
+  configuration: Configuration,
   is_active: z.boolean(),
 };
-const AiToolCreate = z.object(fields).partial({ category: true, required_tier: true, is_active: true }).strict().openapi('AiToolCreate');
+const AiToolCreate = z
+  .object(fields)
+  .partial({ description: true, required_tier: true, configuration: true, is_active: true })
+  .strict()
+  .openapi('AiToolCreate');
 const AiToolPatch = z.object(fields).partial().strict().openapi('AiToolPatch');
 
 const tags = ['AI assistant'];
-
-/**
- * Catalog writes are for platform staff, checked before the body is validated (as permissions
- * are), so others learn nothing about the input. The user it finds is the handler's.
- */
-const platformAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const { user } = await requireUser(c);
-  requirePlatformAdmin(user);
-  c.set('platformUser', user);
-  await next();
-};
 
 export function registerAiToolRoutes(app: App) {
   app.openapi(

@@ -7,19 +7,23 @@ import { isUniqueViolation } from '../../db/errors';
 import type { CatalogDb } from '../../db/shards';
 import type { SessionUser, TenantContext } from '../../env';
 import { requirePermission } from '../../auth/tenant';
+import { requirePlatformAdmin } from '../../auth/users';
 import { uuidv7 } from '../../lib/ids';
 import { newestFirst } from '../../lib/pagination';
-import { ApiError, conflict, notFound } from '../../lib/problem';
+import { conflict, notFound } from '../../lib/problem';
+import { slugify } from '../../lib/text';
 import { tierAllows } from '../billing/tiers';
 
 export type AiTool = typeof ai_tools.$inferSelect;
-export type AiToolInput = Pick<typeof ai_tools.$inferInsert, 'name' | 'description' | 'category' | 'required_tier' | 'parameters' | 'is_active'>;
+export type AiToolInput = Pick<typeof ai_tools.$inferInsert, 'name' | 'description' | 'tool_type' | 'required_tier' | 'configuration' | 'is_active'>;
 
-export function requirePlatformAdmin(user: SessionUser) {
-  if (user.role !== 'admin') throw new ApiError('forbidden', 'Only platform staff (global role admin) manage the AI tools catalog.');
-}
+/** The model-facing function name of a tool named `name`: "Sales Chatbot" → sales_chatbot (the providers allow [a-zA-Z0-9_-]{1,64}). */
+export const functionName = (name: string) => slugify(name, 64, '_');
 
-const nameTaken = (error: unknown) => (isUniqueViolation(error, 'name') ? conflict('A tool with this name exists.') : error);
+const nameTaken = (error: unknown, input: { name?: string }) =>
+  input.name !== undefined && isUniqueViolation(error, 'function_name')
+    ? conflict(`Another tool's name makes the same function name (${functionName(input.name)}): choose another name.`)
+    : error;
 
 /** A page of the catalog, newest first (like every list). */
 export const listAiTools = (catalog: CatalogDb, page: { limit: number; cursor?: string }) =>
@@ -29,21 +33,22 @@ export async function createAiTool(catalog: CatalogDb, user: SessionUser, input:
   requirePlatformAdmin(user);
   const now = new Date().toISOString();
   try {
-    const [row] = await catalog.insert(ai_tools).values({ ...input, id: uuidv7(), created_at: now, updated_at: now }).returning();
+    const [row] = await catalog.insert(ai_tools).values({ ...input, function_name: functionName(input.name), id: uuidv7(), created_at: now, updated_at: now }).returning();
     return row!;
   } catch (error) {
-    throw nameTaken(error);
+    throw nameTaken(error, input);
   }
 }
 
 export async function updateAiTool(catalog: CatalogDb, user: SessionUser, id: string, input: Partial<AiToolInput>): Promise<AiTool> {
   requirePlatformAdmin(user);
   try {
-    const [row] = await catalog.update(ai_tools).set({ ...input, updated_at: new Date().toISOString() }).where(eq(ai_tools.id, id)).returning();
+    const renamed = input.name === undefined ? {} : { function_name: functionName(input.name) };
+    const [row] = await catalog.update(ai_tools).set({ ...input, ...renamed, updated_at: new Date().toISOString() }).where(eq(ai_tools.id, id)).returning();
     if (!row) throw notFound('tool');
     return row;
   } catch (error) {
-    throw nameTaken(error);
+    throw nameTaken(error, input);
   }
 }
 

@@ -1,6 +1,7 @@
 // The function tools a model may call. The catalog (ai_tools) says which exist, what they take
-// and the tier they need; this file says what each does: it calls the module's own service with
-// the caller's permissions under an AI actor, so its audit rows read actor_type 'ai'.
+// (configuration.parameters) and the tier they need; this file says what each function_name does:
+// it calls the module's own service with the caller's permissions under an AI actor, so its audit
+// rows read actor_type 'ai'.
 import { z } from '@hono/zod-openapi';
 import { eq } from 'drizzle-orm';
 import { ai_tools } from '../../db/catalog';
@@ -84,16 +85,23 @@ function activeCatalog(ctx: TenantContext) {
   return activeTools.rows;
 }
 
+/** A tool whose configuration has no `parameters` takes none. */
+const NO_ARGUMENTS = { type: 'object', properties: {} };
+
 /** The active catalog tools the organization's tier allows and this code implements. */
 export async function offeredTools(ctx: TenantContext): Promise<OfferedTools> {
   const rows = await activeCatalog(ctx);
-  const offered = rows.filter((tool) => IMPLEMENTATIONS[tool.name] && tierAllows(ctx.organization.tier, tool.required_tier));
+  const offered = rows.filter((tool) => IMPLEMENTATIONS[tool.function_name] && tierAllows(ctx.organization.tier, tool.required_tier));
   return {
     definitions: offered.map((tool) => ({
       type: 'function',
-      function: { name: tool.name, description: tool.description, parameters: tool.parameters },
+      function: {
+        name: tool.function_name,
+        ...(tool.description ? { description: tool.description } : {}),
+        parameters: tool.configuration.parameters ?? NO_ARGUMENTS,
+      },
     })),
-    names: new Set(offered.map((tool) => tool.name)),
+    names: new Set(offered.map((tool) => tool.function_name)),
   };
 }
 

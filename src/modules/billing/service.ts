@@ -9,13 +9,16 @@ import type { Bindings, TenantContext } from '../../env';
 import { requirePermission } from '../../auth/tenant';
 import { ApiError, conflict } from '../../lib/problem';
 import { uuidv7 } from '../../lib/ids';
-import { effectiveTier, isLive, LIVE_STATUSES, TIER_STATUSES } from './tiers';
+import { effectiveTier, fromStripeStatus, isLive, LIVE_STATUSES, orgSubscriptionStatusSql, TIER_STATUSES } from './tiers';
 import { requireStripe, stripeId } from './stripe';
 
 export type PaidTier = Exclude<Tier, 'free'>;
 export const PAID_TIERS = TIERS.filter((t): t is PaidTier => t !== 'free');
 
 const FREE = {
+  id: null as string | null,
+  stripe_subscription_id: null as string | null,
+  stripe_customer_id: null as string | null,
   tier: 'free' as Tier,
   status: 'active' as SubscriptionStatus,
   current_period_start: null as string | null,
@@ -23,6 +26,9 @@ const FREE = {
   cancel_at_period_end: false,
   canceled_at: null as string | null,
   trial_end: null as string | null,
+  metadata: {} as Record<string, string>,
+  created_at: null as string | null,
+  updated_at: null as string | null,
 };
 
 /** GET /subscription: 1 catalog query; free and active when the organization never subscribed. */
@@ -30,26 +36,33 @@ export async function getSubscription({ ctx }: { ctx: TenantContext }) {
   requirePermission(ctx, 'billing:read');
   const row = await ctx.catalog
     .select({
+      id: subscriptions.id, stripe_subscription_id: subscriptions.stripe_subscription_id, stripe_customer_id: subscriptions.stripe_customer_id,
       tier: subscriptions.tier, status: subscriptions.status,
       current_period_start: subscriptions.current_period_start, current_period_end: subscriptions.current_period_end,
       cancel_at_period_end: subscriptions.cancel_at_period_end, canceled_at: subscriptions.canceled_at, trial_end: subscriptions.trial_end,
+      metadata: subscriptions.metadata, created_at: subscriptions.created_at, updated_at: subscriptions.updated_at,
     })
     .from(subscriptions)
     .where(eq(subscriptions.organization_id, ctx.organization.id))
     .get();
   const subscription = row ?? FREE;
-  return { ...subscription, effective_tier: effectiveTier(subscription.tier, subscription.status) };
+  return { ...subscription, organization_id: ctx.organization.id, effective_tier: effectiveTier(subscription.tier, subscription.status) };
 }
 
 /**
  * The organization's Stripe customer: created once, stored in organizations.stripe_customer_id
  * and reused. Stripe's idempotency key (per organization) makes two concurrent first checkouts
- * get the same customer back, and the store only fills an empty column.
+ * get the same customer back, and the store only fills an empty column. `email` (the
+ * organization's billing_email) is the customer's email: given to a new customer, and set on an
+ * existing one, since it may have changed since.
  */
-async function stripeCustomer(ctx: TenantContext, stripe: Stripe, stored: string | null): Promise<string> {
-  if (stored) return stored;
+async function stripeCustomer(ctx: TenantContext, stripe: Stripe, stored: string | null, email: string | null = null): Promise<string> {
+  if (stored) {
+    if (email) await stripe.customers.update(stored, { email });
+    return stored;
+  }
   const customer = await stripe.customers.create(
-    { name: ctx.organization.name, metadata: { organization_id: ctx.organization.id } },
+    { name: ctx.organization.name, ...(email ? { email } : {}), metadata: { organization_id: ctx.organization.id } },
     { idempotencyKey: `strive-customer-${ctx.organization.id}` },
   );
   await ctx.catalog
@@ -63,14 +76,14 @@ async function stripeCustomer(ctx: TenantContext, stripe: Stripe, stored: string
 async function billingState(ctx: TenantContext) {
   const row = await ctx.catalog
     .select({
-      customer: organizations.stripe_customer_id, checkout: organizations.stripe_checkout_session_id,
+      customer: organizations.stripe_customer_id, checkout: organizations.stripe_checkout_session_id, email: organizations.billing_email,
       subscription: subscriptions.stripe_subscription_id, status: subscriptions.status,
     })
     .from(organizations)
     .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
     .where(eq(organizations.id, ctx.organization.id))
     .get();
-  return row ?? { customer: null, checkout: null, subscription: null, status: null };
+  return row ?? { customer: null, checkout: null, email: null, subscription: null, status: null };
 }
 
 /**
@@ -111,7 +124,7 @@ export async function createCheckout({ ctx, env, input }: { ctx: TenantContext; 
     throw conflict(`The organization already has a subscription (${state.status}): change it, pay it or cancel it through POST …/billing/portal.`);
   }
   await closePreviousCheckout(stripe, state.checkout, state.subscription);
-  const customer = await stripeCustomer(ctx, stripe, state.customer);
+  const customer = await stripeCustomer(ctx, stripe, state.customer, state.email);
   const prices = await stripe.prices.list({ lookup_keys: [input.tier], active: true, limit: 1 });
   const price = prices.data[0];
   if (!price) throw new ApiError('not_configured', `No active Stripe price has the lookup_key '${input.tier}'.`);
@@ -152,19 +165,21 @@ export function subscriptionPatch(subscription: Stripe.Subscription, deleted: bo
   // A price Strive does not sell, or a status newer than this code: nothing to apply. A deletion
   // applies whatever its price (one switched to in Stripe's dashboard must still end the tier).
   if (!deleted && !PAID_TIERS.includes(lookupKey as PaidTier)) return undefined;
-  if (!deleted && !(SUBSCRIPTION_STATUSES as readonly string[]).includes(subscription.status)) return undefined;
+  const status = deleted ? 'cancelled' : fromStripeStatus(subscription.status);
+  if (!status) return undefined;
   return {
     stripe_subscription_id: subscription.id,
     stripe_customer_id: typeof subscription.customer === 'string' ? subscription.customer : subscription.customer.id,
     stripe_price_id: item?.price.id ?? null,
     tier: deleted ? 'free' : (lookupKey as PaidTier),
-    status: deleted ? 'canceled' : (subscription.status as SubscriptionStatus),
+    status,
     // Since API 2025-03-31 the billing period is the item's, not the subscription's.
     current_period_start: isoSeconds(item?.current_period_start),
     current_period_end: isoSeconds(item?.current_period_end),
     cancel_at_period_end: subscription.cancel_at_period_end,
     canceled_at: isoSeconds(subscription.canceled_at),
     trial_end: isoSeconds(subscription.trial_end),
+    metadata: subscription.metadata ?? {},
   };
 }
 
@@ -179,7 +194,7 @@ const KEEPING = quoted(TIER_STATUSES);
  * `customer.subscription.deleted` is never undone by an `updated` of its own second.
  */
 const STATUS_RANK: Record<SubscriptionStatus, number> = {
-  incomplete: 0, trialing: 1, active: 2, past_due: 3, unpaid: 4, paused: 4, canceled: 5, incomplete_expired: 5,
+  incomplete: 0, trialing: 1, active: 2, past_due: 3, unpaid: 4, paused: 4, cancelled: 5, incomplete_expired: 5,
 };
 const statusRankSql = sql`CASE ${subscriptions.status} ${sql.raw(SUBSCRIPTION_STATUSES.map((s) => `WHEN '${s}' THEN ${STATUS_RANK[s]}`).join(' '))} END`;
 
@@ -238,7 +253,7 @@ function appliesSql(rule: EventRule): SQL {
 
 /**
  * The statements that apply a patch: the subscription row (only where `rule` allows, so a late,
- * older or foreign event cannot roll state back), then organizations.subscription_status and the
+ * older or foreign event cannot roll state back), then organizations.subscription_status (orgSubscriptionStatus) and the
  * members' users.subscription_tier, both derived from the row as it now stands. A user's tier is
  * the highest tier in effect among all their organizations (a subscription whose status does not
  * keep its tier counts as free).
@@ -259,7 +274,7 @@ export function subscriptionEffect(catalog: CatalogDb, organizationId: string, p
     catalog
       .update(organizations)
       .set({
-        subscription_status: sql`(SELECT status FROM ${subscriptions} WHERE ${subscriptions.organization_id} = ${organizationId})`,
+        subscription_status: sql`(SELECT ${sql.raw(orgSubscriptionStatusSql('status'))} FROM ${subscriptions} WHERE ${subscriptions.organization_id} = ${organizationId})`,
         updated_at: now,
       })
       .where(eq(organizations.id, organizationId)),

@@ -1,5 +1,5 @@
 // What each tier allows: the one table quotas, `GET /usage` and the README are read from.
-import { TIERS, type SubscriptionStatus, type Tier } from '../../db/enums';
+import { SUBSCRIPTION_STATUSES, TIERS, type OrgSubscriptionStatus, type SubscriptionStatus, type Tier } from '../../db/enums';
 import type { UsageResource } from '../usage/meter';
 
 /** Monthly limits per resource; `null` = unlimited. `storage` is bytes held, `seats` members. */
@@ -18,7 +18,7 @@ export const tierAllows = (tier: Tier, required: Tier): boolean => rank(tier) >=
 /**
  * Statuses in which a subscription's tier applies. `past_due` keeps it: Stripe is still retrying
  * the payment (Smart Retries), and cutting a paying customer off at the first declined card is
- * harsher than the risk. `canceled`, `unpaid`, `incomplete`, `incomplete_expired` and `paused`
+ * harsher than the risk. `cancelled`, `unpaid`, `incomplete`, `incomplete_expired` and `paused`
  * count as free for every limit until a payment succeeds.
  */
 export const TIER_STATUSES: readonly SubscriptionStatus[] = ['active', 'trialing', 'past_due'];
@@ -37,3 +37,22 @@ export const isLive = (stripeSubscriptionId: string | null | undefined, status: 
 /** The tier whose limits apply: the subscription's, or free when its status does not keep it. */
 export const effectiveTier = (tier: Tier, status: SubscriptionStatus): Tier =>
   TIER_STATUSES.includes(status) ? tier : 'free';
+
+/**
+ * organizations.subscription_status in SCHEMA.md's terms, derived from the subscription's status:
+ * `trial` while Stripe's trial runs, `active` while the tier applies otherwise (active, past_due),
+ * `inactive` for every other status (cancelled, unpaid, incomplete, incomplete_expired, paused)
+ * and for an organization without a subscription row. The free plan's row is `active`.
+ */
+export const orgSubscriptionStatus = (status: SubscriptionStatus | null | undefined): OrgSubscriptionStatus =>
+  status === 'trialing' ? 'trial' : status && TIER_STATUSES.includes(status) ? 'active' : 'inactive';
+
+/** orgSubscriptionStatus as SQL over a status expression, for the batch that changes the subscription. */
+export const orgSubscriptionStatusSql = (status: string) =>
+  `CASE ${status} ${SUBSCRIPTION_STATUSES.map((s) => `WHEN '${s}' THEN '${orgSubscriptionStatus(s)}'`).join(' ')} ELSE 'inactive' END`;
+
+/** A Stripe subscription status as stored: `canceled` is SCHEMA.md's `cancelled`; undefined for one newer than this code. */
+export function fromStripeStatus(status: string): SubscriptionStatus | undefined {
+  const stored = status === 'canceled' ? 'cancelled' : status;
+  return (SUBSCRIPTION_STATUSES as readonly string[]).includes(stored) ? (stored as SubscriptionStatus) : undefined;
+}

@@ -7,6 +7,7 @@ import { me } from './service';
 export const UserSchema = z
   .object({
     id: z.string().uuid(),
+    clerk_user_id: z.string().nullable().openapi({ description: "The user's Clerk id; null for someone invited who has not signed in yet" }),
     email: z.string(),
     first_name: z.string().nullable(),
     last_name: z.string().nullable(),

@@ -3,7 +3,7 @@ import { organization_members, organizations, users } from '../../db/catalog';
 import type { CatalogDb } from '../../db/shards';
 import type { Credentials } from '../../env';
 import { ApiError } from '../../lib/problem';
-import { assertActive, provisionUser } from '../../auth/users';
+import { assertActive, provisionUser, userColumns } from '../../auth/users';
 
 /** The caller and every organization they belong to: one catalog query (a join). */
 export async function me(catalog: CatalogDb, credentials: Credentials) {
@@ -13,7 +13,7 @@ export async function me(catalog: CatalogDb, credentials: Credentials) {
   const query = () =>
     catalog
       .select({
-        user: users,
+        user: userColumns,
         organization: { id: organizations.id, slug: organizations.slug, name: organizations.name },
         role: organization_members.role,
       })
@@ -30,9 +30,8 @@ export async function me(catalog: CatalogDb, credentials: Credentials) {
   }
   const user = rows[0]!.user;
   assertActive(user);
-  const { clerk_user_id: _clerk, clerk_updated_at: _clerkUpdatedAt, ...visible } = user;
   return {
-    ...visible,
+    ...user,
     memberships: rows.flatMap((row) => (row.organization && row.role ? [{ organization: row.organization, role: row.role }] : [])),
   };
 }

@@ -3,6 +3,7 @@ import { PERMISSIONS } from '../../auth/permissions';
 import { MEMBER_ROLES } from '../../db/enums';
 import { Email } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
+import { UserSchema } from '../me/routes';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { addMember, listMembers, removeMember, updateMember } from './service';
 
@@ -15,6 +16,7 @@ const MemberPermissions = z
 export const MemberSchema = z
   .object({
     id: z.string().uuid(),
+    organization_id: z.string().uuid(),
     user_id: z.string().uuid(),
     role: z.enum(MEMBER_ROLES),
     permissions: z.object({ grant: z.array(z.string()), deny: z.array(z.string()) }),
@@ -22,7 +24,7 @@ export const MemberSchema = z
     joined_at: z.string().nullable(),
     created_at: z.string(),
     updated_at: z.string(),
-    user: z.object({ id: z.string().uuid(), email: z.string(), name: z.string().nullable(), avatar_url: z.string().nullable() }),
+    user: UserSchema,
   })
   .openapi('Member');
 

@@ -14,11 +14,13 @@ import { ApiError, conflict, forbidden, invalid, notFound } from '../../lib/prob
 import { usersTierUpdate } from '../billing/service';
 import { TIER_LIMITS } from '../billing/tiers';
 import { auditedCatalogChange, changes } from '../activity/audit';
+import { userColumns } from '../../auth/users';
 
 export type MemberInput = { role?: MemberRole; permissions?: MemberPermissions };
 
 const memberColumns = {
   id: organization_members.id,
+  organization_id: organization_members.organization_id,
   user_id: organization_members.user_id,
   role: organization_members.role,
   permissions: organization_members.permissions,
@@ -26,7 +28,7 @@ const memberColumns = {
   joined_at: organization_members.joined_at,
   created_at: organization_members.created_at,
   updated_at: organization_members.updated_at,
-  user: { id: users.id, email: users.email, name: users.name, avatar_url: users.avatar_url },
+  user: userColumns,
 };
 
 const ofOrganization = (ctx: TenantContext) => eq(organization_members.organization_id, ctx.organization.id);
@@ -141,8 +143,7 @@ export async function addMember({ ctx, input }: { ctx: TenantContext; input: { e
   );
   ctx.meter.record({ resource_type: 'seats', quantity: 1, user_id: member.user_id });
   forgetAccess({ organizationId: ctx.organization.id, userId: member.user_id });
-  const { organization_id: _org, ...visible } = member;
-  return { ...visible, user: user! };
+  return { ...member, user: user! };
 }
 
 export async function updateMember({ ctx, userId, input }: { ctx: TenantContext; userId: string; input: MemberInput }) {

@@ -18,19 +18,23 @@ import { purgePublicContent } from '../content/public-cache';
 import { liveSubscriptionStatus } from '../billing/service';
 
 export type OrganizationRow = typeof organizations.$inferSelect;
-export type OrganizationCreate = { name: string; slug?: string; description?: string | null };
 export type OrganizationPatch = Partial<
-  Pick<OrganizationRow, 'name' | 'slug' | 'description' | 'logo_url' | 'website' | 'settings'>
+  Pick<OrganizationRow, 'name' | 'slug' | 'description' | 'logo_url' | 'website' | 'settings' | 'billing_email'>
 >;
+export type OrganizationCreate = OrganizationPatch & { name: string };
 
 export const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$/;
 
 
 const slugTaken = (slug: string) => conflict(`The slug '${slug}' is taken.`);
 
+/**
+ * The organization as the API shows it: named fields only, so internal columns (its shard, the
+ * Stripe customer and checkout session, the creator) never reach a reader.
+ */
 export function present(row: OrganizationRow, role: TenantContext['role']) {
-  const { shard: _shard, stripe_customer_id: _stripe, created_by: _by, ...visible } = row;
-  return { ...visible, role };
+  const { id, slug, name, description, logo_url, website, settings, subscription_status, billing_email, created_at, updated_at } = row;
+  return { id, slug, name, description, logo_url, website, settings, subscription_status, billing_email, created_at, updated_at, role };
 }
 
 export async function createOrganization(c: Context<AppEnv>, catalog: CatalogDb, user: SessionUser, input: OrganizationCreate) {
@@ -44,7 +48,7 @@ export async function createOrganization(c: Context<AppEnv>, catalog: CatalogDb,
     const [rows] = await catalog.batch([
       catalog
         .insert(organizations)
-        .values({ id, name: input.name, slug, description: input.description ?? null, shard: sql`${leastLoadedShard(c.env)}`, created_by: user.id, created_at: now, updated_at: now })
+        .values({ ...input, id, slug, shard: sql`${leastLoadedShard(c.env)}`, created_by: user.id, created_at: now, updated_at: now })
         .returning(),
       catalog.insert(organization_members).values({ id: uuidv7(), organization_id: id, user_id: user.id, role: 'owner', joined_at: now }),
       catalog.insert(subscriptions).values({ id: uuidv7(), organization_id: id }),

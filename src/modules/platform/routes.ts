@@ -1,7 +1,19 @@
 import { z } from '@hono/zod-openapi';
-import { defineRoute, json, type App } from '../../lib/openapi';
+import { USER_ROLES } from '../../db/enums';
+import { catalogDb } from '../../db/shards';
+import { requestInfo } from '../../auth/tenant';
+import { platformAdmin } from '../../auth/users';
+import { Id } from '../../lib/fields';
+import { defineRoute, json, jsonBody, type App } from '../../lib/openapi';
+import { pageOf, pageQuery } from '../../lib/pagination';
+import { ActivitySchema } from '../activity/routes';
+import { UserSchema } from '../me/routes';
+import { listPlatformActivity, setUserRole } from './service';
 
 const Health = z.object({ status: z.literal('ok') }).openapi('Health');
+
+const UserRolePatch = z.object({ role: z.enum(USER_ROLES) }).strict().openapi('UserRolePatch');
+const PlatformActivitySchema = ActivitySchema.omit({ organization_id: true }).openapi('PlatformActivity');
 
 export function registerPlatformRoutes(app: App) {
   app.openapi(
@@ -10,5 +22,28 @@ export function registerPlatformRoutes(app: App) {
       responses: { 200: json(Health, 'Alive') },
     }),
     (c) => c.json({ status: 'ok' as const }, 200),
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'patch', path: '/v1/admin/users/{id}', tags: ['Platform'], middleware: [platformAdmin],
+      summary: "Set a user's global role (platform admins; audited in the platform activity log)",
+      request: { params: z.object({ id: Id }), body: jsonBody(UserRolePatch) },
+      responses: { 200: json(UserSchema, 'The user') },
+    }),
+    async (c) => {
+      const action = { catalog: catalogDb(c.env, c.get('roundTrips')), actor: c.get('platformUser'), request: requestInfo(c) };
+      return c.json(await setUserRole(action, c.req.valid('param').id, c.req.valid('json').role), 200);
+    },
+  );
+
+  app.openapi(
+    defineRoute({
+      method: 'get', path: '/v1/admin/activity', tags: ['Platform'], middleware: [platformAdmin],
+      summary: 'The platform activity log (global role changes), newest first (platform admins)',
+      request: { query: z.object(pageQuery) },
+      responses: { 200: json(pageOf(PlatformActivitySchema), 'A page of platform activity') },
+    }),
+    async (c) => c.json(await listPlatformActivity({ catalog: catalogDb(c.env, c.get('roundTrips')), actor: c.get('platformUser') }, c.req.valid('query')), 200),
   );
 }

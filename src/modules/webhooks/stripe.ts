@@ -28,7 +28,7 @@ const metadataOrg = (metadata: Stripe.Metadata | null | undefined) => metadata?.
 /**
  * What each invoice event does to the status, and from which: a failed payment makes a paying
  * subscription past_due; a paid invoice brings a past_due or unpaid one back to active (a trialing
- * one stays trialing). Neither touches any other status, so neither revives a canceled, expired or
+ * one stays trialing). Neither touches any other status, so neither revives a cancelled, expired or
  * incomplete subscription nor undoes an unpaid one by a late failure.
  */
 const INVOICE_TRANSITIONS = {

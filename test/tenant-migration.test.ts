@@ -1,11 +1,11 @@
-// Tenant migrations move data, not only shapes: an empty shard (MIGRATION_SCRATCH) is taken to the
+// Tenant migrations move data, not only shapes: an empty shard (TENANT_MIGRATION_SCRATCH) is taken to the
 // schema before issue 12 (0000–0004), given rows in the old shapes, then migrated the rest of the
 // way, as `npm run db:migrate` does to a live shard. Every row must come through with its values
 // under the new names and formats, and its references intact.
 import { applyD1Migrations, env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 
-const db = env.MIGRATION_SCRATCH;
+const db = env.TENANT_MIGRATION_SCRATCH;
 const FIRST_NEW = '0005_schema_fidelity.sql';
 
 type Row = Record<string, unknown>;
