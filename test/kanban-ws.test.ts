@@ -629,6 +629,28 @@ describe('the board socket acts and listens with its access as it is now', () =>
     for (const w of [sockets[0]!, sockets[1]!, sockets[2]!, sockets[4]!]) await w.close();
   });
 
+  it('keeps its sockets when a re-check cannot read the catalog, and the next re-check does the work', async () => {
+    const { org, project } = await setup();
+    const member = await joinAs(org, 'member');
+    const socket = await connect(org, project, member.token);
+    await socket.nextOfType('snapshot');
+    expect((await removeMember(org, member)).status).toBe(204);
+    const catalog = env.CATALOG as unknown as { prepare: (query: string) => unknown };
+    const prepare = catalog.prepare;
+    catalog.prepare = () => {
+      throw new Error('forced: the catalog is unreachable');
+    };
+    try {
+      await runAccessRecheck(boardObject(org, project));
+    } finally {
+      catalog.prepare = prepare;
+    }
+    socket.send({ type: 'ping' });
+    expect(await socket.nextOfType('pong')).toEqual({ type: 'pong' });
+    await runAccessRecheck(boardObject(org, project));
+    expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+  });
+
   it("closes a client user's socket once the project is no longer their customer's", async () => {
     const org = await newOrg();
     const client = await joinAs(org, 'member');
