@@ -1,7 +1,7 @@
 // Authentication (API.md "Authentication"): how a bearer token becomes a user, and every way it
 // is refused. Requests that need a different configuration go through createApp().request with
 // an edited env; the rest go through SELF like any client.
-import { createExecutionContext, env, fetchMock, waitOnExecutionContext } from 'cloudflare:test';
+import { createExecutionContext, env, fetchMock, SELF, waitOnExecutionContext } from 'cloudflare:test';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app';
 import { base64Decode, base64UrlEncode } from '../src/lib/crypto';
@@ -250,23 +250,39 @@ describe('configuration', () => {
 });
 
 describe('WebSocket upgrades', () => {
-  it('accept the token as ?token= on an upgrade request', async () => {
-    const user = await newUser('socket');
-    const res = await appRequest(`/v1/me?token=${encodeURIComponent(user.token)}`, { headers: { upgrade: 'websocket' } }, env);
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    expect(res.body.id).toBe(user.id);
+  /** A board socket's path: one of the two routes that take a token in the query. */
+  async function boardSocketPath(owner?: Awaited<ReturnType<typeof newUser>>) {
+    const org = await newOrg(owner);
+    const project = await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'Sockets' } });
+    return { org, path: `/v1/orgs/${org.slug}/projects/${project.body.id}/board/ws` };
+  }
+
+  it('accept the token as ?token= on an upgrade of a socket route', async () => {
+    const { org, path } = await boardSocketPath();
+    const res = await SELF.fetch(`https://strive.test${path}?token=${encodeURIComponent(org.owner.token)}`, { headers: { upgrade: 'websocket' } });
+    expect(res.status).toBe(101);
+    res.webSocket!.accept();
+    res.webSocket!.close(1000, 'done');
+  });
+
+  it('refuse ?token= on an upgrade of any other route', async () => {
+    const org = await newOrg();
+    const token = encodeURIComponent(org.owner.token);
+    for (const path of ['/v1/me', `/v1/orgs/${org.slug}`, `/v1/orgs/${org.slug}/activity`, `/v1/orgs/${org.slug}/projects/${crypto.randomUUID()}/board`]) {
+      expectUnauthenticated(await appRequest(`${path}?token=${token}`, { headers: { upgrade: 'websocket' } }, env));
+    }
   });
 
   it('ignore ?token= without the upgrade header', async () => {
-    const user = await newUser('nosocket');
-    expectUnauthenticated(await appRequest(`/v1/me?token=${encodeURIComponent(user.token)}`, {}, env));
-    expectUnauthenticated(await api('GET', `/v1/me?token=${encodeURIComponent(user.token)}`));
+    const { org, path } = await boardSocketPath();
+    expectUnauthenticated(await appRequest(`${path}?token=${encodeURIComponent(org.owner.token)}`, {}, env));
+    expectUnauthenticated(await api('GET', `/v1/me?token=${encodeURIComponent(org.owner.token)}`));
   });
 
   it('prefer the Authorization header to ?token= on an upgrade', async () => {
-    const user = await newUser('both');
+    const { org, path } = await boardSocketPath();
     const res = await appRequest(
-      `/v1/me?token=${encodeURIComponent(user.token)}`,
+      `${path}?token=${encodeURIComponent(org.owner.token)}`,
       { headers: { upgrade: 'websocket', authorization: 'Bearer not-a-jwt' } },
       env,
     );
@@ -274,6 +290,7 @@ describe('WebSocket upgrades', () => {
   });
 
   it('refuse a bad ?token= on an upgrade', async () => {
-    expectUnauthenticated(await appRequest('/v1/me?token=not-a-jwt', { headers: { upgrade: 'websocket' } }, env));
+    const { path } = await boardSocketPath();
+    expectUnauthenticated(await appRequest(`${path}?token=not-a-jwt`, { headers: { upgrade: 'websocket' } }, env));
   });
 });

@@ -8,9 +8,10 @@ import type { ConversationMessage } from '../src/db/tenant';
 import type { Bindings } from '../src/env';
 import { MAX_TOOL_RESULT_BYTES } from '../src/modules/ai/turn';
 import { appendTurn, CONVERSATION_LIMITS } from '../src/modules/conversations/service';
-import { ACCESS_ENDED_CLOSE_CODE, CONVERSATION_DELETED_CLOSE_CODE } from '../src/realtime/chat-session';
+import { CONVERSATION_DELETED_CLOSE_CODE } from '../src/realtime/chat-session';
+import { ACCESS_ENDED_CLOSE_CODE } from '../src/realtime/socket-access';
 import { seedAiTools } from './ai-fixtures';
-import { api, expectProblem, joinAs, newOrg, type TestOrg, type TestUser } from './helpers';
+import { api, expectProblem, joinAs, newOrg, openSocket, refuseRateLimitKey, runAccessRecheck, type TestOrg, type TestUser } from './helpers';
 
 beforeAll(seedAiTools);
 
@@ -20,37 +21,8 @@ const chatWs = (org: TestOrg, id: string) => `https://strive.test/v1/orgs/${org.
 
 /** A chat socket that records what it receives and lets a test wait for a matching message. */
 export async function connectChat(org: TestOrg, id: string, token: string) {
-  const res = await SELF.fetch(`${chatWs(org, id)}?token=${token}`, { headers: { upgrade: 'websocket' } });
-  expect(res.status).toBe(101);
-  const socket = res.webSocket!;
-  socket.accept();
-  const log: Message[] = [];
-  const closed = new Promise<number>((resolve) => socket.addEventListener('close', (event) => resolve(event.code)));
-  socket.addEventListener('message', (event) => {
-    log.push(JSON.parse(event.data as string));
-  });
-  /** Waits for the `n`th message (from 1) matching `match`, anywhere in the log. */
-  const until = async (match: (m: Message) => boolean, n = 1, timeoutMs = 5000) => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = log.filter(match);
-      if (found.length >= n) return found[n - 1]!;
-      if (Date.now() > deadline) throw new Error(`no matching message; log: ${JSON.stringify(log)}`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
-    }
-  };
-  return {
-    log,
-    until,
-    ofType: (type: string, n = 1) => until((m) => m.type === type, n),
-    send: (m: object | string) => socket.send(typeof m === 'string' ? m : JSON.stringify(m)),
-    /** The code the server closed the socket with. */
-    closed,
-    close: async () => {
-      socket.close(1000, 'done');
-      await closed;
-    },
-  };
+  const socket = await openSocket(new URL(chatWs(org, id)).pathname, token);
+  return { ...socket, ofType: (type: string, n = 1) => socket.until((m) => m.type === type, n) };
 }
 
 async function newConversation(org: TestOrg, body: Record<string, unknown> = {}, token = org.owner.token) {
@@ -476,23 +448,80 @@ describe('the socket acts with its access as of each message', () => {
     const org = await newOrg();
     const id = await newConversation(org);
     const socket = await connectChat(org, id, org.owner.token);
-    const limiter = env.RATE_LIMITER as unknown as { limit: (options: { key: string }) => Promise<{ success: boolean }> };
-    const limit = limiter.limit;
-    const keys: string[] = [];
-    limiter.limit = async function (options) {
-      keys.push(options.key);
-      return options.key === `user:${org.owner.sub}` ? { success: false } : limit.call(this, options);
-    };
+    const { keys, restore } = refuseRateLimitKey(`user:${org.owner.sub}`);
     try {
       socket.send({ type: 'user_message', content: 'one too many' });
       expect(await socket.ofType('error')).toMatchObject({ code: 'rate_limited' });
       expectProblem(await api('GET', `/v1/orgs/${org.slug}/conversations`, { token: org.owner.token }), 429, 'rate_limited');
     } finally {
-      limiter.limit = limit;
+      restore();
     }
     expect(keys.filter((key) => key === `user:${org.owner.sub}`)).toHaveLength(2);
     expect(socket.log.some((m) => m.type === 'message')).toBe(false);
     socket.send({ type: 'user_message', content: 'within the limit' });
+    expect((await socket.ofType('done')).message.status).toBe('complete');
+    await socket.close();
+  });
+});
+
+describe('the socket listens only while its access lasts', () => {
+  const chatObject = (org: TestOrg, id: string) => env.CHAT_SESSION.get(env.CHAT_SESSION.idFromName(`${org.id}:${id}`));
+  const setRole = (org: TestOrg, user: TestUser, role: string) =>
+    api('PATCH', `/v1/orgs/${org.slug}/members/${user.id}`, { token: org.owner.token, body: { role } });
+
+  it("closes, within the access window, an admin's socket on another's conversation once demoted to member; it hears nothing after", async () => {
+    const org = await newOrg();
+    const [admin, author] = [await joinAs(org, 'admin'), await joinAs(org, 'member')];
+    const id = await newConversation(org, {}, author.token);
+    const watching = await connectChat(org, id, admin.token);
+    const own = await connectChat(org, id, author.token);
+    await watching.ofType('history');
+    expect((await setRole(org, admin, 'member')).status).toBe(200);
+    await runAccessRecheck(chatObject(org, id));
+    expect(await watching.ofType('error')).toMatchObject({ code: 'forbidden' });
+    expect(await watching.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+    // The author's socket is untouched and the conversation goes on without the admin.
+    own.send({ type: 'user_message', content: 'only for me now' });
+    expect((await own.ofType('done')).message.status).toBe('complete');
+    expect(watching.log.filter((m) => m.type === 'message' || m.type === 'delta')).toEqual([]);
+    await own.close();
+  });
+
+  it('closes a removed member\'s socket that only listens within the access window, and keeps a member demoted to viewer on their own', async () => {
+    const org = await newOrg();
+    const [removed, demoted] = [await joinAs(org, 'member'), await joinAs(org, 'member')];
+    const theirs = await newConversation(org, {}, removed.token);
+    const own = await newConversation(org, {}, demoted.token);
+    const gone = await connectChat(org, theirs, removed.token);
+    const viewer = await connectChat(org, own, demoted.token);
+    await Promise.all([gone.ofType('history'), viewer.ofType('history')]);
+    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${removed.id}`, { token: org.owner.token })).status).toBe(204);
+    expect((await setRole(org, demoted, 'viewer')).status).toBe(200);
+    await runAccessRecheck(chatObject(org, theirs));
+    await runAccessRecheck(chatObject(org, own));
+    expect(await gone.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+    // A viewer still reads their own conversation: the owner's turn reaches them.
+    const owner = await connectChat(org, own, org.owner.token);
+    owner.send({ type: 'user_message', content: 'for the viewer' });
+    expect((await viewer.ofType('done')).message.status).toBe('complete');
+    expect(viewer.log.some((m) => m.type === 'error')).toBe(false);
+    await Promise.all([viewer.close(), owner.close()]);
+  });
+
+  it('counts cancel, like every message, against the caller\'s request rate limit', async () => {
+    const org = await newOrg();
+    const id = await newConversation(org);
+    const socket = await connectChat(org, id, org.owner.token);
+    socket.send({ type: 'user_message', content: 'Tell me a long story' });
+    await socket.ofType('delta', 2);
+    const { restore } = refuseRateLimitKey(`user:${org.owner.sub}`);
+    try {
+      socket.send({ type: 'cancel' });
+      expect(await socket.ofType('error')).toMatchObject({ code: 'rate_limited' });
+    } finally {
+      restore();
+    }
+    // Refused before it acted: the answer runs to its end.
     expect((await socket.ofType('done')).message.status).toBe('complete');
     await socket.close();
   });

@@ -1,6 +1,6 @@
 // What every test file drives the Worker with: real session tokens signed by the test key,
 // requests through SELF (the Worker as deployed), and small builders for users and organizations.
-import { createExecutionContext, createMessageBatch, env, getQueueResult, SELF } from 'cloudflare:test';
+import { createExecutionContext, createMessageBatch, env, getQueueResult, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
 import { expect } from 'vitest';
 import worker from '../src/index';
 import { base64UrlEncode, base64Decode } from '../src/lib/crypto';
@@ -142,4 +142,68 @@ export async function deliver(queue: string, bodies: unknown[], attempts = 1, bi
     retried: result.retryMessages.map((r) => ({ index: idOf(r.msgId) })),
     result,
   };
+}
+
+export type SocketMessage = { type: string; [key: string]: any };
+
+/**
+ * A WebSocket opened through the Worker as a browser opens it (the token in the query), recording
+ * what it receives; `until` waits for the `n`th message (from 1) matching `match`, anywhere in the
+ * log, and `closed` is the code the server closed it with.
+ */
+export async function openSocket(path: string, token: string) {
+  const res = await SELF.fetch(`https://strive.test${path}?token=${token}`, { headers: { upgrade: 'websocket' } });
+  expect(res.status).toBe(101);
+  const socket = res.webSocket!;
+  socket.accept();
+  const log: SocketMessage[] = [];
+  const closed = new Promise<number>((resolve) => socket.addEventListener('close', (event) => resolve(event.code)));
+  socket.addEventListener('message', (event) => {
+    log.push(JSON.parse(event.data as string));
+  });
+  const until = async (match: (m: SocketMessage) => boolean, n = 1, timeoutMs = 5000) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = log.filter(match);
+      if (found.length >= n) return found[n - 1]!;
+      if (Date.now() > deadline) throw new Error(`no matching message; log: ${JSON.stringify(log)}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+  return {
+    log,
+    until,
+    send: (m: object | string) => socket.send(typeof m === 'string' ? m : JSON.stringify(m)),
+    closed,
+    close: async () => {
+      socket.close(1000, 'done');
+      await closed;
+    },
+  };
+}
+
+/**
+ * Runs a socket object's access re-check now instead of waiting for it, after checking that it is
+ * due within the access cache's window (30 s) — the longest a socket may outlive its access.
+ */
+export async function runAccessRecheck(object: DurableObjectStub) {
+  const due = await runInDurableObject(object, (_, state) => state.storage.getAlarm());
+  expect(due, 'no access re-check scheduled').not.toBeNull();
+  expect(due! - Date.now()).toBeLessThanOrEqual(30_000);
+  expect(await runDurableObjectAlarm(object)).toBe(true);
+}
+
+/**
+ * Makes the RATE_LIMITER binding refuse `key` (as if its limit were spent) until `restore()`; the
+ * binding is shared with the Worker and its objects. `keys`: every key it was asked about.
+ */
+export function refuseRateLimitKey(key: string) {
+  const limiter = env.RATE_LIMITER as unknown as { limit: (options: { key: string }) => Promise<{ success: boolean }> };
+  const limit = limiter.limit;
+  const keys: string[] = [];
+  limiter.limit = async function (options) {
+    keys.push(options.key);
+    return options.key === key ? { success: false } : limit.call(this, options);
+  };
+  return { keys, restore: () => void (limiter.limit = limit) };
 }

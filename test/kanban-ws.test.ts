@@ -2,7 +2,8 @@
 // deployed (SELF), served by the project's KANBAN_BOARD object with hibernatable sockets.
 import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { api, expectProblem, joinAs, newOrg, readResponse, type TestOrg } from './helpers';
+import { ACCESS_ENDED_CLOSE_CODE } from '../src/realtime/socket-access';
+import { api, expectProblem, joinAs, newOrg, readResponse, refuseRateLimitKey, runAccessRecheck, type TestOrg, type TestUser } from './helpers';
 
 type Message = { type: string; [key: string]: any };
 type Task = { id: string; title: string; status: string; position: number; version: number; [field: string]: any };
@@ -26,7 +27,7 @@ async function connect(org: TestOrg, projectId: string, token: string) {
   const log: Message[] = [];
   const unread: Message[] = [];
   const waiters: { match: (m: Message) => boolean; resolve: (m: Message) => void }[] = [];
-  const closed = new Promise<void>((resolve) => socket.addEventListener('close', () => resolve()));
+  const closed = new Promise<number>((resolve) => socket.addEventListener('close', (event) => resolve(event.code)));
   socket.addEventListener('message', (event) => {
     const message = JSON.parse(event.data as string) as Message;
     log.push(message);
@@ -58,6 +59,8 @@ async function connect(org: TestOrg, projectId: string, token: string) {
   const nextOfType = (type: string) => next((m) => m.type === type);
   return {
     socket, log, next, nextOfType, until,
+    /** The code the server closed the socket with. */
+    closed,
     send: (m: object | string) => socket.send(typeof m === 'string' ? m : JSON.stringify(m)),
     close: async () => {
       socket.close(1000, 'done');
@@ -510,5 +513,192 @@ describe('the board socket: concurrency', () => {
     expect((await getTask(org, last.id)).position).not.toBe(last.position); // the column was renumbered
     expect(boardFromEvents(watcher.log)).toEqual(idsOf(await getBoard(org, project)));
     await watcher.close();
+  });
+});
+
+describe('the board socket acts and listens with its access as it is now', () => {
+  const boardObject = (org: TestOrg, project: string) => env.KANBAN_BOARD.get(env.KANBAN_BOARD.idFromName(`${org.id}:${project}`));
+  const removeMember = (org: TestOrg, user: TestUser) => api('DELETE', `/v1/orgs/${org.slug}/members/${user.id}`, { token: org.owner.token });
+  const setRole = (org: TestOrg, user: TestUser, role: string) =>
+    api('PATCH', `/v1/orgs/${org.slug}/members/${user.id}`, { token: org.owner.token, body: { role } });
+  const keyFor = async (org: TestOrg) =>
+    (await api('POST', `/v1/orgs/${org.slug}/api-keys`, { token: org.owner.token, body: { name: 'board', scopes: ['tasks:read', 'tasks:write'] } })).body as { id: string; key: string };
+
+  /** Every way access ends, each applied to an open socket of `who`'s (a member's, or an API key's). */
+  const endings: [string, (org: TestOrg) => Promise<{ token: string; end: () => Promise<unknown> }>][] = [
+    ['a member removed', async (org) => {
+      const member = await joinAs(org, 'member');
+      return { token: member.token, end: async () => expect((await removeMember(org, member)).status).toBe(204) };
+    }],
+    ['a user deactivated', async (org) => {
+      const member = await joinAs(org, 'member');
+      return { token: member.token, end: () => env.CATALOG.prepare('UPDATE users SET is_active = 0 WHERE id = ?').bind(member.id).run() };
+    }],
+    ['an API key revoked', async (org) => {
+      const key = await keyFor(org);
+      return { token: key.key, end: async () => expect((await api('DELETE', `/v1/orgs/${org.slug}/api-keys/${key.id}`, { token: org.owner.token })).status).toBe(204) };
+    }],
+    ['an API key expired', async (org) => {
+      const key = await keyFor(org);
+      return { token: key.key, end: () => env.CATALOG.prepare('UPDATE api_keys SET expires_at = ? WHERE id = ?').bind(new Date(Date.now() - 1000).toISOString(), key.id).run() };
+    }],
+  ];
+
+  it.each(endings)('%s on an open socket: its next move is refused, nothing is written, and it is closed with 4403', async (_, given) => {
+    const { org, project, task } = await setup();
+    const { token, end } = await given(org);
+    const owner = await connect(org, project, org.owner.token);
+    const socket = await connect(org, project, token);
+    for (const w of [owner, socket]) await w.nextOfType('snapshot');
+    await end();
+    socket.send({ type: 'move', task_id: task.id, status: 'done', version: 1 });
+    expect(await socket.nextOfType('error')).toMatchObject({ code: 'forbidden' });
+    expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+    expect(await getTask(org, task.id)).toEqual(task);
+    const audited = await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(org.id).first<{ shard: number }>();
+    const shard = (env as unknown as Record<string, D1Database>)[`SHARD_${audited!.shard}`]!;
+    const moves = await shard.prepare("SELECT count(*) AS n FROM activity_logs WHERE organization_id = ? AND action = 'task.move'").bind(org.id).first<{ n: number }>();
+    expect(moves!.n).toBe(0);
+    expect(owner.log.filter((m) => m.type === 'task.moved')).toEqual([]);
+    await owner.close();
+  });
+
+  it("refuses a member demoted to viewer on an open socket the move (forbidden), and keeps them watching", async () => {
+    const { org, project, task } = await setup();
+    const member = await joinAs(org, 'member');
+    const socket = await connect(org, project, member.token);
+    await socket.nextOfType('snapshot');
+    expect((await setRole(org, member, 'viewer')).status).toBe(200);
+    socket.send({ type: 'move', task_id: task.id, status: 'done', version: 1 });
+    expect(await socket.nextOfType('error')).toMatchObject({ code: 'forbidden' });
+    expect(await getTask(org, task.id)).toEqual(task);
+    // A viewer may still watch: the re-check keeps the socket, and the owner's change reaches it.
+    await runAccessRecheck(boardObject(org, project));
+    await api('POST', `/v1/orgs/${org.slug}/tasks/${task.id}/move`, { token: org.owner.token, body: { status: 'review' } });
+    expect((await socket.nextOfType('task.moved')).task).toMatchObject({ id: task.id, status: 'review' });
+    await socket.close();
+  });
+
+  it.each(endings)('%s while only watching: the socket is closed with 4403 within the access window', async (_, given) => {
+    const { org, project } = await setup();
+    const { token, end } = await given(org);
+    const socket = await connect(org, project, token);
+    await socket.nextOfType('snapshot');
+    await end();
+    await runAccessRecheck(boardObject(org, project));
+    expect(await socket.nextOfType('error')).toMatchObject({ code: 'forbidden' });
+    expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+    await newTask(org, project, { title: 'after they left' });
+    expect(socket.log.filter((m) => m.type === 'task.created')).toEqual([]);
+  });
+
+  it('re-checks every socket of the board in one catalog query for its users and one for its API keys, and closes only those whose access ended', async () => {
+    const { org, project } = await setup();
+    const [demoted, removed] = [await joinAs(org, 'member'), await joinAs(org, 'member')];
+    const key = await keyFor(org);
+    const sockets = [
+      await connect(org, project, org.owner.token), await connect(org, project, org.owner.token),
+      await connect(org, project, demoted.token), await connect(org, project, removed.token), await connect(org, project, key.key),
+    ];
+    for (const w of sockets) await w.nextOfType('snapshot');
+    expect((await setRole(org, demoted, 'viewer')).status).toBe(200);
+    expect((await removeMember(org, removed)).status).toBe(204);
+
+    const catalog = env.CATALOG as unknown as { prepare: (query: string) => unknown };
+    const prepare = catalog.prepare;
+    const queried: string[] = [];
+    catalog.prepare = function (query) {
+      queried.push(query);
+      return prepare.call(this, query);
+    };
+    try {
+      await runAccessRecheck(boardObject(org, project));
+      expect(await sockets[3]!.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+    } finally {
+      catalog.prepare = prepare;
+    }
+    // Three people and a key behind five sockets: one query for the users, one for the key.
+    expect(queried).toHaveLength(2);
+    expect(queried.filter((query) => query.includes('from "api_keys"'))).toHaveLength(1);
+    for (const w of [sockets[0]!, sockets[1]!, sockets[2]!, sockets[4]!]) {
+      w.send({ type: 'ping' });
+      expect(await w.nextOfType('pong')).toEqual({ type: 'pong' });
+    }
+    // The re-check goes on while sockets are open.
+    await runAccessRecheck(boardObject(org, project));
+    for (const w of [sockets[0]!, sockets[1]!, sockets[2]!, sockets[4]!]) await w.close();
+  });
+
+  it('keeps its sockets when a re-check cannot read the catalog, and the next re-check does the work', async () => {
+    const { org, project } = await setup();
+    const member = await joinAs(org, 'member');
+    const socket = await connect(org, project, member.token);
+    await socket.nextOfType('snapshot');
+    expect((await removeMember(org, member)).status).toBe(204);
+    const catalog = env.CATALOG as unknown as { prepare: (query: string) => unknown };
+    const prepare = catalog.prepare;
+    catalog.prepare = () => {
+      throw new Error('forced: the catalog is unreachable');
+    };
+    try {
+      await runAccessRecheck(boardObject(org, project));
+    } finally {
+      catalog.prepare = prepare;
+    }
+    socket.send({ type: 'ping' });
+    expect(await socket.nextOfType('pong')).toEqual({ type: 'pong' });
+    await runAccessRecheck(boardObject(org, project));
+    expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+  });
+
+  it("closes a client user's socket once the project is no longer their customer's", async () => {
+    const org = await newOrg();
+    const client = await joinAs(org, 'member');
+    await env.CATALOG.prepare("UPDATE users SET role = 'client' WHERE id = ?").bind(client.id).run();
+    const theirs = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name: 'Client Co', email: client.email } });
+    const another = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name: 'Another Co' } });
+    const project = await newProject(org, { customer_id: theirs.body.id });
+    const socket = await connect(org, project, client.token);
+    await socket.nextOfType('snapshot');
+    await runAccessRecheck(boardObject(org, project));
+    socket.send({ type: 'ping' });
+    expect(await socket.nextOfType('pong')).toEqual({ type: 'pong' }); // still theirs: still open
+    expect((await api('PATCH', `/v1/orgs/${org.slug}/projects/${project}`, { token: org.owner.token, body: { customer_id: another.body.id } })).status).toBe(200);
+    await runAccessRecheck(boardObject(org, project));
+    expect(await socket.nextOfType('error')).toMatchObject({ code: 'forbidden' });
+    expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+  });
+
+  it("counts every message, ping included, against the caller's request rate limit, under the key its HTTP requests use", async () => {
+    const { org, project, task } = await setup();
+    const socket = await connect(org, project, org.owner.token);
+    await socket.nextOfType('snapshot');
+    const { keys, restore } = refuseRateLimitKey(`user:${org.owner.sub}`);
+    try {
+      socket.send({ type: 'ping' });
+      expect(await socket.next((m) => m.type === 'pong' || m.type === 'error')).toMatchObject({ type: 'error', code: 'rate_limited' });
+      socket.send({ type: 'move', task_id: task.id, status: 'done', version: 1 });
+      expect(await socket.nextOfType('error')).toMatchObject({ code: 'rate_limited' });
+    } finally {
+      restore();
+    }
+    expect(keys).toEqual([`user:${org.owner.sub}`, `user:${org.owner.sub}`]);
+    expect(await getTask(org, task.id)).toEqual(task);
+    socket.send({ type: 'ping' });
+    expect(await socket.nextOfType('pong')).toEqual({ type: 'pong' });
+    await socket.close();
+  });
+
+  it('costs a socket move 3 D1 round trips: the access re-read, the column, one batch (its task.moved says so where EXPOSE_D1_ROUND_TRIPS is set)', async () => {
+    const { org, project, task } = await setup();
+    const second = await newTask(org, project, { title: 'second' });
+    const socket = await connect(org, project, org.owner.token);
+    await socket.nextOfType('snapshot');
+    socket.send({ type: 'move', task_id: second.id, status: 'todo', before_id: task.id, version: 1 });
+    expect((await socket.nextOfType('task.moved')).d1_round_trips).toBe(3);
+    // A REST move's event does not carry it: its request's x-d1-round-trips does.
+    await api('POST', `/v1/orgs/${org.slug}/tasks/${task.id}/move`, { token: org.owner.token, body: { status: 'done' } });
+    expect(await socket.nextOfType('task.moved')).not.toHaveProperty('d1_round_trips');
+    await socket.close();
   });
 });

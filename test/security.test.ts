@@ -1,9 +1,11 @@
 // The shared security suite: it runs over every tenant route the app registers, read from the
 // OpenAPI document the app generates, so a new route joins by being registered.
+import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app';
 import { isPermission } from '../src/auth/permissions';
-import { api, expectProblem, joinAs, newOrg, type TestOrg, type TestUser } from './helpers';
+import { ACCESS_ENDED_CLOSE_CODE } from '../src/realtime/socket-access';
+import { api, expectProblem, joinAs, newOrg, openSocket, runAccessRecheck, type TestOrg, type TestUser } from './helpers';
 
 type Schema = { $ref?: string; type?: string | string[]; properties?: Record<string, Schema>; required?: string[]; anyOf?: Schema[]; format?: string };
 type Parameter = { name: string; in: 'path' | 'query'; required?: boolean; schema: Schema };
@@ -125,6 +127,53 @@ describe.each(tenantRoutes.map((r) => [name(r), r] as const))('%s', (_, { method
       const unknown = await api(method, urlFor(path, victim.slug, { [param]: crypto.randomUUID() }), { token: victim.owner.token });
       if (unknown.status === 404) expect({ ...res.body, request_id: '' }).toEqual({ ...unknown.body, request_id: '' });
     }
+  });
+});
+
+/**
+ * Each socket route's resource (made for `user`, who will watch it) and the object holding its
+ * sockets. A new socket route adds its line here (the first test fails until it does).
+ */
+const SOCKET_RESOURCES: Record<string, { create: (org: TestOrg, user: TestUser) => Promise<string>; object: (org: TestOrg, id: string) => DurableObjectStub }> = {
+  '/v1/orgs/{org}/projects/{id}/board/ws': {
+    create: async (org) => (await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'Watched' } })).body.id,
+    object: (org, id) => env.KANBAN_BOARD.get(env.KANBAN_BOARD.idFromName(`${org.id}:${id}`)),
+  },
+  '/v1/orgs/{org}/conversations/{id}/ws': {
+    create: async (org, user) =>
+      (await api('POST', `/v1/orgs/${org.slug}/conversations`, { token: user.token, body: { context_type: 'general', ai_model: 'openai_gpt4' } })).body.id,
+    object: (org, id) => env.CHAT_SESSION.get(env.CHAT_SESSION.idFromName(`${org.id}:${id}`)),
+  },
+};
+const socketRoutes = tenantRoutes.filter((r) => '101' in r.op.responses);
+
+describe('socket routes', () => {
+  it('knows how to open every one', () => {
+    expect(socketRoutes.map((r) => r.path).sort()).toEqual(Object.keys(SOCKET_RESOURCES).sort());
+  });
+
+  /** Ways access ends for an admin watching (by session, or by their own API key scoped to the route). */
+  const endings: [string, 'session' | 'key', (org: TestOrg, admin: TestUser, permission: string, keyId: string) => Promise<{ status: number }>][] = [
+    ['a removed member', 'session', (org, admin) => api('DELETE', `/v1/orgs/${org.slug}/members/${admin.id}`, { token: org.owner.token })],
+    ['a revoked API key', 'key', (org, _, __, keyId) => api('DELETE', `/v1/orgs/${org.slug}/api-keys/${keyId}`, { token: org.owner.token })],
+    ['a user demoted out of the permission', 'session', (org, admin, permission) =>
+      api('PATCH', `/v1/orgs/${org.slug}/members/${admin.id}`, { token: org.owner.token, body: { role: 'member', permissions: { grant: [], deny: [permission] } } })],
+  ];
+
+  describe.each(socketRoutes.map((r) => [name(r), r] as const))('%s', (_, { path, op }) => {
+    it.each(endings)('closes the socket of %s with 4403 within the access window', async (__, credential, end) => {
+      const resource = SOCKET_RESOURCES[path]!;
+      const org = await newOrg();
+      const admin = await joinAs(org, 'admin');
+      const id = await resource.create(org, admin);
+      const key = await api('POST', `/v1/orgs/${org.slug}/api-keys`, { token: admin.token, body: { name: 'socket', scopes: [op['x-permission']] } });
+      expect(key.status, JSON.stringify(key.body)).toBe(201);
+      const socket = await openSocket(urlFor(path, org.slug, { id }), credential === 'key' ? key.body.key : admin.token);
+      expect((await end(org, admin, op['x-permission']!, key.body.id)).status).toBeLessThan(300);
+      await runAccessRecheck(resource.object(org, id));
+      expect(await socket.until((m) => m.type === 'error')).toMatchObject({ code: 'forbidden' });
+      expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+    });
   });
 });
 

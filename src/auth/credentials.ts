@@ -1,5 +1,5 @@
-// Authentication: turn the Authorization header (or `?token=` on a WebSocket upgrade or the
-// calendar feed) into verified credentials. No database here: a session JWT is verified with the key alone.
+// Authentication: turn the Authorization header (or `?token=` on an upgrade of a socket route, or on
+// the calendar feed) into verified credentials. No database here: a session JWT is verified with the key alone.
 import { verifyToken } from '@clerk/backend';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv, Bindings, Credentials } from '../env';
@@ -17,12 +17,17 @@ function bearerToken(request: Request): string | undefined {
     if (!match) throw unauthenticated('The Authorization header must be "Bearer <token>".');
     return match[1];
   }
-  // Browsers cannot set headers on a WebSocket, so an upgrade may carry the token in the query.
-  if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
-    return new URL(request.url).searchParams.get('token') ?? undefined;
+  // Browsers cannot set headers on a WebSocket, so an upgrade of a socket route may carry the token
+  // in the query; no other route takes one there (a query string ends up in logs and referrers).
+  const url = new URL(request.url);
+  if (request.headers.get('upgrade')?.toLowerCase() === 'websocket' && SOCKET_PATH.test(url.pathname)) {
+    return url.searchParams.get('token') ?? undefined;
   }
   return undefined;
 }
+
+/** The socket routes: …/projects/{id}/board/ws and …/conversations/{id}/ws. */
+const SOCKET_PATH = /^\/v1\/orgs\/[^/]+\/(?:projects\/[^/]+\/board|conversations\/[^/]+)\/ws$/;
 
 /** Calendar apps subscribe to a URL and cannot send headers: this path alone takes a feed token in the query. */
 const CALENDAR_FEED_PATH = /^\/v1\/orgs\/[^/]+\/appointments\.ics$/;

@@ -1,7 +1,7 @@
 // Tenant context: for every /v1/orgs/{org}/… request, resolve the actor's access to {org} once,
 // in ONE catalog query (user + organization + membership, or API key + organization + creator),
 // and keep the answer in this isolate for 30 s. No access → 404, as if the org did not exist.
-import { and, eq, or, type SQL } from 'drizzle-orm';
+import { and, eq, inArray, or, type SQL } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { api_keys, organization_members, organizations, subscriptions, users } from '../db/catalog';
@@ -22,7 +22,7 @@ import {
 import { assertActive, provisionUser, toSessionUser } from './users';
 
 /** In line with Clerk's 60 s session tokens; membership changes purge this isolate's entries. */
-const ACCESS_TTL_MS = 30_000;
+export const ACCESS_TTL_MS = 30_000;
 const ACCESS_CACHE_MAX = 10_000;
 
 type Access = {
@@ -72,19 +72,20 @@ const userAccessFields = {
 
 const orgMatches = (ref: string) => or(eq(organizations.id, ref), eq(organizations.slug, ref));
 
-/** A user's row with their access to the organization `orgRef` (null organization: no such one). */
-const userAccessRow = (catalog: CatalogDb, user: SQL, orgRef: string) =>
+/** Users' rows with their access to the organizations matching `organization` (null organization: none). */
+const userAccessQuery = (catalog: CatalogDb, user: SQL, organization: SQL | undefined) =>
   catalog
     .select(userAccessFields)
     .from(users)
-    .leftJoin(organizations, orgMatches(orgRef))
+    .leftJoin(organizations, organization)
     .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
     .leftJoin(
       organization_members,
       and(eq(organization_members.organization_id, organizations.id), eq(organization_members.user_id, users.id)),
     )
-    .where(user)
-    .get();
+    .where(user);
+/** A user's row with their access to the organization `orgRef` (null organization: no such one). */
+const userAccessRow = (catalog: CatalogDb, user: SQL, orgRef: string) => userAccessQuery(catalog, user, orgMatches(orgRef)).get();
 
 async function sessionAccess(
   catalog: CatalogDb,
@@ -101,7 +102,7 @@ async function sessionAccess(
   return userAccess(row);
 }
 
-function userAccess(row: NonNullable<Awaited<ReturnType<typeof userAccessRow>>>): Access | undefined {
+function userAccess(row: Awaited<ReturnType<typeof userAccessQuery>>[number]): Access | undefined {
   assertActive(row.user);
   const { user, member } = row;
   if (!row.organization) return undefined;
@@ -122,8 +123,9 @@ function userAccess(row: NonNullable<Awaited<ReturnType<typeof userAccessRow>>>)
   return undefined;
 }
 
-async function apiKeyAccess(catalog: CatalogDb, key: SQL, orgRef: string): Promise<Access | undefined> {
-  const row = await catalog
+/** An API key's row with its organization and its creator's membership there. */
+const apiKeyAccessQuery = (catalog: CatalogDb, key: SQL) =>
+  catalog
     .select({
       key: { id: api_keys.id, scopes: api_keys.scopes, expires_at: api_keys.expires_at, revoked_at: api_keys.revoked_at, created_by: api_keys.created_by },
       organization: organizationFields,
@@ -139,8 +141,11 @@ async function apiKeyAccess(catalog: CatalogDb, key: SQL, orgRef: string): Promi
       organization_members,
       and(eq(organization_members.organization_id, api_keys.organization_id), eq(organization_members.user_id, api_keys.created_by)),
     )
-    .where(key)
-    .get();
+    .where(key);
+
+const apiKeyAccess = async (catalog: CatalogDb, key: SQL, orgRef: string) => apiKeyAccessOf(await apiKeyAccessQuery(catalog, key).get(), orgRef);
+
+function apiKeyAccessOf(row: Awaited<ReturnType<typeof apiKeyAccessQuery>>[number] | undefined, orgRef: string): Access | undefined {
   // A revoked key, or one whose creator has left or been deactivated, stops working.
   if (!row || row.key.revoked_at || !row.member || !row.creator.is_active) {
     throw new ApiError('unauthenticated', 'This API key is invalid or has been revoked.');
@@ -253,27 +258,40 @@ export const fromPortable = (
 ): TenantContext => buildTenantContext(env, counter, { ...portable, permissions: new Set(portable.permissions) }, portable.request, waitUntil);
 
 /**
- * A long-lived connection's context read again from the catalog, in one query: the same actor's
- * access to the organization today (role, permissions, tier), or null once it has none (removed,
- * deactivated, its key revoked or expired, the organization gone).
+ * Long-lived connections' contexts read again from the catalog: the same actor's access to the
+ * organization today (role, permissions, tier), or null once it has none (removed, deactivated,
+ * its key revoked or expired, the organization gone). One query for all the users among them and
+ * one for all the API keys, however many (sockets are opened by users and keys only).
  */
-export async function refreshPortable(env: Bindings, counter: RoundTripCounter, portable: PortableContext): Promise<PortableContext | null> {
+export async function refreshPortables(
+  env: Bindings,
+  counter: RoundTripCounter,
+  portables: readonly PortableContext[],
+): Promise<(PortableContext | null)[]> {
   const catalog = catalogDb(env, counter);
-  const { actor, organization } = portable;
-  let access: Access | undefined;
-  try {
-    if (actor.type === 'user') {
-      const row = await userAccessRow(catalog, eq(users.id, actor.user.id), organization.id);
-      access = row && userAccess(row);
-    } else if (actor.type === 'api_key') {
-      access = await apiKeyAccess(catalog, eq(api_keys.id, actor.keyId), organization.id);
+  const distinct = (ids: (string | null)[]) => [...new Set(ids.filter((id) => id !== null))];
+  const userIds = distinct(portables.map(({ actor }) => (actor.type === 'user' ? actor.user.id : null)));
+  const keyIds = distinct(portables.map(({ actor }) => (actor.type === 'api_key' ? actor.keyId : null)));
+  const organizationIds = distinct(portables.map(({ organization }) => organization.id));
+  const [userRows, keyRows] = await Promise.all([
+    userIds.length > 0 ? userAccessQuery(catalog, inArray(users.id, userIds), inArray(organizations.id, organizationIds)) : [],
+    keyIds.length > 0 ? apiKeyAccessQuery(catalog, inArray(api_keys.id, keyIds)) : [],
+  ]);
+  return portables.map(({ actor, organization, request }) => {
+    let access: Access | undefined;
+    try {
+      if (actor.type === 'user') {
+        const row = userRows.find((r) => r.user.id === actor.user.id && r.organization?.id === organization.id);
+        access = row && userAccess(row);
+      } else if (actor.type === 'api_key') {
+        access = apiKeyAccessOf(keyRows.find((r) => r.key.id === actor.keyId), organization.id);
+      }
+    } catch (error) {
+      if (error instanceof ApiError) return null; // deactivated, revoked, expired: a 401 on a new request
+      throw error;
     }
-  } catch (error) {
-    if (error instanceof ApiError) return null; // deactivated, revoked, expired: a 401 on a new request
-    throw error;
-  }
-  if (!access) return null;
-  return toPortable({ ...access, request: portable.request });
+    return access ? toPortable({ ...access, request }) : null;
+  });
 }
 
 function cacheKey(credentials: Credentials, orgRef: string): string {

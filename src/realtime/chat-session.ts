@@ -3,11 +3,10 @@
 // partial answer in memory so a client that reconnects mid-answer gets it, then the rest. The
 // generation belongs to the object, not to a client: it runs on when every client has gone.
 // The object is the only writer of the conversation's messages, so it keeps them cached.
-import { DurableObject } from 'cloudflare:workers';
 import { eq } from 'drizzle-orm';
 import { ai_conversations, type ConversationMessage } from '../db/tenant';
-import type { Bindings, TenantContext } from '../env';
-import { fromPortable, refreshPortable, type PortableContext } from '../auth/tenant';
+import type { TenantContext } from '../env';
+import { fromPortable, type PortableContext } from '../auth/tenant';
 import type { RoundTripCounter } from '../db/round-trips';
 import { uuidv7 } from '../lib/ids';
 import { ApiError, ERROR_CODES, notFound } from '../lib/problem';
@@ -17,6 +16,7 @@ import { asAssistant, offeredTools, runTool } from '../modules/ai/tools';
 import { generate, modelHistory, noUsage, type TurnProgress } from '../modules/ai/turn';
 import { appendTurn, assertRoomForTurn, maySee, type Conversation } from '../modules/conversations/service';
 import { assertQuota } from '../modules/usage/quota';
+import { RATE_LIMIT_KEY_HEADER, refuse, sendSafely, SocketAccess, type SocketAttachment } from './socket-access';
 
 export type ChatEvent =
   | { type: 'history'; messages: ConversationMessage[] }
@@ -28,11 +28,8 @@ export type ChatEvent =
 /** A user message: at most 8,000 characters; a socket message at most 32 KB. */
 export const CHAT_LIMITS = { maxContentChars: 8000, maxMessageBytes: 32 * 1024 } as const;
 
-/** `context` as last read from the catalog: every message the socket acts by reads it again. */
-type Attachment = { context: PortableContext; conversationId: string; rateLimitKey: string };
+type Attachment = SocketAttachment & { conversationId: string };
 
-/** The close code of a socket whose access has ended (removed, deactivated, key revoked, no longer allowed to see it). */
-export const ACCESS_ENDED_CLOSE_CODE = 4403;
 /** The close code of every socket of a conversation that was deleted. */
 export const CONVERSATION_DELETED_CLOSE_CODE = 4404;
 
@@ -59,15 +56,13 @@ type Generation = {
 export type Refusal = { code: ApiError['code']; detail: string };
 const REFUSAL_HEADER = 'x-strive-refusal';
 const ROUND_TRIPS_HEADER = 'x-strive-round-trips';
-/** The Worker's rate-limiter key for the caller, so a socket's messages count with their requests. */
-export const RATE_LIMIT_KEY_HEADER = 'x-strive-rate-limit-key';
 
 export const GENERATION_IN_PROGRESS = 'An answer is being generated in this conversation: wait for its `done`, or `cancel` it.';
 
-export class ChatSession extends DurableObject<Bindings> {
+export class ChatSession extends SocketAccess<Attachment> {
   private conversation: Promise<Conversation> | null = null;
   private generation: Generation | null = null;
-  private readonly waitUntil = (promise: Promise<unknown>) => this.ctx.waitUntil(promise);
+  protected readonly shows = 'this conversation';
 
   /** The conversation, read once per object lifetime (the Worker has checked the caller may see it). */
   private load(ctx: TenantContext, id: string): Promise<Conversation> {
@@ -120,11 +115,9 @@ export class ChatSession extends DurableObject<Bindings> {
 
   private async connect(ctx: TenantContext, attachment: Attachment): Promise<Response> {
     const conversation = await this.load(ctx, attachment.conversationId);
-    const { 0: client, 1: server } = new WebSocketPair();
-    // From here to the return nothing awaits: the history, the partial answer and the deltas
+    // From the accept to the return nothing awaits: the history, the partial answer and the deltas
     // broadcast after it reach this socket in order, none twice, none missed.
-    this.ctx.acceptWebSocket(server);
-    server.serializeAttachment(attachment);
+    const { client, server } = await this.accept(attachment);
     const generation = this.generation;
     const pending = generation?.echoed ? [generation.user] : [];
     server.send(JSON.stringify({ type: 'history', messages: [...conversation.conversation_data, ...pending] } satisfies ChatEvent));
@@ -277,7 +270,7 @@ export class ChatSession extends DurableObject<Bindings> {
 
   private emit(generation: Generation, event: ChatEvent) {
     const text = JSON.stringify(event);
-    for (const socket of this.ctx.getWebSockets()) send(socket, text);
+    for (const socket of this.ctx.getWebSockets()) sendSafely(socket, text);
     for (const listener of generation.listeners) listener(event);
   }
 
@@ -293,6 +286,9 @@ export class ChatSession extends DurableObject<Bindings> {
   }
 
   private async receive(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    const attachment = socket.deserializeAttachment() as Attachment;
+    // Every message counts against the caller's request limit, whatever it is; before any D1 work.
+    if (!(await this.withinRateLimit(socket, attachment))) return;
     const size = typeof message === 'string' ? new TextEncoder().encode(message).length : message.byteLength;
     if (size > CHAT_LIMITS.maxMessageBytes) return refuse(socket, 'payload_too_large', `Messages are limited to ${CHAT_LIMITS.maxMessageBytes} bytes.`);
     let parsed: { type?: unknown; content?: unknown };
@@ -303,14 +299,8 @@ export class ChatSession extends DurableObject<Bindings> {
     }
     if (parsed?.type !== 'user_message' && parsed?.type !== 'cancel') return refuse(socket, 'invalid_request', "Unknown message type: send 'user_message' or 'cancel'.");
     const content = typeof parsed.content === 'string' ? parsed.content.trim() : '';
-    const attachment = socket.deserializeAttachment() as Attachment;
-    if (parsed.type === 'user_message') {
-      if (content === '' || content.length > CHAT_LIMITS.maxContentChars) {
-        return refuse(socket, 'invalid_request', `\`content\` must be 1–${CHAT_LIMITS.maxContentChars} characters.`);
-      }
-      // A turn counts against the caller's request limit, like POST …/messages; before any D1 work.
-      const { success } = await this.env.RATE_LIMITER.limit({ key: attachment.rateLimitKey });
-      if (!success) return refuse(socket, 'rate_limited', 'Too many requests for this user or API key: try again within a minute.');
+    if (parsed.type === 'user_message' && (content === '' || content.length > CHAT_LIMITS.maxContentChars)) {
+      return refuse(socket, 'invalid_request', `\`content\` must be 1–${CHAT_LIMITS.maxContentChars} characters.`);
     }
     const roundTrips: RoundTripCounter = { count: 0 };
     const ctx = await this.currentAccess(socket, attachment, roundTrips);
@@ -329,26 +319,13 @@ export class ChatSession extends DurableObject<Bindings> {
     }
   }
 
-  /**
-   * The socket's access now, read again from the catalog (one query): a member removed, demoted
-   * or whose organization changed tier since connecting acts as they are today. A socket whose
-   * access has ended is told, and closed with ACCESS_ENDED_CLOSE_CODE.
-   */
-  private async currentAccess(socket: WebSocket, attachment: Attachment, counter: RoundTripCounter): Promise<TenantContext | null> {
-    const context = await refreshPortable(this.env, counter, attachment.context);
-    const ctx = context && fromPortable(this.env, counter, context, this.waitUntil);
-    // A conversation deleted while this object was evicted is not there to load: access ended too.
-    const conversation = ctx && await this.load(ctx, attachment.conversationId).catch((error: unknown) => {
+  /** A socket may watch while its actor may see the conversation (a deleted one: nobody may). */
+  protected async mayWatch(ctx: TenantContext, { conversationId }: Attachment): Promise<boolean> {
+    const conversation = await this.load(ctx, conversationId).catch((error: unknown) => {
       if (error instanceof ApiError && error.code === 'not_found') return null;
       throw error;
     });
-    if (!ctx || !conversation || !maySee(ctx, conversation)) {
-      refuse(socket, 'forbidden', 'Your access to this conversation has ended.');
-      socket.close(ACCESS_ENDED_CLOSE_CODE, 'access ended');
-      return null;
-    }
-    socket.serializeAttachment({ ...attachment, context } satisfies Attachment);
-    return ctx;
+    return conversation !== null && maySee(ctx, conversation);
   }
 
   override async webSocketClose(socket: WebSocket, code: number, reason: string): Promise<void> {
@@ -370,13 +347,3 @@ export async function unwrapChatResponse(response: Response, roundTrips: { count
   }
   return response;
 }
-
-function send(socket: WebSocket, text: string) {
-  try {
-    socket.send(text);
-  } catch {
-    // A socket closing under us.
-  }
-}
-
-const refuse = (socket: WebSocket, code: string, detail: string) => send(socket, JSON.stringify({ type: 'error', code, detail } satisfies ChatEvent));

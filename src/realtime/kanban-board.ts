@@ -2,21 +2,25 @@
 // idle sockets cost nothing), knows who is watching, and is the only place a project's tasks are
 // created or reordered, one write at a time, so positions never collide. Every change, whether it
 // came through REST or a socket, is broadcast to every watcher.
-import { DurableObject } from 'cloudflare:workers';
 import { TASK_STATUSES } from '../db/enums';
-import type { Bindings } from '../env';
+import type { RoundTripCounter } from '../db/round-trips';
+import type { TenantContext } from '../env';
 import { UUID_PATTERN } from '../lib/ids';
-import { fromPortable, type PortableContext } from '../auth/tenant';
+import { fromPortable, toPortable, type PortableContext } from '../auth/tenant';
 import { ApiError, type ErrorCode, type FieldError } from '../lib/problem';
 import {
-  createTask, getBoard, getTask, moveTask, updateTask, type Task, type TaskInput, type TaskMove, type TaskPatch,
+  assertProjectVisible, createTask, getBoard, getTask, moveTask, updateTask, type Task, type TaskInput, type TaskMove, type TaskPatch,
 } from '../modules/tasks/service';
+import { RATE_LIMIT_KEY_HEADER, refuse as refuseOn, sendSafely, SocketAccess, type SocketAttachment } from './socket-access';
 
 export type ActorSummary = { type: string; id: string | null; name: string | null };
 export type BoardEvent =
   | { type: 'task.created' | 'task.updated'; task: Task; actor: ActorSummary }
-  /** `renumbered`: when the move closed a gap, the new position of every task of its column. */
-  | { type: 'task.moved'; task: Task; actor: ActorSummary; renumbered?: { id: string; position: number }[] }
+  /**
+   * `renumbered`: when the move closed a gap, the new position of every task of its column;
+   * `d1_round_trips`: a socket's move, where EXPOSE_D1_ROUND_TRIPS is set (a request's x-d1-round-trips).
+   */
+  | { type: 'task.moved'; task: Task; actor: ActorSummary; renumbered?: { id: string; position: number }[]; d1_round_trips?: number }
   /** `deleted_ids`: the task and every subtask deleted with it. */
   | { type: 'task.deleted'; task: Task & { deleted_ids: string[] }; actor: ActorSummary };
 
@@ -25,11 +29,9 @@ export type BoardResult<T> =
   | { ok: true; value: T; roundTrips: number }
   | { ok: false; error: { code: ErrorCode; detail: string; errors?: FieldError[] }; roundTrips: number };
 
-type Attachment = {
-  context: PortableContext;
+type Attachment = SocketAttachment & {
   projectId: string;
   user: ActorSummary;
-  canMove: boolean;
   /** Messages in the current rate window. */
   window: { start: number; count: number };
 };
@@ -51,9 +53,9 @@ export function actorSummary(context: Pick<PortableContext, 'actor'>): ActorSumm
   }
 }
 
-export class KanbanBoard extends DurableObject<Bindings> {
+export class KanbanBoard extends SocketAccess<Attachment> {
   private writes: Promise<unknown> = Promise.resolve();
-  private readonly waitUntil = (promise: Promise<unknown>) => this.ctx.waitUntil(promise);
+  protected readonly shows = 'this board';
 
   /**
    * D1 calls are outside the object's input gate: without this chain two moves could interleave
@@ -69,8 +71,8 @@ export class KanbanBoard extends DurableObject<Bindings> {
     context: PortableContext,
     operation: (ctx: ReturnType<typeof fromPortable>) => Promise<T>,
     event: (value: T) => BoardEvent,
+    counter: RoundTripCounter = { count: 0 },
   ): Promise<BoardResult<T>> {
-    const counter = { count: 0 };
     try {
       const value = await this.oneAtATime(() => operation(fromPortable(this.env, counter, context, this.waitUntil)));
       this.broadcast(event(value));
@@ -90,13 +92,34 @@ export class KanbanBoard extends DurableObject<Bindings> {
     return this.write(context, (ctx) => updateTask({ ctx, id, input }), (task) => ({ type: 'task.updated', task, actor: actorSummary(context) }));
   }
 
-  async moveTask(context: PortableContext, projectId: string, id: string, input: TaskMove): Promise<BoardResult<Task>> {
+  moveTask(context: PortableContext, projectId: string, id: string, input: TaskMove): Promise<BoardResult<Task>> {
+    return this.move(context, projectId, id, input);
+  }
+
+  /** A socket's move hands over the counter its access re-read started. */
+  private async move(context: PortableContext, projectId: string, id: string, input: TaskMove, socketRoundTrips?: RoundTripCounter) {
     const result = await this.write(
       context,
       (ctx) => moveTask({ ctx, projectId, id, input }),
-      ({ task, renumbered }) => ({ type: 'task.moved', task, actor: actorSummary(context), ...(renumbered.length > 0 ? { renumbered } : {}) }),
+      ({ task, renumbered }) => ({
+        type: 'task.moved', task, actor: actorSummary(context),
+        ...(renumbered.length > 0 ? { renumbered } : {}),
+        ...(socketRoundTrips && this.env.EXPOSE_D1_ROUND_TRIPS === 'true' ? { d1_round_trips: socketRoundTrips.count } : {}),
+      }),
+      socketRoundTrips,
     );
     return result.ok ? { ...result, value: result.value.task } : result;
+  }
+
+  /** A socket may watch while its actor may read tasks and see the project. */
+  protected async mayWatch(ctx: TenantContext, { projectId }: Attachment): Promise<boolean> {
+    if (!ctx.permissions.has('tasks:read')) return false;
+    // Only a client user's sight of a project changes with their access (it follows their customer).
+    if (ctx.clientEmail === null) return true;
+    return assertProjectVisible(ctx, projectId).then(() => true, (error: unknown) => {
+      if (error instanceof ApiError && error.code === 'not_found') return false;
+      throw error;
+    });
   }
 
   /** For changes made outside the object (edits that move nothing, deletions). */
@@ -106,13 +129,8 @@ export class KanbanBoard extends DurableObject<Bindings> {
 
   private send(sockets: WebSocket[], message: object) {
     const text = JSON.stringify(message);
-    for (const socket of sockets) {
-      try {
-        socket.send(text);
-      } catch {
-        // A socket closing under us: its close handler updates presence.
-      }
-    }
+    // A socket closing under us is skipped: its close handler updates presence.
+    for (const socket of sockets) sendSafely(socket, text);
   }
 
   private presence(except?: WebSocket) {
@@ -129,19 +147,11 @@ export class KanbanBoard extends DurableObject<Bindings> {
   override async fetch(request: Request): Promise<Response> {
     const context = JSON.parse(request.headers.get('x-strive-context') ?? 'null') as PortableContext | null;
     const projectId = request.headers.get('x-strive-project');
-    if (!context || !projectId || request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
+    const rateLimitKey = request.headers.get(RATE_LIMIT_KEY_HEADER);
+    if (!context || !projectId || !rateLimitKey || request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
       return new Response('expected a WebSocket upgrade from the Worker', { status: 400 });
     }
-    const { 0: client, 1: server } = new WebSocketPair();
-    this.ctx.acceptWebSocket(server);
-    const attachment: Attachment = {
-      context,
-      projectId,
-      user: actorSummary(context),
-      canMove: context.permissions.includes('tasks:write'),
-      window: { start: Date.now(), count: 0 },
-    };
-    server.serializeAttachment(attachment);
+    const { client, server } = await this.accept({ context, projectId, rateLimitKey, user: actorSummary(context), window: { start: Date.now(), count: 0 } });
     // In the write queue: a move landing while the socket connects is either in this snapshot
     // or broadcast after it, never lost between the two.
     const board = await this.oneAtATime(() => getBoard({ ctx: fromPortable(this.env, { count: 0 }, context, this.waitUntil), projectId }));
@@ -152,14 +162,17 @@ export class KanbanBoard extends DurableObject<Bindings> {
 
   override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
     const attachment = socket.deserializeAttachment() as Attachment;
-    const refuse = (code: string, detail: string, extra: object = {}) => socket.send(JSON.stringify({ type: 'error', code, detail, ...extra }));
+    const refuse = (code: string, detail: string, extra: object = {}) => refuseOn(socket, code, detail, extra);
+    // Every message counts against the caller's request limit, whatever it is; before anything else.
+    if (!(await this.withinRateLimit(socket, attachment))) return;
 
     const size = typeof message === 'string' ? new TextEncoder().encode(message).length : message.byteLength;
     if (size > SOCKET_LIMITS.maxMessageBytes) return refuse('payload_too_large', `Messages are limited to ${SOCKET_LIMITS.maxMessageBytes} bytes.`);
     const now = Date.now();
     const window = now - attachment.window.start >= SOCKET_LIMITS.windowMs ? { start: now, count: 0 } : attachment.window;
     window.count++;
-    socket.serializeAttachment({ ...attachment, window });
+    const counted: Attachment = { ...attachment, window };
+    socket.serializeAttachment(counted);
     if (window.count > SOCKET_LIMITS.messages) {
       return refuse('rate_limited', `At most ${SOCKET_LIMITS.messages} messages per ${SOCKET_LIMITS.windowMs / 1000} s.`, {
         retry_after: Math.ceil((window.start + SOCKET_LIMITS.windowMs - now) / 1000),
@@ -172,17 +185,21 @@ export class KanbanBoard extends DurableObject<Bindings> {
     } catch {
       return refuse('invalid_request', 'Messages are JSON objects with a `type`.');
     }
-    if (parsed?.type === 'ping') return socket.send(JSON.stringify({ type: 'pong' }));
+    if (parsed?.type === 'ping') return sendSafely(socket, JSON.stringify({ type: 'pong' }));
     if (parsed?.type !== 'move') return refuse('invalid_request', "Unknown message type: send 'move' or 'ping'.");
-    if (!attachment.canMove) return refuse('forbidden', "Watching only: moving tasks needs the 'tasks:write' permission.");
-
     const move = parseMove(parsed);
     if ('error' in move) return refuse('invalid_request', move.error);
-    const result = await this.moveTask(attachment.context, attachment.projectId, move.task_id, move.input);
+
+    // A move acts as its sender is now: a removed member is refused (and the socket closed), a demoted one as what they became.
+    const roundTrips: RoundTripCounter = { count: 0 };
+    const ctx = await this.currentAccess(socket, counted, roundTrips);
+    if (!ctx) return;
+    if (!ctx.permissions.has('tasks:write')) return refuse('forbidden', "Watching only: moving tasks needs the 'tasks:write' permission.");
+    const result = await this.move(toPortable(ctx), attachment.projectId, move.task_id, move.input, roundTrips);
     if (result.ok) return;
     if (result.error.code === 'conflict') {
       // A stale move: say so and hand over the task as it is now.
-      const task = await getTask({ ctx: fromPortable(this.env, { count: 0 }, attachment.context, this.waitUntil), id: move.task_id }).catch(() => null);
+      const task = await getTask({ ctx, id: move.task_id }).catch(() => null);
       return refuse('conflict', result.error.detail, { task });
     }
     return refuse(result.error.code, result.error.detail, result.error.errors ? { errors: result.error.errors } : {});

@@ -8,7 +8,8 @@ import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../.
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { ApiError } from '../../lib/problem';
 import { rateLimitKey } from '../../middleware/rate-limit';
-import { ACCESS_ENDED_CLOSE_CODE, CHAT_LIMITS, RATE_LIMIT_KEY_HEADER, unwrapChatResponse } from '../../realtime/chat-session';
+import { CHAT_LIMITS, unwrapChatResponse } from '../../realtime/chat-session';
+import { ACCESS_ENDED_CLOSE_CODE, ACCESS_RECHECK_MS, RATE_LIMIT_KEY_HEADER } from '../../realtime/socket-access';
 import { CONVERSATION_LIMITS, createConversation, deleteConversation, getConversation, listConversations, updateConversation } from './service';
 
 const Usage = z.object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int(), total_tokens: z.number().int() });
@@ -196,8 +197,9 @@ export function registerConversationRoutes(app: App) {
         'server → client: `history` {messages} on connect (a reply being written follows as one `delta` with its text so far), `message` {message} (each user message, to every client), ' +
         '`delta` {message_id, text}, `done` {message, usage}, `error` {code, detail}. client → server: `user_message` {content}, `cancel`. ' +
         `One answer at a time: a \`user_message\` meanwhile gets \`error\` \`generation_in_progress\`. Limits: ${CHAT_LIMITS.maxMessageBytes / 1024} KB a message, ${CHAT_LIMITS.maxContentChars} characters of content; ` +
-        'each `user_message` counts against the caller\'s request rate limit (`error` `rate_limited`). The caller\'s access is read again for each `user_message` and `cancel`: ' +
-        `once it has ended the socket gets \`error\` \`forbidden\` and is closed with code ${ACCESS_ENDED_CLOSE_CODE}.`,
+        'every message counts against the caller\'s request rate limit (`error` `rate_limited`). The caller\'s access is read again for each `user_message` and `cancel`, ' +
+        `and for every open socket at least every ${ACCESS_RECHECK_MS / 1000} s: once it has ended (or the caller may no longer see the conversation) ` +
+        `the socket gets \`error\` \`forbidden\` and is closed with code ${ACCESS_ENDED_CLOSE_CODE}.`,
       request: { params: itemParams },
       responses: { 101: { description: 'Switching protocols' }, 426: { description: 'Not a WebSocket upgrade' } },
     }),

@@ -6,6 +6,8 @@ import { pageOf, pageQuery } from '../../lib/pagination';
 import { ApiError } from '../../lib/problem';
 import { announce, boardOf, onBoard } from '../../realtime/kanban-client';
 import { actorSummary } from '../../realtime/kanban-board';
+import { ACCESS_ENDED_CLOSE_CODE, ACCESS_RECHECK_MS, RATE_LIMIT_KEY_HEADER } from '../../realtime/socket-access';
+import { rateLimitKey } from '../../middleware/rate-limit';
 import { toPortable } from '../../auth/tenant';
 import { assertProjectVisible, deleteTask, getBoard, getTask, listProjectTasks, listTasks, updateTask } from './service';
 
@@ -206,7 +208,9 @@ export function registerTaskRoutes(app: App) {
         'a `task.moved` that renumbered its column (the gap between its neighbours had closed) also carries `renumbered` [{id, position}]: the new position of every task in that column; ' +
         "a `task.deleted` carries the task as it was, plus `deleted_ids`: it and every subtask deleted with it; " +
         'client → server: `move` {task_id, status, before_id?, after_id?, version} (neighbours as in POST …/tasks/{id}/move), `ping`. ' +
-        'In addition to the contract, the server answers `ping` with `pong`. Limits: 8 KB a message, 20 messages per 10 s.',
+        'In addition to the contract, the server answers `ping` with `pong`. Limits: 8 KB a message, 20 messages per 10 s, and every message counts against ' +
+        "the caller's request rate limit (`error` `rate_limited`). The caller's access is read again for each `move`, and for every open socket at least every " +
+        `${ACCESS_RECHECK_MS / 1000} s: once it has ended (or the caller may no longer see the project) the socket gets \`error\` \`forbidden\` and is closed with code ${ACCESS_ENDED_CLOSE_CODE}.`,
       request: { params: projectParams },
       responses: { 101: { description: 'Switching protocols' }, 426: { description: 'Not a WebSocket upgrade' } },
     }),
@@ -220,6 +224,7 @@ export function registerTaskRoutes(app: App) {
       const headers = new Headers(c.req.raw.headers);
       headers.set('x-strive-context', JSON.stringify(toPortable(ctx)));
       headers.set('x-strive-project', projectId);
+      headers.set(RATE_LIMIT_KEY_HEADER, await rateLimitKey(c.get('credentials')));
       return boardOf(c, projectId).fetch(new Request(c.req.url, { headers }));
     },
   );
