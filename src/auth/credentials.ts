@@ -3,6 +3,7 @@
 import { verifyToken } from '@clerk/backend';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv, Bindings, Credentials } from '../env';
+import { webUrlOrNull } from '../lib/fields';
 import { ApiError } from '../lib/problem';
 import { API_KEY_PREFIX } from './api-keys';
 import { CALENDAR_TOKEN_PREFIX } from './calendar-tokens';
@@ -60,7 +61,7 @@ async function verifySession(token: string, env: Bindings): Promise<Credentials>
     clerkUserId: claims.sub,
     email: text(claims.email)?.toLowerCase(),
     name: text(claims.name),
-    avatarUrl: text(claims.picture),
+    avatarUrl: webUrlOrNull(claims.picture) ?? undefined,
   };
 }
 

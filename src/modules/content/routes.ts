@@ -1,20 +1,18 @@
 import { z } from '@hono/zod-openapi';
 import { CONTENT_STATUSES, CONTENT_TYPES } from '../../db/enums';
-import { Id, SearchText } from '../../lib/fields';
+import { Id, SearchText, WebUrl } from '../../lib/fields';
 import { defineRoute, json, jsonBody, optionalJsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import {
   archiveContent, createContent, deleteContent, getContent, listContent, publishContent, unpublishContent, updateContent,
 } from './service';
 
-const HttpUrl = z.url({ protocol: /^https?$/, hostname: z.regexes.domain }).max(2048);
-
 export const SeoMetaSchema = z
   .object({
     title: z.string().trim().min(1).max(200),
     description: z.string().trim().min(1).max(500),
-    canonical_url: HttpUrl,
-    image: HttpUrl.openapi({ description: 'An http(s) image URL, e.g. a public asset URL' }),
+    canonical_url: WebUrl(),
+    image: WebUrl().openapi({ description: 'An http(s) image URL, e.g. a public asset URL' }),
   })
   .partial()
   .strict()

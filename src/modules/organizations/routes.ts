@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { requireUser } from '../../auth/users';
 import { MEMBER_ROLES, SUBSCRIPTION_STATUSES } from '../../db/enums';
+import { WebUrl } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { createOrganization, deleteOrganization, getOrganization, SLUG_PATTERN, updateOrganization } from './service';
 
@@ -36,8 +37,8 @@ const OrganizationPatch = z
     name: z.string().trim().min(1).max(120),
     slug: Slug,
     description: z.string().max(2000).nullable(),
-    logo_url: z.string().url().max(2048).nullable(),
-    website: z.string().url().max(2048).nullable(),
+    logo_url: WebUrl().nullable(),
+    website: WebUrl().nullable(),
     settings: z.record(z.string(), z.unknown()).refine((s) => JSON.stringify(s).length <= 16_384, 'At most 16 KB.'),
   })
   .partial()

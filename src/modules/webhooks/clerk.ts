@@ -8,6 +8,7 @@ import { processed_events, users } from '../../db/catalog';
 import { isUniqueViolation } from '../../db/errors';
 import { catalogDb, type CatalogDb } from '../../db/shards';
 import { forgetAccess } from '../../auth/tenant';
+import { webUrlOrNull } from '../../lib/fields';
 import { uuidv7 } from '../../lib/ids';
 import { defineRoute, json, type App } from '../../lib/openapi';
 import { received, WebhookReceived } from './received';
@@ -35,7 +36,7 @@ function effectOf(catalog: CatalogDb, event: WebhookEvent) {
         first_name: event.data.first_name,
         last_name: event.data.last_name,
         name: fullName(event.data),
-        avatar_url: event.data.image_url || null,
+        avatar_url: webUrlOrNull(event.data.image_url),
         clerk_updated_at: event.data.updated_at,
         updated_at: new Date().toISOString(),
       };
