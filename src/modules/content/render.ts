@@ -61,3 +61,9 @@ const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '
 
 /** Text as HTML or XML character data (or a quoted attribute value). */
 export const escapeHtml = (value: string) => value.replace(/[&<>"']/g, (ch) => HTML_ESCAPES[ch]!);
+
+/**
+ * Text that a reader may show as text or render as HTML (an RSS `<title>`): with `<` and `>`
+ * escaped no tag can start, while `&`, quotes and apostrophes stay as they are for plain-text readers.
+ */
+export const withoutTags = (value: string) => value.replace(/[<>]/g, (ch) => HTML_ESCAPES[ch]!);
