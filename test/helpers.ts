@@ -16,13 +16,17 @@ function key(): Promise<CryptoKey> {
   return (signingKey ??= crypto.subtle.importKey('pkcs8', der, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']));
 }
 
-export type TokenClaims = { sub: string; email?: string; email_verified?: boolean; name?: string; picture?: string; azp?: string; exp?: number; iat?: number; nbf?: number };
+export type TokenClaims = { sub: string; email?: string; email_verified?: boolean | string; name?: string; picture?: string; azp?: string; exp?: number; iat?: number; nbf?: number };
 
-/** A Clerk-shaped session token (RS256) signed with the key whose public half is CLERK_JWT_KEY. */
+/**
+ * A Clerk-shaped session token (RS256) signed with the key whose public half is CLERK_JWT_KEY.
+ * An email is verified (`email_verified: true`) unless the claims say otherwise.
+ */
 export async function signToken(claims: TokenClaims): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const header = { alg: 'RS256', typ: 'JWT', kid: 'test' };
-  const payload = { iss: 'https://clerk.strive.test', sid: `sess_${crypto.randomUUID()}`, iat: now, nbf: now - 5, exp: now + 600, ...claims };
+  const verified = claims.email ? { email_verified: true } : {};
+  const payload = { iss: 'https://clerk.strive.test', sid: `sess_${crypto.randomUUID()}`, iat: now, nbf: now - 5, exp: now + 600, ...verified, ...claims };
   const part = (value: object) => base64UrlEncode(encoder.encode(JSON.stringify(value)));
   const input = `${part(header)}.${part(payload)}`;
   const signature = await crypto.subtle.sign('RSASSA-PKCS1-v1_5', await key(), encoder.encode(input));

@@ -37,7 +37,7 @@ function calendarFeedToken(request: Request): string | undefined {
   return token;
 }
 
-type SessionClaims = { sub: string; email?: unknown; name?: unknown; picture?: unknown };
+type SessionClaims = { sub: string; email?: unknown; email_verified?: unknown; name?: unknown; picture?: unknown };
 
 async function verifySession(token: string, env: Bindings): Promise<Credentials> {
   if (!env.CLERK_JWT_KEY && !env.CLERK_SECRET_KEY) {
@@ -59,7 +59,9 @@ async function verifySession(token: string, env: Bindings): Promise<Credentials>
   return {
     type: 'session',
     clerkUserId: claims.sub,
-    email: text(claims.email)?.toLowerCase(),
+    // The email provisions a user and claims their invitation, so it counts only when the token
+    // says Clerk verified it (`{{user.email_verified}}`, a boolean, or its text).
+    email: claims.email_verified === true || claims.email_verified === 'true' ? text(claims.email)?.toLowerCase() : undefined,
     name: text(claims.name),
     avatarUrl: webUrlOrNull(claims.picture) ?? undefined,
   };
