@@ -3,6 +3,7 @@ import { CONTENT_STATUSES, CONTENT_TYPES } from '../../db/enums';
 import { Id, SearchText, WebUrl } from '../../lib/fields';
 import { defineRoute, json, jsonBody, optionalJsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
+import { MARKDOWN_MAX_CHARS, MARKDOWN_MAX_DEPTH, MARKDOWN_TOO_LONG } from './render';
 import {
   archiveContent, createContent, deleteContent, getContent, listContent, publishContent, unpublishContent, updateContent,
 } from './service';
@@ -48,7 +49,9 @@ const ContentSummarySchema = ContentSchema.omit({ content: true, html: true }).o
 const fields = {
   title: z.string().trim().min(1).max(300),
   slug: Slug.openapi({ description: 'Unique in the organization; made from the title when absent' }),
-  content: z.string().max(200_000).openapi({ description: 'Markdown; rendered and sanitised on write' }),
+  content: z.string().max(MARKDOWN_MAX_CHARS, MARKDOWN_TOO_LONG).openapi({
+    description: `Markdown; rendered and sanitised on write. At most ${MARKDOWN_MAX_CHARS} characters, block quotes and lists nested at most ${MARKDOWN_MAX_DEPTH} deep`,
+  }),
   excerpt: z.string().trim().max(1000).nullable(),
   content_type: z.enum(CONTENT_TYPES),
   seo_meta: SeoMetaSchema,
