@@ -14,13 +14,17 @@ const AUTHORIZED_PARTY = 'http://127.0.0.1:8787';
 
 const base64url = (data) => Buffer.from(data).toString('base64url');
 
-/** An RS256 JWT with the claims Clerk puts in a session token (plus `email` and `name`). */
+/**
+ * An RS256 JWT with the claims Clerk puts in a session token, plus what the README's session token
+ * template adds: `email`, `email_verified` (a dev address counts as verified) and `name`.
+ */
 export function signDevToken({ privateKeyPem, email, name, ttl = 3600 }) {
   const iat = Math.floor(Date.now() / 1000);
   const header = { alg: 'RS256', typ: 'JWT', kid: 'dev' };
   const claims = {
     sub: devClerkUserId(email),
     email,
+    email_verified: true,
     ...(name ? { name } : {}),
     iat,
     // A few seconds of slack: a worker whose clock runs slightly behind must not see a token

@@ -75,12 +75,12 @@ describe('audit: what each mutation writes', () => {
   it('writes organization.update with old and new of only the changed fields', async () => {
     const { org } = await createOrg(await newUser('auditor'));
     // description is sent unchanged: it must not appear in the row.
-    const res = await call('PATCH', `/v1/orgs/${org.slug}`, org.owner.token, { name: 'Renamed', description: 'Before', website: 'https://example.com' });
+    const res = await call('PATCH', `/v1/orgs/${org.slug}`, org.owner.token, { name: 'Renamed', description: 'Before', website: 'https://example.com/' });
     expect(res.status).toBe(200);
     const row = await onlyRow(org, 'organization.update', org.id);
     expectUserActor(row, org.owner, res);
     expect(row.old_data).toEqual({ name: `Audit ${org.slug}`, website: null });
-    expect(row.new_data).toEqual({ name: 'Renamed', website: 'https://example.com' });
+    expect(row.new_data).toEqual({ name: 'Renamed', website: 'https://example.com/' });
   });
 
   it('writes member.create, member.update and member.delete', async () => {

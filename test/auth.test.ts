@@ -179,6 +179,27 @@ describe('users from tokens', () => {
     expect(inside.body.role).toBe('member');
   });
 
+  it('provisions a user and claims an invitation only with an email the token marks verified', async () => {
+    const org = await newOrg();
+    const email = uniqueEmail('unverified');
+    const invited = await api('POST', `/v1/orgs/${org.slug}/members`, { token: org.owner.token, body: { email, role: 'admin' } });
+    expect(invited.status).toBe(201);
+    const placeholder = () => env.CATALOG.prepare('SELECT clerk_user_id FROM users WHERE email = ?').bind(email).first<{ clerk_user_id: string | null }>();
+    const sub = uniqueSub('outsider');
+    // Clerk's session token carries `email_verified` only when the template adds it: absent is not verified.
+    for (const email_verified of [false, 'false', undefined]) {
+      const token = await signToken({ sub, email, email_verified });
+      expectUnauthenticated(await api('GET', '/v1/me', { token }), 'user_not_synced');
+      expectUnauthenticated(await api('GET', `/v1/orgs/${org.slug}`, { token }), 'user_not_synced');
+      expect((await placeholder())!.clerk_user_id, String(email_verified)).toBeNull();
+    }
+    // Clerk's shortcode keeps the boolean; its text form is taken too.
+    const verified = await api('GET', `/v1/orgs/${org.slug}`, { token: await signToken({ sub, email, email_verified: 'true' }) });
+    expect(verified.status, JSON.stringify(verified.body)).toBe(200);
+    expect(verified.body.role).toBe('admin');
+    expect((await placeholder())!.clerk_user_id).toBe(sub);
+  });
+
   it('claims an invited placeholder on an organization route as well as on /v1/me', async () => {
     const org = await newOrg();
     const email = uniqueEmail('direct');

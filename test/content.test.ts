@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { renderMarkdown } from '../src/modules/content/render';
+import { MARKDOWN_MAX_CHARS, MARKDOWN_MAX_DEPTH, renderMarkdown } from '../src/modules/content/render';
 import { slugFromTitle } from '../src/modules/content/service';
 import { api, expectProblem, joinAs, newOrg, newUser } from './helpers';
 import { env } from 'cloudflare:test';
@@ -202,6 +202,45 @@ describe('content', () => {
     const archived = await api('POST', `/v1/orgs/${org.slug}/content/${item.id}/archive`, mod);
     expect(archived.status, JSON.stringify(archived.body)).toBe(200);
     expect(archived.body.status).toBe('archived');
+  });
+
+  it('bounds what it renders: a size and a nesting limit, each a 400 naming content and the limit', async () => {
+    const org = await newOrg();
+    const t = org.owner.token;
+    const create = (content: string) => api('POST', `/v1/orgs/${org.slug}/content`, { token: t, body: { title: 'Limits', slug: `l-${crypto.randomUUID().slice(0, 8)}`, content } });
+    const refused = (res: Awaited<ReturnType<typeof create>>, limit: number) => {
+      expectProblem(res, 400, 'invalid_request');
+      expect(res.body.errors).toEqual([{ path: 'content', message: expect.stringContaining(String(limit)) }]);
+    };
+    // The limits are published with the field.
+    const spec = (await api('GET', '/openapi.json')).body;
+    const field = spec.components.schemas.ContentCreate.properties.content;
+    expect(field.maxLength).toBe(MARKDOWN_MAX_CHARS);
+    expect(field.description).toContain(`${MARKDOWN_MAX_DEPTH} deep`);
+
+    refused(await create('a'.repeat(MARKDOWN_MAX_CHARS + 1)), MARKDOWN_MAX_CHARS);
+    // Deeply nested block quotes crashed the old renderer (a 500); lists and a mix of both are nested too.
+    for (const deep of ['>'.repeat(MARKDOWN_MAX_CHARS), `${'>'.repeat(MARKDOWN_MAX_DEPTH + 1)} x`, `${'> '.repeat(MARKDOWN_MAX_DEPTH)}- x`,
+      Array.from({ length: MARKDOWN_MAX_DEPTH + 1 }, (_, i) => `${'  '.repeat(i)}- item ${i}`).join('\n')]) {
+      refused(await create(deep), MARKDOWN_MAX_DEPTH);
+    }
+    const item = (await create('fine')).body;
+    refused(await api('PATCH', `/v1/orgs/${org.slug}/content/${item.id}`, { token: t, body: { content: '>'.repeat(1000) } }), MARKDOWN_MAX_DEPTH);
+
+    // At the limits everything renders, the innermost text included (nothing is cut off).
+    const quotes = await create(`${'>'.repeat(MARKDOWN_MAX_DEPTH)} innermost`);
+    expect(quotes.status, JSON.stringify(quotes.body)).toBe(201);
+    expect(quotes.body.html.match(/<blockquote>/g)).toHaveLength(MARKDOWN_MAX_DEPTH);
+    expect(quotes.body.html).toContain('innermost');
+    const lists = await create(Array.from({ length: MARKDOWN_MAX_DEPTH }, (_, i) => `${'  '.repeat(i)}- item ${i}`).join('\n') + '\n\nafter');
+    expect(lists.status).toBe(201);
+    expect(lists.body.html.match(/<ul>/g)).toHaveLength(MARKDOWN_MAX_DEPTH);
+    expect(lists.body.html).toContain(`item ${MARKDOWN_MAX_DEPTH - 1}`);
+    expect(lists.body.html).toContain('<p>after</p>');
+    // The emphasis run that took 22 s (at 200,000 characters) renders, as text.
+    const emphasis = await create('_a'.repeat(MARKDOWN_MAX_CHARS / 2));
+    expect(emphasis.status).toBe(201);
+    expect(emphasis.body.html).toBe(`<p>${'_a'.repeat(MARKDOWN_MAX_CHARS / 2)}</p>`);
   });
 
   it('answers 404 for content of another organization', async () => {

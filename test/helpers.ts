@@ -1,6 +1,6 @@
 // What every test file drives the Worker with: real session tokens signed by the test key,
 // requests through SELF (the Worker as deployed), and small builders for users and organizations.
-import { createExecutionContext, createMessageBatch, env, getQueueResult, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
+import { createExecutionContext, createMessageBatch, env, fetchMock, getQueueResult, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
 import { expect } from 'vitest';
 import worker from '../src/index';
 import { base64UrlEncode, base64Decode } from '../src/lib/crypto';
@@ -16,13 +16,17 @@ function key(): Promise<CryptoKey> {
   return (signingKey ??= crypto.subtle.importKey('pkcs8', der, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']));
 }
 
-export type TokenClaims = { sub: string; email?: string; name?: string; azp?: string; exp?: number; iat?: number; nbf?: number };
+export type TokenClaims = { sub: string; email?: string; email_verified?: boolean | string; name?: string; picture?: string; azp?: string; exp?: number; iat?: number; nbf?: number };
 
-/** A Clerk-shaped session token (RS256) signed with the key whose public half is CLERK_JWT_KEY. */
+/**
+ * A Clerk-shaped session token (RS256) signed with the key whose public half is CLERK_JWT_KEY.
+ * An email is verified (`email_verified: true`) unless the claims say otherwise.
+ */
 export async function signToken(claims: TokenClaims): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const header = { alg: 'RS256', typ: 'JWT', kid: 'test' };
-  const payload = { iss: 'https://clerk.strive.test', sid: `sess_${crypto.randomUUID()}`, iat: now, nbf: now - 5, exp: now + 600, ...claims };
+  const verified = claims.email ? { email_verified: true } : {};
+  const payload = { iss: 'https://clerk.strive.test', sid: `sess_${crypto.randomUUID()}`, iat: now, nbf: now - 5, exp: now + 600, ...verified, ...claims };
   const part = (value: object) => base64UrlEncode(encoder.encode(JSON.stringify(value)));
   const input = `${part(header)}.${part(payload)}`;
   const signature = await crypto.subtle.sign('RSASSA-PKCS1-v1_5', await key(), encoder.encode(input));
@@ -206,4 +210,43 @@ export function refuseRateLimitKey(key: string) {
     return options.key === key ? { success: false } : limit.call(this, options);
   };
   return { keys, restore: () => void (limiter.limit = limit) };
+}
+
+/** What a mocked resolver knows: a name's addresses (A and AAAA), or a failure to play. */
+export type DnsAnswers = Record<string, string[] | 'SERVFAIL' | 'HTTP 503'>;
+const resolvers = new Map<string, { answers: DnsAnswers; queries: string[] }>();
+
+/**
+ * Answers DNS-over-HTTPS look-ups at `resolver` (default: wrangler.toml's DOH_RESOLVER_URL) in
+ * Cloudflare's JSON shape, from `answers`; a name not listed is NXDOMAIN. The interceptor is
+ * registered once per resolver and persists; each call replaces its answers. Returns the look-ups
+ * (`name/type`) this resolver gets from now on. fetchMock must be active.
+ */
+export function mockDns(answers: DnsAnswers, resolver = env.DOH_RESOLVER_URL): string[] {
+  const known = resolvers.get(resolver);
+  if (known) {
+    known.answers = answers;
+    known.queries.length = 0;
+    return known.queries;
+  }
+  const state = { answers, queries: [] as string[] };
+  resolvers.set(resolver, state);
+  const { origin, pathname } = new URL(resolver);
+  fetchMock
+    .get(origin)
+    .intercept({ path: (path) => path.startsWith(`${pathname}?`), method: 'GET' })
+    .reply((request) => {
+      const query = new URL(request.path, origin).searchParams;
+      const [name, type] = [query.get('name')!, query.get('type')!];
+      state.queries.push(`${name}/${type}`);
+      const answer = state.answers[name];
+      if (answer === 'HTTP 503') return { statusCode: 503, data: 'unavailable' };
+      const json = (data: object) => ({ statusCode: 200, data: JSON.stringify(data), responseOptions: { headers: { 'content-type': 'application/dns-json' } } });
+      if (answer === 'SERVFAIL') return json({ Status: 2 });
+      if (!answer) return json({ Status: 3, Question: [{ name, type: type === 'A' ? 1 : 28 }] });
+      const records = answer.filter((address) => address.includes(':') === (type === 'AAAA'));
+      return json({ Status: 0, Answer: records.map((data) => ({ name, type: type === 'A' ? 1 : 28, TTL: 60, data })) });
+    })
+    .persist();
+  return state.queries;
 }

@@ -172,15 +172,39 @@ describe('public content', () => {
     expect(feed.headers.get('content-type')).toBe('application/rss+xml; charset=utf-8');
     const xml = feed.body as string;
     expect(xml.startsWith('<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>')).toBe(true);
-    expect(xml).toContain('<title>Fish &amp; &lt;Chips&gt;</title>');
+    // Escaped as XML, and what a reader renders as HTML starts no tag (see the next test).
+    expect(xml).toContain('<title>Fish &amp; &amp;lt;Chips&amp;gt;</title>');
     expect(xml).toContain('<link>https://acme.test/a?b=1&amp;c=2</link>');
-    expect(xml).toContain('<description>&quot;quoted&quot; &amp; &#39;single&#39;</description>');
+    expect(xml).toContain('<description>&amp;quot;quoted&amp;quot; &amp;amp; &amp;#39;single&amp;#39;</description>');
     expect(xml).toContain('<description>&lt;p&gt;&lt;b&gt;bold&lt;/b&gt;&lt;/p&gt;</description>');
     expect(xml).toContain(`<link>https://strive.test/v1/public/${org.slug}/content/second?format=html</link>`);
     expect(xml).not.toContain('A page');
     expect(xml.match(/<item>/g)).toHaveLength(2);
     expect(xml.indexOf('Second')).toBeLessThan(xml.indexOf('Fish'));
     expect((await pub(org, '/feed.xml')).roundTrips).toBe(0);
+  });
+
+  it('gives feed readers that render titles and descriptions as HTML text, never markup', async () => {
+    const org = await newOrg();
+    const name = '<img src=x onerror=alert(1)> Org';
+    expect((await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { name } })).status).toBe(200);
+    const title = '<img src=x onerror=alert(2)>Fish & Chips';
+    const excerpt = '<img src=x onerror=alert(3)> "quoted" & \'single\' <script>alert(4)</script>';
+    await post(org, { title, excerpt }, {});
+    await post(org, { title: '<svg onload=alert(5)>', content: '<img src=x onerror=alert(6)>**bold**' }, {});
+    const xml = (await pub(org, '/feed.xml')).body as string;
+    // What a reader has once the XML is parsed: each element's text, entities decoded.
+    const XML_ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" };
+    const decode = (text: string) => text.replace(/&(amp|lt|gt|quot|#39);/g, (_, name: string) => XML_ENTITIES[name]!);
+    const texts = [...xml.matchAll(/<(title|description)>([^<]*)<\/\1>/g)].map((match) => decode(match[2]!));
+    expect(texts).toHaveLength(6);
+    // Rendered as HTML, none of them starts a tag other than the sanitised body's own.
+    for (const text of texts) expect(text.replace(/<\/?(p|strong)>/g, '')).not.toMatch(/<[a-z!/?]/i);
+    const html = (text: string) => decode(text); // HTML's entities for these characters are XML's
+    expect(texts).toContain(`&lt;img src=x onerror=alert(1)&gt; Org`);
+    expect(html(texts.find((t) => t.includes('Fish'))!)).toBe(title);
+    expect(html(texts.find((t) => t.includes('quoted'))!)).toBe(excerpt);
+    expect(texts).toContain('<p><strong>bold</strong></p>');
   });
 
   it('serves /embed.js, embeddable from any site', async () => {

@@ -2,7 +2,7 @@ import { createExecutionContext, createMessageBatch, createScheduledController, 
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import worker from '../src/index';
 import type { NotificationMessage } from '../src/modules/appointments/reminders';
-import { api, expectProblem, joinAs, newOrg, type TestOrg } from './helpers';
+import { api, expectProblem, joinAs, mockDns, newOrg, type TestOrg } from './helpers';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -186,10 +186,10 @@ describe('the appointment webhook', () => {
     const { id, description, start_time, end_time, status, location, meeting_url, customer_id, assigned_to } = res.body;
     return { id, title, description, start_time, end_time, status, location, meeting_url, customer_id, assigned_to };
   };
-  const consume = async (messages: NotificationMessage[]) => {
+  const consume = async (messages: NotificationMessage[], bindings: object = env) => {
     const batch = createMessageBatch<NotificationMessage>('strive-notifications', messages.map((body, i) => ({ id: `m${i + 1}`, timestamp: new Date(), attempts: 1, body })));
     const ctx = createExecutionContext();
-    await worker.queue!(batch as never, env as never, ctx);
+    await worker.queue!(batch as never, bindings as never, ctx);
     return getQueueResult(batch, ctx);
   };
 
@@ -225,6 +225,11 @@ describe('the appointment webhook', () => {
       'https://169.254.169.254/latest/meta-data', 'https://[::1]/x', 'https://[fd00::1]/x',
       'https://metadata.google.internal/computeMetadata', 'https://HOOKS.INTERNAL/x', 'https://hooks.internal./x',
       'https://printer.local/x', 'https://app.localhost/x', 'https://router.home.arpa/x', 'https://home.arpa/x',
+      // Names that resolve to internal addresses by design: wildcard-DNS services and private suffixes.
+      'https://localtest.me/x', 'https://hooks.localtest.me/x', 'https://169.254.169.254.nip.io/latest', 'https://10.0.0.1.sslip.io/x',
+      'https://7f000001.XIP.IO/x', 'https://app.lvh.me/x', 'https://localhost.localdomain/x', 'https://kubernetes.default.svc/x',
+      // Malformed, or credentials that make one host read as another.
+      'https://', 'https:', 'https://hooks..example.com/x', 'https://trusted.example.com@evil.example.com/x',
     ];
     for (const url of refused) {
       const res = await put(url);
@@ -232,8 +237,19 @@ describe('the appointment webhook', () => {
       expectProblem(res, 400, 'invalid_request');
       expect(res.body.errors[0].path, url).toBe('url');
     }
-    const accepted = ['https://hooks.example.com/x', 'https://internal.example.com/x', 'https://local.example.com:8443/x', 'https://notlocalhost.com/x', 'https://home.arpa.example.com/x'];
+    const accepted = ['https://hooks.example.com/x', 'https://internal.example.com/x', 'https://local.example.com:8443/x', 'https://notlocalhost.com/x', 'https://home.arpa.example.com/x', 'https://nip.io.example.com/x'];
     for (const url of accepted) expect((await put(url)).status, url).toBe(200);
+  });
+
+  it('stores the URL as the URL parser reads it, so a URL without slashes is not a 500', async () => {
+    const org = await newOrg();
+    const path = `/v1/orgs/${org.slug}/appointments/webhook`;
+    for (const [sent, stored] of [['https:hooks.example.com/x', 'https://hooks.example.com/x'], [' HTTPS://Hooks.Example.com ', 'https://hooks.example.com/'], ['https:/hooks.example.com/a/../b', 'https://hooks.example.com/b']]) {
+      const put = await api('PUT', path, { token: org.owner.token, body: { url: sent } });
+      expect(put.status, JSON.stringify(put.body)).toBe(200);
+      expect(put.body.url).toBe(stored);
+      expect((await api('GET', path, { token: org.owner.token })).body.url).toBe(stored);
+    }
   });
 
   it('does not call a stored webhook URL on a private name (set before such names were refused)', async () => {
@@ -246,6 +262,61 @@ describe('the appointment webhook', () => {
     const result = await consume([await message(org, 'r-private', await appointment(org, 'due', HOUR))]);
     expect(result.retryMessages).toEqual([]);
     expect(result.explicitAcks).toEqual(['m1']);
+  });
+
+  it('resolves the host before delivering and does not call a name that resolves to an internal address', async () => {
+    const org = await newOrg();
+    const due = await message(org, 'r-dns', await appointment(org, 'due', HOUR));
+    fetchMock.activate();
+    fetchMock.disableNetConnect();
+    const internal: Record<string, string[]> = {
+      loopback: ['127.0.0.1'], metadata: ['169.254.169.254'], private: ['10.1.2.3'], cgnat: ['100.64.0.7'], benchmark: ['198.18.0.1'],
+      'unique-local': ['fd00:ec2::254'], 'v6-loopback': ['::1'], 'v4-mapped': ['::ffff:169.254.169.254'], 'link-local': ['fe80::1'],
+      // One internal address among public ones is enough: fetch may pick any of them.
+      mixed: ['93.184.216.34', '192.168.0.10'],
+    };
+    for (const [label, addresses] of Object.entries(internal)) {
+      const host = `${label}.hooks.example.com`;
+      expect((await api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url: `https://${host}/x` } })).status).toBe(200);
+      const looked = mockDns({ [host]: addresses });
+      // Net connect is off and no interceptor answers the host: a call would fail and be retried.
+      const result = await consume([due]);
+      expect(looked.sort(), label).toEqual([`${host}/A`, `${host}/AAAA`]);
+      expect(result.retryMessages, label).toEqual([]);
+      expect(result.explicitAcks, label).toEqual(['m1']);
+    }
+  });
+
+  it('retries a reminder whose host cannot be resolved (fail closed); the resolver is configurable, and the check can be turned off', async () => {
+    const org = await newOrg();
+    const due = await message(org, 'r-unresolved', await appointment(org, 'due', HOUR));
+    const put = (url: string) => api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url } });
+    fetchMock.activate();
+    fetchMock.disableNetConnect();
+    expect((await put('https://hooks.example.com/r')).status).toBe(200);
+    for (const failure of ['SERVFAIL', 'HTTP 503', undefined] as const) {
+      mockDns(failure ? { 'hooks.example.com': failure } : {});
+      const result = await consume([due]);
+      expect(result.retryMessages, failure ?? 'NXDOMAIN').toEqual([{ msgId: 'm1' }]);
+      expect(result.explicitAcks).toEqual([]);
+    }
+
+    const delivered: string[] = [];
+    fetchMock.get('https://hooks.example.com').intercept({ path: '/r', method: 'POST' }).reply(200, (opts) => {
+      delivered.push(JSON.parse(String(opts.body)).id);
+      return 'ok';
+    }).times(2);
+    // Another resolver, by DOH_RESOLVER_URL: the default one is not asked.
+    const resolver = 'https://dns.example.net/resolve';
+    const atDefault = mockDns({});
+    const looked = mockDns({ 'hooks.example.com': ['93.184.216.34'] }, resolver);
+    expect((await consume([due], { ...env, DOH_RESOLVER_URL: resolver })).explicitAcks).toEqual(['m1']);
+    expect([looked.length, atDefault.length]).toEqual([2, 0]);
+    // OUTBOUND_DNS_CHECK=off (a dev machine without a resolver): delivered without a look-up.
+    looked.length = 0;
+    expect((await consume([due], { ...env, OUTBOUND_DNS_CHECK: 'off' })).explicitAcks).toEqual(['m1']);
+    expect(looked).toEqual([]);
+    expect(delivered).toEqual(['r-unresolved', 'r-unresolved']);
   });
 
   it("goes with its organization's deletion, reminders too", async () => {
@@ -271,6 +342,7 @@ describe('the appointment webhook', () => {
 
     fetchMock.activate();
     fetchMock.disableNetConnect();
+    const looked = mockDns({ 'hooks.example.com': ['93.184.216.34', '2606:2800:21f:cb07:6820:80da:af6b:8b2c'] });
     const received: { headers: Record<string, string>; body: string }[] = [];
     const hooks = fetchMock.get('https://hooks.example.com');
     hooks.intercept({ path: '/strive', method: 'POST' }).reply(200, (opts) => {
@@ -282,6 +354,8 @@ describe('the appointment webhook', () => {
     const messages = [await message(org, 'reminder-1', call), await message(org, 'reminder-2', call), await message(quiet, 'reminder-3', quietCall)];
     const result = await consume(messages);
     fetchMock.assertNoPendingInterceptors();
+    // Resolved once for the batch, both families, before the deliveries.
+    expect(looked.sort()).toEqual(['hooks.example.com/A', 'hooks.example.com/AAAA']);
 
     // One delivery succeeded, one answered 500 and is retried; the quiet organization's is acked.
     expect(result.ackAll).toBe(false);
@@ -317,6 +391,7 @@ describe('the appointment webhook', () => {
 
     fetchMock.activate();
     fetchMock.disableNetConnect();
+    mockDns({ 'hooks.example.com': ['93.184.216.34'] });
     const delivered: string[] = [];
     fetchMock.get('https://hooks.example.com').intercept({ path: '/stale', method: 'POST' }).reply(200, (opts) => {
       delivered.push(JSON.parse(String(opts.body)).data.appointment.title);

@@ -306,6 +306,46 @@ describe('POST /v1/webhooks/clerk', () => {
     expect(me.body.memberships).toEqual([{ organization: { id: org.id, slug: org.slug, name: `Org ${org.slug}` }, role: 'member' }]);
   });
 
+  it('claims an invitation only through the primary email, and only once Clerk has verified it', async () => {
+    const org = await newOrg();
+    const email = newEmail('invitee');
+    expect((await api('POST', `/v1/orgs/${org.slug}/members`, { token: org.owner.token, body: { email, role: 'admin' } })).status).toBe(201);
+    const outsider = newClerkId();
+    const base = userJson({ clerkId: outsider, email: newEmail('outsider') });
+    const [secondary, ownPrimary] = base.email_addresses as [(typeof base.email_addresses)[0], (typeof base.email_addresses)[0]];
+    const inviteeAddress = (status: string, id = 'idn_invitee') => ({ ...secondary, id, email_address: email, verification: { ...secondary.verification, status } });
+    const attempts = {
+      'an unverified address and no primary (signed up by phone)': { ...base, primary_email_address_id: null, email_addresses: [inviteeAddress('unverified')] },
+      'a primary id that names none of the addresses': { ...base, primary_email_address_id: 'idn_missing', email_addresses: [inviteeAddress('verified')] },
+      'the primary, unverified': { ...base, primary_email_address_id: 'idn_invitee', email_addresses: [inviteeAddress('unverified')] },
+      'a verified secondary beside their own primary': { ...base, email_addresses: [inviteeAddress('verified'), ownPrimary] },
+    };
+    for (const [label, user] of Object.entries(attempts)) {
+      const res = await deliver({ body: event('user.created', user) });
+      expect(res.status, label).toBe(200);
+      expect((await userByEmail(email))!.clerk_user_id, label).toBeNull();
+    }
+    // The last attempt made the outsider a user of their own address, in no organization.
+    const token = await tokenWithoutEmail(outsider);
+    expect((await api('GET', '/v1/me', { token })).body).toMatchObject({ email: ownPrimary.email_address, memberships: [] });
+    expectProblem(await api('GET', `/v1/orgs/${org.slug}`, { token }), 404, 'not_found');
+    // Unverified, the event changes nothing; once Clerk verifies the primary, the update applies.
+    const someone = newClerkId();
+    const pending = userJson({ clerkId: someone, email: newEmail('later') });
+    const [, primary] = pending.email_addresses;
+    const created = await deliver({ body: event('user.created', { ...pending, email_addresses: [{ ...primary!, verification: { ...primary!.verification, status: 'unverified' } }] }) });
+    expect(created.body).toEqual({ received: true, applied: false });
+    expect(await userByClerkId(someone)).toBeNull();
+    const updated = await deliver({ body: event('user.updated', { ...pending, email_addresses: [primary] }) });
+    expect(updated.body).toEqual({ received: true, applied: true });
+    expect(await userByClerkId(someone)).toMatchObject({ email: primary!.email_address });
+  });
+
+  it('keeps a Clerk image_url as the avatar only if it is an http(s) URL', async () => {
+    const { clerkId } = await createViaWebhook({ imageUrl: 'javascript:alert(1)' });
+    expect(await userByClerkId(clerkId)).toMatchObject({ avatar_url: null });
+  });
+
   it('ignores a user.updated older than the state it holds (out-of-order delivery)', async () => {
     const { clerkId, email } = await createViaWebhook();
     const newer = await deliver({ body: event('user.updated', userJson({ clerkId, email, firstName: 'Newer', updatedAt: Date.now() + 60_000 })) });

@@ -3,6 +3,7 @@
 import { verifyToken } from '@clerk/backend';
 import { createMiddleware } from 'hono/factory';
 import type { AppEnv, Bindings, Credentials } from '../env';
+import { webUrlOrNull } from '../lib/fields';
 import { ApiError } from '../lib/problem';
 import { API_KEY_PREFIX } from './api-keys';
 import { CALENDAR_TOKEN_PREFIX } from './calendar-tokens';
@@ -41,7 +42,7 @@ function calendarFeedToken(request: Request): string | undefined {
   return token;
 }
 
-type SessionClaims = { sub: string; email?: unknown; name?: unknown; picture?: unknown };
+type SessionClaims = { sub: string; email?: unknown; email_verified?: unknown; name?: unknown; picture?: unknown };
 
 async function verifySession(token: string, env: Bindings): Promise<Credentials> {
   if (!env.CLERK_JWT_KEY && !env.CLERK_SECRET_KEY) {
@@ -63,9 +64,11 @@ async function verifySession(token: string, env: Bindings): Promise<Credentials>
   return {
     type: 'session',
     clerkUserId: claims.sub,
-    email: text(claims.email)?.toLowerCase(),
+    // The email provisions a user and claims their invitation, so it counts only when the token
+    // says Clerk verified it (`{{user.email_verified}}`, a boolean, or its text).
+    email: claims.email_verified === true || claims.email_verified === 'true' ? text(claims.email)?.toLowerCase() : undefined,
     name: text(claims.name),
-    avatarUrl: text(claims.picture),
+    avatarUrl: webUrlOrNull(claims.picture) ?? undefined,
   };
 }
 

@@ -1,6 +1,7 @@
 // Users come from Clerk. A valid session of a user the catalog does not know yet is provisioned
 // from the token's claims on first use; an invited placeholder (same email, no Clerk id yet) is
-// claimed by that first sign-in.
+// claimed by that first sign-in. Only a verified email does either (credentials.ts): a token
+// without `email_verified: true` waits for the webhook, which checks Clerk's verification itself.
 import { eq, getTableColumns, sql } from 'drizzle-orm';
 import type { Context, MiddlewareHandler } from 'hono';
 import { users } from '../db/catalog';
@@ -32,7 +33,7 @@ export async function provisionUser(catalog: CatalogDb, credentials: SessionCred
   if (!credentials.email) {
     throw new ApiError(
       'user_not_synced',
-      'This user is not known yet and the session token has no email claim: add `email` to the Clerk session token template, or wait for the user.created webhook.',
+      'This user is not known yet and the session token has no verified email: add `email` and `email_verified` to the Clerk session token template, or wait for the user.created webhook.',
     );
   }
   const row = await catalog

@@ -1,5 +1,6 @@
 // Field schemas shared by every module, so a tag or an email means the same everywhere.
 import { z } from '@hono/zod-openapi';
+import { outboundUrlRefusal } from './outbound-url';
 
 /** Trimmed, lower-cased, de-duplicated; at most 50 tags of at most 64 characters. */
 export const Tags = z
@@ -73,3 +74,41 @@ export const SERVER_SET = {
 
 /** `created_by`, where a table keeps it. */
 export const CreatedBy = Derived("the acting user (an API key's creator) when the row is created.");
+
+/**
+ * An absolute http(s) URL (only https with `{ https: true }`) on a domain name, for every URL the
+ * API stores to show or call. Stored as the URL parser normalises it (`https:example.com` →
+ * `https://example.com/`), so what is stored is what a browser or `fetch` will use. Refused: any
+ * other scheme (`javascript:`, `data:` …), IP literals, single-label hosts, and a user name or
+ * password (`https://trusted.example@evil.example/` reads as one host and is another).
+ */
+export const WebUrl = ({ https = false } = {}) => {
+  const message = `Must be an ${https ? 'https' : 'http(s)'}:// URL with a domain name (no IP address, no user name or password).`;
+  return z
+    .url({ normalize: true, abort: true, error: message })
+    .refine((href) => {
+      const url = new URL(href);
+      return (url.protocol === 'https:' || (!https && url.protocol === 'http:')) && z.regexes.domain.test(url.hostname) && !url.username && !url.password;
+    }, { message, abort: true })
+    .max(2048)
+    .openapi({ example: 'https://example.com/page' });
+};
+
+const DisplayUrl = WebUrl();
+
+/** `value` if it is a WebUrl (normalised), else null: for URLs that come from Clerk rather than a request body. */
+export function webUrlOrNull(value: unknown): string | null {
+  const parsed = DisplayUrl.safeParse(value);
+  return parsed.success ? parsed.data : null;
+}
+
+/**
+ * A URL this Worker will call (a webhook): an https WebUrl that `outboundUrlRefusal` accepts. Its
+ * addresses are checked before each call (`checkOutboundHost`), since DNS can change after this.
+ */
+export const OutboundUrl = WebUrl({ https: true })
+  .pipe(z.string().superRefine((url, ctx) => {
+    const refusal = outboundUrlRefusal(url);
+    if (refusal) ctx.addIssue({ code: 'custom', message: refusal });
+  }))
+  .openapi({ description: 'https, a public domain name: no IP address, private name (.internal, .local, .localhost …) or wildcard-DNS service (nip.io …)' });

@@ -19,7 +19,8 @@ import { shardBinding, shardCount, shardDb } from '../../db/shards';
 import { appointment_webhooks, appointments } from '../../db/tenant';
 import type { Bindings } from '../../env';
 import { uuidv7, uuidv7PerRowSql } from '../../lib/ids';
-import { EVENT_ID_HEADER, isPublicHost, SIGNATURE_HEADER, signWebhook } from './webhook';
+import { checkOutboundHost, type HostCheck } from '../../lib/outbound-url';
+import { EVENT_ID_HEADER, SIGNATURE_HEADER, signWebhook } from './webhook';
 import type { Appointment } from './service';
 
 export const NOTIFICATIONS_QUEUE_NAME = 'strive-notifications';
@@ -149,6 +150,9 @@ const backoff = (attempts: number) => Math.min(3600, 30 * 2 ** Math.max(0, attem
 export async function deliverNotifications(batch: MessageBatch<NotificationMessage>, env: Bindings): Promise<void> {
   const { webhooks, current } = await readShards(env, batch.messages.map((m) => m.body));
   const now = new Date().toISOString();
+  // Each URL's host is resolved once per batch, right before its deliveries.
+  const hostChecks = new Map<string, Promise<HostCheck>>();
+  const checkHost = (url: string) => hostChecks.get(url) ?? hostChecks.set(url, checkOutboundHost(url, env)).get(url)!;
   await Promise.all(batch.messages.map(async (message) => {
     const { event } = message.body;
     const reminded = event.data.appointment;
@@ -158,10 +162,12 @@ export async function deliverNotifications(batch: MessageBatch<NotificationMessa
     const webhook = webhooks.get(event.organization_id);
     // No webhook: the queue message was the whole notification.
     if (!stillDue || !webhook) return message.ack();
-    // A URL set before private names were refused is not called (nor retried).
-    if (!isPublicHost(webhook.url)) {
-      console.warn(`webhook ${event.id}: ${new URL(webhook.url).hostname} is not a public host; not delivered`);
-      return message.ack();
+    // A URL refused now (set before a rule, or a name that resolves to a private address) is not
+    // called, nor retried; a failed resolution is retried like a failed delivery (fail closed).
+    const host = await checkHost(webhook.url);
+    if (!host.ok) {
+      console.warn(`webhook ${event.id}: not delivered, ${host.reason}`);
+      return host.retry ? message.retry({ delaySeconds: backoff(message.attempts) }) : message.ack();
     }
     try {
       const body = JSON.stringify(event);

@@ -1,10 +1,10 @@
 import { z } from '@hono/zod-openapi';
 import { APPOINTMENT_STATUSES, LIVE_APPOINTMENT_STATUSES } from '../../db/enums';
-import { CreatedBy, Derived, Id, InstantOrDate, SERVER_SET } from '../../lib/fields';
+import { CreatedBy, Derived, Id, InstantOrDate, OutboundUrl, SERVER_SET, WebUrl } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { calendarFeed, revokeCalendarToken, rotateCalendarToken } from './calendar';
-import { deleteWebhook, getWebhook, isPublicHost, putWebhook } from './webhook';
+import { deleteWebhook, getWebhook, putWebhook } from './webhook';
 import {
   checkTimes, createAppointment, deleteAppointment, getAppointment, listAppointments, updateAppointment,
 } from './service';
@@ -40,8 +40,6 @@ export const Instant = z.iso
   .transform((value) => new Date(value).toISOString())
   .openapi({ description: 'ISO 8601 with `Z` or an offset; answered in UTC', example: '2026-12-03T15:00:00.000Z' });
 
-export const HttpsUrl = z.url({ protocol: /^https$/, hostname: z.regexes.domain, error: 'Must be an https:// URL with a domain name (no IP address).' }).max(2000).openapi({ example: 'https://meet.example.com/abc' });
-
 const fields = {
   title: z.string().trim().min(1).max(200),
   description: z.string().max(10_000).nullable(),
@@ -50,7 +48,7 @@ const fields = {
   customer_id: Id.nullable().openapi({ description: 'A customer of the organization' }),
   assigned_to: Id.nullable().openapi({ description: 'A member of the organization; their live appointments may not overlap' }),
   location: z.string().trim().max(500).nullable(),
-  meeting_url: HttpsUrl.nullable(),
+  meeting_url: WebUrl({ https: true }).nullable(),
   ...SERVER_SET,
   reminders_sent: Derived('the reminder job records each reminder it sends (24 h and 1 h before start_time); a move resets it.'),
   created_by: CreatedBy,
@@ -115,10 +113,7 @@ const FeedToken = z
   .openapi('CalendarFeedToken');
 
 const Webhook = z.object({ url: z.string(), created_at: z.string(), updated_at: z.string() }).openapi('AppointmentWebhook');
-// zod runs the refinement after a failed URL check too: an unparsable URL is that check's issue.
-const WebhookUrl = HttpsUrl.refine((url) => !URL.canParse(url) || isPublicHost(url), 'A webhook must reach a public host, not a .internal, .local, .localhost or .home.arpa name.')
-  .openapi({ description: 'https, a public host name (no IP address, localhost, .internal, .local, .localhost or .home.arpa)' });
-const WebhookPut = z.object({ url: WebhookUrl }).strict().openapi('AppointmentWebhookPut');
+const WebhookPut = z.object({ url: OutboundUrl }).strict().openapi('AppointmentWebhookPut');
 
 export function registerAppointmentRoutes(app: App) {
   app.openapi(

@@ -11,20 +11,6 @@ import { auditFromRow, auditRow } from '../activity/audit';
 export const SIGNATURE_HEADER = 'strive-signature';
 export const EVENT_ID_HEADER = 'strive-event-id';
 
-/**
- * Special-use names that resolve to this machine or a private network, never to a public receiver:
- * `.localhost` (RFC 6761), `.local` (mDNS, RFC 6762), `.home.arpa` (RFC 8375) and `.internal`
- * (ICANN's private-use TLD, e.g. cloud metadata hosts). The URL schema already refuses IP literals
- * and single-label names such as `localhost`.
- */
-const PRIVATE_NAME_SUFFIXES = ['.internal', '.local', '.localhost', '.home.arpa'];
-
-/** Whether a webhook may be sent to `url`: checked when it is set, and again before each delivery. */
-export function isPublicHost(url: string): boolean {
-  const name = `.${new URL(url).hostname.replace(/\.$/, '')}`;
-  return !PRIVATE_NAME_SUFFIXES.some((suffix) => name.endsWith(suffix));
-}
-
 const described = (action: 'update' | 'delete') => ({ action: `appointment_webhook.${action}` as const, resource_type: 'appointment_webhook' });
 const visible = { url: appointment_webhooks.url, created_at: appointment_webhooks.created_at, updated_at: appointment_webhooks.updated_at };
 

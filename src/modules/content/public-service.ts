@@ -11,7 +11,8 @@ import type { AppEnv } from '../../env';
 import { newestFirstByTimeQuery, toTimePage } from '../../lib/pagination';
 import { notFound } from '../../lib/problem';
 import { ttlUntil, type PublicAnswer } from './public-cache';
-import { escapeHtml } from './render';
+import { webUrlOrNull } from '../../lib/fields';
+import { escapeHtml, withoutTags } from './render';
 import type { Content } from './service';
 
 export type PublicOrganization = { id: string; slug: string; name: string; website: string | null; store: TenantStore };
@@ -85,14 +86,18 @@ export async function publicFeed(org: PublicOrganization, origin: string): Promi
     nextPublication(org.store, iso),
   ]);
   const base = `${origin}/v1/public/${org.slug}`;
+  // Readers render <title> and <description> as HTML once the XML is decoded: text is made inert as
+  // HTML first (a description is HTML: the sanitised body, or the escaped excerpt), then escaped as XML.
   const items = posts.map((post) => {
     const link = post.seo_meta.canonical_url ?? `${base}/content/${encodeURIComponent(post.slug)}?format=html`;
-    return `<item><title>${escapeHtml(post.title)}</title><link>${escapeHtml(link)}</link>`
+    return `<item><title>${escapeHtml(withoutTags(post.title))}</title><link>${escapeHtml(link)}</link>`
       + `<guid isPermaLink="false">${post.id}</guid><pubDate>${new Date(post.published_at!).toUTCString()}</pubDate>`
-      + `<description>${escapeHtml(post.excerpt ?? post.html)}</description></item>`;
+      + `<description>${escapeHtml(post.excerpt === null ? post.html : escapeHtml(post.excerpt))}</description></item>`;
   });
+  // A website stored before only http(s) was accepted is left out rather than linked.
+  const home = webUrlOrNull(org.website) ?? `${base}/content?type=blog_post`;
   const body = '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
-    + `<title>${escapeHtml(org.name)}</title><link>${escapeHtml(org.website ?? `${base}/content?type=blog_post`)}</link>`
-    + `<description>${escapeHtml(`Blog posts of ${org.name}`)}</description>${items.join('')}</channel></rss>\n`;
+    + `<title>${escapeHtml(withoutTags(org.name))}</title><link>${escapeHtml(home)}</link>`
+    + `<description>${escapeHtml(escapeHtml(`Blog posts of ${org.name}`))}</description>${items.join('')}</channel></rss>\n`;
   return { status: 200, body, contentType: 'application/rss+xml; charset=utf-8', ttl: ttlUntil(next?.at, now) };
 }

@@ -1,19 +1,18 @@
 import { z } from '@hono/zod-openapi';
 import { CONTENT_STATUSES, CONTENT_TYPES } from '../../db/enums';
-import { Derived, Id, JsonObject, SearchText, SERVER_SET } from '../../lib/fields';
+import { Derived, Id, JsonObject, SearchText, SERVER_SET, WebUrl } from '../../lib/fields';
 import { defineRoute, json, jsonBody, optionalJsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
+import { MARKDOWN_MAX_CHARS, MARKDOWN_MAX_DEPTH, MARKDOWN_TOO_LONG } from './render';
 import {
   archiveContent, createContent, deleteContent, getContent, listContent, publishContent, unpublishContent, updateContent,
 } from './service';
 
-const HttpUrl = z.url({ protocol: /^https?$/, hostname: z.regexes.domain }).max(2048);
-
 export const SeoMetaSchema = JsonObject(8, {
   title: z.string().trim().min(1).max(200),
   description: z.string().trim().min(1).max(500),
-  canonical_url: HttpUrl.openapi({ description: "The feed's link to the item" }),
-  image: HttpUrl.openapi({ description: 'An http(s) image URL, e.g. a public asset URL' }),
+  canonical_url: WebUrl().openapi({ description: "The feed's link to the item" }),
+  image: WebUrl().openapi({ description: 'An http(s) image URL, e.g. a public asset URL' }),
 }).openapi('SeoMeta', {
   description: 'Any JSON object (≤ 8 KB): the keys Strive reads are checked when present, others are kept as sent. Public with the item once it is published',
 });
@@ -48,7 +47,9 @@ const ContentSummarySchema = ContentSchema.omit({ content: true, html: true }).o
 const fields = {
   title: z.string().trim().min(1).max(300),
   slug: Slug.openapi({ description: 'Unique in the organization; made from the title when absent' }),
-  content: z.string().max(200_000).openapi({ description: 'Markdown; rendered and sanitised on write' }),
+  content: z.string().max(MARKDOWN_MAX_CHARS, MARKDOWN_TOO_LONG).openapi({
+    description: `Markdown; rendered and sanitised on write. At most ${MARKDOWN_MAX_CHARS} characters, block quotes and lists nested at most ${MARKDOWN_MAX_DEPTH} deep`,
+  }),
   excerpt: z.string().trim().max(1000).nullable(),
   content_type: z.enum(CONTENT_TYPES),
   seo_meta: SeoMetaSchema,

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { requireUser } from '../../auth/users';
 import { MEMBER_ROLES, ORG_SUBSCRIPTION_STATUSES } from '../../db/enums';
-import { Derived, Email, JsonObject } from '../../lib/fields';
+import { Derived, Email, JsonObject, WebUrl } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { createOrganization, deleteOrganization, getOrganization, SLUG_PATTERN, updateOrganization } from './service';
 
@@ -31,8 +31,8 @@ const fields = {
   name: z.string().trim().min(1).max(120),
   slug: Slug,
   description: z.string().max(2000).nullable(),
-  logo_url: z.string().url().max(2048).nullable(),
-  website: z.string().url().max(2048).nullable(),
+  logo_url: WebUrl().nullable(),
+  website: WebUrl().nullable(),
   settings: JsonObject(16),
   billing_email: Email.nullable(),
   subscription_status: Derived('subscription_status is derived from the subscription (trial while trialing, active while its tier applies, inactive otherwise): it changes through billing, not here.'),

@@ -8,15 +8,21 @@ import { processed_events, users } from '../../db/catalog';
 import { isUniqueViolation } from '../../db/errors';
 import { catalogDb, type CatalogDb } from '../../db/shards';
 import { forgetAccess } from '../../auth/tenant';
+import { webUrlOrNull } from '../../lib/fields';
 import { uuidv7 } from '../../lib/ids';
 import { defineRoute, json, type App } from '../../lib/openapi';
 import { received, WebhookReceived } from './received';
 import { ApiError } from '../../lib/problem';
 
 
-function primaryEmail(user: UserJSON): string | undefined {
-  const primary = user.email_addresses.find((e) => e.id === user.primary_email_address_id) ?? user.email_addresses[0];
-  return primary?.email_address.toLowerCase();
+/**
+ * The user's primary email, only once Clerk has verified it. A secondary or unverified address
+ * proves nothing about who holds it, and the email is what claims an invitation (and what later
+ * invitations find): an outsider could otherwise add someone's address and take their place.
+ */
+function verifiedPrimaryEmail(user: UserJSON): string | undefined {
+  const primary = user.email_addresses.find((e) => e.id === user.primary_email_address_id);
+  return primary?.verification?.status === 'verified' ? primary.email_address.toLowerCase() : undefined;
 }
 
 function fullName(user: UserJSON): string | null {
@@ -28,14 +34,16 @@ function effectOf(catalog: CatalogDb, event: WebhookEvent) {
   switch (event.type) {
     case 'user.created':
     case 'user.updated': {
-      const email = primaryEmail(event.data);
+      // Without a verified primary email the event changes nothing; the user.updated that
+      // follows its verification applies.
+      const email = verifiedPrimaryEmail(event.data);
       if (!email) return undefined;
       const profile = {
         email,
         first_name: event.data.first_name,
         last_name: event.data.last_name,
         name: fullName(event.data),
-        avatar_url: event.data.image_url || null,
+        avatar_url: webUrlOrNull(event.data.image_url),
         clerk_updated_at: event.data.updated_at,
         updated_at: new Date().toISOString(),
       };
