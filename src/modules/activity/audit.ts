@@ -166,10 +166,18 @@ type InsertValues<T extends TenantTable> = { [K in keyof Omit<T['$inferInsert'],
 /** Values computed by SQL (a position, say) are in the returned row, not in the audit's copy. */
 const plainValues = (values: object): Snapshot => Object.fromEntries(Object.entries(values).filter(([, v]) => !is(v, SQL)));
 
-export async function auditedInsert<T extends TenantTable>(ctx: TenantContext, table: T, values: InsertValues<T> & { id: string }, described: Described): Promise<Row<T>> {
+export async function auditedInsert<T extends TenantTable>(
+  ctx: TenantContext,
+  table: T,
+  values: InsertValues<T> & { id: string },
+  described: Described,
+  /** Statements that belong to the same change (an upload's reservation released). */
+  also: BatchItem<'sqlite'>[] = [],
+): Promise<Row<T>> {
   const [rows] = await ctx.store.batch([
     ctx.store.insert(table, values as never).returning(),
     auditRow(ctx, { ...described, resource_id: values.id, new: plainValues(values) }),
+    ...also,
   ]);
   return (rows as Row<T>[])[0]!;
 }
