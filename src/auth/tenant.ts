@@ -125,10 +125,13 @@ function userAccess(row: NonNullable<Awaited<ReturnType<typeof userAccessRow>>>)
 async function apiKeyAccess(catalog: CatalogDb, key: SQL, orgRef: string): Promise<Access | undefined> {
   const row = await catalog
     .select({
-      key: { id: api_keys.id, scopes: api_keys.scopes, expires_at: api_keys.expires_at, revoked_at: api_keys.revoked_at, created_by: api_keys.created_by },
+      key: {
+        id: api_keys.id, scopes: api_keys.scopes, expires_at: api_keys.expires_at, revoked_at: api_keys.revoked_at,
+        created_by: api_keys.created_by, created_at: api_keys.created_at,
+      },
       organization: organizationFields,
       subscription: { tier: subscriptions.tier, status: subscriptions.status },
-      member: { role: organization_members.role, permissions: organization_members.permissions },
+      member: { role: organization_members.role, permissions: organization_members.permissions, created_at: organization_members.created_at },
       creator: { role: users.role, is_active: users.is_active },
     })
     .from(api_keys)
@@ -141,8 +144,10 @@ async function apiKeyAccess(catalog: CatalogDb, key: SQL, orgRef: string): Promi
     )
     .where(key)
     .get();
-  // A revoked key, or one whose creator has left or been deactivated, stops working.
-  if (!row || row.key.revoked_at || !row.member || !row.creator.is_active) {
+  // A revoked key, or one whose creator has left or been deactivated, stops working; so does a
+  // key made during an earlier membership of its creator (removal revokes keys, and this holds
+  // too for one created while its creator was being removed).
+  if (!row || row.key.revoked_at || !row.member || !row.creator.is_active || row.key.created_at < row.member.created_at) {
     throw new ApiError('unauthenticated', 'This API key is invalid or has been revoked.');
   }
   // Expired credentials are a 401 wherever they are sent (like revoked ones), not a 404 elsewhere.
