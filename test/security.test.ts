@@ -5,7 +5,9 @@ import { createApp } from '../src/app';
 import { isPermission } from '../src/auth/permissions';
 import { api, expectProblem, joinAs, newOrg, type TestOrg, type TestUser } from './helpers';
 
-type Schema = { $ref?: string; type?: string | string[]; properties?: Record<string, Schema>; required?: string[]; anyOf?: Schema[]; format?: string };
+type Schema = {
+  $ref?: string; type?: string | string[]; properties?: Record<string, Schema>; required?: string[]; anyOf?: Schema[]; format?: string; maxItems?: number;
+};
 type Parameter = { name: string; in: 'path' | 'query'; required?: boolean; schema: Schema };
 type Operation = {
   'x-permission'?: string;
@@ -112,6 +114,19 @@ describe.each(tenantRoutes.map((r) => [name(r), r] as const))('%s', (_, { method
     expectProblem(res, 400, 'invalid_request');
     expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(field);
   });
+
+  // Each value of a repeatable query parameter is a bound parameter (D1 binds at most 100).
+  for (const repeatable of op.parameters?.filter((p) => p.in === 'query' && resolve(p.schema).type === 'array') ?? []) {
+    it(`caps the repeatable ?${repeatable.name}=: 400 past its maxItems, never a 5xx at it`, async () => {
+      const max = resolve(repeatable.schema).maxItems!;
+      expect(max).toBeGreaterThan(0);
+      const url = (count: number) => `${urlFor(path, victim.slug)}?${Array.from({ length: count }, (_, n) => `${repeatable.name}=v${n}`).join('&')}`;
+      const over = await api(method, url(max + 1), { token: victim.owner.token });
+      expectProblem(over, 400, 'invalid_request');
+      expect(over.body.errors.map((e: { path: string }) => e.path)).toContain(repeatable.name);
+      expect((await api(method, url(max), { token: victim.owner.token })).status).toBeLessThan(500);
+    });
+  }
 
   const param = idParam(op);
   if (param) it('answers 404 not_found to a malformed id in the path, naming no field, before the body', async () => {
