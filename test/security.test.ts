@@ -6,7 +6,7 @@ import { isPermission } from '../src/auth/permissions';
 import { api, expectProblem, joinAs, newOrg, type TestOrg, type TestUser } from './helpers';
 
 type Schema = {
-  $ref?: string; type?: string | string[]; properties?: Record<string, Schema>; required?: string[]; anyOf?: Schema[]; format?: string; maxItems?: number;
+  $ref?: string; type?: string | string[]; properties?: Record<string, Schema>; required?: string[]; anyOf?: Schema[]; format?: string; maxItems?: number; maxLength?: number;
 };
 type Parameter = { name: string; in: 'path' | 'query'; required?: boolean; schema: Schema };
 type Operation = {
@@ -127,6 +127,20 @@ describe.each(tenantRoutes.map((r) => [name(r), r] as const))('%s', (_, { method
       expect((await api(method, url(max), { token: victim.owner.token })).status).toBeLessThan(500);
     });
   }
+
+  // D1 refuses LIKE patterns over 50 bytes: a search must take any term its schema accepts.
+  const search = op.parameters?.find((p) => p.in === 'query' && p.name === 'q');
+  if (search) it('searches any ?q= up to its maxLength (wildcards, quotes, emoji, NUL) and refuses a longer one with 400', async () => {
+    const max = resolve(search.schema).maxLength!;
+    const terms = ['x'.repeat(max), '%', '_', '%_\\', `it's "quoted"; --`, '🚀'.repeat(max / 2), 'a\u0000b', 'é'.repeat(max)];
+    for (const q of terms) {
+      const res = await api(method, `${urlFor(path, victim.slug)}?q=${encodeURIComponent(q)}`, { token: victim.owner.token });
+      expect(res.status, `q=${JSON.stringify(q)}: ${JSON.stringify(res.body)}`).toBe(200);
+    }
+    const over = await api(method, `${urlFor(path, victim.slug)}?q=${'x'.repeat(max + 1)}`, { token: victim.owner.token });
+    expectProblem(over, 400, 'invalid_request');
+    expect(over.body.errors).toEqual([{ path: 'q', message: expect.stringContaining(String(max)) }]);
+  });
 
   const param = idParam(op);
   if (param) it('answers 404 not_found to a malformed id in the path, naming no field, before the body', async () => {
