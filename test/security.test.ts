@@ -3,7 +3,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app';
 import { isPermission } from '../src/auth/permissions';
-import { api, expectProblem, joinAs, newOrg, type TestOrg, type TestUser } from './helpers';
+import { SELF } from 'cloudflare:test';
+import { api, expectProblem, joinAs, newOrg, readResponse, type TestOrg, type TestUser } from './helpers';
 
 type Schema = {
   $ref?: string; type?: string | string[]; properties?: Record<string, Schema>; required?: string[]; anyOf?: Schema[]; format?: string; maxItems?: number; maxLength?: number;
@@ -12,7 +13,7 @@ type Parameter = { name: string; in: 'path' | 'query'; required?: boolean; schem
 type Operation = {
   'x-permission'?: string;
   parameters?: Parameter[];
-  requestBody?: { content: Record<string, { schema: Schema }> };
+  requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> };
   responses: Record<string, unknown>;
   security?: unknown[];
 };
@@ -113,6 +114,17 @@ describe.each(tenantRoutes.map((r) => [name(r), r] as const))('%s', (_, { method
     const res = await api(method, url, { token: victim.owner.token, body });
     expectProblem(res, 400, 'invalid_request');
     expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(field);
+  });
+
+  // `curl -X POST …/publish`: an action that takes no body, or an optional one, needs neither a
+  // body nor a Content-Type (nor is an empty body with a JSON Content-Type malformed JSON).
+  if (method === 'post' && !op.requestBody?.required) it('takes a POST without a body, with or without a Content-Type', async () => {
+    for (const contentType of [{}, { 'content-type': 'application/json' }]) {
+      // An empty body, as an HTTP/1.1 client's `Content-Length: 0` arrives (not a null one).
+      const headers = { authorization: `Bearer ${victim.owner.token}`, 'content-length': '0', ...contentType };
+      const res = await readResponse(await SELF.fetch(`https://strive.test${urlFor(path, victim.slug)}`, { method: 'POST', headers, body: new Uint8Array(0) }));
+      expect([400, 415, 500], JSON.stringify(res.body)).not.toContain(res.status);
+    }
   });
 
   // Each value of a repeatable query parameter is a bound parameter (D1 binds at most 100).
