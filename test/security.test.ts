@@ -119,7 +119,7 @@ describe.each(tenantRoutes.map((r) => [name(r), r] as const))('%s', (_, { method
   // `curl -X POST …/publish`: an action that takes no body, or an optional one, needs neither a
   // body nor a Content-Type (nor is an empty body with a JSON Content-Type malformed JSON).
   if (method === 'post' && !op.requestBody?.required) it('takes a POST without a body, with or without a Content-Type', async () => {
-    for (const contentType of [{}, { 'content-type': 'application/json' }]) {
+    for (const contentType of [{}, { 'content-type': 'application/json' }] as Record<string, string>[]) {
       // An empty body, as an HTTP/1.1 client's `Content-Length: 0` arrives (not a null one).
       const headers = { authorization: `Bearer ${victim.owner.token}`, 'content-length': '0', ...contentType };
       const res = await readResponse(await SELF.fetch(`https://strive.test${urlFor(path, victim.slug)}`, { method: 'POST', headers, body: new Uint8Array(0) }));
