@@ -1,10 +1,11 @@
 // Members: admins manage everyone below owner; only owners touch owners; the last owner can be
 // neither removed nor demoted (checked inside the writing statement, so two concurrent requests
 // cannot both remove "the other" owner).
-import { and, eq, getTableColumns, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { organization_members, users, type MemberPermissions } from '../../db/catalog';
 import type { MemberRole } from '../../db/enums';
 import { isUniqueViolation } from '../../db/errors';
+import { insertWhere } from '../../db/tenant-store';
 import type { TenantContext } from '../../env';
 import { ROLE_PERMISSIONS, type Permission } from '../../auth/permissions';
 import { actingUserId, forgetAccess, requirePermission } from '../../auth/tenant';
@@ -86,16 +87,7 @@ export async function listMembers({ ctx, input }: { ctx: TenantContext; input: {
 function insertWithinSeats(ctx: TenantContext, member: typeof organization_members.$inferInsert) {
   const seats = TIER_LIMITS[ctx.organization.tier].seats;
   if (seats === null) return ctx.catalog.insert(organization_members).values(member).returning({ id: organization_members.id });
-  // Every column, in the table's order (INSERT … SELECT fills them by position), each encoded as
-  // its column encodes it; a column the member does not set takes NULL.
-  const values = sql.join(
-    Object.entries(getTableColumns(organization_members)).map(([key, column]) =>
-      sql.param(member[key as keyof typeof member] ?? null, column)),
-    sql`, `,
-  );
-  return ctx.catalog
-    .insert(organization_members)
-    .select(sql`SELECT ${values} WHERE (SELECT count(*) FROM ${organization_members} WHERE ${ofOrganization(ctx)}) < ${seats}`)
+  return insertWhere(ctx.catalog, organization_members, member, sql`(SELECT count(*) FROM ${organization_members} WHERE ${ofOrganization(ctx)}) < ${seats}`)
     .returning({ id: organization_members.id });
 }
 
