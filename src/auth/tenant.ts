@@ -14,6 +14,7 @@ import { ApiError, forbidden, notFound } from '../lib/problem';
 import { auditRow } from '../modules/activity/audit';
 import { effectiveTier } from '../modules/billing/tiers';
 import { UsageMeter } from '../modules/usage/meter';
+import { assertNotGuessing } from '../middleware/client-limits';
 import { hashApiKey } from './api-keys';
 import { sha256Hex } from '../lib/crypto';
 import {
@@ -303,6 +304,8 @@ export const resolveTenant = createMiddleware<AppEnv>(async (c, next) => {
     access = undefined;
   }
   if (!access) {
+    // A key or feed token this isolate does not know, from an address guessing them: not looked up.
+    if (credentials.type !== 'session') assertNotGuessing(c);
     access = credentials.type === 'session' ? await sessionAccess(catalog, credentials, orgRef)
       : credentials.type === 'api_key' ? await apiKeyAccess(catalog, eq(api_keys.key_hash, await hashApiKey(credentials.secret)), orgRef)
       : await calendarFeedAccess(catalog, credentials.secret, orgRef);
