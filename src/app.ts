@@ -10,6 +10,7 @@ import { resolveTenant } from './auth/tenant';
 import { ApiError, problemBody, problemHeaders, type ErrorCode } from './lib/problem';
 import { newApp } from './lib/openapi';
 import { uuidv7 } from './lib/ids';
+import { limitFailedAuthentication, limitPublicByClient } from './middleware/client-limits';
 import { idempotency } from './middleware/idempotency';
 import { rateLimit } from './middleware/rate-limit';
 import { roundTrips } from './middleware/round-trips';
@@ -80,6 +81,10 @@ export function createApp() {
     },
   });
   app.use('/v1/*', (c, next) => (isAssetUpload(c.req.method, c.req.path) ? next() : jsonBodyLimit(c, next)));
+  // Per client address: every public request, every failed authentication (a 401 below).
+  app.use('/v1/public/*', limitPublicByClient);
+  app.use('/embed.js', limitPublicByClient);
+  app.use('/v1/*', (c, next) => (UNAUTHENTICATED.test(c.req.path) ? next() : limitFailedAuthentication(c, next)));
   app.use('/v1/*', (c, next) => (UNAUTHENTICATED.test(c.req.path) ? next() : authenticate(c, next)));
   app.use('/v1/*', (c, next) => (UNAUTHENTICATED.test(c.req.path) ? next() : rateLimit(c, next)));
   // Also matches /v1/orgs/:org itself (Hono's trailing /* is optional).

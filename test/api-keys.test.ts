@@ -201,6 +201,54 @@ describe('API keys', () => {
     expectProblem(await api('GET', `/v1/orgs/${org.slug}`, { token: created.key }), 401, 'unauthenticated');
   });
 
+  it('is revoked (audited) when its creator is removed, and does not come back when they are re-added, even as a viewer', async () => {
+    const org = await newOrg();
+    const admin = await joinAs(org, 'admin');
+    const keys = [await createKey(org, ['organization:read'], admin), await createKey(org, ['organization:read', 'members:read'], admin)];
+    const owners = await createKey(org, ['organization:read']);
+
+    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${admin.id}`, { token: org.owner.token })).status).toBe(204);
+    const listed = new Map((await listKeys(org)).body.data.map((k: { id: string; revoked_at: string | null }) => [k.id, k.revoked_at]));
+    for (const key of keys) expect(listed.get(key.id)).not.toBeNull();
+    expect(listed.get(owners.id)).toBeNull();
+    for (const key of keys) {
+      const log = await api('GET', `/v1/orgs/${org.slug}/activity?resource_id=${key.id}&action=api_key.revoke`, { token: org.owner.token });
+      expect(log.body.data).toHaveLength(1);
+      expect(log.body.data[0]).toMatchObject({ user_id: org.owner.id, new_data: { revoked_at: listed.get(key.id), reason: 'its creator left the organization' } });
+    }
+
+    const again = await api('POST', `/v1/orgs/${org.slug}/members`, { token: org.owner.token, body: { email: admin.email, role: 'viewer' } });
+    expect(again.status).toBe(201);
+    for (const key of keys) expectProblem(await api('GET', `/v1/orgs/${org.slug}`, { token: key.key }), 401, 'unauthenticated');
+    expect((await api('GET', `/v1/orgs/${org.slug}`, { token: owners.key })).status).toBe(200);
+  });
+
+  it('revokes the keys of a member who leaves, and none when the removal is refused (the last owner)', async () => {
+    const org = await newOrg();
+    const member = await joinAs(org, 'member');
+    await api('PATCH', `/v1/orgs/${org.slug}/members/${member.id}`, { token: org.owner.token, body: { permissions: { grant: ['api_keys:manage'] } } });
+    const key = await createKey(org, ['organization:read'], member);
+    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${member.id}`, { token: member.token })).status).toBe(204);
+    expect((await listKeys(org)).body.data.find((k: { id: string }) => k.id === key.id).revoked_at).not.toBeNull();
+
+    const owners = await createKey(org, ['organization:read']);
+    expectProblem(await api('DELETE', `/v1/orgs/${org.slug}/members/${org.owner.id}`, { token: org.owner.token }), 409, 'conflict');
+    expect((await listKeys(org)).body.data.find((k: { id: string }) => k.id === owners.id).revoked_at).toBeNull();
+    expect((await api('GET', `/v1/orgs/${org.slug}`, { token: owners.key })).status).toBe(200);
+    const log = await api('GET', `/v1/orgs/${org.slug}/activity?resource_id=${owners.id}`, { token: org.owner.token });
+    expect(log.body.data.map((r: { action: string }) => r.action)).toEqual(['api_key.create']);
+  });
+
+  it('never works for a later membership of its creator, even when it was not revoked', async () => {
+    const org = await newOrg();
+    const admin = await joinAs(org, 'admin');
+    const key = await createKey(org, ['organization:read'], admin);
+    // Removed without the revocation (a key created while its creator was being removed).
+    await env.CATALOG.prepare('DELETE FROM organization_members WHERE organization_id = ? AND user_id = ?').bind(org.id, admin.id).run();
+    expect((await api('POST', `/v1/orgs/${org.slug}/members`, { token: org.owner.token, body: { email: admin.email, role: 'admin' } })).status).toBe(201);
+    expectProblem(await api('GET', `/v1/orgs/${org.slug}`, { token: key.key }), 401, 'unauthenticated');
+  });
+
   it('loses what its creator loses: a demoted creator’s key cannot use the dropped permissions', async () => {
     const org = await newOrg();
     const admin = await joinAs(org, 'admin');

@@ -17,6 +17,20 @@ const shardOf = async (orgId: string) => {
   return (env as unknown as Record<string, D1Database>)[`SHARD_${shard}`]!;
 };
 
+/** The organization holds `bytes` already: an asset's row (bytes not in R2) and its counted usage, as the queue leaves them. */
+async function holdStorage(org: TestOrg, bytes: number) {
+  const shard = await shardOf(org.id);
+  await shard.batch([
+    shard.prepare("INSERT INTO assets (id, organization_id, file_name, content_type, size, etag, r2_key) VALUES (?, ?, 'held.pdf', 'application/pdf', ?, '\"held\"', 'held')")
+      .bind(crypto.randomUUID(), org.id, bytes),
+    shard.prepare("INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, quantity, billing_period) VALUES (?, ?, 'storage', 'held', ?, '2026-01')")
+      .bind(crypto.randomUUID(), org.id, bytes),
+  ]);
+}
+
+const reservations = async (org: TestOrg) =>
+  (await (await shardOf(org.id)).prepare('SELECT count(*) AS n FROM storage_reservations WHERE organization_id = ?').bind(org.id).first<{ n: number }>())!.n;
+
 /** A body that streams `total` bytes in 1 MB chunks, with no Content-Length (chunked). */
 function chunked(total: number): ReadableStream<Uint8Array> {
   let sent = 0;
@@ -36,7 +50,7 @@ describe('assets', () => {
     await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token }); // warms the access cache
     const res = await upload(org, 'logo é.png', PNG, 'image/png');
     expect(res.status, JSON.stringify(res.body)).toBe(201);
-    expect(res.roundTrips).toBe(2); // the storage quota's sum, then the row with its audit row
+    expect(res.roundTrips).toBe(2); // the storage reservation, then the row with its audit row and the release
     const asset = res.body;
     expect(asset).toMatchObject({ file_name: 'logo é.png', content_type: 'image/png', size: PNG.length, url: `/v1/public/${org.slug}/assets/${asset.id}` });
     expect(asset).not.toHaveProperty('r2_key');
@@ -110,13 +124,44 @@ describe('assets', () => {
 
   it('answers 402 when the tier\'s storage quota would be passed', async () => {
     const org = await newOrg();
-    const shard = await shardOf(org.id);
-    await shard
-      .prepare("INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, usage_amount, billing_period) VALUES (?, ?, 'storage', 'x', ?, '2026-01-01')")
-      .bind(crypto.randomUUID(), org.id, 100 * MB - 10)
-      .run();
+    await holdStorage(org, 100 * MB - 10);
     expectProblem(await upload(org, 'logo.png', PNG, 'image/png'), 402, 'quota_exceeded');
     expect((await env.ASSETS.list({ prefix: `orgs/${org.id}/` })).objects).toEqual([]);
+  });
+
+  it('reserves the bytes before reading: racing uploads at the limit store at most the limit', async () => {
+    const org = await newOrg();
+    await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token }); // warms the access cache
+    await holdStorage(org, 100 * MB - 3 * MB);
+    const results = await Promise.all(Array.from({ length: 6 }, (_, n) => upload(org, `part-${n}.pdf`, new Uint8Array(MB), 'application/pdf')));
+    expect(results.filter((r) => r.status === 201)).toHaveLength(3);
+    for (const refused of results.filter((r) => r.status !== 201)) expectProblem(refused, 402, 'quota_exceeded');
+    const shard = await shardOf(org.id);
+    const stored = await shard.prepare('SELECT sum(size) AS bytes, count(*) AS files FROM assets WHERE organization_id = ?').bind(org.id).first<{ bytes: number; files: number }>();
+    expect(stored).toEqual({ bytes: 100 * MB, files: 4 });
+    expect((await env.ASSETS.list({ prefix: `orgs/${org.id}/` })).objects).toHaveLength(3);
+    expect(await reservations(org)).toBe(0); // each released in its row's batch
+  });
+
+  it('gives reserved bytes back when the upload fails, and a deleted file\'s bytes at once', async () => {
+    const org = await newOrg();
+    await holdStorage(org, 100 * MB - MB);
+    // R2 takes the whole body, then fails.
+    const failing = { ...env, ASSETS: { put: async (_key: string, body: ReadableStream) => { await new Response(body).arrayBuffer(); throw new Error('R2 is down'); } } };
+    const context = createExecutionContext();
+    const request = new Request(`https://strive.test/v1/orgs/${org.slug}/assets?name=a.pdf`, {
+      method: 'POST', headers: { authorization: `Bearer ${org.owner.token}`, 'content-type': 'application/pdf', 'content-length': String(MB) }, body: new Uint8Array(MB),
+    });
+    expectProblem(await readResponse(await worker.fetch(request, failing as never, context)), 500, 'internal');
+    await waitOnExecutionContext(context);
+    expect(await reservations(org)).toBe(0);
+
+    const first = await upload(org, 'a.pdf', new Uint8Array(MB), 'application/pdf');
+    expect(first.status, JSON.stringify(first.body)).toBe(201);
+    expectProblem(await upload(org, 'b.pdf', PNG, 'application/pdf'), 402, 'quota_exceeded');
+    // The queue has not counted the upload nor the deletion yet: the quota does not wait for it.
+    expect((await api('DELETE', `/v1/orgs/${org.slug}/assets/${first.body.id}`, { token: org.owner.token })).status).toBe(204);
+    expect((await upload(org, 'b.pdf', new Uint8Array(MB), 'application/pdf')).status).toBe(201);
   });
 
   it('lets members upload, viewers only read, admins delete', async () => {

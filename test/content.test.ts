@@ -152,6 +152,12 @@ describe('content', () => {
     expect(await list('status=published')).toEqual(['Alpha post']);
     expect(await list('content_type=page')).toEqual(['Beta page']);
     expect(await list('q=BETA')).toEqual(['Beta page']);
+    // A term past D1's 50-byte LIKE pattern limit, and wildcards taken literally.
+    const long = 'A very long title about 100% of the quarterly_results, told twice over for good measure';
+    await api('POST', `/v1/orgs/${org.slug}/content`, { token: t, body: { title: long } });
+    expect(await list(`q=${encodeURIComponent(long.slice(2, 70).toUpperCase())}`)).toEqual([long]);
+    expect(await list('q=%25')).toEqual([long]);
+    expect(await list('q=a_p')).toEqual([]);
     const page = await api('GET', `/v1/orgs/${org.slug}/content?limit=1`, { token: t });
     expect(page.body.data[0]).not.toHaveProperty('html');
     expect(page.body.next_cursor).toBeTruthy();

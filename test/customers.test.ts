@@ -81,6 +81,23 @@ describe('customers', () => {
     expect(derived.body.errors).toEqual([{ path: 'created_by', message: expect.stringMatching(/^Read-only: the acting user/) }]);
   });
 
+  it('searches for q literally and at any length: %, _, quotes and emoji are characters, not patterns', async () => {
+    const org = await newOrg();
+    const t = org.owner.token;
+    const long = `O'Brien & "Sons" 🚀 ${'Consolidated Widgets '.repeat(4)}International`;
+    for (const name of [long, '100% Natural', '100 Natural', 'snake_case Ltd', 'snakeXcase Ltd']) {
+      expect((await api('POST', `/v1/orgs/${org.slug}/customers`, { token: t, body: { name } })).status).toBe(201);
+    }
+    const names = async (q: string) =>
+      (await api('GET', `/v1/orgs/${org.slug}/customers?q=${encodeURIComponent(q)}`, { token: t })).body.data.map((c: { name: string }) => c.name);
+    expect(long.length).toBeGreaterThan(60);
+    expect(await names(long.toUpperCase())).toEqual([long]);
+    expect(await names('"sons" 🚀')).toEqual([long]);
+    expect(await names('0% n')).toEqual(['100% Natural']);
+    expect(await names('e_c')).toEqual(['snake_case Ltd']);
+    expect(await names('a\u0000b')).toEqual([]);
+  });
+
   it('refuses an assignee who is not a member, and accepts one who is', async () => {
     const org = await newOrg();
     const bob = await joinAs(org, 'member');

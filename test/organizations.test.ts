@@ -1,14 +1,16 @@
 // Deleting an organization deletes all of it: every shard row, every R2 object, every cached
-// public answer; and renaming it stops the cached answers under its old slug.
-import { env, SELF } from 'cloudflare:test';
+// public answer; renaming it stops the cached answers under its old slug; one user owns a
+// bounded number of them.
+import { createExecutionContext, env, SELF, waitOnExecutionContext } from 'cloudflare:test';
 import { getTableName } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { createApp } from '../src/app';
 import { countOnShard } from '../src/modules/usage/consumer';
 import { TENANT_TABLES } from '../src/modules/organizations/service';
 import type { SubscriptionStatus } from '../src/db/enums';
 import { catalogDb } from '../src/db/shards';
 import { subscriptionEffect } from '../src/modules/billing/service';
-import { api, deliver, expectProblem, joinAs, newOrg, readResponse, usageEvent, type TestOrg } from './helpers';
+import { api, deliver, expectProblem, joinAs, newOrg, newUser, readResponse, usageEvent, type TestOrg } from './helpers';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const shards = [0, 1].map((n) => (env as unknown as Record<string, D1Database>)[`SHARD_${n}`]!);
@@ -225,5 +227,46 @@ describe("the organization's fields (SCHEMA.md)", () => {
     expect(await statusAfter('unpaid')).toBe('inactive');
     expect(await statusAfter('cancelled')).toBe('inactive');
     expect(await statusAfter('active')).toBe('active');
+  });
+});
+
+describe('organizations a user owns', () => {
+  /** POST /v1/orgs on a worker whose MAX_OWNED_ORGANIZATIONS is `max`. */
+  async function create(token: string, max: string) {
+    const ctx = createExecutionContext();
+    const response = await createApp().request('https://strive.test/v1/orgs', {
+      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: `Owned ${crypto.randomUUID().slice(0, 8)}` }),
+    }, { ...env, MAX_OWNED_ORGANIZATIONS: max }, ctx);
+    await waitOnExecutionContext(ctx);
+    return readResponse(response);
+  }
+
+  it('are capped: concurrent creations past MAX_OWNED_ORGANIZATIONS are 403, and nothing of them is written', async () => {
+    const user = await newUser('founder');
+    const answers = await Promise.all(Array.from({ length: 5 }, () => create(user.token, '2')));
+    expect(answers.filter((a) => a.status === 201)).toHaveLength(2);
+    for (const refused of answers.filter((a) => a.status !== 201)) {
+      expectProblem(refused, 403, 'forbidden');
+      expect(refused.body.detail).toContain('You own 2 organizations');
+    }
+    const owned = await env.CATALOG.prepare("SELECT count(*) AS n FROM organization_members WHERE user_id = ? AND role = 'owner'").bind(user.id).first<{ n: number }>();
+    expect(owned!.n).toBe(2);
+    const orphans = await env.CATALOG.prepare(
+      'SELECT count(*) AS n FROM subscriptions WHERE organization_id NOT IN (SELECT id FROM organizations)',
+    ).first<{ n: number }>();
+    expect(orphans!.n).toBe(0);
+
+    // Deleting one frees its place; another user is not affected.
+    const first = answers.find((a) => a.status === 201)!.body;
+    expect((await api('DELETE', `/v1/orgs/${first.slug}`, { token: user.token })).status).toBe(204);
+    expect((await create(user.token, '2')).status).toBe(201);
+    expect((await create((await newUser('other')).token, '2')).status).toBe(201);
+  });
+
+  it('are 10 at most by default (wrangler.toml)', async () => {
+    const user = await newUser('founder');
+    for (let n = 0; n < 10; n++) await newOrg(user);
+    expectProblem(await api('POST', '/v1/orgs', { token: user.token, body: { name: 'Eleventh' } }), 403, 'forbidden');
   });
 });

@@ -4,15 +4,18 @@ import { env } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app';
 import { isPermission } from '../src/auth/permissions';
+import { SELF } from 'cloudflare:test';
 import { ACCESS_ENDED_CLOSE_CODE } from '../src/realtime/socket-access';
-import { api, expectProblem, joinAs, newOrg, openSocket, runAccessRecheck, type TestOrg, type TestUser } from './helpers';
+import { api, expectProblem, joinAs, newOrg, openSocket, readResponse, runAccessRecheck, type TestOrg, type TestUser } from './helpers';
 
-type Schema = { $ref?: string; type?: string | string[]; properties?: Record<string, Schema>; required?: string[]; anyOf?: Schema[]; format?: string };
+type Schema = {
+  $ref?: string; type?: string | string[]; properties?: Record<string, Schema>; required?: string[]; anyOf?: Schema[]; format?: string; maxItems?: number; maxLength?: number;
+};
 type Parameter = { name: string; in: 'path' | 'query'; required?: boolean; schema: Schema };
 type Operation = {
   'x-permission'?: string;
   parameters?: Parameter[];
-  requestBody?: { content: Record<string, { schema: Schema }> };
+  requestBody?: { required?: boolean; content: Record<string, { schema: Schema }> };
   responses: Record<string, unknown>;
   security?: unknown[];
 };
@@ -113,6 +116,44 @@ describe.each(tenantRoutes.map((r) => [name(r), r] as const))('%s', (_, { method
     const res = await api(method, url, { token: victim.owner.token, body });
     expectProblem(res, 400, 'invalid_request');
     expect(res.body.errors.map((e: { path: string }) => e.path)).toContain(field);
+  });
+
+  // `curl -X POST …/publish`: an action that takes no body, or an optional one, needs neither a
+  // body nor a Content-Type (nor is an empty body with a JSON Content-Type malformed JSON).
+  if (method === 'post' && !op.requestBody?.required) it('takes a POST without a body, with or without a Content-Type', async () => {
+    for (const contentType of [{}, { 'content-type': 'application/json' }] as Record<string, string>[]) {
+      // An empty body, as an HTTP/1.1 client's `Content-Length: 0` arrives (not a null one).
+      const headers = { authorization: `Bearer ${victim.owner.token}`, 'content-length': '0', ...contentType };
+      const res = await readResponse(await SELF.fetch(`https://strive.test${urlFor(path, victim.slug)}`, { method: 'POST', headers, body: new Uint8Array(0) }));
+      expect([400, 415, 500], JSON.stringify(res.body)).not.toContain(res.status);
+    }
+  });
+
+  // Each value of a repeatable query parameter is a bound parameter (D1 binds at most 100).
+  for (const repeatable of op.parameters?.filter((p) => p.in === 'query' && resolve(p.schema).type === 'array') ?? []) {
+    it(`caps the repeatable ?${repeatable.name}=: 400 past its maxItems, never a 5xx at it`, async () => {
+      const max = resolve(repeatable.schema).maxItems!;
+      expect(max).toBeGreaterThan(0);
+      const url = (count: number) => `${urlFor(path, victim.slug)}?${Array.from({ length: count }, (_, n) => `${repeatable.name}=v${n}`).join('&')}`;
+      const over = await api(method, url(max + 1), { token: victim.owner.token });
+      expectProblem(over, 400, 'invalid_request');
+      expect(over.body.errors.map((e: { path: string }) => e.path)).toContain(repeatable.name);
+      expect((await api(method, url(max), { token: victim.owner.token })).status).toBeLessThan(500);
+    });
+  }
+
+  // D1 refuses LIKE patterns over 50 bytes: a search must take any term its schema accepts.
+  const search = op.parameters?.find((p) => p.in === 'query' && p.name === 'q');
+  if (search) it('searches any ?q= up to its maxLength (wildcards, quotes, emoji, NUL) and refuses a longer one with 400', async () => {
+    const max = resolve(search.schema).maxLength!;
+    const terms = ['x'.repeat(max), '%', '_', '%_\\', `it's "quoted"; --`, '🚀'.repeat(max / 2), 'a\u0000b', 'é'.repeat(max)];
+    for (const q of terms) {
+      const res = await api(method, `${urlFor(path, victim.slug)}?q=${encodeURIComponent(q)}`, { token: victim.owner.token });
+      expect(res.status, `q=${JSON.stringify(q)}: ${JSON.stringify(res.body)}`).toBe(200);
+    }
+    const over = await api(method, `${urlFor(path, victim.slug)}?q=${'x'.repeat(max + 1)}`, { token: victim.owner.token });
+    expectProblem(over, 400, 'invalid_request');
+    expect(over.body.errors).toEqual([{ path: 'q', message: expect.stringContaining(String(max)) }]);
   });
 
   const param = idParam(op);

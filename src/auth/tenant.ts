@@ -14,6 +14,7 @@ import { ApiError, forbidden, notFound } from '../lib/problem';
 import { auditRow } from '../modules/activity/audit';
 import { effectiveTier } from '../modules/billing/tiers';
 import { UsageMeter } from '../modules/usage/meter';
+import { assertNotGuessing } from '../middleware/client-limits';
 import { hashApiKey } from './api-keys';
 import { sha256Hex } from '../lib/crypto';
 import {
@@ -127,10 +128,13 @@ function userAccess(row: Awaited<ReturnType<typeof userAccessQuery>>[number]): A
 const apiKeyAccessQuery = (catalog: CatalogDb, key: SQL) =>
   catalog
     .select({
-      key: { id: api_keys.id, scopes: api_keys.scopes, expires_at: api_keys.expires_at, revoked_at: api_keys.revoked_at, created_by: api_keys.created_by },
+      key: {
+        id: api_keys.id, scopes: api_keys.scopes, expires_at: api_keys.expires_at, revoked_at: api_keys.revoked_at,
+        created_by: api_keys.created_by, created_at: api_keys.created_at,
+      },
       organization: organizationFields,
       subscription: { tier: subscriptions.tier, status: subscriptions.status },
-      member: { role: organization_members.role, permissions: organization_members.permissions },
+      member: { role: organization_members.role, permissions: organization_members.permissions, created_at: organization_members.created_at },
       creator: { role: users.role, is_active: users.is_active },
     })
     .from(api_keys)
@@ -146,8 +150,10 @@ const apiKeyAccessQuery = (catalog: CatalogDb, key: SQL) =>
 const apiKeyAccess = async (catalog: CatalogDb, key: SQL, orgRef: string) => apiKeyAccessOf(await apiKeyAccessQuery(catalog, key).get(), orgRef);
 
 function apiKeyAccessOf(row: Awaited<ReturnType<typeof apiKeyAccessQuery>>[number] | undefined, orgRef: string): Access | undefined {
-  // A revoked key, or one whose creator has left or been deactivated, stops working.
-  if (!row || row.key.revoked_at || !row.member || !row.creator.is_active) {
+  // A revoked key, or one whose creator has left or been deactivated, stops working; so does a
+  // key made during an earlier membership of its creator (removal revokes keys, and this holds
+  // too for one created while its creator was being removed).
+  if (!row || row.key.revoked_at || !row.member || !row.creator.is_active || row.key.created_at < row.member.created_at) {
     throw new ApiError('unauthenticated', 'This API key is invalid or has been revoked.');
   }
   // Expired credentials are a 401 wherever they are sent (like revoked ones), not a 404 elsewhere.
@@ -316,6 +322,8 @@ export const resolveTenant = createMiddleware<AppEnv>(async (c, next) => {
     access = undefined;
   }
   if (!access) {
+    // A key or feed token this isolate does not know, from an address guessing them: not looked up.
+    if (credentials.type !== 'session') assertNotGuessing(c);
     access = credentials.type === 'session' ? await sessionAccess(catalog, credentials, orgRef)
       : credentials.type === 'api_key' ? await apiKeyAccess(catalog, eq(api_keys.key_hash, await hashApiKey(credentials.secret)), orgRef)
       : await calendarFeedAccess(catalog, credentials.secret, orgRef);

@@ -4,13 +4,27 @@
 import { and, eq, getTableColumns, is, sql, SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { SelectedFields, SQLiteColumn, SQLiteInsertValue, SQLiteTable, SQLiteUpdateSetSource } from 'drizzle-orm/sqlite-core';
-import type { ShardDb } from './shards';
+import type { CatalogDb, ShardDb } from './shards';
 import * as tenant from './tenant';
 
 type TenantTables = typeof tenant;
 export type TenantTable = {
   [K in keyof TenantTables]: TenantTables[K] extends SQLiteTable & { organization_id: SQLiteColumn } ? TenantTables[K] : never;
 }[keyof TenantTables];
+
+/**
+ * INSERT … SELECT <values> WHERE (condition), on any table of either database: the row is written
+ * only if `condition` holds when it is written (check and write in one statement). Missing values
+ * take the column's default.
+ */
+export function insertWhere<T extends SQLiteTable>(db: ShardDb | CatalogDb, table: T, values: SQLiteInsertValue<T>, condition: SQL) {
+  const given = values as Record<string, unknown>;
+  const selected = Object.entries(getTableColumns(table)).map(([field, column]) => {
+    const value = given[field] !== undefined ? given[field] : column.default ?? column.defaultFn?.() ?? null;
+    return is(value, SQL) ? value : sql.param(value, column);
+  });
+  return (db as ShardDb).insert(table).select(sql`SELECT ${sql.join(selected, sql`, `)} WHERE ${condition}`);
+}
 
 export class TenantStore {
   constructor(
@@ -44,12 +58,7 @@ export class TenantStore {
    * them (a booking and "its slot is free", say). Missing values take the column's default.
    */
   insertWhere<T extends TenantTable>(table: T, values: Omit<SQLiteInsertValue<T>, 'organization_id'>, condition: SQL) {
-    const given = { ...values, organization_id: this.organizationId } as Record<string, unknown>;
-    const selected = Object.entries(getTableColumns(table)).map(([field, column]) => {
-      const value = given[field] !== undefined ? given[field] : column.default ?? column.defaultFn?.() ?? null;
-      return is(value, SQL) ? value : sql.param(value, column);
-    });
-    return this.db.insert(table).select(sql`SELECT ${sql.join(selected, sql`, `)} WHERE ${condition}`);
+    return insertWhere(this.db, table, { ...values, organization_id: this.organizationId } as SQLiteInsertValue<T>, condition);
   }
 
   update<T extends TenantTable>(table: T, set: SQLiteUpdateSetSource<T>, where: SQL) {

@@ -307,7 +307,31 @@ export const assets = sqliteTable(
   (t) => [
     // Also the newest-first list's index.
     uniqueIndex('assets_org_id_unique').on(t.organization_id, t.id),
+    // Covers the storage quota's sum of sizes.
+    index('assets_org_size_idx').on(t.organization_id, t.size),
     check('assets_size_check', sql`size >= 0`),
+  ],
+);
+
+/**
+ * Bytes an upload holds while it streams into R2: taken before a byte is read, by one statement
+ * that checks them against the tier's limit together with every asset and every other live
+ * reservation, and released in the batch that writes the asset's row (or when the upload fails).
+ * One that its upload never released (the isolate died) lapses at `expires_at`.
+ */
+export const storage_reservations = sqliteTable(
+  'storage_reservations',
+  {
+    /** The asset's id. */
+    id: id(),
+    organization_id: organizationId(),
+    bytes: integer('bytes').notNull(),
+    expires_at: text('expires_at').notNull(),
+    created_at: createdAt(),
+  },
+  (t) => [
+    index('storage_reservations_org_expires_idx').on(t.organization_id, t.expires_at),
+    check('storage_reservations_bytes_check', sql`bytes > 0`),
   ],
 );
 

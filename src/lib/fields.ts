@@ -2,10 +2,14 @@
 import { z } from '@hono/zod-openapi';
 import { outboundUrlRefusal } from './outbound-url';
 
+const Tag = z.string().trim().toLowerCase().min(1).max(64);
+/** A row holds at most this many tags (so a filter naming more could match nothing). */
+const MAX_TAGS = 50;
+
 /** Trimmed, lower-cased, de-duplicated; at most 50 tags of at most 64 characters. */
 export const Tags = z
-  .array(z.string().trim().toLowerCase().min(1).max(64))
-  .max(50)
+  .array(Tag)
+  .max(MAX_TAGS)
   .transform((tags) => [...new Set(tags)])
   .openapi({ description: 'Trimmed, lower-cased and de-duplicated; ≤ 50 tags of ≤ 64 characters', example: ['vip', 'retail'] });
 
@@ -20,9 +24,19 @@ export const JsonObject = <Known extends z.ZodRawShape>(kb: number, known: Known
 
 export const Id = z.string().uuid();
 
-/** A query parameter that may repeat (`?tag=a&tag=b`), always handed on as an array. */
-export const Repeatable = <T extends z.ZodTypeAny>(item: T) =>
-  z.preprocess((value) => (value === undefined || Array.isArray(value) ? value : [value]), z.array(item).optional());
+/**
+ * A query parameter that may repeat (`?tag=a&tag=b`), always handed on as an array, and at most
+ * `max` times: 400 beyond (each value becomes a bound parameter, and D1 binds at most 100 a
+ * statement).
+ */
+export const Repeatable = <T extends z.ZodTypeAny>(item: T, max: number) =>
+  z.preprocess(
+    (value) => (value === undefined || Array.isArray(value) ? value : [value]),
+    z.array(item).max(max, `At most ${max} values.`).optional(),
+  );
+
+/** `?tag=` on a list: repeatable, every tag must match. */
+export const TagFilter = Repeatable(Tag, MAX_TAGS).openapi({ description: `Repeatable (at most ${MAX_TAGS}): every tag must match` });
 
 /** A calendar date, `YYYY-MM-DD` (a real one: no February 30th). */
 export const IsoDate = z.iso.date().openapi({ example: '2026-11-25' });

@@ -141,11 +141,13 @@ export const optionalJsonBody = <T extends z.ZodTypeAny>(schema: T) => ({ ...jso
 
 /**
  * An optional body sent empty with a JSON Content-Type (as many HTTP clients do for a bodiless
- * POST) is no body, not malformed JSON: the validator then reads `{}`.
+ * POST) is no body, not malformed JSON: the validator then reads `{}`. Without a Content-Type the
+ * validator takes `{}` itself, and the body must stay as sent: the media-type check reads it to
+ * refuse (415) a body without a type, and `{}` put in its place was such a body.
  */
 const emptyBodyIsNone: MiddlewareHandler<AppEnv> = async (c, next) => {
   // What c.req.json() parses; hono keeps promises in the cache (its type says the value).
-  if ((await c.req.text()) === '') c.req.bodyCache.text = Promise.resolve('{}') as unknown as string;
+  if (c.req.header('content-type') && (await c.req.text()) === '') c.req.bodyCache.text = Promise.resolve('{}') as unknown as string;
   await next();
 };
 

@@ -17,8 +17,12 @@ export function slugify(text: string, maxLength: number, separator: '-' | '_' = 
     .replace(new RegExp(`${separator}+$`), '');
 }
 
-/** Any of `columns` contains `q`, case-insensitively (LIKE wildcards in `q` escaped). */
+/**
+ * Any of `columns` contains `q`, case-insensitively (ASCII letters, as SQLite's lower()). instr(),
+ * not LIKE: D1 refuses LIKE patterns over 50 bytes, and `q` is a literal (no wildcards to escape).
+ * The one substring search of the API (customers, content).
+ */
 export function containsText(q: string, columns: SQLiteColumn[]): SQL {
-  const pattern = `%${q.toLowerCase().replace(/[\\%_]/g, (ch) => `\\${ch}`)}%`;
-  return or(...columns.map((column) => sql`lower(${column}) LIKE ${pattern} ESCAPE '\\'`))!;
+  const needle = q.toLowerCase();
+  return or(...columns.map((column) => sql`instr(lower(${column}), ${needle}) > 0`))!;
 }

@@ -1,6 +1,6 @@
 // The one audit writer. A service puts the row it returns into the same batch as the change it
 // describes, so there is never a change without its row (nor a row without its change).
-import { and, eq, getTableColumns, is, or, SQL, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, inArray, is, or, SQL, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { TenantTable } from '../../db/tenant-store';
@@ -80,13 +80,15 @@ export function auditRow(ctx: TenantContext, entry: AuditEntry, id = uuidv7()) {
  * organization's audit log, so no single batch holds both. Fail closed: the audit row is written
  * first and withdrawn if the change then fails, so no change is ever missing its row.
  */
-export async function auditedCatalogChange<T>(ctx: TenantContext, entry: AuditEntry, change: () => Promise<T>): Promise<T> {
-  const id = uuidv7();
-  await auditRow(ctx, entry, id).run();
+export async function auditedCatalogChange<T>(ctx: TenantContext, entry: AuditEntry | AuditEntry[], change: () => Promise<T>): Promise<T> {
+  const entries = [entry].flat();
+  const ids = entries.map(() => uuidv7());
+  // One shard batch however many rows (a removed member's revoked keys each have theirs).
+  await ctx.store.batch(entries.map((e, n) => auditRow(ctx, e, ids[n])) as [ReturnType<typeof auditRow>]);
   try {
     return await change();
   } catch (error) {
-    await ctx.store.delete(activity_logs, eq(activity_logs.id, id)).run();
+    await ctx.store.delete(activity_logs, inArray(activity_logs.id, ids)).run();
     throw error;
   }
 }
@@ -166,10 +168,18 @@ type InsertValues<T extends TenantTable> = { [K in keyof Omit<T['$inferInsert'],
 /** Values computed by SQL (a position, say) are in the returned row, not in the audit's copy. */
 const plainValues = (values: object): Snapshot => Object.fromEntries(Object.entries(values).filter(([, v]) => !is(v, SQL)));
 
-export async function auditedInsert<T extends TenantTable>(ctx: TenantContext, table: T, values: InsertValues<T> & { id: string }, described: Described): Promise<Row<T>> {
+export async function auditedInsert<T extends TenantTable>(
+  ctx: TenantContext,
+  table: T,
+  values: InsertValues<T> & { id: string },
+  described: Described,
+  /** Statements that belong to the same change (an upload's reservation released). */
+  also: BatchItem<'sqlite'>[] = [],
+): Promise<Row<T>> {
   const [rows] = await ctx.store.batch([
     ctx.store.insert(table, values as never).returning(),
     auditRow(ctx, { ...described, resource_id: values.id, new: plainValues(values) }),
+    ...also,
   ]);
   return (rows as Row<T>[])[0]!;
 }

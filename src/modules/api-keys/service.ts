@@ -1,6 +1,6 @@
 // Organization API keys: the secret is shown once, at creation; only its hash is kept. A key's
 // scopes can only narrow what its creator may do.
-import { and, eq, isNull } from 'drizzle-orm';
+import { and, eq, inArray, isNull, type SQL } from 'drizzle-orm';
 import { api_keys } from '../../db/catalog';
 import type { TenantContext } from '../../env';
 import type { Permission } from '../../auth/permissions';
@@ -9,7 +9,7 @@ import { actingUserId, forgetAccess, requirePermission } from '../../auth/tenant
 import { uuidv7 } from '../../lib/ids';
 import { newestFirst } from '../../lib/pagination';
 import { ApiError, forbidden, notFound } from '../../lib/problem';
-import { auditedCatalogChange } from '../activity/audit';
+import { auditedCatalogChange, type AuditEntry } from '../activity/audit';
 
 const visibleColumns = {
   id: api_keys.id,
@@ -69,10 +69,19 @@ export async function revokeApiKey({ ctx, id }: { ctx: TenantContext; id: string
   if (!key) throw notFound('API key');
   if (key.revoked_at) return; // Revoking twice changes nothing.
   const revokedAt = new Date().toISOString();
-  await auditedCatalogChange(
-    ctx,
-    { action: 'api_key.revoke', resource_type: 'api_key', resource_id: id, old: { revoked_at: null }, new: { revoked_at: revokedAt } },
-    () => ctx.catalog.update(api_keys).set({ revoked_at: revokedAt }).where(and(ofOrganization(ctx), eq(api_keys.id, id), isNull(api_keys.revoked_at))).run(),
-  );
+  await auditedCatalogChange(ctx, revocation(id, revokedAt), () => revokeKeys(ctx, [id], revokedAt).run());
   forgetAccess({ organizationId: ctx.organization.id, keyId: id });
 }
+
+/** The audit entry of a key's revocation (`why`: when it is not a request to revoke that key). */
+export const revocation = (id: string, revokedAt: string, why?: string): AuditEntry => ({
+  action: 'api_key.revoke', resource_type: 'api_key', resource_id: id, old: { revoked_at: null }, new: { revoked_at: revokedAt, ...(why && { reason: why }) },
+});
+
+/** Revokes the organization's keys `ids` that are still live, if `condition` holds (a statement, to batch). */
+export const revokeKeys = (ctx: TenantContext, ids: string[], revokedAt: string, condition?: SQL) =>
+  ctx.catalog.update(api_keys).set({ revoked_at: revokedAt }).where(and(ofOrganization(ctx), inArray(api_keys.id, ids), isNull(api_keys.revoked_at), condition));
+
+/** The ids of a member's live keys in the organization (a query, to batch). */
+export const liveKeysOf = (ctx: TenantContext, userId: string) =>
+  ctx.catalog.select({ id: api_keys.id }).from(api_keys).where(and(ofOrganization(ctx), eq(api_keys.created_by, userId), isNull(api_keys.revoked_at)));

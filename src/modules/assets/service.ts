@@ -1,8 +1,9 @@
 // CMS assets: bytes in R2 (`ASSETS`) at orgs/{org_id}/assets/{asset_id}/{file_name}, a metadata
 // row in the organization's shard. The row is what makes an object an asset, so the order of
 // every two-step change is chosen to never leave a row without its bytes:
-// - upload: the object first, then the row with its audit row (one batch); if that batch fails
-//   the object is deleted again.
+// - upload: its size reserved against the storage quota first (usage/quota.ts), then the object,
+//   then the row with its audit row and the reservation's release (one batch); if that batch
+//   fails the object is deleted again and the reservation released.
 // - delete: the row and its audit row first (one batch), then the object. If the object's delete
 //   fails, it is left unreachable (nothing serves an object without its row) under its
 //   organization's prefix, logged with its key, and removed with that prefix when the
@@ -17,7 +18,7 @@ import { uuidv7 } from '../../lib/ids';
 import { newestFirst } from '../../lib/pagination';
 import { ApiError, invalid, notFound } from '../../lib/problem';
 import { auditedDelete, auditedInsert } from '../activity/audit';
-import { assertQuota } from '../usage/quota';
+import { releaseStorage, reserveStorage } from '../usage/quota';
 
 export const MAX_ASSET_BYTES = 25 * 1024 * 1024;
 
@@ -67,8 +68,8 @@ export async function uploadAsset({ ctx, bucket, input }: { ctx: TenantContext; 
   if (!ASSET_TYPES.has(contentType)) {
     throw new ApiError('unsupported_media_type', `Assets may be images, PDF, audio, video or plain text, not '${contentType || 'none'}'.`);
   }
-  // R2 needs the length up front, and the quota is checked before a byte is read: a body without
-  // a declared length (chunked) would have to be buffered first, so it is refused.
+  // R2 needs the length up front, and the bytes are reserved against the quota before one is
+  // read: a body without a declared length (chunked) would have to be buffered first, so it is refused.
   if (input.contentLength === undefined) {
     throw new ApiError('length_required', 'Send the file with a Content-Length: its size is checked against the limit and the quota before it is read.');
   }
@@ -76,33 +77,47 @@ export async function uploadAsset({ ctx, bucket, input }: { ctx: TenantContext; 
   if (!(Number.isSafeInteger(declared) && declared >= 0)) throw invalid('Content-Length', 'Not a byte count.');
   if (declared > MAX_ASSET_BYTES) throw tooLarge();
   if (!input.body || declared === 0) throw invalid('body', 'The file is empty.');
-  await assertQuota(ctx, 'storage', declared);
-
-  // The count and FixedLengthStream hold the body to its declared length.
-  const limit = byteLimit(declared);
-  const payload = input.body.pipeThrough(limit.stream).pipeThrough(new FixedLengthStream(declared));
-
   const id = uuidv7();
-  const key = `${organizationPrefix(ctx.organization.id)}assets/${id}/${input.name}`;
-  let object: R2Object;
-  try {
-    object = await bucket.put(key, payload, { httpMetadata: { contentType } });
-  } catch (error) {
-    if (limit.state.bytes !== declared) throw invalid('body', `The body does not have its Content-Length (${declared} bytes).`);
-    throw error;
-  }
+  await reserveStorage(ctx, id, declared);
   let row: Asset;
   try {
-    row = await auditedInsert(ctx, assets, {
-      id, file_name: input.name, content_type: contentType, size: declared, etag: object.httpEtag, r2_key: key,
-      created_by: actingUserId(ctx.actor), created_at: new Date().toISOString(),
-    }, described('create'));
+    row = await storeAsset(ctx, bucket, { id, name: input.name, contentType, size: declared, body: input.body });
   } catch (error) {
-    await bucket.delete(key); // no object without its row
+    // The row's batch releases the reservation when it commits; whatever failed before frees it
+    // here (and should even this fail, the reservation lapses).
+    await releaseStorage(ctx, id).run().catch((release) => console.error(`asset ${id}: storage reservation not released`, release));
     throw error;
   }
   ctx.meter.record({ resource_type: 'storage', quantity: declared, resource_name: id });
   return row;
+}
+
+/** The bytes into R2, then the row with its audit row and the reservation's release (one batch). */
+async function storeAsset(
+  ctx: TenantContext,
+  bucket: R2Bucket,
+  file: { id: string; name: string; contentType: string; size: number; body: ReadableStream<Uint8Array> },
+): Promise<Asset> {
+  // The count and FixedLengthStream hold the body to its declared length.
+  const limit = byteLimit(file.size);
+  const payload = file.body.pipeThrough(limit.stream).pipeThrough(new FixedLengthStream(file.size));
+  const key = `${organizationPrefix(ctx.organization.id)}assets/${file.id}/${file.name}`;
+  let object: R2Object;
+  try {
+    object = await bucket.put(key, payload, { httpMetadata: { contentType: file.contentType } });
+  } catch (error) {
+    if (limit.state.bytes !== file.size) throw invalid('body', `The body does not have its Content-Length (${file.size} bytes).`);
+    throw error;
+  }
+  try {
+    return await auditedInsert(ctx, assets, {
+      id: file.id, file_name: file.name, content_type: file.contentType, size: file.size, etag: object.httpEtag, r2_key: key,
+      created_by: actingUserId(ctx.actor), created_at: new Date().toISOString(),
+    }, described('create'), [releaseStorage(ctx, file.id)]);
+  } catch (error) {
+    await bucket.delete(key); // no object without its row
+    throw error;
+  }
 }
 
 export async function listAssets({ ctx, input }: { ctx: TenantContext; input: { limit: number; cursor?: string } }) {

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { CUSTOMER_SOURCES, CUSTOMER_STATUSES } from '../../db/enums';
-import { CreatedBy, Email, Id, JsonObject, Repeatable, SearchText, SERVER_SET, Tags } from '../../lib/fields';
+import { CreatedBy, Email, Id, JsonObject, SearchText, SERVER_SET, TagFilter, Tags } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { createCustomer, deleteCustomer, getCustomer, listCustomers, updateCustomer } from './service';
@@ -47,7 +47,7 @@ const CustomerQuery = z.object({
   ...pageQuery,
   status: z.enum(CUSTOMER_STATUSES).optional(),
   source: z.enum(CUSTOMER_SOURCES).optional(),
-  tag: Repeatable(z.string().trim().toLowerCase().min(1).max(64)).openapi({ description: 'Repeatable: every tag must match' }),
+  tag: TagFilter,
   assigned_to: Id.optional(),
   q: SearchText.openapi({ description: 'Substring of name, email or company (empty: no search)' }),
 });

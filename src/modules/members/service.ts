@@ -1,10 +1,11 @@
 // Members: admins manage everyone below owner; only owners touch owners; the last owner can be
 // neither removed nor demoted (checked inside the writing statement, so two concurrent requests
 // cannot both remove "the other" owner).
-import { and, eq, getTableColumns, sql } from 'drizzle-orm';
+import { and, eq, sql } from 'drizzle-orm';
 import { organization_members, users, type MemberPermissions } from '../../db/catalog';
 import type { MemberRole } from '../../db/enums';
 import { isUniqueViolation } from '../../db/errors';
+import { insertWhere } from '../../db/tenant-store';
 import type { TenantContext } from '../../env';
 import { ROLE_PERMISSIONS, type Permission } from '../../auth/permissions';
 import { actingUserId, forgetAccess, requirePermission } from '../../auth/tenant';
@@ -15,6 +16,7 @@ import { usersTierUpdate } from '../billing/service';
 import { TIER_LIMITS } from '../billing/tiers';
 import { auditedCatalogChange, changes } from '../activity/audit';
 import { userColumns } from '../../auth/users';
+import { liveKeysOf, revocation, revokeKeys } from '../api-keys/service';
 
 export type MemberInput = { role?: MemberRole; permissions?: MemberPermissions };
 
@@ -56,13 +58,15 @@ function assertManageable(ctx: TenantContext, role: MemberRole) {
   }
 }
 
-async function findMember(ctx: TenantContext, userId: string) {
-  const member = await ctx.catalog
+const memberRow = (ctx: TenantContext, userId: string) =>
+  ctx.catalog
     .select(memberColumns)
     .from(organization_members)
     .innerJoin(users, eq(users.id, organization_members.user_id))
-    .where(and(ofOrganization(ctx), eq(organization_members.user_id, userId)))
-    .get();
+    .where(and(ofOrganization(ctx), eq(organization_members.user_id, userId)));
+
+async function findMember(ctx: TenantContext, userId: string) {
+  const member = await memberRow(ctx, userId).get();
   if (!member) throw notFound('member');
   return member;
 }
@@ -85,16 +89,7 @@ export async function listMembers({ ctx, input }: { ctx: TenantContext; input: {
 function insertWithinSeats(ctx: TenantContext, member: typeof organization_members.$inferInsert) {
   const seats = TIER_LIMITS[ctx.organization.tier].seats;
   if (seats === null) return ctx.catalog.insert(organization_members).values(member).returning({ id: organization_members.id });
-  // Every column, in the table's order (INSERT … SELECT fills them by position), each encoded as
-  // its column encodes it; a column the member does not set takes NULL.
-  const values = sql.join(
-    Object.entries(getTableColumns(organization_members)).map(([key, column]) =>
-      sql.param(member[key as keyof typeof member] ?? null, column)),
-    sql`, `,
-  );
-  return ctx.catalog
-    .insert(organization_members)
-    .select(sql`SELECT ${values} WHERE (SELECT count(*) FROM ${organization_members} WHERE ${ofOrganization(ctx)}) < ${seats}`)
+  return insertWhere(ctx.catalog, organization_members, member, sql`(SELECT count(*) FROM ${organization_members} WHERE ${ofOrganization(ctx)}) < ${seats}`)
     .returning({ id: organization_members.id });
 }
 
@@ -178,18 +173,29 @@ export async function removeMember({ ctx, userId }: { ctx: TenantContext; userId
   const leaving = ctx.actor.type === 'user' && ctx.actor.user.id === userId;
   // Anyone may leave; removing someone else takes members:manage and their role's permissions.
   if (!leaving) requirePermission(ctx, 'members:manage');
-  const before = await findMember(ctx, userId);
+  // The member and their live API keys in one round trip: the keys go with the membership (each
+  // revocation audited), so none is listed as active or works again if the person comes back.
+  const [[before], keys] = await ctx.catalog.batch([memberRow(ctx, userId), liveKeysOf(ctx, userId)]);
+  if (!before) throw notFound('member');
   if (!leaving) assertManageable(ctx, before.role);
+  const keyIds = keys.map((key) => key.id);
+  const revokedAt = new Date().toISOString();
   await auditedCatalogChange(
     ctx,
-    { action: 'member.delete', resource_type: 'member', resource_id: userId, old: { email: before.user.email, role: before.role, permissions: before.permissions } },
+    [
+      { action: 'member.delete', resource_type: 'member', resource_id: userId, old: { email: before.user.email, role: before.role, permissions: before.permissions } },
+      ...keyIds.map((id) => revocation(id, revokedAt, 'its creator left the organization')),
+    ],
     async () => {
+      const gone = sql`NOT EXISTS (SELECT 1 FROM ${organization_members} WHERE ${ofOrganization(ctx)} AND ${organization_members.user_id} = ${userId})`;
       const [removed] = await ctx.catalog.batch([
         ctx.catalog
           .delete(organization_members)
           .where(and(ofOrganization(ctx), eq(organization_members.user_id, userId), before.role === 'owner' ? keepsAnOwner(ctx) : undefined))
           .returning({ id: organization_members.id }),
         memberTier(ctx, userId),
+        // Only if the member is gone: a refused removal (the last owner) revokes nothing.
+        ...(keyIds.length > 0 ? [revokeKeys(ctx, keyIds, revokedAt, gone)] : []),
       ]);
       if (removed.length === 0) throw lastOwnerConflict();
     },

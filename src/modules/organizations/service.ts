@@ -5,12 +5,13 @@ import type { Context } from 'hono';
 import { organization_members, organizations, subscriptions, usage_dead_letters } from '../../db/catalog';
 import { isUniqueViolation } from '../../db/errors';
 import { leastLoadedShard, type CatalogDb } from '../../db/shards';
+import { insertWhere } from '../../db/tenant-store';
 import * as tenant from '../../db/tenant';
 import type { AppEnv, SessionUser, TenantContext } from '../../env';
 import { ROLE_PERMISSIONS } from '../../auth/permissions';
 import { forgetAccess, requirePermission, tenantContext } from '../../auth/tenant';
 import { uuidv7 } from '../../lib/ids';
-import { conflict, invalid, notFound } from '../../lib/problem';
+import { ApiError, conflict, invalid, notFound } from '../../lib/problem';
 import { auditedCatalogChange, auditRow, changes } from '../activity/audit';
 import { slugify } from '../../lib/text';
 import { deleteOrganizationObjects } from '../assets/service';
@@ -37,26 +38,38 @@ export function present(row: OrganizationRow, role: TenantContext['role']) {
   return { id, slug, name, description, logo_url, website, settings, subscription_status, billing_email, created_at, updated_at, role };
 }
 
+/** MAX_OWNED_ORGANIZATIONS: each organization brings its own free quotas, so one user's are capped. */
+const maxOwnedOrganizations = (env: AppEnv['Bindings']) => {
+  const max = Number(env.MAX_OWNED_ORGANIZATIONS);
+  return Number.isInteger(max) && max > 0 ? max : 10;
+};
+
 export async function createOrganization(c: Context<AppEnv>, catalog: CatalogDb, user: SessionUser, input: OrganizationCreate) {
   const slug = input.slug ?? slugify(input.name, 48);
   if (!SLUG_PATTERN.test(slug)) throw invalid('slug', 'Give a slug of lower-case letters, digits and hyphens.');
   const id = uuidv7();
   const now = new Date().toISOString();
-  let created: OrganizationRow;
+  let created: OrganizationRow | undefined;
+  const maxOwned = maxOwnedOrganizations(c.env);
+  // Only while the user owns fewer than the most one may (counted in the INSERT, like seats), so
+  // that concurrent creations cannot pass it; the owner and the subscription go with the row.
+  const ownsFewer = sql`(SELECT count(*) FROM ${organization_members} WHERE ${organization_members.user_id} = ${user.id} AND ${organization_members.role} = 'owner') < ${maxOwned}`;
+  const orgInserted = sql`EXISTS (SELECT 1 FROM ${organizations} WHERE ${organizations.id} = ${id})`;
   try {
     // Choosing the shard and recording it is one statement; org, owner and subscription one batch.
     const [rows] = await catalog.batch([
-      catalog
-        .insert(organizations)
-        .values({ ...input, id, slug, shard: sql`${leastLoadedShard(c.env)}`, created_by: user.id, created_at: now, updated_at: now })
+      insertWhere(catalog, organizations, { ...input, id, slug, shard: sql`${leastLoadedShard(c.env)}`, created_by: user.id, created_at: now, updated_at: now }, ownsFewer)
         .returning(),
-      catalog.insert(organization_members).values({ id: uuidv7(), organization_id: id, user_id: user.id, role: 'owner', joined_at: now }),
-      catalog.insert(subscriptions).values({ id: uuidv7(), organization_id: id }),
+      insertWhere(catalog, organization_members, { id: uuidv7(), organization_id: id, user_id: user.id, role: 'owner', joined_at: now }, orgInserted),
+      insertWhere(catalog, subscriptions, { id: uuidv7(), organization_id: id }, orgInserted),
     ]);
-    created = rows[0]!;
+    created = rows[0];
   } catch (error) {
     if (isUniqueViolation(error, 'slug')) throw slugTaken(slug);
     throw error;
+  }
+  if (!created) {
+    throw new ApiError('forbidden', `You own ${maxOwned} organizations, the most one user may own: delete one, or hand its ownership to someone else, to create another.`);
   }
   const ctx = tenantContext(c, {
     organization: { id, slug, name: created.name, shard: created.shard, tier: 'free' },
@@ -129,9 +142,9 @@ export async function updateOrganization({ ctx, input }: { ctx: TenantContext; i
  * organization_id column missing here fails it.
  */
 export const TENANT_TABLES = [
-  tenant.activity_logs, tenant.usage_events, tenant.usage_tracking, tenant.assets, tenant.content,
-  tenant.appointment_webhooks, tenant.reminders_sent, tenant.appointments, tenant.ai_conversations,
-  tenant.tasks, tenant.projects, tenant.customers,
+  tenant.activity_logs, tenant.usage_events, tenant.usage_tracking, tenant.storage_reservations,
+  tenant.assets, tenant.content, tenant.appointment_webhooks, tenant.reminders_sent, tenant.appointments,
+  tenant.ai_conversations, tenant.tasks, tenant.projects, tenant.customers,
 ] as const;
 
 export async function deleteOrganization({ ctx, bucket }: { ctx: TenantContext; bucket: R2Bucket }) {

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { PRIORITIES, TASK_STATUSES } from '../../db/enums';
-import { CreatedBy, Derived, Hundredths, Id, InstantOrDate, Repeatable, SERVER_SET, Tags } from '../../lib/fields';
+import { CreatedBy, Derived, Hundredths, Id, InstantOrDate, SERVER_SET, TagFilter, Tags } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { ApiError } from '../../lib/problem';
@@ -85,7 +85,7 @@ const TaskQuery = z.object({
   ...pageQuery,
   status: z.enum(TASK_STATUSES).optional(),
   assigned_to: z.union([z.literal('me'), Id]).optional().openapi({ description: "A member's id, or `me`" }),
-  tag: Repeatable(z.string().trim().toLowerCase().min(1).max(64)).openapi({ description: 'Repeatable: every tag must match' }),
+  tag: TagFilter,
   parent_task_id: Id.optional(),
 });
 
