@@ -84,4 +84,5 @@ export const TENANT_ADDITIONS: Record<string, Record<string, string>> = {
   appointment_webhooks: { '*': 'Where an organization\'s appointment reminders are delivered, and the secret that signs them.' },
   assets: { '*': 'CMS files: the row that makes an R2 object part of an organization.' },
   usage_events: { '*': 'Every usage event counted, by its id: the consumer counts an event exactly once into usage_tracking.' },
+  storage_reservations: { '*': 'Bytes held for uploads in flight, so that concurrent uploads cannot pass the storage quota together.' },
 };
