@@ -1,6 +1,6 @@
 // Organization API keys: the secret is shown once, at creation; only its hash is kept. A key's
 // scopes can only narrow what its creator may do.
-import { and, eq, inArray, isNull, type SQL } from 'drizzle-orm';
+import { and, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import { api_keys } from '../../db/catalog';
 import type { TenantContext } from '../../env';
 import type { Permission } from '../../auth/permissions';
@@ -82,6 +82,6 @@ export const revocation = (id: string, revokedAt: string, why?: string): AuditEn
 export const revokeKeys = (ctx: TenantContext, ids: string[], revokedAt: string, condition?: SQL) =>
   ctx.catalog.update(api_keys).set({ revoked_at: revokedAt }).where(and(ofOrganization(ctx), inArray(api_keys.id, ids), isNull(api_keys.revoked_at), condition));
 
-/** The ids of a member's live keys in the organization (a query, to batch). */
-export const liveKeysOf = (ctx: TenantContext, userId: string) =>
-  ctx.catalog.select({ id: api_keys.id }).from(api_keys).where(and(ofOrganization(ctx), eq(api_keys.created_by, userId), isNull(api_keys.revoked_at)));
+/** The ids of a member's live keys in the organization, as a JSON array: a column for another query. */
+export const liveKeyIds = (ctx: TenantContext, userId: string) =>
+  sql<string>`(SELECT json_group_array(${api_keys.id}) FROM ${api_keys} WHERE ${and(ofOrganization(ctx), eq(api_keys.created_by, userId), isNull(api_keys.revoked_at))})`;
