@@ -9,6 +9,11 @@ import { unstable_startWorker } from 'wrangler';
 import { ROOT } from './dev-identity.mjs';
 
 const DEV_STATE = path.join(ROOT, '.wrangler', 'state');
+/**
+ * Blanked whatever .dev.vars holds, so no call leaves the machine: the local model answers, and
+ * billing answers 503 not_configured (vitest.config.ts does the same for the tests).
+ */
+const OUTBOUND_SECRETS = ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'STRIPE_SECRET_KEY'];
 
 /**
  * `seeded`: start from a copy of the local dev state (run devSetup() first); otherwise empty.
@@ -25,6 +30,7 @@ export async function startLocalWorker({ seeded = false } = {}) {
   process.env.NODE_ENV = 'test';
   const worker = await unstable_startWorker({
     config: path.join(ROOT, 'wrangler.toml'),
+    bindings: Object.fromEntries(OUTBOUND_SECRETS.map((name) => [name, { type: 'plain_text', value: '' }])),
     dev: {
       server: { hostname: '127.0.0.1', port: 0 },
       inspector: false,
