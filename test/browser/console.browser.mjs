@@ -145,6 +145,32 @@ describe('the console', () => {
     await vic.context().close();
   });
 
+  step("snaps a stale move back to where the server has the card", async () => {
+    // Bob's page misses the news of Alice's move (its socket drops it), so its view goes stale.
+    const bob = await person('bob@acme.test');
+    await bob.routeWebSocket(/\/board\/ws/, (ws) => {
+      const server = ws.connectToServer();
+      server.onMessage((message) => {
+        const event = JSON.parse(message);
+        if (event.type === 'task.moved' && event.task.title === 'Bravo') return;
+        ws.send(message);
+      });
+    });
+    await bob.goto(boardUrl);
+    await card(bob, 'todo', 'Bravo').waitFor();
+    await card(alice, 'todo', 'Bravo').dragTo(column(alice, 'review').locator('ol'));
+    await card(alice, 'review', 'Bravo').waitFor();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(await card(bob, 'todo', 'Bravo').count(), 1, "bob's page did not hear of the move");
+
+    await card(bob, 'todo', 'Bravo').dragTo(column(bob, 'done').locator('ol'));
+    await card(bob, 'review', 'Bravo').waitFor({ timeout: 2000 });
+    assert.match(await card(bob, 'review', 'Bravo').getAttribute('class'), /snapped/);
+    await bob.getByRole('alert').filter({ hasText: 'Stale version' }).waitFor();
+    assert.equal(await card(alice, 'review', 'Bravo').count(), 1, 'the stale move changed nothing');
+    await bob.context().close();
+  });
+
   step('streams an answer token by token into two tabs', async () => {
     await alice.getByRole('link', { name: 'Assistant', exact: true }).click();
     await alice.getByRole('link', { name: 'Relaunch status' }).click();
@@ -168,6 +194,11 @@ describe('the console', () => {
     const seen = [record(alice), record(second)];
     await alice.getByRole('textbox', { name: 'Message' }).fill(`What is still open? (${TAG})`);
     await alice.getByRole('button', { name: 'Send' }).click();
+    if (DOCS) {
+      // Mid-answer, in the tab that did not ask.
+      await second.waitForFunction(() => (document.querySelector('.message.streaming .text')?.textContent.length ?? 0) > 150);
+      await second.screenshot({ path: path.join(DOCS, 'console-chat.png') });
+    }
     const [first, other] = await Promise.all(seen);
     for (const tab of [first, other]) {
       assert.ok(tab.lengths.length >= 5, `the answer arrived in ${tab.lengths.length} steps: ${tab.lengths}`);
@@ -176,7 +207,16 @@ describe('the console', () => {
     }
     assert.equal(first.final, other.final);
     console.log(`  the answer grew in ${first.lengths.length} and ${other.lengths.length} steps in the two tabs`);
-    if (DOCS) await second.screenshot({ path: path.join(DOCS, 'console-chat.png') });
+
+    // The other tab cancels the next answer: both show it cancelled, with what had arrived.
+    await alice.getByRole('textbox', { name: 'Message' }).fill(`Tell me everything about the relaunch (${TAG})`);
+    await alice.getByRole('button', { name: 'Send' }).click();
+    await second.locator('.message.streaming').waitFor();
+    await second.getByRole('button', { name: 'Cancel' }).click();
+    for (const page of [alice, second]) {
+      await page.locator('.message.assistant.cancelled').last().waitFor();
+      await page.getByRole('button', { name: 'Send' }).waitFor();
+    }
     await second.close();
   });
 
