@@ -1,6 +1,7 @@
 // The console's shell: sign-in, the organization switcher and navigation, then the page the path names.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
+import { ApiProblem } from '../../client';
 import { api, unwrap, type Schemas } from './api';
 import { useLoad, useStore } from './hooks';
 import { href, Link, navigate, parse, path, Redirect } from './router';
@@ -45,7 +46,15 @@ function App({ config }: { config: ConsoleConfig }) {
 
   if (!isSignedIn) return <SignIn config={config} />;
   if (!me.data) {
-    return <main class="center">{me.error ? <ErrorNote error={me.error} retry={me.reload} /> : <Loading what="Signing in" />}</main>;
+    if (!me.error) return <main class="center"><Loading what="Signing in" /></main>;
+    // A session the API no longer takes (expired, or signed by another key) needs a new sign-in.
+    const expired = me.error instanceof ApiProblem && me.error.status === 401;
+    return (
+      <main class="center">
+        <ErrorNote error={me.error} retry={expired ? undefined : me.reload} />
+        {expired && <button type="button" class="primary" onClick={() => signOut()}>Sign in again</button>}
+      </main>
+    );
   }
   const route = parse(current);
   const membership = me.data.memberships.find((m) => m.organization.slug === route.org || m.organization.id === route.org);

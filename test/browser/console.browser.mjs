@@ -130,6 +130,18 @@ describe('the console', () => {
     await bob.context().close();
   });
 
+  step('moves a card with the keyboard alone', async () => {
+    const url = alice.url();
+    await card(alice, 'in_progress', 'Alpha').focus();
+    await alice.keyboard.press('Alt+ArrowRight');
+    await card(alice, 'review', 'Alpha').waitFor({ timeout: 2000 });
+    // Focus stays on the card, and Alt+ArrowLeft is a move here, not the browser's Back.
+    await alice.keyboard.press('Alt+ArrowLeft');
+    await card(alice, 'in_progress', 'Alpha').waitFor({ timeout: 2000 });
+    assert.equal(alice.url(), url);
+    assert.equal(await alice.evaluate(() => document.activeElement?.querySelector('.title')?.textContent), 'Alpha');
+  });
+
   step('does not let a viewer drag', async () => {
     const vic = await person('vic@acme.test');
     await vic.goto(boardUrl);

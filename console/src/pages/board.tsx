@@ -2,7 +2,7 @@
 // connect, then every change anyone makes. A drag (or Alt+arrow keys) moves a card at once and
 // sends `move` with its neighbours and the version seen; the server's `task.moved` settles it, and
 // a stale move's `conflict` puts the card where the server says it is. Watchers show as avatars.
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { api, may, unwrap, type Schemas } from '../api';
 import { describe, useAction, useLoad } from '../hooks';
 import type { OrgProps } from '../main';
@@ -68,8 +68,8 @@ export function Board({ me, membership, projectId }: OrgProps & { projectId: str
   const [flash, setFlash] = useState<Record<string, 'arrived' | 'snapped'>>({});
   const [drag, setDrag] = useState<{ id: string; over?: { status: Status; index: number } } | null>(null);
   const [focusId, setFocusId] = useState<string | null>(null);
-  /** My moves the server has not answered yet (task ids). */
-  const pending = useRef(new Set<string>());
+  /** My moves the server has not answered yet, per task. */
+  const pending = useRef(new Map<string, number>());
   const columnsRef = useRef<Columns | null>(null);
   columnsRef.current = columns;
 
@@ -99,11 +99,19 @@ export function Board({ me, membership, projectId }: OrgProps & { projectId: str
       case 'task.updated':
       case 'task.moved': {
         const mine = event.actor.id === me.id;
-        if (mine) pending.current.delete(event.task.id);
+        const inFlight = pending.current.get(event.task.id) ?? 0;
+        if (mine && inFlight > 0) {
+          if (inFlight > 1) pending.current.set(event.task.id, inFlight - 1);
+          else pending.current.delete(event.task.id);
+        }
+        // The answer to an earlier move of mine while a later one is in flight: the card stays
+        // where the later one put it (its answer settles it); the neighbours' new positions count.
+        const superseded = mine && inFlight > 1;
         setColumns((c) => {
           if (!c) return c;
-          const placed = place(c, event.task);
-          return event.type === 'task.moved' && event.renumbered ? renumber(placed, event.renumbered) : placed;
+          const placed = superseded ? c : place(c, event.task);
+          const renumbered = event.type === 'task.moved' ? (event.renumbered ?? []).filter((r) => !superseded || r.id !== event.task.id) : [];
+          return renumbered.length ? renumber(placed, renumbered) : placed;
         });
         if (!mine) highlight(event.task.id, 'arrived');
         return;
@@ -135,8 +143,12 @@ export function Board({ me, membership, projectId }: OrgProps & { projectId: str
     pingMs: PING_MS,
   });
 
-  useEffect(() => {
-    if (focusId) document.querySelector<HTMLElement>(`[data-task-id="${focusId}"]`)?.focus();
+  // A card moved by keyboard is a new element in its new column: focus follows it at once.
+  useLayoutEffect(() => {
+    const moved = focusId && document.querySelector<HTMLElement>(`[data-task-id="${focusId}"]`);
+    if (!moved) return;
+    moved.focus();
+    setFocusId(null);
   }, [focusId, columns]);
 
   /** Moves `id` into `status` before the card now at `index` (excluding itself). */
@@ -155,8 +167,9 @@ export function Board({ me, membership, projectId }: OrgProps & { projectId: str
       ...(after ? { after_id: after.id } : {}), ...(before ? { before_id: before.id } : {}),
     });
     if (!sent) return setNotice('Not connected to the board: the move was not sent. Reconnecting…');
-    pending.current.add(id);
-    setColumns(place(current, { ...task, status, position: provisionalPosition(after, before) }));
+    pending.current.set(id, (pending.current.get(id) ?? 0) + 1);
+    // A move makes the next version: a second move before the server's answer is not stale.
+    setColumns(place(current, { ...task, status, position: provisionalPosition(after, before), version: task.version + 1 }));
     setNotice(null);
   };
 
