@@ -43,6 +43,8 @@ export default defineWorkersConfig(async () => {
               OPENAI_API_KEY: '',
               ANTHROPIC_API_KEY: '',
               GEMINI_API_KEY: '',
+              // No dev sign-in, whatever .dev.vars holds: test/console.test.ts turns it on per request.
+              DEV_SESSION_SIGNING_KEY: '',
             },
           },
         },

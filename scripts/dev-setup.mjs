@@ -5,6 +5,7 @@ import { createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildConsole, consoleBuilt } from './console-build.mjs';
 import { DEV_PRIVATE_KEY_PATH, DEV_VARS_PATH } from './dev-identity.mjs';
 import { migrateAll } from './migrate.mjs';
 import { seed } from './seed.mjs';
@@ -64,6 +65,8 @@ function ensureDevVars() {
     .export({ type: 'spki', format: 'pem' });
   const wanted = {
     CLERK_JWT_KEY: () => publicKeyPem,
+    // The console's dev sign-in (POST /app/dev-session) signs with it; only on a loopback host.
+    DEV_SESSION_SIGNING_KEY: () => readFileSync(DEV_PRIVATE_KEY_PATH, 'utf8'),
     CLERK_WEBHOOK_SECRET: webhookSecret,
     STRIPE_WEBHOOK_SECRET: webhookSecret,
     EXPOSE_D1_ROUND_TRIPS: () => 'true',
@@ -105,6 +108,9 @@ export function devSetup() {
   migrateAll({ remote: false, quiet: true });
   console.log('Seed (local)');
   seed();
+  // wrangler.toml's [assets] directory must exist before wrangler starts (npm run dev then rebuilds it on changes).
+  console.log(`Console (dist/console): ${consoleBuilt() ? 'present' : 'building'}`);
+  if (!consoleBuilt()) buildConsole({ quiet: true });
 }
 
 const isMain = process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
@@ -112,6 +118,7 @@ if (isMain) {
   try {
     devSetup();
     console.log(`
+The console, once \`npm run dev\` runs: http://127.0.0.1:8787/app/ (pick a seeded user to sign in).
 Get a session token (signed by the dev key, valid 1 h):
   npm run token -- --email alice@acme.test
 Then:

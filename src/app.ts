@@ -34,6 +34,7 @@ import { registerContentRoutes } from './modules/content/routes';
 import { registerPublicContentRoutes } from './modules/content/public-routes';
 import { registerConversationRoutes } from './modules/conversations/routes';
 import { registerAiToolRoutes } from './modules/ai-tools/routes';
+import { registerConsoleRoutes } from './modules/console/routes';
 
 const JSON_BODY_LIMIT = 1024 * 1024;
 /** Routes that authenticate by other means (signatures) or not at all. */
@@ -127,6 +128,7 @@ export function createApp() {
     }))),
   );
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Strive API reference' }));
+  registerConsoleRoutes(app);
 
   app.notFound((c) => {
     const error = new ApiError('not_found', `No route for ${c.req.method} ${c.req.path}.`);

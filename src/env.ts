@@ -19,6 +19,11 @@ export type Bindings = Omit<Env, 'KANBAN_BOARD' | 'CHAT_SESSION' | 'USAGE_QUEUE'
   CLERK_JWT_KEY?: string;
   /** Clerk Backend API key: verify against Clerk's JWKS when no CLERK_JWT_KEY is set. */
   CLERK_SECRET_KEY?: string;
+  /**
+   * Local dev only (.dev.vars, written by scripts/dev-setup.mjs): the private half of CLERK_JWT_KEY,
+   * with which the console's dev sign-in mints session tokens on a loopback host. Never deployed.
+   */
+  DEV_SESSION_SIGNING_KEY?: string;
   /** `whsec_…`: Svix signing secret of the Clerk webhook endpoint. */
   CLERK_WEBHOOK_SECRET?: string;
   /** `whsec_…`: signing secret of the Stripe webhook endpoint. */

@@ -3,18 +3,10 @@
 import { createExecutionContext, createMessageBatch, env, fetchMock, getQueueResult, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
 import { expect } from 'vitest';
 import worker from '../src/index';
-import { base64UrlEncode, base64Decode } from '../src/lib/crypto';
+import { signSessionToken } from '../src/auth/session-tokens';
 import { uuidv7 } from '../src/lib/ids';
 import type { Tier } from '../src/db/enums';
 import type { UsageEvent } from '../src/modules/usage/meter';
-
-const encoder = new TextEncoder();
-let signingKey: Promise<CryptoKey> | undefined;
-
-function key(): Promise<CryptoKey> {
-  const der = base64Decode(env.TEST_SIGNING_KEY.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''));
-  return (signingKey ??= crypto.subtle.importKey('pkcs8', der, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, false, ['sign']));
-}
 
 export type TokenClaims = { sub: string; email?: string; email_verified?: boolean | string; name?: string; picture?: string; azp?: string; exp?: number; iat?: number; nbf?: number };
 
@@ -24,13 +16,9 @@ export type TokenClaims = { sub: string; email?: string; email_verified?: boolea
  */
 export async function signToken(claims: TokenClaims): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  const header = { alg: 'RS256', typ: 'JWT', kid: 'test' };
   const verified = claims.email ? { email_verified: true } : {};
   const payload = { iss: 'https://clerk.strive.test', sid: `sess_${crypto.randomUUID()}`, iat: now, nbf: now - 5, exp: now + 600, ...verified, ...claims };
-  const part = (value: object) => base64UrlEncode(encoder.encode(JSON.stringify(value)));
-  const input = `${part(header)}.${part(payload)}`;
-  const signature = await crypto.subtle.sign('RSASSA-PKCS1-v1_5', await key(), encoder.encode(input));
-  return `${input}.${base64UrlEncode(new Uint8Array(signature))}`;
+  return signSessionToken(env.TEST_SIGNING_KEY, payload, 'test');
 }
 
 export type ApiResponse<T = any> = { status: number; body: T; headers: Headers; roundTrips: number };
