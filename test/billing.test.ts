@@ -6,6 +6,7 @@ import Stripe from 'stripe';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app';
 import { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from '../src/db/enums';
+import { D1Sessions } from '../src/db/sessions';
 import { catalogDb } from '../src/db/shards';
 import { applies, subscriptionEffect, type EventRule } from '../src/modules/billing/service';
 import { api, expectProblem, joinAs, newOrg, readResponse, type ApiResponse, type TestOrg } from './helpers';
@@ -366,7 +367,7 @@ describe('Stripe events of the same second', () => {
   it('guards the upsert itself the same way as the check before it (a concurrent event between the two)', async () => {
     // The row as a concurrent event left it, then this event's batch: the WHERE must refuse
     // exactly what `applies` refuses.
-    const catalog = catalogDb(env, { count: 0 });
+    const catalog = catalogDb(env, D1Sessions.primary(env));
     const t = now();
     const rows: { status: SubscriptionStatus; created: number | null; sub: string; invoiced?: number }[] = [
       { status: 'canceled', created: t, sub: 'sub_a' }, { status: 'active', created: t, sub: 'sub_a' },

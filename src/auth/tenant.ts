@@ -6,7 +6,7 @@ import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { api_keys, organization_members, organizations, subscriptions, users } from '../db/catalog';
 import type { MemberRole, SubscriptionStatus, Tier } from '../db/enums';
-import type { RoundTripCounter } from '../db/round-trips';
+import type { D1Sessions } from '../db/sessions';
 import { catalogDb, shardDb, type CatalogDb } from '../db/shards';
 import { TenantStore } from '../db/tenant-store';
 import type { Actor, AppEnv, Bindings, Credentials, RequestInfo, TenantContext } from '../env';
@@ -38,6 +38,8 @@ type Access = {
   keyId: string | null;
   keyExpiresAt: string | null;
   expires: number;
+  /** The catalog bookmark it was read at, once cached. */
+  bookmark?: string;
 };
 
 const accessCache = new Map<string, Access>();
@@ -210,12 +212,12 @@ type AccessFields = Pick<TenantContext, 'organization' | 'actor' | 'role' | 'per
 
 /** The context services work from; also built directly for an organization just created. */
 export function tenantContext(c: Context<AppEnv>, access: AccessFields): TenantContext {
-  return buildTenantContext(c.env, c.get('roundTrips'), access, requestInfo(c), (promise) => c.executionCtx.waitUntil(promise));
+  return buildTenantContext(c.env, c.get('d1'), access, requestInfo(c), (promise) => c.executionCtx.waitUntil(promise));
 }
 
 function buildTenantContext(
   env: Bindings,
-  counter: RoundTripCounter,
+  d1: D1Sessions,
   access: AccessFields,
   request: RequestInfo,
   waitUntil: (promise: Promise<unknown>) => void,
@@ -226,8 +228,8 @@ function buildTenantContext(
     role: access.role,
     permissions: access.permissions,
     clientEmail: access.clientEmail,
-    store: new TenantStore(shardDb(env, access.organization.shard, counter), access.organization.id),
-    catalog: catalogDb(env, counter),
+    store: new TenantStore(shardDb(env, access.organization.shard, d1), access.organization.id),
+    catalog: catalogDb(env, d1),
     request,
     meter: new UsageMeter(env.USAGE_QUEUE, waitUntil, access.organization, actingUserId(access.actor), env.CATALOG),
   };
@@ -247,18 +249,18 @@ export const toPortable = (ctx: AccessFields & Pick<TenantContext, 'request'>): 
 
 export const fromPortable = (
   env: Bindings,
-  counter: RoundTripCounter,
+  d1: D1Sessions,
   portable: PortableContext,
   waitUntil: (promise: Promise<unknown>) => void,
-): TenantContext => buildTenantContext(env, counter, { ...portable, permissions: new Set(portable.permissions) }, portable.request, waitUntil);
+): TenantContext => buildTenantContext(env, d1, { ...portable, permissions: new Set(portable.permissions) }, portable.request, waitUntil);
 
 /**
  * A long-lived connection's context read again from the catalog, in one query: the same actor's
  * access to the organization today (role, permissions, tier), or null once it has none (removed,
  * deactivated, its key revoked or expired, the organization gone).
  */
-export async function refreshPortable(env: Bindings, counter: RoundTripCounter, portable: PortableContext): Promise<PortableContext | null> {
-  const catalog = catalogDb(env, counter);
+export async function refreshPortable(env: Bindings, d1: D1Sessions, portable: PortableContext): Promise<PortableContext | null> {
+  const catalog = catalogDb(env, d1);
   const { actor, organization } = portable;
   let access: Access | undefined;
   try {
@@ -276,6 +278,18 @@ export async function refreshPortable(env: Bindings, counter: RoundTripCounter, 
   return toPortable({ ...access, request: portable.request });
 }
 
+/**
+ * Cached access answers a request unless it has expired, the request asks for the primary, or the
+ * request has seen the catalog newer than the answer was read (the client's Strive-Bookmark after
+ * its own membership or key change, say): then it is read again, so a client never acts on
+ * access older than its own writes.
+ */
+function stillValid(access: Access, d1: D1Sessions): boolean {
+  if (access.expires <= Date.now() || d1.mode === 'primary') return false;
+  const seen = d1.bookmark('catalog');
+  return seen === undefined || (access.bookmark !== undefined && seen <= access.bookmark);
+}
+
 function cacheKey(credentials: Credentials, orgRef: string): string {
   switch (credentials.type) {
     case 'session': return `s:${credentials.clerkUserId}:${orgRef}`;
@@ -288,12 +302,12 @@ export const resolveTenant = createMiddleware<AppEnv>(async (c, next) => {
   const orgRef = c.req.param('org');
   if (!orgRef) throw notFound('organization');
   const credentials = c.get('credentials');
-  const counter = c.get('roundTrips');
-  const catalog = catalogDb(c.env, counter);
+  const catalog = catalogDb(c.env, c.get('d1'));
   const key = cacheKey(credentials, orgRef);
 
+  const d1 = c.get('d1');
   let access = accessCache.get(key);
-  if (access && access.expires <= Date.now()) {
+  if (access && !stillValid(access, d1)) {
     accessCache.delete(key);
     access = undefined;
   }
@@ -303,7 +317,7 @@ export const resolveTenant = createMiddleware<AppEnv>(async (c, next) => {
       : await calendarFeedAccess(catalog, credentials.secret, orgRef);
     if (!access) throw notFound('organization');
     if (accessCache.size >= ACCESS_CACHE_MAX) accessCache.clear();
-    accessCache.set(key, access);
+    accessCache.set(key, { ...access, bookmark: d1.bookmark('catalog') });
   }
   if (access.keyExpiresAt && access.keyExpiresAt <= new Date().toISOString()) {
     throw new ApiError('unauthenticated', 'This API key has expired.');

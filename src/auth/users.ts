@@ -75,6 +75,6 @@ export async function sessionUser(catalog: CatalogDb, credentials: Credentials):
 
 /** For the few routes outside an organization: the acting user, provisioned on first use. */
 export async function requireUser(c: Context<AppEnv>) {
-  const catalog = catalogDb(c.env, c.get('roundTrips'));
+  const catalog = catalogDb(c.env, c.get('d1'));
   return { catalog, user: await sessionUser(catalog, c.get('credentials')) };
 }

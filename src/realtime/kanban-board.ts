@@ -7,6 +7,7 @@ import { TASK_STATUSES } from '../db/enums';
 import type { Bindings } from '../env';
 import { UUID_PATTERN } from '../lib/ids';
 import { fromPortable, type PortableContext } from '../auth/tenant';
+import { D1Sessions, type D1Report } from '../db/sessions';
 import { ApiError, type ErrorCode, type FieldError } from '../lib/problem';
 import {
   createTask, getBoard, getTask, moveTask, updateTask, type Task, type TaskInput, type TaskMove, type TaskPatch,
@@ -20,10 +21,13 @@ export type BoardEvent =
   /** `deleted_ids`: the task and every subtask deleted with it. */
   | { type: 'task.deleted'; task: Task & { deleted_ids: string[] }; actor: ActorSummary };
 
-/** What an RPC answers: errors as data, since an ApiError does not survive the RPC boundary as itself. */
+/**
+ * What an RPC answers: errors as data, since an ApiError does not survive the RPC boundary as
+ * itself; `d1`: the operation's round trips and bookmarks, which count as the request's.
+ */
 export type BoardResult<T> =
-  | { ok: true; value: T; roundTrips: number }
-  | { ok: false; error: { code: ErrorCode; detail: string; errors?: FieldError[] }; roundTrips: number };
+  | { ok: true; value: T; d1: D1Report }
+  | { ok: false; error: { code: ErrorCode; detail: string; errors?: FieldError[] }; d1: D1Report };
 
 type Attachment = {
   context: PortableContext;
@@ -70,14 +74,16 @@ export class KanbanBoard extends DurableObject<Bindings> {
     operation: (ctx: ReturnType<typeof fromPortable>) => Promise<T>,
     event: (value: T) => BoardEvent,
   ): Promise<BoardResult<T>> {
-    const counter = { count: 0 };
+    // The object is the single writer of the board's order: what it reads decides its writes, so
+    // it reads the primary.
+    const d1 = D1Sessions.primary(this.env);
     try {
-      const value = await this.oneAtATime(() => operation(fromPortable(this.env, counter, context, this.waitUntil)));
+      const value = await this.oneAtATime(() => operation(fromPortable(this.env, d1, context, this.waitUntil)));
       this.broadcast(event(value));
-      return { ok: true, value, roundTrips: counter.count };
+      return { ok: true, value, d1: d1.report() };
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
-      return { ok: false, error: { code: error.code, detail: error.detail, errors: error.errors }, roundTrips: counter.count };
+      return { ok: false, error: { code: error.code, detail: error.detail, errors: error.errors }, d1: d1.report() };
     }
   }
 
@@ -144,7 +150,7 @@ export class KanbanBoard extends DurableObject<Bindings> {
     server.serializeAttachment(attachment);
     // In the write queue: a move landing while the socket connects is either in this snapshot
     // or broadcast after it, never lost between the two.
-    const board = await this.oneAtATime(() => getBoard({ ctx: fromPortable(this.env, { count: 0 }, context, this.waitUntil), projectId }));
+    const board = await this.oneAtATime(() => getBoard({ ctx: fromPortable(this.env, D1Sessions.primary(this.env), context, this.waitUntil), projectId }));
     server.send(JSON.stringify({ type: 'snapshot', board }));
     this.presence();
     return new Response(null, { status: 101, webSocket: client });
@@ -182,7 +188,7 @@ export class KanbanBoard extends DurableObject<Bindings> {
     if (result.ok) return;
     if (result.error.code === 'conflict') {
       // A stale move: say so and hand over the task as it is now.
-      const task = await getTask({ ctx: fromPortable(this.env, { count: 0 }, attachment.context, this.waitUntil), id: move.task_id }).catch(() => null);
+      const task = await getTask({ ctx: fromPortable(this.env, D1Sessions.primary(this.env), attachment.context, this.waitUntil), id: move.task_id }).catch(() => null);
       return refuse('conflict', result.error.detail, { task });
     }
     return refuse(result.error.code, result.error.detail, result.error.errors ? { errors: result.error.errors } : {});

@@ -85,7 +85,7 @@ export function registerClerkWebhook(app: App) {
         throw new ApiError('unauthenticated', 'The webhook signature does not verify (missing, tampered or stale).');
       }
       const eventId = c.req.header('svix-id')!;
-      const catalog = catalogDb(c.env, c.get('roundTrips'));
+      const catalog = catalogDb(c.env, c.get('d1'));
       const effect = effectOf(catalog, event);
       if (!effect) return received(c, false);
 

@@ -108,7 +108,7 @@ export function registerStripeWebhook(app: App) {
       const change = changeOf(event);
       if (!change) return received(c, false);
 
-      const catalog = catalogDb(c.env, c.get('roundTrips'));
+      const catalog = catalogDb(c.env, c.get('d1'));
       const seen = and(eq(processed_events.source, 'stripe'), eq(processed_events.event_id, event.id));
       if (await catalog.select().from(processed_events).where(seen).get()) return received(c, false);
 
