@@ -69,6 +69,8 @@ export type TenantContext = {
   clientEmail: string | null;
   store: TenantStore;
   catalog: CatalogDb;
+  /** The sessions `store` and `catalog` read through: their bookmarks, for what a write leaves behind. */
+  d1: D1Sessions;
   request: RequestInfo;
 };
 

@@ -175,6 +175,15 @@ describe('POST /v1/webhooks/stripe', () => {
     });
   });
 
+  it('decides on the primary: replays, the events\' order and the row it changes are the catalog\'s latest state', async () => {
+    const org = await newOrg();
+    const res = await deliver(stripeEvent('customer.subscription.created', subscriptionObject(org.id, 'pro')));
+    expect(res.body).toEqual({ received: true, applied: true });
+    const trips = res.headers.get('x-d1-instances')!.split(', ');
+    // Processed already? The organization and its subscription; the audit row; the change.
+    expect(trips.map((trip) => trip.replace(/^shard_\d+/, 'shard'))).toEqual(['catalog:primary', 'catalog:primary', 'shard:primary', 'catalog:primary']);
+  });
+
   it('answers a replay 200 without applying it again', async () => {
     const org = await newOrg();
     const event = stripeEvent('customer.subscription.created', subscriptionObject(org.id, 'basic'));

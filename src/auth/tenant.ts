@@ -230,6 +230,7 @@ function buildTenantContext(
     clientEmail: access.clientEmail,
     store: new TenantStore(shardDb(env, access.organization.shard, d1), access.organization.id),
     catalog: catalogDb(env, d1),
+    d1,
     request,
     meter: new UsageMeter(env.USAGE_QUEUE, waitUntil, access.organization, actingUserId(access.actor), env.CATALOG),
   };

@@ -51,7 +51,9 @@ export async function provisionUser(catalog: CatalogDb, credentials: SessionCred
         updated_at: sql`excluded.updated_at`,
       },
       // Only a placeholder may be claimed: an email already tied to another Clerk user is not.
-      setWhere: sql`${users.clerk_user_id} IS NULL`,
+      // Its own Clerk user's row is answered again: a replica that has not seen a first sign-in
+      // yet makes a second request provision once more, which must not be refused.
+      setWhere: sql`${users.clerk_user_id} IS NULL OR ${users.clerk_user_id} = excluded.clerk_user_id`,
     })
     .returning()
     .get();

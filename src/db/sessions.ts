@@ -6,8 +6,9 @@
 //
 // Instances: a write always runs on the primary. A read in a session that started
 // `first-unconstrained` runs on any instance (the nearest replica); in one that started from a
-// bookmark, on any instance at least that new; the first query of a `first-primary` session runs
-// on the primary, and the session's later reads on any instance at least as new as that.
+// bookmark, on any instance at least that new. A database a unit of work reads on the primary
+// (all of them in `primary` mode, one after `latest`) gets a `first-primary` session per
+// statement: each one runs on the primary, and its bookmark is kept all the same.
 import { observeRoundTrips } from './round-trips';
 
 /** Which kind of database instance may serve a round trip. */
@@ -67,12 +68,12 @@ export class D1Sessions {
   readonly trips: RoundTrip[] = [];
   /** Open sessions, one per database. */
   private readonly sessions = new Map<string, D1DatabaseSession>();
-  /** Where a database's session starts when it opens: a bookmark, or `first-primary` after `latest`. */
+  /** Where a database's session starts when it opens: the client's bookmark, or one `atLeast` set. */
   private readonly starts = new Map<string, string>();
+  /** Databases read on the primary from now on (`latest`). */
+  private readonly onPrimary = new Set<string>();
   /** The newest bookmark seen of each database: the client's, its sessions', its Durable Objects'. */
   private readonly newest = new Map<string, string>();
-  /** Sessions that started on the primary: their first query is the primary's. */
-  private readonly primaryFirst = new WeakSet<D1DatabaseSession>();
   private readonly facades = new Map<string, D1Database>();
 
   /** `client`: the bookmarks the client sent, where the sessions start (without sessions, ignored). */
@@ -118,14 +119,11 @@ export class D1Sessions {
   }
 
   /**
-   * The database's next queries see its latest state: its session starts again on the primary.
-   * For a read that decides a write (the request's other reads stay on the nearest replica).
+   * The database's queries from now on run on the primary: for a read that decides a write (the
+   * request's reads before it, and of other databases, stay on the nearest replica).
    */
   latest(binding: string): void {
-    if (this.mode !== 'nearest') return;
-    const name = databaseName(binding);
-    this.sessions.delete(name);
-    this.starts.set(name, 'first-primary');
+    this.onPrimary.add(databaseName(binding));
   }
 
   /**
@@ -133,7 +131,7 @@ export class D1Sessions {
    * session starts again from it unless it is already that new.
    */
   atLeast(name: string, bookmark: string): void {
-    if (this.mode !== 'nearest' || !isNewer(bookmark, this.position(name))) return;
+    if (this.mode !== 'nearest' || this.onPrimary.has(name) || !isNewer(bookmark, this.position(name))) return;
     this.sessions.delete(name);
     this.starts.set(name, bookmark);
   }
@@ -160,34 +158,29 @@ export class D1Sessions {
 
   /** How new the database's session is, or will be when it opens. */
   private position(name: string): string | undefined {
-    const start = this.starts.get(name);
-    return this.sessions.get(name)?.getBookmark() ?? (start && BOOKMARK.test(start) ? start : undefined);
+    return this.sessions.get(name)?.getBookmark() ?? this.starts.get(name);
   }
 
   private session(name: string, db: D1Database): D1Database | D1DatabaseSession {
     if (this.mode === 'off') return this.observe(name, db, () => 'primary');
     // A fresh first-primary session per statement: each one on the primary, each bookmark kept.
-    if (this.mode === 'primary') return this.observe(name, db.withSession('first-primary'), () => 'primary');
+    if (this.mode === 'primary' || this.onPrimary.has(name)) return this.observe(name, db.withSession('first-primary'), () => 'primary');
     let session = this.sessions.get(name);
     if (!session) {
-      const start = this.starts.get(name) ?? 'first-unconstrained';
-      session = this.observe(name, db.withSession(start), (sql) =>
-        sql.some(writes) || (this.primaryFirst.has(session!) && session!.getBookmark() === null) ? 'primary' : 'any');
-      if (start === 'first-primary') this.primaryFirst.add(session);
+      session = this.observe(name, db.withSession(this.starts.get(name) ?? 'first-unconstrained'), (sql) => (sql.some(writes) ? 'primary' : 'any'));
       this.sessions.set(name, session);
     }
     return session;
   }
 
   private observe<D extends D1Database | D1DatabaseSession>(name: string, db: D, instance: (sql: string[]) => Instance): D {
-    const observed = observeRoundTrips(db, (sql, call) => {
+    return observeRoundTrips(db, (sql, call) => {
       this.trips.push({ database: name, instance: instance(sql) });
       return call().finally(() => {
         const bookmark = 'getBookmark' in db ? db.getBookmark() : null;
         if (bookmark) this.see(name, bookmark);
       });
     });
-    return observed;
   }
 
   private see(name: string, bookmark: string): void {

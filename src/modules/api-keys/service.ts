@@ -2,6 +2,7 @@
 // scopes can only narrow what its creator may do.
 import { and, eq, isNull } from 'drizzle-orm';
 import { api_keys } from '../../db/catalog';
+import { latest } from '../../db/shards';
 import type { TenantContext } from '../../env';
 import type { Permission } from '../../auth/permissions';
 import { newApiKeySecret } from '../../auth/api-keys';
@@ -65,7 +66,8 @@ export async function createApiKey({ ctx, input }: { ctx: TenantContext; input: 
 
 export async function revokeApiKey({ ctx, id }: { ctx: TenantContext; id: string }) {
   requirePermission(ctx, 'api_keys:manage');
-  const key = await ctx.catalog.select(visibleColumns).from(api_keys).where(and(ofOrganization(ctx), eq(api_keys.id, id))).get();
+  // Whether it is revoked already decides the write and its audit row: the primary's answer.
+  const key = await latest(ctx.catalog).select(visibleColumns).from(api_keys).where(and(ofOrganization(ctx), eq(api_keys.id, id))).get();
   if (!key) throw notFound('API key');
   if (key.revoked_at) return; // Revoking twice changes nothing.
   const revokedAt = new Date().toISOString();

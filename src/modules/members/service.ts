@@ -5,6 +5,7 @@ import { and, eq, getTableColumns, sql } from 'drizzle-orm';
 import { organization_members, users, type MemberPermissions } from '../../db/catalog';
 import type { MemberRole } from '../../db/enums';
 import { isUniqueViolation } from '../../db/errors';
+import { latest } from '../../db/shards';
 import type { TenantContext } from '../../env';
 import { ROLE_PERMISSIONS, type Permission } from '../../auth/permissions';
 import { actingUserId, forgetAccess, requirePermission } from '../../auth/tenant';
@@ -54,8 +55,12 @@ function assertManageable(ctx: TenantContext, role: MemberRole) {
   }
 }
 
+/**
+ * The member as the primary has them: their role decides who may change them, and is the audit
+ * row's old state.
+ */
 async function findMember(ctx: TenantContext, userId: string) {
-  const member = await ctx.catalog
+  const member = await latest(ctx.catalog)
     .select(memberColumns)
     .from(organization_members)
     .innerJoin(users, eq(users.id, organization_members.user_id))
