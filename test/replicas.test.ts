@@ -7,9 +7,11 @@ import { createExecutionContext, env, waitOnExecutionContext } from 'cloudflare:
 import { beforeAll, describe, expect, it } from 'vitest';
 import worker from '../src/index';
 import { createApp } from '../src/app';
+import { forgetIsolateAccess } from '../src/auth/access-cache';
 import { provisionUser } from '../src/auth/users';
 import { D1Sessions, parseBookmarks } from '../src/db/sessions';
 import { catalogDb, shardCount } from '../src/db/shards';
+import { sha256Hex } from '../src/lib/crypto';
 import { api, expectProblem, joinAs, newOrg, newUser, readResponse, type ApiResponse, type TestOrg } from './helpers';
 
 const bindings = ['CATALOG', ...Array.from({ length: shardCount(env) }, (_, n) => `SHARD_${n}`)];
@@ -435,6 +437,52 @@ describe('cached access and the client\'s own changes', () => {
     const cold = await api('GET', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token });
     const warm = await api('GET', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, headers: { 'strive-bookmark': cold.headers.get('strive-bookmark')! } });
     expect([cold.roundTrips, warm.roundTrips]).toEqual([2, 1]);
+  });
+});
+
+describe('the location\'s access cache (a fresh isolate)', () => {
+  /** A request whose waitUntil work (the location's copy of the access) is done when it answers. */
+  const read = (org: TestOrg, token = org.owner.token, headers: Record<string, string> = {}) =>
+    watched('GET', `/v1/orgs/${org.slug}/customers`, { token, headers });
+
+  it('answers a tenant read on a fresh isolate in one round trip once the location has the access', async () => {
+    const org = await newOrg();
+    expect((await read(org)).roundTrips).toBe(2);
+    forgetIsolateAccess();
+    const fresh = await read(org);
+    expect(fresh.status).toBe(200);
+    expect(instances(fresh)).toEqual(['shard:any']);
+  });
+
+  it('is not used after a change of the organization\'s members, in a fresh isolate', async () => {
+    const org = await newOrg();
+    const member = await joinAs(org, 'member');
+    await read(org, member.token);
+    const demoted = await api('PATCH', `/v1/orgs/${org.slug}/members/${member.id}`, { token: org.owner.token, body: { role: 'viewer' } });
+    expect(demoted.status).toBe(200);
+    forgetIsolateAccess();
+    const after = await watched('POST', `/v1/orgs/${org.slug}/customers`, { token: member.token, body: { name: 'Viewer now' } });
+    expectProblem(after, 403, 'forbidden');
+    expect(instances(after)).toEqual(['catalog:any']);
+  });
+
+  it('is not used once its organization\'s mark is gone (evicted): a change may have been missed', async () => {
+    const org = await newOrg();
+    await read(org);
+    await caches.default.delete(`https://access-cache.strive.internal/changed/org/${org.id}`);
+    forgetIsolateAccess();
+    expect((await read(org)).roundTrips).toBe(2);
+  });
+
+  it('keeps no secret: an API key\'s access is kept under the hash of the key and holds no part of it', async () => {
+    const org = await newOrg();
+    const key = (await api('POST', `/v1/orgs/${org.slug}/api-keys`, { token: org.owner.token, body: { name: 'k', scopes: ['customers:read'] } })).body.key as string;
+    expect((await read(org, key)).status).toBe(200);
+    // The entry's key is the credential and organization reference of src/auth/tenant.ts's cacheKey, hashed.
+    const entry = await caches.default.match(`https://access-cache.strive.internal/access/${await sha256Hex(`k:${key}:${org.slug}`)}`);
+    const kept = await entry!.text();
+    expect(kept).toContain(org.id);
+    expect(kept).not.toContain(key.slice(4, 20));
   });
 });
 

@@ -1,6 +1,7 @@
 // Tenant context: for every /v1/orgs/{org}/… request, resolve the actor's access to {org} once,
 // in ONE catalog query (user + organization + membership, or API key + organization + creator),
-// and keep the answer in this isolate for 30 s. No access → 404, as if the org did not exist.
+// and keep the answer 30 s, in the isolate and the location (access-cache.ts). No access → 404,
+// as if the org did not exist.
 import { and, eq, or, type SQL } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
@@ -14,6 +15,7 @@ import { ApiError, forbidden, notFound } from '../lib/problem';
 import { auditRow } from '../modules/activity/audit';
 import { effectiveTier } from '../modules/billing/tiers';
 import { UsageMeter } from '../modules/usage/meter';
+import { keepAccess, keptAccess } from './access-cache';
 import { hashApiKey } from './api-keys';
 import { sha256Hex } from '../lib/crypto';
 import {
@@ -21,11 +23,7 @@ import {
 } from './permissions';
 import { assertActive, provisionUser, toSessionUser } from './users';
 
-/** In line with Clerk's 60 s session tokens; membership changes purge this isolate's entries. */
-const ACCESS_TTL_MS = 30_000;
-const ACCESS_CACHE_MAX = 10_000;
-
-type Access = {
+export type Access = {
   organization: TenantContext['organization'];
   actor: Actor;
   role: MemberRole | null;
@@ -37,22 +35,7 @@ type Access = {
   userId: string;
   keyId: string | null;
   keyExpiresAt: string | null;
-  expires: number;
-  /** The catalog bookmark it was read at, once cached. */
-  bookmark?: string;
 };
-
-const accessCache = new Map<string, Access>();
-
-/** Drops cached access so a membership, key or organization change shows at once in this isolate. */
-export function forgetAccess(match: { organizationId?: string; userId?: string; keyId?: string }): void {
-  for (const [key, access] of accessCache) {
-    if (match.organizationId !== undefined && access.organization.id !== match.organizationId) continue;
-    if (match.userId !== undefined && access.userId !== match.userId) continue;
-    if (match.keyId !== undefined && access.keyId !== match.keyId) continue;
-    accessCache.delete(key);
-  }
-}
 
 const organizationFields = { id: organizations.id, slug: organizations.slug, name: organizations.name, shard: organizations.shard };
 /**
@@ -114,7 +97,6 @@ function userAccess(row: NonNullable<Awaited<ReturnType<typeof userAccessRow>>>)
     userId: user.id,
     keyId: null,
     keyExpiresAt: null,
-    expires: Date.now() + ACCESS_TTL_MS,
   };
   if (member) {
     return { ...base, role: member.role, permissions: memberPermissions(member.role, member.permissions, user.role), platformAccess: false };
@@ -163,7 +145,6 @@ async function apiKeyAccess(catalog: CatalogDb, key: SQL, orgRef: string): Promi
     userId: row.key.created_by,
     keyId: row.key.id,
     keyExpiresAt: row.key.expires_at,
-    expires: Date.now() + ACCESS_TTL_MS,
   };
 }
 
@@ -194,7 +175,6 @@ async function calendarFeedAccess(catalog: CatalogDb, secret: string, orgRef: st
     userId: row.user.id,
     keyId: null,
     keyExpiresAt: null,
-    expires: Date.now() + ACCESS_TTL_MS,
   };
 }
 
@@ -279,18 +259,6 @@ export async function refreshPortable(env: Bindings, d1: D1Sessions, portable: P
   return toPortable({ ...access, request: portable.request });
 }
 
-/**
- * Cached access answers a request unless it has expired, the request asks for the primary, or the
- * request has seen the catalog newer than the answer was read (the client's Strive-Bookmark after
- * its own membership or key change, say): then it is read again, so a client never acts on
- * access older than its own writes.
- */
-function stillValid(access: Access, d1: D1Sessions): boolean {
-  if (access.expires <= Date.now() || d1.mode === 'primary') return false;
-  const seen = d1.bookmark('catalog');
-  return seen === undefined || (access.bookmark !== undefined && seen <= access.bookmark);
-}
-
 function cacheKey(credentials: Credentials, orgRef: string): string {
   switch (credentials.type) {
     case 'session': return `s:${credentials.clerkUserId}:${orgRef}`;
@@ -307,18 +275,14 @@ export const resolveTenant = createMiddleware<AppEnv>(async (c, next) => {
   const key = cacheKey(credentials, orgRef);
 
   const d1 = c.get('d1');
-  let access = accessCache.get(key);
-  if (access && !stillValid(access, d1)) {
-    accessCache.delete(key);
-    access = undefined;
-  }
+  let access = await keptAccess(key, d1);
   if (!access) {
+    const readAt = Date.now();
     access = credentials.type === 'session' ? await sessionAccess(catalog, credentials, orgRef)
       : credentials.type === 'api_key' ? await apiKeyAccess(catalog, eq(api_keys.key_hash, await hashApiKey(credentials.secret)), orgRef)
       : await calendarFeedAccess(catalog, credentials.secret, orgRef);
     if (!access) throw notFound('organization');
-    if (accessCache.size >= ACCESS_CACHE_MAX) accessCache.clear();
-    accessCache.set(key, { ...access, bookmark: d1.bookmark('catalog') });
+    keepAccess(key, access, d1, readAt, (promise) => c.executionCtx.waitUntil(promise));
   }
   if (access.keyExpiresAt && access.keyExpiresAt <= new Date().toISOString()) {
     throw new ApiError('unauthenticated', 'This API key has expired.');

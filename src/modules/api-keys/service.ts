@@ -6,7 +6,8 @@ import { latest } from '../../db/shards';
 import type { TenantContext } from '../../env';
 import type { Permission } from '../../auth/permissions';
 import { newApiKeySecret } from '../../auth/api-keys';
-import { actingUserId, forgetAccess, requirePermission } from '../../auth/tenant';
+import { forgetAccess } from '../../auth/access-cache';
+import { actingUserId, requirePermission } from '../../auth/tenant';
 import { uuidv7 } from '../../lib/ids';
 import { newestFirst } from '../../lib/pagination';
 import { ApiError, forbidden, notFound } from '../../lib/problem';
@@ -76,5 +77,5 @@ export async function revokeApiKey({ ctx, id }: { ctx: TenantContext; id: string
     { action: 'api_key.revoke', resource_type: 'api_key', resource_id: id, old: { revoked_at: null }, new: { revoked_at: revokedAt } },
     () => ctx.catalog.update(api_keys).set({ revoked_at: revokedAt }).where(and(ofOrganization(ctx), eq(api_keys.id, id), isNull(api_keys.revoked_at))).run(),
   );
-  forgetAccess({ organizationId: ctx.organization.id, keyId: id });
+  await forgetAccess(ctx.d1, { organizationId: ctx.organization.id, keyId: id });
 }

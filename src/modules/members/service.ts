@@ -8,7 +8,8 @@ import { isUniqueViolation } from '../../db/errors';
 import { latest } from '../../db/shards';
 import type { TenantContext } from '../../env';
 import { ROLE_PERMISSIONS, type Permission } from '../../auth/permissions';
-import { actingUserId, forgetAccess, requirePermission } from '../../auth/tenant';
+import { forgetAccess } from '../../auth/access-cache';
+import { actingUserId, requirePermission } from '../../auth/tenant';
 import { uuidv7 } from '../../lib/ids';
 import { newestFirst } from '../../lib/pagination';
 import { ApiError, conflict, forbidden, invalid, notFound } from '../../lib/problem';
@@ -145,7 +146,7 @@ export async function addMember({ ctx, input }: { ctx: TenantContext; input: { e
     },
   );
   ctx.meter.record({ resource_type: 'seats', quantity: 1, user_id: member.user_id });
-  forgetAccess({ organizationId: ctx.organization.id, userId: member.user_id });
+  await forgetAccess(ctx.d1, { organizationId: ctx.organization.id, userId: member.user_id });
   const { organization_id: _org, ...visible } = member;
   return { ...visible, user: user! };
 }
@@ -173,7 +174,7 @@ export async function updateMember({ ctx, userId, input }: { ctx: TenantContext;
       if (!updated) throw lastOwnerConflict();
     },
   );
-  forgetAccess({ organizationId: ctx.organization.id, userId });
+  await forgetAccess(ctx.d1, { organizationId: ctx.organization.id, userId });
   return { ...before, ...input, updated_at: updatedAt };
 }
 
@@ -199,7 +200,7 @@ export async function removeMember({ ctx, userId }: { ctx: TenantContext; userId
     },
   );
   ctx.meter.record({ resource_type: 'seats', quantity: -1, user_id: userId });
-  forgetAccess({ organizationId: ctx.organization.id, userId });
+  await forgetAccess(ctx.d1, { organizationId: ctx.organization.id, userId });
 }
 
 /**

@@ -8,7 +8,8 @@ import { latest, leastLoadedShard, type CatalogDb } from '../../db/shards';
 import * as tenant from '../../db/tenant';
 import type { AppEnv, SessionUser, TenantContext } from '../../env';
 import { ROLE_PERMISSIONS } from '../../auth/permissions';
-import { forgetAccess, requirePermission, tenantContext } from '../../auth/tenant';
+import { forgetAccess } from '../../auth/access-cache';
+import { requirePermission, tenantContext } from '../../auth/tenant';
 import { uuidv7 } from '../../lib/ids';
 import { conflict, invalid, notFound } from '../../lib/problem';
 import { auditedCatalogChange, auditRow, changes } from '../activity/audit';
@@ -112,7 +113,7 @@ export async function updateOrganization({ ctx, input }: { ctx: TenantContext; i
   );
   if (!after) throw notFound('organization');
   // Cached access carries the slug and name: drop it so the new ones show at once.
-  forgetAccess({ organizationId: before.id });
+  await forgetAccess(ctx.d1, { organizationId: before.id });
   // Cached public answers show the slug (their key), the name and the website (the feed): under
   // the old slug they must stop, under the new one no earlier organization's copy may show.
   if (PUBLIC_FIELDS.some((field) => field in diff.new)) {
@@ -152,6 +153,6 @@ export async function deleteOrganization({ ctx, bucket }: { ctx: TenantContext; 
     ctx.catalog.delete(organizations).where(eq(organizations.id, ctx.organization.id)),
     ctx.catalog.delete(usage_dead_letters).where(eq(usage_dead_letters.organization_id, ctx.organization.id)),
   ]);
-  forgetAccess({ organizationId: ctx.organization.id });
+  await forgetAccess(ctx.d1, { organizationId: ctx.organization.id });
   await purgePublicContent(ctx);
 }

@@ -7,7 +7,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { processed_events, users } from '../../db/catalog';
 import { isUniqueViolation } from '../../db/errors';
 import { catalogDb, latest, type CatalogDb } from '../../db/shards';
-import { forgetAccess } from '../../auth/tenant';
+import { forgetAccess } from '../../auth/access-cache';
 import { uuidv7 } from '../../lib/ids';
 import { defineRoute, json, type App } from '../../lib/openapi';
 import { received, WebhookReceived } from './received';
@@ -111,7 +111,7 @@ export function registerClerkWebhook(app: App) {
       }
       if (event.type === 'user.deleted' && event.data.id) {
         const row = await catalog.select({ id: users.id }).from(users).where(eq(users.clerk_user_id, event.data.id)).get();
-        if (row) forgetAccess({ userId: row.id });
+        if (row) await forgetAccess(c.get('d1'), { userId: row.id });
       }
       return received(c, true);
     },

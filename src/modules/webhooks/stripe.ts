@@ -7,7 +7,8 @@ import { and, eq } from 'drizzle-orm';
 import Stripe from 'stripe';
 import { organizations, processed_events, subscriptions } from '../../db/catalog';
 import { catalogDb, latest, type CatalogDb } from '../../db/shards';
-import { forgetAccess, tenantContext } from '../../auth/tenant';
+import { forgetAccess } from '../../auth/access-cache';
+import { tenantContext } from '../../auth/tenant';
 import { defineRoute, json, type App } from '../../lib/openapi';
 import { received, WebhookReceived } from './received';
 import { ApiError } from '../../lib/problem';
@@ -173,7 +174,7 @@ export function registerStripeWebhook(app: App) {
         throw error;
       }
       // The new tier applies at once in this isolate (others within the access cache's 30 s).
-      forgetAccess({ organizationId: organization.id });
+      await forgetAccess(ctx.d1, { organizationId: organization.id });
       return received(c, true);
     },
   );
