@@ -8,16 +8,12 @@
 // BENCH_SECONDS (default 10) and BENCH_CONNECTIONS (default 10) set every measured run. The worker
 // serves a throwaway copy of the seeded dev databases: the write endpoint's changes and audit rows
 // never reach the dev state, and every run starts from the same data, so runs compare.
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import autocannon from 'autocannon';
-import { Log, LogLevel, Miniflare } from 'miniflare';
-import { unstable_readConfig } from 'wrangler';
-import { DEV_PRIVATE_KEY_PATH, DEV_VARS_PATH, ROOT } from './dev-identity.mjs';
-import { devSetup, parseDotenv } from './dev-setup.mjs';
-import { wrangler } from './migrate.mjs';
-import { signDevToken } from './token.mjs';
+import { Miniflare } from 'miniflare';
+import { devSetup } from './dev-setup.mjs';
+import {
+  buildBundle, copyDevDatabases, devToken, liftQuotas, miniflareOptions, percentile, readConfig, scratch, workerOptions,
+} from './lib/worker.mjs';
 
 const ORG = 'acme';
 const EMAIL = 'alice@acme.test'; // acme's owner in the seed: may read and update everything below
@@ -135,62 +131,10 @@ const WARMUP_SECONDS = 2; // JIT, isolate caches and SQLite pages warm; not meas
 // next endpoint's probe read one round trip too many (board: 2 instead of 1) without this.
 const SETTLE_MS = 1500;
 
-const readConfigVar = (name) => unstable_readConfig({ config: path.join(ROOT, 'wrangler.toml') }).vars[name];
+const readConfigVar = (name) => readConfig().vars[name];
 
-/** The worker as `wrangler deploy` would upload it: same bundler, same nodejs_compat polyfills. */
-function buildBundle(outdir) {
-  wrangler(['deploy', '--dry-run', '--outdir', outdir], { capture: true });
-  return path.join(outdir, 'index.js');
-}
-
-/**
- * A workerd with the bindings `wrangler dev` would give the worker, on `d1Persist`: a copy of
- * wrangler's local state (.wrangler/state/v3/d1, one <hash>.sqlite per database id).
- */
-function startWorker(scriptPath, d1Persist, { vars = {}, cache = true } = {}) {
-  const config = unstable_readConfig({ config: path.join(ROOT, 'wrangler.toml') });
-  return new Miniflare({
-    modules: true,
-    scriptPath,
-    modulesRoot: path.dirname(scriptPath), // module names are paths relative to this; the bundle is in a temp dir
-    compatibilityDate: config.compatibility_date,
-    compatibilityFlags: config.compatibility_flags,
-    // wrangler's local D1 commands use the preview id when there is one, else the database id.
-    d1Databases: Object.fromEntries(
-      config.d1_databases.map((d) => [d.binding, d.preview_database_id ?? d.database_id]),
-    ),
-    d1Persist,
-    r2Buckets: (config.r2_buckets ?? []).map((b) => b.binding), // in memory: the bench uploads what it reads
-    cache, // false: the Cache API does nothing, so every public request is a miss
-    // Durable Objects live in memory here: they hold no state the bench reads back.
-    durableObjects: Object.fromEntries(
-      (config.durable_objects?.bindings ?? []).map((d) => [d.name, {
-        className: d.class_name,
-        useSQLite: config.migrations.some((m) => m.new_sqlite_classes?.includes(d.class_name)),
-      }]),
-    ),
-    // The usage queue and its consumers as wrangler.toml declares them, so metered requests pay
-    // what they pay in dev: the send, and the consumer's batches in the same workerd.
-    queueProducers: Object.fromEntries((config.queues.producers ?? []).map((q) => [q.binding, { queueName: q.queue }])),
-    queueConsumers: Object.fromEntries((config.queues.consumers ?? []).map((q) => [q.queue, {
-      maxBatchSize: q.max_batch_size, maxBatchTimeout: q.max_batch_timeout, maxRetries: q.max_retries, deadLetterQueue: q.dead_letter_queue,
-    }])),
-    // The rate limiter is present (its cost is measured) but with a limit no run reaches: one
-    // user sends every request of the bench.
-    ratelimits: Object.fromEntries((config.unsafe?.bindings ?? []).filter((b) => b.type === 'ratelimit')
-      .map((b) => [b.name, { simple: { limit: 1_000_000_000, period: b.simple.period } }])),
-    bindings: {
-      ...config.vars,
-      ...parseDotenv(readFileSync(DEV_VARS_PATH, 'utf8')),
-      EXPOSE_D1_ROUND_TRIPS: 'true', // the round-trip column reads it from every response
-      ...vars,
-    },
-    host: '127.0.0.1',
-    port: 0, // any free port
-    log: new Log(LogLevel.WARN), // shows the worker's logged failures, not every request
-    cf: false, // a placeholder request.cf: by default Miniflare downloads one from workers.cloudflare.com
-  });
-}
+/** A workerd running the bundle alone, with `wrangler dev`'s bindings, on `d1Persist`. */
+const startWorker = (scriptPath, d1Persist, options) => new Miniflare({ ...miniflareOptions(d1Persist), ...workerOptions(scriptPath, options) });
 
 /**
  * Proves the persisted layout matched: had Miniflare derived other file names than wrangler, it
@@ -205,17 +149,6 @@ async function checkSeed(mf) {
   if (n === 0) throw new Error(`SHARD_${org.shard} holds no '${ORG}' customers: D1 state layout differs from wrangler's.`);
   await resolveMoves(shard, org.id);
   return `CATALOG has '${ORG}', SHARD_${org.shard} its ${n} customers`;
-}
-
-/**
- * The bench sends tens of thousands of requests to ORG: on the seed's free tier the month's
- * api_calls quota (and its seats and storage) would end the run in 402s. Its copy of the data is
- * put on the enterprise tier before the first request, so every request measures the work.
- */
-async function liftQuotas(mf) {
-  const catalog = await mf.getD1Database('CATALOG');
-  await catalog.prepare(`UPDATE subscriptions SET tier = 'enterprise', status = 'active'
-    WHERE organization_id = (SELECT id FROM organizations WHERE slug = ?)`).bind(ORG).run();
 }
 
 /**
@@ -318,11 +251,6 @@ async function benchConsumer(mf) {
     + ` ${((seconds * 1000) / CONSUMER_BATCHES).toFixed(1)} ms per batch`);
 }
 
-const percentile = (values, p) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-};
-
 /**
  * A chat turn over the conversation's socket, the way a browser holds it: send `user_message`,
  * time the first `delta`, every delta after it, and `done`. The local provider waits
@@ -417,7 +345,7 @@ async function uploadAsset(url, token) {
 async function main() {
   devSetup();
 
-  const outdir = mkdtempSync(path.join(tmpdir(), 'strive-bench-'));
+  const { dir: outdir, remove } = scratch('strive-bench-');
   const workers = [];
   try {
     console.log('Bundle (wrangler deploy --dry-run)');
@@ -430,12 +358,11 @@ async function main() {
     };
     const urls = {};
     for (const [name, options] of [['main', {}], ...Object.entries(variants)]) {
-      const persist = path.join(outdir, `d1-${name}`);
-      cpSync(path.join(ROOT, '.wrangler', 'state', 'v3', 'd1'), persist, { recursive: true });
-      const worker = startWorker(scriptPath, persist, options);
+      const worker = startWorker(scriptPath, copyDevDatabases(outdir, name), options);
       workers.push(worker); // before it is ready, so `finally` stops a failed start too
       urls[name] = (await worker.ready).origin;
-      await liftQuotas(worker);
+      // Tens of thousands of requests to ORG: on the seed's free tier its quotas would end the run.
+      await liftQuotas(worker, ORG);
     }
     const url = urls.main;
     console.log(`Worker on ${url} (Miniflare, no wrangler dev proxy), variants: ${Object.keys(variants).join(', ')}`);
@@ -443,7 +370,7 @@ async function main() {
 
     // Valid well past the run, so no request of the last endpoint meets an expired token.
     const ttl = 300 + ENDPOINTS.length * (SETTLE_MS / 1000 + WARMUP_SECONDS + SECONDS + 10);
-    const token = signDevToken({ privateKeyPem: readFileSync(DEV_PRIVATE_KEY_PATH, 'utf8'), email: EMAIL, ttl });
+    const token = devToken(EMAIL, ttl);
 
     console.log(`\nBench: ${CONNECTIONS} connections, ${WARMUP_SECONDS} s warm-up + ${SECONDS} s per endpoint`);
     assetPath = await uploadAsset(url, token);
@@ -500,7 +427,7 @@ async function main() {
     }
   } finally {
     await Promise.all(workers.map((worker) => worker.dispose()));
-    rmSync(outdir, { recursive: true, force: true });
+    remove();
   }
 }
 
