@@ -13,7 +13,7 @@ import { uuidv7 } from './lib/ids';
 import { limitFailedAuthentication, limitPublicByClient } from './middleware/client-limits';
 import { idempotency } from './middleware/idempotency';
 import { rateLimit } from './middleware/rate-limit';
-import { roundTrips } from './middleware/round-trips';
+import { BOOKMARK_HEADER, CONSISTENCY_HEADER, d1Sessions } from './middleware/d1-sessions';
 import { registerActivityRoutes } from './modules/activity/routes';
 import { registerApiKeyRoutes } from './modules/api-keys/routes';
 import { meterApiCalls } from './modules/usage/metering';
@@ -56,7 +56,6 @@ export function createApp() {
   const app = newApp();
 
   app.use(requestId({ generator: () => uuidv7() }));
-  app.use(roundTrips);
   const sameOriginHeaders = secureHeaders();
   const embeddableHeaders = secureHeaders({ crossOriginResourcePolicy: 'cross-origin' });
   app.use((c, next) => (EMBEDDABLE.test(c.req.path) ? embeddableHeaders(c, next) : sameOriginHeaders(c, next)));
@@ -68,13 +67,18 @@ export function createApp() {
         const allowed = c.env.CORS_ORIGINS.split(',').map((o: string) => o.trim());
         return allowed.includes('*') ? '*' : allowed.includes(origin) ? origin : null;
       },
-      allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-none-match', 'x-request-id'],
+      allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-none-match', 'x-request-id', BOOKMARK_HEADER, CONSISTENCY_HEADER],
       allowMethods: ['GET', 'POST', 'PATCH', 'PUT', 'DELETE', 'OPTIONS'],
       // Range answers and the public cache's hit/miss are read by embeds on other origins too.
-      exposeHeaders: ['x-request-id', 'retry-after', 'etag', 'idempotent-replayed', 'x-d1-round-trips', 'content-range', 'accept-ranges', 'x-cache'],
+      exposeHeaders: [
+        'x-request-id', 'retry-after', 'etag', 'idempotent-replayed', 'x-d1-round-trips', 'x-d1-instances', 'content-range', 'accept-ranges', 'x-cache',
+        BOOKMARK_HEADER,
+      ],
       maxAge: 86_400,
     }),
   );
+  // After CORS: a malformed Strive-Bookmark's 400 is readable by the browser that sent it.
+  app.use(d1Sessions);
   const jsonBodyLimit = bodyLimit({
     maxSize: JSON_BODY_LIMIT,
     onError: () => {

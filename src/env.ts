@@ -1,5 +1,5 @@
 // Bindings and per-request variables, typed end to end through Hono's context.
-import type { RoundTripCounter } from './db/round-trips';
+import type { D1Sessions } from './db/sessions';
 import type { CatalogDb } from './db/shards';
 import type { UserRole, MemberRole, Tier } from './db/enums';
 import type { UsageEvent, UsageMeter } from './modules/usage/meter';
@@ -74,12 +74,15 @@ export type TenantContext = {
   clientEmail: string | null;
   store: TenantStore;
   catalog: CatalogDb;
+  /** The sessions `store` and `catalog` read through: their bookmarks, for what a write leaves behind. */
+  d1: D1Sessions;
   request: RequestInfo;
 };
 
 export type Variables = {
   requestId: string;
-  roundTrips: RoundTripCounter;
+  /** The request's D1 sessions: its round trips, the instances they may use, its bookmarks. */
+  d1: D1Sessions;
   credentials: Credentials;
   tenant: TenantContext;
   /** Platform-staff routes (outside an organization): the user their guard found. */

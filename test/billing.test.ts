@@ -5,7 +5,8 @@ import { createExecutionContext, env, fetchMock, waitOnExecutionContext } from '
 import Stripe from 'stripe';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app';
-import type { SubscriptionStatus } from '../src/db/enums';
+import { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from '../src/db/enums';
+import { D1Sessions } from '../src/db/sessions';
 import { catalogDb } from '../src/db/shards';
 import { applies, subscriptionEffect, type EventRule } from '../src/modules/billing/service';
 import { api, expectProblem, joinAs, newOrg, readResponse, type ApiResponse, type TestOrg } from './helpers';
@@ -198,6 +199,15 @@ describe('POST /v1/webhooks/stripe', () => {
     expect((await subscriptionOf(org)).metadata).toEqual({ organization_id: org.id, campaign: 'autumn', seats: '12' });
     const row = await env.CATALOG.prepare('SELECT metadata FROM subscriptions WHERE organization_id = ?').bind(org.id).first<{ metadata: string }>();
     expect(JSON.parse(row!.metadata)).toEqual({ organization_id: org.id, campaign: 'autumn', seats: '12' });
+  });
+
+  it('decides on the primary: replays, the events\' order and the row it changes are the catalog\'s latest state', async () => {
+    const org = await newOrg();
+    const res = await deliver(stripeEvent('customer.subscription.created', subscriptionObject(org.id, 'pro')));
+    expect(res.body).toEqual({ received: true, applied: true });
+    const trips = res.headers.get('x-d1-instances')!.split(', ');
+    // Processed already? The organization and its subscription; the audit row; the change.
+    expect(trips.map((trip) => trip.replace(/^shard_\d+/, 'shard'))).toEqual(['catalog:primary', 'catalog:primary', 'shard:primary', 'catalog:primary']);
   });
 
   it('answers a replay 200 without applying it again', async () => {
@@ -396,7 +406,7 @@ describe('Stripe events of the same second', () => {
   it('guards the upsert itself the same way as the check before it (a concurrent event between the two)', async () => {
     // The row as a concurrent event left it, then this event's batch: the WHERE must refuse
     // exactly what `applies` refuses.
-    const catalog = catalogDb(env, { count: 0 });
+    const catalog = catalogDb(env, D1Sessions.primary(env));
     const t = now();
     const rows: { status: SubscriptionStatus; created: number | null; sub: string; invoiced?: number }[] = [
       { status: 'cancelled', created: t, sub: 'sub_a' }, { status: 'active', created: t, sub: 'sub_a' },

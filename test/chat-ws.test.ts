@@ -3,6 +3,7 @@
 // key is configured in tests). Provider shapes and failures are in ai-providers.test.ts.
 import { env, SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { D1Sessions } from '../src/db/sessions';
 import { fromPortable } from '../src/auth/tenant';
 import type { ConversationMessage } from '../src/db/tenant';
 import type { Bindings } from '../src/env';
@@ -614,7 +615,7 @@ describe('a conversation\'s size', () => {
     const org = await newOrg();
     const id = await newConversation(org);
     const { shard } = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(org.id).first<{ shard: number }>())!;
-    const ctx = fromPortable(env as unknown as Bindings, { count: 0 }, {
+    const ctx = fromPortable(env as unknown as Bindings, D1Sessions.primary(env), {
       organization: { id: org.id, slug: org.slug, name: org.slug, shard, tier: 'free' },
       actor: { type: 'user', user: { id: org.owner.id, email: org.owner.email, name: null, role: 'employee' } },
       role: 'owner', permissions: [], clientEmail: null, request: { requestId: 'test', ip: null, userAgent: null },

@@ -8,6 +8,7 @@ import { createApp } from '../src/app';
 import { countOnShard } from '../src/modules/usage/consumer';
 import { TENANT_TABLES } from '../src/modules/organizations/service';
 import type { SubscriptionStatus } from '../src/db/enums';
+import { D1Sessions } from '../src/db/sessions';
 import { catalogDb } from '../src/db/shards';
 import { subscriptionEffect } from '../src/modules/billing/service';
 import { api, deliver, expectProblem, joinAs, newOrg, newUser, readResponse, usageEvent, type TestOrg } from './helpers';
@@ -218,7 +219,7 @@ describe("the organization's fields (SCHEMA.md)", () => {
       }
     }
     const statusAfter = async (status: string) => {
-      const catalog = catalogDb(env, { count: 0 });
+      const catalog = catalogDb(env, D1Sessions.primary(env));
       await catalog.batch([...subscriptionEffect(catalog, org.id, { status: status as SubscriptionStatus }, { kind: 'checkout', subscriptionId: 'sub_x' })]);
       return (await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token })).body.subscription_status;
     };

@@ -3,6 +3,7 @@
 // side is in kanban-ws.test.ts.
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { D1Sessions } from '../src/db/sessions';
 import { fromPortable, type PortableContext } from '../src/auth/tenant';
 import { ROLE_PERMISSIONS } from '../src/auth/permissions';
 import type { Bindings } from '../src/env';
@@ -341,7 +342,7 @@ describe('the board: a move racing an edit made outside the board object', () =>
       clientEmail: null,
       request: { requestId: crypto.randomUUID(), ip: null, userAgent: null },
     };
-    const ctx = fromPortable(env as unknown as Bindings, { count: 0 }, portable, () => {});
+    const ctx = fromPortable(env as unknown as Bindings, D1Sessions.primary(env), portable, () => {});
     const batch = ctx.store.batch.bind(ctx.store);
     ctx.store.batch = (async (statements: Parameters<typeof batch>[0]) => {
       expect((await patch(org, x!.id, { title: 'edited meanwhile' })).status).toBe(200);

@@ -132,6 +132,12 @@ async function createViaWebhook(profile: Partial<ClerkProfile> = {}) {
 }
 
 describe('POST /v1/webhooks/clerk', () => {
+  it('reads and writes the catalog on the primary: replays and Clerk\'s order are decided by its latest state', async () => {
+    const res = await deliver({ body: event('user.created', userJson({ clerkId: newClerkId(), email: newEmail() })) });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-d1-instances')).toBe('catalog:primary, catalog:primary');
+  });
+
   it('provisions the user on a signed user.created, so a token without an email claim then works on /v1/me', async () => {
     const clerkId = newClerkId();
     const email = newEmail('Created').toLowerCase();

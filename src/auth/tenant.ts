@@ -1,12 +1,13 @@
 // Tenant context: for every /v1/orgs/{org}/… request, resolve the actor's access to {org} once,
 // in ONE catalog query (user + organization + membership, or API key + organization + creator),
-// and keep the answer in this isolate for 30 s. No access → 404, as if the org did not exist.
+// and keep the answer 30 s, in the isolate and the location (access-cache.ts). No access → 404,
+// as if the org did not exist.
 import { and, eq, inArray, or, type SQL } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { api_keys, organization_members, organizations, subscriptions, users } from '../db/catalog';
 import type { MemberRole, SubscriptionStatus, Tier } from '../db/enums';
-import type { RoundTripCounter } from '../db/round-trips';
+import type { D1Sessions } from '../db/sessions';
 import { catalogDb, shardDb, type CatalogDb } from '../db/shards';
 import { TenantStore } from '../db/tenant-store';
 import type { Actor, AppEnv, Bindings, Credentials, RequestInfo, TenantContext } from '../env';
@@ -15,6 +16,7 @@ import { auditRow } from '../modules/activity/audit';
 import { effectiveTier } from '../modules/billing/tiers';
 import { UsageMeter } from '../modules/usage/meter';
 import { assertNotGuessing } from '../middleware/client-limits';
+import { keepAccess, keptAccess } from './access-cache';
 import { hashApiKey } from './api-keys';
 import { sha256Hex } from '../lib/crypto';
 import {
@@ -22,11 +24,7 @@ import {
 } from './permissions';
 import { assertActive, provisionUser, toSessionUser } from './users';
 
-/** In line with Clerk's 60 s session tokens; membership changes purge this isolate's entries. */
-export const ACCESS_TTL_MS = 30_000;
-const ACCESS_CACHE_MAX = 10_000;
-
-type Access = {
+export type Access = {
   organization: TenantContext['organization'];
   actor: Actor;
   role: MemberRole | null;
@@ -38,20 +36,7 @@ type Access = {
   userId: string;
   keyId: string | null;
   keyExpiresAt: string | null;
-  expires: number;
 };
-
-const accessCache = new Map<string, Access>();
-
-/** Drops cached access so a membership, key or organization change shows at once in this isolate. */
-export function forgetAccess(match: { organizationId?: string; userId?: string; keyId?: string }): void {
-  for (const [key, access] of accessCache) {
-    if (match.organizationId !== undefined && access.organization.id !== match.organizationId) continue;
-    if (match.userId !== undefined && access.userId !== match.userId) continue;
-    if (match.keyId !== undefined && access.keyId !== match.keyId) continue;
-    accessCache.delete(key);
-  }
-}
 
 const organizationFields = { id: organizations.id, slug: organizations.slug, name: organizations.name, shard: organizations.shard };
 /**
@@ -114,7 +99,6 @@ function userAccess(row: Awaited<ReturnType<typeof userAccessQuery>>[number]): A
     userId: user.id,
     keyId: null,
     keyExpiresAt: null,
-    expires: Date.now() + ACCESS_TTL_MS,
   };
   if (member) {
     return { ...base, role: member.role, permissions: memberPermissions(member.role, member.permissions, user.role), platformAccess: false };
@@ -172,7 +156,6 @@ function apiKeyAccessOf(row: Awaited<ReturnType<typeof apiKeyAccessQuery>>[numbe
     userId: row.key.created_by,
     keyId: row.key.id,
     keyExpiresAt: row.key.expires_at,
-    expires: Date.now() + ACCESS_TTL_MS,
   };
 }
 
@@ -203,7 +186,6 @@ async function calendarFeedAccess(catalog: CatalogDb, secret: string, orgRef: st
     userId: row.user.id,
     keyId: null,
     keyExpiresAt: null,
-    expires: Date.now() + ACCESS_TTL_MS,
   };
 }
 
@@ -221,12 +203,12 @@ type AccessFields = Pick<TenantContext, 'organization' | 'actor' | 'role' | 'per
 
 /** The context services work from; also built directly for an organization just created. */
 export function tenantContext(c: Context<AppEnv>, access: AccessFields): TenantContext {
-  return buildTenantContext(c.env, c.get('roundTrips'), access, requestInfo(c), (promise) => c.executionCtx.waitUntil(promise));
+  return buildTenantContext(c.env, c.get('d1'), access, requestInfo(c), (promise) => c.executionCtx.waitUntil(promise));
 }
 
 function buildTenantContext(
   env: Bindings,
-  counter: RoundTripCounter,
+  d1: D1Sessions,
   access: AccessFields,
   request: RequestInfo,
   waitUntil: (promise: Promise<unknown>) => void,
@@ -237,8 +219,9 @@ function buildTenantContext(
     role: access.role,
     permissions: access.permissions,
     clientEmail: access.clientEmail,
-    store: new TenantStore(shardDb(env, access.organization.shard, counter), access.organization.id),
-    catalog: catalogDb(env, counter),
+    store: new TenantStore(shardDb(env, access.organization.shard, d1), access.organization.id),
+    catalog: catalogDb(env, d1),
+    d1,
     request,
     meter: new UsageMeter(env.USAGE_QUEUE, waitUntil, access.organization, actingUserId(access.actor), env.CATALOG),
   };
@@ -258,10 +241,10 @@ export const toPortable = (ctx: AccessFields & Pick<TenantContext, 'request'>): 
 
 export const fromPortable = (
   env: Bindings,
-  counter: RoundTripCounter,
+  d1: D1Sessions,
   portable: PortableContext,
   waitUntil: (promise: Promise<unknown>) => void,
-): TenantContext => buildTenantContext(env, counter, { ...portable, permissions: new Set(portable.permissions) }, portable.request, waitUntil);
+): TenantContext => buildTenantContext(env, d1, { ...portable, permissions: new Set(portable.permissions) }, portable.request, waitUntil);
 
 /**
  * Long-lived connections' contexts read again from the catalog: the same actor's access to the
@@ -271,10 +254,10 @@ export const fromPortable = (
  */
 export async function refreshPortables(
   env: Bindings,
-  counter: RoundTripCounter,
+  d1: D1Sessions,
   portables: readonly PortableContext[],
 ): Promise<(PortableContext | null)[]> {
-  const catalog = catalogDb(env, counter);
+  const catalog = catalogDb(env, d1);
   const distinct = (ids: (string | null)[]) => [...new Set(ids.filter((id) => id !== null))];
   const userIds = distinct(portables.map(({ actor }) => (actor.type === 'user' ? actor.user.id : null)));
   const keyIds = distinct(portables.map(({ actor }) => (actor.type === 'api_key' ? actor.keyId : null)));
@@ -312,24 +295,20 @@ export const resolveTenant = createMiddleware<AppEnv>(async (c, next) => {
   const orgRef = c.req.param('org');
   if (!orgRef) throw notFound('organization');
   const credentials = c.get('credentials');
-  const counter = c.get('roundTrips');
-  const catalog = catalogDb(c.env, counter);
+  const catalog = catalogDb(c.env, c.get('d1'));
   const key = cacheKey(credentials, orgRef);
 
-  let access = accessCache.get(key);
-  if (access && access.expires <= Date.now()) {
-    accessCache.delete(key);
-    access = undefined;
-  }
+  const d1 = c.get('d1');
+  let access = await keptAccess(key, d1);
   if (!access) {
     // A key or feed token this isolate does not know, from an address guessing them: not looked up.
     if (credentials.type !== 'session') assertNotGuessing(c);
+    const readAt = Date.now();
     access = credentials.type === 'session' ? await sessionAccess(catalog, credentials, orgRef)
       : credentials.type === 'api_key' ? await apiKeyAccess(catalog, eq(api_keys.key_hash, await hashApiKey(credentials.secret)), orgRef)
       : await calendarFeedAccess(catalog, credentials.secret, orgRef);
     if (!access) throw notFound('organization');
-    if (accessCache.size >= ACCESS_CACHE_MAX) accessCache.clear();
-    accessCache.set(key, access);
+    keepAccess(key, access, d1, readAt, (promise) => c.executionCtx.waitUntil(promise));
   }
   if (access.keyExpiresAt && access.keyExpiresAt <= new Date().toISOString()) {
     throw new ApiError('unauthenticated', 'This API key has expired.');

@@ -56,7 +56,9 @@ export async function provisionUser(catalog: CatalogDb, credentials: SessionCred
         updated_at: sql`excluded.updated_at`,
       },
       // Only a placeholder may be claimed: an email already tied to another Clerk user is not.
-      setWhere: sql`${users.clerk_user_id} IS NULL`,
+      // Its own Clerk user's row is answered again: a replica that has not seen a first sign-in
+      // yet makes a second request provision once more, which must not be refused.
+      setWhere: sql`${users.clerk_user_id} IS NULL OR ${users.clerk_user_id} = excluded.clerk_user_id`,
     })
     .returning()
     .get();
@@ -80,7 +82,7 @@ export async function sessionUser(catalog: CatalogDb, credentials: Credentials):
 
 /** For the few routes outside an organization: the acting user, provisioned on first use. */
 export async function requireUser(c: Context<AppEnv>) {
-  const catalog = catalogDb(c.env, c.get('roundTrips'));
+  const catalog = catalogDb(c.env, c.get('d1'));
   return { catalog, user: await sessionUser(catalog, c.get('credentials')) };
 }
 

@@ -4,7 +4,7 @@ import { sql } from 'drizzle-orm';
 import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
 import * as catalogSchema from './catalog';
 import * as tenantSchema from './tenant';
-import { countRoundTrips, type RoundTripCounter } from './round-trips';
+import type { D1Sessions } from './sessions';
 
 export type CatalogDb = DrizzleD1Database<typeof catalogSchema>;
 export type ShardDb = DrizzleD1Database<typeof tenantSchema>;
@@ -20,19 +20,40 @@ export function shardCount(env: D1Bindings): number {
   return count;
 }
 
-export function catalogDb(env: D1Bindings, counter: RoundTripCounter): CatalogDb {
-  return drizzle(countRoundTrips(env.CATALOG, counter), { schema: catalogSchema });
+// drizzle's D1 driver calls prepare() and batch() only, which a session has too; its types ask
+// for a D1Database (drizzle-orm#4522), which is what D1Sessions.database() is typed as.
+export function catalogDb(env: D1Bindings, d1: D1Sessions): CatalogDb {
+  return made(drizzle(d1.database('CATALOG', env.CATALOG), { schema: catalogSchema }), d1, 'CATALOG');
 }
 
-/** The shard's D1 binding itself (round trips counted), for the rare statement drizzle cannot batch. */
-export function shardBinding(env: D1Bindings, shard: number, counter: RoundTripCounter): D1Database {
+/** The shard's D1 binding itself (through the unit of work's session), for the rare statement drizzle cannot batch. */
+export function shardBinding(env: D1Bindings, shard: number, d1: D1Sessions): D1Database {
   const binding = (env as unknown as Record<string, D1Database | undefined>)[`SHARD_${shard}`];
   if (!binding) throw new Error(`Organization placed on SHARD_${shard}, which this deployment does not bind.`);
-  return countRoundTrips(binding, counter);
+  return d1.database(`SHARD_${shard}`, binding);
 }
 
-export function shardDb(env: D1Bindings, shard: number, counter: RoundTripCounter): ShardDb {
-  return drizzle(shardBinding(env, shard, counter), { schema: tenantSchema });
+export function shardDb(env: D1Bindings, shard: number, d1: D1Sessions): ShardDb {
+  return made(drizzle(shardBinding(env, shard, d1), { schema: tenantSchema }), d1, `SHARD_${shard}`);
+}
+
+/** Each database handle made here → how its unit of work reads that database's latest state. */
+const toLatest = new WeakMap<object, () => void>();
+
+function made<D extends object>(db: D, d1: D1Sessions, binding: string): D {
+  toLatest.set(db, () => d1.latest(binding));
+  return db;
+}
+
+/**
+ * `db` with its next queries on the database's latest state (its session starts again on the
+ * primary): for a read that decides a write and must not see a replica's past.
+ */
+export function latest<D extends CatalogDb | ShardDb>(db: D): D {
+  const upgrade = toLatest.get(db);
+  if (!upgrade) throw new Error('latest() takes a database handle made by catalogDb or shardDb.');
+  upgrade();
+  return db;
 }
 
 /**

@@ -4,7 +4,7 @@
 import { and, eq, getTableColumns, is, sql, SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { SelectedFields, SQLiteColumn, SQLiteInsertValue, SQLiteTable, SQLiteUpdateSetSource } from 'drizzle-orm/sqlite-core';
-import type { CatalogDb, ShardDb } from './shards';
+import { latest, type CatalogDb, type ShardDb } from './shards';
 import * as tenant from './tenant';
 
 type TenantTables = typeof tenant;
@@ -31,6 +31,12 @@ export class TenantStore {
     private readonly db: ShardDb,
     readonly organizationId: string,
   ) {}
+
+  /** This store with its next queries on the shard's latest state (shards.ts, `latest`). */
+  latest(): this {
+    latest(this.db);
+    return this;
+  }
 
   /** `organization_id = ?` AND (the caller's condition). */
   scope<T extends TenantTable>(table: T, where?: SQL): SQL {

@@ -32,7 +32,7 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
       { path: 'Idempotency-Key', message: 'Must be 1–255 printable ASCII characters.' },
     ]);
   }
-  const catalog = catalogDb(c.env, c.get('roundTrips'));
+  const catalog = catalogDb(c.env, c.get('d1'));
   const owner = await ownerOf(c.get('credentials'));
   // The key belongs to its owner; the hash pins it to one request: method, path (the organization
   // is in it), query and body.

@@ -7,7 +7,7 @@ import { eq } from 'drizzle-orm';
 import { ai_conversations, type ConversationMessage } from '../db/tenant';
 import type { TenantContext } from '../env';
 import { fromPortable, type PortableContext } from '../auth/tenant';
-import type { RoundTripCounter } from '../db/round-trips';
+import { D1Sessions, formatBookmarks, type D1Report } from '../db/sessions';
 import { uuidv7 } from '../lib/ids';
 import { ApiError, ERROR_CODES, notFound } from '../lib/problem';
 import { systemPrompt } from '../modules/ai/context';
@@ -22,7 +22,8 @@ export type ChatEvent =
   | { type: 'history'; messages: ConversationMessage[] }
   | { type: 'message'; message: ConversationMessage }
   | { type: 'delta'; message_id: string; text: string }
-  | { type: 'done'; message: ConversationMessage; usage: Usage; d1_round_trips?: number }
+  /** `bookmark`: Strive-Bookmark after the turn's write, so a client reads the stored turn back. */
+  | { type: 'done'; message: ConversationMessage; usage: Usage; bookmark?: string; d1_round_trips?: number }
   | { type: 'error'; code: string; detail: string; message_id?: string };
 
 /** A user message: at most 8,000 characters; a socket message at most 32 KB. */
@@ -45,17 +46,20 @@ type Generation = {
   abort: AbortController;
   /** HTTP callers waiting on this turn (sockets are reached through the object's socket list). */
   listeners: Set<Listener>;
+  /** The turn's D1 work: from a socket's access re-read, or the HTTP request's arrival, to its write. */
+  d1: D1Sessions;
   /**
-   * A socket turn's D1 round trips, from its access re-read to its write: its `done` carries them
-   * where EXPOSE_D1_ROUND_TRIPS is set, as an HTTP turn's answer carries x-d1-round-trips.
+   * A socket turn: its `done` carries its D1 round trips where EXPOSE_D1_ROUND_TRIPS is set, as
+   * an HTTP turn's answer carries x-d1-round-trips.
    */
-  socketRoundTrips?: RoundTripCounter;
+  socket: boolean;
 };
 
 /** Refusals answered before a turn starts, as data: an ApiError does not cross the object's boundary. */
 export type Refusal = { code: ApiError['code']; detail: string };
 const REFUSAL_HEADER = 'x-strive-refusal';
-const ROUND_TRIPS_HEADER = 'x-strive-round-trips';
+/** The object's D1 work for the request (a D1Report): round trips and bookmarks. */
+const D1_HEADER = 'x-strive-d1';
 
 export const GENERATION_IN_PROGRESS = 'An answer is being generated in this conversation: wait for its `done`, or `cancel` it.';
 
@@ -93,8 +97,10 @@ export class ChatSession extends SocketAccess<Attachment> {
     const context = JSON.parse(request.headers.get('x-strive-context') ?? 'null') as PortableContext | null;
     const conversationId = request.headers.get('x-strive-conversation');
     if (!context || !conversationId) return new Response('expected a request from the Worker', { status: 400 });
-    const counter = { count: 0 };
-    const ctx = fromPortable(this.env, counter, context, this.waitUntil);
+    // The object is the only writer of its conversation and decides each turn from what it reads:
+    // the primary, always.
+    const d1 = D1Sessions.primary(this.env);
+    const ctx = fromPortable(this.env, d1, context, this.waitUntil);
     try {
       if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
         const rateLimitKey = request.headers.get(RATE_LIMIT_KEY_HEADER);
@@ -103,12 +109,12 @@ export class ChatSession extends SocketAccess<Attachment> {
       }
       const { content } = (await request.json()) as { content: string };
       const stream = request.headers.get('accept')?.includes('text/event-stream') ?? false;
-      return await (stream ? this.postStreaming(ctx, conversationId, content) : this.post(ctx, conversationId, content, counter));
+      return await (stream ? this.postStreaming(ctx, conversationId, content, d1) : this.post(ctx, conversationId, content, d1));
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       return Response.json({ code: error.code, detail: error.detail } satisfies Refusal, {
         status: error.status,
-        headers: { [REFUSAL_HEADER]: '1', [ROUND_TRIPS_HEADER]: String(counter.count) },
+        headers: { [REFUSAL_HEADER]: '1', [D1_HEADER]: JSON.stringify(d1.report()) },
       });
     }
   }
@@ -126,12 +132,12 @@ export class ChatSession extends SocketAccess<Attachment> {
   }
 
   /** POST …/messages as JSON: the answer once the turn ends. */
-  private async post(ctx: TenantContext, conversationId: string, content: string, counter: { count: number }): Promise<Response> {
+  private async post(ctx: TenantContext, conversationId: string, content: string, d1: D1Sessions): Promise<Response> {
     let finish!: (event: Extract<ChatEvent, { type: 'done' }>) => void;
     const done = new Promise<Extract<ChatEvent, { type: 'done' }>>((resolve) => (finish = resolve));
-    await this.startTurn(ctx, conversationId, content, { listener: (event) => event.type === 'done' && finish(event) });
+    await this.startTurn(ctx, conversationId, content, d1, { listener: (event) => event.type === 'done' && finish(event) });
     const { message } = await done;
-    const headers = { [ROUND_TRIPS_HEADER]: String(counter.count) };
+    const headers = { [D1_HEADER]: JSON.stringify(d1.report()) };
     if (message.status === 'failed') {
       const failure = message.error!;
       const refusal: Refusal = failure.code in PROVIDER_FAILURES
@@ -144,11 +150,11 @@ export class ChatSession extends SocketAccess<Attachment> {
   }
 
   /** POST …/messages as server-sent events: the turn's events as they happen, ending with `done`. */
-  private async postStreaming(ctx: TenantContext, conversationId: string, content: string): Promise<Response> {
+  private async postStreaming(ctx: TenantContext, conversationId: string, content: string, d1: D1Sessions): Promise<Response> {
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     const writer = writable.getWriter();
     const encoder = new TextEncoder();
-    await this.startTurn(ctx, conversationId, content, {
+    await this.startTurn(ctx, conversationId, content, d1, {
       listener: (event) => {
         // A client that went away does not stop the turn: its writes just fail.
         writer.write(encoder.encode(`event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)).catch(() => undefined);
@@ -162,13 +168,14 @@ export class ChatSession extends SocketAccess<Attachment> {
    * Starts a turn, or refuses it (another in progress: 409; the conversation full: 409
    * conversation_full; quota spent: 402). Resolves once the
    * user message is echoed; the answer then streams to the sockets and to an HTTP caller's
-   * `listener`. A socket's turn hands over the counter its access re-read started.
+   * `listener`. `d1` is the sessions `ctx` reads through (a socket's: since its access re-read).
    */
   private async startTurn(
     ctx: TenantContext,
     conversationId: string,
     content: string,
-    from: { listener: Listener } | { socketRoundTrips: RoundTripCounter },
+    d1: D1Sessions,
+    from: { listener: Listener } | { socket: true },
   ): Promise<void> {
     if (this.generation) throw new ApiError('conflict', GENERATION_IN_PROGRESS);
     const generation: Generation = {
@@ -178,7 +185,8 @@ export class ChatSession extends SocketAccess<Attachment> {
       echoed: false,
       abort: new AbortController(),
       listeners: new Set('listener' in from ? [from.listener] : []),
-      ...('socketRoundTrips' in from ? { socketRoundTrips: from.socketRoundTrips } : {}),
+      d1,
+      socket: 'socket' in from,
     };
     // Claimed before the first await: a second message meanwhile is refused, not interleaved.
     this.generation = generation;
@@ -260,8 +268,9 @@ export class ChatSession extends SocketAccess<Attachment> {
       // Whatever happened, the conversation is free again and every client hears that the turn ended.
       this.generation = null;
       if (error) this.emit(generation, { type: 'error', code: error.code, detail: error.detail, message_id: answer.id });
-      const roundTrips = generation.socketRoundTrips && this.env.EXPOSE_D1_ROUND_TRIPS === 'true' ? { d1_round_trips: generation.socketRoundTrips.count } : {};
-      this.emit(generation, { type: 'done', message: answer, usage: progress.usage, ...roundTrips });
+      const bookmark = formatBookmarks(generation.d1.bookmarks());
+      const roundTrips = generation.socket && this.env.EXPOSE_D1_ROUND_TRIPS === 'true' ? { d1_round_trips: generation.d1.count } : {};
+      this.emit(generation, { type: 'done', message: answer, usage: progress.usage, ...(bookmark ? { bookmark } : {}), ...roundTrips });
       // The tokens were spent at the provider, whatever became of our write: each turn its own
       // usage event (its own id), named by the model that answered.
       if (progress.usage.total_tokens > 0) ctx.meter.record({ resource_type: 'ai_tokens', quantity: progress.usage.total_tokens, resource_name: progress.model });
@@ -302,8 +311,8 @@ export class ChatSession extends SocketAccess<Attachment> {
     if (parsed.type === 'user_message' && (content === '' || content.length > CHAT_LIMITS.maxContentChars)) {
       return refuse(socket, 'invalid_request', `\`content\` must be 1–${CHAT_LIMITS.maxContentChars} characters.`);
     }
-    const roundTrips: RoundTripCounter = { count: 0 };
-    const ctx = await this.currentAccess(socket, attachment, roundTrips);
+    const d1 = D1Sessions.primary(this.env);
+    const ctx = await this.currentAccess(socket, attachment, d1);
     if (!ctx) return;
     if (!ctx.permissions.has('conversations:write')) return refuse(socket, 'forbidden', "Reading only: writing needs the 'conversations:write' permission.");
     if (parsed.type === 'cancel') {
@@ -312,7 +321,7 @@ export class ChatSession extends SocketAccess<Attachment> {
     }
     if (this.generation) return refuse(socket, 'generation_in_progress', GENERATION_IN_PROGRESS);
     try {
-      await this.startTurn(ctx, attachment.conversationId, content, { socketRoundTrips: roundTrips });
+      await this.startTurn(ctx, attachment.conversationId, content, d1, { socket: true });
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       refuse(socket, error.code, error.detail);
@@ -339,8 +348,9 @@ export class ChatSession extends SocketAccess<Attachment> {
 }
 
 /** The Worker's side: the answer of the object's fetch, a refusal turned back into an ApiError. */
-export async function unwrapChatResponse(response: Response, roundTrips: { count: number }): Promise<Response> {
-  roundTrips.count += Number(response.headers.get(ROUND_TRIPS_HEADER) ?? 0);
+export async function unwrapChatResponse(response: Response, d1: D1Sessions): Promise<Response> {
+  const report = response.headers.get(D1_HEADER);
+  if (report) d1.absorb(JSON.parse(report) as D1Report);
   if (response.headers.has(REFUSAL_HEADER)) {
     const refusal = (await response.json()) as Refusal;
     throw new ApiError(refusal.code, refusal.detail);

@@ -3,10 +3,10 @@
 // created or reordered, one write at a time, so positions never collide. Every change, whether it
 // came through REST or a socket, is broadcast to every watcher.
 import { TASK_STATUSES } from '../db/enums';
-import type { RoundTripCounter } from '../db/round-trips';
 import type { TenantContext } from '../env';
 import { UUID_PATTERN } from '../lib/ids';
 import { fromPortable, toPortable, type PortableContext } from '../auth/tenant';
+import { D1Sessions, type D1Report } from '../db/sessions';
 import { ApiError, type ErrorCode, type FieldError } from '../lib/problem';
 import {
   assertProjectVisible, createTask, getBoard, getTask, moveTask, updateTask, type Task, type TaskInput, type TaskMove, type TaskPatch,
@@ -24,10 +24,13 @@ export type BoardEvent =
   /** `deleted_ids`: the task and every subtask deleted with it. */
   | { type: 'task.deleted'; task: Task & { deleted_ids: string[] }; actor: ActorSummary };
 
-/** What an RPC answers: errors as data, since an ApiError does not survive the RPC boundary as itself. */
+/**
+ * What an RPC answers: errors as data, since an ApiError does not survive the RPC boundary as
+ * itself; `d1`: the operation's round trips and bookmarks, which count as the request's.
+ */
 export type BoardResult<T> =
-  | { ok: true; value: T; roundTrips: number }
-  | { ok: false; error: { code: ErrorCode; detail: string; errors?: FieldError[] }; roundTrips: number };
+  | { ok: true; value: T; d1: D1Report }
+  | { ok: false; error: { code: ErrorCode; detail: string; errors?: FieldError[] }; d1: D1Report };
 
 type Attachment = SocketAttachment & {
   projectId: string;
@@ -71,15 +74,17 @@ export class KanbanBoard extends SocketAccess<Attachment> {
     context: PortableContext,
     operation: (ctx: ReturnType<typeof fromPortable>) => Promise<T>,
     event: (value: T) => BoardEvent,
-    counter: RoundTripCounter = { count: 0 },
+    // The object is the single writer of the board's order: what it reads decides its writes, so
+    // it reads the primary (a socket's move: in the sessions its access re-read started).
+    d1: D1Sessions = D1Sessions.primary(this.env),
   ): Promise<BoardResult<T>> {
     try {
-      const value = await this.oneAtATime(() => operation(fromPortable(this.env, counter, context, this.waitUntil)));
+      const value = await this.oneAtATime(() => operation(fromPortable(this.env, d1, context, this.waitUntil)));
       this.broadcast(event(value));
-      return { ok: true, value, roundTrips: counter.count };
+      return { ok: true, value, d1: d1.report() };
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
-      return { ok: false, error: { code: error.code, detail: error.detail, errors: error.errors }, roundTrips: counter.count };
+      return { ok: false, error: { code: error.code, detail: error.detail, errors: error.errors }, d1: d1.report() };
     }
   }
 
@@ -96,17 +101,17 @@ export class KanbanBoard extends SocketAccess<Attachment> {
     return this.move(context, projectId, id, input);
   }
 
-  /** A socket's move hands over the counter its access re-read started. */
-  private async move(context: PortableContext, projectId: string, id: string, input: TaskMove, socketRoundTrips?: RoundTripCounter) {
+  /** A socket's move hands over the sessions its access re-read started. */
+  private async move(context: PortableContext, projectId: string, id: string, input: TaskMove, socketD1?: D1Sessions) {
     const result = await this.write(
       context,
       (ctx) => moveTask({ ctx, projectId, id, input }),
       ({ task, renumbered }) => ({
         type: 'task.moved', task, actor: actorSummary(context),
         ...(renumbered.length > 0 ? { renumbered } : {}),
-        ...(socketRoundTrips && this.env.EXPOSE_D1_ROUND_TRIPS === 'true' ? { d1_round_trips: socketRoundTrips.count } : {}),
+        ...(socketD1 && this.env.EXPOSE_D1_ROUND_TRIPS === 'true' ? { d1_round_trips: socketD1.count } : {}),
       }),
-      socketRoundTrips,
+      socketD1,
     );
     return result.ok ? { ...result, value: result.value.task } : result;
   }
@@ -154,7 +159,7 @@ export class KanbanBoard extends SocketAccess<Attachment> {
     const { client, server } = await this.accept({ context, projectId, rateLimitKey, user: actorSummary(context), window: { start: Date.now(), count: 0 } });
     // In the write queue: a move landing while the socket connects is either in this snapshot
     // or broadcast after it, never lost between the two.
-    const board = await this.oneAtATime(() => getBoard({ ctx: fromPortable(this.env, { count: 0 }, context, this.waitUntil), projectId }));
+    const board = await this.oneAtATime(() => getBoard({ ctx: fromPortable(this.env, D1Sessions.primary(this.env), context, this.waitUntil), projectId }));
     server.send(JSON.stringify({ type: 'snapshot', board }));
     this.presence();
     return new Response(null, { status: 101, webSocket: client });
@@ -191,11 +196,11 @@ export class KanbanBoard extends SocketAccess<Attachment> {
     if ('error' in move) return refuse('invalid_request', move.error);
 
     // A move acts as its sender is now: a removed member is refused (and the socket closed), a demoted one as what they became.
-    const roundTrips: RoundTripCounter = { count: 0 };
-    const ctx = await this.currentAccess(socket, counted, roundTrips);
+    const d1 = D1Sessions.primary(this.env);
+    const ctx = await this.currentAccess(socket, counted, d1);
     if (!ctx) return;
     if (!ctx.permissions.has('tasks:write')) return refuse('forbidden', "Watching only: moving tasks needs the 'tasks:write' permission.");
-    const result = await this.move(toPortable(ctx), attachment.projectId, move.task_id, move.input, roundTrips);
+    const result = await this.move(toPortable(ctx), attachment.projectId, move.task_id, move.input, d1);
     if (result.ok) return;
     if (result.error.code === 'conflict') {
       // A stale move: say so and hand over the task as it is now.

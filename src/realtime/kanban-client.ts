@@ -1,5 +1,5 @@
 // The Worker's side of KANBAN_BOARD: which object serves a project, and turning its answers back
-// into responses (its D1 round trips count towards the request's).
+// into responses (its D1 round trips count towards the request's, its bookmarks join the response's).
 import type { Context } from 'hono';
 import type { AppEnv } from '../env';
 import { toPortable } from '../auth/tenant';
@@ -18,7 +18,7 @@ export async function onBoard<T>(
   call: (board: DurableObjectStub<KanbanBoard>, context: ReturnType<typeof toPortable>) => Promise<BoardResult<T>>,
 ): Promise<T> {
   const result = (await call(boardOf(c, projectId), toPortable(c.get('tenant')))) as BoardResult<T>;
-  c.get('roundTrips').count += result.roundTrips;
+  c.get('d1').absorb(result.d1);
   if (!result.ok) throw new ApiError(result.error.code, result.error.detail, result.error.errors);
   return result.value;
 }

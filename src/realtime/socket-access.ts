@@ -5,8 +5,9 @@
 // listens is closed too once its access ends. The object says what a socket may still watch.
 import { DurableObject } from 'cloudflare:workers';
 import type { Actor, Bindings, TenantContext } from '../env';
-import { ACCESS_TTL_MS, fromPortable, refreshPortables, type PortableContext } from '../auth/tenant';
-import type { RoundTripCounter } from '../db/round-trips';
+import { ACCESS_TTL_MS } from '../auth/access-cache';
+import { fromPortable, refreshPortables, type PortableContext } from '../auth/tenant';
+import { D1Sessions } from '../db/sessions';
 
 /** The close code of a socket whose access has ended (removed, deactivated, key revoked, demoted out of what it shows). */
 export const ACCESS_ENDED_CLOSE_CODE = 4403;
@@ -72,8 +73,8 @@ export abstract class SocketAccess<A extends SocketAttachment> extends DurableOb
    * or whose organization changed tier since connecting acts as they are today. A socket whose
    * access has ended is told, closed with ACCESS_ENDED_CLOSE_CODE, and gets null.
    */
-  protected async currentAccess(socket: WebSocket, attachment: A, counter: RoundTripCounter): Promise<TenantContext | null> {
-    return (await this.reread([{ socket, attachment }], counter)).get(socket) ?? null;
+  protected async currentAccess(socket: WebSocket, attachment: A, d1: D1Sessions): Promise<TenantContext | null> {
+    return (await this.reread([{ socket, attachment }], d1)).get(socket) ?? null;
   }
 
   /** The periodic re-check: every open socket's access, read in one catalog round trip. */
@@ -83,7 +84,7 @@ export abstract class SocketAccess<A extends SocketAttachment> extends DurableOb
     // The next one first: a re-check that fails (D1 unreachable) is tried again then, not dropped.
     await this.ctx.storage.setAlarm(Date.now() + ACCESS_RECHECK_MS);
     try {
-      await this.reread(sockets.map((socket) => ({ socket, attachment: socket.deserializeAttachment() as A })), { count: 0 });
+      await this.reread(sockets.map((socket) => ({ socket, attachment: socket.deserializeAttachment() as A })), D1Sessions.primary(this.env));
     } catch (error) {
       console.error('socket access re-check failed', error);
     }
@@ -100,13 +101,13 @@ export abstract class SocketAccess<A extends SocketAttachment> extends DurableOb
    * Reads the access of each actor behind `held` (one batch), keeps each socket's attachment up
    * to date and closes those whose access has ended. Answers each socket's context, or null.
    */
-  private async reread(held: Held<A>[], counter: RoundTripCounter): Promise<Map<WebSocket, TenantContext | null>> {
+  private async reread(held: Held<A>[], d1: D1Sessions): Promise<Map<WebSocket, TenantContext | null>> {
     const byActor = [...Map.groupBy(held, ({ attachment }) => actorKey(attachment.context.actor)).values()];
-    const fresh = await refreshPortables(this.env, counter, byActor.map(([first]) => first!.attachment.context));
+    const fresh = await refreshPortables(this.env, d1, byActor.map(([first]) => first!.attachment.context));
     const answers = new Map<WebSocket, TenantContext | null>();
     await Promise.all(byActor.map(async (group, i) => {
       const context = fresh[i]!;
-      const ctx = context && fromPortable(this.env, counter, context, this.waitUntil);
+      const ctx = context && fromPortable(this.env, d1, context, this.waitUntil);
       const allowed = ctx !== null && (await this.mayWatch(ctx, group[0]!.attachment));
       for (const { socket, attachment } of group) {
         if (socket.readyState !== WebSocket.OPEN) continue;

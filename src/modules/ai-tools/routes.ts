@@ -93,7 +93,7 @@ export function registerAiToolRoutes(app: App) {
     }),
     async (c) => {
       const user = c.get('platformUser');
-      return c.json(await createAiTool(catalogDb(c.env, c.get('roundTrips')), user, c.req.valid('json')), 201);
+      return c.json(await createAiTool(catalogDb(c.env, c.get('d1')), user, c.req.valid('json')), 201);
     },
   );
 
@@ -106,7 +106,7 @@ export function registerAiToolRoutes(app: App) {
     }),
     async (c) => {
       const user = c.get('platformUser');
-      return c.json(await updateAiTool(catalogDb(c.env, c.get('roundTrips')), user, c.req.valid('param').id, c.req.valid('json')), 200);
+      return c.json(await updateAiTool(catalogDb(c.env, c.get('d1')), user, c.req.valid('param').id, c.req.valid('json')), 200);
     },
   );
 

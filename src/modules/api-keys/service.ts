@@ -2,10 +2,12 @@
 // scopes can only narrow what its creator may do.
 import { and, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
 import { api_keys } from '../../db/catalog';
+import { latest } from '../../db/shards';
 import type { TenantContext } from '../../env';
 import type { Permission } from '../../auth/permissions';
 import { newApiKeySecret } from '../../auth/api-keys';
-import { actingUserId, forgetAccess, requirePermission } from '../../auth/tenant';
+import { forgetAccess } from '../../auth/access-cache';
+import { actingUserId, requirePermission } from '../../auth/tenant';
 import { uuidv7 } from '../../lib/ids';
 import { newestFirst } from '../../lib/pagination';
 import { ApiError, forbidden, notFound } from '../../lib/problem';
@@ -65,12 +67,13 @@ export async function createApiKey({ ctx, input }: { ctx: TenantContext; input: 
 
 export async function revokeApiKey({ ctx, id }: { ctx: TenantContext; id: string }) {
   requirePermission(ctx, 'api_keys:manage');
-  const key = await ctx.catalog.select(visibleColumns).from(api_keys).where(and(ofOrganization(ctx), eq(api_keys.id, id))).get();
+  // Whether it is revoked already decides the write and its audit row: the primary's answer.
+  const key = await latest(ctx.catalog).select(visibleColumns).from(api_keys).where(and(ofOrganization(ctx), eq(api_keys.id, id))).get();
   if (!key) throw notFound('API key');
   if (key.revoked_at) return; // Revoking twice changes nothing.
   const revokedAt = new Date().toISOString();
   await auditedCatalogChange(ctx, revocation(id, revokedAt), () => revokeKeys(ctx, [id], revokedAt).run());
-  forgetAccess({ organizationId: ctx.organization.id, keyId: id });
+  await forgetAccess(ctx.d1, { organizationId: ctx.organization.id, keyId: id });
 }
 
 /** The audit entry of a key's revocation (`why`: when it is not a request to revoke that key). */

@@ -8,7 +8,8 @@ import { appointments } from '../../db/tenant';
 import type { TenantStore } from '../../db/tenant-store';
 import type { TenantContext } from '../../env';
 import { newCalendarToken } from '../../auth/calendar-tokens';
-import { actingUserId, forgetAccess, requirePermission } from '../../auth/tenant';
+import { forgetAccess } from '../../auth/access-cache';
+import { actingUserId, requirePermission } from '../../auth/tenant';
 import { ApiError, notFound } from '../../lib/problem';
 import { auditedCatalogChange } from '../activity/audit';
 import { assignee } from '../tasks/service';
@@ -160,7 +161,7 @@ async function setCalendarTokenHash(ctx: TenantContext, action: 'rotate' | 'revo
     if (updated.length === 0) throw notFound('membership');
   });
   // This isolate forgets the old token at once; others within the access cache's 30 s.
-  forgetAccess({ organizationId: ctx.organization.id, userId });
+  await forgetAccess(ctx.d1, { organizationId: ctx.organization.id, userId });
 }
 
 /** A new feed token for the acting member, shown once; the previous one stops working. */

@@ -15,6 +15,7 @@
 import { inArray, sql, type SQL } from 'drizzle-orm';
 import { LIVE_APPOINTMENT_STATUSES, type ReminderWindow } from '../../db/enums';
 import { SQLiteSyncDialect } from 'drizzle-orm/sqlite-core';
+import { D1Sessions } from '../../db/sessions';
 import { shardBinding, shardCount, shardDb } from '../../db/shards';
 import { appointment_webhooks, appointments } from '../../db/tenant';
 import type { Bindings } from '../../env';
@@ -82,7 +83,7 @@ function prepare(db: D1Database, query: SQL): D1PreparedStatement {
 }
 
 async function remindShard(env: Bindings, shard: number, now: Date): Promise<number> {
-  const db = shardBinding(env, shard, { count: 0 });
+  const db = shardBinding(env, shard, D1Sessions.primary(env));
   const claim = uuidv7();
   const at = (offsetMs: number) => new Date(now.getTime() + offsetMs).toISOString();
   const nowIso = at(0);
@@ -203,7 +204,7 @@ async function readShards(env: Bindings, messages: NotificationMessage[]) {
   const webhooks = new Map<string, { url: string; secret: string }>();
   const current = new Map<string, Pick<Appointment, 'start_time' | 'status'>>();
   await Promise.all([...Map.groupBy(messages, (message) => message.shard)].map(async ([shard, inShard]) => {
-    const db = shardDb(env, shard, { count: 0 });
+    const db = shardDb(env, shard, D1Sessions.primary(env));
     const [hooks, rows] = await db.batch([
       db.select({ organization_id: appointment_webhooks.organization_id, url: appointment_webhooks.url, secret: appointment_webhooks.secret })
         .from(appointment_webhooks)

@@ -4,7 +4,7 @@ import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type Stripe from 'stripe';
 import { organization_members, organizations, subscriptions, users } from '../../db/catalog';
 import { SUBSCRIPTION_STATUSES, TIERS, type SubscriptionStatus, type Tier } from '../../db/enums';
-import type { CatalogDb } from '../../db/shards';
+import { latest, type CatalogDb } from '../../db/shards';
 import type { Bindings, TenantContext } from '../../env';
 import { requirePermission } from '../../auth/tenant';
 import { ApiError, conflict } from '../../lib/problem';
@@ -73,8 +73,9 @@ async function stripeCustomer(ctx: TenantContext, stripe: Stripe, stored: string
   return customer.id;
 }
 
+/** What decides a checkout or a deletion: as the primary has it, a webhook's last write included. */
 async function billingState(ctx: TenantContext) {
-  const row = await ctx.catalog
+  const row = await latest(ctx.catalog)
     .select({
       customer: organizations.stripe_customer_id, checkout: organizations.stripe_checkout_session_id, email: organizations.billing_email,
       subscription: subscriptions.stripe_subscription_id, status: subscriptions.status,

@@ -8,14 +8,17 @@
 // response of the organization (items in both formats, every list page, the feed) is unreachable
 // and ages out. One deterministic key covers every variant (any limit, cursor or type), and a
 // miss that read D1 before the change and stores its answer after the purge stores it under the
-// old generation, where nobody looks: a purge cannot be undone by a concurrent miss.
+// old generation, where nobody looks: a purge cannot be undone by a concurrent miss. The
+// generation also holds the purging write's Strive-Bookmark: a miss under it reads D1 at least
+// that new, so a replica that has not caught up with the write cannot put the old answer back.
 //
 // Clients get `Cache-Control: public, max-age=0, must-revalidate` and an ETag: browsers keep the
 // body and revalidate each time (a 304 from the cache, zero D1), so an unpublished item is gone
 // on the next page view. The Cache API is per data centre; a purge made in one reaches another
 // when its copy expires (RESPONSE_TTL_S), and on *.workers.dev the Cache API does nothing.
 import type { Context } from 'hono';
-import type { AppEnv } from '../../env';
+import { formatBookmarks, parseBookmarks } from '../../db/sessions';
+import type { AppEnv, TenantContext } from '../../env';
 import { uuidv7 } from '../../lib/ids';
 import { sha256Hex } from '../../lib/crypto';
 import { notFound } from '../../lib/problem';
@@ -34,21 +37,28 @@ const FRAGMENT_CSP = "default-src 'none'; img-src https: http:; media-src https:
 
 const generationKey = (orgSlug: string) => `${CACHE_ORIGIN}/${orgSlug}/generation`;
 
-function generationEntry(id: string): Response {
-  return new Response(id, { headers: { 'cache-control': `public, max-age=${GENERATION_TTL_S}` } });
+/** A generation: its id, then (after a purge) the purging write's Strive-Bookmark, on the next line. */
+function generationEntry(id: string, bookmark = ''): Response {
+  return new Response(`${id}\n${bookmark}`, { headers: { 'cache-control': `public, max-age=${GENERATION_TTL_S}` } });
 }
 
-/** Makes every cached public response of the organization unreachable; awaited, so the change shows at once. */
-export async function purgePublicContent(orgSlug: string): Promise<void> {
-  await caches.default.put(generationKey(orgSlug), generationEntry(uuidv7()));
+/**
+ * Makes every cached public response of the organization unreachable, after `ctx`'s writes;
+ * awaited, so the change shows at once. `orgSlug`: another slug than the context's (a rename).
+ */
+export async function purgePublicContent(ctx: TenantContext, orgSlug = ctx.organization.slug): Promise<void> {
+  await caches.default.put(generationKey(orgSlug), generationEntry(uuidv7(), formatBookmarks(ctx.d1.bookmarks())));
 }
 
-async function currentGeneration(orgSlug: string): Promise<string> {
+async function currentGeneration(orgSlug: string): Promise<{ id: string; bookmarks: Map<string, string> }> {
   const entry = await caches.default.match(generationKey(orgSlug));
-  if (entry) return entry.text();
-  const id = uuidv7();
-  await caches.default.put(generationKey(orgSlug), generationEntry(id));
-  return id;
+  if (!entry) {
+    const id = uuidv7();
+    await caches.default.put(generationKey(orgSlug), generationEntry(id));
+    return { id, bookmarks: new Map() };
+  }
+  const [id = '', bookmark = ''] = (await entry.text()).split('\n');
+  return { id, bookmarks: (bookmark && parseBookmarks(bookmark)) || new Map() };
 }
 
 /** A public answer as produced on a miss; `ttl` (seconds) bounds how long it may be served. */
@@ -74,10 +84,12 @@ function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
  * Cached 404s (unknown or scheduled items) are answered as a fresh problem+json.
  */
 export async function servePublic(c: Context<AppEnv>, orgSlug: string, resource: string, produce: () => Promise<PublicAnswer>) {
-  const key = `${CACHE_ORIGIN}/${orgSlug}/${await currentGeneration(orgSlug)}/${resource}`;
+  const generation = await currentGeneration(orgSlug);
+  const key = `${CACHE_ORIGIN}/${orgSlug}/${generation.id}/${resource}`;
   let cached = await caches.default.match(key);
   const outcome = cached ? 'hit' : 'miss';
   if (!cached) {
+    for (const [database, bookmark] of generation.bookmarks) c.get('d1').atLeast(database, bookmark);
     const answer = await produce();
     const etag = `"${(await sha256Hex(answer.body)).slice(0, 32)}"`;
     cached = new Response(answer.body, {

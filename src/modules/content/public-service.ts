@@ -19,7 +19,7 @@ export type PublicOrganization = { id: string; slug: string; name: string; websi
 
 /** The organization behind a public URL, with a store on its shard; unknown → 404. */
 export async function publicOrganization(c: Context<AppEnv>, slug: string): Promise<PublicOrganization> {
-  const counter = c.get('roundTrips');
+  const counter = c.get('d1');
   const org = await catalogDb(c.env, counter)
     .select({ id: organizations.id, slug: organizations.slug, name: organizations.name, website: organizations.website, shard: organizations.shard })
     .from(organizations)

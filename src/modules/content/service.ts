@@ -117,20 +117,20 @@ export async function updateContent({ ctx, id, input }: { ctx: TenantContext; id
     auditedUpdate(ctx, content, id, patch, described('update'), { guard: mayPublish ? undefined : eq(content.status, 'draft') }),
   );
   if (!changed && row.status !== 'draft' && !mayPublish) throw forbidden('content:publish');
-  if (changed && row.status === 'published') await purgePublicContent(ctx.organization.slug);
+  if (changed && row.status === 'published') await purgePublicContent(ctx);
   return row;
 }
 
 export async function deleteContent({ ctx, id }: { ctx: TenantContext; id: string }) {
   requirePermission(ctx, 'content:delete');
   await auditedDelete(ctx, content, id, described('delete'));
-  await purgePublicContent(ctx.organization.slug);
+  await purgePublicContent(ctx);
 }
 
 /** The state changes: each one a guarded update and its audit row, then a purge. */
 async function transition(ctx: TenantContext, id: string, action: string, patch: Partial<Pick<Content, 'status' | 'published_at'>>) {
   const { row, changed } = await auditedUpdate(ctx, content, id, patch, described(action));
-  if (changed) await purgePublicContent(ctx.organization.slug);
+  if (changed) await purgePublicContent(ctx);
   return row;
 }
 

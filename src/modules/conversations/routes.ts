@@ -183,7 +183,7 @@ export function registerConversationRoutes(app: App) {
     async (c) => {
       const { stub, headers } = await chatSession(c, c.req.valid('param').id);
       const body = JSON.stringify(c.req.valid('json'));
-      const response = await unwrapChatResponse(await stub.fetch(new Request(c.req.url, { method: 'POST', headers, body })), c.get('roundTrips'));
+      const response = await unwrapChatResponse(await stub.fetch(new Request(c.req.url, { method: 'POST', headers, body })), c.get('d1'));
       // A copy with headers of its own, which the middleware may still add to.
       return new Response(response.body, response) as never;
     },
@@ -209,7 +209,7 @@ export function registerConversationRoutes(app: App) {
       }
       const { stub, headers } = await chatSession(c, c.req.valid('param').id);
       headers.set(RATE_LIMIT_KEY_HEADER, await rateLimitKey(c.get('credentials')));
-      return unwrapChatResponse(await stub.fetch(new Request(c.req.url, { headers })), c.get('roundTrips'));
+      return unwrapChatResponse(await stub.fetch(new Request(c.req.url, { headers })), c.get('d1'));
     },
   );
 }

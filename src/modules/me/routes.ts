@@ -37,6 +37,6 @@ export function registerMeRoutes(app: App) {
       method: 'get', path: '/v1/me', tags: ['Identity'], summary: 'The caller and their memberships',
       responses: { 200: json(MeSchema, 'The caller') },
     }),
-    async (c) => c.json(await me(catalogDb(c.env, c.get('roundTrips')), c.get('credentials')), 200),
+    async (c) => c.json(await me(catalogDb(c.env, c.get('d1')), c.get('credentials')), 200),
   );
 }

@@ -5,10 +5,12 @@ import { and, eq, sql, type SQL } from 'drizzle-orm';
 import { organization_members, users, type MemberPermissions } from '../../db/catalog';
 import type { MemberRole } from '../../db/enums';
 import { isUniqueViolation } from '../../db/errors';
+import { latest } from '../../db/shards';
 import { insertWhere } from '../../db/tenant-store';
 import type { TenantContext } from '../../env';
 import { ROLE_PERMISSIONS, type Permission } from '../../auth/permissions';
-import { actingUserId, forgetAccess, requirePermission } from '../../auth/tenant';
+import { forgetAccess } from '../../auth/access-cache';
+import { actingUserId, requirePermission } from '../../auth/tenant';
 import { uuidv7 } from '../../lib/ids';
 import { newestFirst } from '../../lib/pagination';
 import { ApiError, conflict, forbidden, invalid, notFound } from '../../lib/problem';
@@ -58,8 +60,12 @@ function assertManageable(ctx: TenantContext, role: MemberRole) {
   }
 }
 
+/**
+ * The member as the primary has them: their role decides who may change them, and is the audit
+ * row's old state.
+ */
 async function findMember<F extends Record<string, SQL.Aliased | SQL>>(ctx: TenantContext, userId: string, extra?: F) {
-  const member = await ctx.catalog
+  const member = await latest(ctx.catalog)
     .select({ ...memberColumns, ...extra } as typeof memberColumns & F)
     .from(organization_members)
     .innerJoin(users, eq(users.id, organization_members.user_id))
@@ -135,7 +141,7 @@ export async function addMember({ ctx, input }: { ctx: TenantContext; input: { e
     },
   );
   ctx.meter.record({ resource_type: 'seats', quantity: 1, user_id: member.user_id });
-  forgetAccess({ organizationId: ctx.organization.id, userId: member.user_id });
+  await forgetAccess(ctx.d1, { organizationId: ctx.organization.id, userId: member.user_id });
   return { ...member, user: user! };
 }
 
@@ -162,7 +168,7 @@ export async function updateMember({ ctx, userId, input }: { ctx: TenantContext;
       if (!updated) throw lastOwnerConflict();
     },
   );
-  forgetAccess({ organizationId: ctx.organization.id, userId });
+  await forgetAccess(ctx.d1, { organizationId: ctx.organization.id, userId });
   return { ...before, ...input, updated_at: updatedAt };
 }
 
@@ -200,7 +206,7 @@ export async function removeMember({ ctx, userId }: { ctx: TenantContext; userId
     },
   );
   ctx.meter.record({ resource_type: 'seats', quantity: -1, user_id: userId });
-  forgetAccess({ organizationId: ctx.organization.id, userId });
+  await forgetAccess(ctx.d1, { organizationId: ctx.organization.id, userId });
 }
 
 /**

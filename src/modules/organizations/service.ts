@@ -4,12 +4,13 @@ import { eq, sql } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { organization_members, organizations, subscriptions, usage_dead_letters } from '../../db/catalog';
 import { isUniqueViolation } from '../../db/errors';
-import { leastLoadedShard, type CatalogDb } from '../../db/shards';
+import { latest, leastLoadedShard, type CatalogDb } from '../../db/shards';
 import { insertWhere } from '../../db/tenant-store';
 import * as tenant from '../../db/tenant';
 import type { AppEnv, SessionUser, TenantContext } from '../../env';
 import { ROLE_PERMISSIONS } from '../../auth/permissions';
-import { forgetAccess, requirePermission, tenantContext } from '../../auth/tenant';
+import { forgetAccess } from '../../auth/access-cache';
+import { requirePermission, tenantContext } from '../../auth/tenant';
 import { uuidv7 } from '../../lib/ids';
 import { ApiError, conflict, invalid, notFound } from '../../lib/problem';
 import { auditedCatalogChange, auditRow, changes } from '../activity/audit';
@@ -105,6 +106,8 @@ const PUBLIC_FIELDS = ['slug', 'name', 'website'] as const;
 
 export async function updateOrganization({ ctx, input }: { ctx: TenantContext; input: OrganizationPatch }) {
   requirePermission(ctx, 'organization:update');
+  // The diff decides the write and is its audit row's old state: from the primary, not a replica.
+  latest(ctx.catalog);
   const before = await load(ctx);
   const diff = changes(before, input);
   if (!diff) return present(before, ctx.role);
@@ -127,11 +130,11 @@ export async function updateOrganization({ ctx, input }: { ctx: TenantContext; i
   );
   if (!after) throw notFound('organization');
   // Cached access carries the slug and name: drop it so the new ones show at once.
-  forgetAccess({ organizationId: before.id });
+  await forgetAccess(ctx.d1, { organizationId: before.id });
   // Cached public answers show the slug (their key), the name and the website (the feed): under
   // the old slug they must stop, under the new one no earlier organization's copy may show.
   if (PUBLIC_FIELDS.some((field) => field in diff.new)) {
-    await Promise.all([...new Set([before.slug, after.slug])].map(purgePublicContent));
+    await Promise.all([...new Set([before.slug, after.slug])].map((slug) => purgePublicContent(ctx, slug)));
   }
   return present(after, ctx.role);
 }
@@ -167,6 +170,6 @@ export async function deleteOrganization({ ctx, bucket }: { ctx: TenantContext; 
     ctx.catalog.delete(organizations).where(eq(organizations.id, ctx.organization.id)),
     ctx.catalog.delete(usage_dead_letters).where(eq(usage_dead_letters.organization_id, ctx.organization.id)),
   ]);
-  forgetAccess({ organizationId: ctx.organization.id });
-  await purgePublicContent(ctx.organization.slug);
+  await forgetAccess(ctx.d1, { organizationId: ctx.organization.id });
+  await purgePublicContent(ctx);
 }

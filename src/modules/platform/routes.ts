@@ -32,7 +32,7 @@ export function registerPlatformRoutes(app: App) {
       responses: { 200: json(UserSchema, 'The user') },
     }),
     async (c) => {
-      const action = { catalog: catalogDb(c.env, c.get('roundTrips')), actor: c.get('platformUser'), request: requestInfo(c) };
+      const action = { catalog: catalogDb(c.env, c.get('d1')), d1: c.get('d1'), actor: c.get('platformUser'), request: requestInfo(c) };
       return c.json(await setUserRole(action, c.req.valid('param').id, c.req.valid('json').role), 200);
     },
   );
@@ -44,6 +44,6 @@ export function registerPlatformRoutes(app: App) {
       request: { query: z.object(pageQuery) },
       responses: { 200: json(pageOf(PlatformActivitySchema), 'A page of platform activity') },
     }),
-    async (c) => c.json(await listPlatformActivity({ catalog: catalogDb(c.env, c.get('roundTrips')), actor: c.get('platformUser') }, c.req.valid('query')), 200),
+    async (c) => c.json(await listPlatformActivity({ catalog: catalogDb(c.env, c.get('d1')), actor: c.get('platformUser') }, c.req.valid('query')), 200),
   );
 }

@@ -5,13 +5,14 @@ import { platform_activity_logs, users } from '../../db/catalog';
 import type { UserRole } from '../../db/enums';
 import type { CatalogDb } from '../../db/shards';
 import type { RequestInfo, SessionUser } from '../../env';
-import { forgetAccess } from '../../auth/tenant';
+import { forgetAccess } from '../../auth/access-cache';
+import type { D1Sessions } from '../../db/sessions';
 import { requirePlatformAdmin, userColumns } from '../../auth/users';
 import { uuidv7 } from '../../lib/ids';
 import { newestFirst } from '../../lib/pagination';
 import { notFound } from '../../lib/problem';
 
-type PlatformAction = { catalog: CatalogDb; actor: SessionUser; request: RequestInfo };
+type PlatformAction = { catalog: CatalogDb; d1: D1Sessions; actor: SessionUser; request: RequestInfo };
 
 const value = (v: unknown) => sql`${v}`;
 
@@ -21,7 +22,7 @@ const value = (v: unknown) => sql`${v}`;
  * it holds the old role. 1 batch; an unknown user or a no-op reads the user once more to answer.
  * (An admin who demotes the last admin is put back with `npm run user:role`.)
  */
-export async function setUserRole({ catalog, actor, request }: PlatformAction, userId: string, role: UserRole) {
+export async function setUserRole({ catalog, d1, actor, request }: PlatformAction, userId: string, role: UserRole) {
   requirePlatformAdmin(actor);
   const changing = and(eq(users.id, userId), ne(users.role, role));
   const now = new Date().toISOString();
@@ -47,7 +48,7 @@ export async function setUserRole({ catalog, actor, request }: PlatformAction, u
   ]);
   if (updated[0]) {
     // Cached access carries the global role: this isolate applies the new one at once.
-    forgetAccess({ userId });
+    await forgetAccess(d1, { userId });
     return updated[0];
   }
   const user = await catalog.select(userColumns).from(users).where(eq(users.id, userId)).get();
@@ -56,7 +57,7 @@ export async function setUserRole({ catalog, actor, request }: PlatformAction, u
 }
 
 /** The platform audit log, newest first. */
-export function listPlatformActivity({ catalog, actor }: Omit<PlatformAction, 'request'>, page: { limit: number; cursor?: string }) {
+export function listPlatformActivity({ catalog, actor }: Omit<PlatformAction, 'request' | 'd1'>, page: { limit: number; cursor?: string }) {
   requirePlatformAdmin(actor);
   return newestFirst(platform_activity_logs.id, page, (after) => catalog.select().from(platform_activity_logs).where(after).$dynamic());
 }

@@ -24,6 +24,7 @@
 // only message retried (its next delivery counts nothing and reports it again; Stripe dedupes by
 // identifier), so a Stripe failure never holds back or dead-letters the counting of the others.
 import { USAGE_RESOURCE_TYPES } from '../../db/enums';
+import { D1Sessions } from '../../db/sessions';
 import { shardBinding, shardCount } from '../../db/shards';
 import { uuidv7, uuidv7PerRowSql } from '../../lib/ids';
 import type { Bindings } from '../../env';
@@ -164,7 +165,7 @@ export async function consumeUsage(batch: MessageBatch<unknown>, env: Bindings):
     [...Map.groupBy(counted, ({ event }) => event.shard)].map(async ([shard, group]) => {
       const events = group.map(({ event }) => event);
       try {
-        await countOnShard(shardBinding(env, shard, { count: 0 }), events);
+        await countOnShard(shardBinding(env, shard, D1Sessions.primary(env)), events);
       } catch (error) {
         // Only this shard's messages go back; the other shards' commits stand.
         console.error(`usage: ${events.length} events on shard ${shard} not counted, retrying`, error);
@@ -193,7 +194,7 @@ async function countedOrNot(env: Bindings, events: UsageEvent[]): Promise<{ coun
     const ids = inShard.map((event) => event.id);
     if (shard >= shardCount(env)) return ids.forEach((id) => uncounted.add(id));
     try {
-      const { results } = await shardBinding(env, shard, { count: 0 }).prepare('SELECT id FROM usage_events WHERE id IN (SELECT value FROM json_each(?1))').bind(JSON.stringify(ids)).all<{ id: string }>();
+      const { results } = await shardBinding(env, shard, D1Sessions.primary(env)).prepare('SELECT id FROM usage_events WHERE id IN (SELECT value FROM json_each(?1))').bind(JSON.stringify(ids)).all<{ id: string }>();
       const found = new Set(results.map((r) => r.id));
       for (const id of ids) (found.has(id) ? counted : uncounted).add(id);
     } catch (error) {

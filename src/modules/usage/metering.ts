@@ -7,6 +7,7 @@
 // 402 below) are not metered either.
 import { createMiddleware } from 'hono/factory';
 import { routePath } from 'hono/route';
+import { D1Sessions } from '../../db/sessions';
 import { shardDb } from '../../db/shards';
 import { TenantStore } from '../../db/tenant-store';
 import type { AppEnv, TenantContext } from '../../env';
@@ -42,8 +43,9 @@ function figureOf(ctx: TenantContext, env: AppEnv['Bindings'], waitUntil: (p: Pr
   if (!figure.reading && figure.readAt < Date.now() - REFRESH_MS) {
     figure.reading = true;
     const counted = figure;
-    // Its own round-trip counter: this read is not the request's.
-    const store = new TenantStore(shardDb(env, ctx.organization.shard, { count: 0 }), ctx.organization.id);
+    // Its own sessions: this read is not the request's. A replica's figure will do: the limit is
+    // soft by design, a minute and the consumer's delay behind.
+    const store = new TenantStore(shardDb(env, ctx.organization.shard, D1Sessions.open(env, 'nearest')), ctx.organization.id);
     waitUntil(
       usedThisPeriod({ ...ctx, store }, 'api_calls')
         .then((used) => Object.assign(counted, { used, readAt: Date.now() }))

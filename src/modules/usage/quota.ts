@@ -32,6 +32,8 @@ export async function usedThisPeriod(ctx: TenantContext, resource: UsageResource
 export async function assertQuota(ctx: TenantContext, resource: UsageResource, additional = 1): Promise<void> {
   const limit = TIER_LIMITS[ctx.organization.tier][resource];
   if (limit === null) return;
+  // It decides a write: the shard's latest totals, not a replica's.
+  ctx.store.latest();
   const used = await usedThisPeriod(ctx, resource);
   if (used + additional > limit) {
     throw new ApiError(

@@ -6,8 +6,8 @@ import { verifyWebhook } from '@clerk/backend/webhooks';
 import { and, eq, sql } from 'drizzle-orm';
 import { processed_events, users } from '../../db/catalog';
 import { isUniqueViolation } from '../../db/errors';
-import { catalogDb, type CatalogDb } from '../../db/shards';
-import { forgetAccess } from '../../auth/tenant';
+import { catalogDb, latest, type CatalogDb } from '../../db/shards';
+import { forgetAccess } from '../../auth/access-cache';
 import { webUrlOrNull } from '../../lib/fields';
 import { uuidv7 } from '../../lib/ids';
 import { defineRoute, json, type App } from '../../lib/openapi';
@@ -93,7 +93,8 @@ export function registerClerkWebhook(app: App) {
         throw new ApiError('unauthenticated', 'The webhook signature does not verify (missing, tampered or stale).');
       }
       const eventId = c.req.header('svix-id')!;
-      const catalog = catalogDb(c.env, c.get('roundTrips'));
+      // Replays and Clerk's own order are decided by what the primary holds.
+      const catalog = latest(catalogDb(c.env, c.get('d1')));
       const effect = effectOf(catalog, event);
       if (!effect) return received(c, false);
 
@@ -118,7 +119,7 @@ export function registerClerkWebhook(app: App) {
       }
       if (event.type === 'user.deleted' && event.data.id) {
         const row = await catalog.select({ id: users.id }).from(users).where(eq(users.clerk_user_id, event.data.id)).get();
-        if (row) forgetAccess({ userId: row.id });
+        if (row) await forgetAccess(c.get('d1'), { userId: row.id });
       }
       return received(c, true);
     },

@@ -6,8 +6,9 @@
 import { and, eq } from 'drizzle-orm';
 import Stripe from 'stripe';
 import { organizations, processed_events, subscriptions } from '../../db/catalog';
-import { catalogDb, type CatalogDb } from '../../db/shards';
-import { forgetAccess, tenantContext } from '../../auth/tenant';
+import { catalogDb, latest, type CatalogDb } from '../../db/shards';
+import { forgetAccess } from '../../auth/access-cache';
+import { tenantContext } from '../../auth/tenant';
 import { defineRoute, json, type App } from '../../lib/openapi';
 import { received, WebhookReceived } from './received';
 import { ApiError } from '../../lib/problem';
@@ -108,7 +109,8 @@ export function registerStripeWebhook(app: App) {
       const change = changeOf(event);
       if (!change) return received(c, false);
 
-      const catalog = catalogDb(c.env, c.get('roundTrips'));
+      // Replays and the events' order are decided by what the primary holds.
+      const catalog = latest(catalogDb(c.env, c.get('d1')));
       const seen = and(eq(processed_events.source, 'stripe'), eq(processed_events.event_id, event.id));
       if (await catalog.select().from(processed_events).where(seen).get()) return received(c, false);
 
@@ -172,7 +174,7 @@ export function registerStripeWebhook(app: App) {
         throw error;
       }
       // The new tier applies at once in this isolate (others within the access cache's 30 s).
-      forgetAccess({ organizationId: organization.id });
+      await forgetAccess(ctx.d1, { organizationId: organization.id });
       return received(c, true);
     },
   );
