@@ -117,7 +117,9 @@ class ResolverFailure extends Error {}
 
 /** The addresses of one record type, by DNS over HTTPS in JSON (RFC 8427-style `Answer` records). */
 async function resolve(resolver: string, host: string, type: keyof typeof RECORD_TYPES): Promise<string[]> {
-  const url = `${resolver}?name=${encodeURIComponent(host)}&type=${type}`;
+  const url = new URL(resolver);
+  url.searchParams.set('name', host);
+  url.searchParams.set('type', type);
   let answer: { Status?: number; Answer?: { type?: number; data?: string }[] };
   try {
     const response = await fetch(url, { headers: { accept: 'application/dns-json' }, signal: AbortSignal.timeout(RESOLVE_TIMEOUT_MS) });

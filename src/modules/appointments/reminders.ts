@@ -151,7 +151,7 @@ const backoff = (attempts: number) => Math.min(3600, 30 * 2 ** Math.max(0, attem
 export async function deliverNotifications(batch: MessageBatch<NotificationMessage>, env: Bindings): Promise<void> {
   const { webhooks, current } = await readShards(env, batch.messages.map((m) => m.body));
   const now = new Date().toISOString();
-  // Each URL's host is resolved once per batch, right before its deliveries.
+  // Each webhook URL is checked (its host resolved) once per batch, right before its deliveries.
   const hostChecks = new Map<string, Promise<HostCheck>>();
   const checkHost = (url: string) => hostChecks.get(url) ?? hostChecks.set(url, checkOutboundHost(url, env)).get(url)!;
   await Promise.all(batch.messages.map(async (message) => {
