@@ -13,6 +13,10 @@ export default defineWorkersConfig(async () => {
   return {
     test: {
       setupFiles: ['./test/setup.ts'],
+      // Generous: the suite shares two cores with whatever else runs (workerd, the consumers, CI);
+      // a test's speed is measured by the benches, never asserted here.
+      testTimeout: 30_000,
+      hookTimeout: 30_000,
       poolOptions: {
         workers: {
           main: './src/index.ts',

@@ -12,7 +12,7 @@ import { appendTurn, CONVERSATION_LIMITS } from '../src/modules/conversations/se
 import { CONVERSATION_DELETED_CLOSE_CODE } from '../src/realtime/chat-session';
 import { ACCESS_ENDED_CLOSE_CODE } from '../src/realtime/socket-access';
 import { seedAiTools } from './ai-fixtures';
-import { api, expectProblem, joinAs, newOrg, openSocket, refuseRateLimitKey, runAccessRecheck, type TestOrg, type TestUser } from './helpers';
+import { api, expectProblem, interceptStatements, joinAs, newOrg, openSocket, refuseRateLimitKey, runAccessRecheck, type TestOrg, type TestUser } from './helpers';
 
 beforeAll(seedAiTools);
 
@@ -535,16 +535,14 @@ describe('a turn that fails on our side', () => {
     const socket = await connectChat(org, id, org.owner.token);
     // The quota read, inside the turn's start, fails as a broken database would.
     const shard = await shardOf(org.id);
-    const prepare = shard.prepare;
-    shard.prepare = function (query: string) {
+    const restore = interceptStatements(shard, (query) => {
       if (query.includes('usage_tracking')) throw new Error('forced: the shard is unreachable');
-      return prepare.call(this, query);
-    };
+    });
     try {
       socket.send({ type: 'user_message', content: 'first' });
       expect(await socket.ofType('error')).toMatchObject({ code: 'internal' });
     } finally {
-      shard.prepare = prepare;
+      restore();
     }
     expect(socket.log.some((m) => m.type === 'message')).toBe(false);
     socket.send({ type: 'user_message', content: 'again' });

@@ -238,3 +238,31 @@ export function mockDns(answers: DnsAnswers, resolver = env.DOH_RESOLVER_URL): s
     .persist();
   return state.queries;
 }
+
+/**
+ * Calls `hook` with every statement sent to `db` (a D1 binding), whether straight to it or through
+ * a session of it (`withSession`, which the Worker's D1Sessions uses): to count the queries, or to
+ * make them fail as a broken database would (a hook that throws). Undo with the answer.
+ */
+export function interceptStatements(db: D1Database, hook: (query: string) => void): () => void {
+  const patched = db as unknown as { prepare: D1Database['prepare']; withSession: D1Database['withSession'] };
+  const { prepare, withSession } = patched;
+  patched.prepare = function (query) {
+    hook(query);
+    return prepare.call(this, query);
+  };
+  patched.withSession = function (constraint) {
+    const session = withSession.call(this, constraint);
+    return new Proxy(session, {
+      get(target, key) {
+        if (key === 'prepare') return (query: string) => (hook(query), target.prepare(query));
+        const value = Reflect.get(target, key);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+  };
+  return () => {
+    patched.prepare = prepare;
+    patched.withSession = withSession;
+  };
+}

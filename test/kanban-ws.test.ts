@@ -3,7 +3,7 @@
 import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { ACCESS_ENDED_CLOSE_CODE } from '../src/realtime/socket-access';
-import { api, expectProblem, joinAs, newOrg, readResponse, refuseRateLimitKey, runAccessRecheck, type TestOrg, type TestUser } from './helpers';
+import { api, expectProblem, interceptStatements, joinAs, newOrg, readResponse, refuseRateLimitKey, runAccessRecheck, type TestOrg, type TestUser } from './helpers';
 
 type Message = { type: string; [key: string]: any };
 type Task = { id: string; title: string; status: string; position: number; version: number; [field: string]: any };
@@ -604,18 +604,13 @@ describe('the board socket acts and listens with its access as it is now', () =>
     expect((await setRole(org, demoted, 'viewer')).status).toBe(200);
     expect((await removeMember(org, removed)).status).toBe(204);
 
-    const catalog = env.CATALOG as unknown as { prepare: (query: string) => unknown };
-    const prepare = catalog.prepare;
     const queried: string[] = [];
-    catalog.prepare = function (query) {
-      queried.push(query);
-      return prepare.call(this, query);
-    };
+    const restore = interceptStatements(env.CATALOG, (query) => queried.push(query));
     try {
       await runAccessRecheck(boardObject(org, project));
       expect(await sockets[3]!.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
     } finally {
-      catalog.prepare = prepare;
+      restore();
     }
     // Three people and a key behind five sockets: one query for the users, one for the key.
     expect(queried).toHaveLength(2);
@@ -635,15 +630,13 @@ describe('the board socket acts and listens with its access as it is now', () =>
     const socket = await connect(org, project, member.token);
     await socket.nextOfType('snapshot');
     expect((await removeMember(org, member)).status).toBe(204);
-    const catalog = env.CATALOG as unknown as { prepare: (query: string) => unknown };
-    const prepare = catalog.prepare;
-    catalog.prepare = () => {
+    const restore = interceptStatements(env.CATALOG, () => {
       throw new Error('forced: the catalog is unreachable');
-    };
+    });
     try {
       await runAccessRecheck(boardObject(org, project));
     } finally {
-      catalog.prepare = prepare;
+      restore();
     }
     socket.send({ type: 'ping' });
     expect(await socket.nextOfType('pong')).toEqual({ type: 'pong' });
