@@ -504,18 +504,24 @@ describe('a turn that fails on our side', () => {
     const org = await newOrg();
     const id = await newConversation(org);
     const socket = await connectChat(org, id, org.owner.token);
-    // The quota read, inside the turn's start, fails as a broken database would.
+    // The quota read, inside the turn's start, fails as a broken database would (the object reads
+    // through D1 sessions).
     const shard = await shardOf(org.id);
-    const prepare = shard.prepare;
-    shard.prepare = function (query: string) {
-      if (query.includes('usage_tracking')) throw new Error('forced: the shard is unreachable');
-      return prepare.call(this, query);
+    const withSession = shard.withSession;
+    shard.withSession = function (constraint?: string) {
+      const session = withSession.call(this, constraint);
+      const prepare = session.prepare;
+      session.prepare = function (query: string) {
+        if (query.includes('usage_tracking')) throw new Error('forced: the shard is unreachable');
+        return prepare.call(this, query);
+      };
+      return session;
     };
     try {
       socket.send({ type: 'user_message', content: 'first' });
       expect(await socket.ofType('error')).toMatchObject({ code: 'internal' });
     } finally {
-      shard.prepare = prepare;
+      shard.withSession = withSession;
     }
     expect(socket.log.some((m) => m.type === 'message')).toBe(false);
     socket.send({ type: 'user_message', content: 'again' });
