@@ -128,7 +128,14 @@ export function createApp() {
     // Built once per isolate, on first request: not per request, not at start-up.
     c.json((document ??= app.getOpenAPI31Document({
       openapi: '3.1.0',
-      info: { title: 'Strive API', version: '1.0.0', description: 'Multi-tenant SaaS backend on one Cloudflare Worker. Errors are RFC 9457 problem+json.' },
+      info: {
+        title: 'Strive API',
+        version: '1.0.0',
+        description: 'Multi-tenant SaaS backend on one Cloudflare Worker. Errors are RFC 9457 problem+json. '
+          + 'Reads come from a nearby database replica, at most its replication lag behind: send back the `Strive-Bookmark` '
+          + 'of a response (header; browsers: the cookie it sets) to read at least that state, your own writes included, '
+          + 'or `Strive-Consistency: primary` for the latest state.',
+      },
     }))),
   );
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Strive API reference' }));

@@ -67,8 +67,10 @@ describe('the chat socket', () => {
     expect(textOf(a.log, done.message.id)).toBe(done.message.content);
     expect(textOf(b.log, done.message.id)).toBe(done.message.content);
 
-    // Stored when the turn ended, and the tokens added up.
-    const stored = await getConversation(org, id);
+    // Stored when the turn ended, and the tokens added up; `done` carries the Strive-Bookmark
+    // after the write, with which the client reads it back.
+    expect(done.bookmark).toMatch(/(^|\|)shard_\d+:[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}($|\|)/);
+    const stored = (await api('GET', `/v1/orgs/${org.slug}/conversations/${id}`, { token: org.owner.token, headers: { 'strive-bookmark': done.bookmark } })).body;
     expect(stored.conversation_data.map((m: Message) => [m.role, m.status ?? null])).toEqual([['user', null], ['assistant', 'complete']]);
     expect(stored.conversation_data[1]).toEqual(done.message);
     expect(stored.usage_tokens).toBe(done.usage.total_tokens);
@@ -533,7 +535,8 @@ describe('a turn that fails on our side', () => {
     const org = await newOrg();
     const id = await newConversation(org);
     const socket = await connectChat(org, id, org.owner.token);
-    // The quota read, inside the turn's start, fails as a broken database would.
+    // The quota read, inside the turn's start, fails as a broken database would (the object reads
+    // through D1 sessions).
     const shard = await shardOf(org.id);
     const restore = interceptStatements(shard, (query) => {
       if (query.includes('usage_tracking')) throw new Error('forced: the shard is unreachable');

@@ -278,6 +278,22 @@ describe('a client reads its own writes with the bookmark', () => {
       read: (org) => `/v1/orgs/${org.slug}`,
       sees: (body) => expect(body.description).toBe('Changed'),
     },
+    'AI tools (platform admins)': {
+      database: 'catalog',
+      setup: async (org) => {
+        await env.CATALOG.prepare("UPDATE users SET role = 'admin' WHERE id = ?").bind(org.owner.id).run();
+        return {};
+      },
+      write: (org) => api('POST', '/v1/ai-tools', {
+        token: org.owner.token,
+        body: {
+          name: `lookup_${crypto.randomUUID().slice(0, 8)}`, description: 'Looks something up.', category: 'crm', required_tier: 'pro',
+          parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] },
+        },
+      }),
+      read: () => '/v1/ai-tools?limit=100',
+      sees: (body, w) => expect(body.data.map((t: { id: string }) => t.id)).toContain(w.body.id),
+    },
     'me (a new organization)': {
       database: 'catalog',
       write: (org) => api('POST', '/v1/orgs', { token: org.owner.token, body: { name: `Second ${crypto.randomUUID().slice(0, 8)}` } }),

@@ -17,7 +17,7 @@ import type { Permission } from './permissions';
 import type { Access } from './tenant';
 
 /** In line with Clerk's 60 s session tokens; changes purge as described above. */
-export const ACCESS_TTL_MS = 30_000;
+const ACCESS_TTL_MS = 30_000;
 const ISOLATE_MAX = 10_000;
 const ORIGIN = 'https://access-cache.strive.internal';
 /** A mark outlives every entry it may have to refuse. */
@@ -118,5 +118,5 @@ export async function forgetAccess(d1: D1Sessions, match: { organizationId?: str
   else if (match.userId !== undefined) await putMark('user', match.userId, mark);
 }
 
-/** Tests and the bench: a fresh isolate (the location keeps its entries). */
+/** Tests: a fresh isolate (the location keeps its entries). */
 export const forgetIsolateAccess = () => isolate.clear();

@@ -3,7 +3,7 @@
 // wrapped database (a binding or a session) is otherwise the real one.
 
 /** Runs one round trip: `sql` is what it sends (one statement, or a batch's), `call` sends it. */
-export type TripObserver = <T>(sql: string[], call: () => Promise<T>) => Promise<T>;
+type TripObserver = <T>(sql: string[], call: () => Promise<T>) => Promise<T>;
 
 const EXECUTING = new Set(['first', 'all', 'run', 'raw']);
 

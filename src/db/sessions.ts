@@ -12,8 +12,8 @@
 import { observeRoundTrips } from './round-trips';
 
 /** Which kind of database instance may serve a round trip. */
-export type Instance = 'primary' | 'any';
-export type RoundTrip = { database: string; instance: Instance };
+type Instance = 'primary' | 'any';
+type RoundTrip = { database: string; instance: Instance };
 
 /**
  * - `nearest`: reads from the nearest replica, or from any instance at least as new as the
@@ -22,7 +22,7 @@ export type RoundTrip = { database: string; instance: Instance };
  *   a request sent with `Strive-Consistency: primary`.
  * - `off` (`D1_SESSIONS=false`): no Sessions API, every query on the primary and no bookmarks.
  */
-export type ReadMode = 'nearest' | 'primary' | 'off';
+type ReadMode = 'nearest' | 'primary' | 'off';
 
 /** Database name ('catalog', 'shard_0', …) → bookmark. */
 export type Bookmarks = ReadonlyMap<string, string>;
@@ -36,7 +36,7 @@ const DATABASE = /^(catalog|shard_(0|[1-9][0-9]{0,3}))$/;
 const MAX_PARTS = 64;
 
 /** The name bookmarks and the round-trip record use for a binding: CATALOG → catalog, SHARD_0 → shard_0. */
-export const databaseName = (binding: string) => binding.toLowerCase();
+const databaseName = (binding: string) => binding.toLowerCase();
 
 /** Bookmarks of one width compare as strings (the runtime's session keeps the greater one too). */
 const isNewer = (candidate: string, than: string | undefined) => than === undefined || candidate > than;

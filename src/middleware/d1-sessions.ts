@@ -18,7 +18,7 @@ import { ApiError } from '../lib/problem';
 
 export const BOOKMARK_HEADER = 'strive-bookmark';
 export const CONSISTENCY_HEADER = 'strive-consistency';
-export const BOOKMARK_COOKIE = 'strive_bookmark';
+const BOOKMARK_COOKIE = 'strive_bookmark';
 /** Routes that are not a browser session's (embeds, webhooks): no cookie is set on them. */
 const COOKIELESS = /^\/v1\/(webhooks|public)\//;
 /** A bookmark older than the replica lag is met by every replica; an hour covers a replica far behind. */
