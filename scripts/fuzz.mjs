@@ -93,7 +93,7 @@ function valid(r, rawSchema, pools, depth = 0) {
   if (schema.allOf) return Object.assign({}, ...schema.allOf.map((s) => valid(r, s, pools, depth)));
   if (schema.const !== undefined) return schema.const;
   if (schema.enum) return r.pick(schema.enum);
-  if (schema.example !== undefined && r.chance(0.3)) return schema.example;
+  if (schema.example !== undefined && r.chance(0.15)) return schema.example;
   let type = schema.type;
   if (Array.isArray(type)) type = r.chance(0.85) ? r.pick(type.filter((t) => t !== 'null')) ?? 'null' : 'null';
   switch (type) {
@@ -132,7 +132,10 @@ function validString(r, schema, pools) {
     case 'date': return new Date(Date.UTC(2026, r.int(24), 1 + r.int(28))).toISOString().slice(0, 10);
     case 'email': return `fuzz${r.int(1e6)}@example.com`;
     case 'uri':
-    case 'url': return r.pick(['https://example.com/', `https://example.com/p/${r.int(1e6)}`, 'http://example.org']);
+    case 'url': return r.pick([
+      'https://example.com/', `https://example.com/p/${r.int(1e6)}`, 'http://example.org', 'https:example.com', 'HTTPS://EXAMPLE.COM',
+      'https://user:pw@example.com', 'https://[::1]/', 'https://127.0.0.1/', 'javascript:alert(1)', 'data:text/html,x', 'ftp://x', 'https://x',
+    ]);
     default: break;
   }
   if (schema.pattern) return r.pick([`fuzz-${r.int(1e6)}`, 'a', 'abc-123', 'x'.repeat(10)]);
@@ -161,7 +164,8 @@ function mutate(r, value, schema) {
 }
 
 // ── Requests ──────────────────────────────────────────────────────────────────────────────────
-const IDENTITIES = ['owner', 'admin', 'member', 'viewer', 'api_key', 'none'];
+/** Weighted towards those who may do most, so that more requests get past the permission check. */
+const IDENTITIES = ['owner', 'owner', 'owner', 'admin', 'admin', 'api_key', 'api_key', 'member', 'viewer', 'none'];
 /** Ends the run's use of acme: never sent by those who could do it. */
 const runEnding = (op, identity) => op.method === 'delete' && op.path === '/v1/orgs/{org}' && (identity === 'owner' || identity === 'api_key');
 
