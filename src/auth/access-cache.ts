@@ -17,7 +17,7 @@ import type { Permission } from './permissions';
 import type { Access } from './tenant';
 
 /** In line with Clerk's 60 s session tokens; changes purge as described above. */
-const ACCESS_TTL_MS = 30_000;
+export const ACCESS_TTL_MS = 30_000;
 const ISOLATE_MAX = 10_000;
 const ORIGIN = 'https://access-cache.strive.internal';
 /** A mark outlives every entry it may have to refuse. */
