@@ -98,7 +98,7 @@ describe('Strive-Bookmark', () => {
     const org = await newOrg();
     const good = `catalog:${await position('catalog')}`;
     for (const value of [
-      'garbage', `${good}|`, `catalog:${'0'.repeat(20)}`, `${good}|${good}`, `catalog:${(await position('catalog')).toUpperCase()}`,
+      'garbage', `${good}|`, `catalog:${'0'.repeat(20)}`, `${good}|${good}`, `catalog:00000000-0000000A-00000000-${'0'.repeat(32)}` /* upper-case hex (a real position may have no letter) */,
       `CATALOG:${await position('catalog')}`, `shard_x:${await position('catalog')}`, `${good};shard_0:${await position('shard_0')}`, 'first-primary',
     ]) {
       const res = await watched('GET', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, headers: { 'strive-bookmark': value } });
@@ -287,8 +287,8 @@ describe('a client reads its own writes with the bookmark', () => {
       write: (org) => api('POST', '/v1/ai-tools', {
         token: org.owner.token,
         body: {
-          name: `lookup_${crypto.randomUUID().slice(0, 8)}`, description: 'Looks something up.', category: 'crm', required_tier: 'pro',
-          parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] },
+          name: `Lookup ${crypto.randomUUID().slice(0, 8)}`, description: 'Looks something up.', tool_type: 'analysis', required_tier: 'pro',
+          configuration: { parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] } },
         },
       }),
       read: () => '/v1/ai-tools?limit=100',
