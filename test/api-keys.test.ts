@@ -239,6 +239,21 @@ describe('API keys', () => {
     expect(log.body.data.map((r: { action: string }) => r.action)).toEqual(['api_key.create']);
   });
 
+  it('revokes every key of a removed member, however many (more than D1 binds parameters)', async () => {
+    const org = await newOrg();
+    const admin = await joinAs(org, 'admin');
+    const ids = Array.from({ length: 120 }, () => uuidv7());
+    await env.CATALOG.batch(ids.map((id) => env.CATALOG
+      .prepare("INSERT INTO api_keys (id, organization_id, created_by, name, prefix, key_hash, scopes) VALUES (?, ?, ?, 'bulk', 'stk_bulk', ?, '[\"organization:read\"]')")
+      .bind(id, org.id, admin.id, `hash-${id}`)));
+    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${admin.id}`, { token: org.owner.token })).status).toBe(204);
+    const live = await env.CATALOG.prepare('SELECT count(*) AS n FROM api_keys WHERE created_by = ? AND revoked_at IS NULL').bind(admin.id).first<{ n: number }>();
+    expect(live!.n).toBe(0);
+    const log = await api('GET', `/v1/orgs/${org.slug}/activity?action=api_key.revoke&limit=100`, { token: org.owner.token });
+    expect(log.body.data).toHaveLength(100);
+    expect(log.body.next_cursor).not.toBeNull();
+  });
+
   it('never works for a later membership of its creator, even when it was not revoked', async () => {
     const org = await newOrg();
     const admin = await joinAs(org, 'admin');

@@ -164,6 +164,17 @@ describe('assets', () => {
     expect((await upload(org, 'b.pdf', new Uint8Array(MB), 'application/pdf')).status).toBe(201);
   });
 
+  it('counts uploads in progress, and forgets a reservation whose upload never ended once it lapses', async () => {
+    const org = await newOrg();
+    const shard = await shardOf(org.id);
+    await shard.prepare('INSERT INTO storage_reservations (id, organization_id, bytes, expires_at) VALUES (?, ?, ?, ?)')
+      .bind(crypto.randomUUID(), org.id, 100 * MB, new Date(Date.now() + 60_000).toISOString()).run();
+    expectProblem(await upload(org, 'a.png', PNG, 'image/png'), 402, 'quota_exceeded');
+    await shard.prepare('UPDATE storage_reservations SET expires_at = ? WHERE organization_id = ?').bind(new Date(Date.now() - 1).toISOString(), org.id).run();
+    expect((await upload(org, 'a.png', PNG, 'image/png')).status).toBe(201);
+    expect(await reservations(org)).toBe(0); // the lapsed one dropped by the next reservation's batch
+  });
+
   it('lets members upload, viewers only read, admins delete', async () => {
     const org = await newOrg();
     const member = await joinAs(org, 'member');

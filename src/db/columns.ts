@@ -32,3 +32,7 @@ export const oneOf = (column: string, values: readonly string[]) =>
 /** Every one of `tags` is in the JSON array `column` (repeatable tag filters: all must match). */
 export const hasAllTags = (column: SQLiteColumn, tags: readonly string[] = []) =>
   tags.map((tag) => sql`EXISTS (SELECT 1 FROM json_each(${column}) WHERE value = ${tag})`);
+
+/** `column IN (values)` with the values as one JSON parameter: any number of them (D1 binds at most 100). */
+export const inList = (column: SQLiteColumn, values: readonly string[]) =>
+  sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(values)}))`;

@@ -1,11 +1,12 @@
 // The one audit writer. A service puts the row it returns into the same batch as the change it
 // describes, so there is never a change without its row (nor a row without its change).
-import { and, eq, getTableColumns, inArray, is, or, SQL, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, is, or, SQL, sql } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { TenantTable } from '../../db/tenant-store';
 import { notFound } from '../../lib/problem';
 import { activity_logs } from '../../db/tenant';
+import { inList } from '../../db/columns';
 import type { Actor, TenantContext } from '../../env';
 import type { ACTOR_TYPES } from '../../db/enums';
 import { uuidv7, uuidv7PerRowSql } from '../../lib/ids';
@@ -88,7 +89,7 @@ export async function auditedCatalogChange<T>(ctx: TenantContext, entry: AuditEn
   try {
     return await change();
   } catch (error) {
-    await ctx.store.delete(activity_logs, inArray(activity_logs.id, ids)).run();
+    await ctx.store.delete(activity_logs, inList(activity_logs.id, ids)).run();
     throw error;
   }
 }

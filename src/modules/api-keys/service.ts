@@ -1,8 +1,9 @@
 // Organization API keys: the secret is shown once, at creation; only its hash is kept. A key's
 // scopes can only narrow what its creator may do.
-import { and, eq, inArray, isNull, sql, type SQL } from 'drizzle-orm';
+import { and, eq, isNull, sql, type SQL } from 'drizzle-orm';
 import { api_keys } from '../../db/catalog';
 import { latest } from '../../db/shards';
+import { inList } from '../../db/columns';
 import type { TenantContext } from '../../env';
 import type { Permission } from '../../auth/permissions';
 import { newApiKeySecret } from '../../auth/api-keys';
@@ -81,9 +82,9 @@ export const revocation = (id: string, revokedAt: string, why?: string): AuditEn
   action: 'api_key.revoke', resource_type: 'api_key', resource_id: id, old: { revoked_at: null }, new: { revoked_at: revokedAt, ...(why && { reason: why }) },
 });
 
-/** Revokes the organization's keys `ids` that are still live, if `condition` holds (a statement, to batch). */
+/** Revokes the organization's keys `ids` (any number) that are still live, if `condition` holds (a statement, to batch). */
 export const revokeKeys = (ctx: TenantContext, ids: string[], revokedAt: string, condition?: SQL) =>
-  ctx.catalog.update(api_keys).set({ revoked_at: revokedAt }).where(and(ofOrganization(ctx), inArray(api_keys.id, ids), isNull(api_keys.revoked_at), condition));
+  ctx.catalog.update(api_keys).set({ revoked_at: revokedAt }).where(and(ofOrganization(ctx), inList(api_keys.id, ids), isNull(api_keys.revoked_at), condition));
 
 /** The ids of a member's live keys in the organization, as a JSON array: a column for another query. */
 export const liveKeyIds = (ctx: TenantContext, userId: string) =>

@@ -145,9 +145,9 @@ export async function updateOrganization({ ctx, input }: { ctx: TenantContext; i
  * organization_id column missing here fails it.
  */
 export const TENANT_TABLES = [
-  tenant.activity_logs, tenant.usage_events, tenant.usage_tracking, tenant.storage_reservations,
-  tenant.assets, tenant.content, tenant.appointment_webhooks, tenant.reminders_sent, tenant.appointments,
-  tenant.ai_conversations, tenant.tasks, tenant.projects, tenant.customers,
+  tenant.activity_logs, tenant.usage_events, tenant.usage_tracking, tenant.storage_reservations, tenant.assets, tenant.content,
+  tenant.appointment_webhooks, tenant.reminders_sent, tenant.appointments, tenant.ai_conversations,
+  tenant.tasks, tenant.projects, tenant.customers,
 ] as const;
 
 export async function deleteOrganization({ ctx, bucket }: { ctx: TenantContext; bucket: R2Bucket }) {
