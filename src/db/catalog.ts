@@ -1,7 +1,7 @@
 // The control plane (binding CATALOG): who exists, which organizations exist, where each one lives.
 import { sql } from 'drizzle-orm';
 import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
-import { bool, createdAt, id, json, oneOf, updatedAt } from './columns';
+import { auditColumns, bool, createdAt, id, json, oneOf, updatedAt } from './columns';
 import {
   ACTOR_TYPES, AI_TOOL_TYPES, MEMBER_ROLES, ORG_SUBSCRIPTION_STATUSES, SUBSCRIPTION_STATUSES, TIERS, USER_ROLES, WEBHOOK_SOURCES,
 } from './enums';
@@ -188,18 +188,7 @@ export const platform_activity_logs = sqliteTable(
   'platform_activity_logs',
   {
     id: id(),
-    user_id: text('user_id'),
-    actor_type: text('actor_type', { enum: ACTOR_TYPES }).notNull(),
-    actor_id: text('actor_id'),
-    action: text('action').notNull(),
-    resource_type: text('resource_type').notNull(),
-    resource_id: text('resource_id'),
-    old_data: json<Record<string, unknown>>('old_data'),
-    new_data: json<Record<string, unknown>>('new_data'),
-    ip_address: text('ip_address'),
-    user_agent: text('user_agent'),
-    request_id: text('request_id'),
-    created_at: createdAt(),
+    ...auditColumns(ACTOR_TYPES),
   },
   (t) => [
     index('platform_activity_logs_resource_idx').on(t.resource_type, t.resource_id),

@@ -36,3 +36,24 @@ export const hasAllTags = (column: SQLiteColumn, tags: readonly string[] = []) =
 /** `column IN (values)` with the values as one JSON parameter: any number of them (D1 binds at most 100). */
 export const inList = (column: SQLiteColumn, values: readonly string[]) =>
   sql`${column} IN (SELECT value FROM json_each(${JSON.stringify(values)}))`;
+
+/**
+ * An audit row's columns after its id (and, on a shard, its organization_id): the shards'
+ * activity_logs and the catalog's platform_activity_logs record changes alike.
+ */
+export const auditColumns = <ActorType extends string>(actorTypes: readonly [ActorType, ...ActorType[]]) => ({
+  /** The human behind the action (an API key's creator for a key); null for system and webhooks. */
+  user_id: text('user_id'),
+  actor_type: text('actor_type', { enum: actorTypes }).notNull(),
+  actor_id: text('actor_id'),
+  /** `resource.verb`, e.g. `member.create`. */
+  action: text('action').notNull(),
+  resource_type: text('resource_type').notNull(),
+  resource_id: text('resource_id'),
+  old_data: json<Record<string, unknown>>('old_data'),
+  new_data: json<Record<string, unknown>>('new_data'),
+  ip_address: text('ip_address'),
+  user_agent: text('user_agent'),
+  request_id: text('request_id'),
+  created_at: createdAt(),
+});

@@ -5,7 +5,7 @@
 // catalog, a different database, so they are plain columns.
 import { sql } from 'drizzle-orm';
 import { check, foreignKey, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
-import { bool, createdAt, hundredths, id, json, oneOf, updatedAt } from './columns';
+import { auditColumns, bool, createdAt, hundredths, id, json, oneOf, updatedAt } from './columns';
 import {
   ACTOR_TYPES, AI_MODELS, APPOINTMENT_STATUSES, CONTENT_STATUSES, CONTENT_TYPES, CONTEXT_TYPES,
   CUSTOMER_SOURCES, CUSTOMER_STATUSES, PRIORITIES, PROJECT_STATUSES, REMINDER_WINDOWS, TASK_STATUSES,
@@ -406,20 +406,7 @@ export const activity_logs = sqliteTable(
   {
     id: id(),
     organization_id: organizationId(),
-    /** The human behind the action (an API key's creator for a key); null for system and webhooks. */
-    user_id: text('user_id'),
-    actor_type: text('actor_type', { enum: ACTOR_TYPES }).notNull(),
-    actor_id: text('actor_id'),
-    /** `resource.verb`, e.g. `member.create`. */
-    action: text('action').notNull(),
-    resource_type: text('resource_type').notNull(),
-    resource_id: text('resource_id'),
-    old_data: json<Record<string, unknown>>('old_data'),
-    new_data: json<Record<string, unknown>>('new_data'),
-    ip_address: text('ip_address'),
-    user_agent: text('user_agent'),
-    request_id: text('request_id'),
-    created_at: createdAt(),
+    ...auditColumns(ACTOR_TYPES),
   },
   (t) => [
     index('activity_logs_org_created_idx').on(t.organization_id, t.created_at),
