@@ -1,4 +1,4 @@
-// What `npm run bench` and `npm run bench:global` share: the worker bundled as `wrangler deploy`
+// What `npm run bench`, `npm run fuzz` (through local-worker.mjs) and `npm run bench:global` share: the worker bundled as `wrangler deploy`
 // would upload it, run by Miniflare's API with the bindings `wrangler dev` would give it, on a
 // throwaway copy of the dev databases.
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
