@@ -1,6 +1,6 @@
-// What `npm run bench`, `npm run fuzz` (through local-worker.mjs) and `npm run bench:global` share: the worker bundled as `wrangler deploy`
-// would upload it, run by Miniflare's API with the bindings `wrangler dev` would give it, on a
-// throwaway copy of the dev databases.
+// What `npm run bench`, `npm run fuzz` (through local-worker.mjs) and `npm run bench:global` share:
+// the worker bundled as `wrangler deploy` would upload it, run by Miniflare's API with the bindings
+// `wrangler dev` would give it, on a throwaway copy of the dev databases.
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
