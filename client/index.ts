@@ -18,7 +18,10 @@ const MUTATIONS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** A refused request as a value: `problem` is the server's body (`detail` is for the person). */
 export class ApiProblem extends Error {
-  constructor(readonly problem: Problem, readonly status: number) {
+  constructor(
+    readonly problem: Problem,
+    readonly status: number,
+  ) {
     super(problem.detail);
     this.name = 'ApiProblem';
   }
@@ -32,7 +35,11 @@ export type StriveClientOptions = {
   fetch?: typeof globalThis.fetch;
 };
 
-export function createStriveClient({ baseUrl = '', credential, fetch = globalThis.fetch.bind(globalThis) }: StriveClientOptions) {
+export function createStriveClient({
+  baseUrl = '',
+  credential,
+  fetch = globalThis.fetch.bind(globalThis),
+}: StriveClientOptions) {
   // The newest bookmark this client was given: sent with every later request, so a read after a
   // write sees it even when another replica answers. Ignored by a server that keeps none.
   let bookmark: string | null = null;
@@ -113,7 +120,10 @@ export async function* pages<T>(fetchPage: (cursor: string | undefined) => Promi
 }
 
 /** Every item of a cursor list, up to `max` (a guard against loading an unbounded list). */
-export async function collect<T>(fetchPage: (cursor: string | undefined) => Promise<Page<T>>, max = 1000): Promise<T[]> {
+export async function collect<T>(
+  fetchPage: (cursor: string | undefined) => Promise<Page<T>>,
+  max = 1000,
+): Promise<T[]> {
   const items: T[] = [];
   for await (const page of pages(fetchPage)) {
     items.push(...page.data);

@@ -19,7 +19,15 @@ import { Miniflare } from 'miniflare';
 import { ROOT } from './dev-identity.mjs';
 import { devSetup } from './dev-setup.mjs';
 import {
-  buildBundle, copyDevDatabases, d1DatabaseIds, devToken, liftQuotas, miniflareOptions, percentile, scratch, workerOptions,
+  buildBundle,
+  copyDevDatabases,
+  d1DatabaseIds,
+  devToken,
+  liftQuotas,
+  miniflareOptions,
+  percentile,
+  scratch,
+  workerOptions,
 } from './lib/worker.mjs';
 
 const PRIMARY = 'enam';
@@ -31,12 +39,13 @@ const data = JSON.parse(readFileSync(rttFile, 'utf8'));
 const REGIONS = data.regions;
 /** `local`: every RTT zero, no trip to the point of presence. What is left is the work. */
 const LOCAL = 'local';
-const rttFrom = (region) => (region === LOCAL ? Object.fromEntries([LOCAL, PRIMARY].map((r) => [r, 0])) : data.rtt[region]);
+const rttFrom = (region) =>
+  region === LOCAL ? Object.fromEntries([LOCAL, PRIMARY].map((r) => [r, 0])) : data.rtt[region];
 const MODEL_WORKER = 'd1-latency-model';
 const SCENARIOS = [
   ['warm', 'tenant read, warm (access cached)'],
   ['cold', 'tenant read, cold (access looked up)'],
-  ['fresh', "tenant read, fresh isolate (its location has the access)"],
+  ['fresh', 'tenant read, fresh isolate (its location has the access)'],
   ['write', 'write (a customer)'],
   ['ownAtOnce', 'own write read back at once, with the bookmark'],
   ['ownLater', `own write read back after the lag (${data.replica_lag_ms} ms)`],
@@ -56,10 +65,15 @@ function regionWorker(scriptPath, region, isolate, { vars, cache }) {
   return {
     ...options,
     name: workerName(region, isolate),
-    wrappedBindings: Object.fromEntries(Object.keys(d1Databases).map((binding) => [binding, {
-      scriptName: MODEL_WORKER,
-      bindings: { NAME: binding, REGION: region, MODEL: model },
-    }])),
+    wrappedBindings: Object.fromEntries(
+      Object.keys(d1Databases).map((binding) => [
+        binding,
+        {
+          scriptName: MODEL_WORKER,
+          bindings: { NAME: binding, REGION: region, MODEL: model },
+        },
+      ]),
+    ),
   };
 }
 
@@ -81,14 +95,19 @@ async function send(mf, region, method, pathname, { token, body, headers = {}, i
   const worker = await mf.getWorker(workerName(region, isolate));
   const init = {
     method,
-    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
+    headers: {
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+      ...(body ? { 'content-type': 'application/json' } : {}),
+      ...headers,
+    },
     body: body ? JSON.stringify(body) : undefined,
   };
   const started = performance.now();
   const response = await worker.fetch(`https://strive.bench${pathname}`, init);
   const text = await response.text();
   const ms = performance.now() - started;
-  if (!response.ok) throw new Error(`${region}: ${method} ${pathname} answered ${response.status}: ${text.slice(0, 300)}`);
+  if (!response.ok)
+    throw new Error(`${region}: ${method} ${pathname} answered ${response.status}: ${text.slice(0, 300)}`);
   return {
     ms,
     trips: response.headers.get('x-d1-instances') ?? '',
@@ -134,13 +153,23 @@ async function round(mf, region, f, n) {
   answers.cold = await get(list, { token: f.members[n] });
   answers.write = await send(mf, region, 'POST', at('/customers'), { token: f.token, body: { name: `Written ${n}` } });
   const bookmark = answers.write.headers.get('strive-bookmark');
-  const readBack = () => get(at(`/customers/${answers.write.body.id}`), { token: f.token, headers: bookmark ? { 'strive-bookmark': bookmark } : {} });
+  const readBack = () =>
+    get(at(`/customers/${answers.write.body.id}`), {
+      token: f.token,
+      headers: bookmark ? { 'strive-bookmark': bookmark } : {},
+    });
   answers.ownAtOnce = await readBack();
   await new Promise((resolve) => setTimeout(resolve, data.replica_lag_ms + 50));
   answers.ownLater = await readBack();
   answers.publicMiss = await get(`/v1/public/${f.org.slug}/content/post-${n}`);
-  answers.chat = await send(mf, region, 'POST', at(`/conversations/${f.conversation.id}/messages`), { token: f.token, body: { content: `Question ${n}` } });
-  answers.move = await send(mf, region, 'POST', at(`/tasks/${f.task.id}/move`), { token: f.token, body: { status: n % 2 ? 'todo' : 'in_progress' } });
+  answers.chat = await send(mf, region, 'POST', at(`/conversations/${f.conversation.id}/messages`), {
+    token: f.token,
+    body: { content: `Question ${n}` },
+  });
+  answers.move = await send(mf, region, 'POST', at(`/tasks/${f.task.id}/move`), {
+    token: f.token,
+    body: { status: n % 2 ? 'todo' : 'in_progress' },
+  });
   // Long after the cold read kept member n's access in the location: the second isolate's first sight of it.
   answers.fresh = await get(list, { token: f.members[n], isolate: 1 });
   return answers;
@@ -157,7 +186,9 @@ function usualTrips(samples) {
 async function measureAll(scriptPath, d1Persist, options) {
   const mf = new Miniflare({
     ...miniflareOptions(d1Persist),
-    workers: [LOCAL, ...REGIONS].flatMap((region) => [0, 1].map((isolate) => regionWorker(scriptPath, region, isolate, options))).concat(modelWorker()),
+    workers: [LOCAL, ...REGIONS]
+      .flatMap((region) => [0, 1].map((isolate) => regionWorker(scriptPath, region, isolate, options)))
+      .concat(modelWorker()),
   });
   try {
     await mf.ready;
@@ -173,11 +204,22 @@ async function measureAll(scriptPath, d1Persist, options) {
         if (n >= WARMUP) samples.push(answers);
       }
       const pop = region === LOCAL ? 0 : data.user_to_nearest_pop_ms;
-      results[region] = Object.fromEntries(SCENARIOS.map(([key]) => {
-        const values = samples.map((s) => s[key].ms + pop);
-        return [key, { p50: percentile(values, 50), p99: percentile(values, 99), trips: usualTrips(samples.map((s) => s[key].trips)) }];
-      }));
-      process.stdout.write(` set up in ${ms((measuring - began) / 1000)} s, measured in ${ms((performance.now() - measuring) / 1000)} s\n`);
+      results[region] = Object.fromEntries(
+        SCENARIOS.map(([key]) => {
+          const values = samples.map((s) => s[key].ms + pop);
+          return [
+            key,
+            {
+              p50: percentile(values, 50),
+              p99: percentile(values, 99),
+              trips: usualTrips(samples.map((s) => s[key].trips)),
+            },
+          ];
+        }),
+      );
+      process.stdout.write(
+        ` set up in ${ms((measuring - began) / 1000)} s, measured in ${ms((performance.now() - measuring) / 1000)} s\n`,
+      );
     }
     return results;
   } finally {
@@ -187,17 +229,26 @@ async function measureAll(scriptPath, d1Persist, options) {
 
 const ms = (v) => String(Math.round(v));
 /** x-d1-instances, short: `catalog:any, shard_0:primary` → `C·any S·primary`. */
-const short = (trips) => trips.replace(/shard_\d+/g, 'S').replace(/catalog/g, 'C').replace(/:/g, '·').replace(/, /g, ' ') || 'none';
+const short = (trips) =>
+  trips
+    .replace(/shard_\d+/g, 'S')
+    .replace(/catalog/g, 'C')
+    .replace(/:/g, '·')
+    .replace(/, /g, ' ') || 'none';
 const tripsOf = (results, key) => [...new Set(REGIONS.map((r) => short(results[r][key].trips)))].join(' / ');
 
 function printTable(before, after) {
   const cell = (b, a) => `${ms(b.p50)}/${ms(b.p99)} → ${ms(a.p50)}/${ms(a.p99)}`;
   const header = ['p50/p99 ms, before → after', ...REGIONS, 'work (local p50)', 'D1 trips, before → after'];
   const rows = SCENARIOS.map(([key, label]) => [
-    label, ...REGIONS.map((r) => cell(before[r][key], after[r][key])),
-    `${ms(before[LOCAL][key].p50)} → ${ms(after[LOCAL][key].p50)}`, `${tripsOf(before, key)} → ${tripsOf(after, key)}`,
+    label,
+    ...REGIONS.map((r) => cell(before[r][key], after[r][key])),
+    `${ms(before[LOCAL][key].p50)} → ${ms(after[LOCAL][key].p50)}`,
+    `${tripsOf(before, key)} → ${tripsOf(after, key)}`,
   ]);
-  console.log(`\n| ${header.join(' | ')} |\n| ${header.map((_, i) => (i === 0 || i === header.length - 1 ? '---' : '---:')).join(' | ')} |`);
+  console.log(
+    `\n| ${header.join(' | ')} |\n| ${header.map((_, i) => (i === 0 || i === header.length - 1 ? '---' : '---:')).join(' | ')} |`,
+  );
   for (const row of rows) console.log(`| ${row.join(' | ')} |`);
 }
 
@@ -223,12 +274,17 @@ function checkGoals(after) {
       [`cold ${trips('cold')}`, trips('cold') === 'C·any S·any'],
       [`fresh isolate ${trips('fresh')}`, trips('fresh') === 'S·any'],
       [`write ${trips('write')} (${ms(priced('write'))} ms, primary ${primary})`, trips('write') === 'S·primary'],
-      [`own write at once ${ms(priced('ownAtOnce'))} ms, after the lag ${ms(priced('ownLater'))} ms`, trips('ownLater') === 'S·any' && paysPrimaryInLag],
+      [
+        `own write at once ${ms(priced('ownAtOnce'))} ms, after the lag ${ms(priced('ownLater'))} ms`,
+        trips('ownLater') === 'S·any' && paysPrimaryInLag,
+      ],
     ];
     met &&= goals.every(([, ok]) => ok);
     lines.push(`  ${region.padEnd(5)} ${goals.map(([text, ok]) => `${ok ? 'ok' : 'MISSED'} ${text}`).join('; ')}`);
   }
-  console.log(`\nGoals (after; ms = p50 − ${data.user_to_nearest_pop_ms} ms to the point of presence − the local work; S shard, C catalog):\n${lines.join('\n')}`);
+  console.log(
+    `\nGoals (after; ms = p50 − ${data.user_to_nearest_pop_ms} ms to the point of presence − the local work; S shard, C catalog):\n${lines.join('\n')}`,
+  );
   return met;
 }
 
@@ -238,11 +294,21 @@ async function main() {
   try {
     console.log('Bundle (wrangler deploy --dry-run)');
     const scriptPath = buildBundle(dir);
-    console.log(`Primaries in ${PRIMARY}; ${SAMPLES} samples per figure after ${WARMUP} unmeasured rounds; RTTs from ${path.relative(ROOT, rttFile)}`);
-    console.log('Before: D1_SESSIONS=false (every query on the primary), Cache API off (access cached per isolate only)');
-    const before = await measureAll(scriptPath, copyDevDatabases(dir, 'before'), { vars: { D1_SESSIONS: 'false' }, cache: false });
+    console.log(
+      `Primaries in ${PRIMARY}; ${SAMPLES} samples per figure after ${WARMUP} unmeasured rounds; RTTs from ${path.relative(ROOT, rttFile)}`,
+    );
+    console.log(
+      'Before: D1_SESSIONS=false (every query on the primary), Cache API off (access cached per isolate only)',
+    );
+    const before = await measureAll(scriptPath, copyDevDatabases(dir, 'before'), {
+      vars: { D1_SESSIONS: 'false' },
+      cache: false,
+    });
     console.log('After: D1_SESSIONS=true (nearest replica, bookmarks), access cached per isolate and per location');
-    const after = await measureAll(scriptPath, copyDevDatabases(dir, 'after'), { vars: { D1_SESSIONS: 'true' }, cache: true });
+    const after = await measureAll(scriptPath, copyDevDatabases(dir, 'after'), {
+      vars: { D1_SESSIONS: 'true' },
+      cache: true,
+    });
     printTable(before, after);
     if (!checkGoals(after)) process.exitCode = 1;
   } finally {
@@ -250,10 +316,13 @@ async function main() {
   }
 }
 
-const deadline = setTimeout(() => {
-  console.error('\nbench:global: timed out');
-  process.exit(1);
-}, (600 + SAMPLES * 120) * 1000);
+const deadline = setTimeout(
+  () => {
+    console.error('\nbench:global: timed out');
+    process.exit(1);
+  },
+  (600 + SAMPLES * 120) * 1000,
+);
 deadline.unref();
 
 try {

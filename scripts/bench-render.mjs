@@ -18,10 +18,20 @@ const dir = mkdtempSync(path.join(tmpdir(), 'strive-render-'));
 const outfile = path.join(dir, 'render.mjs');
 // Resolved the way wrangler resolves the Worker's packages.
 await build({
-  entryPoints: [path.join(ROOT, 'src/modules/content/render.ts')], bundle: true, format: 'esm', platform: 'neutral',
-  conditions: ['workerd', 'worker', 'browser'], mainFields: ['browser', 'module', 'main'], outfile, logLevel: 'error',
+  entryPoints: [path.join(ROOT, 'src/modules/content/render.ts')],
+  bundle: true,
+  format: 'esm',
+  platform: 'neutral',
+  conditions: ['workerd', 'worker', 'browser'],
+  mainFields: ['browser', 'module', 'main'],
+  outfile,
+  logLevel: 'error',
 });
-const { renderMarkdown, MARKDOWN_MAX_CHARS: MAX, MARKDOWN_MAX_DEPTH: DEPTH } = await import(pathToFileURL(outfile).href);
+const {
+  renderMarkdown,
+  MARKDOWN_MAX_CHARS: MAX,
+  MARKDOWN_MAX_DEPTH: DEPTH,
+} = await import(pathToFileURL(outfile).href);
 rmSync(dir, { recursive: true, force: true });
 
 /** `unit` repeated to fill `size` characters (after `head`). */
@@ -46,16 +56,27 @@ const CASES = {
   [`nesting: ${DEPTH} of \`> - \` mixed, repeated`]: fill(`${nested(() => '> - ', DEPTH / 2)}x\n\n`),
   'nesting: `>` flood (a 500 before)': fill('>'),
   'nesting: `- ` flood': fill('- '),
-  'nesting: indented lists, 1 deeper per line': fill('', Array.from({ length: 2000 }, (_, i) => `${' '.repeat(i * 2)}- x\n`).join('').slice(0, MAX)),
+  'nesting: indented lists, 1 deeper per line': fill(
+    '',
+    Array.from({ length: 2000 }, (_, i) => `${' '.repeat(i * 2)}- x\n`)
+      .join('')
+      .slice(0, MAX),
+  ),
   'table: 2 columns, many rows': fill('| x | y |\n', '| a | b |\n|---|---|\n'),
   'table: 20 columns, many rows': fill(`|${' x |'.repeat(20)}\n`, `|${' a |'.repeat(20)}\n|${'---|'.repeat(20)}\n`),
-  'table: one row, as wide as allowed': (() => { const n = Math.floor((MAX - 6) / 6); return `|${'a|'.repeat(n)}\n|${'-|'.repeat(n)}\n|${'b|'.repeat(n)}`; })(),
+  'table: one row, as wide as allowed': (() => {
+    const n = Math.floor((MAX - 6) / 6);
+    return `|${'a|'.repeat(n)}\n|${'-|'.repeat(n)}\n|${'b|'.repeat(n)}`;
+  })(),
   'links: `[a](b)`': fill('[a](b)'),
   'links: unclosed `[`': fill('['),
   'links: unclosed `[a](`': fill('[a]('),
   'links: `](` floods': fill(']('),
   'links: nested brackets `[[[…]]]`': '['.repeat(MAX / 2) + ']'.repeat(MAX / 2),
-  'links: reference definitions and uses': fill('[r] ', Array.from({ length: Math.floor(MAX / 50) }, (_, i) => `[r${i}]: /u${i}\n`).join('') + '\n'),
+  'links: reference definitions and uses': fill(
+    '[r] ',
+    Array.from({ length: Math.floor(MAX / 50) }, (_, i) => `[r${i}]: /u${i}\n`).join('') + '\n',
+  ),
   'links: autolinks `<https://a.bc>`': fill('<https://a.bc> '),
   'links: bare URLs (linkify)': fill('https://a.example.com/x '),
   'images: `![a](/b.png)`': fill('![a](/b.png)'),
@@ -69,7 +90,9 @@ const CASES = {
   'list items `- a`': fill('- a\n'),
   'line breaks `a  \\n`': fill('a  \n'),
   'NUL and control characters': fill('\u0000\u0001a'),
-  'a realistic post, repeated to the limit': fill('## Section\n\nSome *emphasis*, **strong**, `code`, a [link](https://example.com) and text.\n\n- one\n- two\n\n> quoted\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n'),
+  'a realistic post, repeated to the limit': fill(
+    '## Section\n\nSome *emphasis*, **strong**, `code`, a [link](https://example.com) and text.\n\n- one\n- two\n\n> quoted\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n',
+  ),
 };
 
 const cpuMs = () => {
@@ -94,7 +117,9 @@ function measure(source) {
   return { outcome, best: times[0], median: times[Math.floor(times.length / 2)] };
 }
 
-console.log(`Limits: ${MAX} characters, ${DEPTH} levels of block quotes and lists. CPU ms per render (best and median of ${RUNS}), budget ${BUDGET_MS} ms.\n`);
+console.log(
+  `Limits: ${MAX} characters, ${DEPTH} levels of block quotes and lists. CPU ms per render (best and median of ${RUNS}), budget ${BUDGET_MS} ms.\n`,
+);
 console.log('| case | chars | best ms | median ms | outcome |');
 console.log('| --- | ---: | ---: | ---: | --- |');
 let over = 0;

@@ -56,31 +56,49 @@ const ENDPOINTS = [
   // The same read on a worker started with USAGE_METERING=false: no api_calls event, no quota
   // check. The difference to the row above is the cost of metering (the queue send via waitUntil,
   // and the consumer counting the events in the same workerd).
-  { label: 'tenant read: activity, metering off', method: 'GET', path: `/v1/orgs/${ORG}/activity?limit=10`, auth: true, worker: 'unmetered' },
+  {
+    label: 'tenant read: activity, metering off',
+    method: 'GET',
+    path: `/v1/orgs/${ORG}/activity?limit=10`,
+    auth: true,
+    worker: 'unmetered',
+  },
   { label: 'catalog read: members', method: 'GET', path: `/v1/orgs/${ORG}/members?limit=10`, auth: true },
   // A catalog write plus its audit row on the shard. A new value every time: the API skips a PATCH
   // that changes nothing, which would measure a read.
   {
-    label: 'write: org patch', method: 'PATCH', path: `/v1/orgs/${ORG}`, auth: true,
+    label: 'write: org patch',
+    method: 'PATCH',
+    path: `/v1/orgs/${ORG}`,
+    auth: true,
     body: () => ({ description: `bench ${++written}` }),
   },
   // The kanban board: every column with its tasks, by position, in one query.
   { label: 'board load', method: 'GET', path: `/v1/orgs/${ORG}/projects/${PROJECT}/board`, auth: true },
   // `q` is a case-insensitive substring of name, email or company.
   {
-    label: 'customer search', method: 'GET', path: `/v1/orgs/${ORG}/customers?q=${CUSTOMER_QUERY}&limit=10`, auth: true,
+    label: 'customer search',
+    method: 'GET',
+    path: `/v1/orgs/${ORG}/customers?q=${CUSTOMER_QUERY}&limit=10`,
+    auth: true,
   },
   // An ordering change: runs in the project's KANBAN_BOARD Durable Object, which makes a project's
   // moves one at a time, so this measures that queue. No `version`: concurrent moves of the same
   // task must all succeed (a stale version would be a 409).
   {
-    label: 'write: task move', method: 'POST', path: `/v1/orgs/${ORG}/tasks/${MOVED_TASK}/move`, auth: true,
+    label: 'write: task move',
+    method: 'POST',
+    path: `/v1/orgs/${ORG}/tasks/${MOVED_TASK}/move`,
+    auth: true,
     body: () => MOVES[moves++ % MOVES.length],
   },
   // A booking with an assignee: the member check (catalog) and the overlap-checked INSERT with its
   // audit row (one shard batch). Every request takes a new slot, so every one succeeds.
   {
-    label: 'write: appointment booking', method: 'POST', path: `/v1/orgs/${ORG}/appointments`, auth: true,
+    label: 'write: appointment booking',
+    method: 'POST',
+    path: `/v1/orgs/${ORG}/appointments`,
+    auth: true,
     body: () => ({ title: `bench ${booked}`, assigned_to: seeded(1), ...nextSlot() }),
   },
   { label: 'calendar feed', method: 'GET', path: `/v1/orgs/${ORG}/appointments.ics`, auth: true },
@@ -89,7 +107,13 @@ const ENDPOINTS = [
   // in the catalog and the shard read. The cache key ignores unknown query parameters on purpose
   // (a cache-busting parameter cannot force D1 work), so a miss cannot be asked for by URL.
   { label: 'public by slug, cache hit', method: 'GET', path: `/v1/public/${ORG}/content/${POST_SLUG}`, auth: false },
-  { label: 'public by slug, cache miss', method: 'GET', path: `/v1/public/${ORG}/content/${POST_SLUG}`, auth: false, worker: 'uncached' },
+  {
+    label: 'public by slug, cache miss',
+    method: 'GET',
+    path: `/v1/public/${ORG}/content/${POST_SLUG}`,
+    auth: false,
+    worker: 'uncached',
+  },
   // An asset streamed from R2 (catalog + shard row, then R2).
   { label: 'public asset download', method: 'GET', path: () => assetPath, auth: false },
 ];
@@ -104,17 +128,29 @@ const BURST = 10;
 async function bookingBurst(url, token, round) {
   const start = Date.UTC(2032, 0, 1) + round * 86_400_000;
   const body = JSON.stringify({
-    title: `burst ${round}`, assigned_to: BOB,
-    start_time: new Date(start).toISOString(), end_time: new Date(start + 3_600_000).toISOString(),
+    title: `burst ${round}`,
+    assigned_to: BOB,
+    start_time: new Date(start).toISOString(),
+    end_time: new Date(start + 3_600_000).toISOString(),
   });
   const began = performance.now();
-  const statuses = await Promise.all(Array.from({ length: BURST }, async () => {
-    const sent = performance.now();
-    const response = await fetch(`${url}/v1/orgs/${ORG}/appointments`, { method: 'POST', headers: headersFor({ auth: true, body: true }, token), body });
-    await response.text();
-    return { status: response.status, ms: performance.now() - sent };
-  }));
-  return { statuses: statuses.map((s) => s.status), wallMs: performance.now() - began, slowestMs: Math.max(...statuses.map((s) => s.ms)) };
+  const statuses = await Promise.all(
+    Array.from({ length: BURST }, async () => {
+      const sent = performance.now();
+      const response = await fetch(`${url}/v1/orgs/${ORG}/appointments`, {
+        method: 'POST',
+        headers: headersFor({ auth: true, body: true }, token),
+        body,
+      });
+      await response.text();
+      return { status: response.status, ms: performance.now() - sent };
+    }),
+  );
+  return {
+    statuses: statuses.map((s) => s.status),
+    wallMs: performance.now() - began,
+    slowestMs: Math.max(...statuses.map((s) => s.ms)),
+  };
 }
 
 const positive = (name, fallback) => {
@@ -147,15 +183,19 @@ async function checkSeed(mf) {
 async function resolveMoves(shard, organizationId) {
   const { results } = await shard
     .prepare('SELECT id, status FROM tasks WHERE organization_id = ? AND project_id = ? ORDER BY position, id')
-    .bind(organizationId, PROJECT).all();
+    .bind(organizationId, PROJECT)
+    .all();
   if (!results.some((t) => t.id === MOVED_TASK)) {
-    throw new Error(`task ${MOVED_TASK} is not in project ${PROJECT} of '${ORG}': the seeded board is gone from the dev data.`);
+    throw new Error(
+      `task ${MOVED_TASK} is not in project ${PROJECT} of '${ORG}': the seeded board is gone from the dev data.`,
+    );
   }
   const others = (status) => results.filter((t) => t.status === status && t.id !== MOVED_TASK);
   const first = others('in_progress')[0];
   const last = others('review').at(-1);
   MOVES.splice(
-    0, MOVES.length,
+    0,
+    MOVES.length,
     { status: 'in_progress', ...(first && { before_id: first.id }) },
     { status: 'review', ...(last && { after_id: last.id }) },
   );
@@ -181,7 +221,8 @@ async function probe(url, endpoint, token) {
       body: endpoint.body ? JSON.stringify(endpoint.body()) : undefined,
     });
     const text = await response.text();
-    if (!response.ok) throw new Error(`${endpoint.method} ${pathOf(endpoint)} answered ${response.status}: ${text.slice(0, 500)}`);
+    if (!response.ok)
+      throw new Error(`${endpoint.method} ${pathOf(endpoint)} answered ${response.status}: ${text.slice(0, 500)}`);
     const trips = response.headers.get('x-d1-round-trips') ?? '?';
     if (trips === previous) return trips;
     previous = trips;
@@ -205,24 +246,36 @@ const CONSUMER_BATCH_SIZE = 100; // wrangler.toml's max_batch_size
  */
 async function benchConsumer(mf) {
   const catalog = await mf.getD1Database('CATALOG');
-  const { results: orgs } = await catalog.prepare("SELECT id, shard FROM organizations WHERE slug IN ('acme', 'globex')").all();
+  const { results: orgs } = await catalog
+    .prepare("SELECT id, shard FROM organizations WHERE slug IN ('acme', 'globex')")
+    .all();
   const worker = await mf.getWorker();
   const occurred_at = new Date().toISOString();
-  const batch = (b) => Array.from({ length: CONSUMER_BATCH_SIZE }, (_, n) => {
-    const org = orgs[n % orgs.length];
-    return {
-      id: `bench-${b}-${n}`, timestamp: new Date(), attempts: 1,
-      body: {
-        id: crypto.randomUUID(), organization_id: org.id, shard: org.shard, user_id: null,
-        resource_type: 'api_calls', resource_name: `bench ${n % 5}`, quantity: 1, occurred_at,
-      },
-    };
-  });
+  const batch = (b) =>
+    Array.from({ length: CONSUMER_BATCH_SIZE }, (_, n) => {
+      const org = orgs[n % orgs.length];
+      return {
+        id: `bench-${b}-${n}`,
+        timestamp: new Date(),
+        attempts: 1,
+        body: {
+          id: crypto.randomUUID(),
+          organization_id: org.id,
+          shard: org.shard,
+          user_id: null,
+          resource_type: 'api_calls',
+          resource_name: `bench ${n % 5}`,
+          quantity: 1,
+          occurred_at,
+        },
+      };
+    });
   await worker.queue('strive-usage', batch(-1)); // warm
   const started = performance.now();
   for (let b = 0; b < CONSUMER_BATCHES; b++) {
     const result = await worker.queue('strive-usage', batch(b));
-    if (!result.ackAll && result.explicitAcks.length !== CONSUMER_BATCH_SIZE) throw new Error(`consumer batch ${b} was not acked: ${JSON.stringify(result)}`);
+    if (!result.ackAll && result.explicitAcks.length !== CONSUMER_BATCH_SIZE)
+      throw new Error(`consumer batch ${b} was not acked: ${JSON.stringify(result)}`);
   }
   const seconds = (performance.now() - started) / 1000;
   // Acked is not counted (events of an organization missing from the catalog are acked too):
@@ -230,13 +283,23 @@ async function benchConsumer(mf) {
   let counted = 0;
   for (const shard of new Set(orgs.map((o) => o.shard))) {
     const db = await mf.getD1Database(`SHARD_${shard}`);
-    counted += (await db.prepare("SELECT count(*) AS n FROM usage_events WHERE resource_name LIKE 'bench %' AND occurred_at = ?").bind(occurred_at).first()).n;
+    counted += (
+      await db
+        .prepare("SELECT count(*) AS n FROM usage_events WHERE resource_name LIKE 'bench %' AND occurred_at = ?")
+        .bind(occurred_at)
+        .first()
+    ).n;
   }
-  if (counted !== (CONSUMER_BATCHES + 1) * CONSUMER_BATCH_SIZE) throw new Error(`usage consumer bench: ${counted} events counted, not ${(CONSUMER_BATCHES + 1) * CONSUMER_BATCH_SIZE}`);
-  console.log(`\nUsage consumer: ${CONSUMER_BATCHES} batches × ${CONSUMER_BATCH_SIZE} events over ${orgs.length} shards`
-    + ` (${CONSUMER_BATCH_SIZE / orgs.length} events per D1 batch, ${orgs.length} D1 batches per invocation):`
-    + ` ${(CONSUMER_BATCHES / seconds).toFixed(1)} batches/s, ${((CONSUMER_BATCHES * CONSUMER_BATCH_SIZE) / seconds).toFixed(0)} events/s,`
-    + ` ${((seconds * 1000) / CONSUMER_BATCHES).toFixed(1)} ms per batch`);
+  if (counted !== (CONSUMER_BATCHES + 1) * CONSUMER_BATCH_SIZE)
+    throw new Error(
+      `usage consumer bench: ${counted} events counted, not ${(CONSUMER_BATCHES + 1) * CONSUMER_BATCH_SIZE}`,
+    );
+  console.log(
+    `\nUsage consumer: ${CONSUMER_BATCHES} batches × ${CONSUMER_BATCH_SIZE} events over ${orgs.length} shards` +
+      ` (${CONSUMER_BATCH_SIZE / orgs.length} events per D1 batch, ${orgs.length} D1 batches per invocation):` +
+      ` ${(CONSUMER_BATCHES / seconds).toFixed(1)} batches/s, ${((CONSUMER_BATCHES * CONSUMER_BATCH_SIZE) / seconds).toFixed(0)} events/s,` +
+      ` ${((seconds * 1000) / CONSUMER_BATCHES).toFixed(1)} ms per batch`,
+  );
 }
 
 const percentile = (values, p) => {
@@ -259,16 +322,23 @@ async function benchChat(mf, url, token, deltaMs) {
   socket.accept();
   let waiting;
   socket.addEventListener('message', (event) => waiting?.(JSON.parse(event.data), performance.now()));
-  const turn = (n) => new Promise((resolve, reject) => {
-    const sent = performance.now();
-    const deltas = [];
-    waiting = (message, at) => {
-      if (message.type === 'delta') deltas.push(at);
-      if (message.type === 'error') reject(new Error(`${message.code}: ${message.detail}`));
-      if (message.type === 'done') resolve({ first: deltas[0] - sent, gaps: deltas.slice(1).map((t, i) => t - deltas[i]), done: at - deltas.at(-1), roundTrips: message.d1_round_trips });
-    };
-    socket.send(JSON.stringify({ type: 'user_message', content: `Bench question ${n}: what is still open?` }));
-  });
+  const turn = (n) =>
+    new Promise((resolve, reject) => {
+      const sent = performance.now();
+      const deltas = [];
+      waiting = (message, at) => {
+        if (message.type === 'delta') deltas.push(at);
+        if (message.type === 'error') reject(new Error(`${message.code}: ${message.detail}`));
+        if (message.type === 'done')
+          resolve({
+            first: deltas[0] - sent,
+            gaps: deltas.slice(1).map((t, i) => t - deltas[i]),
+            done: at - deltas.at(-1),
+            roundTrips: message.d1_round_trips,
+          });
+      };
+      socket.send(JSON.stringify({ type: 'user_message', content: `Bench question ${n}: what is still open?` }));
+    });
   await turn(0); // warm: the object loads the conversation and the tools
   const turns = [];
   for (let n = 1; n <= CHAT_TURNS; n++) turns.push(await turn(n));
@@ -277,25 +347,41 @@ async function benchChat(mf, url, token, deltaMs) {
   const gaps = turns.flatMap((t) => t.gaps);
   const dones = turns.map((t) => t.done);
   const ms = (v) => v.toFixed(1);
-  console.log(`\nChat turn over the socket (${CHAT_TURNS} turns, ${gaps.length + turns.length} deltas, local provider pace ${deltaMs} ms a delta):`);
-  console.log(`  time to first delta   p50 ${ms(percentile(firsts, 50))} ms  p99 ${ms(percentile(firsts, 99))} ms  (the object's share p50 ${ms(percentile(firsts, 50) - deltaMs)} ms: access re-read, quota, context, prompt)`);
-  console.log(`  between deltas        p50 ${ms(percentile(gaps, 50))} ms  p99 ${ms(percentile(gaps, 99))} ms  (overhead per delta p50 ${ms(percentile(gaps, 50) - deltaMs)} ms)`);
-  console.log(`  last delta → done     p50 ${ms(percentile(dones, 50))} ms  p99 ${ms(percentile(dones, 99))} ms  (the turn's one write)`);
-  console.log(`  D1 round trips a turn ${[...new Set(turns.map((t) => t.roundTrips))].join(', ')} (done's d1_round_trips)`);
+  console.log(
+    `\nChat turn over the socket (${CHAT_TURNS} turns, ${gaps.length + turns.length} deltas, local provider pace ${deltaMs} ms a delta):`,
+  );
+  console.log(
+    `  time to first delta   p50 ${ms(percentile(firsts, 50))} ms  p99 ${ms(percentile(firsts, 99))} ms  (the object's share p50 ${ms(percentile(firsts, 50) - deltaMs)} ms: access re-read, quota, context, prompt)`,
+  );
+  console.log(
+    `  between deltas        p50 ${ms(percentile(gaps, 50))} ms  p99 ${ms(percentile(gaps, 99))} ms  (overhead per delta p50 ${ms(percentile(gaps, 50) - deltaMs)} ms)`,
+  );
+  console.log(
+    `  last delta → done     p50 ${ms(percentile(dones, 50))} ms  p99 ${ms(percentile(dones, 99))} ms  (the turn's one write)`,
+  );
+  console.log(
+    `  D1 round trips a turn ${[...new Set(turns.map((t) => t.roundTrips))].join(', ')} (done's d1_round_trips)`,
+  );
 }
 
 function printTable(rows) {
   const baseline = rows[0]?.rps;
   const table = [
     ['endpoint', 'req/s', 'p50 ms', 'p99 ms', 'vs /health', 'D1 trips', 'non-2xx'],
-    ...rows.map((r) => r.error
-      ? [r.label, 'FAILED', '', '', '', '', '']
-      : [
-        r.label, r.rps.toFixed(0), String(r.p50), String(r.p99),
-        baseline ? `${(r.rps / baseline).toFixed(2)}x` : '', r.trips,
-        // Socket errors and timeouts are no status at all; shown here so a bad row cannot look clean.
-        `${r.result.non2xx}${r.failed > r.result.non2xx ? ` +${r.failed - r.result.non2xx} err` : ''}`,
-      ]),
+    ...rows.map((r) =>
+      r.error
+        ? [r.label, 'FAILED', '', '', '', '', '']
+        : [
+            r.label,
+            r.rps.toFixed(0),
+            String(r.p50),
+            String(r.p99),
+            baseline ? `${(r.rps / baseline).toFixed(2)}x` : '',
+            r.trips,
+            // Socket errors and timeouts are no status at all; shown here so a bad row cannot look clean.
+            `${r.result.non2xx}${r.failed > r.result.non2xx ? ` +${r.failed - r.result.non2xx} err` : ''}`,
+          ],
+    ),
   ];
   const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
   const line = (row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ');
@@ -316,7 +402,15 @@ async function measure(url, endpoint, token) {
     const result = await load(url, endpoint, token, SECONDS);
     const failed = result.non2xx + result.errors + result.timeouts;
     console.log(failed ? 'done, WITH FAILURES' : 'done');
-    return { label: labelOf(endpoint), rps: result.requests.mean, p50: result.latency.p50, p99: result.latency.p99, trips, failed, result };
+    return {
+      label: labelOf(endpoint),
+      rps: result.requests.mean,
+      p50: result.latency.p50,
+      p99: result.latency.p99,
+      trips,
+      failed,
+      result,
+    };
   } catch (error) {
     console.log('FAILED');
     return { label: labelOf(endpoint), error };
@@ -387,7 +481,9 @@ async function main() {
       const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
       console.log(`\nBooking burst: ${BURST} simultaneous bookings of one slot, ${measured.length} rounds`);
       console.log(`  winners per round: ${winners.join(', ')} (must be 1); 409s per round: ${refused.join(', ')}`);
-      console.log(`  all answered after: median ${median(measured.map((r) => r.wallMs)).toFixed(0)} ms, worst ${Math.max(...measured.map((r) => r.wallMs)).toFixed(0)} ms`);
+      console.log(
+        `  all answered after: median ${median(measured.map((r) => r.wallMs)).toFixed(0)} ms, worst ${Math.max(...measured.map((r) => r.wallMs)).toFixed(0)} ms`,
+      );
       if (winners.some((w) => w !== 1) || refused.some((n) => n !== BURST - 1)) {
         console.error('!! The booking burst did not end with exactly one winner and the rest 409.');
         process.exitCode = 1;
@@ -410,8 +506,11 @@ async function main() {
         console.error(`\n!! ${r.label}: ${r.error.message}`);
       } else {
         const codes = Object.entries(r.result.statusCodeStats ?? {})
-          .map(([status, { count }]) => `${status}×${count}`).join(', ');
-        console.error(`\n!! ${r.label}: ${r.result.non2xx} non-2xx (${codes}), ${r.result.errors} socket errors, ${r.result.timeouts} timeouts`);
+          .map(([status, { count }]) => `${status}×${count}`)
+          .join(', ');
+        console.error(
+          `\n!! ${r.label}: ${r.result.non2xx} non-2xx (${codes}), ${r.result.errors} socket errors, ${r.result.timeouts} timeouts`,
+        );
       }
     }
     if (bad.length > 0) {
@@ -426,10 +525,13 @@ async function main() {
 
 // Bounded: if the worker or a run hangs, give up rather than wait forever (Miniflare's exit hook
 // still stops workerd).
-const deadline = setTimeout(() => {
-  console.error('\nbench: timed out');
-  process.exit(1);
-}, (180 + ENDPOINTS.length * (SETTLE_MS / 1000 + WARMUP_SECONDS + SECONDS + 30)) * 1000);
+const deadline = setTimeout(
+  () => {
+    console.error('\nbench: timed out');
+    process.exit(1);
+  },
+  (180 + ENDPOINTS.length * (SETTLE_MS / 1000 + WARMUP_SECONDS + SECONDS + 30)) * 1000,
+);
 deadline.unref();
 
 try {

@@ -25,7 +25,9 @@ for (const url of urls) {
   total += gzipped;
   console.log(`  ${url}: ${(raw.length / 1024).toFixed(1)} KB, ${(gzipped / 1024).toFixed(1)} KB gzip`);
 }
-console.log(`Console first load: ${(total / 1024).toFixed(1)} KB of JavaScript gzipped (budget ${BUDGET_BYTES / 1024} KB)`);
+console.log(
+  `Console first load: ${(total / 1024).toFixed(1)} KB of JavaScript gzipped (budget ${BUDGET_BYTES / 1024} KB)`,
+);
 if (urls.length === 0 || total > BUDGET_BYTES) {
   console.error(urls.length === 0 ? 'index.html names no script.' : 'Over budget.');
   process.exitCode = 1;

@@ -9,7 +9,13 @@ import { ROOT } from './dev-identity.mjs';
 
 export const CONSOLE_DIST = path.join(ROOT, 'dist', 'console');
 const VITE_BIN = path.join(ROOT, 'node_modules', 'vite', 'bin', 'vite.js');
-const args = (watch) => [VITE_BIN, 'build', '--config', path.join(ROOT, 'console', 'vite.config.ts'), ...(watch ? ['--watch'] : [])];
+const args = (watch) => [
+  VITE_BIN,
+  'build',
+  '--config',
+  path.join(ROOT, 'console', 'vite.config.ts'),
+  ...(watch ? ['--watch'] : []),
+];
 // A production build whatever the caller's NODE_ENV (the browser suite sets `test` for Miniflare).
 const env = () => ({ ...process.env, NODE_ENV: 'production' });
 
@@ -17,7 +23,12 @@ export const consoleBuilt = () => existsSync(path.join(CONSOLE_DIST, 'index.html
 
 /** One build, its output shown; throws if it fails. */
 export function buildConsole({ quiet = false } = {}) {
-  const result = spawnSync(process.execPath, args(false), { cwd: ROOT, env: env(), stdio: quiet ? 'pipe' : 'inherit', encoding: 'utf8' });
+  const result = spawnSync(process.execPath, args(false), {
+    cwd: ROOT,
+    env: env(),
+    stdio: quiet ? 'pipe' : 'inherit',
+    encoding: 'utf8',
+  });
   if (result.status !== 0) throw new Error(`console build failed${quiet ? `:\n${result.stdout}${result.stderr}` : ''}`);
 }
 

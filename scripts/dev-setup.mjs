@@ -15,7 +15,8 @@ import { seed } from './seed.mjs';
  * no variable expansion), so what this script reads back is exactly what the worker will see.
  */
 export function parseDotenv(text) {
-  const line = /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/gm;
+  const line =
+    /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/gm;
   const parsed = {};
   for (const [, key, raw = ''] of text.replace(/\r\n?/g, '\n').matchAll(line)) {
     let value = raw.trim();
@@ -61,8 +62,10 @@ function ensureSigningKey() {
 /** Writes the missing variables of .dev.vars; returns the names it added. */
 function ensureDevVars() {
   // Derived from the private key on disk, so a lost .dev.vars comes back matching the key.
-  const publicKeyPem = createPublicKey(readFileSync(DEV_PRIVATE_KEY_PATH, 'utf8'))
-    .export({ type: 'spki', format: 'pem' });
+  const publicKeyPem = createPublicKey(readFileSync(DEV_PRIVATE_KEY_PATH, 'utf8')).export({
+    type: 'spki',
+    format: 'pem',
+  });
   const wanted = {
     CLERK_JWT_KEY: () => publicKeyPem,
     // The console's dev sign-in (POST /app/dev-session) signs with it; only on a loopback host.
@@ -76,8 +79,10 @@ function ensureDevVars() {
   const present = parseDotenv(existing);
   const missing = Object.keys(wanted).filter((key) => !(key in present));
   if (missing.length > 0) {
-    const header = existing ? '' : '# Local secrets for `wrangler dev`, git-ignored. Written by scripts/dev-setup.mjs,\n'
-      + '# which only ever adds missing variables: delete a line to have it regenerated.\n';
+    const header = existing
+      ? ''
+      : '# Local secrets for `wrangler dev`, git-ignored. Written by scripts/dev-setup.mjs,\n' +
+        '# which only ever adds missing variables: delete a line to have it regenerated.\n';
     const separator = existing && !existing.endsWith('\n') ? '\n' : '';
     const lines = missing.map((key) => dotenvLine(key, wanted[key]()));
     appendFileSync(DEV_VARS_PATH, separator + header + lines.join('\n') + '\n', { mode: 0o600 });
@@ -89,8 +94,8 @@ function ensureDevVars() {
   }
   if (written.CLERK_JWT_KEY !== publicKeyPem) {
     console.warn(
-      `  warning: CLERK_JWT_KEY in .dev.vars is not the public half of ${path.basename(DEV_PRIVATE_KEY_PATH)};\n`
-      + '  tokens from `npm run token` will be rejected. Delete that line and run `npm run setup` again.',
+      `  warning: CLERK_JWT_KEY in .dev.vars is not the public half of ${path.basename(DEV_PRIVATE_KEY_PATH)};\n` +
+        '  tokens from `npm run token` will be rejected. Delete that line and run `npm run setup` again.',
     );
   }
   return missing;
@@ -100,7 +105,9 @@ function ensureDevVars() {
 export function devSetup() {
   console.log('Dev setup');
   const newKey = ensureSigningKey();
-  console.log(`  signing key: ${newKey ? 'created' : 'present'} (${path.relative(process.cwd(), DEV_PRIVATE_KEY_PATH)})`);
+  console.log(
+    `  signing key: ${newKey ? 'created' : 'present'} (${path.relative(process.cwd(), DEV_PRIVATE_KEY_PATH)})`,
+  );
   const added = ensureDevVars();
   console.log(`  .dev.vars: ${added.length ? `added ${added.join(', ')}` : 'complete'}`);
 

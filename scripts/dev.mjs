@@ -17,14 +17,24 @@ try {
 
 const WRANGLER_BIN = path.join(ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
 // `--port N` is ours to default; any other argument goes to wrangler dev as it is.
-const { values, tokens } = parseArgs({ options: { port: { type: 'string', default: '8787' } }, strict: false, tokens: true });
-const rest = tokens.filter((t) => !(t.kind === 'option' && t.name === 'port')).map((t) => (t.kind === 'positional' ? t.value : t.rawName + (t.inlineValue ? `=${t.value}` : '')));
+const { values, tokens } = parseArgs({
+  options: { port: { type: 'string', default: '8787' } },
+  strict: false,
+  tokens: true,
+});
+const rest = tokens
+  .filter((t) => !(t.kind === 'option' && t.name === 'port'))
+  .map((t) => (t.kind === 'positional' ? t.value : t.rawName + (t.inlineValue ? `=${t.value}` : '')));
 const children = [
   watchConsole(),
-  spawn(process.execPath, [WRANGLER_BIN, 'dev', '--ip', '127.0.0.1', '--port', values.port, '--test-scheduled', ...rest], {
-    cwd: ROOT,
-    stdio: 'inherit',
-  }),
+  spawn(
+    process.execPath,
+    [WRANGLER_BIN, 'dev', '--ip', '127.0.0.1', '--port', values.port, '--test-scheduled', ...rest],
+    {
+      cwd: ROOT,
+      stdio: 'inherit',
+    },
+  ),
 ];
 console.log(`\nConsole: http://127.0.0.1:${values.port}/app/ (another port: npm run dev -- --port N)\n`);
 

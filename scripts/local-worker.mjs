@@ -36,9 +36,16 @@ export async function startOnCopy(scriptPath, outdir, name, started, { vars, cac
 export async function seededOrganization(mf, slug) {
   const catalog = await mf.getD1Database('CATALOG');
   const org = await catalog.prepare('SELECT id, shard FROM organizations WHERE slug = ?').bind(slug).first();
-  if (!org) throw new Error(`organization '${slug}' is not in the CATALOG Miniflare opened: D1 state layout differs from wrangler's.`);
+  if (!org)
+    throw new Error(
+      `organization '${slug}' is not in the CATALOG Miniflare opened: D1 state layout differs from wrangler's.`,
+    );
   const shard = await mf.getD1Database(`SHARD_${org.shard}`);
-  const { n } = await shard.prepare('SELECT count(*) AS n FROM customers WHERE organization_id = ?').bind(org.id).first();
-  if (n === 0) throw new Error(`SHARD_${org.shard} holds no '${slug}' customers: D1 state layout differs from wrangler's.`);
+  const { n } = await shard
+    .prepare('SELECT count(*) AS n FROM customers WHERE organization_id = ?')
+    .bind(org.id)
+    .first();
+  if (n === 0)
+    throw new Error(`SHARD_${org.shard} holds no '${slug}' customers: D1 state layout differs from wrangler's.`);
   return { id: org.id, shard, description: `CATALOG has '${slug}', SHARD_${org.shard} its ${n} customers` };
 }

@@ -63,9 +63,7 @@ export function readD1Databases(tomlText) {
 export function migrationTargets(tomlPath = path.join(ROOT, 'wrangler.toml')) {
   const bindings = readD1Databases(readFileSync(tomlPath, 'utf8')).map((d) => d.binding);
   if (!bindings.includes('CATALOG')) throw new Error(`${tomlPath} declares no CATALOG d1 binding.`);
-  const shards = bindings
-    .filter((b) => /^SHARD_\d+$/.test(b))
-    .sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)));
+  const shards = bindings.filter((b) => /^SHARD_\d+$/.test(b)).sort((a, b) => Number(a.slice(6)) - Number(b.slice(6)));
   if (shards.length === 0) throw new Error(`${tomlPath} declares no SHARD_<n> d1 binding.`);
   shards.forEach((binding, n) => {
     if (binding !== `SHARD_${n}`) {

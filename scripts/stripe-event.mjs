@@ -20,7 +20,9 @@ const { values } = parseArgs({
   },
 });
 if (!values.org) {
-  console.error("usage: npm run stripe:event -- --org <slug or organization id> [--tier basic|pro|enterprise] [--status active|past_due|canceled|…] [--type …] (Stripe's statuses: Strive stores canceled as cancelled)");
+  console.error(
+    "usage: npm run stripe:event -- --org <slug or organization id> [--tier basic|pro|enterprise] [--status active|past_due|canceled|…] [--type …] (Stripe's statuses: Strive stores canceled as cancelled)",
+  );
   process.exit(2);
 }
 
@@ -32,7 +34,18 @@ function organizationIdOf(ref) {
   if (UUID.test(ref)) return ref;
   // Slugs are [a-z0-9-]: checked before the value goes into the SQL text.
   if (!/^[a-z0-9-]{1,64}$/.test(ref)) throw new Error(`'${ref}' is neither an organization id nor a slug.`);
-  const output = wrangler(['d1', 'execute', 'CATALOG', '--local', '--json', '--command', `SELECT id FROM organizations WHERE slug = '${ref}'`], { capture: true });
+  const output = wrangler(
+    [
+      'd1',
+      'execute',
+      'CATALOG',
+      '--local',
+      '--json',
+      '--command',
+      `SELECT id FROM organizations WHERE slug = '${ref}'`,
+    ],
+    { capture: true },
+  );
   const id = JSON.parse(output).at(-1)?.results?.[0]?.id;
   if (!id) throw new Error(`No organization has the slug '${ref}' in the local catalog.`);
   return id;
@@ -67,19 +80,35 @@ const subscription = {
     object: 'list',
     has_more: false,
     url: `/v1/subscription_items?subscription=${subscriptionId}`,
-    data: [{
-      id: id('si'),
-      object: 'subscription_item',
-      current_period_start: now,
-      current_period_end: now + 30 * 86_400,
-      quantity: 1,
-      price: { id: `price_dev_${values.tier}`, object: 'price', lookup_key: values.tier, active: true, currency: 'usd', type: 'recurring' },
-    }],
+    data: [
+      {
+        id: id('si'),
+        object: 'subscription_item',
+        current_period_start: now,
+        current_period_end: now + 30 * 86_400,
+        quantity: 1,
+        price: {
+          id: `price_dev_${values.tier}`,
+          object: 'price',
+          lookup_key: values.tier,
+          active: true,
+          currency: 'usd',
+          type: 'recurring',
+        },
+      },
+    ],
   },
 };
 const event = {
-  id: id('evt'), object: 'event', api_version: '2026-10-28.endive', created: now, livemode: false,
-  pending_webhooks: 1, request: { id: null, idempotency_key: null }, type: values.type, data: { object: subscription },
+  id: id('evt'),
+  object: 'event',
+  api_version: '2026-10-28.endive',
+  created: now,
+  livemode: false,
+  pending_webhooks: 1,
+  request: { id: null, idempotency_key: null },
+  type: values.type,
+  data: { object: subscription },
 };
 const payload = JSON.stringify(event);
 const signature = createHmac('sha256', secret).update(`${now}.${payload}`).digest('hex');
@@ -89,10 +118,14 @@ const response = await fetch(`${values.url}/v1/webhooks/stripe`, {
   body: payload,
 });
 const answer = await response.text();
-console.log(`${values.type} (${values.tier}, ${subscription.status}) for ${organizationId}: ${response.status} ${answer}`);
+console.log(
+  `${values.type} (${values.tier}, ${subscription.status}) for ${organizationId}: ${response.status} ${answer}`,
+);
 if (!response.ok) process.exitCode = 1;
 else if (JSON.parse(answer).applied === false) {
   // Nothing changed: say why rather than exit as if it had worked.
-  console.error('Not applied: the subscription is already in this state, the organization no longer exists, or an event of this same second ranked higher.');
+  console.error(
+    'Not applied: the subscription is already in this state, the organization no longer exists, or an event of this same second ranked higher.',
+  );
   process.exitCode = 1;
 }

@@ -36,26 +36,42 @@ const NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 function userRoleSql(email, role) {
   const who = `email = ${literal(email)}`;
   const changes = `${who} AND role <> ${literal(role)}`;
-  return [
-    `INSERT INTO users (id, email) VALUES (${literal(uuidv7())}, ${literal(email)}) ON CONFLICT (email) DO NOTHING`,
-    `INSERT INTO platform_activity_logs (id, actor_type, action, resource_type, resource_id, old_data, new_data, created_at)
+  return (
+    [
+      `INSERT INTO users (id, email) VALUES (${literal(uuidv7())}, ${literal(email)}) ON CONFLICT (email) DO NOTHING`,
+      `INSERT INTO platform_activity_logs (id, actor_type, action, resource_type, resource_id, old_data, new_data, created_at)
       SELECT ${literal(uuidv7())}, 'system', 'user.role_update', 'user', id, json_object('role', role), json_object('role', ${literal(role)}), ${NOW}
       FROM users WHERE ${changes}`,
-    `UPDATE users SET role = ${literal(role)}, updated_at = ${NOW} WHERE ${changes}`,
-    // (wrangler's --json prints a NULL as "null": the flag is computed here.)
-    `SELECT id, email, role, clerk_user_id IS NOT NULL AS signed_in FROM users WHERE ${who}`,
-  ].join(';\n') + ';';
+      `UPDATE users SET role = ${literal(role)}, updated_at = ${NOW} WHERE ${changes}`,
+      // (wrangler's --json prints a NULL as "null": the flag is computed here.)
+      `SELECT id, email, role, clerk_user_id IS NOT NULL AS signed_in FROM users WHERE ${who}`,
+    ].join(';\n') + ';'
+  );
 }
 
 function main() {
-  const { values } = parseArgs({ options: { email: { type: 'string' }, role: { type: 'string' }, remote: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    options: { email: { type: 'string' }, role: { type: 'string' }, remote: { type: 'boolean', default: false } },
+  });
   const roles = userRoles();
   const email = values.email?.trim().toLowerCase();
   if (!email || !email.includes('@') || !roles.includes(values.role)) {
     console.error(`Usage: npm run user:role -- --email ada@example.com --role ${roles.join('|')} [--remote]`);
     return 2;
   }
-  const output = wrangler(['d1', 'execute', 'CATALOG', values.remote ? '--remote' : '--local', '--json', '--yes', '--command', userRoleSql(email, values.role)], { capture: true });
+  const output = wrangler(
+    [
+      'd1',
+      'execute',
+      'CATALOG',
+      values.remote ? '--remote' : '--local',
+      '--json',
+      '--yes',
+      '--command',
+      userRoleSql(email, values.role),
+    ],
+    { capture: true },
+  );
   const user = JSON.parse(output).at(-1)?.results?.[0];
   if (user?.role !== values.role) throw new Error(`the role was not set: ${output}`);
   const state = user.signed_in ? '' : ' (not signed in yet: their first sign-in with this email claims it)';

@@ -48,8 +48,12 @@ const EMBEDDABLE = /^(\/v1\/public\/|\/embed\.js$)/;
 const isAssetUpload = (method: string, path: string) => method === 'POST' && /^\/v1\/orgs\/[^/]+\/assets$/.test(path);
 
 const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
-  400: 'invalid_request', 401: 'unauthenticated', 404: 'not_found', 405: 'method_not_allowed',
-  413: 'payload_too_large', 415: 'unsupported_media_type',
+  400: 'invalid_request',
+  401: 'unauthenticated',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  413: 'payload_too_large',
+  415: 'unsupported_media_type',
 };
 
 export function createApp() {
@@ -67,11 +71,27 @@ export function createApp() {
         const allowed = c.env.CORS_ORIGINS.split(',').map((o: string) => o.trim());
         return allowed.includes('*') ? '*' : allowed.includes(origin) ? origin : null;
       },
-      allowHeaders: ['authorization', 'content-type', 'idempotency-key', 'if-none-match', 'x-request-id', BOOKMARK_HEADER, CONSISTENCY_HEADER],
+      allowHeaders: [
+        'authorization',
+        'content-type',
+        'idempotency-key',
+        'if-none-match',
+        'x-request-id',
+        BOOKMARK_HEADER,
+        CONSISTENCY_HEADER,
+      ],
       allowMethods: ['GET', 'POST', 'PATCH', 'PUT', 'DELETE', 'OPTIONS'],
       // Range answers and the public cache's hit/miss are read by embeds on other origins too.
       exposeHeaders: [
-        'x-request-id', 'retry-after', 'etag', 'idempotent-replayed', 'x-d1-round-trips', 'x-d1-instances', 'content-range', 'accept-ranges', 'x-cache',
+        'x-request-id',
+        'retry-after',
+        'etag',
+        'idempotent-replayed',
+        'x-d1-round-trips',
+        'x-d1-instances',
+        'content-range',
+        'accept-ranges',
+        'x-cache',
         BOOKMARK_HEADER,
       ],
       maxAge: 86_400,
@@ -96,7 +116,8 @@ export function createApp() {
   app.use('/v1/orgs/:org/*', resolveTenant);
   app.use('/v1/orgs/:org/*', meterApiCalls);
   app.use('/v1/*', (c, next) =>
-    (UNAUTHENTICATED.test(c.req.path) || isAssetUpload(c.req.method, c.req.path) ? next() : idempotency(c, next)));
+    UNAUTHENTICATED.test(c.req.path) || isAssetUpload(c.req.method, c.req.path) ? next() : idempotency(c, next),
+  );
 
   registerPlatformRoutes(app);
   registerMeRoutes(app);
@@ -126,24 +147,29 @@ export function createApp() {
   let document: ReturnType<typeof app.getOpenAPI31Document> | undefined;
   app.get('/openapi.json', (c) =>
     // Built once per isolate, on first request: not per request, not at start-up.
-    c.json((document ??= app.getOpenAPI31Document({
-      openapi: '3.1.0',
-      info: {
-        title: 'Strive API',
-        version: '1.0.0',
-        description: 'Multi-tenant SaaS backend on one Cloudflare Worker. Errors are RFC 9457 problem+json. '
-          + 'Reads come from a nearby database replica, at most its replication lag behind: send back the `Strive-Bookmark` '
-          + 'of a response (header; browsers: the cookie it sets) to read at least that state, your own writes included, '
-          + 'or `Strive-Consistency: primary` for the latest state.',
-      },
-    }))),
+    c.json(
+      (document ??= app.getOpenAPI31Document({
+        openapi: '3.1.0',
+        info: {
+          title: 'Strive API',
+          version: '1.0.0',
+          description:
+            'Multi-tenant SaaS backend on one Cloudflare Worker. Errors are RFC 9457 problem+json. ' +
+            'Reads come from a nearby database replica, at most its replication lag behind: send back the `Strive-Bookmark` ' +
+            'of a response (header; browsers: the cookie it sets) to read at least that state, your own writes included, ' +
+            'or `Strive-Consistency: primary` for the latest state.',
+        },
+      })),
+    ),
   );
   app.get('/docs', Scalar({ url: '/openapi.json', pageTitle: 'Strive API reference' }));
   registerConsoleRoutes(app);
 
   app.notFound((c) => {
     const error = new ApiError('not_found', `No route for ${c.req.method} ${c.req.path}.`);
-    return c.newResponse(JSON.stringify(problemBody(error, c.get('requestId'))), 404, { 'content-type': 'application/problem+json' });
+    return c.newResponse(JSON.stringify(problemBody(error, c.get('requestId'))), 404, {
+      'content-type': 'application/problem+json',
+    });
   });
 
   app.onError((err, c) => {
@@ -153,13 +179,21 @@ export function createApp() {
     } else if (err instanceof HTTPException && HTTP_EXCEPTION_CODES[err.status]) {
       const detail = err.message || 'The request was refused.';
       // A 400 from the body parser (malformed JSON) names the body, as every 400 names its field.
-      error = new ApiError(HTTP_EXCEPTION_CODES[err.status]!, detail, err.status === 400 ? [{ path: 'body', message: detail }] : undefined);
+      error = new ApiError(
+        HTTP_EXCEPTION_CODES[err.status]!,
+        detail,
+        err.status === 400 ? [{ path: 'body', message: detail }] : undefined,
+      );
     } else {
       // Log the whole error with the request id; answer without any of it.
       console.error(`request ${c.get('requestId')} failed:`, err);
       error = new ApiError('internal', 'Something went wrong on our side. Quote the request id when reporting it.');
     }
-    return c.newResponse(JSON.stringify(problemBody(error, c.get('requestId'))), error.status as 400, problemHeaders(error));
+    return c.newResponse(
+      JSON.stringify(problemBody(error, c.get('requestId'))),
+      error.status as 400,
+      problemHeaders(error),
+    );
   });
 
   return app;

@@ -12,7 +12,10 @@ export { ChatSession } from './realtime/chat-session';
 const app = createApp();
 
 /** One entry per queue this Worker consumes (wrangler.toml [[queues.consumers]]). */
-const QUEUE_CONSUMERS: Record<string, (batch: MessageBatch<never>, env: Bindings, ctx: ExecutionContext) => Promise<void>> = {
+const QUEUE_CONSUMERS: Record<
+  string,
+  (batch: MessageBatch<never>, env: Bindings, ctx: ExecutionContext) => Promise<void>
+> = {
   'strive-usage': consumeUsage,
   'strive-usage-dlq': recordDeadLetters,
   [NOTIFICATIONS_QUEUE_NAME]: deliverNotifications,

@@ -7,8 +7,16 @@ import { sha256Hex } from '../src/lib/crypto';
 import { uuidv7 } from '../src/lib/ids';
 import { api, expectProblem, joinAs, newOrg, type TestOrg, type TestUser } from './helpers';
 
-async function createKey(org: TestOrg, scopes: string[], by: TestUser = org.owner, extra: Record<string, unknown> = {}) {
-  const res = await api('POST', `/v1/orgs/${org.slug}/api-keys`, { token: by.token, body: { name: `key ${scopes.join(' ')}`, scopes, ...extra } });
+async function createKey(
+  org: TestOrg,
+  scopes: string[],
+  by: TestUser = org.owner,
+  extra: Record<string, unknown> = {},
+) {
+  const res = await api('POST', `/v1/orgs/${org.slug}/api-keys`, {
+    token: by.token,
+    body: { name: `key ${scopes.join(' ')}`, scopes, ...extra },
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body as { id: string; key: string; prefix: string; scopes: string[]; created_by: string };
 }
@@ -47,7 +55,9 @@ describe('API keys', () => {
     expect(JSON.stringify(list.body)).not.toContain(res.body.key);
 
     // Only the hash is stored.
-    const row = await env.CATALOG.prepare('SELECT key_hash FROM api_keys WHERE id = ?').bind(res.body.id).first<{ key_hash: string }>();
+    const row = await env.CATALOG.prepare('SELECT key_hash FROM api_keys WHERE id = ?')
+      .bind(res.body.id)
+      .first<{ key_hash: string }>();
     expect(row!.key_hash).toBe(await sha256Hex(res.body.key));
   });
 
@@ -85,7 +95,10 @@ describe('API keys', () => {
   it('refuses scopes beyond the creator’s permissions: an admin asking for billing:manage gets 403', async () => {
     const org = await newOrg();
     const admin = await joinAs(org, 'admin');
-    const res = await api('POST', `/v1/orgs/${org.slug}/api-keys`, { token: admin.token, body: { name: 'too much', scopes: ['organization:read', 'billing:manage'] } });
+    const res = await api('POST', `/v1/orgs/${org.slug}/api-keys`, {
+      token: admin.token,
+      body: { name: 'too much', scopes: ['organization:read', 'billing:manage'] },
+    });
     expectProblem(res, 403, 'forbidden');
     expect(res.body.detail).toContain('billing:manage');
     expect((await listKeys(org)).body.data).toHaveLength(0);
@@ -95,14 +108,24 @@ describe('API keys', () => {
 
   it('answers 400 to an unknown scope, naming it', async () => {
     const org = await newOrg();
-    const res = await api('POST', `/v1/orgs/${org.slug}/api-keys`, { token: org.owner.token, body: { name: 'typo', scopes: ['organization:read', 'everything:all'] } });
+    const res = await api('POST', `/v1/orgs/${org.slug}/api-keys`, {
+      token: org.owner.token,
+      body: { name: 'typo', scopes: ['organization:read', 'everything:all'] },
+    });
     expectProblem(res, 400, 'invalid_request');
     expect(res.body.errors).toEqual([expect.objectContaining({ path: 'scopes.1' })]);
   });
 
   it('answers 400 to an empty scope list and to an expires_at in the past', async () => {
     const org = await newOrg();
-    expectProblem(await api('POST', `/v1/orgs/${org.slug}/api-keys`, { token: org.owner.token, body: { name: 'none', scopes: [] } }), 400, 'invalid_request');
+    expectProblem(
+      await api('POST', `/v1/orgs/${org.slug}/api-keys`, {
+        token: org.owner.token,
+        body: { name: 'none', scopes: [] },
+      }),
+      400,
+      'invalid_request',
+    );
     const past = await api('POST', `/v1/orgs/${org.slug}/api-keys`, {
       token: org.owner.token,
       body: { name: 'past', scopes: ['organization:read'], expires_at: '2020-01-01T00:00:00Z' },
@@ -115,8 +138,12 @@ describe('API keys', () => {
     const org = await newOrg();
     const member = await joinAs(org, 'member');
     expectProblem(
-      await api('POST', `/v1/orgs/${org.slug}/api-keys`, { token: member.token, body: { name: 'mine', scopes: ['organization:read'] } }),
-      403, 'forbidden',
+      await api('POST', `/v1/orgs/${org.slug}/api-keys`, {
+        token: member.token,
+        body: { name: 'mine', scopes: ['organization:read'] },
+      }),
+      403,
+      'forbidden',
     );
   });
 
@@ -146,7 +173,11 @@ describe('API keys', () => {
     const org = await newOrg();
     const other = await newOrg(org.owner);
     const created = await createKey(other, ['organization:read']);
-    expectProblem(await api('DELETE', `/v1/orgs/${org.slug}/api-keys/${created.id}`, { token: org.owner.token }), 404, 'not_found');
+    expectProblem(
+      await api('DELETE', `/v1/orgs/${org.slug}/api-keys/${created.id}`, { token: org.owner.token }),
+      404,
+      'not_found',
+    );
     expect((await api('GET', `/v1/orgs/${other.slug}`, { token: created.key })).status).toBe(200);
   });
 
@@ -158,7 +189,15 @@ describe('API keys', () => {
       `INSERT INTO api_keys (id, organization_id, created_by, name, prefix, key_hash, scopes, expires_at)
        VALUES (?, ?, ?, 'expired', ?, ?, ?, ?)`,
     )
-      .bind(uuidv7(), org.id, org.owner.id, secret.slice(0, 12), await sha256Hex(secret), JSON.stringify(['organization:read']), new Date(Date.now() - 60_000).toISOString())
+      .bind(
+        uuidv7(),
+        org.id,
+        org.owner.id,
+        secret.slice(0, 12),
+        await sha256Hex(secret),
+        JSON.stringify(['organization:read']),
+        new Date(Date.now() - 60_000).toISOString(),
+      )
       .run();
     const res = await api('GET', `/v1/orgs/${org.slug}`, { token: secret });
     expectProblem(res, 401, 'unauthenticated');
@@ -197,42 +236,69 @@ describe('API keys', () => {
     const created = await createKey(org, ['organization:read'], admin);
     expect((await api('GET', `/v1/orgs/${org.slug}`, { token: created.key })).status).toBe(200); // cached now
 
-    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${admin.id}`, { token: org.owner.token })).status).toBe(204);
+    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${admin.id}`, { token: org.owner.token })).status).toBe(
+      204,
+    );
     expectProblem(await api('GET', `/v1/orgs/${org.slug}`, { token: created.key }), 401, 'unauthenticated');
   });
 
   it('is revoked (audited) when its creator is removed, and does not come back when they are re-added, even as a viewer', async () => {
     const org = await newOrg();
     const admin = await joinAs(org, 'admin');
-    const keys = [await createKey(org, ['organization:read'], admin), await createKey(org, ['organization:read', 'members:read'], admin)];
+    const keys = [
+      await createKey(org, ['organization:read'], admin),
+      await createKey(org, ['organization:read', 'members:read'], admin),
+    ];
     const owners = await createKey(org, ['organization:read']);
 
-    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${admin.id}`, { token: org.owner.token })).status).toBe(204);
-    const listed = new Map((await listKeys(org)).body.data.map((k: { id: string; revoked_at: string | null }) => [k.id, k.revoked_at]));
+    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${admin.id}`, { token: org.owner.token })).status).toBe(
+      204,
+    );
+    const listed = new Map(
+      (await listKeys(org)).body.data.map((k: { id: string; revoked_at: string | null }) => [k.id, k.revoked_at]),
+    );
     for (const key of keys) expect(listed.get(key.id)).not.toBeNull();
     expect(listed.get(owners.id)).toBeNull();
     for (const key of keys) {
-      const log = await api('GET', `/v1/orgs/${org.slug}/activity?resource_id=${key.id}&action=api_key.revoke`, { token: org.owner.token });
+      const log = await api('GET', `/v1/orgs/${org.slug}/activity?resource_id=${key.id}&action=api_key.revoke`, {
+        token: org.owner.token,
+      });
       expect(log.body.data).toHaveLength(1);
-      expect(log.body.data[0]).toMatchObject({ user_id: org.owner.id, new_data: { revoked_at: listed.get(key.id), reason: 'its creator left the organization' } });
+      expect(log.body.data[0]).toMatchObject({
+        user_id: org.owner.id,
+        new_data: { revoked_at: listed.get(key.id), reason: 'its creator left the organization' },
+      });
     }
 
-    const again = await api('POST', `/v1/orgs/${org.slug}/members`, { token: org.owner.token, body: { email: admin.email, role: 'viewer' } });
+    const again = await api('POST', `/v1/orgs/${org.slug}/members`, {
+      token: org.owner.token,
+      body: { email: admin.email, role: 'viewer' },
+    });
     expect(again.status).toBe(201);
-    for (const key of keys) expectProblem(await api('GET', `/v1/orgs/${org.slug}`, { token: key.key }), 401, 'unauthenticated');
+    for (const key of keys)
+      expectProblem(await api('GET', `/v1/orgs/${org.slug}`, { token: key.key }), 401, 'unauthenticated');
     expect((await api('GET', `/v1/orgs/${org.slug}`, { token: owners.key })).status).toBe(200);
   });
 
   it('revokes the keys of a member who leaves, and none when the removal is refused (the last owner)', async () => {
     const org = await newOrg();
     const member = await joinAs(org, 'member');
-    await api('PATCH', `/v1/orgs/${org.slug}/members/${member.id}`, { token: org.owner.token, body: { permissions: { grant: ['api_keys:manage'] } } });
+    await api('PATCH', `/v1/orgs/${org.slug}/members/${member.id}`, {
+      token: org.owner.token,
+      body: { permissions: { grant: ['api_keys:manage'] } },
+    });
     const key = await createKey(org, ['organization:read'], member);
-    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${member.id}`, { token: member.token })).status).toBe(204);
+    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${member.id}`, { token: member.token })).status).toBe(
+      204,
+    );
     expect((await listKeys(org)).body.data.find((k: { id: string }) => k.id === key.id).revoked_at).not.toBeNull();
 
     const owners = await createKey(org, ['organization:read']);
-    expectProblem(await api('DELETE', `/v1/orgs/${org.slug}/members/${org.owner.id}`, { token: org.owner.token }), 409, 'conflict');
+    expectProblem(
+      await api('DELETE', `/v1/orgs/${org.slug}/members/${org.owner.id}`, { token: org.owner.token }),
+      409,
+      'conflict',
+    );
     expect((await listKeys(org)).body.data.find((k: { id: string }) => k.id === owners.id).revoked_at).toBeNull();
     expect((await api('GET', `/v1/orgs/${org.slug}`, { token: owners.key })).status).toBe(200);
     const log = await api('GET', `/v1/orgs/${org.slug}/activity?resource_id=${owners.id}`, { token: org.owner.token });
@@ -243,13 +309,25 @@ describe('API keys', () => {
     const org = await newOrg();
     const admin = await joinAs(org, 'admin');
     const ids = Array.from({ length: 120 }, () => uuidv7());
-    await env.CATALOG.batch(ids.map((id) => env.CATALOG
-      .prepare("INSERT INTO api_keys (id, organization_id, created_by, name, prefix, key_hash, scopes) VALUES (?, ?, ?, 'bulk', 'stk_bulk', ?, '[\"organization:read\"]')")
-      .bind(id, org.id, admin.id, `hash-${id}`)));
-    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${admin.id}`, { token: org.owner.token })).status).toBe(204);
-    const live = await env.CATALOG.prepare('SELECT count(*) AS n FROM api_keys WHERE created_by = ? AND revoked_at IS NULL').bind(admin.id).first<{ n: number }>();
+    await env.CATALOG.batch(
+      ids.map((id) =>
+        env.CATALOG.prepare(
+          "INSERT INTO api_keys (id, organization_id, created_by, name, prefix, key_hash, scopes) VALUES (?, ?, ?, 'bulk', 'stk_bulk', ?, '[\"organization:read\"]')",
+        ).bind(id, org.id, admin.id, `hash-${id}`),
+      ),
+    );
+    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${admin.id}`, { token: org.owner.token })).status).toBe(
+      204,
+    );
+    const live = await env.CATALOG.prepare(
+      'SELECT count(*) AS n FROM api_keys WHERE created_by = ? AND revoked_at IS NULL',
+    )
+      .bind(admin.id)
+      .first<{ n: number }>();
     expect(live!.n).toBe(0);
-    const log = await api('GET', `/v1/orgs/${org.slug}/activity?action=api_key.revoke&limit=100`, { token: org.owner.token });
+    const log = await api('GET', `/v1/orgs/${org.slug}/activity?action=api_key.revoke&limit=100`, {
+      token: org.owner.token,
+    });
     expect(log.body.data).toHaveLength(100);
     expect(log.body.next_cursor).not.toBeNull();
   });
@@ -259,8 +337,17 @@ describe('API keys', () => {
     const admin = await joinAs(org, 'admin');
     const key = await createKey(org, ['organization:read'], admin);
     // Removed without the revocation (a key created while its creator was being removed).
-    await env.CATALOG.prepare('DELETE FROM organization_members WHERE organization_id = ? AND user_id = ?').bind(org.id, admin.id).run();
-    expect((await api('POST', `/v1/orgs/${org.slug}/members`, { token: org.owner.token, body: { email: admin.email, role: 'admin' } })).status).toBe(201);
+    await env.CATALOG.prepare('DELETE FROM organization_members WHERE organization_id = ? AND user_id = ?')
+      .bind(org.id, admin.id)
+      .run();
+    expect(
+      (
+        await api('POST', `/v1/orgs/${org.slug}/members`, {
+          token: org.owner.token,
+          body: { email: admin.email, role: 'admin' },
+        })
+      ).status,
+    ).toBe(201);
     expectProblem(await api('GET', `/v1/orgs/${org.slug}`, { token: key.key }), 401, 'unauthenticated');
   });
 
@@ -270,7 +357,14 @@ describe('API keys', () => {
     const created = await createKey(org, ['organization:read', 'api_keys:read'], admin);
     expect((await api('GET', `/v1/orgs/${org.slug}/api-keys`, { token: created.key })).status).toBe(200);
 
-    expect((await api('PATCH', `/v1/orgs/${org.slug}/members/${admin.id}`, { token: org.owner.token, body: { role: 'member' } })).status).toBe(200);
+    expect(
+      (
+        await api('PATCH', `/v1/orgs/${org.slug}/members/${admin.id}`, {
+          token: org.owner.token,
+          body: { role: 'member' },
+        })
+      ).status,
+    ).toBe(200);
     expectProblem(await api('GET', `/v1/orgs/${org.slug}/api-keys`, { token: created.key }), 403, 'forbidden');
     expect((await api('GET', `/v1/orgs/${org.slug}`, { token: created.key })).status).toBe(200);
   });
@@ -279,7 +373,11 @@ describe('API keys', () => {
     const org = await newOrg();
     const admin = await joinAs(org, 'admin');
     const created = await createKey(org, ['organization:read'], admin);
-    expectProblem(await api('DELETE', `/v1/orgs/${org.slug}/members/${admin.id}`, { token: created.key }), 403, 'forbidden');
+    expectProblem(
+      await api('DELETE', `/v1/orgs/${org.slug}/members/${admin.id}`, { token: created.key }),
+      403,
+      'forbidden',
+    );
     const members = await api('GET', `/v1/orgs/${org.slug}/members`, { token: org.owner.token });
     expect(members.body.data.map((m: { user_id: string }) => m.user_id)).toContain(admin.id);
   });

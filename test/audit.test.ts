@@ -28,8 +28,14 @@ function call(method: string, path: string, token: string, body?: unknown): Prom
   return api(method, path, { token, body, headers: CLIENT });
 }
 
-async function activity(org: TestOrg, filters: Record<string, string> = {}, token = org.owner.token): Promise<Activity[]> {
-  const res = await api('GET', `/v1/orgs/${org.slug}/activity?${new URLSearchParams({ limit: '100', ...filters })}`, { token });
+async function activity(
+  org: TestOrg,
+  filters: Record<string, string> = {},
+  token = org.owner.token,
+): Promise<Activity[]> {
+  const res = await api('GET', `/v1/orgs/${org.slug}/activity?${new URLSearchParams({ limit: '100', ...filters })}`, {
+    token,
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body.data;
 }
@@ -68,14 +74,23 @@ describe('audit: what each mutation writes', () => {
     const row = await onlyRow(org, 'organization.create', org.id);
     expectUserActor(row, owner, res);
     expect(row).toMatchObject({ organization_id: org.id, resource_type: 'organization', old_data: null });
-    expect(row.new_data).toMatchObject({ id: org.id, slug: org.slug, name: `Audit ${org.slug}`, description: 'Before' });
+    expect(row.new_data).toMatchObject({
+      id: org.id,
+      slug: org.slug,
+      name: `Audit ${org.slug}`,
+      description: 'Before',
+    });
     expect(Date.parse(row.created_at)).not.toBeNaN();
   });
 
   it('writes organization.update with old and new of only the changed fields', async () => {
     const { org } = await createOrg(await newUser('auditor'));
     // description is sent unchanged: it must not appear in the row.
-    const res = await call('PATCH', `/v1/orgs/${org.slug}`, org.owner.token, { name: 'Renamed', description: 'Before', website: 'https://example.com/' });
+    const res = await call('PATCH', `/v1/orgs/${org.slug}`, org.owner.token, {
+      name: 'Renamed',
+      description: 'Before',
+      website: 'https://example.com/',
+    });
     expect(res.status).toBe(200);
     const row = await onlyRow(org, 'organization.update', org.id);
     expectUserActor(row, org.owner, res);
@@ -86,16 +101,25 @@ describe('audit: what each mutation writes', () => {
   it('writes member.create, member.update and member.delete', async () => {
     const org = await newOrg();
     const invitee = await newUser('audited');
-    const created = await call('POST', `/v1/orgs/${org.slug}/members`, org.owner.token, { email: invitee.email, role: 'viewer' });
+    const created = await call('POST', `/v1/orgs/${org.slug}/members`, org.owner.token, {
+      email: invitee.email,
+      role: 'viewer',
+    });
     expect(created.status).toBe(201);
-    const updated = await call('PATCH', `/v1/orgs/${org.slug}/members/${invitee.id}`, org.owner.token, { role: 'member' });
+    const updated = await call('PATCH', `/v1/orgs/${org.slug}/members/${invitee.id}`, org.owner.token, {
+      role: 'member',
+    });
     expect(updated.status).toBe(200);
     const removed = await call('DELETE', `/v1/orgs/${org.slug}/members/${invitee.id}`, org.owner.token);
     expect(removed.status).toBe(204);
 
     const createRow = await onlyRow(org, 'member.create', invitee.id);
     expectUserActor(createRow, org.owner, created);
-    expect(createRow).toMatchObject({ resource_type: 'member', old_data: null, new_data: { email: invitee.email, role: 'viewer', permissions: { grant: [], deny: [] } } });
+    expect(createRow).toMatchObject({
+      resource_type: 'member',
+      old_data: null,
+      new_data: { email: invitee.email, role: 'viewer', permissions: { grant: [], deny: [] } },
+    });
 
     const updateRow = await onlyRow(org, 'member.update', invitee.id);
     expectUserActor(updateRow, org.owner, updated);
@@ -112,14 +136,22 @@ describe('audit: what each mutation writes', () => {
 
   it('writes api_key.create without the secret or its hash, and api_key.revoke', async () => {
     const org = await newOrg();
-    const created = await call('POST', `/v1/orgs/${org.slug}/api-keys`, org.owner.token, { name: 'audited key', scopes: ['organization:read'] });
+    const created = await call('POST', `/v1/orgs/${org.slug}/api-keys`, org.owner.token, {
+      name: 'audited key',
+      scopes: ['organization:read'],
+    });
     expect(created.status).toBe(201);
     const secret: string = created.body.key;
 
     const createRow = await onlyRow(org, 'api_key.create', created.body.id);
     expectUserActor(createRow, org.owner, created);
     expect(createRow.resource_type).toBe('api_key');
-    expect(createRow.new_data).toMatchObject({ id: created.body.id, name: 'audited key', prefix: created.body.prefix, scopes: ['organization:read'] });
+    expect(createRow.new_data).toMatchObject({
+      id: created.body.id,
+      name: 'audited key',
+      prefix: created.body.prefix,
+      scopes: ['organization:read'],
+    });
     expect(createRow.new_data).not.toHaveProperty('key');
     expect(createRow.new_data).not.toHaveProperty('key_hash');
     const everything = JSON.stringify(await activity(org));
@@ -134,14 +166,19 @@ describe('audit: what each mutation writes', () => {
     expect(revokeRow.new_data).toEqual({ revoked_at: expect.any(String) });
 
     // Revoking again changes nothing and writes nothing.
-    expect((await call('DELETE', `/v1/orgs/${org.slug}/api-keys/${created.body.id}`, org.owner.token)).status).toBe(204);
+    expect((await call('DELETE', `/v1/orgs/${org.slug}/api-keys/${created.body.id}`, org.owner.token)).status).toBe(
+      204,
+    );
     expect(await activity(org, { action: 'api_key.revoke' })).toHaveLength(1);
   });
 
   it('records an API key actor as api_key, with the key as actor and its creator as user', async () => {
     const org = await newOrg();
     const admin = await joinAs(org, 'admin');
-    const key = await api('POST', `/v1/orgs/${org.slug}/api-keys`, { token: admin.token, body: { name: 'automation', scopes: ['organization:update'] } });
+    const key = await api('POST', `/v1/orgs/${org.slug}/api-keys`, {
+      token: admin.token,
+      body: { name: 'automation', scopes: ['organization:update'] },
+    });
     expect(key.status).toBe(201);
     const res = await call('PATCH', `/v1/orgs/${org.slug}`, key.body.key, { description: 'Set by a key' });
     expect(res.status).toBe(200);
@@ -160,7 +197,11 @@ describe('audit: what each mutation writes', () => {
   it('takes a client-sent x-request-id as the request id of the row', async () => {
     const org = await newOrg();
     const requestId = `client-${crypto.randomUUID()}`;
-    const res = await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { name: 'Traced' }, headers: { 'x-request-id': requestId } });
+    const res = await api('PATCH', `/v1/orgs/${org.slug}`, {
+      token: org.owner.token,
+      body: { name: 'Traced' },
+      headers: { 'x-request-id': requestId },
+    });
     expect(res.headers.get('x-request-id')).toBe(requestId);
     expect((await onlyRow(org, 'organization.update', org.id)).request_id).toBe(requestId);
   });
@@ -169,13 +210,18 @@ describe('audit: what each mutation writes', () => {
 describe('audit: what writes nothing', () => {
   it('writes no row for a PATCH that changes nothing', async () => {
     const { org } = await createOrg(await newUser('auditor'));
-    const res = await call('PATCH', `/v1/orgs/${org.slug}`, org.owner.token, { name: `Audit ${org.slug}`, description: 'Before' });
+    const res = await call('PATCH', `/v1/orgs/${org.slug}`, org.owner.token, {
+      name: `Audit ${org.slug}`,
+      description: 'Before',
+    });
     expect(res.status).toBe(200);
     expect(res.body.name).toBe(`Audit ${org.slug}`);
     expect(await activity(org, { action: 'organization.update' })).toHaveLength(0);
 
     const member = await joinAs(org, 'member');
-    expect((await call('PATCH', `/v1/orgs/${org.slug}/members/${member.id}`, org.owner.token, { role: 'member' })).status).toBe(200);
+    expect(
+      (await call('PATCH', `/v1/orgs/${org.slug}/members/${member.id}`, org.owner.token, { role: 'member' })).status,
+    ).toBe(200);
     expect(await activity(org, { action: 'member.update' })).toHaveLength(0);
   });
 
@@ -189,16 +235,28 @@ describe('audit: what writes nothing', () => {
 
   it('writes no member.update when demoting the last owner fails (409)', async () => {
     const org = await newOrg();
-    expectProblem(await call('PATCH', `/v1/orgs/${org.slug}/members/${org.owner.id}`, org.owner.token, { role: 'admin' }), 409, 'conflict');
+    expectProblem(
+      await call('PATCH', `/v1/orgs/${org.slug}/members/${org.owner.id}`, org.owner.token, { role: 'admin' }),
+      409,
+      'conflict',
+    );
     expect(await activity(org, { action: 'member.update' })).toHaveLength(0);
-    expectProblem(await call('DELETE', `/v1/orgs/${org.slug}/members/${org.owner.id}`, org.owner.token), 409, 'conflict');
+    expectProblem(
+      await call('DELETE', `/v1/orgs/${org.slug}/members/${org.owner.id}`, org.owner.token),
+      409,
+      'conflict',
+    );
     expect(await activity(org, { action: 'member.delete' })).toHaveLength(0);
   });
 
   it('writes no second member.create for someone already a member (409)', async () => {
     const org = await newOrg();
     const member = await joinAs(org, 'member');
-    expectProblem(await call('POST', `/v1/orgs/${org.slug}/members`, org.owner.token, { email: member.email, role: 'admin' }), 409, 'conflict');
+    expectProblem(
+      await call('POST', `/v1/orgs/${org.slug}/members`, org.owner.token, { email: member.email, role: 'admin' }),
+      409,
+      'conflict',
+    );
     expect(await activity(org, { action: 'member.create', resource_id: member.id })).toHaveLength(1);
   });
 
@@ -234,16 +292,41 @@ describe('audit: reading the log', () => {
     const org = await newOrg();
     const admin = await joinAs(org, 'admin');
     const invitee = await newUser('filtered');
-    expect((await api('POST', `/v1/orgs/${org.slug}/members`, { token: admin.token, body: { email: invitee.email, role: 'viewer' } })).status).toBe(201);
-    expect((await api('PATCH', `/v1/orgs/${org.slug}`, { token: admin.token, body: { name: 'Filtered' } })).status).toBe(200);
+    expect(
+      (
+        await api('POST', `/v1/orgs/${org.slug}/members`, {
+          token: admin.token,
+          body: { email: invitee.email, role: 'viewer' },
+        })
+      ).status,
+    ).toBe(201);
+    expect(
+      (await api('PATCH', `/v1/orgs/${org.slug}`, { token: admin.token, body: { name: 'Filtered' } })).status,
+    ).toBe(200);
 
-    expect((await activity(org, { resource_type: 'organization' })).map((r) => r.action)).toEqual(['organization.update', 'organization.create']);
-    expect((await activity(org, { resource_type: 'member' })).map((r) => r.resource_id)).toEqual([invitee.id, admin.id]);
+    expect((await activity(org, { resource_type: 'organization' })).map((r) => r.action)).toEqual([
+      'organization.update',
+      'organization.create',
+    ]);
+    expect((await activity(org, { resource_type: 'member' })).map((r) => r.resource_id)).toEqual([
+      invitee.id,
+      admin.id,
+    ]);
     expect((await activity(org, { resource_id: invitee.id })).map((r) => r.action)).toEqual(['member.create']);
-    expect((await activity(org, { user_id: admin.id })).map((r) => r.action)).toEqual(['organization.update', 'member.create']);
-    expect((await activity(org, { user_id: org.owner.id })).map((r) => r.action)).toEqual(['member.create', 'organization.create']);
+    expect((await activity(org, { user_id: admin.id })).map((r) => r.action)).toEqual([
+      'organization.update',
+      'member.create',
+    ]);
+    expect((await activity(org, { user_id: org.owner.id })).map((r) => r.action)).toEqual([
+      'member.create',
+      'organization.create',
+    ]);
     expect(await activity(org, { action: 'member.delete' })).toEqual([]);
-    expectProblem(await api('GET', `/v1/orgs/${org.slug}/activity?user_id=not-a-uuid`, { token: org.owner.token }), 400, 'invalid_request');
+    expectProblem(
+      await api('GET', `/v1/orgs/${org.slug}/activity?user_id=not-a-uuid`, { token: org.owner.token }),
+      400,
+      'invalid_request',
+    );
   });
 
   it('filters by from (inclusive) and to (exclusive)', async () => {
@@ -265,14 +348,26 @@ describe('audit: reading the log', () => {
 
     // Any offset is accepted and compared as the same instant.
     const shifted = new Date(Date.parse(middle) + 2 * 3_600_000).toISOString().replace('Z', '+02:00');
-    expect((await activity(org, { action: 'organization.update', from: shifted })).map((r) => r.new_data!.name)).toEqual(['Three', 'Two']);
+    expect(
+      (await activity(org, { action: 'organization.update', from: shifted })).map((r) => r.new_data!.name),
+    ).toEqual(['Three', 'Two']);
     // A date is its midnight UTC: today's rows are from today and before tomorrow.
     const today = middle.slice(0, 10);
     const tomorrow = new Date(Date.parse(today) + 86_400_000).toISOString().slice(0, 10);
-    expect((await activity(org, { action: 'organization.update', from: today, to: tomorrow })).map((r) => r.new_data!.name)).toEqual(['Three', 'Two', 'One']);
+    expect(
+      (await activity(org, { action: 'organization.update', from: today, to: tomorrow })).map((r) => r.new_data!.name),
+    ).toEqual(['Three', 'Two', 'One']);
     expect(await activity(org, { action: 'organization.update', to: today })).toEqual([]);
-    expectProblem(await api('GET', `/v1/orgs/${org.slug}/activity?from=yesterday`, { token: org.owner.token }), 400, 'invalid_request');
-    expectProblem(await api('GET', `/v1/orgs/${org.slug}/activity?from=2026-02-30`, { token: org.owner.token }), 400, 'invalid_request');
+    expectProblem(
+      await api('GET', `/v1/orgs/${org.slug}/activity?from=yesterday`, { token: org.owner.token }),
+      400,
+      'invalid_request',
+    );
+    expectProblem(
+      await api('GET', `/v1/orgs/${org.slug}/activity?from=2026-02-30`, { token: org.owner.token }),
+      400,
+      'invalid_request',
+    );
   });
 
   it('pages through every row, newest first, without repeats', async () => {

@@ -13,11 +13,7 @@ const uniqueSub = (label: string) => `user_${label}_${crypto.randomUUID().slice(
 const uniqueEmail = (label: string) => `${label}-${crypto.randomUUID().slice(0, 8)}@strive.test`;
 
 /** The app as built for production, called with a modified env (and a real execution context). */
-async function appRequest(
-  path: string,
-  init: RequestInit,
-  bindings: object,
-): Promise<ApiResponse> {
+async function appRequest(path: string, init: RequestInit, bindings: object): Promise<ApiResponse> {
   const app = createApp();
   const ctx = createExecutionContext();
   const response = await app.request(`https://strive.test${path}`, init, bindings, ctx);
@@ -50,7 +46,9 @@ async function tokenFromAnotherKey(claims: Record<string, unknown>): Promise<str
 /** CLERK_JWT_KEY (SPKI PEM) as the JWK Clerk's JWKS endpoint would publish for it. */
 async function testPublicJwk() {
   const der = base64Decode(env.CLERK_JWT_KEY.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''));
-  const key = await crypto.subtle.importKey('spki', der, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, ['verify']);
+  const key = await crypto.subtle.importKey('spki', der, { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' }, true, [
+    'verify',
+  ]);
   const { n, e } = (await crypto.subtle.exportKey('jwk', key)) as JsonWebKey;
   return { use: 'sig', kty: 'RSA', kid: 'test', alg: 'RS256', n, e };
 }
@@ -62,13 +60,25 @@ describe('refused credentials', () => {
 
   it('refuses an expired token', async () => {
     const t = now();
-    const token = await signToken({ sub: uniqueSub('expired'), email: uniqueEmail('expired'), iat: t - 700, nbf: t - 705, exp: t - 60 });
+    const token = await signToken({
+      sub: uniqueSub('expired'),
+      email: uniqueEmail('expired'),
+      iat: t - 700,
+      nbf: t - 705,
+      exp: t - 60,
+    });
     expectUnauthenticated(await api('GET', '/v1/me', { token }));
   });
 
   it('refuses a token not yet valid', async () => {
     const t = now();
-    const token = await signToken({ sub: uniqueSub('future'), email: uniqueEmail('future'), iat: t, nbf: t + 600, exp: t + 1200 });
+    const token = await signToken({
+      sub: uniqueSub('future'),
+      email: uniqueEmail('future'),
+      iat: t,
+      nbf: t + 600,
+      exp: t + 1200,
+    });
     expectUnauthenticated(await api('GET', '/v1/me', { token }));
   });
 
@@ -80,7 +90,11 @@ describe('refused credentials', () => {
   it('refuses a token whose payload was altered after signing', async () => {
     const token = await signToken({ sub: uniqueSub('tampered'), email: uniqueEmail('tampered') });
     const [header, , signature] = token.split('.');
-    const payload = base64UrlEncode(encoder.encode(JSON.stringify({ sub: uniqueSub('victim'), email: uniqueEmail('victim'), iat: now(), exp: now() + 600 })));
+    const payload = base64UrlEncode(
+      encoder.encode(
+        JSON.stringify({ sub: uniqueSub('victim'), email: uniqueEmail('victim'), iat: now(), exp: now() + 600 }),
+      ),
+    );
     expectUnauthenticated(await api('GET', '/v1/me', { token: `${header}.${payload}.${signature}` }));
   });
 
@@ -163,7 +177,10 @@ describe('users from tokens', () => {
   it('lets an invited placeholder be claimed by the first sign-in with that email', async () => {
     const org = await newOrg();
     const email = uniqueEmail('invitee');
-    const invited = await api('POST', `/v1/orgs/${org.slug}/members`, { token: org.owner.token, body: { email, role: 'member' } });
+    const invited = await api('POST', `/v1/orgs/${org.slug}/members`, {
+      token: org.owner.token,
+      body: { email, role: 'member' },
+    });
     expect(invited.status, JSON.stringify(invited.body)).toBe(201);
     const placeholderId = invited.body.user_id;
     expect(invited.body.user.id).toBe(placeholderId);
@@ -173,7 +190,9 @@ describe('users from tokens', () => {
     expect(me.status, JSON.stringify(me.body)).toBe(200);
     expect(me.body.id).toBe(placeholderId);
     expect(me.body.name).toBe('Invitee');
-    expect(me.body.memberships).toEqual([{ organization: { id: org.id, slug: org.slug, name: `Org ${org.slug}` }, role: 'member' }]);
+    expect(me.body.memberships).toEqual([
+      { organization: { id: org.id, slug: org.slug, name: `Org ${org.slug}` }, role: 'member' },
+    ]);
     const inside = await api('GET', `/v1/orgs/${org.slug}`, { token });
     expect(inside.status).toBe(200);
     expect(inside.body.role).toBe('member');
@@ -182,9 +201,15 @@ describe('users from tokens', () => {
   it('provisions a user and claims an invitation only with an email the token marks verified', async () => {
     const org = await newOrg();
     const email = uniqueEmail('unverified');
-    const invited = await api('POST', `/v1/orgs/${org.slug}/members`, { token: org.owner.token, body: { email, role: 'admin' } });
+    const invited = await api('POST', `/v1/orgs/${org.slug}/members`, {
+      token: org.owner.token,
+      body: { email, role: 'admin' },
+    });
     expect(invited.status).toBe(201);
-    const placeholder = () => env.CATALOG.prepare('SELECT clerk_user_id FROM users WHERE email = ?').bind(email).first<{ clerk_user_id: string | null }>();
+    const placeholder = () =>
+      env.CATALOG.prepare('SELECT clerk_user_id FROM users WHERE email = ?')
+        .bind(email)
+        .first<{ clerk_user_id: string | null }>();
     const sub = uniqueSub('outsider');
     // Clerk's session token carries `email_verified` only when the template adds it: absent is not verified.
     for (const email_verified of [false, 'false', undefined]) {
@@ -194,7 +219,9 @@ describe('users from tokens', () => {
       expect((await placeholder())!.clerk_user_id, String(email_verified)).toBeNull();
     }
     // Clerk's shortcode keeps the boolean; its text form is taken too.
-    const verified = await api('GET', `/v1/orgs/${org.slug}`, { token: await signToken({ sub, email, email_verified: 'true' }) });
+    const verified = await api('GET', `/v1/orgs/${org.slug}`, {
+      token: await signToken({ sub, email, email_verified: 'true' }),
+    });
     expect(verified.status, JSON.stringify(verified.body)).toBe(200);
     expect(verified.body.role).toBe('admin');
     expect((await placeholder())!.clerk_user_id).toBe(sub);
@@ -203,7 +230,10 @@ describe('users from tokens', () => {
   it('claims an invited placeholder on an organization route as well as on /v1/me', async () => {
     const org = await newOrg();
     const email = uniqueEmail('direct');
-    const invited = await api('POST', `/v1/orgs/${org.slug}/members`, { token: org.owner.token, body: { email, role: 'viewer' } });
+    const invited = await api('POST', `/v1/orgs/${org.slug}/members`, {
+      token: org.owner.token,
+      body: { email, role: 'viewer' },
+    });
     expect(invited.status).toBe(201);
     const token = await signToken({ sub: uniqueSub('direct'), email });
     const inside = await api('GET', `/v1/orgs/${org.slug}`, { token });
@@ -242,10 +272,14 @@ describe('configuration', () => {
     fetchMock
       .get('https://api.clerk.com')
       .intercept({ path: '/v1/jwks', method: 'GET' })
-      .reply(200, (request) => {
-        sentHeaders = request.headers;
-        return { keys: [jwk] };
-      }, { headers: { 'content-type': 'application/json' } });
+      .reply(
+        200,
+        (request) => {
+          sentHeaders = request.headers;
+          return { keys: [jwk] };
+        },
+        { headers: { 'content-type': 'application/json' } },
+      );
 
     const { CLERK_JWT_KEY: _pem, ...rest } = env;
     const bindings = { ...rest, CLERK_JWT_KEY: undefined, CLERK_SECRET_KEY: 'sk_test_strive_jwks_mode' };
@@ -274,13 +308,18 @@ describe('WebSocket upgrades', () => {
   /** A board socket's path: one of the two routes that take a token in the query. */
   async function boardSocketPath(owner?: Awaited<ReturnType<typeof newUser>>) {
     const org = await newOrg(owner);
-    const project = await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'Sockets' } });
+    const project = await api('POST', `/v1/orgs/${org.slug}/projects`, {
+      token: org.owner.token,
+      body: { name: 'Sockets' },
+    });
     return { org, path: `/v1/orgs/${org.slug}/projects/${project.body.id}/board/ws` };
   }
 
   it('accept the token as ?token= on an upgrade of a socket route', async () => {
     const { org, path } = await boardSocketPath();
-    const res = await SELF.fetch(`https://strive.test${path}?token=${encodeURIComponent(org.owner.token)}`, { headers: { upgrade: 'websocket' } });
+    const res = await SELF.fetch(`https://strive.test${path}?token=${encodeURIComponent(org.owner.token)}`, {
+      headers: { upgrade: 'websocket' },
+    });
     expect(res.status).toBe(101);
     res.webSocket!.accept();
     res.webSocket!.close(1000, 'done');
@@ -289,7 +328,12 @@ describe('WebSocket upgrades', () => {
   it('refuse ?token= on an upgrade of any other route', async () => {
     const org = await newOrg();
     const token = encodeURIComponent(org.owner.token);
-    for (const path of ['/v1/me', `/v1/orgs/${org.slug}`, `/v1/orgs/${org.slug}/activity`, `/v1/orgs/${org.slug}/projects/${crypto.randomUUID()}/board`]) {
+    for (const path of [
+      '/v1/me',
+      `/v1/orgs/${org.slug}`,
+      `/v1/orgs/${org.slug}/activity`,
+      `/v1/orgs/${org.slug}/projects/${crypto.randomUUID()}/board`,
+    ]) {
       expectUnauthenticated(await appRequest(`${path}?token=${token}`, { headers: { upgrade: 'websocket' } }, env));
     }
   });

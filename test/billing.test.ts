@@ -16,11 +16,16 @@ const stripeEnv = { ...env, STRIPE_SECRET_KEY: STRIPE_KEY };
 
 async function appRequest(method: string, path: string, token: string, body?: unknown): Promise<ApiResponse> {
   const ctx = createExecutionContext();
-  const response = await createApp().request(`https://strive.test${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  }, stripeEnv, ctx);
+  const response = await createApp().request(
+    `https://strive.test${path}`,
+    {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    },
+    stripeEnv,
+    ctx,
+  );
   await waitOnExecutionContext(ctx);
   return readResponse(response);
 }
@@ -46,17 +51,29 @@ function subscriptionObject(org: string, tier: string, over: Partial<Record<stri
     customer: `cus_${rand()}`,
     items: {
       object: 'list',
-      data: [{
-        id: `si_${rand()}`,
-        object: 'subscription_item',
-        created: start,
-        current_period_start: start,
-        current_period_end: start + 30 * 86_400,
-        metadata: {},
-        price: { id: `price_${tier}`, object: 'price', active: true, currency: 'usd', lookup_key: tier, product: `prod_${tier}`, recurring: { interval: 'month', interval_count: 1 }, type: 'recurring', unit_amount: 4900 },
-        quantity: 1,
-        subscription: id,
-      }],
+      data: [
+        {
+          id: `si_${rand()}`,
+          object: 'subscription_item',
+          created: start,
+          current_period_start: start,
+          current_period_end: start + 30 * 86_400,
+          metadata: {},
+          price: {
+            id: `price_${tier}`,
+            object: 'price',
+            active: true,
+            currency: 'usd',
+            lookup_key: tier,
+            product: `prod_${tier}`,
+            recurring: { interval: 'month', interval_count: 1 },
+            type: 'recurring',
+            unit_amount: 4900,
+          },
+          quantity: 1,
+          subscription: id,
+        },
+      ],
       has_more: false,
       url: `/v1/subscription_items?subscription=${id}`,
     },
@@ -85,16 +102,34 @@ function stripeEvent(type: string, object: object, created = now()) {
 }
 
 const invoiceEvent = (type: string, subscription: { id: string; customer: string }, org: string, created = now()) =>
-  stripeEvent(type, {
-    id: `in_${rand()}`, object: 'invoice', status: type === 'invoice.paid' ? 'paid' : 'open', customer: subscription.customer,
-    parent: { type: 'subscription_details', quote_details: null, subscription_details: { subscription: subscription.id, metadata: { organization_id: org } } },
-  }, created);
+  stripeEvent(
+    type,
+    {
+      id: `in_${rand()}`,
+      object: 'invoice',
+      status: type === 'invoice.paid' ? 'paid' : 'open',
+      customer: subscription.customer,
+      parent: {
+        type: 'subscription_details',
+        quote_details: null,
+        subscription_details: { subscription: subscription.id, metadata: { organization_id: org } },
+      },
+    },
+    created,
+  );
 
 const signer = new Stripe('sk_unused', { httpClient: Stripe.createFetchHttpClient() });
 
-async function deliver(event: object, { secret = env.STRIPE_WEBHOOK_SECRET, tamper = false } = {}): Promise<ApiResponse> {
+async function deliver(
+  event: object,
+  { secret = env.STRIPE_WEBHOOK_SECRET, tamper = false } = {},
+): Promise<ApiResponse> {
   const payload = JSON.stringify(event);
-  const signature = await signer.webhooks.generateTestHeaderStringAsync({ payload, secret, cryptoProvider: Stripe.createSubtleCryptoProvider() });
+  const signature = await signer.webhooks.generateTestHeaderStringAsync({
+    payload,
+    secret,
+    cryptoProvider: Stripe.createSubtleCryptoProvider(),
+  });
   return api('POST', '/v1/webhooks/stripe', {
     body: tamper ? payload.replace('"active"', '"trialing"') : payload,
     headers: { 'stripe-signature': signature },
@@ -111,27 +146,45 @@ const jsonReply = { headers: { 'content-type': 'application/json' } };
 
 /** No active price for any lookup_key: a checkout that gets this far answers 503. */
 const noPrices = (stripe: ReturnType<typeof stripeApi>) =>
-  stripe.intercept({ path: (p) => p.startsWith('/v1/prices?'), method: 'GET' })
+  stripe
+    .intercept({ path: (p) => p.startsWith('/v1/prices?'), method: 'GET' })
     .reply(200, { object: 'list', url: '/v1/prices', has_more: false, data: [] }, jsonReply);
 
 /** An organization that already has a Stripe customer (and, if given, a previous Checkout Session). */
 async function customerOrg(checkoutSession: string | null = null) {
   const org = await newOrg();
-  await env.CATALOG.prepare('UPDATE organizations SET stripe_customer_id = ?, stripe_checkout_session_id = ? WHERE id = ?').bind(`cus_${rand()}`, checkoutSession, org.id).run();
+  await env.CATALOG.prepare(
+    'UPDATE organizations SET stripe_customer_id = ?, stripe_checkout_session_id = ? WHERE id = ?',
+  )
+    .bind(`cus_${rand()}`, checkoutSession, org.id)
+    .run();
   return org;
 }
 
-const subscriptionOf = async (org: TestOrg) => (await api('GET', `/v1/orgs/${org.slug}/subscription`, { token: org.owner.token })).body;
+const subscriptionOf = async (org: TestOrg) =>
+  (await api('GET', `/v1/orgs/${org.slug}/subscription`, { token: org.owner.token })).body;
 const tierOfUser = async (token: string) => (await api('GET', '/v1/me', { token })).body.subscription_tier;
-const statusOfOrg = async (org: TestOrg) => (await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token })).body.subscription_status;
+const statusOfOrg = async (org: TestOrg) =>
+  (await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token })).body.subscription_status;
 /**
  * organizations.subscription_status (SCHEMA.md: active, inactive, trial) for a subscription status:
  * trial while trialing, active while the tier applies, inactive otherwise.
  */
-const orgStatus = (status: SubscriptionStatus) => (status === 'trialing' ? 'trial' : ['active', 'past_due'].includes(status) ? 'active' : 'inactive');
+const orgStatus = (status: SubscriptionStatus) =>
+  status === 'trialing' ? 'trial' : ['active', 'past_due'].includes(status) ? 'active' : 'inactive';
 /** Every status Stripe sends, as Stripe spells it; Strive stores `canceled` as `cancelled`. */
-const STRIPE_STATUSES = ['active', 'trialing', 'past_due', 'canceled', 'unpaid', 'incomplete', 'incomplete_expired', 'paused'] as const;
-const stored = (status: (typeof STRIPE_STATUSES)[number]): SubscriptionStatus => (status === 'canceled' ? 'cancelled' : status);
+const STRIPE_STATUSES = [
+  'active',
+  'trialing',
+  'past_due',
+  'canceled',
+  'unpaid',
+  'incomplete',
+  'incomplete_expired',
+  'paused',
+] as const;
+const stored = (status: (typeof STRIPE_STATUSES)[number]): SubscriptionStatus =>
+  status === 'canceled' ? 'cancelled' : status;
 
 describe('GET /subscription', () => {
   it('is free and active for a new organization, in 1 round trip warm', async () => {
@@ -141,10 +194,21 @@ describe('GET /subscription', () => {
     expect(res.status).toBe(200);
     expect(res.roundTrips).toBe(1);
     expect(res.body).toEqual({
-      id: expect.any(String), organization_id: org.id, stripe_subscription_id: null, stripe_customer_id: null,
-      tier: 'free', status: 'active', effective_tier: 'free', current_period_start: null, current_period_end: null,
-      cancel_at_period_end: false, canceled_at: null, trial_end: null, metadata: {},
-      created_at: expect.any(String), updated_at: expect.any(String),
+      id: expect.any(String),
+      organization_id: org.id,
+      stripe_subscription_id: null,
+      stripe_customer_id: null,
+      tier: 'free',
+      status: 'active',
+      effective_tier: 'free',
+      current_period_start: null,
+      current_period_end: null,
+      cancel_at_period_end: false,
+      canceled_at: null,
+      trial_end: null,
+      metadata: {},
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
     });
   });
 
@@ -158,7 +222,7 @@ describe('GET /subscription', () => {
 });
 
 describe('POST /v1/webhooks/stripe', () => {
-  it('applies a new subscription: tier, status, period, the org status, the members\' tier, an audit row', async () => {
+  it("applies a new subscription: tier, status, period, the org status, the members' tier, an audit row", async () => {
     const org = await newOrg();
     const member = await joinAs(org, 'member');
     const subscription = subscriptionObject(org.id, 'pro');
@@ -168,10 +232,18 @@ describe('POST /v1/webhooks/stripe', () => {
 
     const current = await subscriptionOf(org);
     expect(current).toMatchObject({
-      tier: 'pro', status: 'active', effective_tier: 'pro', cancel_at_period_end: false, organization_id: org.id,
-      stripe_subscription_id: subscription.id, stripe_customer_id: subscription.customer, metadata: { organization_id: org.id },
+      tier: 'pro',
+      status: 'active',
+      effective_tier: 'pro',
+      cancel_at_period_end: false,
+      organization_id: org.id,
+      stripe_subscription_id: subscription.id,
+      stripe_customer_id: subscription.customer,
+      metadata: { organization_id: org.id },
     });
-    expect(current.current_period_end).toBe(new Date(subscription.items.data[0]!.current_period_end * 1000).toISOString());
+    expect(current.current_period_end).toBe(
+      new Date(subscription.items.data[0]!.current_period_end * 1000).toISOString(),
+    );
     expect(await statusOfOrg(org)).toBe('active');
     expect(await tierOfUser(org.owner.token)).toBe('pro');
     expect(await tierOfUser(member.token)).toBe('pro');
@@ -180,34 +252,55 @@ describe('POST /v1/webhooks/stripe', () => {
     expect(usage.body.tier).toBe('pro');
     expect(usage.body.limits.seats.limit).toBe(50);
 
-    const activity = await api('GET', `/v1/orgs/${org.slug}/activity?resource_type=subscription`, { token: org.owner.token });
+    const activity = await api('GET', `/v1/orgs/${org.slug}/activity?resource_type=subscription`, {
+      token: org.owner.token,
+    });
     expect(activity.body.data).toHaveLength(1);
     expect(activity.body.data[0]).toMatchObject({
-      action: 'subscription.update', actor_type: 'webhook', actor_id: 'stripe', resource_id: org.id,
-      old_data: { tier: 'free' }, new_data: { tier: 'pro', stripe_event: expect.stringMatching(/^evt_/) },
+      action: 'subscription.update',
+      actor_type: 'webhook',
+      actor_id: 'stripe',
+      resource_id: org.id,
+      old_data: { tier: 'free' },
+      new_data: { tier: 'pro', stripe_event: expect.stringMatching(/^evt_/) },
     });
   });
 
   it("keeps the Stripe subscription's metadata as its newest applied event carried it", async () => {
     const org = await newOrg();
-    const subscription = subscriptionObject(org.id, 'basic', { metadata: { organization_id: org.id, campaign: 'spring' } });
+    const subscription = subscriptionObject(org.id, 'basic', {
+      metadata: { organization_id: org.id, campaign: 'spring' },
+    });
     const t = now();
     await deliver(stripeEvent('customer.subscription.created', subscription, t));
     expect((await subscriptionOf(org)).metadata).toEqual({ organization_id: org.id, campaign: 'spring' });
-    const updated = await deliver(stripeEvent('customer.subscription.updated', { ...subscription, metadata: { organization_id: org.id, campaign: 'autumn', seats: '12' } }, t + 1));
+    const updated = await deliver(
+      stripeEvent(
+        'customer.subscription.updated',
+        { ...subscription, metadata: { organization_id: org.id, campaign: 'autumn', seats: '12' } },
+        t + 1,
+      ),
+    );
     expect(updated.body.applied).toBe(true);
     expect((await subscriptionOf(org)).metadata).toEqual({ organization_id: org.id, campaign: 'autumn', seats: '12' });
-    const row = await env.CATALOG.prepare('SELECT metadata FROM subscriptions WHERE organization_id = ?').bind(org.id).first<{ metadata: string }>();
+    const row = await env.CATALOG.prepare('SELECT metadata FROM subscriptions WHERE organization_id = ?')
+      .bind(org.id)
+      .first<{ metadata: string }>();
     expect(JSON.parse(row!.metadata)).toEqual({ organization_id: org.id, campaign: 'autumn', seats: '12' });
   });
 
-  it('decides on the primary: replays, the events\' order and the row it changes are the catalog\'s latest state', async () => {
+  it("decides on the primary: replays, the events' order and the row it changes are the catalog's latest state", async () => {
     const org = await newOrg();
     const res = await deliver(stripeEvent('customer.subscription.created', subscriptionObject(org.id, 'pro')));
     expect(res.body).toEqual({ received: true, applied: true });
     const trips = res.headers.get('x-d1-instances')!.split(', ');
     // Processed already? The organization and its subscription; the audit row; the change.
-    expect(trips.map((trip) => trip.replace(/^shard_\d+/, 'shard'))).toEqual(['catalog:primary', 'catalog:primary', 'shard:primary', 'catalog:primary']);
+    expect(trips.map((trip) => trip.replace(/^shard_\d+/, 'shard'))).toEqual([
+      'catalog:primary',
+      'catalog:primary',
+      'shard:primary',
+      'catalog:primary',
+    ]);
   });
 
   it('answers a replay 200 without applying it again', async () => {
@@ -217,7 +310,9 @@ describe('POST /v1/webhooks/stripe', () => {
     const replay = await deliver(event);
     expect(replay.status).toBe(200);
     expect(replay.body).toEqual({ received: true, applied: false });
-    const activity = await api('GET', `/v1/orgs/${org.slug}/activity?resource_type=subscription`, { token: org.owner.token });
+    const activity = await api('GET', `/v1/orgs/${org.slug}/activity?resource_type=subscription`, {
+      token: org.owner.token,
+    });
     expect(activity.body.data).toHaveLength(1);
   });
 
@@ -253,10 +348,14 @@ describe('POST /v1/webhooks/stripe', () => {
     // The card fails at t+10 (unpaid), the retry succeeds at t+20 (active again); Stripe delivers t+20 first.
     const recovered = await deliver(stripeEvent('customer.subscription.updated', subscription, t + 20));
     expect(recovered.body.applied).toBe(false); // already active: nothing to change, nothing audited
-    const late = await deliver(stripeEvent('customer.subscription.updated', { ...subscription, status: 'unpaid' }, t + 10));
+    const late = await deliver(
+      stripeEvent('customer.subscription.updated', { ...subscription, status: 'unpaid' }, t + 10),
+    );
     expect(late.body.applied).toBe(false);
     expect(await subscriptionOf(org)).toMatchObject({ status: 'active', effective_tier: 'pro' });
-    const audit = await api('GET', `/v1/orgs/${org.slug}/activity?resource_type=subscription`, { token: org.owner.token });
+    const audit = await api('GET', `/v1/orgs/${org.slug}/activity?resource_type=subscription`, {
+      token: org.owner.token,
+    });
     expect(audit.body.data).toHaveLength(1);
   });
 
@@ -274,7 +373,9 @@ describe('POST /v1/webhooks/stripe', () => {
     const res = await deliver(stripeEvent('customer.created', { id: `cus_${rand()}`, object: 'customer' }));
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ received: true, applied: false });
-    const unknownPrice = await deliver(stripeEvent('customer.subscription.created', subscriptionObject(org.id, 'platinum')));
+    const unknownPrice = await deliver(
+      stripeEvent('customer.subscription.created', subscriptionObject(org.id, 'platinum')),
+    );
     expect(unknownPrice.body).toEqual({ received: true, applied: false });
     expect((await subscriptionOf(org)).tier).toBe('free');
   });
@@ -288,7 +389,11 @@ describe('POST /v1/webhooks/stripe', () => {
       const res = await deliver(stripeEvent('customer.subscription.updated', { ...subscription, status }, created));
       expect(res.body.applied, status).toBe(true);
       const keeps = ['active', 'trialing', 'past_due'].includes(status);
-      expect(await subscriptionOf(org), status).toMatchObject({ tier: 'enterprise', status: stored(status), effective_tier: keeps ? 'enterprise' : 'free' });
+      expect(await subscriptionOf(org), status).toMatchObject({
+        tier: 'enterprise',
+        status: stored(status),
+        effective_tier: keeps ? 'enterprise' : 'free',
+      });
       expect(await statusOfOrg(org), status).toBe(orgStatus(stored(status)));
       expect(await tierOfUser(org.owner.token), status).toBe(keeps ? 'enterprise' : 'free');
       const usage = await api('GET', `/v1/orgs/${org.slug}/usage`, { token: org.owner.token });
@@ -304,7 +409,9 @@ describe('POST /v1/webhooks/stripe', () => {
     const subscription = subscriptionObject(org.id, 'pro');
     await deliver(stripeEvent('customer.subscription.created', subscription, t));
     expect(await tierOfUser(org.owner.token)).toBe('pro');
-    const res = await deliver(stripeEvent('customer.subscription.deleted', { ...subscription, status: 'canceled', canceled_at: t + 1 }, t + 1));
+    const res = await deliver(
+      stripeEvent('customer.subscription.deleted', { ...subscription, status: 'canceled', canceled_at: t + 1 }, t + 1),
+    );
     expect(res.body.applied).toBe(true);
     expect(await subscriptionOf(org)).toMatchObject({ tier: 'free', status: 'cancelled', effective_tier: 'free' });
     expect(await statusOfOrg(org)).toBe('inactive');
@@ -316,18 +423,33 @@ describe('POST /v1/webhooks/stripe', () => {
     await deliver(stripeEvent('customer.subscription.created', subscriptionObject(org.id, 'pro')));
     const member = await joinAs(org, 'member');
     expect(await tierOfUser(member.token)).toBe('pro');
-    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${member.id}`, { token: member.token })).status).toBe(204);
+    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${member.id}`, { token: member.token })).status).toBe(
+      204,
+    );
     expect(await tierOfUser(member.token)).toBe('free');
   });
 
-  it('ends the tier when a subscription on a price Strive does not sell (set in Stripe\'s dashboard) is deleted', async () => {
+  it("ends the tier when a subscription on a price Strive does not sell (set in Stripe's dashboard) is deleted", async () => {
     const org = await newOrg();
     const subscription = subscriptionObject(org.id, 'pro');
     const t = now();
     await deliver(stripeEvent('customer.subscription.created', subscription, t));
-    const switched = { ...subscription, items: { ...subscription.items, data: [{ ...subscription.items.data[0]!, price: { ...subscription.items.data[0]!.price, id: 'price_custom', lookup_key: null } }] } };
+    const switched = {
+      ...subscription,
+      items: {
+        ...subscription.items,
+        data: [
+          {
+            ...subscription.items.data[0]!,
+            price: { ...subscription.items.data[0]!.price, id: 'price_custom', lookup_key: null },
+          },
+        ],
+      },
+    };
     expect((await deliver(stripeEvent('customer.subscription.updated', switched, t + 1))).body.applied).toBe(false);
-    const deleted = await deliver(stripeEvent('customer.subscription.deleted', { ...switched, status: 'canceled' }, t + 2));
+    const deleted = await deliver(
+      stripeEvent('customer.subscription.deleted', { ...switched, status: 'canceled' }, t + 2),
+    );
     expect(deleted.body.applied).toBe(true);
     expect(await subscriptionOf(org)).toMatchObject({ tier: 'free', status: 'cancelled', effective_tier: 'free' });
   });
@@ -338,7 +460,9 @@ describe('POST /v1/webhooks/stripe', () => {
     const t = now();
     await deliver(stripeEvent('customer.subscription.created', { ...subscription, status: 'past_due' }, t));
     expect((await deliver(invoiceEvent('invoice.paid', subscription, org.id, t + 20))).body.applied).toBe(true);
-    expect((await deliver(invoiceEvent('invoice.payment_failed', subscription, org.id, t + 10))).body.applied).toBe(false);
+    expect((await deliver(invoiceEvent('invoice.payment_failed', subscription, org.id, t + 10))).body.applied).toBe(
+      false,
+    );
     expect(await subscriptionOf(org)).toMatchObject({ status: 'active', effective_tier: 'pro' });
   });
 
@@ -354,15 +478,32 @@ describe('POST /v1/webhooks/stripe', () => {
   it('links the Stripe ids on checkout.session.completed without waiting for the subscription event', async () => {
     const org = await newOrg();
     const session = {
-      id: `cs_test_${rand()}`, object: 'checkout.session', mode: 'subscription', status: 'complete', payment_status: 'paid',
-      client_reference_id: org.id, customer: `cus_${rand()}`, subscription: `sub_${rand()}`, metadata: { organization_id: org.id },
+      id: `cs_test_${rand()}`,
+      object: 'checkout.session',
+      mode: 'subscription',
+      status: 'complete',
+      payment_status: 'paid',
+      client_reference_id: org.id,
+      customer: `cus_${rand()}`,
+      subscription: `sub_${rand()}`,
+      metadata: { organization_id: org.id },
     };
     expect((await deliver(stripeEvent('checkout.session.completed', session))).body.applied).toBe(true);
-    const row = await env.CATALOG.prepare('SELECT stripe_subscription_id, stripe_customer_id, tier FROM subscriptions WHERE organization_id = ?').bind(org.id).first();
-    expect(row).toEqual({ stripe_subscription_id: session.subscription, stripe_customer_id: session.customer, tier: 'free' });
+    const row = await env.CATALOG.prepare(
+      'SELECT stripe_subscription_id, stripe_customer_id, tier FROM subscriptions WHERE organization_id = ?',
+    )
+      .bind(org.id)
+      .first();
+    expect(row).toEqual({
+      stripe_subscription_id: session.subscription,
+      stripe_customer_id: session.customer,
+      tier: 'free',
+    });
     // A subscription event created before the checkout event still applies afterwards.
     const subscription = subscriptionObject(org.id, 'pro', { id: session.subscription, customer: session.customer });
-    expect((await deliver(stripeEvent('customer.subscription.created', subscription, now() - 5))).body.applied).toBe(true);
+    expect((await deliver(stripeEvent('customer.subscription.created', subscription, now() - 5))).body.applied).toBe(
+      true,
+    );
     expect((await subscriptionOf(org)).tier).toBe('pro');
   });
 });
@@ -376,15 +517,31 @@ describe('Stripe events of the same second', () => {
       const subscription = subscriptionObject(org.id, 'pro');
       await deliver(stripeEvent('customer.subscription.created', subscription, t - 10));
       const updated = stripeEvent('customer.subscription.updated', { ...subscription, cancel_at_period_end: true }, t);
-      const deleted = stripeEvent('customer.subscription.deleted', { ...subscription, status: 'canceled', canceled_at: t }, t);
+      const deleted = stripeEvent(
+        'customer.subscription.deleted',
+        { ...subscription, status: 'canceled', canceled_at: t },
+        t,
+      );
       for (const event of deletedFirst ? [deleted, updated] : [updated, deleted]) await deliver(event);
       // (The billing period comes from the clock when each subscription object was made; the
       // row's ids, times and metadata are each organization's own.)
       const {
-        current_period_start: _start, current_period_end: _end, id: _id, organization_id: _org, stripe_subscription_id: _sub,
-        stripe_customer_id: _customer, metadata: _metadata, created_at: _created, updated_at: _updated, ...final
+        current_period_start: _start,
+        current_period_end: _end,
+        id: _id,
+        organization_id: _org,
+        stripe_subscription_id: _sub,
+        stripe_customer_id: _customer,
+        metadata: _metadata,
+        created_at: _created,
+        updated_at: _updated,
+        ...final
       } = await subscriptionOf(org);
-      expect(final, deletedFirst ? 'deleted first' : 'updated first').toMatchObject({ tier: 'free', status: 'cancelled', effective_tier: 'free' });
+      expect(final, deletedFirst ? 'deleted first' : 'updated first').toMatchObject({
+        tier: 'free',
+        status: 'cancelled',
+        effective_tier: 'free',
+      });
       expect(await statusOfOrg(org)).toBe('inactive');
       finals.push(final);
     }
@@ -399,7 +556,10 @@ describe('Stripe events of the same second', () => {
       const created = stripeEvent('customer.subscription.created', { ...subscription, status: 'incomplete' }, t);
       const updated = stripeEvent('customer.subscription.updated', subscription, t);
       for (const event of activeFirst ? [updated, created] : [created, updated]) await deliver(event);
-      expect(await subscriptionOf(org), activeFirst ? 'active first' : 'incomplete first').toMatchObject({ status: 'active', effective_tier: 'basic' });
+      expect(await subscriptionOf(org), activeFirst ? 'active first' : 'incomplete first').toMatchObject({
+        status: 'active',
+        effective_tier: 'basic',
+      });
     }
   });
 
@@ -409,10 +569,14 @@ describe('Stripe events of the same second', () => {
     const catalog = catalogDb(env, D1Sessions.primary(env));
     const t = now();
     const rows: { status: SubscriptionStatus; created: number | null; sub: string; invoiced?: number }[] = [
-      { status: 'cancelled', created: t, sub: 'sub_a' }, { status: 'active', created: t, sub: 'sub_a' },
-      { status: 'past_due', created: t, sub: 'sub_a' }, { status: 'unpaid', created: t - 5, sub: 'sub_a' },
-      { status: 'trialing', created: null, sub: 'sub_a' }, { status: 'active', created: t - 5, sub: 'sub_b' },
-      { status: 'cancelled', created: t - 5, sub: 'sub_b' }, { status: 'active', created: t - 5, sub: 'sub_a', invoiced: t },
+      { status: 'cancelled', created: t, sub: 'sub_a' },
+      { status: 'active', created: t, sub: 'sub_a' },
+      { status: 'past_due', created: t, sub: 'sub_a' },
+      { status: 'unpaid', created: t - 5, sub: 'sub_a' },
+      { status: 'trialing', created: null, sub: 'sub_a' },
+      { status: 'active', created: t - 5, sub: 'sub_b' },
+      { status: 'cancelled', created: t - 5, sub: 'sub_b' },
+      { status: 'active', created: t - 5, sub: 'sub_a', invoiced: t },
     ];
     const rules: EventRule[] = [
       { kind: 'subscription', subscriptionId: 'sub_a', created: t, status: 'active' },
@@ -429,11 +593,24 @@ describe('Stripe events of the same second', () => {
       for (const rule of rules) {
         const org = await newOrg();
         const sub = `${row.sub}_${rand()}`;
-        const scoped = { ...rule, subscriptionId: rule.subscriptionId === row.sub ? sub : `${rule.subscriptionId}_${rand()}` };
-        await env.CATALOG.prepare("UPDATE subscriptions SET stripe_subscription_id = ?, tier = 'pro', status = ?, stripe_event_created = ?, stripe_invoice_created = ? WHERE organization_id = ?")
-          .bind(sub, row.status, row.created, row.invoiced ?? null, org.id).run();
-        const expected = applies(scoped, { stripe_subscription_id: sub, status: row.status, stripe_event_created: row.created, stripe_invoice_created: row.invoiced ?? null });
-        const [upserted] = await catalog.batch([...subscriptionEffect(catalog, org.id, { status: 'past_due' }, scoped)]);
+        const scoped = {
+          ...rule,
+          subscriptionId: rule.subscriptionId === row.sub ? sub : `${rule.subscriptionId}_${rand()}`,
+        };
+        await env.CATALOG.prepare(
+          "UPDATE subscriptions SET stripe_subscription_id = ?, tier = 'pro', status = ?, stripe_event_created = ?, stripe_invoice_created = ? WHERE organization_id = ?",
+        )
+          .bind(sub, row.status, row.created, row.invoiced ?? null, org.id)
+          .run();
+        const expected = applies(scoped, {
+          stripe_subscription_id: sub,
+          status: row.status,
+          stripe_event_created: row.created,
+          stripe_invoice_created: row.invoiced ?? null,
+        });
+        const [upserted] = await catalog.batch([
+          ...subscriptionEffect(catalog, org.id, { status: 'past_due' }, scoped),
+        ]);
         expect(upserted.length === 1, JSON.stringify({ row, rule })).toBe(expected);
         if (expected) takenSomewhere++;
       }
@@ -460,17 +637,33 @@ describe('Stripe events of another subscription of the organization', () => {
       invoiceEvent('invoice.payment_failed', old, org.id, t + 2),
       // A second live subscription (two checkout sessions both completed): the first one stays.
       stripeEvent('customer.subscription.created', subscriptionObject(org.id, 'enterprise'), t + 2),
-      stripeEvent('checkout.session.completed', {
-        id: `cs_test_${rand()}`, object: 'checkout.session', mode: 'subscription', status: 'complete',
-        client_reference_id: org.id, customer: old.customer, subscription: `sub_${rand()}`, metadata: { organization_id: org.id },
-      }, t + 3),
+      stripeEvent(
+        'checkout.session.completed',
+        {
+          id: `cs_test_${rand()}`,
+          object: 'checkout.session',
+          mode: 'subscription',
+          status: 'complete',
+          client_reference_id: org.id,
+          customer: old.customer,
+          subscription: `sub_${rand()}`,
+          metadata: { organization_id: org.id },
+        },
+        t + 3,
+      ),
     ];
-    for (const event of late) expect((await deliver(event)).body, event.type).toEqual({ received: true, applied: false });
+    for (const event of late)
+      expect((await deliver(event)).body, event.type).toEqual({ received: true, applied: false });
     expect(await subscriptionOf(org)).toMatchObject({ tier: 'pro', status: 'active', effective_tier: 'pro' });
-    const row = await env.CATALOG.prepare('SELECT stripe_subscription_id FROM subscriptions WHERE organization_id = ?').bind(org.id).first();
+    const row = await env.CATALOG.prepare('SELECT stripe_subscription_id FROM subscriptions WHERE organization_id = ?')
+      .bind(org.id)
+      .first();
     expect(row).toEqual({ stripe_subscription_id: current.id });
     // The current one's own events still apply.
-    expect((await deliver(stripeEvent('customer.subscription.deleted', { ...current, status: 'canceled' }, t + 4))).body.applied).toBe(true);
+    expect(
+      (await deliver(stripeEvent('customer.subscription.deleted', { ...current, status: 'canceled' }, t + 4))).body
+        .applied,
+    ).toBe(true);
     expect((await subscriptionOf(org)).status).toBe('cancelled');
   });
 
@@ -505,7 +698,13 @@ describe('invoice events', () => {
     const org = await newOrg();
     const subscription = subscriptionObject(org.id, 'pro', { status: from === 'cancelled' ? 'canceled' : from });
     const t = now();
-    await deliver(stripeEvent(from === 'cancelled' ? 'customer.subscription.deleted' : 'customer.subscription.updated', subscription, t - 10));
+    await deliver(
+      stripeEvent(
+        from === 'cancelled' ? 'customer.subscription.deleted' : 'customer.subscription.updated',
+        subscription,
+        t - 10,
+      ),
+    );
     const res = await deliver(invoiceEvent(type, subscription, org.id, t));
     expect(res.body.applied).toBe(from !== to);
     expect((await subscriptionOf(org)).status).toBe(to);
@@ -528,15 +727,27 @@ describe('checkout and portal', () => {
 
   it('answer 503 not_configured without STRIPE_SECRET_KEY, and the rest keeps working', async () => {
     const org = await newOrg();
-    expectProblem(await api('POST', `/v1/orgs/${org.slug}/billing/checkout`, { token: org.owner.token, body: { tier: 'pro' } }), 503, 'not_configured');
-    expectProblem(await api('POST', `/v1/orgs/${org.slug}/billing/portal`, { token: org.owner.token }), 503, 'not_configured');
+    expectProblem(
+      await api('POST', `/v1/orgs/${org.slug}/billing/checkout`, { token: org.owner.token, body: { tier: 'pro' } }),
+      503,
+      'not_configured',
+    );
+    expectProblem(
+      await api('POST', `/v1/orgs/${org.slug}/billing/portal`, { token: org.owner.token }),
+      503,
+      'not_configured',
+    );
     expect((await api('GET', `/v1/orgs/${org.slug}/subscription`, { token: org.owner.token })).status).toBe(200);
   });
 
   it('are for owners only (billing:manage): 403 to an admin', async () => {
     const org = await newOrg();
     const admin = await joinAs(org, 'admin');
-    expectProblem(await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, admin.token, { tier: 'pro' }), 403, 'forbidden');
+    expectProblem(
+      await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, admin.token, { tier: 'pro' }),
+      403,
+      'forbidden',
+    );
     expectProblem(await appRequest('POST', `/v1/orgs/${org.slug}/billing/portal`, admin.token), 403, 'forbidden');
   });
 
@@ -555,28 +766,85 @@ describe('checkout and portal', () => {
     const customerId = `cus_${rand()}`;
     const sent: Record<string, { body: URLSearchParams; headers: Headers }[]> = {};
     const capture = (name: string) => (request: { body?: unknown; headers?: unknown }) => {
-      (sent[name] ??= []).push({ body: new URLSearchParams(String(request.body ?? '')), headers: new Headers(request.headers as HeadersInit) });
+      (sent[name] ??= []).push({
+        body: new URLSearchParams(String(request.body ?? '')),
+        headers: new Headers(request.headers as HeadersInit),
+      });
     };
-    stripe.intercept({ path: '/v1/customers', method: 'POST' }).reply(200, (req) => {
-      capture('customer')(req);
-      return { id: customerId, object: 'customer', name: `Org ${org.slug}`, metadata: { organization_id: org.id }, livemode: false };
-    }, jsonReply);
-    stripe.intercept({ path: (p) => p.startsWith('/v1/prices?'), method: 'GET' }).reply(200, (req) => {
-      capture('prices')({ ...req, body: new URL(`https://x${req.path}`).search.slice(1) });
-      return { object: 'list', url: '/v1/prices', has_more: false, data: [{ id: 'price_pro_monthly', object: 'price', active: true, lookup_key: 'pro', currency: 'usd', unit_amount: 4900, type: 'recurring' }] };
-    }, jsonReply).times(2);
-    stripe.intercept({ path: '/v1/checkout/sessions', method: 'POST' }).reply(200, (req) => {
-      capture('session')(req);
-      return { id: 'cs_test_1', object: 'checkout.session', mode: 'subscription', url: 'https://checkout.stripe.com/c/pay/cs_test_1', status: 'open' };
-    }, jsonReply).times(2);
+    stripe.intercept({ path: '/v1/customers', method: 'POST' }).reply(
+      200,
+      (req) => {
+        capture('customer')(req);
+        return {
+          id: customerId,
+          object: 'customer',
+          name: `Org ${org.slug}`,
+          metadata: { organization_id: org.id },
+          livemode: false,
+        };
+      },
+      jsonReply,
+    );
+    stripe
+      .intercept({ path: (p) => p.startsWith('/v1/prices?'), method: 'GET' })
+      .reply(
+        200,
+        (req) => {
+          capture('prices')({ ...req, body: new URL(`https://x${req.path}`).search.slice(1) });
+          return {
+            object: 'list',
+            url: '/v1/prices',
+            has_more: false,
+            data: [
+              {
+                id: 'price_pro_monthly',
+                object: 'price',
+                active: true,
+                lookup_key: 'pro',
+                currency: 'usd',
+                unit_amount: 4900,
+                type: 'recurring',
+              },
+            ],
+          };
+        },
+        jsonReply,
+      )
+      .times(2);
+    stripe
+      .intercept({ path: '/v1/checkout/sessions', method: 'POST' })
+      .reply(
+        200,
+        (req) => {
+          capture('session')(req);
+          return {
+            id: 'cs_test_1',
+            object: 'checkout.session',
+            mode: 'subscription',
+            url: 'https://checkout.stripe.com/c/pay/cs_test_1',
+            status: 'open',
+          };
+        },
+        jsonReply,
+      )
+      .times(2);
 
     // The second checkout first looks at the first session and expires it, still open.
-    stripe.intercept({ path: '/v1/checkout/sessions/cs_test_1', method: 'GET' })
-      .reply(200, { id: 'cs_test_1', object: 'checkout.session', mode: 'subscription', status: 'open', subscription: null }, jsonReply);
-    stripe.intercept({ path: '/v1/checkout/sessions/cs_test_1/expire', method: 'POST' }).reply(200, (req) => {
-      capture('expire')(req);
-      return { id: 'cs_test_1', object: 'checkout.session', mode: 'subscription', status: 'expired' };
-    }, jsonReply);
+    stripe
+      .intercept({ path: '/v1/checkout/sessions/cs_test_1', method: 'GET' })
+      .reply(
+        200,
+        { id: 'cs_test_1', object: 'checkout.session', mode: 'subscription', status: 'open', subscription: null },
+        jsonReply,
+      );
+    stripe.intercept({ path: '/v1/checkout/sessions/cs_test_1/expire', method: 'POST' }).reply(
+      200,
+      (req) => {
+        capture('expire')(req);
+        return { id: 'cs_test_1', object: 'checkout.session', mode: 'subscription', status: 'expired' };
+      },
+      jsonReply,
+    );
 
     const first = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' });
     expect(first.status, JSON.stringify(first.body)).toBe(200);
@@ -593,7 +861,9 @@ describe('checkout and portal', () => {
     expect(sent.customer![0]!.body.get('metadata[organization_id]')).toBe(org.id);
     expect(sent.customer![0]!.headers.get('idempotency-key')).toBe(`strive-customer-${org.id}`);
     expect(sent.customer![0]!.headers.get('authorization')).toBe(`Bearer ${STRIPE_KEY}`);
-    const stored = await env.CATALOG.prepare('SELECT stripe_customer_id FROM organizations WHERE id = ?').bind(org.id).first();
+    const stored = await env.CATALOG.prepare('SELECT stripe_customer_id FROM organizations WHERE id = ?')
+      .bind(org.id)
+      .first();
     expect(stored).toEqual({ stripe_customer_id: customerId });
 
     expect(sent.prices![0]!.body.get('lookup_keys[0]')).toBe('pro');
@@ -613,35 +883,62 @@ describe('checkout and portal', () => {
   it("sends the organization's billing_email as the Stripe customer's email: to a new customer, and to an existing one", async () => {
     const stripe = stripeApi();
     const org = await newOrg();
-    const patched = await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { billing_email: 'Invoices@Example.com' } });
+    const patched = await api('PATCH', `/v1/orgs/${org.slug}`, {
+      token: org.owner.token,
+      body: { billing_email: 'Invoices@Example.com' },
+    });
     expect(patched.body.billing_email).toBe('invoices@example.com');
     const customerId = `cus_${rand()}`;
     const sent: URLSearchParams[] = [];
-    stripe.intercept({ path: '/v1/customers', method: 'POST' }).reply(200, (req) => {
-      sent.push(new URLSearchParams(String(req.body)));
-      return { id: customerId, object: 'customer', email: 'invoices@example.com', metadata: { organization_id: org.id }, livemode: false };
-    }, jsonReply);
+    stripe.intercept({ path: '/v1/customers', method: 'POST' }).reply(
+      200,
+      (req) => {
+        sent.push(new URLSearchParams(String(req.body)));
+        return {
+          id: customerId,
+          object: 'customer',
+          email: 'invoices@example.com',
+          metadata: { organization_id: org.id },
+          livemode: false,
+        };
+      },
+      jsonReply,
+    );
     noPrices(stripe);
-    expectProblem(await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }), 503, 'not_configured');
+    expectProblem(
+      await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }),
+      503,
+      'not_configured',
+    );
     expect(sent[0]?.get('email')).toBe('invoices@example.com');
 
     // Changed since: the stored customer gets the new email at the next checkout.
     await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { billing_email: 'ap@example.com' } });
-    stripe.intercept({ path: `/v1/customers/${customerId}`, method: 'POST' }).reply(200, (req) => {
-      sent.push(new URLSearchParams(String(req.body)));
-      return { id: customerId, object: 'customer', email: 'ap@example.com', livemode: false };
-    }, jsonReply);
+    stripe.intercept({ path: `/v1/customers/${customerId}`, method: 'POST' }).reply(
+      200,
+      (req) => {
+        sent.push(new URLSearchParams(String(req.body)));
+        return { id: customerId, object: 'customer', email: 'ap@example.com', livemode: false };
+      },
+      jsonReply,
+    );
     noPrices(stripe);
-    expectProblem(await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }), 503, 'not_configured');
+    expectProblem(
+      await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }),
+      503,
+      'not_configured',
+    );
     expect(sent[1]?.get('email')).toBe('ap@example.com');
     fetchMock.assertNoPendingInterceptors();
   });
 
-  it('answers 503 not_configured when no active price has the tier\'s lookup_key', async () => {
+  it("answers 503 not_configured when no active price has the tier's lookup_key", async () => {
     const stripe = stripeApi();
     const org = await customerOrg();
     noPrices(stripe);
-    const res = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'enterprise' });
+    const res = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, {
+      tier: 'enterprise',
+    });
     expectProblem(res, 503, 'not_configured');
     expect(res.body.detail).toContain("'enterprise'");
     fetchMock.assertNoPendingInterceptors();
@@ -675,8 +972,20 @@ describe('checkout and portal', () => {
     const stripe = stripeApi();
     const org = await customerOrg('cs_paid');
     const subscription = subscriptionObject(org.id, 'basic');
-    stripe.intercept({ path: '/v1/checkout/sessions/cs_paid', method: 'GET' })
-      .reply(200, { id: 'cs_paid', object: 'checkout.session', mode: 'subscription', status: 'complete', subscription: subscription.id }, jsonReply).times(2);
+    stripe
+      .intercept({ path: '/v1/checkout/sessions/cs_paid', method: 'GET' })
+      .reply(
+        200,
+        {
+          id: 'cs_paid',
+          object: 'checkout.session',
+          mode: 'subscription',
+          status: 'complete',
+          subscription: subscription.id,
+        },
+        jsonReply,
+      )
+      .times(2);
     const early = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' });
     expectProblem(early, 409, 'conflict');
     expect(early.body.detail).toContain('being set up');
@@ -686,40 +995,75 @@ describe('checkout and portal', () => {
     await deliver(stripeEvent('customer.subscription.created', subscription, t));
     await deliver(stripeEvent('customer.subscription.deleted', { ...subscription, status: 'canceled' }, t + 1));
     noPrices(stripe);
-    expectProblem(await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }), 503, 'not_configured');
+    expectProblem(
+      await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }),
+      503,
+      'not_configured',
+    );
     fetchMock.assertNoPendingInterceptors();
   });
 
   it('goes on when Stripe no longer has the previous Checkout Session', async () => {
     const stripe = stripeApi();
     const org = await customerOrg('cs_gone');
-    stripe.intercept({ path: '/v1/checkout/sessions/cs_gone', method: 'GET' })
-      .reply(404, { error: { type: 'invalid_request_error', code: 'resource_missing', message: "No such checkout.session: 'cs_gone'" } }, jsonReply);
+    stripe.intercept({ path: '/v1/checkout/sessions/cs_gone', method: 'GET' }).reply(
+      404,
+      {
+        error: {
+          type: 'invalid_request_error',
+          code: 'resource_missing',
+          message: "No such checkout.session: 'cs_gone'",
+        },
+      },
+      jsonReply,
+    );
     noPrices(stripe);
     // Past the previous session: Stripe is asked for the price (none here, so 503).
-    expectProblem(await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }), 503, 'not_configured');
+    expectProblem(
+      await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }),
+      503,
+      'not_configured',
+    );
     fetchMock.assertNoPendingInterceptors();
   });
 
   it('lets a checkout through once the subscription is over', async () => {
     const stripe = stripeApi();
     const org = await customerOrg();
-    await deliver(stripeEvent('customer.subscription.deleted', subscriptionObject(org.id, 'basic', { status: 'canceled' })));
+    await deliver(
+      stripeEvent('customer.subscription.deleted', subscriptionObject(org.id, 'basic', { status: 'canceled' })),
+    );
     // Past the 409: Stripe is asked for the price (none here, so 503).
     noPrices(stripe);
-    expectProblem(await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }), 503, 'not_configured');
+    expectProblem(
+      await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }),
+      503,
+      'not_configured',
+    );
     fetchMock.assertNoPendingInterceptors();
   });
 
   it('opens a portal session for the stored customer', async () => {
     const stripe = stripeApi();
     const org = await customerOrg();
-    const customerId = (await env.CATALOG.prepare('SELECT stripe_customer_id FROM organizations WHERE id = ?').bind(org.id).first<{ stripe_customer_id: string }>())!.stripe_customer_id;
+    const customerId = (await env.CATALOG.prepare('SELECT stripe_customer_id FROM organizations WHERE id = ?')
+      .bind(org.id)
+      .first<{ stripe_customer_id: string }>())!.stripe_customer_id;
     let body: URLSearchParams | undefined;
-    stripe.intercept({ path: '/v1/billing_portal/sessions', method: 'POST' }).reply(200, (req) => {
-      body = new URLSearchParams(String(req.body));
-      return { id: 'bps_1', object: 'billing_portal.session', customer: customerId, url: 'https://billing.stripe.com/p/session/test_1', return_url: env.BILLING_PORTAL_RETURN_URL };
-    }, jsonReply);
+    stripe.intercept({ path: '/v1/billing_portal/sessions', method: 'POST' }).reply(
+      200,
+      (req) => {
+        body = new URLSearchParams(String(req.body));
+        return {
+          id: 'bps_1',
+          object: 'billing_portal.session',
+          customer: customerId,
+          url: 'https://billing.stripe.com/p/session/test_1',
+          return_url: env.BILLING_PORTAL_RETURN_URL,
+        };
+      },
+      jsonReply,
+    );
     const res = await appRequest('POST', `/v1/orgs/${org.slug}/billing/portal`, org.owner.token);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body).toEqual({ url: 'https://billing.stripe.com/p/session/test_1' });

@@ -39,7 +39,10 @@ describe('D1 round-trip budgets', () => {
   it('writes an API key in 2 round trips warm: its audit row on the shard, the key in the catalog', async () => {
     const org = await newOrg();
     await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token });
-    const res = await api('POST', `/v1/orgs/${org.slug}/api-keys`, { token: org.owner.token, body: { name: 'ci', scopes: ['organization:read'] } });
+    const res = await api('POST', `/v1/orgs/${org.slug}/api-keys`, {
+      token: org.owner.token,
+      body: { name: 'ci', scopes: ['organization:read'] },
+    });
     expect(res.status).toBe(201);
     expect(res.roundTrips).toBe(2);
   });
@@ -47,18 +50,27 @@ describe('D1 round-trip budgets', () => {
   it('updates an organization in 3 round trips warm (read for the diff, audit row, update) and a no-op in 1', async () => {
     const org = await newOrg();
     await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token });
-    const update = await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { description: 'changed' } });
+    const update = await api('PATCH', `/v1/orgs/${org.slug}`, {
+      token: org.owner.token,
+      body: { description: 'changed' },
+    });
     expect(update.status).toBe(200);
     expect(update.roundTrips).toBe(3);
     // The update purged this isolate's cached access (its name or slug may have changed).
     await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token });
-    const noop = await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { description: 'changed' } });
+    const noop = await api('PATCH', `/v1/orgs/${org.slug}`, {
+      token: org.owner.token,
+      body: { description: 'changed' },
+    });
     expect(noop.roundTrips).toBe(1);
   });
 
   it('creates an organization in 3 round trips: the user, one catalog batch, its audit row', async () => {
     const user = await newUser();
-    const res = await api('POST', '/v1/orgs', { token: user.token, body: { name: `Budget ${crypto.randomUUID().slice(0, 8)}` } });
+    const res = await api('POST', '/v1/orgs', {
+      token: user.token,
+      body: { name: `Budget ${crypto.randomUUID().slice(0, 8)}` },
+    });
     expect(res.status).toBe(201);
     expect(res.roundTrips).toBe(3);
   });
@@ -76,9 +88,16 @@ describe('D1 round-trip budgets', () => {
 
   it('adds the same 2 to a DELETE, and a replay costs the claim and the read of the first answer', async () => {
     const org = await newOrg();
-    const created = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name: 'Gone' } });
+    const created = await api('POST', `/v1/orgs/${org.slug}/customers`, {
+      token: org.owner.token,
+      body: { name: 'Gone' },
+    });
     const key = crypto.randomUUID();
-    const del = () => api('DELETE', `/v1/orgs/${org.slug}/customers/${created.body.id}`, { token: org.owner.token, headers: { 'idempotency-key': key } });
+    const del = () =>
+      api('DELETE', `/v1/orgs/${org.slug}/customers/${created.body.id}`, {
+        token: org.owner.token,
+        headers: { 'idempotency-key': key },
+      });
     const first = await del();
     expect(first.status).toBe(204);
     expect(first.roundTrips).toBe(1 + 2);

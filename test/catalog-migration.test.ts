@@ -12,13 +12,20 @@ const FIRST_NEW = '0004';
 type Row = Record<string, unknown>;
 const all = async (sql: string) => (await db.prepare(sql).all<Row>()).results;
 const indexNames = async () =>
-  (await all("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name")).map((r) => r.name as string);
+  (await all("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name")).map(
+    (r) => r.name as string,
+  );
 
 /** Empties the scratch database (it lives as long as the test run's storage). */
 async function reset() {
-  const tables = await all("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'");
+  const tables = await all(
+    "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
+  );
   if (tables.length === 0) return;
-  await db.batch([db.prepare('PRAGMA defer_foreign_keys = on'), ...tables.map((t) => db.prepare(`DROP TABLE "${t.name}"`))]);
+  await db.batch([
+    db.prepare('PRAGMA defer_foreign_keys = on'),
+    ...tables.map((t) => db.prepare(`DROP TABLE "${t.name}"`)),
+  ]);
 }
 
 const id = (n: number) => `019a0000-0000-7000-8000-${String(n).padStart(12, '0')}`;
@@ -39,34 +46,79 @@ const SEARCH_PARAMETERS = { type: 'object', properties: { query: { type: 'string
 /** Rows as 0000–0003 shaped them: the old subscription statuses, ai_tools' category and parameters. */
 async function fillOldShapes() {
   const statements = [
-    db.prepare("INSERT INTO users (id, clerk_user_id, email, name, role, subscription_tier) VALUES (?, 'user_a', 'a@old.test', 'A', 'admin', 'pro'), (?, NULL, 'b@old.test', NULL, 'employee', 'free')")
+    db
+      .prepare(
+        "INSERT INTO users (id, clerk_user_id, email, name, role, subscription_tier) VALUES (?, 'user_a', 'a@old.test', 'A', 'admin', 'pro'), (?, NULL, 'b@old.test', NULL, 'employee', 'free')",
+      )
       .bind(id(1), id(2)),
   ];
   for (const org of ORGS) {
     const orgId = id(org.n);
     statements.push(
-      db.prepare(`INSERT INTO organizations (id, name, slug, description, logo_url, website, settings, subscription_status, shard, stripe_customer_id, stripe_checkout_session_id, created_by, created_at, updated_at)
-        VALUES (?, ?, ?, 'd', NULL, 'https://old.test', '{"timezone":"UTC"}', ?, ?, ?, ?, ?, ?, ?)`)
-        .bind(orgId, `Org ${org.n}`, `org-${org.n}`, org.status === 'none' ? 'active' : org.status, org.n % 2, `cus_${org.n}`, `cs_${org.n}`, id(1), at, at),
-      db.prepare(`INSERT INTO organization_members (id, organization_id, user_id, role, permissions, invited_by, joined_at, calendar_token_hash, created_at, updated_at)
-        VALUES (?, ?, ?, 'owner', '{"grant":["billing:manage"],"deny":[]}', NULL, ?, ?, ?, ?)`)
+      db
+        .prepare(
+          `INSERT INTO organizations (id, name, slug, description, logo_url, website, settings, subscription_status, shard, stripe_customer_id, stripe_checkout_session_id, created_by, created_at, updated_at)
+        VALUES (?, ?, ?, 'd', NULL, 'https://old.test', '{"timezone":"UTC"}', ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .bind(
+          orgId,
+          `Org ${org.n}`,
+          `org-${org.n}`,
+          org.status === 'none' ? 'active' : org.status,
+          org.n % 2,
+          `cus_${org.n}`,
+          `cs_${org.n}`,
+          id(1),
+          at,
+          at,
+        ),
+      db
+        .prepare(
+          `INSERT INTO organization_members (id, organization_id, user_id, role, permissions, invited_by, joined_at, calendar_token_hash, created_at, updated_at)
+        VALUES (?, ?, ?, 'owner', '{"grant":["billing:manage"],"deny":[]}', NULL, ?, ?, ?, ?)`,
+        )
         .bind(id(200 + org.n), orgId, id(1), at, `hash_${org.n}`, at, at),
-      db.prepare(`INSERT INTO organization_members (id, organization_id, user_id, role, invited_by, joined_at) VALUES (?, ?, ?, 'viewer', ?, ?)`)
+      db
+        .prepare(
+          `INSERT INTO organization_members (id, organization_id, user_id, role, invited_by, joined_at) VALUES (?, ?, ?, 'viewer', ?, ?)`,
+        )
         .bind(id(300 + org.n), orgId, id(2), id(1), at),
-      db.prepare(`INSERT INTO api_keys (id, organization_id, created_by, name, prefix, key_hash, scopes, expires_at, created_at) VALUES (?, ?, ?, 'ci', 'sk_live_ab', ?, '["customers:read"]', '2027-01-01T00:00:00.000Z', ?)`)
+      db
+        .prepare(
+          `INSERT INTO api_keys (id, organization_id, created_by, name, prefix, key_hash, scopes, expires_at, created_at) VALUES (?, ?, ?, 'ci', 'sk_live_ab', ?, '["customers:read"]', '2027-01-01T00:00:00.000Z', ?)`,
+        )
         .bind(id(400 + org.n), orgId, id(1), `key_${org.n}`, at),
     );
     if (org.status !== 'none') {
-      statements.push(db.prepare(`INSERT INTO subscriptions (id, organization_id, stripe_subscription_id, stripe_customer_id, stripe_price_id, tier, status, current_period_start, current_period_end, cancel_at_period_end, canceled_at, trial_end, stripe_event_created, stripe_invoice_created, created_at, updated_at)
-        VALUES (?, ?, ?, ?, 'price_pro', 'pro', ?, ?, ?, 1, ?, NULL, 1790000000, 1790000001, ?, ?)`)
-        .bind(id(500 + org.n), orgId, `sub_${org.n}`, `cus_${org.n}`, org.status, at, at, org.status === 'canceled' ? at : null, at, at));
+      statements.push(
+        db
+          .prepare(
+            `INSERT INTO subscriptions (id, organization_id, stripe_subscription_id, stripe_customer_id, stripe_price_id, tier, status, current_period_start, current_period_end, cancel_at_period_end, canceled_at, trial_end, stripe_event_created, stripe_invoice_created, created_at, updated_at)
+        VALUES (?, ?, ?, ?, 'price_pro', 'pro', ?, ?, ?, 1, ?, NULL, 1790000000, 1790000001, ?, ?)`,
+          )
+          .bind(
+            id(500 + org.n),
+            orgId,
+            `sub_${org.n}`,
+            `cus_${org.n}`,
+            org.status,
+            at,
+            at,
+            org.status === 'canceled' ? at : null,
+            at,
+            at,
+          ),
+      );
     }
   }
   statements.push(
-    db.prepare(`INSERT INTO ai_tools (id, name, description, category, required_tier, parameters, is_active, created_at, updated_at) VALUES
+    db
+      .prepare(
+        `INSERT INTO ai_tools (id, name, description, category, required_tier, parameters, is_active, created_at, updated_at) VALUES
       (?, 'search_customers', 'Search customers.', 'crm', 'free', ?, 1, ?, ?),
       (?, 'Lookup-Thing', 'Looks a thing up.', 'analysis', 'pro', '{"type":"object","properties":{}}', 0, ?, ?),
-      (?, 'plain', 'No arguments.', 'general', 'basic', '{}', 1, ?, ?)`)
+      (?, 'plain', 'No arguments.', 'general', 'basic', '{}', 1, ?, ?)`,
+      )
       .bind(id(601), JSON.stringify(SEARCH_PARAMETERS), at, at, id(602), at, at, id(603), at, at),
   );
   await db.batch(statements);
@@ -81,7 +133,10 @@ describe('catalog migration 0004 (SCHEMA.md names and values)', () => {
 
   beforeAll(async () => {
     await reset();
-    await applyD1Migrations(db, env.CATALOG_MIGRATIONS.filter((m) => m.name < FIRST_NEW));
+    await applyD1Migrations(
+      db,
+      env.CATALOG_MIGRATIONS.filter((m) => m.name < FIRST_NEW),
+    );
     await fillOldShapes();
     before = {};
     for (const table of ['users', 'organizations', 'organization_members', 'api_keys', 'subscriptions', 'ai_tools']) {
@@ -104,12 +159,16 @@ describe('catalog migration 0004 (SCHEMA.md names and values)', () => {
     expect(before.organization_members).toHaveLength(ORGS.length * 2);
   });
 
-  it("derives organizations.subscription_status from the subscription (active, inactive, trial), everything else kept", async () => {
+  it('derives organizations.subscription_status from the subscription (active, inactive, trial), everything else kept', async () => {
     const after = byId(await all('SELECT * FROM organizations'));
     expect(Object.keys(after)).toHaveLength(ORGS.length);
     for (const old of before.organizations!) {
       const org = ORGS.find((o) => id(o.n) === old.id)!;
-      expect(after[old.id as string], org.status).toEqual({ ...old, subscription_status: org.derived, billing_email: null });
+      expect(after[old.id as string], org.status).toEqual({
+        ...old,
+        subscription_status: org.derived,
+        billing_email: null,
+      });
     }
   });
 
@@ -120,7 +179,11 @@ describe('catalog migration 0004 (SCHEMA.md names and values)', () => {
       const status = old.status === 'canceled' ? 'cancelled' : old.status;
       expect(after[old.id as string]).toEqual({ ...old, status, metadata: '{}' });
     }
-    expect(Object.values(after).map((s) => s.status).sort()).toEqual(['active', 'cancelled', 'past_due', 'trialing', 'unpaid']);
+    expect(
+      Object.values(after)
+        .map((s) => s.status)
+        .sort(),
+    ).toEqual(['active', 'cancelled', 'past_due', 'trialing', 'unpaid']);
   });
 
   it('moves ai_tools: category → tool_type (kept in configuration), parameters → configuration.parameters, the old name as function_name', async () => {
@@ -140,24 +203,44 @@ describe('catalog migration 0004 (SCHEMA.md names and values)', () => {
   });
 
   it('keeps every index (ai_tools is unique by function_name now) and the foreign keys, cascades included', async () => {
-    const expectedIndexes = [...indexesBefore.filter((name) => name !== 'ai_tools_name_unique'), 'ai_tools_function_name_unique', 'platform_activity_logs_resource_idx'].sort();
+    const expectedIndexes = [
+      ...indexesBefore.filter((name) => name !== 'ai_tools_name_unique'),
+      'ai_tools_function_name_unique',
+      'platform_activity_logs_resource_idx',
+    ].sort();
     expect(await indexNames()).toEqual(expectedIndexes);
     // Children still point at organizations: an unknown organization is refused…
-    await expect(db.prepare("INSERT INTO api_keys (id, organization_id, created_by, name, prefix, key_hash, scopes) VALUES ('k', 'nope', ?, 'x', 'x', 'x', '[]')").bind(id(1)).run())
-      .rejects.toThrow(/FOREIGN KEY/);
+    await expect(
+      db
+        .prepare(
+          "INSERT INTO api_keys (id, organization_id, created_by, name, prefix, key_hash, scopes) VALUES ('k', 'nope', ?, 'x', 'x', 'x', '[]')",
+        )
+        .bind(id(1))
+        .run(),
+    ).rejects.toThrow(/FOREIGN KEY/);
     // …and deleting one still takes its members, keys and subscription with it.
     await db.prepare('DELETE FROM organizations WHERE id = ?').bind(id(101)).run();
     for (const table of ['organization_members', 'api_keys', 'subscriptions']) {
-      expect((await db.prepare(`SELECT count(*) AS n FROM ${table} WHERE organization_id = ?`).bind(id(101)).first<{ n: number }>())!.n, table).toBe(0);
+      expect(
+        (await db
+          .prepare(`SELECT count(*) AS n FROM ${table} WHERE organization_id = ?`)
+          .bind(id(101))
+          .first<{ n: number }>())!.n,
+        table,
+      ).toBe(0);
     }
-    expect((await db.prepare('SELECT count(*) AS n FROM organization_members').first<{ n: number }>())!.n).toBe((ORGS.length - 1) * 2);
+    expect((await db.prepare('SELECT count(*) AS n FROM organization_members').first<{ n: number }>())!.n).toBe(
+      (ORGS.length - 1) * 2,
+    );
   });
 
   it('takes the new values and refuses the old ones', async () => {
-    const orgUpdate = (status: string) => db.prepare('UPDATE organizations SET subscription_status = ? WHERE id = ?').bind(status, id(102)).run();
+    const orgUpdate = (status: string) =>
+      db.prepare('UPDATE organizations SET subscription_status = ? WHERE id = ?').bind(status, id(102)).run();
     for (const status of ['active', 'inactive', 'trial']) await orgUpdate(status);
     await expect(orgUpdate('trialing')).rejects.toThrow(/CHECK/);
-    const subUpdate = (status: string) => db.prepare('UPDATE subscriptions SET status = ? WHERE organization_id = ?').bind(status, id(102)).run();
+    const subUpdate = (status: string) =>
+      db.prepare('UPDATE subscriptions SET status = ? WHERE organization_id = ?').bind(status, id(102)).run();
     await subUpdate('cancelled');
     await expect(subUpdate('canceled')).rejects.toThrow(/CHECK/);
   });

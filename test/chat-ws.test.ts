@@ -12,7 +12,18 @@ import { appendTurn, CONVERSATION_LIMITS } from '../src/modules/conversations/se
 import { CONVERSATION_DELETED_CLOSE_CODE } from '../src/realtime/chat-session';
 import { ACCESS_ENDED_CLOSE_CODE } from '../src/realtime/socket-access';
 import { seedAiTools } from './ai-fixtures';
-import { api, expectProblem, interceptStatements, joinAs, newOrg, openSocket, refuseRateLimitKey, runAccessRecheck, type TestOrg, type TestUser } from './helpers';
+import {
+  api,
+  expectProblem,
+  interceptStatements,
+  joinAs,
+  newOrg,
+  openSocket,
+  refuseRateLimitKey,
+  runAccessRecheck,
+  type TestOrg,
+  type TestUser,
+} from './helpers';
 
 beforeAll(seedAiTools);
 
@@ -27,18 +38,28 @@ export async function connectChat(org: TestOrg, id: string, token: string) {
 }
 
 async function newConversation(org: TestOrg, body: Record<string, unknown> = {}, token = org.owner.token) {
-  const res = await api('POST', `/v1/orgs/${org.slug}/conversations`, { token, body: { context_type: 'general', ai_model: 'openai_gpt4', ...body } });
+  const res = await api('POST', `/v1/orgs/${org.slug}/conversations`, {
+    token,
+    body: { context_type: 'general', ai_model: 'openai_gpt4', ...body },
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body.id as string;
 }
 
-const getConversation = async (org: TestOrg, id: string) => (await api('GET', `/v1/orgs/${org.slug}/conversations/${id}`, { token: org.owner.token })).body;
+const getConversation = async (org: TestOrg, id: string) =>
+  (await api('GET', `/v1/orgs/${org.slug}/conversations/${id}`, { token: org.owner.token })).body;
 
 /** The text a client builds from the deltas of one message. */
-const textOf = (log: Message[], messageId: string) => log.filter((m) => m.type === 'delta' && m.message_id === messageId).map((m) => m.text).join('');
+const textOf = (log: Message[], messageId: string) =>
+  log
+    .filter((m) => m.type === 'delta' && m.message_id === messageId)
+    .map((m) => m.text)
+    .join('');
 
 async function shardOf(orgId: string): Promise<D1Database> {
-  const { shard } = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(orgId).first<{ shard: number }>())!;
+  const { shard } = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?')
+    .bind(orgId)
+    .first<{ shard: number }>())!;
   return (env as unknown as Record<string, D1Database>)[`SHARD_${shard}`]!;
 }
 
@@ -70,8 +91,16 @@ describe('the chat socket', () => {
     // Stored when the turn ended, and the tokens added up; `done` carries the Strive-Bookmark
     // after the write, with which the client reads it back.
     expect(done.bookmark).toMatch(/(^|\|)shard_\d+:[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}($|\|)/);
-    const stored = (await api('GET', `/v1/orgs/${org.slug}/conversations/${id}`, { token: org.owner.token, headers: { 'strive-bookmark': done.bookmark } })).body;
-    expect(stored.conversation_data.map((m: Message) => [m.role, m.status ?? null])).toEqual([['user', null], ['assistant', 'complete']]);
+    const stored = (
+      await api('GET', `/v1/orgs/${org.slug}/conversations/${id}`, {
+        token: org.owner.token,
+        headers: { 'strive-bookmark': done.bookmark },
+      })
+    ).body;
+    expect(stored.conversation_data.map((m: Message) => [m.role, m.status ?? null])).toEqual([
+      ['user', null],
+      ['assistant', 'complete'],
+    ]);
     expect(stored.conversation_data[1]).toEqual(done.message);
     expect(stored.usage_tokens).toBe(done.usage.total_tokens);
 
@@ -81,7 +110,7 @@ describe('the chat socket', () => {
     await Promise.all([a.close(), b.close(), c.close()]);
   });
 
-  it('costs a later turn 3 D1 round trips: the access re-read, the quota, the turn\'s write (done says so where EXPOSE_D1_ROUND_TRIPS is set)', async () => {
+  it("costs a later turn 3 D1 round trips: the access re-read, the quota, the turn's write (done says so where EXPOSE_D1_ROUND_TRIPS is set)", async () => {
     const org = await newOrg();
     const id = await newConversation(org);
     const watcher = await connectChat(org, id, org.owner.token);
@@ -101,8 +130,15 @@ describe('the chat socket', () => {
 
   it('summarises the linked project, with its open tasks, into the prompt', async () => {
     const org = await newOrg();
-    const project = await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'Relaunch' } });
-    for (const body of [{ title: 'Open one' }, { title: 'Done one', status: 'done' }, { title: 'Open two', status: 'review' }]) {
+    const project = await api('POST', `/v1/orgs/${org.slug}/projects`, {
+      token: org.owner.token,
+      body: { name: 'Relaunch' },
+    });
+    for (const body of [
+      { title: 'Open one' },
+      { title: 'Done one', status: 'done' },
+      { title: 'Open two', status: 'review' },
+    ]) {
       await api('POST', `/v1/orgs/${org.slug}/projects/${project.body.id}/tasks`, { token: org.owner.token, body });
     }
     const id = await newConversation(org, { context_type: 'project', context_id: project.body.id });
@@ -126,12 +162,22 @@ describe('the chat socket', () => {
     b.send({ type: 'user_message', content: 'second' });
     expect(await b.ofType('error')).toMatchObject({ code: 'generation_in_progress' });
     // Over HTTP too: the same object, the same rule.
-    expectProblem(await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'third' } }), 409, 'conflict');
+    expectProblem(
+      await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, {
+        token: org.owner.token,
+        body: { content: 'third' },
+      }),
+      409,
+      'conflict',
+    );
     await a.ofType('done');
     b.send({ type: 'user_message', content: 'second, again' });
     await b.ofType('done', 2);
     const stored = await getConversation(org, id);
-    expect(stored.conversation_data.filter((m: Message) => m.role === 'user').map((m: Message) => m.content)).toEqual(['first', 'second, again']);
+    expect(stored.conversation_data.filter((m: Message) => m.role === 'user').map((m: Message) => m.content)).toEqual([
+      'first',
+      'second, again',
+    ]);
     await Promise.all([a.close(), b.close()]);
   });
 
@@ -163,14 +209,24 @@ describe('the chat socket', () => {
       const done = await client.ofType('done');
       expect(error).toMatchObject({ code: 'provider_rate_limited', message_id: done.message.id });
       expect(client.log.indexOf(error)).toBeLessThan(client.log.indexOf(done));
-      expect(done.message).toMatchObject({ status: 'failed', content: 'This answer stops here:', error: { code: 'provider_rate_limited' } });
+      expect(done.message).toMatchObject({
+        status: 'failed',
+        content: 'This answer stops here:',
+        error: { code: 'provider_rate_limited' },
+      });
     }
-    expect((await getConversation(org, id)).conversation_data[1]).toMatchObject({ status: 'failed', content: 'This answer stops here:' });
+    expect((await getConversation(org, id)).conversation_data[1]).toMatchObject({
+      status: 'failed',
+      content: 'This answer stops here:',
+    });
     // The conversation is free again.
     a.send({ type: 'user_message', content: 'and now?' });
     expect((await a.ofType('done', 2)).message.status).toBe('complete');
     // Over HTTP: 502 provider_error naming the kind.
-    const res = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: '/fail provider_timeout' } });
+    const res = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, {
+      token: org.owner.token,
+      body: { content: '/fail provider_timeout' },
+    });
     expectProblem(res, 502, 'provider_error');
     expect(res.body.detail).toContain('provider_timeout');
     await Promise.all([a.close(), b.close()]);
@@ -217,12 +273,16 @@ describe('the chat socket', () => {
     const member = await joinAs(org, 'member');
     const outsider = await newOrg();
     const upgrade = (token?: string, orgRef = org.slug) =>
-      SELF.fetch(`https://strive.test/v1/orgs/${orgRef}/conversations/${id}/ws${token ? `?token=${token}` : ''}`, { headers: { upgrade: 'websocket' } });
+      SELF.fetch(`https://strive.test/v1/orgs/${orgRef}/conversations/${id}/ws${token ? `?token=${token}` : ''}`, {
+        headers: { upgrade: 'websocket' },
+      });
     expect((await upgrade()).status).toBe(401);
     expect((await upgrade(outsider.owner.token)).status).toBe(404);
     // A member sees only their own conversations.
     expect((await upgrade(member.token)).status).toBe(404);
-    expect((await api('GET', `/v1/orgs/${org.slug}/conversations/${id}/ws`, { token: org.owner.token })).status).toBe(426);
+    expect((await api('GET', `/v1/orgs/${org.slug}/conversations/${id}/ws`, { token: org.owner.token })).status).toBe(
+      426,
+    );
   });
 });
 
@@ -231,7 +291,10 @@ describe('POST …/messages', () => {
     const org = await newOrg();
     const id = await newConversation(org);
     const watcher = await connectChat(org, id, org.owner.token);
-    const res = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'Hello' } });
+    const res = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, {
+      token: org.owner.token,
+      body: { content: 'Hello' },
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body).toMatchObject({ role: 'assistant', status: 'complete', model: 'local/echo-1' });
     expect(res.body.content).toContain('Hello');
@@ -240,7 +303,10 @@ describe('POST …/messages', () => {
     expect((await watcher.ofType('message')).message.content).toBe('Hello');
     // A later turn: the visibility check, the quota, and the turn's one write (the object keeps
     // the conversation and the catalog's tools in memory).
-    const again = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'Again' } });
+    const again = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, {
+      token: org.owner.token,
+      body: { content: 'Again' },
+    });
     expect(again.status).toBe(201);
     expect(again.roundTrips).toBe(3);
     await watcher.close();
@@ -251,19 +317,31 @@ describe('POST …/messages', () => {
     const id = await newConversation(org);
     const res = await SELF.fetch(`https://strive.test/v1/orgs/${org.slug}/conversations/${id}/messages`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${org.owner.token}`, 'content-type': 'application/json', accept: 'text/event-stream' },
+      headers: {
+        authorization: `Bearer ${org.owner.token}`,
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+      },
       body: JSON.stringify({ content: 'Stream it' }),
     });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/event-stream');
-    const events = (await res.text()).trim().split('\n\n').map((frame) => {
-      const [event, data] = frame.split('\n');
-      return { event: event!.replace('event: ', ''), data: JSON.parse(data!.replace('data: ', '')) };
-    });
+    const events = (await res.text())
+      .trim()
+      .split('\n\n')
+      .map((frame) => {
+        const [event, data] = frame.split('\n');
+        return { event: event!.replace('event: ', ''), data: JSON.parse(data!.replace('data: ', '')) };
+      });
     expect(events[0]).toMatchObject({ event: 'message', data: { message: { role: 'user', content: 'Stream it' } } });
     expect(events.at(-1)!.event).toBe('done');
     const { message, usage } = events.at(-1)!.data;
-    expect(events.filter((e) => e.event === 'delta').map((e) => e.data.text).join('')).toBe(message.content);
+    expect(
+      events
+        .filter((e) => e.event === 'delta')
+        .map((e) => e.data.text)
+        .join(''),
+    ).toBe(message.content);
     expect(usage.total_tokens).toBeGreaterThan(0);
   });
 
@@ -271,7 +349,10 @@ describe('POST …/messages', () => {
     // create_task needs the basic tier: the organization subscribes.
     const org = await newOrg();
     await env.CATALOG.prepare("UPDATE subscriptions SET tier = 'basic' WHERE organization_id = ?").bind(org.id).run();
-    const project = await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'Tools' } });
+    const project = await api('POST', `/v1/orgs/${org.slug}/projects`, {
+      token: org.owner.token,
+      body: { name: 'Tools' },
+    });
     const id = await newConversation(org, { context_type: 'project', context_id: project.body.id });
     const res = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, {
       token: org.owner.token,
@@ -279,11 +360,20 @@ describe('POST …/messages', () => {
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.body.content).toContain('Call Dana');
-    const tasks = await api('GET', `/v1/orgs/${org.slug}/projects/${project.body.id}/tasks`, { token: org.owner.token });
+    const tasks = await api('GET', `/v1/orgs/${org.slug}/projects/${project.body.id}/tasks`, {
+      token: org.owner.token,
+    });
     expect(tasks.body.data.map((t: { title: string }) => t.title)).toEqual(['Call Dana']);
     const task = tasks.body.data[0];
     expect(task.created_by).toBe(org.owner.id);
-    const audit = await (await shardOf(org.id)).prepare("SELECT actor_type, actor_id, user_id FROM activity_logs WHERE resource_id = ? AND action = 'task.create'").bind(task.id).first();
+    const audit = await (
+      await shardOf(org.id)
+    )
+      .prepare(
+        "SELECT actor_type, actor_id, user_id FROM activity_logs WHERE resource_id = ? AND action = 'task.create'",
+      )
+      .bind(task.id)
+      .first();
     expect(audit).toEqual({ actor_type: 'ai', actor_id: id, user_id: org.owner.id });
     // The tool's call and result are kept between the user message and the answer.
     const stored = await getConversation(org, id);
@@ -296,27 +386,34 @@ describe('POST …/messages', () => {
     // 25 customers (the tool's most) with 200 two-byte characters in name and company: ~22 KB of JSON.
     for (let n = 0; n < 25; n++) {
       const created = await api('POST', `/v1/orgs/${org.slug}/customers`, {
-        token: org.owner.token, body: { name: `Dana ${n} ${'é'.repeat(190)}`, company: 'ü'.repeat(200) },
+        token: org.owner.token,
+        body: { name: `Dana ${n} ${'é'.repeat(190)}`, company: 'ü'.repeat(200) },
       });
       expect(created.status, JSON.stringify(created.body)).toBe(201);
     }
     const id = await newConversation(org);
     const res = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, {
-      token: org.owner.token, body: { content: '/tool search_customers {"query": "dana", "limit": 25}' },
+      token: org.owner.token,
+      body: { content: '/tool search_customers {"query": "dana", "limit": 25}' },
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     const tool = (await getConversation(org, id)).conversation_data[1];
     expect(tool).toMatchObject({ role: 'tool', tool: { name: 'search_customers' } });
     expect(new TextEncoder().encode(tool.content).length).toBeLessThanOrEqual(MAX_TOOL_RESULT_BYTES);
     expect(tool.content).toMatch(/^\{"result":\[\{"id":/);
-    expect(tool.content).toMatch(/\n… \(truncated: the result was \d+ bytes of JSON, only its beginning is shown; ask for fewer or narrower results\)$/);
+    expect(tool.content).toMatch(
+      /\n… \(truncated: the result was \d+ bytes of JSON, only its beginning is shown; ask for fewer or narrower results\)$/,
+    );
     // The local model answers with the beginning of what it was sent: the same text.
     expect(res.body.content).toContain('The tool answered: {"result":[{"id":');
   });
 
-  it('does not offer a tool above the tier, and a tool runs with the caller\'s permissions', async () => {
+  it("does not offer a tool above the tier, and a tool runs with the caller's permissions", async () => {
     const org = await newOrg(); // free: create_task needs basic
-    const project = await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'Free' } });
+    const project = await api('POST', `/v1/orgs/${org.slug}/projects`, {
+      token: org.owner.token,
+      body: { name: 'Free' },
+    });
     const id = await newConversation(org);
     const res = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, {
       token: org.owner.token,
@@ -324,14 +421,27 @@ describe('POST …/messages', () => {
     });
     // Not offered, so the local model answers in words instead of calling it.
     expect(res.body.content).toContain('You asked');
-    expect((await api('GET', `/v1/orgs/${org.slug}/projects/${project.body.id}/tasks`, { token: org.owner.token })).body.data).toEqual([]);
+    expect(
+      (await api('GET', `/v1/orgs/${org.slug}/projects/${project.body.id}/tasks`, { token: org.owner.token })).body
+        .data,
+    ).toEqual([]);
 
     // A viewer's search runs as the viewer: their own conversation, tasks they can read.
     const viewer = await joinAs(org, 'viewer');
-    expectProblem(await api('POST', `/v1/orgs/${org.slug}/conversations`, { token: viewer.token, body: { context_type: 'general', ai_model: 'gemini' } }), 403, 'forbidden');
+    expectProblem(
+      await api('POST', `/v1/orgs/${org.slug}/conversations`, {
+        token: viewer.token,
+        body: { context_type: 'general', ai_model: 'gemini' },
+      }),
+      403,
+      'forbidden',
+    );
     const member: TestUser = await joinAs(org, 'member', { deny: ['customers:read'] });
     const mine = await newConversation(org, {}, member.token);
-    const search = await api('POST', `/v1/orgs/${org.slug}/conversations/${mine}/messages`, { token: member.token, body: { content: '/tool search_customers {"query": "dana"}' } });
+    const search = await api('POST', `/v1/orgs/${org.slug}/conversations/${mine}/messages`, {
+      token: member.token,
+      body: { content: '/tool search_customers {"query": "dana"}' },
+    });
     expect(search.body.content).toContain('forbidden');
   });
 
@@ -339,7 +449,14 @@ describe('POST …/messages', () => {
     // The Worker and its objects share the test's bindings: the queue's producer is observed here.
     const queue = env.USAGE_QUEUE as unknown as { send: (message: unknown, options?: unknown) => Promise<void> };
     const send = queue.send;
-    const sent: { id: string; organization_id: string; user_id: string; resource_type: string; resource_name: string; quantity: number }[] = [];
+    const sent: {
+      id: string;
+      organization_id: string;
+      user_id: string;
+      resource_type: string;
+      resource_name: string;
+      quantity: number;
+    }[] = [];
     queue.send = function (message, options) {
       sent.push(message as (typeof sent)[number]);
       return send.call(this, message, options);
@@ -349,29 +466,56 @@ describe('POST …/messages', () => {
       const id = await newConversation(org);
       const turns = [];
       for (const content of ['one', 'two']) {
-        turns.push((await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content } })).body);
+        turns.push(
+          (
+            await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, {
+              token: org.owner.token,
+              body: { content },
+            })
+          ).body,
+        );
       }
       // The organization's other events (seats, api_calls) are not the turns'.
       const ours = sent.filter((event) => event.organization_id === org.id && event.resource_type === 'ai_tokens');
-      expect(ours).toEqual(turns.map((turn) => expect.objectContaining({
-        resource_type: 'ai_tokens', resource_name: 'local/echo-1', quantity: turn.usage.total_tokens, user_id: org.owner.id,
-      })));
+      expect(ours).toEqual(
+        turns.map((turn) =>
+          expect.objectContaining({
+            resource_type: 'ai_tokens',
+            resource_name: 'local/echo-1',
+            quantity: turn.usage.total_tokens,
+            user_id: org.owner.id,
+          }),
+        ),
+      );
       expect(new Set(ours.map((event) => event.id)).size).toBe(2);
-      expect((await getConversation(org, id)).usage_tokens).toBe(turns[0].usage.total_tokens + turns[1].usage.total_tokens);
+      expect((await getConversation(org, id)).usage_tokens).toBe(
+        turns[0].usage.total_tokens + turns[1].usage.total_tokens,
+      );
     } finally {
       queue.send = send;
     }
   });
 
-  it('refuses a turn with 402 quota_exceeded once the month\'s ai_tokens are spent (socket: an error message)', async () => {
+  it("refuses a turn with 402 quota_exceeded once the month's ai_tokens are spent (socket: an error message)", async () => {
     const org = await newOrg();
     const id = await newConversation(org);
     const period = `${new Date().toISOString().slice(0, 7)}-01`;
-    await (await shardOf(org.id))
-      .prepare("INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, usage_amount, billing_period, metadata, created_at, updated_at) VALUES (?, ?, 'ai_tokens', 'gpt-4o', 50000, ?, '{}', ?, ?)")
+    await (
+      await shardOf(org.id)
+    )
+      .prepare(
+        "INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, usage_amount, billing_period, metadata, created_at, updated_at) VALUES (?, ?, 'ai_tokens', 'gpt-4o', 50000, ?, '{}', ?, ?)",
+      )
       .bind(crypto.randomUUID(), org.id, period, new Date().toISOString(), new Date().toISOString())
       .run();
-    expectProblem(await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'Hi' } }), 402, 'quota_exceeded');
+    expectProblem(
+      await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, {
+        token: org.owner.token,
+        body: { content: 'Hi' },
+      }),
+      402,
+      'quota_exceeded',
+    );
     const a = await connectChat(org, id, org.owner.token);
     a.send({ type: 'user_message', content: 'Hi' });
     expect(await a.ofType('error')).toMatchObject({ code: 'quota_exceeded' });
@@ -385,7 +529,7 @@ describe('the socket acts with its access as of each message', () => {
   const setRole = (org: TestOrg, user: TestUser, role: string) =>
     api('PATCH', `/v1/orgs/${org.slug}/members/${user.id}`, { token: org.owner.token, body: { role } });
 
-  it('a removed member\'s open socket is refused its next message and closed with 4403', async () => {
+  it("a removed member's open socket is refused its next message and closed with 4403", async () => {
     const org = await newOrg();
     const member = await joinAs(org, 'member');
     const id = await newConversation(org, {}, member.token);
@@ -393,7 +537,9 @@ describe('the socket acts with its access as of each message', () => {
     socket.send({ type: 'user_message', content: 'still here' });
     expect((await socket.ofType('done')).message.status).toBe('complete');
 
-    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${member.id}`, { token: org.owner.token })).status).toBe(204);
+    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${member.id}`, { token: org.owner.token })).status).toBe(
+      204,
+    );
     socket.send({ type: 'user_message', content: 'and now?' });
     expect(await socket.ofType('error')).toMatchObject({ code: 'forbidden' });
     expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
@@ -434,20 +580,29 @@ describe('the socket acts with its access as of each message', () => {
     await Promise.all([socket.close(), viewer.close(), owner.close()]);
   });
 
-  it('a downgraded organization\'s open socket no longer gets the tools of the higher tier', async () => {
+  it("a downgraded organization's open socket no longer gets the tools of the higher tier", async () => {
     const org = await newOrg();
     await env.CATALOG.prepare("UPDATE subscriptions SET tier = 'basic' WHERE organization_id = ?").bind(org.id).run();
-    const project = await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'Tiers' } });
+    const project = await api('POST', `/v1/orgs/${org.slug}/projects`, {
+      token: org.owner.token,
+      body: { name: 'Tiers' },
+    });
     const id = await newConversation(org);
     const socket = await connectChat(org, id, org.owner.token);
     await env.CATALOG.prepare("UPDATE subscriptions SET tier = 'free' WHERE organization_id = ?").bind(org.id).run();
-    socket.send({ type: 'user_message', content: `/tool create_task {"project_id": "${project.body.id}", "title": "Not on free"}` });
+    socket.send({
+      type: 'user_message',
+      content: `/tool create_task {"project_id": "${project.body.id}", "title": "Not on free"}`,
+    });
     expect((await socket.ofType('done')).message.content).toContain('You asked'); // not offered: answered in words
-    expect((await api('GET', `/v1/orgs/${org.slug}/projects/${project.body.id}/tasks`, { token: org.owner.token })).body.data).toEqual([]);
+    expect(
+      (await api('GET', `/v1/orgs/${org.slug}/projects/${project.body.id}/tasks`, { token: org.owner.token })).body
+        .data,
+    ).toEqual([]);
     await socket.close();
   });
 
-  it('each user_message counts against the caller\'s request rate limit, under the key its HTTP requests use', async () => {
+  it("each user_message counts against the caller's request rate limit, under the key its HTTP requests use", async () => {
     const org = await newOrg();
     const id = await newConversation(org);
     const socket = await connectChat(org, id, org.owner.token);
@@ -455,7 +610,11 @@ describe('the socket acts with its access as of each message', () => {
     try {
       socket.send({ type: 'user_message', content: 'one too many' });
       expect(await socket.ofType('error')).toMatchObject({ code: 'rate_limited' });
-      expectProblem(await api('GET', `/v1/orgs/${org.slug}/conversations`, { token: org.owner.token }), 429, 'rate_limited');
+      expectProblem(
+        await api('GET', `/v1/orgs/${org.slug}/conversations`, { token: org.owner.token }),
+        429,
+        'rate_limited',
+      );
     } finally {
       restore();
     }
@@ -490,7 +649,7 @@ describe('the socket listens only while its access lasts', () => {
     await own.close();
   });
 
-  it('closes a removed member\'s socket that only listens within the access window, and keeps a member demoted to viewer on their own', async () => {
+  it("closes a removed member's socket that only listens within the access window, and keeps a member demoted to viewer on their own", async () => {
     const org = await newOrg();
     const [removed, demoted] = [await joinAs(org, 'member'), await joinAs(org, 'member')];
     const theirs = await newConversation(org, {}, removed.token);
@@ -498,7 +657,9 @@ describe('the socket listens only while its access lasts', () => {
     const gone = await connectChat(org, theirs, removed.token);
     const viewer = await connectChat(org, own, demoted.token);
     await Promise.all([gone.ofType('history'), viewer.ofType('history')]);
-    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${removed.id}`, { token: org.owner.token })).status).toBe(204);
+    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${removed.id}`, { token: org.owner.token })).status).toBe(
+      204,
+    );
     expect((await setRole(org, demoted, 'viewer')).status).toBe(200);
     await runAccessRecheck(chatObject(org, theirs));
     await runAccessRecheck(chatObject(org, own));
@@ -511,7 +672,7 @@ describe('the socket listens only while its access lasts', () => {
     await Promise.all([viewer.close(), owner.close()]);
   });
 
-  it('counts cancel, like every message, against the caller\'s request rate limit', async () => {
+  it("counts cancel, like every message, against the caller's request rate limit", async () => {
     const org = await newOrg();
     const id = await newConversation(org);
     const socket = await connectChat(org, id, org.owner.token);
@@ -565,10 +726,17 @@ describe('a turn that fails on our side', () => {
     const id = await newConversation(org);
     const shard = await shardOf(org.id);
     const trigger = `refuse_${id.replaceAll('-', '_')}`;
-    await shard.prepare(`CREATE TRIGGER ${trigger} BEFORE UPDATE ON ai_conversations WHEN OLD.id = '${id}' BEGIN SELECT RAISE(ABORT, 'forced write failure'); END`).run();
+    await shard
+      .prepare(
+        `CREATE TRIGGER ${trigger} BEFORE UPDATE ON ai_conversations WHEN OLD.id = '${id}' BEGIN SELECT RAISE(ABORT, 'forced write failure'); END`,
+      )
+      .run();
     const socket = await connectChat(org, id, org.owner.token);
     try {
-      const res = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'Hello' } });
+      const res = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, {
+        token: org.owner.token,
+        body: { content: 'Hello' },
+      });
       expectProblem(res, 500, 'internal');
       const done = await socket.ofType('done');
       expect(await socket.ofType('error')).toMatchObject({ code: 'internal', message_id: done.message.id });
@@ -581,17 +749,26 @@ describe('a turn that fails on our side', () => {
       await shard.prepare(`DROP TRIGGER ${trigger}`).run();
     }
     // Nothing of it was stored, and the conversation takes the next turn.
-    expect((await getConversation(org, id))).toMatchObject({ conversation_data: [], usage_tokens: 0 });
-    const next = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'Again' } });
+    expect(await getConversation(org, id)).toMatchObject({ conversation_data: [], usage_tokens: 0 });
+    const next = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, {
+      token: org.owner.token,
+      body: { content: 'Again' },
+    });
     expect(next.status).toBe(201);
-    expect((await getConversation(org, id)).conversation_data.map((m: Message) => m.content)).toEqual(['Again', next.body.content]);
+    expect((await getConversation(org, id)).conversation_data.map((m: Message) => m.content)).toEqual([
+      'Again',
+      next.body.content,
+    ]);
     await socket.close();
   });
 });
 
-describe('a conversation\'s size', () => {
+describe("a conversation's size", () => {
   const fill = async (org: TestOrg, id: string, messages: object[]) =>
-    (await shardOf(org.id)).prepare('UPDATE ai_conversations SET conversation_data = ? WHERE id = ?').bind(JSON.stringify(messages), id).run();
+    (await shardOf(org.id))
+      .prepare('UPDATE ai_conversations SET conversation_data = ? WHERE id = ?')
+      .bind(JSON.stringify(messages), id)
+      .run();
   const said = (content: string) => ({ role: 'user', content, created_at: '2026-01-01T00:00:00.000Z' });
 
   // Just short of each limit: one more turn is taken, which reaches it.
@@ -599,33 +776,63 @@ describe('a conversation\'s size', () => {
   it.each([
     ['messages', Array.from({ length: CONVERSATION_LIMITS.maxMessages - 1 }, () => said('hi'))],
     ['bytes', shortOfBytes],
-  ])('refuses new turns once it holds its maximum of %s: 409 conversation_full (socket: an error)', async (_, messages) => {
-    const org = await newOrg();
-    const id = await newConversation(org);
-    await fill(org, id, messages);
-    expect((await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'y'.repeat(2000) } })).status).toBe(201);
-    expectProblem(await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'more' } }), 409, 'conversation_full');
-    const socket = await connectChat(org, id, org.owner.token);
-    socket.send({ type: 'user_message', content: 'more' });
-    expect(await socket.ofType('error')).toMatchObject({ code: 'conversation_full' });
-    expect((await getConversation(org, id)).conversation_data).toHaveLength(messages.length + 2);
-    await socket.close();
-  });
+  ])(
+    'refuses new turns once it holds its maximum of %s: 409 conversation_full (socket: an error)',
+    async (_, messages) => {
+      const org = await newOrg();
+      const id = await newConversation(org);
+      await fill(org, id, messages);
+      expect(
+        (
+          await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, {
+            token: org.owner.token,
+            body: { content: 'y'.repeat(2000) },
+          })
+        ).status,
+      ).toBe(201);
+      expectProblem(
+        await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, {
+          token: org.owner.token,
+          body: { content: 'more' },
+        }),
+        409,
+        'conversation_full',
+      );
+      const socket = await connectChat(org, id, org.owner.token);
+      socket.send({ type: 'user_message', content: 'more' });
+      expect(await socket.ofType('error')).toMatchObject({ code: 'conversation_full' });
+      expect((await getConversation(org, id)).conversation_data).toHaveLength(messages.length + 2);
+      await socket.close();
+    },
+  );
 
   it('appends any number of messages with the same few bound parameters, in order', async () => {
     const org = await newOrg();
     const id = await newConversation(org);
-    const { shard } = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(org.id).first<{ shard: number }>())!;
-    const ctx = fromPortable(env as unknown as Bindings, D1Sessions.primary(env), {
-      organization: { id: org.id, slug: org.slug, name: org.slug, shard, tier: 'free' },
-      actor: { type: 'user', user: { id: org.owner.id, email: org.owner.email, name: null, role: 'employee' } },
-      role: 'owner', permissions: [], clientEmail: null, request: { requestId: 'test', ip: null, userAgent: null },
-    }, () => {});
-    const batch = (from: number) => Array.from({ length: 150 }, (_, i) => said(`message ${from + i}`)) as ConversationMessage[];
+    const { shard } = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?')
+      .bind(org.id)
+      .first<{ shard: number }>())!;
+    const ctx = fromPortable(
+      env as unknown as Bindings,
+      D1Sessions.primary(env),
+      {
+        organization: { id: org.id, slug: org.slug, name: org.slug, shard, tier: 'free' },
+        actor: { type: 'user', user: { id: org.owner.id, email: org.owner.email, name: null, role: 'employee' } },
+        role: 'owner',
+        permissions: [],
+        clientEmail: null,
+        request: { requestId: 'test', ip: null, userAgent: null },
+      },
+      () => {},
+    );
+    const batch = (from: number) =>
+      Array.from({ length: 150 }, (_, i) => said(`message ${from + i}`)) as ConversationMessage[];
     await appendTurn(ctx, id, batch(0), { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 });
     await appendTurn(ctx, id, batch(150), { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 });
     const stored = await getConversation(org, id);
-    expect(stored.conversation_data.map((m: Message) => m.content)).toEqual(Array.from({ length: 300 }, (_, i) => `message ${i}`));
+    expect(stored.conversation_data.map((m: Message) => m.content)).toEqual(
+      Array.from({ length: 300 }, (_, i) => `message ${i}`),
+    );
     expect(stored.usage_tokens).toBe(4);
   });
 });
@@ -637,11 +844,20 @@ describe('a conversation deleted while its sockets are open', () => {
     const socket = await connectChat(org, id, org.owner.token);
     socket.send({ type: 'user_message', content: 'Tell me a long story' });
     await socket.ofType('delta', 2);
-    expect((await api('DELETE', `/v1/orgs/${org.slug}/conversations/${id}`, { token: org.owner.token })).status).toBe(204);
-    expect(await socket.until((m) => m.type === 'error' && m.code === 'not_found')).toMatchObject({ detail: expect.stringContaining('deleted') });
+    expect((await api('DELETE', `/v1/orgs/${org.slug}/conversations/${id}`, { token: org.owner.token })).status).toBe(
+      204,
+    );
+    expect(await socket.until((m) => m.type === 'error' && m.code === 'not_found')).toMatchObject({
+      detail: expect.stringContaining('deleted'),
+    });
     expect(await socket.closed).toBe(CONVERSATION_DELETED_CLOSE_CODE);
     expect(socket.log.some((m) => m.type === 'done' && m.message.status === 'complete')).toBe(false);
-    const rows = await (await shardOf(org.id)).prepare('SELECT count(*) AS n FROM ai_conversations WHERE id = ?').bind(id).first<{ n: number }>();
+    const rows = await (
+      await shardOf(org.id)
+    )
+      .prepare('SELECT count(*) AS n FROM ai_conversations WHERE id = ?')
+      .bind(id)
+      .first<{ n: number }>();
     expect(rows!.n).toBe(0);
   });
 
@@ -649,7 +865,10 @@ describe('a conversation deleted while its sockets are open', () => {
     const org = await newOrg();
     const id = await newConversation(org);
     // Deleted behind the object's back (no word to it): its copy still says the conversation exists.
-    const warm = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, { token: org.owner.token, body: { content: 'hello' } });
+    const warm = await api('POST', `/v1/orgs/${org.slug}/conversations/${id}/messages`, {
+      token: org.owner.token,
+      body: { content: 'hello' },
+    });
     expect(warm.status).toBe(201);
     const socket = await connectChat(org, id, org.owner.token);
     await socket.ofType('history');

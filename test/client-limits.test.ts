@@ -15,7 +15,12 @@ const randomKey = () => `stk_${crypto.randomUUID().replaceAll('-', '')}`;
 describe('failed authentications per address', () => {
   it('are 401 up to 60 a minute, then 429, and unknown keys and feed tokens from there are no longer looked up', async () => {
     const org = await newOrg();
-    const known = (await api('POST', `/v1/orgs/${org.slug}/api-keys`, { token: org.owner.token, body: { name: 'ci', scopes: ['customers:read'] } })).body.key;
+    const known = (
+      await api('POST', `/v1/orgs/${org.slug}/api-keys`, {
+        token: org.owner.token,
+        body: { name: 'ci', scopes: ['customers:read'] },
+      })
+    ).body.key;
     const customers = `/v1/orgs/${org.slug}/customers`;
     expect((await api('GET', customers, { token: known })).status).toBe(200); // cached in this isolate now
     const network = newNetwork();
@@ -33,14 +38,20 @@ describe('failed authentications per address', () => {
     expectProblem(guessed, 429, 'rate_limited');
     expect(guessed.headers.get('retry-after')).toBe('60');
     expect(guessed.roundTrips).toBe(0);
-    const feed = await api('GET', `/v1/orgs/${org.slug}/appointments.ics?token=scal_${crypto.randomUUID()}`, { headers: from('3') });
+    const feed = await api('GET', `/v1/orgs/${org.slug}/appointments.ics?token=scal_${crypto.randomUUID()}`, {
+      headers: from('3'),
+    });
     expectProblem(feed, 429, 'rate_limited');
     expect(feed.roundTrips).toBe(0);
 
     // Sessions and keys this isolate knows still work from there; other addresses are untouched.
     expect((await api('GET', customers, { token: org.owner.token, headers: from('1') })).status).toBe(200);
     expect((await api('GET', customers, { token: known, headers: from('1') })).status).toBe(200);
-    expectProblem(await api('GET', customers, { token: randomKey(), headers: { 'cf-connecting-ip': `${newNetwork()}::1` } }), 401, 'unauthenticated');
+    expectProblem(
+      await api('GET', customers, { token: randomKey(), headers: { 'cf-connecting-ip': `${newNetwork()}::1` } }),
+      401,
+      'unauthenticated',
+    );
   });
 
   it('are not limited without CF-Connecting-IP (not through Cloudflare: tests, local calls)', async () => {
@@ -56,14 +67,23 @@ describe('public requests per address', () => {
     const keys: string[] = [];
     const limiter = { limit: async ({ key }: { key: string }) => (keys.push(key), { success }) };
     const ctx = createExecutionContext();
-    const response = await createApp().request(`https://strive.test${path}`, { headers }, { ...env, PUBLIC_RATE_LIMITER: limiter }, ctx);
+    const response = await createApp().request(
+      `https://strive.test${path}`,
+      { headers },
+      { ...env, PUBLIC_RATE_LIMITER: limiter },
+      ctx,
+    );
     await waitOnExecutionContext(ctx);
     return { res: await readResponse(response), keys };
   }
 
   it('counts every request to /v1/public/* and /embed.js by address, and answers 429 past the limit, readable by an embed', async () => {
     for (const path of ['/v1/public/acme/content', '/embed.js']) {
-      const { res, keys } = await withLimiter(path, { 'cf-connecting-ip': '203.0.113.7', origin: 'https://blog.example' }, false);
+      const { res, keys } = await withLimiter(
+        path,
+        { 'cf-connecting-ip': '203.0.113.7', origin: 'https://blog.example' },
+        false,
+      );
       expectProblem(res, 429, 'rate_limited');
       expect(res.headers.get('retry-after')).toBe('60');
       expect(keys).toEqual(['203.0.113.7']);

@@ -12,7 +12,10 @@ beforeAll(async () => {
 });
 
 /** The client on SELF, recording every request it sends. */
-function clientFor(token: string | null, intercept?: (request: Request) => Promise<Response | undefined> | Response | undefined) {
+function clientFor(
+  token: string | null,
+  intercept?: (request: Request) => Promise<Response | undefined> | Response | undefined,
+) {
   const sent: Request[] = [];
   const client = createStriveClient({
     baseUrl: 'https://strive.test',
@@ -36,8 +39,17 @@ describe('typed calls', () => {
 
   it('throws the problem as an ApiProblem with the detail for the person', async () => {
     const { client } = clientFor(org.owner.token);
-    const refused = await client.POST('/v1/orgs/{org}/customers', { params: { path: { org: org.slug } }, body: { name: '' } });
-    const error = (() => { try { unwrap(refused); } catch (e) { return e; } })();
+    const refused = await client.POST('/v1/orgs/{org}/customers', {
+      params: { path: { org: org.slug } },
+      body: { name: '' },
+    });
+    const error = (() => {
+      try {
+        unwrap(refused);
+      } catch (e) {
+        return e;
+      }
+    })();
     expect(error).toBeInstanceOf(ApiProblem);
     expect((error as ApiProblem).status).toBe(400);
     expect((error as ApiProblem).problem.code).toBe('invalid_request');
@@ -46,7 +58,10 @@ describe('typed calls', () => {
   });
 
   it('makes a problem of an answer that is not problem+json', async () => {
-    const { client } = clientFor(org.owner.token, () => new Response('<h1>Bad gateway</h1>', { status: 502, headers: { 'content-type': 'text/html' } }));
+    const { client } = clientFor(
+      org.owner.token,
+      () => new Response('<h1>Bad gateway</h1>', { status: 502, headers: { 'content-type': 'text/html' } }),
+    );
     expect(() => unwrap({ error: '<h1>', response: new Response(null, { status: 502 }) })).toThrow(/502/);
     const result = await client.GET('/v1/me');
     expect(() => unwrap(result)).toThrow(ApiProblem);
@@ -76,12 +91,17 @@ describe('mutations', () => {
       throw new TypeError('network connection lost');
     });
     const name = `Retried ${crypto.randomUUID()}`;
-    const { data, response } = await client.POST('/v1/orgs/{org}/customers', { params: { path: { org: org.slug } }, body: { name } });
+    const { data, response } = await client.POST('/v1/orgs/{org}/customers', {
+      params: { path: { org: org.slug } },
+      body: { name },
+    });
     expect(response.status).toBe(201);
     expect(response.headers.get('idempotent-replayed')).toBe('true');
     expect(sent).toHaveLength(2);
     expect(sent[0]!.headers.get('idempotency-key')).toBe(sent[1]!.headers.get('idempotency-key'));
-    const found = unwrap(await client.GET('/v1/orgs/{org}/customers', { params: { path: { org: org.slug }, query: { q: name } } }));
+    const found = unwrap(
+      await client.GET('/v1/orgs/{org}/customers', { params: { path: { org: org.slug }, query: { q: name } } }),
+    );
     expect(found.data.map((c) => c.id)).toEqual([data!.id]);
   });
 });
@@ -106,10 +126,17 @@ describe('paging', () => {
     const { client } = clientFor(org.owner.token);
     const tag = `paged-${crypto.randomUUID().slice(0, 8)}`;
     for (let n = 0; n < 5; n++) {
-      unwrap(await client.POST('/v1/orgs/{org}/customers', { params: { path: { org: org.slug } }, body: { name: `${tag} ${n}` } }));
+      unwrap(
+        await client.POST('/v1/orgs/{org}/customers', {
+          params: { path: { org: org.slug } },
+          body: { name: `${tag} ${n}` },
+        }),
+      );
     }
     const page = (cursor: string | undefined) =>
-      client.GET('/v1/orgs/{org}/customers', { params: { path: { org: org.slug }, query: { q: tag, limit: 2, cursor } } }).then(unwrap);
+      client
+        .GET('/v1/orgs/{org}/customers', { params: { path: { org: org.slug }, query: { q: tag, limit: 2, cursor } } })
+        .then(unwrap);
     const sizes: number[] = [];
     for await (const p of pages(page)) sizes.push(p.data.length);
     expect(sizes).toEqual([2, 2, 1]);
@@ -120,6 +147,8 @@ describe('paging', () => {
 
   it('gives a socket URL with the credential in the query', async () => {
     const { client } = clientFor('tok');
-    expect(await client.socketUrl('/v1/orgs/acme/projects/p/board/ws')).toBe('wss://strive.test/v1/orgs/acme/projects/p/board/ws?token=tok');
+    expect(await client.socketUrl('/v1/orgs/acme/projects/p/board/ws')).toBe(
+      'wss://strive.test/v1/orgs/acme/projects/p/board/ws?token=tok',
+    );
   });
 });

@@ -10,7 +10,11 @@ import { api, expectProblem, readResponse } from './helpers';
 const SEEDED_ALICE_CLERK_ID = 'user_dev_e383094d4770a80f73a6e0b2';
 
 /** The Worker with a dev signing key, as `npm run dev` runs it (.dev.vars); tests run without one. */
-async function devFetch(url: string, init?: RequestInit, bindings: Partial<Env> & Record<string, unknown> = { DEV_SESSION_SIGNING_KEY: env.TEST_SIGNING_KEY }) {
+async function devFetch(
+  url: string,
+  init?: RequestInit,
+  bindings: Partial<Env> & Record<string, unknown> = { DEV_SESSION_SIGNING_KEY: env.TEST_SIGNING_KEY },
+) {
   const ctx = createExecutionContext();
   const response = await worker.fetch!(new Request(url, init) as never, { ...env, ...bindings } as never, ctx);
   await waitOnExecutionContext(ctx);
@@ -18,7 +22,11 @@ async function devFetch(url: string, init?: RequestInit, bindings: Partial<Env> 
 }
 
 const signIn = (origin: string, email: unknown, bindings?: Record<string, unknown>) =>
-  devFetch(`${origin}/app/dev-session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) }, bindings);
+  devFetch(
+    `${origin}/app/dev-session`,
+    { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email }) },
+    bindings,
+  );
 
 describe('the console files', () => {
   it('serves the app at /app/ with a script policy of its own files', async () => {
@@ -89,7 +97,11 @@ describe('dev sign-in', () => {
     expect(res.status).toBe(200);
     expect(Date.parse(res.body.expires_at) - Date.now()).toBeGreaterThan(3500_000);
     const claims = JSON.parse(atob(res.body.token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
-    expect(claims).toMatchObject({ sub: SEEDED_ALICE_CLERK_ID, email: 'alice@acme.test', azp: 'http://127.0.0.1:8787' });
+    expect(claims).toMatchObject({
+      sub: SEEDED_ALICE_CLERK_ID,
+      email: 'alice@acme.test',
+      azp: 'http://127.0.0.1:8787',
+    });
 
     // A real session: the API takes it.
     const me = await api('GET', '/v1/me', { token: res.body.token });

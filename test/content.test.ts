@@ -9,7 +9,9 @@ describe('the sanitiser (Markdown rendered on write)', () => {
     expect(renderMarkdown('# Hi\n\nSome **bold** and a [link](https://example.com "t").')).toBe(
       '<h1>Hi</h1>\n<p>Some <strong>bold</strong> and a <a href="https://example.com" title="t">link</a>.</p>',
     );
-    expect(renderMarkdown('```js\nlet a = 1 < 2;\n```')).toBe('<pre><code class="language-js">let a = 1 &lt; 2;\n</code></pre>');
+    expect(renderMarkdown('```js\nlet a = 1 < 2;\n```')).toBe(
+      '<pre><code class="language-js">let a = 1 &lt; 2;\n</code></pre>',
+    );
   });
 
   it.each([
@@ -33,7 +35,10 @@ describe('the sanitiser (Markdown rendered on write)', () => {
     ['an SVG with onload', '<svg onload="alert(1)"><script>alert(1)</script></svg>'],
     ['an SVG use/href', '<svg><a xlink:href="javascript:alert(1)"><text>x</text></a></svg>'],
     ['MathML with an href', '<math><mi xlink:href="javascript:alert(1)">x</mi></math>'],
-    ['a form with a formaction', '<form action="https://evil.test"><button formaction="javascript:alert(1)">x</button></form>'],
+    [
+      'a form with a formaction',
+      '<form action="https://evil.test"><button formaction="javascript:alert(1)">x</button></form>',
+    ],
     ['an object/embed', '<object data="https://evil.test/x.swf"></object><embed src="https://evil.test/x.swf">'],
     ['a meta refresh', '<meta http-equiv="refresh" content="0;url=javascript:alert(1)">'],
     ['a base tag', '<base href="https://evil.test/">'],
@@ -47,11 +52,17 @@ describe('the sanitiser (Markdown rendered on write)', () => {
   });
 
   it('keeps allow-listed video iframes and nothing else of them', () => {
-    const html = renderMarkdown('<iframe src="https://www.youtube-nocookie.com/embed/abc" width="560" onload="x()" allow="camera"></iframe>');
+    const html = renderMarkdown(
+      '<iframe src="https://www.youtube-nocookie.com/embed/abc" width="560" onload="x()" allow="camera"></iframe>',
+    );
     expect(html).toBe('<iframe src="https://www.youtube-nocookie.com/embed/abc" width="560"></iframe>');
-    expect(renderMarkdown('<iframe src="https://player.vimeo.com/video/1"></iframe>')).toContain('src="https://player.vimeo.com/video/1"');
+    expect(renderMarkdown('<iframe src="https://player.vimeo.com/video/1"></iframe>')).toContain(
+      'src="https://player.vimeo.com/video/1"',
+    );
     // A refused frame or image goes entirely, rather than staying as an empty box.
-    expect(renderMarkdown('a <iframe src="https://www.youtube.com/embed/abc"></iframe> b <img src="javascript:x" alt="i">')).toBe('<p>a  b </p>');
+    expect(
+      renderMarkdown('a <iframe src="https://www.youtube.com/embed/abc"></iframe> b <img src="javascript:x" alt="i">'),
+    ).toBe('<p>a  b </p>');
   });
 
   it('keeps http(s), mailto and relative links and plain images', () => {
@@ -71,7 +82,12 @@ describe('slugs', () => {
   ])('%s → %s', (title, slug) => expect(slugFromTitle(title)).toBe(slug));
 });
 
-const postBody = { title: 'Crème brûlée', content: '# Hi\n\nSome **bold**<script>alert(1)</script>', excerpt: 'Dessert', content_type: 'blog_post' };
+const postBody = {
+  title: 'Crème brûlée',
+  content: '# Hi\n\nSome **bold**<script>alert(1)</script>',
+  excerpt: 'Dessert',
+  content_type: 'blog_post',
+};
 
 describe('content', () => {
   it('creates a draft (slug from the title, html rendered, author the creator) in one batch with its audit row', async () => {
@@ -80,16 +96,39 @@ describe('content', () => {
     await api('GET', `/v1/orgs/${org.slug}`, { token: member.token }); // warm
     const res = await api('POST', `/v1/orgs/${org.slug}/content`, {
       token: member.token,
-      body: { ...postBody, seo_meta: { title: 'T', description: 'D', canonical_url: 'https://acme.test/p', image: 'https://acme.test/i.png', keywords: ['a', 'b'], og: { type: 'article' } } },
+      body: {
+        ...postBody,
+        seo_meta: {
+          title: 'T',
+          description: 'D',
+          canonical_url: 'https://acme.test/p',
+          image: 'https://acme.test/i.png',
+          keywords: ['a', 'b'],
+          og: { type: 'article' },
+        },
+      },
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     expect(res.roundTrips).toBe(1);
     expect(res.body).toMatchObject({
-      slug: 'creme-brulee', status: 'draft', content_type: 'blog_post', author_id: member.id, published_at: null,
+      slug: 'creme-brulee',
+      status: 'draft',
+      content_type: 'blog_post',
+      author_id: member.id,
+      published_at: null,
       html: '<h1>Hi</h1>\n<p>Some <strong>bold</strong></p>',
-      seo_meta: { title: 'T', description: 'D', canonical_url: 'https://acme.test/p', image: 'https://acme.test/i.png', keywords: ['a', 'b'], og: { type: 'article' } },
+      seo_meta: {
+        title: 'T',
+        description: 'D',
+        canonical_url: 'https://acme.test/p',
+        image: 'https://acme.test/i.png',
+        keywords: ['a', 'b'],
+        og: { type: 'article' },
+      },
     });
-    const log = await api('GET', `/v1/orgs/${org.slug}/activity?resource_id=${res.body.id}`, { token: org.owner.token });
+    const log = await api('GET', `/v1/orgs/${org.slug}/activity?resource_id=${res.body.id}`, {
+      token: org.owner.token,
+    });
     expect(log.body.data.map((r: { action: string }) => r.action)).toEqual(['content.create']);
 
     const got = await api('GET', `/v1/orgs/${org.slug}/content/${res.body.id}`, { token: member.token });
@@ -101,12 +140,28 @@ describe('content', () => {
     const org = await newOrg();
     const other = await newOrg();
     const t = org.owner.token;
-    expect((await api('POST', `/v1/orgs/${org.slug}/content`, { token: t, body: { title: 'Hello' } })).status).toBe(201);
-    expectProblem(await api('POST', `/v1/orgs/${org.slug}/content`, { token: t, body: { title: 'Hello!' } }), 409, 'conflict');
-    const second = await api('POST', `/v1/orgs/${org.slug}/content`, { token: t, body: { title: 'Hello', slug: 'hello-2' } });
+    expect((await api('POST', `/v1/orgs/${org.slug}/content`, { token: t, body: { title: 'Hello' } })).status).toBe(
+      201,
+    );
+    expectProblem(
+      await api('POST', `/v1/orgs/${org.slug}/content`, { token: t, body: { title: 'Hello!' } }),
+      409,
+      'conflict',
+    );
+    const second = await api('POST', `/v1/orgs/${org.slug}/content`, {
+      token: t,
+      body: { title: 'Hello', slug: 'hello-2' },
+    });
     expect(second.status).toBe(201);
-    expectProblem(await api('PATCH', `/v1/orgs/${org.slug}/content/${second.body.id}`, { token: t, body: { slug: 'hello' } }), 409, 'conflict');
-    expect((await api('POST', `/v1/orgs/${other.slug}/content`, { token: other.owner.token, body: { title: 'Hello' } })).status).toBe(201);
+    expectProblem(
+      await api('PATCH', `/v1/orgs/${org.slug}/content/${second.body.id}`, { token: t, body: { slug: 'hello' } }),
+      409,
+      'conflict',
+    );
+    expect(
+      (await api('POST', `/v1/orgs/${other.slug}/content`, { token: other.owner.token, body: { title: 'Hello' } }))
+        .status,
+    ).toBe(201);
   });
 
   it('validates every field', async () => {
@@ -114,40 +169,76 @@ describe('content', () => {
     const res = await api('POST', `/v1/orgs/${org.slug}/content`, {
       token: org.owner.token,
       body: {
-        title: '', slug: 'Not A Slug', content_type: 'tweet', excerpt: 5, extra: 1,
+        title: '',
+        slug: 'Not A Slug',
+        content_type: 'tweet',
+        excerpt: 5,
+        extra: 1,
         seo_meta: { canonical_url: 'javascript:alert(1)', image: 'ftp://x.test/i.png', title: 5, keywords: 'x' },
-        status: 'published', author_id: org.owner.id,
+        status: 'published',
+        author_id: org.owner.id,
       },
     });
     expectProblem(res, 400, 'invalid_request');
     const paths = res.body.errors.map((e: { path: string }) => e.path);
-    for (const path of ['title', 'slug', 'content_type', 'excerpt', 'extra', 'seo_meta.canonical_url', 'seo_meta.image', 'seo_meta.title', 'status', 'author_id']) {
+    for (const path of [
+      'title',
+      'slug',
+      'content_type',
+      'excerpt',
+      'extra',
+      'seo_meta.canonical_url',
+      'seo_meta.image',
+      'seo_meta.title',
+      'status',
+      'author_id',
+    ]) {
       expect(paths).toContain(path);
     }
     // Keys of seo_meta that Strive does not read are the client's: kept as sent.
     expect(paths).not.toContain('seo_meta.keywords');
     // The workflow's columns say how they are set.
     expect(res.body.errors.find((e: { path: string }) => e.path === 'status').message).toContain('POST …/publish');
-    const tooBig = await api('POST', `/v1/orgs/${org.slug}/content`, { token: org.owner.token, body: { title: 'Big', seo_meta: { blob: 'x'.repeat(9000) } } });
+    const tooBig = await api('POST', `/v1/orgs/${org.slug}/content`, {
+      token: org.owner.token,
+      body: { title: 'Big', seo_meta: { blob: 'x'.repeat(9000) } },
+    });
     expectProblem(tooBig, 400, 'invalid_request');
     expect(tooBig.body.errors[0].path).toBe('seo_meta');
-    expectProblem(await api('POST', `/v1/orgs/${org.slug}/content`, { token: org.owner.token, body: { title: '日本語' } }), 400, 'invalid_request');
-    const publish = await api('POST', `/v1/orgs/${org.slug}/content/${crypto.randomUUID()}/publish`, { token: org.owner.token, body: { published_at: 'tomorrow' } });
+    expectProblem(
+      await api('POST', `/v1/orgs/${org.slug}/content`, { token: org.owner.token, body: { title: '日本語' } }),
+      400,
+      'invalid_request',
+    );
+    const publish = await api('POST', `/v1/orgs/${org.slug}/content/${crypto.randomUUID()}/publish`, {
+      token: org.owner.token,
+      body: { published_at: 'tomorrow' },
+    });
     expectProblem(publish, 400, 'invalid_request');
   });
 
   it('re-renders on edit and filters the list by status, type and title', async () => {
     const org = await newOrg();
     const t = org.owner.token;
-    const a = (await api('POST', `/v1/orgs/${org.slug}/content`, { token: t, body: { title: 'Alpha post', content_type: 'blog_post' } })).body;
+    const a = (
+      await api('POST', `/v1/orgs/${org.slug}/content`, {
+        token: t,
+        body: { title: 'Alpha post', content_type: 'blog_post' },
+      })
+    ).body;
     await api('POST', `/v1/orgs/${org.slug}/content`, { token: t, body: { title: 'Beta page' } });
-    const edited = await api('PATCH', `/v1/orgs/${org.slug}/content/${a.id}`, { token: t, body: { content: '<img src=x onerror=alert(1)>*new*' } });
+    const edited = await api('PATCH', `/v1/orgs/${org.slug}/content/${a.id}`, {
+      token: t,
+      body: { content: '<img src=x onerror=alert(1)>*new*' },
+    });
     expect(edited.status).toBe(200);
     expect(edited.body.html).toBe('<p><em>new</em></p>');
     expect(edited.roundTrips).toBe(1);
     await api('POST', `/v1/orgs/${org.slug}/content/${a.id}/publish`, { token: t });
     const list = async (query: string) =>
-      (await api('GET', `/v1/orgs/${org.slug}/content?${query}`, { token: t })).body.data.map((r: { title: string }) => r.title);
+      (await api('GET', `/v1/orgs/${org.slug}/content?${query}`, { token: t })).body.data.map(
+        (r: { title: string }) => r.title,
+      );
     expect(await list('')).toEqual(['Beta page', 'Alpha post']);
     expect(await list('status=published')).toEqual(['Alpha post']);
     expect(await list('content_type=page')).toEqual(['Beta page']);
@@ -170,41 +261,90 @@ describe('content', () => {
     const publisher = await joinAs(org, 'member', { grant: ['content:publish'] });
     const admin = await joinAs(org, 'admin');
     const viewer = await joinAs(org, 'viewer');
-    expectProblem(await api('POST', `/v1/orgs/${org.slug}/content`, { token: viewer.token, body: { title: 'x' } }), 403, 'forbidden');
-    const item = (await api('POST', `/v1/orgs/${org.slug}/content`, { token: member.token, body: { title: 'Draft' } })).body;
-    expect((await api('PATCH', `/v1/orgs/${org.slug}/content/${item.id}`, { token: member.token, body: { title: 'Draft 2' } })).status).toBe(200);
-    expectProblem(await api('POST', `/v1/orgs/${org.slug}/content/${item.id}/publish`, { token: member.token }), 403, 'forbidden');
+    expectProblem(
+      await api('POST', `/v1/orgs/${org.slug}/content`, { token: viewer.token, body: { title: 'x' } }),
+      403,
+      'forbidden',
+    );
+    const item = (await api('POST', `/v1/orgs/${org.slug}/content`, { token: member.token, body: { title: 'Draft' } }))
+      .body;
+    expect(
+      (
+        await api('PATCH', `/v1/orgs/${org.slug}/content/${item.id}`, {
+          token: member.token,
+          body: { title: 'Draft 2' },
+        })
+      ).status,
+    ).toBe(200);
+    expectProblem(
+      await api('POST', `/v1/orgs/${org.slug}/content/${item.id}/publish`, { token: member.token }),
+      403,
+      'forbidden',
+    );
     // Sent the way many clients send a bodiless POST: a JSON Content-Type and an empty body.
-    const published = await api('POST', `/v1/orgs/${org.slug}/content/${item.id}/publish`, { token: publisher.token, headers: { 'content-type': 'application/json' } });
+    const published = await api('POST', `/v1/orgs/${org.slug}/content/${item.id}/publish`, {
+      token: publisher.token,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(published.status, JSON.stringify(published.body)).toBe(200);
     expect(published.body.status).toBe('published');
-    const edit = await api('PATCH', `/v1/orgs/${org.slug}/content/${item.id}`, { token: member.token, body: { title: 'Sneaky' } });
+    const edit = await api('PATCH', `/v1/orgs/${org.slug}/content/${item.id}`, {
+      token: member.token,
+      body: { title: 'Sneaky' },
+    });
     expectProblem(edit, 403, 'forbidden');
     expect(edit.body.detail).toContain('content:publish');
-    expect((await api('GET', `/v1/orgs/${org.slug}/content/${item.id}`, { token: member.token })).body.title).toBe('Draft 2');
-    expectProblem(await api('POST', `/v1/orgs/${org.slug}/content/${item.id}/archive`, { token: publisher.token }), 403, 'forbidden');
-    expectProblem(await api('POST', `/v1/orgs/${org.slug}/content/${item.id}/unpublish`, { token: member.token }), 403, 'forbidden');
+    expect((await api('GET', `/v1/orgs/${org.slug}/content/${item.id}`, { token: member.token })).body.title).toBe(
+      'Draft 2',
+    );
+    expectProblem(
+      await api('POST', `/v1/orgs/${org.slug}/content/${item.id}/archive`, { token: publisher.token }),
+      403,
+      'forbidden',
+    );
+    expectProblem(
+      await api('POST', `/v1/orgs/${org.slug}/content/${item.id}/unpublish`, { token: member.token }),
+      403,
+      'forbidden',
+    );
     const unpublished = await api('POST', `/v1/orgs/${org.slug}/content/${item.id}/unpublish`, { token: admin.token });
     expect(unpublished.body).toMatchObject({ status: 'draft', published_at: null });
     const archived = await api('POST', `/v1/orgs/${org.slug}/content/${item.id}/archive`, { token: admin.token });
     expect(archived.body.status).toBe('archived');
-    expectProblem(await api('DELETE', `/v1/orgs/${org.slug}/content/${item.id}`, { token: member.token }), 403, 'forbidden');
+    expectProblem(
+      await api('DELETE', `/v1/orgs/${org.slug}/content/${item.id}`, { token: member.token }),
+      403,
+      'forbidden',
+    );
     expect((await api('DELETE', `/v1/orgs/${org.slug}/content/${item.id}`, { token: admin.token })).status).toBe(204);
-    const log = await api('GET', `/v1/orgs/${org.slug}/activity?resource_id=${item.id}&limit=20`, { token: org.owner.token });
+    const log = await api('GET', `/v1/orgs/${org.slug}/activity?resource_id=${item.id}&limit=20`, {
+      token: org.owner.token,
+    });
     expect(log.body.data.map((r: { action: string }) => r.action)).toEqual([
-      'content.delete', 'content.archive', 'content.unpublish', 'content.publish', 'content.update', 'content.create',
+      'content.delete',
+      'content.archive',
+      'content.unpublish',
+      'content.publish',
+      'content.update',
+      'content.create',
     ]);
   });
 
   it('lets a platform moderator archive content of any organization, and nothing more', async () => {
     const org = await newOrg();
-    const item = (await api('POST', `/v1/orgs/${org.slug}/content`, { token: org.owner.token, body: { title: 'Spam' } })).body;
+    const item = (
+      await api('POST', `/v1/orgs/${org.slug}/content`, { token: org.owner.token, body: { title: 'Spam' } })
+    ).body;
     await api('POST', `/v1/orgs/${org.slug}/content/${item.id}/publish`, { token: org.owner.token });
     const moderator = await newUser('moderator');
     await env.CATALOG.prepare("UPDATE users SET role = 'moderator' WHERE id = ?").bind(moderator.id).run();
     const mod = { token: moderator.token };
     expectProblem(await api('POST', `/v1/orgs/${org.slug}/content/${item.id}/unpublish`, mod), 403, 'forbidden');
-    expectProblem(await api('PATCH', `/v1/orgs/${org.slug}/content/${item.id}`, { ...mod, body: { title: 'x' } }), 403, 'forbidden');
+    expectProblem(
+      await api('PATCH', `/v1/orgs/${org.slug}/content/${item.id}`, { ...mod, body: { title: 'x' } }),
+      403,
+      'forbidden',
+    );
     const archived = await api('POST', `/v1/orgs/${org.slug}/content/${item.id}/archive`, mod);
     expect(archived.status, JSON.stringify(archived.body)).toBe(200);
     expect(archived.body.status).toBe('archived');
@@ -213,7 +353,11 @@ describe('content', () => {
   it('bounds what it renders: a size and a nesting limit, each a 400 naming content and the limit', async () => {
     const org = await newOrg();
     const t = org.owner.token;
-    const create = (content: string) => api('POST', `/v1/orgs/${org.slug}/content`, { token: t, body: { title: 'Limits', slug: `l-${crypto.randomUUID().slice(0, 8)}`, content } });
+    const create = (content: string) =>
+      api('POST', `/v1/orgs/${org.slug}/content`, {
+        token: t,
+        body: { title: 'Limits', slug: `l-${crypto.randomUUID().slice(0, 8)}`, content },
+      });
     const refused = (res: Awaited<ReturnType<typeof create>>, limit: number) => {
       expectProblem(res, 400, 'invalid_request');
       expect(res.body.errors).toEqual([{ path: 'content', message: expect.stringContaining(String(limit)) }]);
@@ -226,19 +370,28 @@ describe('content', () => {
 
     refused(await create('a'.repeat(MARKDOWN_MAX_CHARS + 1)), MARKDOWN_MAX_CHARS);
     // Deeply nested block quotes crashed the old renderer (a 500); lists and a mix of both are nested too.
-    for (const deep of ['>'.repeat(MARKDOWN_MAX_CHARS), `${'>'.repeat(MARKDOWN_MAX_DEPTH + 1)} x`, `${'> '.repeat(MARKDOWN_MAX_DEPTH)}- x`,
-      Array.from({ length: MARKDOWN_MAX_DEPTH + 1 }, (_, i) => `${'  '.repeat(i)}- item ${i}`).join('\n')]) {
+    for (const deep of [
+      '>'.repeat(MARKDOWN_MAX_CHARS),
+      `${'>'.repeat(MARKDOWN_MAX_DEPTH + 1)} x`,
+      `${'> '.repeat(MARKDOWN_MAX_DEPTH)}- x`,
+      Array.from({ length: MARKDOWN_MAX_DEPTH + 1 }, (_, i) => `${'  '.repeat(i)}- item ${i}`).join('\n'),
+    ]) {
       refused(await create(deep), MARKDOWN_MAX_DEPTH);
     }
     const item = (await create('fine')).body;
-    refused(await api('PATCH', `/v1/orgs/${org.slug}/content/${item.id}`, { token: t, body: { content: '>'.repeat(1000) } }), MARKDOWN_MAX_DEPTH);
+    refused(
+      await api('PATCH', `/v1/orgs/${org.slug}/content/${item.id}`, { token: t, body: { content: '>'.repeat(1000) } }),
+      MARKDOWN_MAX_DEPTH,
+    );
 
     // At the limits everything renders, the innermost text included (nothing is cut off).
     const quotes = await create(`${'>'.repeat(MARKDOWN_MAX_DEPTH)} innermost`);
     expect(quotes.status, JSON.stringify(quotes.body)).toBe(201);
     expect(quotes.body.html.match(/<blockquote>/g)).toHaveLength(MARKDOWN_MAX_DEPTH);
     expect(quotes.body.html).toContain('innermost');
-    const lists = await create(Array.from({ length: MARKDOWN_MAX_DEPTH }, (_, i) => `${'  '.repeat(i)}- item ${i}`).join('\n') + '\n\nafter');
+    const lists = await create(
+      Array.from({ length: MARKDOWN_MAX_DEPTH }, (_, i) => `${'  '.repeat(i)}- item ${i}`).join('\n') + '\n\nafter',
+    );
     expect(lists.status).toBe(201);
     expect(lists.body.html.match(/<ul>/g)).toHaveLength(MARKDOWN_MAX_DEPTH);
     expect(lists.body.html).toContain(`item ${MARKDOWN_MAX_DEPTH - 1}`);
@@ -252,10 +405,21 @@ describe('content', () => {
   it('answers 404 for content of another organization', async () => {
     const org = await newOrg();
     const other = await newOrg();
-    const item = (await api('POST', `/v1/orgs/${org.slug}/content`, { token: org.owner.token, body: { title: 'Mine' } })).body;
+    const item = (
+      await api('POST', `/v1/orgs/${org.slug}/content`, { token: org.owner.token, body: { title: 'Mine' } })
+    ).body;
     // `other`'s owner, in their own organization, asking for `org`'s item by id.
-    for (const [method, path] of [['GET', ''], ['PATCH', ''], ['DELETE', ''], ['POST', '/publish'], ['POST', '/archive']] as const) {
-      const res = await api(method, `/v1/orgs/${other.slug}/content/${item.id}${path}`, { token: other.owner.token, body: method === 'PATCH' ? { title: 'x' } : undefined });
+    for (const [method, path] of [
+      ['GET', ''],
+      ['PATCH', ''],
+      ['DELETE', ''],
+      ['POST', '/publish'],
+      ['POST', '/archive'],
+    ] as const) {
+      const res = await api(method, `/v1/orgs/${other.slug}/content/${item.id}${path}`, {
+        token: other.owner.token,
+        body: method === 'PATCH' ? { title: 'x' } : undefined,
+      });
       expectProblem(res, 404, 'not_found');
     }
   });

@@ -19,11 +19,19 @@ async function setRole(user: TestUser, role: GlobalRole) {
   await env.CATALOG.prepare('UPDATE users SET role = ? WHERE id = ?').bind(role, user.id).run();
 }
 
-type Activity = { action: string; user_id: string | null; actor_type: string; resource_id: string | null; new_data: Record<string, unknown> | null };
+type Activity = {
+  action: string;
+  user_id: string | null;
+  actor_type: string;
+  resource_id: string | null;
+  new_data: Record<string, unknown> | null;
+};
 
 /** The organization's platform_access rows, as its owner reads them. */
 async function platformAccessRows(org: TestOrg): Promise<Activity[]> {
-  const res = await api('GET', `/v1/orgs/${org.slug}/activity?action=organization.platform_access&limit=100`, { token: org.owner.token });
+  const res = await api('GET', `/v1/orgs/${org.slug}/activity?action=organization.platform_access&limit=100`, {
+    token: org.owner.token,
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body.data;
 }
@@ -66,9 +74,16 @@ describe('platform admin', () => {
   });
 
   it('may not change anything', async () => {
-    expectProblem(await api('PATCH', `/v1/orgs/${org.slug}`, { token: admin.token, body: { name: 'Taken over' } }), 403, 'forbidden');
     expectProblem(
-      await api('POST', `/v1/orgs/${org.slug}/members`, { token: admin.token, body: { email: `x-${crypto.randomUUID()}@strive.test`, role: 'owner' } }),
+      await api('PATCH', `/v1/orgs/${org.slug}`, { token: admin.token, body: { name: 'Taken over' } }),
+      403,
+      'forbidden',
+    );
+    expectProblem(
+      await api('POST', `/v1/orgs/${org.slug}/members`, {
+        token: admin.token,
+        body: { email: `x-${crypto.randomUUID()}@strive.test`, role: 'owner' },
+      }),
       403,
       'forbidden',
     );
@@ -88,12 +103,19 @@ describe('platform admin', () => {
     const watched = await newOrg();
     expect((await api('GET', `/v1/orgs/${watched.slug}`, { token: admin.token })).status).toBe(200);
     expect((await api('GET', `/v1/orgs/${watched.slug}/members`, { token: admin.token })).status).toBe(200);
-    expect((await api('PATCH', `/v1/orgs/${watched.slug}`, { token: admin.token, body: { name: 'No' } })).status).toBe(403);
+    expect((await api('PATCH', `/v1/orgs/${watched.slug}`, { token: admin.token, body: { name: 'No' } })).status).toBe(
+      403,
+    );
 
     const rows = await waitForPlatformAccess(watched, 3);
     expect(rows).toHaveLength(3);
     for (const row of rows) {
-      expect(row).toMatchObject({ action: 'organization.platform_access', user_id: admin.id, actor_type: 'user', resource_id: watched.id });
+      expect(row).toMatchObject({
+        action: 'organization.platform_access',
+        user_id: admin.id,
+        actor_type: 'user',
+        resource_id: watched.id,
+      });
       expect(row.new_data).toMatchObject({ global_role: 'admin' });
     }
     // Newest first: the refused PATCH, the members list, the organization.
@@ -109,11 +131,12 @@ describe('platform admin', () => {
 
   it('logs accesses answered from the access cache too', async () => {
     const watched = await newOrg();
-    for (let i = 0; i < 3; i++) expect((await api('GET', `/v1/orgs/${watched.slug}`, { token: admin.token })).status).toBe(200);
+    for (let i = 0; i < 3; i++)
+      expect((await api('GET', `/v1/orgs/${watched.slug}`, { token: admin.token })).status).toBe(200);
     expect(await waitForPlatformAccess(watched, 3)).toHaveLength(3);
   });
 
-  it("writes its own reads of the activity log to that log", async () => {
+  it('writes its own reads of the activity log to that log', async () => {
     const watched = await newOrg();
     const res = await api('GET', `/v1/orgs/${watched.slug}/activity`, { token: admin.token });
     expect(res.status).toBe(200);
@@ -123,7 +146,11 @@ describe('platform admin', () => {
   });
 
   it('still gets a 404 for an organization that does not exist', async () => {
-    expectProblem(await api('GET', `/v1/orgs/no-such-org-${crypto.randomUUID().slice(0, 8)}`, { token: admin.token }), 404, 'not_found');
+    expectProblem(
+      await api('GET', `/v1/orgs/no-such-org-${crypto.randomUUID().slice(0, 8)}`, { token: admin.token }),
+      404,
+      'not_found',
+    );
   });
 
   it('acts as a member where it is one, without platform-access rows', async () => {
@@ -143,12 +170,20 @@ describe('platform staff who are also members', () => {
     expect((await api('GET', `/v1/orgs/${org.slug}/activity`, { token: staff.token })).status).toBe(200);
     expect((await api('GET', `/v1/orgs/${org.slug}/api-keys`, { token: staff.token })).status).toBe(200);
     // …and stays a viewer for everything else.
-    expectProblem(await api('POST', `/v1/orgs/${org.slug}/customers`, { token: staff.token, body: { name: 'x' } }), 403, 'forbidden');
+    expectProblem(
+      await api('POST', `/v1/orgs/${org.slug}/customers`, { token: staff.token, body: { name: 'x' } }),
+      403,
+      'forbidden',
+    );
 
     const moderator = await joinAs(org, 'member', { deny: ['content:archive'] });
     await setRole(moderator, 'moderator');
-    const item = (await api('POST', `/v1/orgs/${org.slug}/content`, { token: org.owner.token, body: { title: 'Spam' } })).body;
-    expect((await api('POST', `/v1/orgs/${org.slug}/content/${item.id}/archive`, { token: moderator.token })).status).toBe(200);
+    const item = (
+      await api('POST', `/v1/orgs/${org.slug}/content`, { token: org.owner.token, body: { title: 'Spam' } })
+    ).body;
+    expect(
+      (await api('POST', `/v1/orgs/${org.slug}/content/${item.id}/archive`, { token: moderator.token })).status,
+    ).toBe(200);
   });
 });
 
@@ -182,7 +217,11 @@ describe('moderator', () => {
     expectProblem(await api('GET', `/v1/orgs/${org.slug}/members`, { token: moderator.token }), 403, 'forbidden');
     expectProblem(await api('GET', `/v1/orgs/${org.slug}/activity`, { token: moderator.token }), 403, 'forbidden');
     expectProblem(await api('GET', `/v1/orgs/${org.slug}/api-keys`, { token: moderator.token }), 403, 'forbidden');
-    expectProblem(await api('PATCH', `/v1/orgs/${org.slug}`, { token: moderator.token, body: { name: 'Moderated' } }), 403, 'forbidden');
+    expectProblem(
+      await api('PATCH', `/v1/orgs/${org.slug}`, { token: moderator.token, body: { name: 'Moderated' } }),
+      403,
+      'forbidden',
+    );
   });
 });
 
@@ -205,7 +244,10 @@ describe('client', () => {
   it('may neither list nor add members, though a member may', async () => {
     expectProblem(await api('GET', `/v1/orgs/${org.slug}/members`, { token: client.token }), 403, 'forbidden');
     expectProblem(
-      await api('POST', `/v1/orgs/${org.slug}/members`, { token: client.token, body: { email: `c-${crypto.randomUUID()}@strive.test`, role: 'viewer' } }),
+      await api('POST', `/v1/orgs/${org.slug}/members`, {
+        token: client.token,
+        body: { email: `c-${crypto.randomUUID()}@strive.test`, role: 'viewer' },
+      }),
       403,
       'forbidden',
     );
@@ -218,7 +260,11 @@ describe('client', () => {
     expectProblem(await api('GET', `/v1/orgs/${org.slug}/members`, { token: capped.token }), 403, 'forbidden');
     expectProblem(await api('GET', `/v1/orgs/${org.slug}/activity`, { token: capped.token }), 403, 'forbidden');
     expectProblem(await api('GET', `/v1/orgs/${org.slug}/api-keys`, { token: capped.token }), 403, 'forbidden');
-    expectProblem(await api('PATCH', `/v1/orgs/${org.slug}`, { token: capped.token, body: { name: 'Client-run' } }), 403, 'forbidden');
+    expectProblem(
+      await api('PATCH', `/v1/orgs/${org.slug}`, { token: capped.token, body: { name: 'Client-run' } }),
+      403,
+      'forbidden',
+    );
   });
 
   it('may still leave the organization', async () => {
@@ -243,9 +289,18 @@ describe('setting a global role: PATCH /v1/admin/users/{id}', () => {
     org = await newOrg();
   });
 
-  const setVia = (by: TestUser, userId: string, body: unknown) => api('PATCH', `/v1/admin/users/${userId}`, { token: by.token, body });
+  const setVia = (by: TestUser, userId: string, body: unknown) =>
+    api('PATCH', `/v1/admin/users/${userId}`, { token: by.token, body });
 
-  type PlatformRow = { action: string; actor_type: string; user_id: string | null; resource_id: string; old_data: unknown; new_data: unknown; request_id: string | null };
+  type PlatformRow = {
+    action: string;
+    actor_type: string;
+    user_id: string | null;
+    resource_id: string;
+    old_data: unknown;
+    new_data: unknown;
+    request_id: string | null;
+  };
   async function platformActivityOf(userId: string): Promise<PlatformRow[]> {
     const res = await api('GET', '/v1/admin/activity?limit=100', { token: admin.token });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -255,17 +310,34 @@ describe('setting a global role: PATCH /v1/admin/users/{id}', () => {
   it('sets the role, applies it at once (cached access included) and audits it in the platform activity log', async () => {
     const member = await joinAs(org, 'member');
     // Cached as an employee member, who writes customers…
-    expect((await api('POST', `/v1/orgs/${org.slug}/customers`, { token: member.token, body: { name: 'Before' } })).status).toBe(201);
-    const res = await api('PATCH', `/v1/admin/users/${member.id}`, { token: admin.token, body: { role: 'client' }, headers: { 'x-request-id': 'role-change-1' } });
+    expect(
+      (await api('POST', `/v1/orgs/${org.slug}/customers`, { token: member.token, body: { name: 'Before' } })).status,
+    ).toBe(201);
+    const res = await api('PATCH', `/v1/admin/users/${member.id}`, {
+      token: admin.token,
+      body: { role: 'client' },
+      headers: { 'x-request-id': 'role-change-1' },
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(res.body).toMatchObject({ id: member.id, role: 'client', clerk_user_id: member.sub });
     expect(res.roundTrips).toBe(2);
     // …and now a client, capped to reading, in this isolate at once.
-    expectProblem(await api('POST', `/v1/orgs/${org.slug}/customers`, { token: member.token, body: { name: 'After' } }), 403, 'forbidden');
+    expectProblem(
+      await api('POST', `/v1/orgs/${org.slug}/customers`, { token: member.token, body: { name: 'After' } }),
+      403,
+      'forbidden',
+    );
     expect((await api('GET', '/v1/me', { token: member.token })).body.role).toBe('client');
-    expect(await platformActivityOf(member.id)).toEqual([expect.objectContaining({
-      action: 'user.role_update', actor_type: 'user', user_id: admin.id, old_data: { role: 'employee' }, new_data: { role: 'client' }, request_id: 'role-change-1',
-    })]);
+    expect(await platformActivityOf(member.id)).toEqual([
+      expect.objectContaining({
+        action: 'user.role_update',
+        actor_type: 'user',
+        user_id: admin.id,
+        old_data: { role: 'employee' },
+        new_data: { role: 'client' },
+        request_id: 'role-change-1',
+      }),
+    ]);
   });
 
   it('changes nothing, and audits nothing, when the user already has the role', async () => {
@@ -284,8 +356,15 @@ describe('setting a global role: PATCH /v1/admin/users/{id}', () => {
       expectProblem(await setVia(other, user.id, { role: 'overlord' }), 403, 'forbidden');
       expectProblem(await api('GET', '/v1/admin/activity', { token: other.token }), 403, 'forbidden');
     }
-    const key = await api('POST', `/v1/orgs/${org.slug}/api-keys`, { token: org.owner.token, body: { name: 'k', scopes: ['organization:read'] } });
-    expectProblem(await api('PATCH', `/v1/admin/users/${user.id}`, { token: key.body.key, body: { role: 'admin' } }), 403, 'forbidden');
+    const key = await api('POST', `/v1/orgs/${org.slug}/api-keys`, {
+      token: org.owner.token,
+      body: { name: 'k', scopes: ['organization:read'] },
+    });
+    expectProblem(
+      await api('PATCH', `/v1/admin/users/${user.id}`, { token: key.body.key, body: { role: 'admin' } }),
+      403,
+      'forbidden',
+    );
     expectProblem(await setVia(admin, user.id, undefined), 400, 'invalid_request');
     expect((await api('GET', '/v1/me', { token: user.token })).body.role).toBe('employee');
   });

@@ -1,6 +1,15 @@
 // What every test file drives the Worker with: real session tokens signed by the test key,
 // requests through SELF (the Worker as deployed), and small builders for users and organizations.
-import { createExecutionContext, createMessageBatch, env, fetchMock, getQueueResult, runDurableObjectAlarm, runInDurableObject, SELF } from 'cloudflare:test';
+import {
+  createExecutionContext,
+  createMessageBatch,
+  env,
+  fetchMock,
+  getQueueResult,
+  runDurableObjectAlarm,
+  runInDurableObject,
+  SELF,
+} from 'cloudflare:test';
 import { expect } from 'vitest';
 import worker from '../src/index';
 import { signSessionToken } from '../src/auth/session-tokens';
@@ -8,7 +17,17 @@ import { uuidv7 } from '../src/lib/ids';
 import type { Tier } from '../src/db/enums';
 import type { UsageEvent } from '../src/modules/usage/meter';
 
-export type TokenClaims = { sub: string; email?: string; email_verified?: boolean | string; name?: string; picture?: string; azp?: string; exp?: number; iat?: number; nbf?: number };
+export type TokenClaims = {
+  sub: string;
+  email?: string;
+  email_verified?: boolean | string;
+  name?: string;
+  picture?: string;
+  azp?: string;
+  exp?: number;
+  iat?: number;
+  nbf?: number;
+};
 
 /**
  * A Clerk-shaped session token (RS256) signed with the key whose public half is CLERK_JWT_KEY.
@@ -17,7 +36,15 @@ export type TokenClaims = { sub: string; email?: string; email_verified?: boolea
 export async function signToken(claims: TokenClaims): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const verified = claims.email ? { email_verified: true } : {};
-  const payload = { iss: 'https://clerk.strive.test', sid: `sess_${crypto.randomUUID()}`, iat: now, nbf: now - 5, exp: now + 600, ...verified, ...claims };
+  const payload = {
+    iss: 'https://clerk.strive.test',
+    sid: `sess_${crypto.randomUUID()}`,
+    iat: now,
+    nbf: now - 5,
+    exp: now + 600,
+    ...verified,
+    ...claims,
+  };
   return signSessionToken(env.TEST_SIGNING_KEY, payload, 'test');
 }
 
@@ -72,16 +99,27 @@ export async function newOrg(owner?: TestUser, { tier }: { tier?: Tier } = {}): 
   const slug = `org-${crypto.randomUUID().slice(0, 8)}`;
   const res = await api('POST', '/v1/orgs', { token: user.token, body: { name: `Org ${slug}`, slug } });
   expect(res.status).toBe(201);
-  if (tier) await env.CATALOG.prepare('UPDATE subscriptions SET tier = ? WHERE organization_id = ?').bind(tier, res.body.id).run();
+  if (tier)
+    await env.CATALOG.prepare('UPDATE subscriptions SET tier = ? WHERE organization_id = ?')
+      .bind(tier, res.body.id)
+      .run();
   return { id: res.body.id, slug, owner: user };
 }
 
 /** Adds a fresh user to `org` with `role` (and optional grants/denies) and returns them. */
-export async function joinAs(org: TestOrg, role: 'owner' | 'admin' | 'member' | 'viewer', permissions?: { grant?: string[]; deny?: string[] }) {
+export async function joinAs(
+  org: TestOrg,
+  role: 'owner' | 'admin' | 'member' | 'viewer',
+  permissions?: { grant?: string[]; deny?: string[] },
+) {
   const user = await newUser(role);
   const res = await api('POST', `/v1/orgs/${org.slug}/members`, {
     token: org.owner.token,
-    body: { email: user.email, role, ...(permissions ? { permissions: { grant: permissions.grant ?? [], deny: permissions.deny ?? [] } } : {}) },
+    body: {
+      email: user.email,
+      role,
+      ...(permissions ? { permissions: { grant: permissions.grant ?? [], deny: permissions.deny ?? [] } } : {}),
+    },
   });
   expect(res.status).toBe(201);
   return user;
@@ -101,8 +139,11 @@ export function expectProblem(res: ApiResponse, status: number, code: string) {
  */
 export async function catalogOrg(shard: number, { billed = false }: { billed?: boolean } = {}): Promise<string> {
   const id = uuidv7();
-  await env.CATALOG.prepare("INSERT INTO organizations (id, name, slug, shard, stripe_customer_id) VALUES (?, 'Metered', ?, ?, ?)")
-    .bind(id, `metered-${id.slice(-8)}`, shard, billed ? `cus_${id.slice(-8)}` : null).run();
+  await env.CATALOG.prepare(
+    "INSERT INTO organizations (id, name, slug, shard, stripe_customer_id) VALUES (?, 'Metered', ?, ?, ?)",
+  )
+    .bind(id, `metered-${id.slice(-8)}`, shard, billed ? `cus_${id.slice(-8)}` : null)
+    .run();
   return id;
 }
 
@@ -122,12 +163,21 @@ export function usageEvent(organizationId: string, shard: number, over: Partial<
 
 /** Delivers `bodies` to `queue` as one batch (each message `attempts` times delivered) and returns what was acked and retried. */
 export async function deliver(queue: string, bodies: unknown[], attempts = 1, bindings: object = env) {
-  const messages = bodies.map((body, n) => ({ id: `msg-${n}-${crypto.randomUUID()}`, timestamp: new Date(), attempts, body }));
+  const messages = bodies.map((body, n) => ({
+    id: `msg-${n}-${crypto.randomUUID()}`,
+    timestamp: new Date(),
+    attempts,
+    body,
+  }));
   const batch = createMessageBatch(queue, messages);
   const ctx = createExecutionContext();
   await worker.queue(batch, bindings as never, ctx);
   // FetcherQueueResult's fields (its type is not in this project's generated runtime types).
-  const result = (await getQueueResult(batch, ctx)) as unknown as { ackAll: boolean; explicitAcks: string[]; retryMessages: { msgId: string }[] };
+  const result = (await getQueueResult(batch, ctx)) as unknown as {
+    ackAll: boolean;
+    explicitAcks: string[];
+    retryMessages: { msgId: string }[];
+  };
   const idOf = (msgId: string) => messages.findIndex((m) => m.id === msgId);
   return {
     acked: result.ackAll ? messages.map((_, n) => n) : result.explicitAcks.map(idOf).sort(),
@@ -229,7 +279,11 @@ export function mockDns(answers: DnsAnswers, resolver = env.DOH_RESOLVER_URL): s
       state.queries.push(`${name}/${type}`);
       const answer = state.answers[name];
       if (answer === 'HTTP 503') return { statusCode: 503, data: 'unavailable' };
-      const json = (data: object) => ({ statusCode: 200, data: JSON.stringify(data), responseOptions: { headers: { 'content-type': 'application/dns-json' } } });
+      const json = (data: object) => ({
+        statusCode: 200,
+        data: JSON.stringify(data),
+        responseOptions: { headers: { 'content-type': 'application/dns-json' } },
+      });
       if (answer === 'SERVFAIL') return json({ Status: 2 });
       if (!answer) return json({ Status: 3, Question: [{ name, type: type === 'A' ? 1 : 28 }] });
       const records = answer.filter((address) => address.includes(':') === (type === 'AAAA'));

@@ -88,7 +88,11 @@ describe('request bodies', () => {
     const ctx = createExecutionContext();
     const response = await createApp().request(
       'https://strive.test/v1/orgs',
-      { method: 'POST', headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' }, body: stream },
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${user.token}`, 'content-type': 'application/json' },
+        body: stream,
+      },
       env,
       ctx,
     );
@@ -115,7 +119,10 @@ describe('request bodies', () => {
   });
 
   it('names each unknown field', async () => {
-    const res = await api('POST', '/v1/orgs', { token: user.token, body: { name: 'Extra', colour: 'red', owner_id: 'me' } });
+    const res = await api('POST', '/v1/orgs', {
+      token: user.token,
+      body: { name: 'Extra', colour: 'red', owner_id: 'me' },
+    });
     expectProblem(res, 400, 'invalid_request');
     expect(res.body.errors).toEqual(
       expect.arrayContaining([
@@ -143,7 +150,10 @@ describe('request bodies', () => {
   });
 
   it('names an unknown enum value', async () => {
-    const res = await api('POST', `/v1/orgs/${org.slug}/members`, { token: user.token, body: { email: 'enum@strive.test', role: 'emperor' } });
+    const res = await api('POST', `/v1/orgs/${org.slug}/members`, {
+      token: user.token,
+      body: { email: 'enum@strive.test', role: 'emperor' },
+    });
     expectProblem(res, 400, 'invalid_request');
     expect(paths(res)).toEqual(['role']);
   });
@@ -176,7 +186,8 @@ describe('a malformed id in the path', () => {
   });
 
   it('is a 404 before the body is read: a PATCH with a valid body, and one with an invalid body', async () => {
-    const at = (id: string, body: unknown) => api('PATCH', `/v1/orgs/${org.slug}/customers/${id}`, { token: user.token, body });
+    const at = (id: string, body: unknown) =>
+      api('PATCH', `/v1/orgs/${org.slug}/customers/${id}`, { token: user.token, body });
     const unknown = await at(crypto.randomUUID(), { name: 'Ada' });
     expectProblem(unknown, 404, 'not_found');
     expect(withoutRequestId((await at('abc', { name: 'Ada' })).body)).toEqual(withoutRequestId(unknown.body));
@@ -288,7 +299,12 @@ describe('unexpected errors', () => {
   it.each(['/v1/me', `/v1/orgs/some-org`])('answer 500 internal without a stack or the message (%s)', async (path) => {
     const app = createApp();
     const ctx = createExecutionContext();
-    const response = await app.request(`https://strive.test${path}`, { headers: { authorization: `Bearer ${user.token}` } }, broken, ctx);
+    const response = await app.request(
+      `https://strive.test${path}`,
+      { headers: { authorization: `Bearer ${user.token}` } },
+      broken,
+      ctx,
+    );
     await waitOnExecutionContext(ctx);
     const text = await response.text();
     expect(response.status).toBe(500);

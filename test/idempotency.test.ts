@@ -14,7 +14,9 @@ function createOrg(user: TestUser, body: unknown, key: string) {
 }
 
 async function orgsWithSlug(slug: string): Promise<number> {
-  const row = await env.CATALOG.prepare('SELECT count(*) AS n FROM organizations WHERE slug = ?').bind(slug).first<{ n: number }>();
+  const row = await env.CATALOG.prepare('SELECT count(*) AS n FROM organizations WHERE slug = ?')
+    .bind(slug)
+    .first<{ n: number }>();
   return row!.n;
 }
 
@@ -39,7 +41,9 @@ describe('Idempotency-Key', () => {
     expect(second.headers.get('x-request-id')).not.toBe(first.headers.get('x-request-id'));
 
     const me = await api('GET', '/v1/me', { token: user.token });
-    expect(me.body.memberships).toEqual([{ organization: { id: first.body.id, slug, name: 'Idempotent Inc' }, role: 'owner' }]);
+    expect(me.body.memberships).toEqual([
+      { organization: { id: first.body.id, slug, name: 'Idempotent Inc' }, role: 'owner' },
+    ]);
     expect(await orgsWithSlug(slug)).toBe(1);
   });
 
@@ -118,7 +122,9 @@ describe('Idempotency-Key', () => {
     expect(key).toHaveLength(255);
     const res = await createOrg(user, { name: 'Just Right', slug: newSlug() }, key);
     expect(res.status).toBe(201);
-    expect((await createOrg(user, { name: 'Just Right', slug: res.body.slug }, key)).headers.get('idempotent-replayed')).toBe('true');
+    expect(
+      (await createOrg(user, { name: 'Just Right', slug: res.body.slug }, key)).headers.get('idempotent-replayed'),
+    ).toBe('true');
   });
 
   it('replays a 400 validation failure as the same 400 (every answer below 500 is kept)', async () => {
@@ -141,12 +147,19 @@ describe('Idempotency-Key', () => {
   describe('on PUT, PATCH and DELETE too', () => {
     async function customerOf() {
       const org = await newOrg();
-      const created = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name: 'Ada' } });
+      const created = await api('POST', `/v1/orgs/${org.slug}/customers`, {
+        token: org.owner.token,
+        body: { name: 'Ada' },
+      });
       expect(created.status, JSON.stringify(created.body)).toBe(201);
       return { org, url: `/v1/orgs/${org.slug}/customers/${created.body.id}`, id: created.body.id as string };
     }
     const updates = async (org: TestOrg, id: string) =>
-      (await api('GET', `/v1/orgs/${org.slug}/activity?resource_id=${id}&action=customer.update`, { token: org.owner.token })).body.data.length;
+      (
+        await api('GET', `/v1/orgs/${org.slug}/activity?resource_id=${id}&action=customer.update`, {
+          token: org.owner.token,
+        })
+      ).body.data.length;
 
     it('replays a repeated DELETE as its first 204, with no body, not a 404', async () => {
       const { org, url } = await customerOf();
@@ -166,7 +179,12 @@ describe('Idempotency-Key', () => {
     it('replays a repeated PATCH as its first answer and changes nothing: no second write, no second audit row', async () => {
       const { org, url, id } = await customerOf();
       const key = newKey();
-      const rename = () => api('PATCH', url, { token: org.owner.token, body: { name: 'Ada Lovelace' }, headers: { 'idempotency-key': key } });
+      const rename = () =>
+        api('PATCH', url, {
+          token: org.owner.token,
+          body: { name: 'Ada Lovelace' },
+          headers: { 'idempotency-key': key },
+        });
       const first = await rename();
       expect(first.status, JSON.stringify(first.body)).toBe(200);
       // Someone renames her again in between: a replay must not undo that.
@@ -189,7 +207,11 @@ describe('Idempotency-Key', () => {
 
       expectProblem(await api('DELETE', url, { token: org.owner.token, headers }), 409, 'conflict');
       expect((await api('GET', url, { token: org.owner.token })).status).toBe(200);
-      const elsewhere = await api('PATCH', `/v1/orgs/${org.slug}/customers/${other.id}`, { token: org.owner.token, body: { name: 'Once' }, headers });
+      const elsewhere = await api('PATCH', `/v1/orgs/${org.slug}/customers/${other.id}`, {
+        token: org.owner.token,
+        body: { name: 'Once' },
+        headers,
+      });
       expectProblem(elsewhere, 409, 'conflict');
       expect(await updates(org, id)).toBe(1);
     });
@@ -197,15 +219,21 @@ describe('Idempotency-Key', () => {
 
   describe('on a route that issues a secret (shown once)', () => {
     const storedRow = (owner: TestUser, key: string) =>
-      env.CATALOG.prepare('SELECT status, response_body, content_type FROM idempotency_keys WHERE owner = ? AND key = ?')
-        .bind(`user:${owner.sub}`, key).first<{ status: number; response_body: string | null; content_type: string | null }>();
+      env.CATALOG.prepare(
+        'SELECT status, response_body, content_type FROM idempotency_keys WHERE owner = ? AND key = ?',
+      )
+        .bind(`user:${owner.sub}`, key)
+        .first<{ status: number; response_body: string | null; content_type: string | null }>();
 
     it('keeps no API key secret and answers a repeat 409 without it, creating nothing', async () => {
       const org = await newOrg();
       const key = newKey();
-      const post = () => api('POST', `/v1/orgs/${org.slug}/api-keys`, {
-        token: org.owner.token, body: { name: 'CI', scopes: ['customers:read'] }, headers: { 'idempotency-key': key },
-      });
+      const post = () =>
+        api('POST', `/v1/orgs/${org.slug}/api-keys`, {
+          token: org.owner.token,
+          body: { name: 'CI', scopes: ['customers:read'] },
+          headers: { 'idempotency-key': key },
+        });
       const first = await post();
       expect(first.status, JSON.stringify(first.body)).toBe(201);
       const secret: string = first.body.key;
@@ -227,7 +255,11 @@ describe('Idempotency-Key', () => {
     it('keeps no calendar feed token either', async () => {
       const org = await newOrg();
       const key = newKey();
-      const post = () => api('POST', `/v1/orgs/${org.slug}/appointments/feed-token`, { token: org.owner.token, headers: { 'idempotency-key': key } });
+      const post = () =>
+        api('POST', `/v1/orgs/${org.slug}/appointments/feed-token`, {
+          token: org.owner.token,
+          headers: { 'idempotency-key': key },
+        });
       const first = await post();
       expect(first.status, JSON.stringify(first.body)).toBe(201);
       expect((await storedRow(org.owner, key))?.response_body).toBeNull();
@@ -239,9 +271,12 @@ describe('Idempotency-Key', () => {
     it('keeps no appointment webhook secret (a PUT) and answers a repeat 409 without rotating it', async () => {
       const org = await newOrg();
       const key = newKey();
-      const put = () => api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, {
-        token: org.owner.token, body: { url: 'https://hooks.example.com/strive' }, headers: { 'idempotency-key': key },
-      });
+      const put = () =>
+        api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, {
+          token: org.owner.token,
+          body: { url: 'https://hooks.example.com/strive' },
+          headers: { 'idempotency-key': key },
+        });
       const first = await put();
       expect(first.status, JSON.stringify(first.body)).toBe(200);
       const secret: string = first.body.secret;
@@ -255,14 +290,21 @@ describe('Idempotency-Key', () => {
       expectProblem(repeat, 409, 'conflict');
       expect(repeat.body.detail).toContain('secret');
       expect(JSON.stringify(repeat.body)).not.toContain(secret);
-      const log = await api('GET', `/v1/orgs/${org.slug}/activity?action=appointment_webhook.update`, { token: org.owner.token });
+      const log = await api('GET', `/v1/orgs/${org.slug}/activity?action=appointment_webhook.update`, {
+        token: org.owner.token,
+      });
       expect(log.body.data).toHaveLength(1);
     });
 
     it('still replays a refusal (no secret in it) as the first answer', async () => {
       const org = await newOrg();
       const key = newKey();
-      const post = () => api('POST', `/v1/orgs/${org.slug}/api-keys`, { token: org.owner.token, body: { name: '', scopes: [] }, headers: { 'idempotency-key': key } });
+      const post = () =>
+        api('POST', `/v1/orgs/${org.slug}/api-keys`, {
+          token: org.owner.token,
+          body: { name: '', scopes: [] },
+          headers: { 'idempotency-key': key },
+        });
       expectProblem(await post(), 400, 'invalid_request');
       const repeat = await post();
       expect(repeat.status).toBe(400);
@@ -275,12 +317,17 @@ describe('Idempotency-Key', () => {
     const now = Date.parse('2031-01-02T12:00:00.000Z');
     const owner = `user:cron-${crypto.randomUUID()}`;
     const insert = (key: string, at: number) =>
-      env.CATALOG.prepare("INSERT INTO idempotency_keys (owner, key, request_hash, status, response_body, content_type, created_at) VALUES (?, ?, 'h', 201, '{\"name\":\"Customer\"}', 'application/json', ?)")
-        .bind(owner, key, new Date(at).toISOString()).run();
+      env.CATALOG.prepare(
+        "INSERT INTO idempotency_keys (owner, key, request_hash, status, response_body, content_type, created_at) VALUES (?, ?, 'h', 201, '{\"name\":\"Customer\"}', 'application/json', ?)",
+      )
+        .bind(owner, key, new Date(at).toISOString())
+        .run();
     await insert('expired', now - 24 * 3600_000 - 1);
     await insert('fresh', now - 24 * 3600_000 + 60_000);
     await worker.scheduled!(createScheduledController({ scheduledTime: now, cron: '*/5 * * * *' }), env as never);
-    const { results } = await env.CATALOG.prepare('SELECT key FROM idempotency_keys WHERE owner = ?').bind(owner).all<{ key: string }>();
+    const { results } = await env.CATALOG.prepare('SELECT key FROM idempotency_keys WHERE owner = ?')
+      .bind(owner)
+      .all<{ key: string }>();
     expect(results.map((r) => r.key)).toEqual(['fresh']);
   });
 });

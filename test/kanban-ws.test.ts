@@ -3,13 +3,25 @@
 import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { ACCESS_ENDED_CLOSE_CODE } from '../src/realtime/socket-access';
-import { api, expectProblem, interceptStatements, joinAs, newOrg, readResponse, refuseRateLimitKey, runAccessRecheck, type TestOrg, type TestUser } from './helpers';
+import {
+  api,
+  expectProblem,
+  interceptStatements,
+  joinAs,
+  newOrg,
+  readResponse,
+  refuseRateLimitKey,
+  runAccessRecheck,
+  type TestOrg,
+  type TestUser,
+} from './helpers';
 
 type Message = { type: string; [key: string]: any };
 type Task = { id: string; title: string; status: string; position: number; version: number; [field: string]: any };
 type Board = { columns: { status: string; tasks: Task[] }[] };
 
-const boardWs = (org: TestOrg, projectId: string) => `https://strive.test/v1/orgs/${org.slug}/projects/${projectId}/board/ws`;
+const boardWs = (org: TestOrg, projectId: string) =>
+  `https://strive.test/v1/orgs/${org.slug}/projects/${projectId}/board/ws`;
 
 /** An upgrade request as a browser sends it: the token in the query, since it cannot set headers. */
 const upgrade = (org: TestOrg, projectId: string, token?: string) =>
@@ -46,8 +58,17 @@ async function connect(org: TestOrg, projectId: string, token: string) {
         unread.splice(unread.indexOf(seen), 1);
         return resolve(seen);
       }
-      const timer = setTimeout(() => reject(new Error(`no matching message; unread: ${JSON.stringify(unread)}`)), timeoutMs);
-      waiters.push({ match, resolve: (m) => { clearTimeout(timer); resolve(m); } });
+      const timer = setTimeout(
+        () => reject(new Error(`no matching message; unread: ${JSON.stringify(unread)}`)),
+        timeoutMs,
+      );
+      waiters.push({
+        match,
+        resolve: (m) => {
+          clearTimeout(timer);
+          resolve(m);
+        },
+      });
     });
   const until = async (condition: (log: Message[]) => boolean, timeoutMs = 5000) => {
     const deadline = Date.now() + timeoutMs;
@@ -58,7 +79,11 @@ async function connect(org: TestOrg, projectId: string, token: string) {
   };
   const nextOfType = (type: string) => next((m) => m.type === type);
   return {
-    socket, log, next, nextOfType, until,
+    socket,
+    log,
+    next,
+    nextOfType,
+    until,
     /** The code the server closed the socket with. */
     closed,
     send: (m: object | string) => socket.send(typeof m === 'string' ? m : JSON.stringify(m)),
@@ -71,12 +96,20 @@ async function connect(org: TestOrg, projectId: string, token: string) {
 type Watcher = Awaited<ReturnType<typeof connect>>;
 
 async function newProject(org: TestOrg, body: Record<string, unknown> = {}) {
-  const res = await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'Live', ...body } });
+  const res = await api('POST', `/v1/orgs/${org.slug}/projects`, {
+    token: org.owner.token,
+    body: { name: 'Live', ...body },
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body.id as string;
 }
 
-async function newTask(org: TestOrg, projectId: string, body: Record<string, unknown>, token = org.owner.token): Promise<Task> {
+async function newTask(
+  org: TestOrg,
+  projectId: string,
+  body: Record<string, unknown>,
+  token = org.owner.token,
+): Promise<Task> {
   const res = await api('POST', `/v1/orgs/${org.slug}/projects/${projectId}/tasks`, { token, body });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body;
@@ -88,7 +121,8 @@ async function getBoard(org: TestOrg, projectId: string): Promise<Board> {
   return res.body;
 }
 
-const getTask = async (org: TestOrg, id: string) => (await api<Task>('GET', `/v1/orgs/${org.slug}/tasks/${id}`, { token: org.owner.token })).body;
+const getTask = async (org: TestOrg, id: string) =>
+  (await api<Task>('GET', `/v1/orgs/${org.slug}/tasks/${id}`, { token: org.owner.token })).body;
 
 /** Each column's task ids in board order. */
 const idsOf = (board: Board) => Object.fromEntries(board.columns.map((c) => [c.status, c.tasks.map((t) => t.id)]));
@@ -102,7 +136,8 @@ function boardFromEvents(log: Message[]): Record<string, string[]> {
   for (const message of log) {
     if (message.type === 'snapshot') {
       tasks.clear();
-      for (const column of message.board.columns) for (const t of column.tasks) tasks.set(t.id, { status: t.status, position: t.position });
+      for (const column of message.board.columns)
+        for (const t of column.tasks) tasks.set(t.id, { status: t.status, position: t.position });
     } else if (message.type === 'task.deleted') {
       for (const id of message.task.deleted_ids) tasks.delete(id);
     } else if (message.type.startsWith('task.')) {
@@ -118,9 +153,14 @@ function boardFromEvents(log: Message[]): Record<string, string[]> {
 
 /** Stored positions of every column are unique (the shard found as the Worker finds it). */
 async function expectUniquePositions(org: TestOrg, projectId: string) {
-  const { shard } = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(org.id).first<{ shard: number }>())!;
+  const { shard } = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?')
+    .bind(org.id)
+    .first<{ shard: number }>())!;
   const db = (env as unknown as Record<string, D1Database>)[`SHARD_${shard}`]!;
-  const { results } = await db.prepare('SELECT status, position FROM tasks WHERE project_id = ?').bind(projectId).all<{ status: string; position: number }>();
+  const { results } = await db
+    .prepare('SELECT status, position FROM tasks WHERE project_id = ?')
+    .bind(projectId)
+    .all<{ status: string; position: number }>();
   const keys = results.map((r) => `${r.status}:${r.position}`);
   expect(new Set(keys).size, keys.join(' ')).toBe(keys.length);
 }
@@ -140,7 +180,13 @@ describe('the board socket: connecting', () => {
     const watcher = await connect(org, project, org.owner.token);
     const snapshot = await watcher.nextOfType('snapshot');
     expect(snapshot.board).toEqual(await getBoard(org, project));
-    expect(idsOf(snapshot.board)).toEqual({ todo: [task.id, second.id], in_progress: [], review: [], done: [done.id], cancelled: [] });
+    expect(idsOf(snapshot.board)).toEqual({
+      todo: [task.id, second.id],
+      in_progress: [],
+      review: [],
+      done: [done.id],
+      cancelled: [],
+    });
     expect(watcher.log[0]!.type).toBe('snapshot'); // before anything else
     await watcher.close();
   });
@@ -207,7 +253,10 @@ describe('the board socket: connecting', () => {
     const org = await newOrg();
     const client = await joinAs(org, 'member');
     await env.CATALOG.prepare("UPDATE users SET role = 'client' WHERE id = ?").bind(client.id).run();
-    const customer = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name: 'Client Co', email: client.email } });
+    const customer = await api('POST', `/v1/orgs/${org.slug}/customers`, {
+      token: org.owner.token,
+      body: { name: 'Client Co', email: client.email },
+    });
     const theirs = await newProject(org, { customer_id: customer.body.id });
     const internal = await newProject(org);
     const visible = await newTask(org, theirs, { title: 'visible' });
@@ -244,15 +293,24 @@ describe('the board socket: changes', () => {
     const created = await newTask(org, project, { title: 'made by bob' }, t);
     expect((await everyone('task.created')).task).toEqual(created);
 
-    const renamed = await api('PATCH', `/v1/orgs/${org.slug}/tasks/${task.id}`, { token: t, body: { title: 'renamed' } });
+    const renamed = await api('PATCH', `/v1/orgs/${org.slug}/tasks/${task.id}`, {
+      token: t,
+      body: { title: 'renamed' },
+    });
     expect((await everyone('task.updated')).task).toEqual(renamed.body);
     expect(renamed.body.version).toBe(2);
 
-    const restatused = await api('PATCH', `/v1/orgs/${org.slug}/tasks/${task.id}`, { token: t, body: { status: 'review', version: 2 } });
+    const restatused = await api('PATCH', `/v1/orgs/${org.slug}/tasks/${task.id}`, {
+      token: t,
+      body: { status: 'review', version: 2 },
+    });
     expect((await everyone('task.updated')).task).toEqual(restatused.body);
     expect(restatused.body).toMatchObject({ status: 'review', version: 3 });
 
-    const moved = await api('POST', `/v1/orgs/${org.slug}/tasks/${created.id}/move`, { token: t, body: { status: 'review', before_id: task.id } });
+    const moved = await api('POST', `/v1/orgs/${org.slug}/tasks/${created.id}/move`, {
+      token: t,
+      body: { status: 'review', before_id: task.id },
+    });
     expect((await everyone('task.moved')).task).toEqual(moved.body);
 
     const child = await newTask(org, project, { title: 'child', parent_task_id: task.id }, t);
@@ -278,10 +336,19 @@ describe('the board socket: changes', () => {
     // The subtask is older (smaller id) than the parent it is later given.
     const child = await newTask(org, project, { title: 'older child' });
     const parent = await newTask(org, project, { title: 'younger parent' });
-    expect((await api('PATCH', `/v1/orgs/${org.slug}/tasks/${child.id}`, { token: org.owner.token, body: { parent_task_id: parent.id } })).status).toBe(200);
+    expect(
+      (
+        await api('PATCH', `/v1/orgs/${org.slug}/tasks/${child.id}`, {
+          token: org.owner.token,
+          body: { parent_task_id: parent.id },
+        })
+      ).status,
+    ).toBe(200);
     const watcher = await connect(org, project, org.owner.token);
     await watcher.nextOfType('snapshot');
-    expect((await api('DELETE', `/v1/orgs/${org.slug}/tasks/${parent.id}`, { token: org.owner.token })).status).toBe(204);
+    expect((await api('DELETE', `/v1/orgs/${org.slug}/tasks/${parent.id}`, { token: org.owner.token })).status).toBe(
+      204,
+    );
     const deleted = await watcher.nextOfType('task.deleted');
     expect(deleted.task).toEqual({ ...parent, deleted_ids: expect.any(Array) });
     expect([...deleted.task.deleted_ids].sort()).toEqual([parent.id, child.id].sort());
@@ -327,14 +394,23 @@ describe('the board socket: changes', () => {
       return mover.nextOfType('error');
     };
     // a, c, b: a and b are no longer adjacent.
-    expect(await refusal({ task_id: elsewhere.id, status: 'todo', after_id: a.id, before_id: b.id, version: 1 })).toMatchObject({
-      code: 'invalid_request', errors: [{ path: 'before_id' }],
+    expect(
+      await refusal({ task_id: elsewhere.id, status: 'todo', after_id: a.id, before_id: b.id, version: 1 }),
+    ).toMatchObject({
+      code: 'invalid_request',
+      errors: [{ path: 'before_id' }],
     });
-    expect(await refusal({ task_id: b.id, status: 'todo', after_id: elsewhere.id, before_id: a.id, version: 1 })).toMatchObject({
-      code: 'invalid_request', errors: [{ path: 'after_id' }],
+    expect(
+      await refusal({ task_id: b.id, status: 'todo', after_id: elsewhere.id, before_id: a.id, version: 1 }),
+    ).toMatchObject({
+      code: 'invalid_request',
+      errors: [{ path: 'after_id' }],
     });
-    expect(await refusal({ task_id: b.id, status: 'todo', after_id: a.id, before_id: elsewhere.id, version: 1 })).toMatchObject({
-      code: 'invalid_request', errors: [{ path: 'before_id' }],
+    expect(
+      await refusal({ task_id: b.id, status: 'todo', after_id: a.id, before_id: elsewhere.id, version: 1 }),
+    ).toMatchObject({
+      code: 'invalid_request',
+      errors: [{ path: 'before_id' }],
     });
     expect(idsOf(await getBoard(org, project))).toMatchObject({ todo: [a.id, c.id, b.id], review: [elsewhere.id] });
     expect(mover.log.filter((m) => m.type === 'task.moved')).toHaveLength(1);
@@ -351,7 +427,10 @@ describe('the board socket: changes', () => {
     expect(await v.nextOfType('error')).toMatchObject({ code: 'forbidden' });
     expect(await getTask(org, task.id)).toEqual(task);
     // Still watching: the owner's change reaches the viewer.
-    await api('POST', `/v1/orgs/${org.slug}/tasks/${task.id}/move`, { token: org.owner.token, body: { status: 'review' } });
+    await api('POST', `/v1/orgs/${org.slug}/tasks/${task.id}/move`, {
+      token: org.owner.token,
+      body: { status: 'review' },
+    });
     expect((await v.nextOfType('task.moved')).task).toMatchObject({ id: task.id, status: 'review' });
     expect(v.log.filter((m) => m.type === 'task.moved')).toHaveLength(1);
     await v.close();
@@ -382,16 +461,26 @@ describe('the board socket: changes', () => {
       return owner.nextOfType('error');
     };
     expect(await refusal({ task_id: task.id, status: 'todo', before_id: elsewhere.id, version: 1 })).toMatchObject({
-      code: 'invalid_request', errors: [{ path: 'before_id' }],
+      code: 'invalid_request',
+      errors: [{ path: 'before_id' }],
     });
-    expect(await refusal({ task_id: task.id, status: 'todo', before_id: elsewhere.id, after_id: elsewhere.id, version: 1 })).toMatchObject({
-      code: 'invalid_request', errors: [{ path: 'before_id' }],
+    expect(
+      await refusal({ task_id: task.id, status: 'todo', before_id: elsewhere.id, after_id: elsewhere.id, version: 1 }),
+    ).toMatchObject({
+      code: 'invalid_request',
+      errors: [{ path: 'before_id' }],
     });
-    expect(await refusal({ task_id: task.id, status: 'todo', after_id: task.id, version: 1 })).toMatchObject({ code: 'invalid_request' });
+    expect(await refusal({ task_id: task.id, status: 'todo', after_id: task.id, version: 1 })).toMatchObject({
+      code: 'invalid_request',
+    });
     expect(await refusal({ task_id: task.id, status: 'done' })).toMatchObject({ code: 'invalid_request' }); // no version
     expect(await refusal({ task_id: task.id, status: 'doing', version: 1 })).toMatchObject({ code: 'invalid_request' });
-    expect(await refusal({ task_id: 'not-an-id', status: 'done', version: 1 })).toMatchObject({ code: 'invalid_request' });
-    expect(await refusal({ task_id: crypto.randomUUID(), status: 'done', version: 1 })).toMatchObject({ code: 'not_found' });
+    expect(await refusal({ task_id: 'not-an-id', status: 'done', version: 1 })).toMatchObject({
+      code: 'invalid_request',
+    });
+    expect(await refusal({ task_id: crypto.randomUUID(), status: 'done', version: 1 })).toMatchObject({
+      code: 'not_found',
+    });
     expect(await getTask(org, task.id)).toEqual(task);
     expect(owner.log.filter((m) => m.type.startsWith('task.'))).toEqual([]);
     await owner.close();
@@ -413,7 +502,10 @@ describe('the board socket: messages and limits', () => {
     expect(await w.nextOfType('error')).toMatchObject({ code: 'invalid_request' });
     // Over 8 KB, even a valid ping is refused.
     w.send({ type: 'ping', padding: 'x'.repeat(8 * 1024) });
-    expect(await w.next((m) => m.type === 'pong' || m.type === 'error')).toMatchObject({ type: 'error', code: 'payload_too_large' });
+    expect(await w.next((m) => m.type === 'pong' || m.type === 'error')).toMatchObject({
+      type: 'error',
+      code: 'payload_too_large',
+    });
     // Just under the limit passes.
     const fits = JSON.stringify({ type: 'ping', padding: '' });
     w.send({ type: 'ping', padding: 'x'.repeat(8 * 1024 - fits.length) });
@@ -466,15 +558,23 @@ describe('the board socket: concurrency', () => {
     // Twelve go into the gap after `anchor`, more than its 1024 positions hold (each move halves
     // it), so the column is renumbered on the way.
     const target = (i: number) =>
-      i % 8 === 7 ? { status: 'in_progress' } : i % 8 === 6 ? { status: 'review', before_id: anchor.id } : { status: 'review', after_id: anchor.id };
+      i % 8 === 7
+        ? { status: 'in_progress' }
+        : i % 8 === 6
+          ? { status: 'review', before_id: anchor.id }
+          : { status: 'review', after_id: anchor.id };
     const rest: Promise<unknown>[] = [];
     movers.forEach((task, i) => {
       const move = { task_id: task.id, version: 1, ...target(i) };
       if (i % 3 === 0) a.send({ type: 'move', ...move });
       else if (i % 3 === 1) b.send({ type: 'move', ...move });
-      else rest.push(api('POST', `/v1/orgs/${org.slug}/tasks/${task.id}/move`, { token: org.owner.token, body: target(i) }));
+      else
+        rest.push(
+          api('POST', `/v1/orgs/${org.slug}/tasks/${task.id}/move`, { token: org.owner.token, body: target(i) }),
+        );
     });
-    for (const res of (await Promise.all(rest)) as { status: number; body: unknown }[]) expect(res.status, JSON.stringify(res.body)).toBe(200);
+    for (const res of (await Promise.all(rest)) as { status: number; body: unknown }[])
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
     for (const w of [a, b]) await w.until((log) => log.filter((m) => m.type === 'task.moved').length === 16);
     for (const w of [a, b]) expect(w.log.filter((m) => m.type === 'error')).toEqual([]);
 
@@ -506,7 +606,10 @@ describe('the board socket: concurrency', () => {
     // Eleven squeezes into the gap after `first`: more than its 1024 positions allow.
     for (let i = 0; i < 11; i++) {
       const t = await newTask(org, project, { title: `n${i}` });
-      const res = await api('POST', `/v1/orgs/${org.slug}/tasks/${t.id}/move`, { token: org.owner.token, body: { status: 'todo', after_id: first.id } });
+      const res = await api('POST', `/v1/orgs/${org.slug}/tasks/${t.id}/move`, {
+        token: org.owner.token,
+        body: { status: 'todo', after_id: first.id },
+      });
       expect(res.status).toBe(200);
     }
     await watcher.until((log) => log.filter((m) => m.type === 'task.moved').length === 11);
@@ -517,53 +620,95 @@ describe('the board socket: concurrency', () => {
 });
 
 describe('the board socket acts and listens with its access as it is now', () => {
-  const boardObject = (org: TestOrg, project: string) => env.KANBAN_BOARD.get(env.KANBAN_BOARD.idFromName(`${org.id}:${project}`));
-  const removeMember = (org: TestOrg, user: TestUser) => api('DELETE', `/v1/orgs/${org.slug}/members/${user.id}`, { token: org.owner.token });
+  const boardObject = (org: TestOrg, project: string) =>
+    env.KANBAN_BOARD.get(env.KANBAN_BOARD.idFromName(`${org.id}:${project}`));
+  const removeMember = (org: TestOrg, user: TestUser) =>
+    api('DELETE', `/v1/orgs/${org.slug}/members/${user.id}`, { token: org.owner.token });
   const setRole = (org: TestOrg, user: TestUser, role: string) =>
     api('PATCH', `/v1/orgs/${org.slug}/members/${user.id}`, { token: org.owner.token, body: { role } });
   const keyFor = async (org: TestOrg) =>
-    (await api('POST', `/v1/orgs/${org.slug}/api-keys`, { token: org.owner.token, body: { name: 'board', scopes: ['tasks:read', 'tasks:write'] } })).body as { id: string; key: string };
+    (
+      await api('POST', `/v1/orgs/${org.slug}/api-keys`, {
+        token: org.owner.token,
+        body: { name: 'board', scopes: ['tasks:read', 'tasks:write'] },
+      })
+    ).body as { id: string; key: string };
 
   /** Every way access ends, each applied to an open socket of `who`'s (a member's, or an API key's). */
   const endings: [string, (org: TestOrg) => Promise<{ token: string; end: () => Promise<unknown> }>][] = [
-    ['a member removed', async (org) => {
-      const member = await joinAs(org, 'member');
-      return { token: member.token, end: async () => expect((await removeMember(org, member)).status).toBe(204) };
-    }],
-    ['a user deactivated', async (org) => {
-      const member = await joinAs(org, 'member');
-      return { token: member.token, end: () => env.CATALOG.prepare('UPDATE users SET is_active = 0 WHERE id = ?').bind(member.id).run() };
-    }],
-    ['an API key revoked', async (org) => {
-      const key = await keyFor(org);
-      return { token: key.key, end: async () => expect((await api('DELETE', `/v1/orgs/${org.slug}/api-keys/${key.id}`, { token: org.owner.token })).status).toBe(204) };
-    }],
-    ['an API key expired', async (org) => {
-      const key = await keyFor(org);
-      return { token: key.key, end: () => env.CATALOG.prepare('UPDATE api_keys SET expires_at = ? WHERE id = ?').bind(new Date(Date.now() - 1000).toISOString(), key.id).run() };
-    }],
+    [
+      'a member removed',
+      async (org) => {
+        const member = await joinAs(org, 'member');
+        return { token: member.token, end: async () => expect((await removeMember(org, member)).status).toBe(204) };
+      },
+    ],
+    [
+      'a user deactivated',
+      async (org) => {
+        const member = await joinAs(org, 'member');
+        return {
+          token: member.token,
+          end: () => env.CATALOG.prepare('UPDATE users SET is_active = 0 WHERE id = ?').bind(member.id).run(),
+        };
+      },
+    ],
+    [
+      'an API key revoked',
+      async (org) => {
+        const key = await keyFor(org);
+        return {
+          token: key.key,
+          end: async () =>
+            expect(
+              (await api('DELETE', `/v1/orgs/${org.slug}/api-keys/${key.id}`, { token: org.owner.token })).status,
+            ).toBe(204),
+        };
+      },
+    ],
+    [
+      'an API key expired',
+      async (org) => {
+        const key = await keyFor(org);
+        return {
+          token: key.key,
+          end: () =>
+            env.CATALOG.prepare('UPDATE api_keys SET expires_at = ? WHERE id = ?')
+              .bind(new Date(Date.now() - 1000).toISOString(), key.id)
+              .run(),
+        };
+      },
+    ],
   ];
 
-  it.each(endings)('%s on an open socket: its next move is refused, nothing is written, and it is closed with 4403', async (_, given) => {
-    const { org, project, task } = await setup();
-    const { token, end } = await given(org);
-    const owner = await connect(org, project, org.owner.token);
-    const socket = await connect(org, project, token);
-    for (const w of [owner, socket]) await w.nextOfType('snapshot');
-    await end();
-    socket.send({ type: 'move', task_id: task.id, status: 'done', version: 1 });
-    expect(await socket.nextOfType('error')).toMatchObject({ code: 'forbidden' });
-    expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
-    expect(await getTask(org, task.id)).toEqual(task);
-    const audited = await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(org.id).first<{ shard: number }>();
-    const shard = (env as unknown as Record<string, D1Database>)[`SHARD_${audited!.shard}`]!;
-    const moves = await shard.prepare("SELECT count(*) AS n FROM activity_logs WHERE organization_id = ? AND action = 'task.move'").bind(org.id).first<{ n: number }>();
-    expect(moves!.n).toBe(0);
-    expect(owner.log.filter((m) => m.type === 'task.moved')).toEqual([]);
-    await owner.close();
-  });
+  it.each(endings)(
+    '%s on an open socket: its next move is refused, nothing is written, and it is closed with 4403',
+    async (_, given) => {
+      const { org, project, task } = await setup();
+      const { token, end } = await given(org);
+      const owner = await connect(org, project, org.owner.token);
+      const socket = await connect(org, project, token);
+      for (const w of [owner, socket]) await w.nextOfType('snapshot');
+      await end();
+      socket.send({ type: 'move', task_id: task.id, status: 'done', version: 1 });
+      expect(await socket.nextOfType('error')).toMatchObject({ code: 'forbidden' });
+      expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+      expect(await getTask(org, task.id)).toEqual(task);
+      const audited = await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?')
+        .bind(org.id)
+        .first<{ shard: number }>();
+      const shard = (env as unknown as Record<string, D1Database>)[`SHARD_${audited!.shard}`]!;
+      const moves = await shard
+        .prepare("SELECT count(*) AS n FROM activity_logs WHERE organization_id = ? AND action = 'task.move'")
+        .bind(org.id)
+        .first<{ n: number }>();
+      expect(moves!.n).toBe(0);
+      expect(owner.log.filter((m) => m.type === 'task.moved')).toEqual([]);
+      await owner.close();
+    },
+  );
 
-  it("refuses a member demoted to viewer on an open socket the move (forbidden), and keeps them watching", async () => {
+  it('refuses a member demoted to viewer on an open socket the move (forbidden), and keeps them watching', async () => {
     const { org, project, task } = await setup();
     const member = await joinAs(org, 'member');
     const socket = await connect(org, project, member.token);
@@ -574,31 +719,40 @@ describe('the board socket acts and listens with its access as it is now', () =>
     expect(await getTask(org, task.id)).toEqual(task);
     // A viewer may still watch: the re-check keeps the socket, and the owner's change reaches it.
     await runAccessRecheck(boardObject(org, project));
-    await api('POST', `/v1/orgs/${org.slug}/tasks/${task.id}/move`, { token: org.owner.token, body: { status: 'review' } });
+    await api('POST', `/v1/orgs/${org.slug}/tasks/${task.id}/move`, {
+      token: org.owner.token,
+      body: { status: 'review' },
+    });
     expect((await socket.nextOfType('task.moved')).task).toMatchObject({ id: task.id, status: 'review' });
     await socket.close();
   });
 
-  it.each(endings)('%s while only watching: the socket is closed with 4403 within the access window', async (_, given) => {
-    const { org, project } = await setup();
-    const { token, end } = await given(org);
-    const socket = await connect(org, project, token);
-    await socket.nextOfType('snapshot');
-    await end();
-    await runAccessRecheck(boardObject(org, project));
-    expect(await socket.nextOfType('error')).toMatchObject({ code: 'forbidden' });
-    expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
-    await newTask(org, project, { title: 'after they left' });
-    expect(socket.log.filter((m) => m.type === 'task.created')).toEqual([]);
-  });
+  it.each(endings)(
+    '%s while only watching: the socket is closed with 4403 within the access window',
+    async (_, given) => {
+      const { org, project } = await setup();
+      const { token, end } = await given(org);
+      const socket = await connect(org, project, token);
+      await socket.nextOfType('snapshot');
+      await end();
+      await runAccessRecheck(boardObject(org, project));
+      expect(await socket.nextOfType('error')).toMatchObject({ code: 'forbidden' });
+      expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+      await newTask(org, project, { title: 'after they left' });
+      expect(socket.log.filter((m) => m.type === 'task.created')).toEqual([]);
+    },
+  );
 
   it('re-checks every socket of the board in one catalog query for its users and one for its API keys, and closes only those whose access ended', async () => {
     const { org, project } = await setup();
     const [demoted, removed] = [await joinAs(org, 'member'), await joinAs(org, 'member')];
     const key = await keyFor(org);
     const sockets = [
-      await connect(org, project, org.owner.token), await connect(org, project, org.owner.token),
-      await connect(org, project, demoted.token), await connect(org, project, removed.token), await connect(org, project, key.key),
+      await connect(org, project, org.owner.token),
+      await connect(org, project, org.owner.token),
+      await connect(org, project, demoted.token),
+      await connect(org, project, removed.token),
+      await connect(org, project, key.key),
     ];
     for (const w of sockets) await w.nextOfType('snapshot');
     expect((await setRole(org, demoted, 'viewer')).status).toBe(200);
@@ -648,15 +802,28 @@ describe('the board socket acts and listens with its access as it is now', () =>
     const org = await newOrg();
     const client = await joinAs(org, 'member');
     await env.CATALOG.prepare("UPDATE users SET role = 'client' WHERE id = ?").bind(client.id).run();
-    const theirs = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name: 'Client Co', email: client.email } });
-    const another = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name: 'Another Co' } });
+    const theirs = await api('POST', `/v1/orgs/${org.slug}/customers`, {
+      token: org.owner.token,
+      body: { name: 'Client Co', email: client.email },
+    });
+    const another = await api('POST', `/v1/orgs/${org.slug}/customers`, {
+      token: org.owner.token,
+      body: { name: 'Another Co' },
+    });
     const project = await newProject(org, { customer_id: theirs.body.id });
     const socket = await connect(org, project, client.token);
     await socket.nextOfType('snapshot');
     await runAccessRecheck(boardObject(org, project));
     socket.send({ type: 'ping' });
     expect(await socket.nextOfType('pong')).toEqual({ type: 'pong' }); // still theirs: still open
-    expect((await api('PATCH', `/v1/orgs/${org.slug}/projects/${project}`, { token: org.owner.token, body: { customer_id: another.body.id } })).status).toBe(200);
+    expect(
+      (
+        await api('PATCH', `/v1/orgs/${org.slug}/projects/${project}`, {
+          token: org.owner.token,
+          body: { customer_id: another.body.id },
+        })
+      ).status,
+    ).toBe(200);
     await runAccessRecheck(boardObject(org, project));
     expect(await socket.nextOfType('error')).toMatchObject({ code: 'forbidden' });
     expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
@@ -669,7 +836,10 @@ describe('the board socket acts and listens with its access as it is now', () =>
     const { keys, restore } = refuseRateLimitKey(`user:${org.owner.sub}`);
     try {
       socket.send({ type: 'ping' });
-      expect(await socket.next((m) => m.type === 'pong' || m.type === 'error')).toMatchObject({ type: 'error', code: 'rate_limited' });
+      expect(await socket.next((m) => m.type === 'pong' || m.type === 'error')).toMatchObject({
+        type: 'error',
+        code: 'rate_limited',
+      });
       socket.send({ type: 'move', task_id: task.id, status: 'done', version: 1 });
       expect(await socket.nextOfType('error')).toMatchObject({ code: 'rate_limited' });
     } finally {
@@ -690,7 +860,10 @@ describe('the board socket acts and listens with its access as it is now', () =>
     socket.send({ type: 'move', task_id: second.id, status: 'todo', before_id: task.id, version: 1 });
     expect((await socket.nextOfType('task.moved')).d1_round_trips).toBe(3);
     // A REST move's event does not carry it: its request's x-d1-round-trips does.
-    await api('POST', `/v1/orgs/${org.slug}/tasks/${task.id}/move`, { token: org.owner.token, body: { status: 'done' } });
+    await api('POST', `/v1/orgs/${org.slug}/tasks/${task.id}/move`, {
+      token: org.owner.token,
+      body: { status: 'done' },
+    });
     expect(await socket.nextOfType('task.moved')).not.toHaveProperty('d1_round_trips');
     await socket.close();
   });

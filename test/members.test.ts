@@ -75,7 +75,11 @@ describe('members: roles', () => {
     const org = await newOrg();
     const admin = await joinAs(org, 'admin');
     expectProblem(await patchMember(org, admin, org.owner.id, { role: 'member' }), 403, 'forbidden');
-    expectProblem(await patchMember(org, admin, org.owner.id, { permissions: { grant: [], deny: ['members:read'] } }), 403, 'forbidden');
+    expectProblem(
+      await patchMember(org, admin, org.owner.id, { permissions: { grant: [], deny: ['members:read'] } }),
+      403,
+      'forbidden',
+    );
     expectProblem(await removeMember(org, admin, org.owner.id), 403, 'forbidden');
     expect(await roleOf(org, org.owner.id)).toBe('owner');
   });
@@ -198,10 +202,18 @@ describe('members: grants and denies', () => {
     const admin = await joinAs(org, 'admin');
     const member = await joinAs(org, 'member');
     const email = newEmail();
-    const res = await addMember(org, admin, { email, role: 'member', permissions: { grant: ['billing:manage'], deny: [] } });
+    const res = await addMember(org, admin, {
+      email,
+      role: 'member',
+      permissions: { grant: ['billing:manage'], deny: [] },
+    });
     expectProblem(res, 403, 'forbidden');
     expect(res.body.detail).toContain('billing:manage');
-    expectProblem(await patchMember(org, admin, member.id, { permissions: { grant: ['billing:manage'], deny: [] } }), 403, 'forbidden');
+    expectProblem(
+      await patchMember(org, admin, member.id, { permissions: { grant: ['billing:manage'], deny: [] } }),
+      403,
+      'forbidden',
+    );
     // One they hold is fine.
     const ok = await patchMember(org, admin, member.id, { permissions: { grant: ['customers:delete'], deny: [] } });
     expect(ok.status).toBe(200);
@@ -220,7 +232,9 @@ describe('members: grants and denies', () => {
     const org = await newOrg();
     const member = await joinAs(org, 'member');
     expect((await api('GET', `/v1/orgs/${org.slug}/members`, { token: member.token })).status).toBe(200);
-    expect((await patchMember(org, org.owner, member.id, { permissions: { grant: [], deny: ['members:read'] } })).status).toBe(200);
+    expect(
+      (await patchMember(org, org.owner, member.id, { permissions: { grant: [], deny: ['members:read'] } })).status,
+    ).toBe(200);
     expectProblem(await api('GET', `/v1/orgs/${org.slug}/members`, { token: member.token }), 403, 'forbidden');
   });
 });
@@ -230,7 +244,11 @@ describe('members: input', () => {
     const org = await newOrg();
     const member = await joinAs(org, 'member');
     expectProblem(await addMember(org, org.owner, { email: member.email, role: 'admin' }), 409, 'conflict');
-    expectProblem(await addMember(org, org.owner, { email: member.email.toUpperCase(), role: 'viewer' }), 409, 'conflict');
+    expectProblem(
+      await addMember(org, org.owner, { email: member.email.toUpperCase(), role: 'viewer' }),
+      409,
+      'conflict',
+    );
     expect(await roleOf(org, member.id)).toBe('member');
   });
 
@@ -241,7 +259,9 @@ describe('members: input', () => {
     expect(res.status).toBe(201);
     expect(res.body.user_id).toBe(user.id);
     const me = await api('GET', '/v1/me', { token: user.token });
-    expect(me.body.memberships).toEqual([{ organization: { id: org.id, slug: org.slug, name: `Org ${org.slug}` }, role: 'viewer' }]);
+    expect(me.body.memberships).toEqual([
+      { organization: { id: org.id, slug: org.slug, name: `Org ${org.slug}` }, role: 'viewer' },
+    ]);
   });
 
   it('answers 400 to an invalid email, naming the field', async () => {
@@ -262,10 +282,18 @@ describe('members: input', () => {
 
   it('answers 400 to an unknown permission name and to unknown fields', async () => {
     const org = await newOrg();
-    const res = await addMember(org, org.owner, { email: newEmail(), role: 'member', permissions: { grant: ['root:all'], deny: [] } });
+    const res = await addMember(org, org.owner, {
+      email: newEmail(),
+      role: 'member',
+      permissions: { grant: ['root:all'], deny: [] },
+    });
     expectProblem(res, 400, 'invalid_request');
     expect(res.body.errors).toEqual([expect.objectContaining({ path: 'permissions.grant.0' })]);
-    expectProblem(await addMember(org, org.owner, { email: newEmail(), role: 'member', is_admin: true }), 400, 'invalid_request');
+    expectProblem(
+      await addMember(org, org.owner, { email: newEmail(), role: 'member', is_admin: true }),
+      400,
+      'invalid_request',
+    );
   });
 });
 
@@ -280,19 +308,37 @@ describe('members: fields (SCHEMA.md)', () => {
     expect(user.clerk_user_id).toBe(member.sub);
     const row = list.body.data.find((m: { user_id: string }) => m.user_id === member.id);
     expect(row).toEqual({
-      id: expect.any(String), organization_id: org.id, user_id: member.id, role: 'member',
-      permissions: { grant: [], deny: ['customers:delete'] }, invited_by: org.owner.id,
-      joined_at: expect.any(String), created_at: expect.any(String), updated_at: expect.any(String),
+      id: expect.any(String),
+      organization_id: org.id,
+      user_id: member.id,
+      role: 'member',
+      permissions: { grant: [], deny: ['customers:delete'] },
+      invited_by: org.owner.id,
+      joined_at: expect.any(String),
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
       user,
     });
-    expect(Object.keys(user)).toEqual(expect.arrayContaining(['clerk_user_id', 'avatar_url', 'subscription_tier', 'is_active', 'created_at', 'updated_at']));
+    expect(Object.keys(user)).toEqual(
+      expect.arrayContaining([
+        'clerk_user_id',
+        'avatar_url',
+        'subscription_tier',
+        'is_active',
+        'created_at',
+        'updated_at',
+      ]),
+    );
   });
 
   it('shows an invited user who has not signed in yet with a null clerk_user_id', async () => {
     const org = await newOrg();
     const added = await addMember(org, org.owner, { email: newEmail(), role: 'viewer' });
     expect(added.status).toBe(201);
-    expect(added.body).toMatchObject({ organization_id: org.id, user: { clerk_user_id: null, is_active: true, subscription_tier: 'free' } });
+    expect(added.body).toMatchObject({
+      organization_id: org.id,
+      user: { clerk_user_id: null, is_active: true, subscription_tier: 'free' },
+    });
   });
 });
 
@@ -320,7 +366,15 @@ describe('members: pagination', () => {
     const bad = await api('GET', `/v1/orgs/${org.slug}/members?cursor=not-a-cursor`, { token: org.owner.token });
     expectProblem(bad, 400, 'invalid_request');
     expect(bad.body.errors).toEqual([expect.objectContaining({ path: 'cursor' })]);
-    expectProblem(await api('GET', `/v1/orgs/${org.slug}/members?limit=0`, { token: org.owner.token }), 400, 'invalid_request');
-    expectProblem(await api('GET', `/v1/orgs/${org.slug}/members?limit=101`, { token: org.owner.token }), 400, 'invalid_request');
+    expectProblem(
+      await api('GET', `/v1/orgs/${org.slug}/members?limit=0`, { token: org.owner.token }),
+      400,
+      'invalid_request',
+    );
+    expectProblem(
+      await api('GET', `/v1/orgs/${org.slug}/members?limit=101`, { token: org.owner.token }),
+      400,
+      'invalid_request',
+    );
   });
 });

@@ -11,7 +11,17 @@ import type { SubscriptionStatus } from '../src/db/enums';
 import { D1Sessions } from '../src/db/sessions';
 import { catalogDb } from '../src/db/shards';
 import { subscriptionEffect } from '../src/modules/billing/service';
-import { api, deliver, expectProblem, joinAs, newOrg, newUser, readResponse, usageEvent, type TestOrg } from './helpers';
+import {
+  api,
+  deliver,
+  expectProblem,
+  joinAs,
+  newOrg,
+  newUser,
+  readResponse,
+  usageEvent,
+  type TestOrg,
+} from './helpers';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const shards = [0, 1].map((n) => (env as unknown as Record<string, D1Database>)[`SHARD_${n}`]!);
@@ -19,7 +29,9 @@ const shards = [0, 1].map((n) => (env as unknown as Record<string, D1Database>)[
 /** Every shard table with an organization_id column, from the migrated schema itself. */
 async function tenantTableNames(): Promise<string[]> {
   // (D1 does not allow pragma_table_info: the column is found in the CREATE TABLE text.)
-  const { results } = await shards[0]!.prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name").all<{ name: string; sql: string }>();
+  const { results } = await shards[0]!
+    .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name")
+    .all<{ name: string; sql: string }>();
   return results.filter((table) => /[`"]organization_id[`"] /.test(table.sql)).map((table) => table.name);
 }
 
@@ -29,16 +41,22 @@ async function rowsOf(organizationId: string): Promise<Record<string, number>> {
   for (const table of await tenantTableNames()) {
     counts[table] = 0;
     for (const shard of shards) {
-      counts[table] += (await shard.prepare(`SELECT count(*) AS n FROM ${table} WHERE organization_id = ?`).bind(organizationId).first<{ n: number }>())!.n;
+      counts[table] += (await shard
+        .prepare(`SELECT count(*) AS n FROM ${table} WHERE organization_id = ?`)
+        .bind(organizationId)
+        .first<{ n: number }>())!.n;
     }
   }
   return counts;
 }
 
 const shardOf = async (organizationId: string) =>
-  (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(organizationId).first<{ shard: number }>())!.shard;
+  (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?')
+    .bind(organizationId)
+    .first<{ shard: number }>())!.shard;
 
-const objectsOf = async (organizationId: string) => (await env.ASSETS.list({ prefix: `orgs/${organizationId}/` })).objects.length;
+const objectsOf = async (organizationId: string) =>
+  (await env.ASSETS.list({ prefix: `orgs/${organizationId}/` })).objects.length;
 
 /** Content, a customer with a project and a task, an appointment, an asset, usage events: rows in most tables. */
 async function populate(org: TestOrg) {
@@ -50,25 +68,48 @@ async function populate(org: TestOrg) {
     return r.body;
   };
   const customer = await ok(api('POST', `/v1/orgs/${org.slug}/customers`, { token: t, body: { name: 'C' } }));
-  const project = await ok(api('POST', `/v1/orgs/${org.slug}/projects`, { token: t, body: { name: 'P', customer_id: customer.id } }));
+  const project = await ok(
+    api('POST', `/v1/orgs/${org.slug}/projects`, { token: t, body: { name: 'P', customer_id: customer.id } }),
+  );
   await ok(api('POST', `/v1/orgs/${org.slug}/projects/${project.id}/tasks`, { token: t, body: { title: 'T' } }));
-  const item = await ok(api('POST', `/v1/orgs/${org.slug}/content`, { token: t, body: { title: 'Post', content_type: 'blog_post' } }));
+  const item = await ok(
+    api('POST', `/v1/orgs/${org.slug}/content`, { token: t, body: { title: 'Post', content_type: 'blog_post' } }),
+  );
   await ok(api('POST', `/v1/orgs/${org.slug}/content/${item.id}/publish`, { token: t, body: {} }));
   const start = new Date(Date.now() + 86_400_000);
-  await ok(api('POST', `/v1/orgs/${org.slug}/appointments`, {
-    token: t, body: { title: 'A', start_time: start.toISOString(), end_time: new Date(start.getTime() + 3_600_000).toISOString() },
-  }));
-  await ok(SELF.fetch(`https://strive.test/v1/orgs/${org.slug}/assets?name=a.txt`, {
-    method: 'POST', headers: { authorization: `Bearer ${t}`, 'content-type': 'text/plain' }, body: 'bytes',
-  }).then(readResponse));
-  await countOnShard(shards[shard]!, [usageEvent(org.id, shard), usageEvent(org.id, shard, { resource_type: 'storage' })]);
+  await ok(
+    api('POST', `/v1/orgs/${org.slug}/appointments`, {
+      token: t,
+      body: {
+        title: 'A',
+        start_time: start.toISOString(),
+        end_time: new Date(start.getTime() + 3_600_000).toISOString(),
+      },
+    }),
+  );
+  await ok(
+    SELF.fetch(`https://strive.test/v1/orgs/${org.slug}/assets?name=a.txt`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t}`, 'content-type': 'text/plain' },
+      body: 'bytes',
+    }).then(readResponse),
+  );
+  await countOnShard(shards[shard]!, [
+    usageEvent(org.id, shard),
+    usageEvent(org.id, shard, { resource_type: 'storage' }),
+  ]);
   const dead = usageEvent(org.id, shard);
-  await env.CATALOG.prepare("INSERT INTO usage_dead_letters (id, organization_id, event, reason, attempts) VALUES (?, ?, ?, 'test', 5)")
-    .bind(dead.id, org.id, JSON.stringify(dead)).run();
+  await env.CATALOG.prepare(
+    "INSERT INTO usage_dead_letters (id, organization_id, event, reason, attempts) VALUES (?, ?, ?, 'test', 5)",
+  )
+    .bind(dead.id, org.id, JSON.stringify(dead))
+    .run();
 }
 
 const deadLettersOf = (organizationId: string) =>
-  env.CATALOG.prepare('SELECT count(*) AS n FROM usage_dead_letters WHERE organization_id = ?').bind(organizationId).first('n');
+  env.CATALOG.prepare('SELECT count(*) AS n FROM usage_dead_letters WHERE organization_id = ?')
+    .bind(organizationId)
+    .first('n');
 
 describe('deleting an organization', () => {
   it('names every shard table with an organization_id', async () => {
@@ -86,7 +127,17 @@ describe('deleting an organization', () => {
     // open; and the other organization's rows must hold still to be compared.
     await sleep(2500);
     const before = await rowsOf(org.id);
-    for (const table of ['assets', 'usage_events', 'usage_tracking', 'content', 'customers', 'projects', 'tasks', 'appointments', 'activity_logs']) {
+    for (const table of [
+      'assets',
+      'usage_events',
+      'usage_tracking',
+      'content',
+      'customers',
+      'projects',
+      'tasks',
+      'appointments',
+      'activity_logs',
+    ]) {
       expect(before[table], table).toBeGreaterThan(0);
     }
     expect(await objectsOf(org.id)).toBe(1);
@@ -95,15 +146,26 @@ describe('deleting an organization', () => {
 
     const res = await api('DELETE', `/v1/orgs/${org.slug}`, { token: org.owner.token });
     expect(res.status).toBe(204);
-    expect(Object.values(await rowsOf(org.id)).every((n) => n === 0), JSON.stringify(await rowsOf(org.id))).toBe(true);
+    expect(
+      Object.values(await rowsOf(org.id)).every((n) => n === 0),
+      JSON.stringify(await rowsOf(org.id)),
+    ).toBe(true);
     expect(await objectsOf(org.id)).toBe(0);
-    expect(await env.CATALOG.prepare('SELECT count(*) AS n FROM organizations WHERE id = ?').bind(org.id).first('n')).toBe(0);
+    expect(
+      await env.CATALOG.prepare('SELECT count(*) AS n FROM organizations WHERE id = ?').bind(org.id).first('n'),
+    ).toBe(0);
     expect(await deadLettersOf(org.id)).toBe(0);
     // An event queued before the deletion and delivered after it (like the DELETE's own
     // api_calls event) is acknowledged and counts nothing.
-    const late = await deliver('strive-usage', [usageEvent(org.id, shard), usageEvent(org.id, shard, { resource_type: 'storage' })]);
+    const late = await deliver('strive-usage', [
+      usageEvent(org.id, shard),
+      usageEvent(org.id, shard, { resource_type: 'storage' }),
+    ]);
     expect(late.acked).toEqual([0, 1]);
-    expect(Object.values(await rowsOf(org.id)).every((n) => n === 0), JSON.stringify(await rowsOf(org.id))).toBe(true);
+    expect(
+      Object.values(await rowsOf(org.id)).every((n) => n === 0),
+      JSON.stringify(await rowsOf(org.id)),
+    ).toBe(true);
     expectProblem(await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token }), 404, 'not_found');
 
     expect(await rowsOf(other.id)).toEqual(othersRows);
@@ -114,7 +176,9 @@ describe('deleting an organization', () => {
   it('deletes R2 objects a page (1000 keys) at a time, orphans included', async () => {
     const org = await newOrg();
     // Objects no row names (an asset whose object delete failed) go too, past one list page.
-    await Promise.all(Array.from({ length: 1005 }, (_, n) => env.ASSETS.put(`orgs/${org.id}/assets/orphan-${n}/x.txt`, 'x')));
+    await Promise.all(
+      Array.from({ length: 1005 }, (_, n) => env.ASSETS.put(`orgs/${org.id}/assets/orphan-${n}/x.txt`, 'x')),
+    );
     expect((await api('DELETE', `/v1/orgs/${org.slug}`, { token: org.owner.token })).status).toBe(204);
     expect(await objectsOf(org.id)).toBe(0);
   });
@@ -122,7 +186,10 @@ describe('deleting an organization', () => {
 
 describe('the public cache and the organization', () => {
   async function published(org: TestOrg) {
-    const item = await api('POST', `/v1/orgs/${org.slug}/content`, { token: org.owner.token, body: { title: 'Hello', content_type: 'blog_post' } });
+    const item = await api('POST', `/v1/orgs/${org.slug}/content`, {
+      token: org.owner.token,
+      body: { title: 'Hello', content_type: 'blog_post' },
+    });
     await api('POST', `/v1/orgs/${org.slug}/content/${item.body.id}/publish`, { token: org.owner.token, body: {} });
   }
   const warm = async (slug: string) => {
@@ -137,8 +204,11 @@ describe('the public cache and the organization', () => {
     await published(org);
     await warm(org.slug);
     const renamed = `${org.slug}-new`;
-    expect((await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { slug: renamed } })).status).toBe(200);
-    for (const path of ['/content', '/content/hello', '/feed.xml']) expectProblem(await api('GET', `/v1/public/${org.slug}${path}`), 404, 'not_found');
+    expect(
+      (await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { slug: renamed } })).status,
+    ).toBe(200);
+    for (const path of ['/content', '/content/hello', '/feed.xml'])
+      expectProblem(await api('GET', `/v1/public/${org.slug}${path}`), 404, 'not_found');
     expect((await api('GET', `/v1/public/${renamed}/content/hello`)).status).toBe(200);
     expect((await api('GET', `/v1/public/${renamed}/content`)).body.data).toHaveLength(1);
   });
@@ -147,7 +217,9 @@ describe('the public cache and the organization', () => {
     const org = await newOrg();
     await published(org);
     await warm(org.slug);
-    expect((await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { name: 'Renamed & Co' } })).status).toBe(200);
+    expect(
+      (await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { name: 'Renamed & Co' } })).status,
+    ).toBe(200);
     expect((await api('GET', `/v1/public/${org.slug}/feed.xml`)).body).toContain('<title>Renamed &amp; Co</title>');
   });
 
@@ -156,7 +228,8 @@ describe('the public cache and the organization', () => {
     await published(org);
     await warm(org.slug);
     expect((await api('DELETE', `/v1/orgs/${org.slug}`, { token: org.owner.token })).status).toBe(204);
-    for (const path of ['/content', '/content/hello', '/feed.xml']) expectProblem(await api('GET', `/v1/public/${org.slug}${path}`), 404, 'not_found');
+    for (const path of ['/content', '/content/hello', '/feed.xml'])
+      expectProblem(await api('GET', `/v1/public/${org.slug}${path}`), 404, 'not_found');
   });
 });
 
@@ -169,18 +242,44 @@ describe("the organization's fields (SCHEMA.md)", () => {
     const settings = { timezone: 'Europe/Paris', locale: 'fr', features: { kanban: true } };
     const created = await api('POST', '/v1/orgs', {
       token: owner.token,
-      body: { name: 'Fields Inc.', slug, description: 'All of them.', settings, billing_email: ' Billing@Fields.TEST ' },
+      body: {
+        name: 'Fields Inc.',
+        slug,
+        description: 'All of them.',
+        settings,
+        billing_email: ' Billing@Fields.TEST ',
+      },
     });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
-    expect(created.body).toMatchObject({ slug, settings, billing_email: 'billing@fields.test', subscription_status: 'active' });
+    expect(created.body).toMatchObject({
+      slug,
+      settings,
+      billing_email: 'billing@fields.test',
+      subscription_status: 'active',
+    });
     // A viewer reads the row as the schema has it; the shard, the creator and Stripe's ids stay inside.
     const org = { id: created.body.id, slug, owner };
     const viewer = await joinAs(org, 'viewer');
-    await env.CATALOG.prepare("UPDATE organizations SET stripe_customer_id = 'cus_internal', stripe_checkout_session_id = 'cs_internal' WHERE id = ?").bind(org.id).run();
+    await env.CATALOG.prepare(
+      "UPDATE organizations SET stripe_customer_id = 'cus_internal', stripe_checkout_session_id = 'cs_internal' WHERE id = ?",
+    )
+      .bind(org.id)
+      .run();
     const read = await api('GET', `/v1/orgs/${slug}`, { token: viewer.token });
     expect(read.status).toBe(200);
     expect(Object.keys(read.body).sort()).toEqual([
-      'billing_email', 'created_at', 'description', 'id', 'logo_url', 'name', 'role', 'settings', 'slug', 'subscription_status', 'updated_at', 'website',
+      'billing_email',
+      'created_at',
+      'description',
+      'id',
+      'logo_url',
+      'name',
+      'role',
+      'settings',
+      'slug',
+      'subscription_status',
+      'updated_at',
+      'website',
     ]);
     expect(JSON.stringify(read.body)).not.toContain('_internal');
   });
@@ -188,23 +287,42 @@ describe("the organization's fields (SCHEMA.md)", () => {
   it('lets whoever may edit the organization change billing_email, validated as an email; a viewer may not', async () => {
     const org = await newOrg();
     const viewer = await joinAs(org, 'viewer');
-    const patched = await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { billing_email: 'accounts@example.com' } });
+    const patched = await api('PATCH', `/v1/orgs/${org.slug}`, {
+      token: org.owner.token,
+      body: { billing_email: 'accounts@example.com' },
+    });
     expect(patched.body.billing_email).toBe('accounts@example.com');
-    const invalid = await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { billing_email: 'not an email' } });
+    const invalid = await api('PATCH', `/v1/orgs/${org.slug}`, {
+      token: org.owner.token,
+      body: { billing_email: 'not an email' },
+    });
     expectProblem(invalid, 400, 'invalid_request');
     expect(invalid.body.errors[0].path).toBe('billing_email');
-    expectProblem(await api('PATCH', `/v1/orgs/${org.slug}`, { token: viewer.token, body: { billing_email: 'mine@example.com' } }), 403, 'forbidden');
-    expect((await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { billing_email: null } })).body.billing_email).toBeNull();
+    expectProblem(
+      await api('PATCH', `/v1/orgs/${org.slug}`, { token: viewer.token, body: { billing_email: 'mine@example.com' } }),
+      403,
+      'forbidden',
+    );
+    expect(
+      (await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { billing_email: null } })).body
+        .billing_email,
+    ).toBeNull();
   });
 
   it('refuses settings over 16 KB or not an object, on create as on PATCH', async () => {
     const org = await newOrg();
     const big = { notes: 'x'.repeat(17_000) };
-    for (const [method, path] of [['POST', '/v1/orgs'], ['PATCH', `/v1/orgs/${org.slug}`]] as const) {
+    for (const [method, path] of [
+      ['POST', '/v1/orgs'],
+      ['PATCH', `/v1/orgs/${org.slug}`],
+    ] as const) {
       for (const settings of [big, ['a'], 'nope']) {
         const res = await api(method, path, { token: org.owner.token, body: { name: 'Too much', settings } });
         expectProblem(res, 400, 'invalid_request');
-        expect(res.body.errors.map((e: { path: string }) => e.path), method).toContain('settings');
+        expect(
+          res.body.errors.map((e: { path: string }) => e.path),
+          method,
+        ).toContain('settings');
       }
     }
   });
@@ -212,15 +330,28 @@ describe("the organization's fields (SCHEMA.md)", () => {
   it('refuses subscription_status with a 400 that says it is derived, and derives trial, active and inactive from the subscription', async () => {
     const org = await newOrg();
     for (const value of ['active', 'inactive', 'trial']) {
-      for (const [method, path] of [['POST', '/v1/orgs'], ['PATCH', `/v1/orgs/${org.slug}`]] as const) {
-        const res = await api(method, path, { token: org.owner.token, body: { name: 'Derived', subscription_status: value } });
+      for (const [method, path] of [
+        ['POST', '/v1/orgs'],
+        ['PATCH', `/v1/orgs/${org.slug}`],
+      ] as const) {
+        const res = await api(method, path, {
+          token: org.owner.token,
+          body: { name: 'Derived', subscription_status: value },
+        });
         expectProblem(res, 400, 'invalid_request');
         expect(res.body.errors).toEqual([{ path: 'subscription_status', message: expect.stringContaining(DERIVED) }]);
       }
     }
     const statusAfter = async (status: string) => {
       const catalog = catalogDb(env, D1Sessions.primary(env));
-      await catalog.batch([...subscriptionEffect(catalog, org.id, { status: status as SubscriptionStatus }, { kind: 'checkout', subscriptionId: 'sub_x' })]);
+      await catalog.batch([
+        ...subscriptionEffect(
+          catalog,
+          org.id,
+          { status: status as SubscriptionStatus },
+          { kind: 'checkout', subscriptionId: 'sub_x' },
+        ),
+      ]);
       return (await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token })).body.subscription_status;
     };
     expect(await statusAfter('trialing')).toBe('trial');
@@ -235,10 +366,16 @@ describe('organizations a user owns', () => {
   /** POST /v1/orgs on a worker whose MAX_OWNED_ORGANIZATIONS is `max`. */
   async function create(token: string, max: string) {
     const ctx = createExecutionContext();
-    const response = await createApp().request('https://strive.test/v1/orgs', {
-      method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: `Owned ${crypto.randomUUID().slice(0, 8)}` }),
-    }, { ...env, MAX_OWNED_ORGANIZATIONS: max }, ctx);
+    const response = await createApp().request(
+      'https://strive.test/v1/orgs',
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: `Owned ${crypto.randomUUID().slice(0, 8)}` }),
+      },
+      { ...env, MAX_OWNED_ORGANIZATIONS: max },
+      ctx,
+    );
     await waitOnExecutionContext(ctx);
     return readResponse(response);
   }
@@ -251,7 +388,11 @@ describe('organizations a user owns', () => {
       expectProblem(refused, 403, 'forbidden');
       expect(refused.body.detail).toContain('You own 2 organizations');
     }
-    const owned = await env.CATALOG.prepare("SELECT count(*) AS n FROM organization_members WHERE user_id = ? AND role = 'owner'").bind(user.id).first<{ n: number }>();
+    const owned = await env.CATALOG.prepare(
+      "SELECT count(*) AS n FROM organization_members WHERE user_id = ? AND role = 'owner'",
+    )
+      .bind(user.id)
+      .first<{ n: number }>();
     expect(owned!.n).toBe(2);
     const orphans = await env.CATALOG.prepare(
       'SELECT count(*) AS n FROM subscriptions WHERE organization_id NOT IN (SELECT id FROM organizations)',

@@ -4,16 +4,23 @@ import { api, expectProblem, newOrg, type TestOrg } from './helpers';
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function post(org: TestOrg, body: Record<string, unknown>, publish?: { published_at?: string }) {
-  const created = await api('POST', `/v1/orgs/${org.slug}/content`, { token: org.owner.token, body: { content_type: 'blog_post', ...body } });
+  const created = await api('POST', `/v1/orgs/${org.slug}/content`, {
+    token: org.owner.token,
+    body: { content_type: 'blog_post', ...body },
+  });
   expect(created.status, JSON.stringify(created.body)).toBe(201);
   if (publish) {
-    const published = await api('POST', `/v1/orgs/${org.slug}/content/${created.body.id}/publish`, { token: org.owner.token, body: publish });
+    const published = await api('POST', `/v1/orgs/${org.slug}/content/${created.body.id}/publish`, {
+      token: org.owner.token,
+      body: publish,
+    });
     expect(published.status, JSON.stringify(published.body)).toBe(200);
   }
   return created.body as { id: string; slug: string };
 }
 
-const pub = (org: TestOrg, path: string, headers?: Record<string, string>) => api('GET', `/v1/public/${org.slug}${path}`, { headers });
+const pub = (org: TestOrg, path: string, headers?: Record<string, string>) =>
+  api('GET', `/v1/public/${org.slug}${path}`, { headers });
 const slugsOf = (res: { body: { data: { slug: string }[] } }) => res.body.data.map((item) => item.slug);
 
 describe('public content', () => {
@@ -24,7 +31,12 @@ describe('public content', () => {
     expect(miss.status, JSON.stringify(miss.body)).toBe(200);
     expect(miss.roundTrips).toBe(2); // the catalog's slug → shard look-up, then the shard
     expect(miss.headers.get('x-cache')).toBe('miss');
-    expect(miss.body).toMatchObject({ slug: 'hello-world', title: 'Hello <World>', excerpt: 'E', html: '<p>Hi <strong>there</strong></p>' });
+    expect(miss.body).toMatchObject({
+      slug: 'hello-world',
+      title: 'Hello <World>',
+      excerpt: 'E',
+      html: '<p>Hi <strong>there</strong></p>',
+    });
     expect(miss.body).not.toHaveProperty('content');
     expect(miss.body).not.toHaveProperty('author_id');
 
@@ -44,7 +56,9 @@ describe('public content', () => {
     expect(fragment.headers.get('content-type')).toBe('text/html; charset=utf-8');
     expect(fragment.headers.get('content-security-policy')).toContain("default-src 'none'");
     expect(fragment.headers.get('content-security-policy')).toContain('sandbox');
-    expect(fragment.body).toBe('<article class="strive-content" data-strive-slug="hello-world"><h1>Hello &lt;World&gt;</h1>\n<p>Hi <strong>there</strong></p>\n</article>');
+    expect(fragment.body).toBe(
+      '<article class="strive-content" data-strive-slug="hello-world"><h1>Hello &lt;World&gt;</h1>\n<p>Hi <strong>there</strong></p>\n</article>',
+    );
     expect((await pub(org, '/content/hello-world?format=html')).roundTrips).toBe(0);
   });
 
@@ -64,7 +78,7 @@ describe('public content', () => {
     expect((await pub(org, '/content', { 'if-none-match': `W/${list.headers.get('etag')}` })).status).toBe(304);
   });
 
-  it('never shows drafts, archived items or another organization\'s content; unknown organizations are 404', async () => {
+  it("never shows drafts, archived items or another organization's content; unknown organizations are 404", async () => {
     const org = await newOrg();
     const other = await newOrg();
     await post(org, { title: 'Draft' });
@@ -72,7 +86,8 @@ describe('public content', () => {
     await api('POST', `/v1/orgs/${org.slug}/content/${archived.id}/archive`, { token: org.owner.token });
     await post(other, { title: 'Theirs' }, {});
     expect(slugsOf(await pub(org, '/content'))).toEqual([]);
-    for (const slug of ['draft', 'archived', 'theirs']) expectProblem(await pub(org, `/content/${slug}`), 404, 'not_found');
+    for (const slug of ['draft', 'archived', 'theirs'])
+      expectProblem(await pub(org, `/content/${slug}`), 404, 'not_found');
     expectProblem(await api('GET', '/v1/public/no-such-org/content'), 404, 'not_found');
     expectProblem(await api('GET', '/v1/public/no-such-org/content/x'), 404, 'not_found');
     expectProblem(await api('GET', '/v1/public/no-such-org/feed.xml'), 404, 'not_found');
@@ -113,7 +128,10 @@ describe('public content', () => {
     expect((await pub(org, '/feed.xml')).body).toContain('<title>News</title>');
 
     await prime();
-    const edited = await api('PATCH', `/v1/orgs/${org.slug}/content/${item.id}`, { token: t, body: { title: 'News!', content: 'v2' } });
+    const edited = await api('PATCH', `/v1/orgs/${org.slug}/content/${item.id}`, {
+      token: t,
+      body: { title: 'News!', content: 'v2' },
+    });
     expect(edited.status).toBe(200);
     expect((await pub(org, '/content/news')).body).toMatchObject({ title: 'News!', html: '<p>v2</p>' });
     expect((await pub(org, '/content/news?format=html')).body).toContain('<p>v2</p>');
@@ -140,7 +158,10 @@ describe('public content', () => {
     await post(org, { title: 'Live' }, {});
     const draft = await post(org, { title: 'Draft' });
     await pub(org, '/content');
-    await api('PATCH', `/v1/orgs/${org.slug}/content/${draft.id}`, { token: org.owner.token, body: { content: 'more' } });
+    await api('PATCH', `/v1/orgs/${org.slug}/content/${draft.id}`, {
+      token: org.owner.token,
+      body: { content: 'more' },
+    });
     expect((await pub(org, '/content')).roundTrips).toBe(0);
   });
 
@@ -164,7 +185,15 @@ describe('public content', () => {
 
   it('serves RSS 2.0 of blog posts with every text escaped', async () => {
     const org = await newOrg();
-    await post(org, { title: 'Fish & <Chips>', excerpt: '"quoted" & \'single\'', seo_meta: { canonical_url: 'https://acme.test/a?b=1&c=2' } }, {});
+    await post(
+      org,
+      {
+        title: 'Fish & <Chips>',
+        excerpt: '"quoted" & \'single\'',
+        seo_meta: { canonical_url: 'https://acme.test/a?b=1&c=2' },
+      },
+      {},
+    );
     await post(org, { title: 'Second', content: '<b>bold</b>' }, {});
     await post(org, { title: 'A page', content_type: 'page' }, {});
     const feed = await pub(org, '/feed.xml');
@@ -246,7 +275,10 @@ describe('public content', () => {
     const paged: string[] = [];
     let cursor: string | null = null;
     do {
-      const page: Awaited<ReturnType<typeof pub>> = await pub(org, `/content?type=blog_post&limit=1${cursor ? `&cursor=${cursor}` : ''}`);
+      const page: Awaited<ReturnType<typeof pub>> = await pub(
+        org,
+        `/content?type=blog_post&limit=1${cursor ? `&cursor=${cursor}` : ''}`,
+      );
       expect(page.status, JSON.stringify(page.body)).toBe(200);
       paged.push(...slugsOf(page));
       cursor = page.body.next_cursor;

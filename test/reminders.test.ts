@@ -1,4 +1,11 @@
-import { createExecutionContext, createMessageBatch, createScheduledController, env, fetchMock, getQueueResult } from 'cloudflare:test';
+import {
+  createExecutionContext,
+  createMessageBatch,
+  createScheduledController,
+  env,
+  fetchMock,
+  getQueueResult,
+} from 'cloudflare:test';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import worker from '../src/index';
 import type { NotificationMessage } from '../src/modules/appointments/reminders';
@@ -11,7 +18,9 @@ const HOUR = 60 * MINUTE;
 function recordingEnv(options: { fail?: boolean } = {}) {
   const sent: NotificationMessage[] = [];
   const queue = {
-    send: async () => { throw new Error('use sendBatch'); },
+    send: async () => {
+      throw new Error('use sendBatch');
+    },
     sendBatch: async (messages: Iterable<MessageSendRequest<NotificationMessage>>) => {
       if (options.fail) throw new Error('queue unavailable');
       for (const m of messages) sent.push(m.body);
@@ -29,13 +38,21 @@ describe('appointment reminders', () => {
     const start = Date.now() + startsIn;
     const res = await api('POST', `/v1/orgs/${org.slug}/appointments`, {
       token: org.owner.token,
-      body: { title, start_time: new Date(start).toISOString(), end_time: new Date(start + 30 * MINUTE).toISOString(), ...extra },
+      body: {
+        title,
+        start_time: new Date(start).toISOString(),
+        end_time: new Date(start + 30 * MINUTE).toISOString(),
+        ...extra,
+      },
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     return res.body;
   };
   const ours = (sent: NotificationMessage[]) =>
-    sent.filter((m) => m.event.organization_id === org.id).map((m) => [m.event.data.appointment.title, m.event.data.window]).sort();
+    sent
+      .filter((m) => m.event.organization_id === org.id)
+      .map((m) => [m.event.data.appointment.title, m.event.data.window])
+      .sort();
 
   beforeAll(async () => {
     org = await newOrg();
@@ -46,30 +63,51 @@ describe('appointment reminders', () => {
     const today = await book('today', 5 * HOUR);
     await book('in two days', 48 * HOUR);
     const cancelled = await book('cancelled', 2 * HOUR);
-    await api('PATCH', `/v1/orgs/${org.slug}/appointments/${cancelled.id}`, { token: org.owner.token, body: { status: 'cancelled' } });
+    await api('PATCH', `/v1/orgs/${org.slug}/appointments/${cancelled.id}`, {
+      token: org.owner.token,
+      body: { status: 'cancelled' },
+    });
 
     const { env: testEnv, sent } = recordingEnv();
     const now = Date.now();
     // A doubled run (two at once) and a later, overlapping one.
     await Promise.all([runCron(testEnv, now), runCron(testEnv, now)]);
     await runCron(testEnv, now + 5 * MINUTE);
-    expect(ours(sent)).toEqual([['soon', '1h'], ['today', '24h']]);
+    expect(ours(sent)).toEqual([
+      ['soon', '1h'],
+      ['today', '24h'],
+    ]);
 
     const reminder = sent.find((m) => m.event.data.appointment.id === soon.id)!;
     expect(reminder.event).toMatchObject({
-      type: 'appointment.reminder', organization_id: org.id,
-      data: { window: '1h', appointment: { id: soon.id, title: 'soon', start_time: soon.start_time, end_time: soon.end_time, status: 'scheduled' } },
+      type: 'appointment.reminder',
+      organization_id: org.id,
+      data: {
+        window: '1h',
+        appointment: {
+          id: soon.id,
+          title: 'soon',
+          start_time: soon.start_time,
+          end_time: soon.end_time,
+          status: 'scheduled',
+        },
+      },
     });
     expect(reminder.event.id).toMatch(/^[0-9a-f-]{36}$/);
     // The appointment records which reminder went out, and when it was queued.
-    const remindersSent = async (id: string) => (await api('GET', `/v1/orgs/${org.slug}/appointments/${id}`, { token: org.owner.token })).body.reminders_sent;
+    const remindersSent = async (id: string) =>
+      (await api('GET', `/v1/orgs/${org.slug}/appointments/${id}`, { token: org.owner.token })).body.reminders_sent;
     const sentAt = expect.stringMatching(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
     expect(await remindersSent(soon.id)).toEqual({ '24h': null, '1h': sentAt });
     expect(await remindersSent(today.id)).toEqual({ '24h': sentAt, '1h': null });
 
     // An hour before 'today' starts, its 1 h reminder follows; nothing else again.
     await runCron(testEnv, now + 4 * HOUR + 5 * MINUTE);
-    expect(ours(sent)).toEqual([['soon', '1h'], ['today', '1h'], ['today', '24h']]);
+    expect(ours(sent)).toEqual([
+      ['soon', '1h'],
+      ['today', '1h'],
+      ['today', '24h'],
+    ]);
     const both = await remindersSent(today.id);
     expect(both).toEqual({ '24h': sentAt, '1h': sentAt });
     expect(both['1h'] >= both['24h']).toBe(true);
@@ -82,20 +120,26 @@ describe('appointment reminders', () => {
     expect(ours(sent)).toEqual([['moved', '24h']]);
     const start = Date.now() + 20 * HOUR;
     const patched = await api('PATCH', `/v1/orgs/${org.slug}/appointments/${moved.id}`, {
-      token: org.owner.token, body: { start_time: new Date(start).toISOString(), end_time: new Date(start + HOUR).toISOString() },
+      token: org.owner.token,
+      body: { start_time: new Date(start).toISOString(), end_time: new Date(start + HOUR).toISOString() },
     });
     expect(patched.body.reminders_sent).toEqual({ '24h': null, '1h': null });
     await runCron(testEnv, Date.now());
-    expect(ours(sent)).toEqual([['moved', '24h'], ['moved', '24h']]);
-    expect(sent.filter((m) => m.event.data.appointment.id === moved.id).map((m) => m.event.data.appointment.start_time))
-      .toEqual([moved.start_time, patched.body.start_time]);
+    expect(ours(sent)).toEqual([
+      ['moved', '24h'],
+      ['moved', '24h'],
+    ]);
+    expect(
+      sent.filter((m) => m.event.data.appointment.id === moved.id).map((m) => m.event.data.appointment.start_time),
+    ).toEqual([moved.start_time, patched.body.start_time]);
   });
 
   it('keeps the two reminders of an appointment more than an hour apart, at the exact window edges', async () => {
     org = await newOrg();
     const { env: testEnv, sent } = recordingEnv();
     // Appointments days apart, so that each run's 24 h range holds one of them only.
-    const startOf = async (title: string, days: number) => Date.parse((await book(title, (10 + 3 * days) * 24 * HOUR)).start_time);
+    const startOf = async (title: string, days: number) =>
+      Date.parse((await book(title, (10 + 3 * days) * 24 * HOUR)).start_time);
     const runs = async (start: number, offsets: number[]) => {
       for (const offset of offsets) await runCron(testEnv, start - offset);
     };
@@ -107,7 +151,10 @@ describe('appointment reminders', () => {
     await runs(edges, [2 * HOUR, HOUR + 1, 0]);
     expect(ours(sent)).toEqual([['edges', '24h']]);
     await runs(edges, [HOUR]);
-    expect(ours(sent)).toEqual([['edges', '1h'], ['edges', '24h']]);
+    expect(ours(sent)).toEqual([
+      ['edges', '1h'],
+      ['edges', '24h'],
+    ]);
 
     // Booked 61 to 65 minutes ahead (and up to 2 h): the 1 h reminder only, once its window opens.
     const booked65 = await startOf('booked 65 min ahead', 1);
@@ -127,7 +174,7 @@ describe('appointment reminders', () => {
     ]);
   });
 
-  it('leaves a dead run\'s 24 h claim unsent once the appointment has come within 2 h: the 1 h reminder follows', async () => {
+  it("leaves a dead run's 24 h claim unsent once the appointment has come within 2 h: the 1 h reminder follows", async () => {
     const start = Date.parse((await book('late claim', 30 * 24 * HOUR)).start_time);
     await expect(runCron(recordingEnv({ fail: true }).env, start - 2 * HOUR - 5 * MINUTE)).rejects.toThrow();
     const { env: testEnv, sent } = recordingEnv();
@@ -164,30 +211,48 @@ describe('the appointment webhook', () => {
 
   async function verify(secret: string, body: string, header: string) {
     const { t, v1 } = Object.fromEntries(header.split(',').map((part) => part.split('='))) as { t: string; v1: string };
-    const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+    const key = await crypto.subtle.importKey(
+      'raw',
+      new TextEncoder().encode(secret),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['verify'],
+    );
     const mac = Uint8Array.from(v1.match(/../g)!.map((h) => parseInt(h, 16)));
     expect(Math.abs(Number(t) - Date.now() / 1000)).toBeLessThan(300);
     return crypto.subtle.verify('HMAC', key, mac, new TextEncoder().encode(`${t}.${body}`));
   }
 
-  const shardOf = async (id: string) => (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(id).first<{ shard: number }>())!.shard;
+  const shardOf = async (id: string) =>
+    (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(id).first<{ shard: number }>())!
+      .shard;
   type Reminded = NotificationMessage['event']['data']['appointment'];
   /** A reminder as the cron job queues it, of `appointment` as it was then. */
   const message = async (o: TestOrg, id: string, appointment: Reminded): Promise<NotificationMessage> => ({
     shard: await shardOf(o.id),
-    event: { id, type: 'appointment.reminder', created_at: new Date().toISOString(), organization_id: o.id, data: { window: '1h', appointment } },
+    event: {
+      id,
+      type: 'appointment.reminder',
+      created_at: new Date().toISOString(),
+      organization_id: o.id,
+      data: { window: '1h', appointment },
+    },
   });
   const appointment = async (o: TestOrg, title: string, startsIn: number): Promise<Reminded> => {
     const start = Date.now() + startsIn;
     const res = await api('POST', `/v1/orgs/${o.slug}/appointments`, {
-      token: o.owner.token, body: { title, start_time: new Date(start).toISOString(), end_time: new Date(start + HOUR).toISOString() },
+      token: o.owner.token,
+      body: { title, start_time: new Date(start).toISOString(), end_time: new Date(start + HOUR).toISOString() },
     });
     expect(res.status, JSON.stringify(res.body)).toBe(201);
     const { id, description, start_time, end_time, status, location, meeting_url, customer_id, assigned_to } = res.body;
     return { id, title, description, start_time, end_time, status, location, meeting_url, customer_id, assigned_to };
   };
   const consume = async (messages: NotificationMessage[], bindings: object = env) => {
-    const batch = createMessageBatch<NotificationMessage>('strive-notifications', messages.map((body, i) => ({ id: `m${i + 1}`, timestamp: new Date(), attempts: 1, body })));
+    const batch = createMessageBatch<NotificationMessage>(
+      'strive-notifications',
+      messages.map((body, i) => ({ id: `m${i + 1}`, timestamp: new Date(), attempts: 1, body })),
+    );
     const ctx = createExecutionContext();
     await worker.queue!(batch as never, bindings as never, ctx);
     return getQueueResult(batch, ctx);
@@ -198,7 +263,11 @@ describe('the appointment webhook', () => {
     const member = await joinAs(org, 'member');
     const path = `/v1/orgs/${org.slug}/appointments/webhook`;
     expectProblem(await api('GET', path, { token: org.owner.token }), 404, 'not_found');
-    expectProblem(await api('PUT', path, { token: member.token, body: { url: 'https://hooks.example.com/x' } }), 403, 'forbidden');
+    expectProblem(
+      await api('PUT', path, { token: member.token, body: { url: 'https://hooks.example.com/x' } }),
+      403,
+      'forbidden',
+    );
     const put = await api('PUT', path, { token: org.owner.token, body: { url: 'https://hooks.example.com/x' } });
     expect(put.status, JSON.stringify(put.body)).toBe(200);
     expect(put.body.secret).toMatch(/^whsec_[A-Za-z0-9_-]{43}$/);
@@ -206,30 +275,64 @@ describe('the appointment webhook', () => {
     const again = await api('PUT', path, { token: org.owner.token, body: { url: 'https://hooks.example.com/y' } });
     expect(again.body.secret).not.toBe(put.body.secret);
     const got = await api('GET', path, { token: org.owner.token });
-    expect(got.body).toEqual({ url: 'https://hooks.example.com/y', created_at: put.body.created_at, updated_at: again.body.updated_at });
-    const log = await api('GET', `/v1/orgs/${org.slug}/activity?resource_type=appointment_webhook`, { token: org.owner.token });
+    expect(got.body).toEqual({
+      url: 'https://hooks.example.com/y',
+      created_at: put.body.created_at,
+      updated_at: again.body.updated_at,
+    });
+    const log = await api('GET', `/v1/orgs/${org.slug}/activity?resource_type=appointment_webhook`, {
+      token: org.owner.token,
+    });
     expect(JSON.stringify(log.body)).not.toContain(put.body.secret);
-    expect(log.body.data.map((r: { action: string }) => r.action)).toEqual(['appointment_webhook.update', 'appointment_webhook.update']);
+    expect(log.body.data.map((r: { action: string }) => r.action)).toEqual([
+      'appointment_webhook.update',
+      'appointment_webhook.update',
+    ]);
     expect((await api('DELETE', path, { token: org.owner.token })).status).toBe(204);
     expectProblem(await api('DELETE', path, { token: org.owner.token }), 404, 'not_found');
-    const deleted = await api('GET', `/v1/orgs/${org.slug}/activity?action=appointment_webhook.delete`, { token: org.owner.token });
+    const deleted = await api('GET', `/v1/orgs/${org.slug}/activity?action=appointment_webhook.delete`, {
+      token: org.owner.token,
+    });
     expect(deleted.body.data[0].old_data).toEqual({ url: 'https://hooks.example.com/y' });
   });
 
   it('is refused a URL that is not https to a public host name', async () => {
     const org = await newOrg();
-    const put = (url: string) => api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url } });
+    const put = (url: string) =>
+      api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url } });
     const refused = [
-      'http://hooks.example.com/x', 'ftp://hooks.example.com', 'not a url',
-      'https://localhost/x', 'https://127.0.0.1/x', 'https://2130706433/x', 'https://10.0.0.5/x', 'https://192.168.1.1/x',
-      'https://169.254.169.254/latest/meta-data', 'https://[::1]/x', 'https://[fd00::1]/x',
-      'https://metadata.google.internal/computeMetadata', 'https://HOOKS.INTERNAL/x', 'https://hooks.internal./x',
-      'https://printer.local/x', 'https://app.localhost/x', 'https://router.home.arpa/x', 'https://home.arpa/x',
+      'http://hooks.example.com/x',
+      'ftp://hooks.example.com',
+      'not a url',
+      'https://localhost/x',
+      'https://127.0.0.1/x',
+      'https://2130706433/x',
+      'https://10.0.0.5/x',
+      'https://192.168.1.1/x',
+      'https://169.254.169.254/latest/meta-data',
+      'https://[::1]/x',
+      'https://[fd00::1]/x',
+      'https://metadata.google.internal/computeMetadata',
+      'https://HOOKS.INTERNAL/x',
+      'https://hooks.internal./x',
+      'https://printer.local/x',
+      'https://app.localhost/x',
+      'https://router.home.arpa/x',
+      'https://home.arpa/x',
       // Names that resolve to internal addresses by design: wildcard-DNS services and private suffixes.
-      'https://localtest.me/x', 'https://hooks.localtest.me/x', 'https://169.254.169.254.nip.io/latest', 'https://10.0.0.1.sslip.io/x',
-      'https://7f000001.XIP.IO/x', 'https://app.lvh.me/x', 'https://localhost.localdomain/x', 'https://kubernetes.default.svc/x',
+      'https://localtest.me/x',
+      'https://hooks.localtest.me/x',
+      'https://169.254.169.254.nip.io/latest',
+      'https://10.0.0.1.sslip.io/x',
+      'https://7f000001.XIP.IO/x',
+      'https://app.lvh.me/x',
+      'https://localhost.localdomain/x',
+      'https://kubernetes.default.svc/x',
       // Malformed, or credentials that make one host read as another.
-      'https://', 'https:', 'https://hooks..example.com/x', 'https://trusted.example.com@evil.example.com/x',
+      'https://',
+      'https:',
+      'https://hooks..example.com/x',
+      'https://trusted.example.com@evil.example.com/x',
     ];
     for (const url of refused) {
       const res = await put(url);
@@ -237,14 +340,25 @@ describe('the appointment webhook', () => {
       expectProblem(res, 400, 'invalid_request');
       expect(res.body.errors[0].path, url).toBe('url');
     }
-    const accepted = ['https://hooks.example.com/x', 'https://internal.example.com/x', 'https://local.example.com:8443/x', 'https://notlocalhost.com/x', 'https://home.arpa.example.com/x', 'https://nip.io.example.com/x'];
+    const accepted = [
+      'https://hooks.example.com/x',
+      'https://internal.example.com/x',
+      'https://local.example.com:8443/x',
+      'https://notlocalhost.com/x',
+      'https://home.arpa.example.com/x',
+      'https://nip.io.example.com/x',
+    ];
     for (const url of accepted) expect((await put(url)).status, url).toBe(200);
   });
 
   it('stores the URL as the URL parser reads it, so a URL without slashes is not a 500', async () => {
     const org = await newOrg();
     const path = `/v1/orgs/${org.slug}/appointments/webhook`;
-    for (const [sent, stored] of [['https:hooks.example.com/x', 'https://hooks.example.com/x'], [' HTTPS://Hooks.Example.com ', 'https://hooks.example.com/'], ['https:/hooks.example.com/a/../b', 'https://hooks.example.com/b']]) {
+    for (const [sent, stored] of [
+      ['https:hooks.example.com/x', 'https://hooks.example.com/x'],
+      [' HTTPS://Hooks.Example.com ', 'https://hooks.example.com/'],
+      ['https:/hooks.example.com/a/../b', 'https://hooks.example.com/b'],
+    ]) {
       const put = await api('PUT', path, { token: org.owner.token, body: { url: sent } });
       expect(put.status, JSON.stringify(put.body)).toBe(200);
       expect(put.body.url).toBe(stored);
@@ -254,9 +368,15 @@ describe('the appointment webhook', () => {
 
   it('does not call a stored webhook URL on a private name (set before such names were refused)', async () => {
     const org = await newOrg();
-    await api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url: 'https://hooks.example.com/x' } });
+    await api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, {
+      token: org.owner.token,
+      body: { url: 'https://hooks.example.com/x' },
+    });
     const db = (env as unknown as Record<string, D1Database>)[`SHARD_${await shardOf(org.id)}`]!;
-    await db.prepare('UPDATE appointment_webhooks SET url = ? WHERE organization_id = ?').bind('https://metadata.google.internal/x', org.id).run();
+    await db
+      .prepare('UPDATE appointment_webhooks SET url = ? WHERE organization_id = ?')
+      .bind('https://metadata.google.internal/x', org.id)
+      .run();
     fetchMock.activate();
     fetchMock.disableNetConnect();
     const result = await consume([await message(org, 'r-private', await appointment(org, 'due', HOUR))]);
@@ -270,14 +390,28 @@ describe('the appointment webhook', () => {
     fetchMock.activate();
     fetchMock.disableNetConnect();
     const internal: Record<string, string[]> = {
-      loopback: ['127.0.0.1'], metadata: ['169.254.169.254'], private: ['10.1.2.3'], cgnat: ['100.64.0.7'], benchmark: ['198.18.0.1'],
-      'unique-local': ['fd00:ec2::254'], 'v6-loopback': ['::1'], 'v4-mapped': ['::ffff:169.254.169.254'], 'link-local': ['fe80::1'],
+      loopback: ['127.0.0.1'],
+      metadata: ['169.254.169.254'],
+      private: ['10.1.2.3'],
+      cgnat: ['100.64.0.7'],
+      benchmark: ['198.18.0.1'],
+      'unique-local': ['fd00:ec2::254'],
+      'v6-loopback': ['::1'],
+      'v4-mapped': ['::ffff:169.254.169.254'],
+      'link-local': ['fe80::1'],
       // One internal address among public ones is enough: fetch may pick any of them.
       mixed: ['93.184.216.34', '192.168.0.10'],
     };
     for (const [label, addresses] of Object.entries(internal)) {
       const host = `${label}.hooks.example.com`;
-      expect((await api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url: `https://${host}/x` } })).status).toBe(200);
+      expect(
+        (
+          await api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, {
+            token: org.owner.token,
+            body: { url: `https://${host}/x` },
+          })
+        ).status,
+      ).toBe(200);
       const looked = mockDns({ [host]: addresses });
       // Net connect is off and no interceptor answers the host: a call would fail and be retried.
       const result = await consume([due]);
@@ -290,7 +424,8 @@ describe('the appointment webhook', () => {
   it('retries a reminder whose host cannot be resolved (fail closed); the resolver is configurable, and the check can be turned off', async () => {
     const org = await newOrg();
     const due = await message(org, 'r-unresolved', await appointment(org, 'due', HOUR));
-    const put = (url: string) => api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url } });
+    const put = (url: string) =>
+      api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url } });
     fetchMock.activate();
     fetchMock.disableNetConnect();
     expect((await put('https://hooks.example.com/r')).status).toBe(200);
@@ -302,10 +437,14 @@ describe('the appointment webhook', () => {
     }
 
     const delivered: string[] = [];
-    fetchMock.get('https://hooks.example.com').intercept({ path: '/r', method: 'POST' }).reply(200, (opts) => {
-      delivered.push(JSON.parse(String(opts.body)).id);
-      return 'ok';
-    }).times(2);
+    fetchMock
+      .get('https://hooks.example.com')
+      .intercept({ path: '/r', method: 'POST' })
+      .reply(200, (opts) => {
+        delivered.push(JSON.parse(String(opts.body)).id);
+        return 'ok';
+      })
+      .times(2);
     // Another resolver, by DOH_RESOLVER_URL: the default one is not asked.
     const resolver = 'https://dns.example.net/resolve';
     const atDefault = mockDns({});
@@ -321,13 +460,25 @@ describe('the appointment webhook', () => {
 
   it("goes with its organization's deletion, reminders too", async () => {
     const org = await newOrg();
-    await api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url: 'https://hooks.example.com/gone' } });
+    await api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, {
+      token: org.owner.token,
+      body: { url: 'https://hooks.example.com/gone' },
+    });
     const start = Date.now() + 3 * HOUR;
-    await api('POST', `/v1/orgs/${org.slug}/appointments`, { token: org.owner.token, body: { title: 'x', start_time: new Date(start).toISOString(), end_time: new Date(start + HOUR).toISOString() } });
+    await api('POST', `/v1/orgs/${org.slug}/appointments`, {
+      token: org.owner.token,
+      body: { title: 'x', start_time: new Date(start).toISOString(), end_time: new Date(start + HOUR).toISOString() },
+    });
     await runCron(recordingEnv().env, Date.now());
-    const shard = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(org.id).first<{ shard: number }>())!.shard;
+    const shard = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?')
+      .bind(org.id)
+      .first<{ shard: number }>())!.shard;
     const db = (env as unknown as Record<string, D1Database>)[`SHARD_${shard}`]!;
-    const count = async (table: string) => (await db.prepare(`SELECT count(*) AS n FROM ${table} WHERE organization_id = ?`).bind(org.id).first<{ n: number }>())!.n;
+    const count = async (table: string) =>
+      (await db
+        .prepare(`SELECT count(*) AS n FROM ${table} WHERE organization_id = ?`)
+        .bind(org.id)
+        .first<{ n: number }>())!.n;
     expect([await count('appointment_webhooks'), await count('reminders_sent')]).toEqual([1, 1]);
     expect((await api('DELETE', `/v1/orgs/${org.slug}`, { token: org.owner.token })).status).toBe(204);
     expect([await count('appointment_webhooks'), await count('reminders_sent')]).toEqual([0, 0]);
@@ -336,7 +487,12 @@ describe('the appointment webhook', () => {
   it('delivers queued reminders signed, retries failures, acknowledges organizations without a webhook', async () => {
     const org = await newOrg();
     const quiet = await newOrg();
-    const secret = (await api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url: 'https://hooks.example.com/strive' } })).body.secret;
+    const secret = (
+      await api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, {
+        token: org.owner.token,
+        body: { url: 'https://hooks.example.com/strive' },
+      })
+    ).body.secret;
     const call = await appointment(org, 'Call', HOUR);
     const quietCall = await appointment(quiet, 'Call', HOUR);
 
@@ -351,7 +507,11 @@ describe('the appointment webhook', () => {
     });
     hooks.intercept({ path: '/strive', method: 'POST' }).reply(500, 'down');
 
-    const messages = [await message(org, 'reminder-1', call), await message(org, 'reminder-2', call), await message(quiet, 'reminder-3', quietCall)];
+    const messages = [
+      await message(org, 'reminder-1', call),
+      await message(org, 'reminder-2', call),
+      await message(quiet, 'reminder-3', quietCall),
+    ];
     const result = await consume(messages);
     fetchMock.assertNoPendingInterceptors();
     // Resolved once for the batch, both families, before the deliveries.
@@ -360,7 +520,9 @@ describe('the appointment webhook', () => {
     // One delivery succeeded, one answered 500 and is retried; the quiet organization's is acked.
     expect(result.ackAll).toBe(false);
     expect(result.retryMessages).toEqual([{ msgId: expect.stringMatching(/^m[12]$/) }]);
-    expect([...result.explicitAcks].sort()).toEqual(['m1', 'm2', 'm3'].filter((id) => id !== result.retryMessages[0]!.msgId));
+    expect([...result.explicitAcks].sort()).toEqual(
+      ['m1', 'm2', 'm3'].filter((id) => id !== result.retryMessages[0]!.msgId),
+    );
     expect(received.length).toBe(1);
     const [{ headers, body }] = received as [{ headers: Record<string, string>; body: string }];
     const event = JSON.parse(body);
@@ -373,14 +535,21 @@ describe('the appointment webhook', () => {
 
   it('acknowledges without delivering a reminder that is stale: started, cancelled, moved or deleted since it was queued', async () => {
     const org = await newOrg();
-    await api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url: 'https://hooks.example.com/stale' } });
+    await api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, {
+      token: org.owner.token,
+      body: { url: 'https://hooks.example.com/stale' },
+    });
     const started = await appointment(org, 'started', -10 * MINUTE);
     const cancelled = await appointment(org, 'cancelled', HOUR);
-    await api('PATCH', `/v1/orgs/${org.slug}/appointments/${cancelled.id}`, { token: org.owner.token, body: { status: 'cancelled' } });
+    await api('PATCH', `/v1/orgs/${org.slug}/appointments/${cancelled.id}`, {
+      token: org.owner.token,
+      body: { status: 'cancelled' },
+    });
     const moved = await appointment(org, 'moved', HOUR);
     const later = Date.now() + 3 * HOUR;
     await api('PATCH', `/v1/orgs/${org.slug}/appointments/${moved.id}`, {
-      token: org.owner.token, body: { start_time: new Date(later).toISOString(), end_time: new Date(later + HOUR).toISOString() },
+      token: org.owner.token,
+      body: { start_time: new Date(later).toISOString(), end_time: new Date(later + HOUR).toISOString() },
     });
     const deleted = await appointment(org, 'deleted', HOUR);
     await api('DELETE', `/v1/orgs/${org.slug}/appointments/${deleted.id}`, { token: org.owner.token });
@@ -393,13 +562,20 @@ describe('the appointment webhook', () => {
     fetchMock.disableNetConnect();
     mockDns({ 'hooks.example.com': ['93.184.216.34'] });
     const delivered: string[] = [];
-    fetchMock.get('https://hooks.example.com').intercept({ path: '/stale', method: 'POST' }).reply(200, (opts) => {
-      delivered.push(JSON.parse(String(opts.body)).data.appointment.title);
-      return 'ok';
-    });
+    fetchMock
+      .get('https://hooks.example.com')
+      .intercept({ path: '/stale', method: 'POST' })
+      .reply(200, (opts) => {
+        delivered.push(JSON.parse(String(opts.body)).data.appointment.title);
+        return 'ok';
+      });
     const result = await consume([
-      await message(org, 'r-started', started), await message(org, 'r-cancelled', cancelled), await message(org, 'r-moved', moved),
-      await message(org, 'r-deleted', deleted), await message(org, 'r-foreign', foreign), await message(org, 'r-due', due),
+      await message(org, 'r-started', started),
+      await message(org, 'r-cancelled', cancelled),
+      await message(org, 'r-moved', moved),
+      await message(org, 'r-deleted', deleted),
+      await message(org, 'r-foreign', foreign),
+      await message(org, 'r-due', due),
     ]);
     expect(result.retryMessages).toEqual([]);
     expect([...result.explicitAcks].sort()).toEqual(['m1', 'm2', 'm3', 'm4', 'm5', 'm6']);

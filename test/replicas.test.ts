@@ -19,7 +19,12 @@ const d1 = (binding: string) => (env as unknown as Record<string, D1Database>)[b
 
 type Opened = { database: string; start: string };
 type Watched = ApiResponse & { opened: Opened[] };
-type RequestOptions = { token?: string; body?: unknown; headers?: Record<string, string>; vars?: Record<string, string> };
+type RequestOptions = {
+  token?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  vars?: Record<string, string>;
+};
 
 /**
  * The Worker called with its D1 bindings watched: every session it opens, and with what. `vars`
@@ -45,9 +50,18 @@ async function watched(method: string, path: string, options: RequestOptions = {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token) headers.authorization = `Bearer ${options.token}`;
   if (options.body !== undefined) headers['content-type'] ??= 'application/json';
-  const body = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+  const body =
+    options.body === undefined
+      ? undefined
+      : typeof options.body === 'string'
+        ? options.body
+        : JSON.stringify(options.body);
   const ctx = createExecutionContext();
-  const response = await worker.fetch(new Request(`https://strive.test${path}`, { method, headers, body }), watchedEnv as never, ctx);
+  const response = await worker.fetch(
+    new Request(`https://strive.test${path}`, { method, headers, body }),
+    watchedEnv as never,
+    ctx,
+  );
   const res = await readResponse(response);
   await waitOnExecutionContext(ctx);
   return { ...res, opened };
@@ -55,9 +69,13 @@ async function watched(method: string, path: string, options: RequestOptions = {
 
 /** Each round trip as `database:instance`, shards as `shard`. */
 const instances = (res: ApiResponse) =>
-  (res.headers.get('x-d1-instances') ?? '').split(', ').filter(Boolean).map((trip) => trip.replace(/^shard_\d+/, 'shard'));
+  (res.headers.get('x-d1-instances') ?? '')
+    .split(', ')
+    .filter(Boolean)
+    .map((trip) => trip.replace(/^shard_\d+/, 'shard'));
 
-const bookmarksOf = (res: ApiResponse) => parseBookmarks(res.headers.get('strive-bookmark') ?? '') ?? new Map<string, string>();
+const bookmarksOf = (res: ApiResponse) =>
+  parseBookmarks(res.headers.get('strive-bookmark') ?? '') ?? new Map<string, string>();
 
 /** The primary's bookmark of a database now. */
 async function position(database: string): Promise<string> {
@@ -67,7 +85,9 @@ async function position(database: string): Promise<string> {
 }
 
 async function shardName(org: TestOrg): Promise<string> {
-  const { shard } = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(org.id).first<{ shard: number }>())!;
+  const { shard } = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?')
+    .bind(org.id)
+    .first<{ shard: number }>())!;
   return `shard_${shard}`;
 }
 
@@ -76,13 +96,17 @@ const soon = (hours: number) => new Date(Date.now() + hours * 3_600_000).toISOSt
 describe('Strive-Bookmark', () => {
   it('is answered after a write, names each database the request touched, and grows with each write', async () => {
     const user = await newUser();
-    const created = await api('POST', '/v1/orgs', { token: user.token, body: { name: `Bookmarked ${crypto.randomUUID().slice(0, 8)}` } });
+    const created = await api('POST', '/v1/orgs', {
+      token: user.token,
+      body: { name: `Bookmarked ${crypto.randomUUID().slice(0, 8)}` },
+    });
     expect(created.status).toBe(201);
     const org: TestOrg = { id: created.body.id, slug: created.body.slug, owner: user };
     const shard = await shardName(org);
     const first = bookmarksOf(created);
     expect([...first.keys()].sort()).toEqual(['catalog', shard]);
-    for (const bookmark of first.values()) expect(bookmark).toMatch(/^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/);
+    for (const bookmark of first.values())
+      expect(bookmark).toMatch(/^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}$/);
 
     const customer = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: user.token, body: { name: 'Next' } });
     expect(bookmarksOf(customer).get(shard)! > first.get(shard)!).toBe(true);
@@ -98,10 +122,20 @@ describe('Strive-Bookmark', () => {
     const org = await newOrg();
     const good = `catalog:${await position('catalog')}`;
     for (const value of [
-      'garbage', `${good}|`, `catalog:${'0'.repeat(20)}`, `${good}|${good}`, `catalog:00000000-0000000A-00000000-${'0'.repeat(32)}` /* upper-case hex (a real position may have no letter) */,
-      `CATALOG:${await position('catalog')}`, `shard_x:${await position('catalog')}`, `${good};shard_0:${await position('shard_0')}`, 'first-primary',
+      'garbage',
+      `${good}|`,
+      `catalog:${'0'.repeat(20)}`,
+      `${good}|${good}`,
+      `catalog:00000000-0000000A-00000000-${'0'.repeat(32)}` /* upper-case hex (a real position may have no letter) */,
+      `CATALOG:${await position('catalog')}`,
+      `shard_x:${await position('catalog')}`,
+      `${good};shard_0:${await position('shard_0')}`,
+      'first-primary',
     ]) {
-      const res = await watched('GET', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, headers: { 'strive-bookmark': value } });
+      const res = await watched('GET', `/v1/orgs/${org.slug}/customers`, {
+        token: org.owner.token,
+        headers: { 'strive-bookmark': value },
+      });
       expectProblem(res, 400, 'invalid_request');
       expect(res.body.errors).toEqual([{ path: 'Strive-Bookmark', message: 'Not a Strive-Bookmark value.' }]);
       expect(res.opened).toEqual([]);
@@ -110,7 +144,10 @@ describe('Strive-Bookmark', () => {
 
   it('answers 400 to a malformed cookie and clears it in the same answer', async () => {
     const org = await newOrg();
-    const res = await api('GET', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, headers: { cookie: 'strive_bookmark=tampered' } });
+    const res = await api('GET', `/v1/orgs/${org.slug}/customers`, {
+      token: org.owner.token,
+      headers: { cookie: 'strive_bookmark=tampered' },
+    });
     expectProblem(res, 400, 'invalid_request');
     expect(res.body.errors[0].path).toBe('strive_bookmark');
     expect(res.headers.get('set-cookie')).toMatch(/^strive_bookmark=; Path=\/v1; Max-Age=0/);
@@ -118,7 +155,10 @@ describe('Strive-Bookmark', () => {
 
   it('answers 400 to a Strive-Consistency other than primary', async () => {
     const org = await newOrg();
-    const res = await api('GET', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, headers: { 'strive-consistency': 'eventual' } });
+    const res = await api('GET', `/v1/orgs/${org.slug}/customers`, {
+      token: org.owner.token,
+      headers: { 'strive-consistency': 'eventual' },
+    });
     expectProblem(res, 400, 'invalid_request');
     expect(res.body.errors[0].path).toBe('Strive-Consistency');
   });
@@ -130,7 +170,10 @@ describe('Strive-Bookmark', () => {
     const other = shard === 'shard_0' ? 'shard_1' : 'shard_0';
     const elsewhere = await position(other);
     const sent = `${other}:${elsewhere}|shard_7:${elsewhere}`;
-    const res = await watched('GET', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, headers: { 'strive-bookmark': sent } });
+    const res = await watched('GET', `/v1/orgs/${org.slug}/customers`, {
+      token: org.owner.token,
+      headers: { 'strive-bookmark': sent },
+    });
     expect(res.status).toBe(200);
     expect(res.opened).toEqual([{ database: shard, start: 'first-unconstrained' }]);
     expect(bookmarksOf(res).get(other)).toBe(elsewhere);
@@ -139,11 +182,17 @@ describe('Strive-Bookmark', () => {
 
   it('is set as an HttpOnly, Secure, SameSite=Lax cookie when it moves, and the cookie is read like the header', async () => {
     const org = await newOrg();
-    const created = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name: 'Cookie' } });
+    const created = await api('POST', `/v1/orgs/${org.slug}/customers`, {
+      token: org.owner.token,
+      body: { name: 'Cookie' },
+    });
     const cookie = created.headers.get('set-cookie')!;
-    expect(cookie).toBe(`strive_bookmark=${encodeURIComponent(created.headers.get('strive-bookmark')!)}; Max-Age=3600; Path=/v1; HttpOnly; Secure; SameSite=Lax`);
+    expect(cookie).toBe(
+      `strive_bookmark=${encodeURIComponent(created.headers.get('strive-bookmark')!)}; Max-Age=3600; Path=/v1; HttpOnly; Secure; SameSite=Lax`,
+    );
     const read = await watched('GET', `/v1/orgs/${org.slug}/customers/${created.body.id}`, {
-      token: org.owner.token, headers: { cookie: cookie.split(';')[0]! },
+      token: org.owner.token,
+      headers: { cookie: cookie.split(';')[0]! },
     });
     const shard = await shardName(org);
     expect(read.opened).toContainEqual({ database: shard, start: bookmarksOf(created).get(shard) });
@@ -159,12 +208,19 @@ describe('Strive-Bookmark', () => {
 
   it('is allowed and exposed by CORS, with Strive-Consistency', async () => {
     const preflight = await api('OPTIONS', '/v1/me', {
-      headers: { origin: 'https://app.example', 'access-control-request-method': 'GET', 'access-control-request-headers': 'strive-bookmark, strive-consistency' },
+      headers: {
+        origin: 'https://app.example',
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'strive-bookmark, strive-consistency',
+      },
     });
     expect(preflight.headers.get('access-control-allow-headers')).toContain('strive-bookmark');
     expect(preflight.headers.get('access-control-allow-headers')).toContain('strive-consistency');
     const org = await newOrg();
-    const res = await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token, headers: { origin: 'https://app.example' } });
+    const res = await api('GET', `/v1/orgs/${org.slug}`, {
+      token: org.owner.token,
+      headers: { origin: 'https://app.example' },
+    });
     expect(res.headers.get('access-control-expose-headers')).toContain('strive-bookmark');
   });
 });
@@ -184,7 +240,8 @@ describe('a client reads its own writes with the bookmark', () => {
     sees: (body: any, written: ApiResponse) => void;
     token?: (org: TestOrg) => string;
   };
-  const post = (org: TestOrg, path: string, body: unknown) => api('POST', `/v1/orgs/${org.slug}${path}`, { token: org.owner.token, body });
+  const post = (org: TestOrg, path: string, body: unknown) =>
+    api('POST', `/v1/orgs/${org.slug}${path}`, { token: org.owner.token, body });
   const cases: Record<string, Case> = {
     customers: {
       database: 'shard',
@@ -223,7 +280,11 @@ describe('a client reads its own writes with the bookmark', () => {
     },
     'appointment webhook': {
       database: 'shard',
-      write: (org) => api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url: 'https://hooks.example/strive' } }),
+      write: (org) =>
+        api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, {
+          token: org.owner.token,
+          body: { url: 'https://hooks.example/strive' },
+        }),
       read: (org) => `/v1/orgs/${org.slug}/appointments/webhook`,
       sees: (body) => expect(body.url).toBe('https://hooks.example/strive'),
     },
@@ -235,9 +296,12 @@ describe('a client reads its own writes with the bookmark', () => {
     },
     assets: {
       database: 'shard',
-      write: (org) => api('POST', `/v1/orgs/${org.slug}/assets?name=notes.txt`, {
-        token: org.owner.token, body: 'plain notes', headers: { 'content-type': 'text/plain', 'content-length': '11' },
-      }),
+      write: (org) =>
+        api('POST', `/v1/orgs/${org.slug}/assets?name=notes.txt`, {
+          token: org.owner.token,
+          body: 'plain notes',
+          headers: { 'content-type': 'text/plain', 'content-length': '11' },
+        }),
       read: (org, w) => `/v1/orgs/${org.slug}/assets/${w.body.id}`,
       sees: (body) => expect(body.file_name).toBe('notes.txt'),
     },
@@ -249,10 +313,13 @@ describe('a client reads its own writes with the bookmark', () => {
     },
     'chat turns (written by the chat object)': {
       database: 'shard',
-      setup: async (org) => ({ conversation: (await post(org, '/conversations', { context_type: 'general', ai_model: 'openai_gpt4' })).body.id }),
+      setup: async (org) => ({
+        conversation: (await post(org, '/conversations', { context_type: 'general', ai_model: 'openai_gpt4' })).body.id,
+      }),
       write: (org, made) => post(org, `/conversations/${made.conversation}/messages`, { content: 'Remember me' }),
       read: (org, _, made) => `/v1/orgs/${org.slug}/conversations/${made.conversation}`,
-      sees: (body) => expect(body.conversation_data.map((m: { content: string }) => m.content)).toContain('Remember me'),
+      sees: (body) =>
+        expect(body.conversation_data.map((m: { content: string }) => m.content)).toContain('Remember me'),
     },
     activity: {
       database: 'shard',
@@ -262,7 +329,8 @@ describe('a client reads its own writes with the bookmark', () => {
     },
     members: {
       database: 'catalog',
-      write: (org) => post(org, '/members', { email: `new-${crypto.randomUUID().slice(0, 8)}@strive.test`, role: 'viewer' }),
+      write: (org) =>
+        post(org, '/members', { email: `new-${crypto.randomUUID().slice(0, 8)}@strive.test`, role: 'viewer' }),
       read: (org) => `/v1/orgs/${org.slug}/members?limit=100`,
       sees: (body, w) => expect(body.data.map((m: { user_id: string }) => m.user_id)).toContain(w.body.user_id),
     },
@@ -274,7 +342,8 @@ describe('a client reads its own writes with the bookmark', () => {
     },
     organizations: {
       database: 'catalog',
-      write: (org) => api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { description: 'Changed' } }),
+      write: (org) =>
+        api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { description: 'Changed' } }),
       read: (org) => `/v1/orgs/${org.slug}`,
       sees: (body) => expect(body.description).toBe('Changed'),
     },
@@ -284,21 +353,32 @@ describe('a client reads its own writes with the bookmark', () => {
         await env.CATALOG.prepare("UPDATE users SET role = 'admin' WHERE id = ?").bind(org.owner.id).run();
         return {};
       },
-      write: (org) => api('POST', '/v1/ai-tools', {
-        token: org.owner.token,
-        body: {
-          name: `Lookup ${crypto.randomUUID().slice(0, 8)}`, description: 'Looks something up.', tool_type: 'analysis', required_tier: 'pro',
-          configuration: { parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] } },
-        },
-      }),
+      write: (org) =>
+        api('POST', '/v1/ai-tools', {
+          token: org.owner.token,
+          body: {
+            name: `Lookup ${crypto.randomUUID().slice(0, 8)}`,
+            description: 'Looks something up.',
+            tool_type: 'analysis',
+            required_tier: 'pro',
+            configuration: {
+              parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] },
+            },
+          },
+        }),
       read: () => '/v1/ai-tools?limit=100',
       sees: (body, w) => expect(body.data.map((t: { id: string }) => t.id)).toContain(w.body.id),
     },
     'me (a new organization)': {
       database: 'catalog',
-      write: (org) => api('POST', '/v1/orgs', { token: org.owner.token, body: { name: `Second ${crypto.randomUUID().slice(0, 8)}` } }),
+      write: (org) =>
+        api('POST', '/v1/orgs', {
+          token: org.owner.token,
+          body: { name: `Second ${crypto.randomUUID().slice(0, 8)}` },
+        }),
       read: () => '/v1/me',
-      sees: (body, w) => expect(body.memberships.map((m: { organization: { id: string } }) => m.organization.id)).toContain(w.body.id),
+      sees: (body, w) =>
+        expect(body.memberships.map((m: { organization: { id: string } }) => m.organization.id)).toContain(w.body.id),
     },
   };
 
@@ -312,7 +392,10 @@ describe('a client reads its own writes with the bookmark', () => {
     const bookmark = bookmarksOf(written).get(database);
     expect(bookmark! > before, `${bookmark} after ${before}`).toBe(true);
 
-    const read = await watched('GET', c.read(org, written, made), { token: org.owner.token, headers: { 'strive-bookmark': written.headers.get('strive-bookmark')! } });
+    const read = await watched('GET', c.read(org, written, made), {
+      token: org.owner.token,
+      headers: { 'strive-bookmark': written.headers.get('strive-bookmark')! },
+    });
     expect(read.status, JSON.stringify(read.body)).toBe(200);
     c.sees(read.body, written);
     const sessions = read.opened.filter((s) => s.database === database);
@@ -330,31 +413,53 @@ describe('a client reads its own writes with the bookmark', () => {
 
 describe('which instance each route reads', () => {
   const document = createApp().getOpenAPI31Document({ openapi: '3.1.0', info: { title: 'Strive', version: 'test' } });
-  const reads = Object.entries(document.paths ?? {}).filter(([, item]) => (item as { get?: unknown }).get).map(([path]) => path);
+  const reads = Object.entries(document.paths ?? {})
+    .filter(([, item]) => (item as { get?: unknown }).get)
+    .map(([path]) => path);
   let org: TestOrg;
   let ids: Record<string, string>;
 
   beforeAll(async () => {
     org = await newOrg();
-    const made = (path: string, body: unknown) => api('POST', `/v1/orgs/${org.slug}${path}`, { token: org.owner.token, body }).then((r) => r.body.id as string);
+    const made = (path: string, body: unknown) =>
+      api('POST', `/v1/orgs/${org.slug}${path}`, { token: org.owner.token, body }).then((r) => r.body.id as string);
     const project = await made('/projects', { name: 'Read paths' });
     const content = await made('/content', { title: 'Public', slug: 'public-item', content: 'x' });
     await api('POST', `/v1/orgs/${org.slug}/content/${content}/publish`, { token: org.owner.token });
     ids = {
-      project, content,
+      project,
+      content,
       customer: await made('/customers', { name: 'Read' }),
       task: await made(`/projects/${project}/tasks`, { title: 'Read' }),
       appointment: await made('/appointments', { title: 'Read', start_time: soon(1), end_time: soon(2) }),
       conversation: await made('/conversations', { context_type: 'general', ai_model: 'openai_gpt4' }),
-      asset: (await api('POST', `/v1/orgs/${org.slug}/assets?name=a.txt`, { token: org.owner.token, body: 'a', headers: { 'content-type': 'text/plain', 'content-length': '1' } })).body.id,
+      asset: (
+        await api('POST', `/v1/orgs/${org.slug}/assets?name=a.txt`, {
+          token: org.owner.token,
+          body: 'a',
+          headers: { 'content-type': 'text/plain', 'content-length': '1' },
+        })
+      ).body.id,
     };
   });
 
   /** A route's path for `org`, with an id of the right kind where it has one. */
   const urlOf = (path: string) => {
     const kind = /\/(customers|projects|tasks|appointments|conversations|assets|content)\/\{id\}/.exec(path)?.[1];
-    const id = { customers: ids.customer, projects: ids.project, tasks: ids.task, appointments: ids.appointment, conversations: ids.conversation, assets: ids.asset, content: ids.content }[kind ?? ''];
-    return path.replace('{org}', org.slug).replace('{org_slug}', org.slug).replace('{slug}', 'public-item').replace('{id}', id ?? crypto.randomUUID());
+    const id = {
+      customers: ids.customer,
+      projects: ids.project,
+      tasks: ids.task,
+      appointments: ids.appointment,
+      conversations: ids.conversation,
+      assets: ids.asset,
+      content: ids.content,
+    }[kind ?? ''];
+    return path
+      .replace('{org}', org.slug)
+      .replace('{org_slug}', org.slug)
+      .replace('{slug}', 'public-item')
+      .replace('{id}', id ?? crypto.randomUUID());
   };
 
   it.each(reads)('GET %s reads only from any instance (the nearest replica)', async (path) => {
@@ -366,7 +471,10 @@ describe('which instance each route reads', () => {
 
   it('asked for the primary, reads every query there (the access look-up too)', async () => {
     await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token });
-    const res = await watched('GET', `/v1/orgs/${org.slug}/customers/${ids.customer}`, { token: org.owner.token, headers: { 'strive-consistency': 'primary' } });
+    const res = await watched('GET', `/v1/orgs/${org.slug}/customers/${ids.customer}`, {
+      token: org.owner.token,
+      headers: { 'strive-consistency': 'primary' },
+    });
     expect(res.status).toBe(200);
     expect(instances(res)).toEqual(['catalog:primary', 'shard:primary']);
     expect(new Set(res.opened.map((s) => s.start))).toEqual(new Set(['first-primary']));
@@ -374,42 +482,93 @@ describe('which instance each route reads', () => {
 
   it('writes on the primary, after an access look-up from the nearest replica', async () => {
     const fresh = await newOrg();
-    const res = await api('POST', `/v1/orgs/${fresh.slug}/customers`, { token: fresh.owner.token, body: { name: 'Written' } });
+    const res = await api('POST', `/v1/orgs/${fresh.slug}/customers`, {
+      token: fresh.owner.token,
+      body: { name: 'Written' },
+    });
     expect(instances(res)).toEqual(['catalog:any', 'shard:primary']);
   });
 
   // The reads that decide a write, each from the primary (README, "Reads and the primary").
   const decisions: [string, (o: TestOrg) => Promise<ApiResponse>, string[]][] = [
-    ['an organization update reads its diff there', (o) => api('PATCH', `/v1/orgs/${o.slug}`, { token: o.owner.token, body: { description: 'd' } }),
-      ['catalog:primary', 'shard:primary', 'catalog:primary']],
-    ['a member change reads the member (their role decides who may change them)', async (o) => {
-      const member = await joinAs(o, 'member');
-      await api('GET', `/v1/orgs/${o.slug}`, { token: o.owner.token });
-      return api('PATCH', `/v1/orgs/${o.slug}/members/${member.id}`, { token: o.owner.token, body: { role: 'viewer' } });
-    }, ['catalog:primary', 'shard:primary', 'catalog:primary']],
-    ['a member removal reads the member', async (o) => {
-      const member = await joinAs(o, 'member');
-      await api('GET', `/v1/orgs/${o.slug}`, { token: o.owner.token });
-      return api('DELETE', `/v1/orgs/${o.slug}/members/${member.id}`, { token: o.owner.token });
-    }, ['catalog:primary', 'shard:primary', 'catalog:primary']],
-    ['an API key revocation reads the key', async (o) => {
-      const key = await api('POST', `/v1/orgs/${o.slug}/api-keys`, { token: o.owner.token, body: { name: 'k', scopes: ['organization:read'] } });
-      return api('DELETE', `/v1/orgs/${o.slug}/api-keys/${key.body.id}`, { token: o.owner.token });
-    }, ['catalog:primary', 'shard:primary', 'catalog:primary']],
-    ['an organization deletion reads its subscription (a webhook may just have made it live)', (o) => api('DELETE', `/v1/orgs/${o.slug}`, { token: o.owner.token }),
-      ['catalog:primary', 'shard:primary', 'catalog:primary']],
-    ['an upload reads the storage quota', (o) => api('POST', `/v1/orgs/${o.slug}/assets?name=q.txt`, {
-      token: o.owner.token, body: 'q', headers: { 'content-type': 'text/plain', 'content-length': '1' },
-    }), ['shard:primary', 'shard:primary']],
+    [
+      'an organization update reads its diff there',
+      (o) => api('PATCH', `/v1/orgs/${o.slug}`, { token: o.owner.token, body: { description: 'd' } }),
+      ['catalog:primary', 'shard:primary', 'catalog:primary'],
+    ],
+    [
+      'a member change reads the member (their role decides who may change them)',
+      async (o) => {
+        const member = await joinAs(o, 'member');
+        await api('GET', `/v1/orgs/${o.slug}`, { token: o.owner.token });
+        return api('PATCH', `/v1/orgs/${o.slug}/members/${member.id}`, {
+          token: o.owner.token,
+          body: { role: 'viewer' },
+        });
+      },
+      ['catalog:primary', 'shard:primary', 'catalog:primary'],
+    ],
+    [
+      'a member removal reads the member',
+      async (o) => {
+        const member = await joinAs(o, 'member');
+        await api('GET', `/v1/orgs/${o.slug}`, { token: o.owner.token });
+        return api('DELETE', `/v1/orgs/${o.slug}/members/${member.id}`, { token: o.owner.token });
+      },
+      ['catalog:primary', 'shard:primary', 'catalog:primary'],
+    ],
+    [
+      'an API key revocation reads the key',
+      async (o) => {
+        const key = await api('POST', `/v1/orgs/${o.slug}/api-keys`, {
+          token: o.owner.token,
+          body: { name: 'k', scopes: ['organization:read'] },
+        });
+        return api('DELETE', `/v1/orgs/${o.slug}/api-keys/${key.body.id}`, { token: o.owner.token });
+      },
+      ['catalog:primary', 'shard:primary', 'catalog:primary'],
+    ],
+    [
+      'an organization deletion reads its subscription (a webhook may just have made it live)',
+      (o) => api('DELETE', `/v1/orgs/${o.slug}`, { token: o.owner.token }),
+      ['catalog:primary', 'shard:primary', 'catalog:primary'],
+    ],
+    [
+      'an upload reads the storage quota',
+      (o) =>
+        api('POST', `/v1/orgs/${o.slug}/assets?name=q.txt`, {
+          token: o.owner.token,
+          body: 'q',
+          headers: { 'content-type': 'text/plain', 'content-length': '1' },
+        }),
+      ['shard:primary', 'shard:primary'],
+    ],
     // The task's project (which board object) from a replica: a task never changes project.
-    ['a board move reads its column (in the board object)', async (o) => {
-      const project = await api('POST', `/v1/orgs/${o.slug}/projects`, { token: o.owner.token, body: { name: 'p' } });
-      const task = await api('POST', `/v1/orgs/${o.slug}/projects/${project.body.id}/tasks`, { token: o.owner.token, body: { title: 't' } });
-      return api('POST', `/v1/orgs/${o.slug}/tasks/${task.body.id}/move`, { token: o.owner.token, body: { status: 'done' } });
-    }, ['shard:any', 'shard:primary', 'shard:primary']],
-    ['an Idempotency-Key is claimed (a write) and its answer stored', (o) => api('POST', `/v1/orgs/${o.slug}/customers`, {
-      token: o.owner.token, body: { name: 'Once' }, headers: { 'idempotency-key': crypto.randomUUID() },
-    }), ['catalog:primary', 'shard:primary', 'catalog:primary']],
+    [
+      'a board move reads its column (in the board object)',
+      async (o) => {
+        const project = await api('POST', `/v1/orgs/${o.slug}/projects`, { token: o.owner.token, body: { name: 'p' } });
+        const task = await api('POST', `/v1/orgs/${o.slug}/projects/${project.body.id}/tasks`, {
+          token: o.owner.token,
+          body: { title: 't' },
+        });
+        return api('POST', `/v1/orgs/${o.slug}/tasks/${task.body.id}/move`, {
+          token: o.owner.token,
+          body: { status: 'done' },
+        });
+      },
+      ['shard:any', 'shard:primary', 'shard:primary'],
+    ],
+    [
+      'an Idempotency-Key is claimed (a write) and its answer stored',
+      (o) =>
+        api('POST', `/v1/orgs/${o.slug}/customers`, {
+          token: o.owner.token,
+          body: { name: 'Once' },
+          headers: { 'idempotency-key': crypto.randomUUID() },
+        }),
+      ['catalog:primary', 'shard:primary', 'catalog:primary'],
+    ],
   ];
 
   it.each(decisions)('%s', async (_, request, expected) => {
@@ -422,26 +581,43 @@ describe('which instance each route reads', () => {
 
   it('a chat turn reads and writes its conversation on the primary (in its object)', async () => {
     const o = await newOrg();
-    const conversation = await api('POST', `/v1/orgs/${o.slug}/conversations`, { token: o.owner.token, body: { context_type: 'general', ai_model: 'openai_gpt4' } });
-    const res = await api('POST', `/v1/orgs/${o.slug}/conversations/${conversation.body.id}/messages`, { token: o.owner.token, body: { content: 'hi' } });
+    const conversation = await api('POST', `/v1/orgs/${o.slug}/conversations`, {
+      token: o.owner.token,
+      body: { context_type: 'general', ai_model: 'openai_gpt4' },
+    });
+    const res = await api('POST', `/v1/orgs/${o.slug}/conversations/${conversation.body.id}/messages`, {
+      token: o.owner.token,
+      body: { content: 'hi' },
+    });
     expect(res.status).toBe(201);
     const [visibility, ...object] = instances(res);
     expect(visibility).toBe('shard:any');
     expect(object.length).toBeGreaterThan(0);
-    expect(object.every((trip) => trip.endsWith(':primary')), object.join()).toBe(true);
+    expect(
+      object.every((trip) => trip.endsWith(':primary')),
+      object.join(),
+    ).toBe(true);
   });
 });
 
-describe('cached access and the client\'s own changes', () => {
-  it('is read again when the client\'s catalog bookmark is newer than the cached answer', async () => {
+describe("cached access and the client's own changes", () => {
+  it("is read again when the client's catalog bookmark is newer than the cached answer", async () => {
     const org = await newOrg();
     const member = await joinAs(org, 'member');
     const warm = await api('GET', `/v1/orgs/${org.slug}/customers`, { token: member.token });
     expect(warm.status).toBe(200);
     // A demotion made in another isolate or location: this isolate's cache was not purged.
-    await env.CATALOG.prepare("UPDATE organization_members SET role = 'viewer' WHERE organization_id = ? AND user_id = ?").bind(org.id, member.id).run();
+    await env.CATALOG.prepare(
+      "UPDATE organization_members SET role = 'viewer' WHERE organization_id = ? AND user_id = ?",
+    )
+      .bind(org.id, member.id)
+      .run();
     const write = (headers: Record<string, string> = {}) =>
-      api('POST', `/v1/orgs/${org.slug}/customers`, { token: member.token, body: { name: 'After the change' }, headers });
+      api('POST', `/v1/orgs/${org.slug}/customers`, {
+        token: member.token,
+        body: { name: 'After the change' },
+        headers,
+      });
     // Without a bookmark the cached access answers (up to its 30 s, as documented).
     expect((await write()).status).toBe(201);
     // With a bookmark as new as the change, the access is read again: a viewer may not write.
@@ -451,12 +627,15 @@ describe('cached access and the client\'s own changes', () => {
   it('is kept when the client echoes the bookmark of the answer that cached it: no extra round trip', async () => {
     const org = await newOrg();
     const cold = await api('GET', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token });
-    const warm = await api('GET', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, headers: { 'strive-bookmark': cold.headers.get('strive-bookmark')! } });
+    const warm = await api('GET', `/v1/orgs/${org.slug}/customers`, {
+      token: org.owner.token,
+      headers: { 'strive-bookmark': cold.headers.get('strive-bookmark')! },
+    });
     expect([cold.roundTrips, warm.roundTrips]).toEqual([2, 1]);
   });
 });
 
-describe('the location\'s access cache (a fresh isolate)', () => {
+describe("the location's access cache (a fresh isolate)", () => {
   /** A request whose waitUntil work (the location's copy of the access) is done when it answers. */
   const read = (org: TestOrg, token = org.owner.token, headers: Record<string, string> = {}) =>
     watched('GET', `/v1/orgs/${org.slug}/customers`, { token, headers });
@@ -470,19 +649,25 @@ describe('the location\'s access cache (a fresh isolate)', () => {
     expect(instances(fresh)).toEqual(['shard:any']);
   });
 
-  it('is not used after a change of the organization\'s members, in a fresh isolate', async () => {
+  it("is not used after a change of the organization's members, in a fresh isolate", async () => {
     const org = await newOrg();
     const member = await joinAs(org, 'member');
     await read(org, member.token);
-    const demoted = await api('PATCH', `/v1/orgs/${org.slug}/members/${member.id}`, { token: org.owner.token, body: { role: 'viewer' } });
+    const demoted = await api('PATCH', `/v1/orgs/${org.slug}/members/${member.id}`, {
+      token: org.owner.token,
+      body: { role: 'viewer' },
+    });
     expect(demoted.status).toBe(200);
     forgetIsolateAccess();
-    const after = await watched('POST', `/v1/orgs/${org.slug}/customers`, { token: member.token, body: { name: 'Viewer now' } });
+    const after = await watched('POST', `/v1/orgs/${org.slug}/customers`, {
+      token: member.token,
+      body: { name: 'Viewer now' },
+    });
     expectProblem(after, 403, 'forbidden');
     expect(instances(after)).toEqual(['catalog:any']);
   });
 
-  it('is not used once its organization\'s mark is gone (evicted): a change may have been missed', async () => {
+  it("is not used once its organization's mark is gone (evicted): a change may have been missed", async () => {
     const org = await newOrg();
     await read(org);
     await caches.default.delete(`https://access-cache.strive.internal/changed/org/${org.id}`);
@@ -490,12 +675,19 @@ describe('the location\'s access cache (a fresh isolate)', () => {
     expect((await read(org)).roundTrips).toBe(2);
   });
 
-  it('keeps no secret: an API key\'s access is kept under the hash of the key and holds no part of it', async () => {
+  it("keeps no secret: an API key's access is kept under the hash of the key and holds no part of it", async () => {
     const org = await newOrg();
-    const key = (await api('POST', `/v1/orgs/${org.slug}/api-keys`, { token: org.owner.token, body: { name: 'k', scopes: ['customers:read'] } })).body.key as string;
+    const key = (
+      await api('POST', `/v1/orgs/${org.slug}/api-keys`, {
+        token: org.owner.token,
+        body: { name: 'k', scopes: ['customers:read'] },
+      })
+    ).body.key as string;
     expect((await read(org, key)).status).toBe(200);
     // The entry's key is the credential and organization reference of src/auth/tenant.ts's cacheKey, hashed.
-    const entry = await caches.default.match(`https://access-cache.strive.internal/access/${await sha256Hex(`k:${key}:${org.slug}`)}`);
+    const entry = await caches.default.match(
+      `https://access-cache.strive.internal/access/${await sha256Hex(`k:${key}:${org.slug}`)}`,
+    );
     const kept = await entry!.text();
     expect(kept).toContain(org.id);
     expect(kept).not.toContain(key.slice(4, 20));
@@ -505,8 +697,13 @@ describe('the location\'s access cache (a fresh isolate)', () => {
 describe('the public cache after a write', () => {
   it('reads a miss at least as new as the write that purged it', async () => {
     const org = await newOrg();
-    const created = await api('POST', `/v1/orgs/${org.slug}/content`, { token: org.owner.token, body: { title: 'Fresh', slug: 'fresh', content: 'x' } });
-    const published = await api('POST', `/v1/orgs/${org.slug}/content/${created.body.id}/publish`, { token: org.owner.token });
+    const created = await api('POST', `/v1/orgs/${org.slug}/content`, {
+      token: org.owner.token,
+      body: { title: 'Fresh', slug: 'fresh', content: 'x' },
+    });
+    const published = await api('POST', `/v1/orgs/${org.slug}/content/${created.body.id}/publish`, {
+      token: org.owner.token,
+    });
     expect(published.status).toBe(200);
     const shard = await shardName(org);
     const miss = await watched('GET', `/v1/public/${org.slug}/content/fresh`);
@@ -519,8 +716,14 @@ describe('the public cache after a write', () => {
 describe('a first sign-in a replica has not seen yet', () => {
   it('provisions the same Clerk user again without refusing them', async () => {
     const user = await newUser();
-    const { clerk_user_id: clerkUserId } = (await env.CATALOG.prepare('SELECT clerk_user_id FROM users WHERE id = ?').bind(user.id).first<{ clerk_user_id: string }>())!;
-    const again = await provisionUser(catalogDb(env, D1Sessions.primary(env)), { type: 'session', clerkUserId, email: user.email });
+    const { clerk_user_id: clerkUserId } = (await env.CATALOG.prepare('SELECT clerk_user_id FROM users WHERE id = ?')
+      .bind(user.id)
+      .first<{ clerk_user_id: string }>())!;
+    const again = await provisionUser(catalogDb(env, D1Sessions.primary(env)), {
+      type: 'session',
+      clerkUserId,
+      email: user.email,
+    });
     expect(again.id).toBe(user.id);
   });
 });
@@ -528,7 +731,11 @@ describe('a first sign-in a replica has not seen yet', () => {
 describe('D1_SESSIONS=false', () => {
   it('opens no session, answers no bookmark and sends every query to the primary', async () => {
     const org = await newOrg();
-    const res = await watched('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name: 'Plain' }, vars: { D1_SESSIONS: 'false' } });
+    const res = await watched('POST', `/v1/orgs/${org.slug}/customers`, {
+      token: org.owner.token,
+      body: { name: 'Plain' },
+      vars: { D1_SESSIONS: 'false' },
+    });
     expect(res.status).toBe(201);
     expect(res.opened).toEqual([]);
     expect(res.headers.get('strive-bookmark')).toBeNull();

@@ -5,7 +5,12 @@ import { describe, expect, it } from 'vitest';
 import { CATALOG_ADDITIONS, TENANT_ADDITIONS } from '../src/db/schema-additions';
 
 const tableSql = async (db: D1Database, table: string) =>
-  (await db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").bind(table).first<{ sql: string }>())?.sql;
+  (
+    await db
+      .prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?")
+      .bind(table)
+      .first<{ sql: string }>()
+  )?.sql;
 
 describe.each([
   ['catalog', env.CATALOG, CATALOG_ADDITIONS],

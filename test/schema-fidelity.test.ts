@@ -27,7 +27,10 @@ async function columnsOf(db: D1Database, table: string): Promise<string[]> {
 
 /** The CHECK list of values a column is held to in its table's DDL, if it has one. */
 async function checkedValues(db: D1Database, table: string, column: string): Promise<string[] | undefined> {
-  const row = await db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`).bind(table).first<{ sql: string }>();
+  const row = await db
+    .prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`)
+    .bind(table)
+    .first<{ sql: string }>();
   const match = new RegExp(`CHECK\\s*\\([^)]*?"?${column}"?\\s+IN\\s*\\(([^)]*)\\)`, 'i').exec(row?.sql ?? '');
   return match ? [...match[1]!.matchAll(/'([^']*)'/g)].map((m) => m[1]!) : undefined;
 }
@@ -37,10 +40,20 @@ async function indexesOf(db: D1Database, table: string): Promise<string[][]> {
   const { results } = await db.prepare(`SELECT name FROM pragma_index_list(?)`).bind(table).all<{ name: string }>();
   const indexes = await Promise.all(
     results.map(async ({ name }) =>
-      (await db.prepare(`SELECT name FROM pragma_index_info(?) ORDER BY seqno`).bind(name).all<{ name: string | null }>()).results.map((c) => c.name ?? '<expr>'),
+      (
+        await db
+          .prepare(`SELECT name FROM pragma_index_info(?) ORDER BY seqno`)
+          .bind(name)
+          .all<{ name: string | null }>()
+      ).results.map((c) => c.name ?? '<expr>'),
     ),
   );
-  const primaryKey = (await db.prepare(`SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk`).bind(table).all<{ name: string }>()).results;
+  const primaryKey = (
+    await db
+      .prepare(`SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk`)
+      .bind(table)
+      .all<{ name: string }>()
+  ).results;
   return [...indexes, primaryKey.map((c) => c.name)];
 }
 
@@ -51,7 +64,11 @@ const resolve = (schema: Schema): Schema =>
   schema.$ref ? resolve(document.components.schemas[schema.$ref.split('/').pop()!]!) : schema;
 
 /** Every property reachable from a component (nested objects and arrays included), by name. */
-function propertiesOf(schema: Schema, found = new Map<string, Schema[]>(), seen = new Set<Schema>()): Map<string, Schema[]> {
+function propertiesOf(
+  schema: Schema,
+  found = new Map<string, Schema[]>(),
+  seen = new Set<Schema>(),
+): Map<string, Schema[]> {
   const resolved = resolve(schema);
   if (seen.has(resolved)) return found;
   seen.add(resolved);
@@ -59,7 +76,12 @@ function propertiesOf(schema: Schema, found = new Map<string, Schema[]>(), seen 
     found.set(name, [...(found.get(name) ?? []), resolve(property)]);
     propertiesOf(property, found, seen);
   }
-  for (const inner of [resolved.items, ...(resolved.anyOf ?? []), ...(resolved.oneOf ?? []), ...(resolved.allOf ?? [])]) {
+  for (const inner of [
+    resolved.items,
+    ...(resolved.anyOf ?? []),
+    ...(resolved.oneOf ?? []),
+    ...(resolved.allOf ?? []),
+  ]) {
     if (inner) propertiesOf(inner, found, seen);
   }
   return found;
@@ -67,23 +89,34 @@ function propertiesOf(schema: Schema, found = new Map<string, Schema[]>(), seen 
 
 /** The alternatives of a nullable or union schema, flattened. */
 const variants = (schema: Schema): Schema[] =>
-  schema.anyOf || schema.oneOf ? [...(schema.anyOf ?? []), ...(schema.oneOf ?? [])].flatMap((s) => variants(resolve(s))) : [schema];
+  schema.anyOf || schema.oneOf
+    ? [...(schema.anyOf ?? []), ...(schema.oneOf ?? [])].flatMap((s) => variants(resolve(s)))
+    : [schema];
 
-const types = (schema: Schema) => variants(schema).flatMap((s) => (Array.isArray(s.type) ? s.type : s.type ? [s.type] : []));
+const types = (schema: Schema) =>
+  variants(schema).flatMap((s) => (Array.isArray(s.type) ? s.type : s.type ? [s.type] : []));
 
 /** Whether an OpenAPI property can carry a value of the schema document's type. */
 function fitsType(schema: Schema, column: Column): boolean {
   const t = types(schema);
   switch (column.type) {
-    case 'boolean': return t.includes('boolean');
-    case 'integer': return t.includes('integer');
-    case 'decimal': return t.includes('number');
-    case 'string[]': return t.includes('array');
-    case 'jsonb': return t.length === 0 || t.includes('object') || t.includes('array');
-    case 'date': return t.includes('string') && variants(schema).some((s) => s.format === 'date');
+    case 'boolean':
+      return t.includes('boolean');
+    case 'integer':
+      return t.includes('integer');
+    case 'decimal':
+      return t.includes('number');
+    case 'string[]':
+      return t.includes('array');
+    case 'jsonb':
+      return t.length === 0 || t.includes('object') || t.includes('array');
+    case 'date':
+      return t.includes('string') && variants(schema).some((s) => s.format === 'date');
     // A timestamp, never a bare date.
-    case 'timestamp': return t.includes('string') && !variants(schema).some((s) => s.format === 'date');
-    default: return t.includes('string');
+    case 'timestamp':
+      return t.includes('string') && !variants(schema).some((s) => s.format === 'date');
+    default:
+      return t.includes('string');
   }
 }
 
@@ -91,7 +124,9 @@ const enumOf = (schema: Schema) => variants(schema).flatMap((s) => s.enum ?? [])
 
 /** The write schemas (`<Component>Create`, `<Component>Patch`) a client sends the row's fields in. */
 const writeComponents = (spec: TableSpec) =>
-  Object.keys(document.components.schemas).filter((name) => name === `${spec.component}Create` || name === `${spec.component}Patch`);
+  Object.keys(document.components.schemas).filter(
+    (name) => name === `${spec.component}Create` || name === `${spec.component}Patch`,
+  );
 
 beforeAll(async () => {
   document = await (await SELF.fetch('https://strive.test/openapi.json')).json();
@@ -108,7 +143,11 @@ describe.each(Object.entries(SCHEMA))('%s', (table, spec) => {
     for (const [column, { enum: values }] of Object.entries(spec.columns)) {
       if (!values) continue;
       const checked = await checkedValues(database(spec), table, column);
-      if (checked) expect(values.filter((v) => !checked.includes(v)), `${table}.${column} CHECK`).toEqual([]);
+      if (checked)
+        expect(
+          values.filter((v) => !checked.includes(v)),
+          `${table}.${column} CHECK`,
+        ).toEqual([]);
     }
   });
 
@@ -128,24 +167,37 @@ describe.each(Object.entries(SCHEMA))('%s', (table, spec) => {
     const writable = writeComponents(spec).map((name) => propertiesOf({ $ref: `#/components/schemas/${name}` }));
     for (const [column, { enum: values }] of Object.entries(spec.columns)) {
       if (!values) continue;
-      for (const [where, properties] of [[spec.component, readable] as const, ...writable.map((p, i) => [writeComponents(spec)[i]!, p] as const)]) {
+      for (const [where, properties] of [
+        [spec.component, readable] as const,
+        ...writable.map((p, i) => [writeComponents(spec)[i]!, p] as const),
+      ]) {
         // A derived column in a write schema is there only to be refused (readOnly).
         const schemas = properties.get(column)?.filter((schema) => where === spec.component || !schema.readOnly);
         if (!schemas?.length) continue;
         const offered = schemas.flatMap(enumOf);
-        expect(values.filter((value) => !offered.includes(value)), `${where}.${column}`).toEqual([]);
+        expect(
+          values.filter((value) => !offered.includes(value)),
+          `${where}.${column}`,
+        ).toEqual([]);
       }
     }
   });
 });
 
 describe('the index plan', () => {
-  it.each(INDEXES.map((index) => [`${index.table}(${index.columns.join(', ')}): ${index.why}`, index] as const))('%s', async (_, { table, columns }) => {
-    const spec = SCHEMA[table]!;
-    const indexes = await indexesOf(database(spec), table);
-    const found = indexes.some(
-      (index) => leadsWith(index, columns) || (spec.home === 'shard' && index[0] === 'organization_id' && leadsWith(index.slice(1), columns)),
-    );
-    expect(found, `an index of ${table} leading with ${columns.join(', ')} (has ${JSON.stringify(indexes)})`).toBe(true);
-  });
+  it.each(INDEXES.map((index) => [`${index.table}(${index.columns.join(', ')}): ${index.why}`, index] as const))(
+    '%s',
+    async (_, { table, columns }) => {
+      const spec = SCHEMA[table]!;
+      const indexes = await indexesOf(database(spec), table);
+      const found = indexes.some(
+        (index) =>
+          leadsWith(index, columns) ||
+          (spec.home === 'shard' && index[0] === 'organization_id' && leadsWith(index.slice(1), columns)),
+      );
+      expect(found, `an index of ${table} leading with ${columns.join(', ')} (has ${JSON.stringify(indexes)})`).toBe(
+        true,
+      );
+    },
+  );
 });

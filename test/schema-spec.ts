@@ -5,7 +5,7 @@
 // src/db/schema-additions.ts; this file holds the specification only, spelled as it was given.
 
 export type ColumnType =
-  | 'uuid' | 'string' | 'text' | 'jsonb' | 'timestamp' | 'date' | 'decimal' | 'integer' | 'boolean' | 'inet' | 'string[]';
+  'uuid' | 'string' | 'text' | 'jsonb' | 'timestamp' | 'date' | 'decimal' | 'integer' | 'boolean' | 'inet' | 'string[]';
 
 export type Column = { type: ColumnType; enum?: readonly string[] };
 
@@ -282,6 +282,12 @@ export const INDEXES: { table: string; columns: string[]; why: string }[] = [
   { table: 'activity_logs', columns: ['user_id'], why: 'foreign key' },
   // organization_id on all multi-tenant tables.
   ...Object.entries(SCHEMA)
-    .filter(([table, spec]) => spec.home === 'shard' && 'organization_id' in spec.columns && table !== 'activity_logs' && table !== 'usage_tracking')
+    .filter(
+      ([table, spec]) =>
+        spec.home === 'shard' &&
+        'organization_id' in spec.columns &&
+        table !== 'activity_logs' &&
+        table !== 'usage_tracking',
+    )
     .map(([table]) => ({ table, columns: ['organization_id'], why: 'tenant isolation' })),
 ];

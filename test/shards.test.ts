@@ -12,13 +12,18 @@ const shard = (n: number) => (env as unknown as Record<string, D1Database>)[`SHA
 
 async function organizationsPerShard(): Promise<number[]> {
   const counts = Array.from({ length: shardCount(env) }, () => 0);
-  const { results } = await env.CATALOG.prepare('SELECT shard, count(*) AS n FROM organizations GROUP BY shard').all<{ shard: number; n: number }>();
+  const { results } = await env.CATALOG.prepare('SELECT shard, count(*) AS n FROM organizations GROUP BY shard').all<{
+    shard: number;
+    n: number;
+  }>();
   for (const row of results) counts[row.shard] = row.n;
   return counts;
 }
 
 async function shardOf(orgId: string): Promise<number> {
-  const row = await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(orgId).first<{ shard: number }>();
+  const row = await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?')
+    .bind(orgId)
+    .first<{ shard: number }>();
   return row!.shard;
 }
 
@@ -59,7 +64,10 @@ describe('shard routing', () => {
     for (const org of [a, b]) {
       const home = await shardOf(org.id);
       const count = (n: number) =>
-        shard(n).prepare('SELECT count(*) AS n FROM activity_logs WHERE organization_id = ?').bind(org.id).first<{ n: number }>();
+        shard(n)
+          .prepare('SELECT count(*) AS n FROM activity_logs WHERE organization_id = ?')
+          .bind(org.id)
+          .first<{ n: number }>();
       expect((await count(home))!.n).toBe(1); // its organization.create row
       expect((await count(1 - home))!.n).toBe(0);
       const log = await api('GET', `/v1/orgs/${org.slug}/activity`, { token: owner.token });
@@ -89,7 +97,9 @@ describe('the tenant data layer', () => {
   });
 
   it('sets organization_id on insert, whatever the caller passes', () => {
-    const values = { id: uuidv7(), name: 'Smuggled', organization_id: otherId } as unknown as Parameters<typeof store.insert<typeof customers>>[1];
+    const values = { id: uuidv7(), name: 'Smuggled', organization_id: otherId } as unknown as Parameters<
+      typeof store.insert<typeof customers>
+    >[1];
     const statement = store.insert(customers, values).toSQL();
     expect(statement.params).toContain(orgId);
     expect(statement.params).not.toContain(otherId);

@@ -16,7 +16,10 @@ type Board = { columns: { status: string; tasks: Task[] }[] };
 const STATUSES = ['todo', 'in_progress', 'review', 'done', 'cancelled'];
 
 async function newProject(org: TestOrg, body: Record<string, unknown> = {}) {
-  const res = await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'Board', ...body } });
+  const res = await api('POST', `/v1/orgs/${org.slug}/projects`, {
+    token: org.owner.token,
+    body: { name: 'Board', ...body },
+  });
   expect(res.status, JSON.stringify(res.body)).toBe(201);
   return res.body.id as string;
 }
@@ -27,10 +30,14 @@ async function newTask(org: TestOrg, projectId: string, body: Record<string, unk
   return res.body;
 }
 
-const getTask = (org: TestOrg, id: string, token = org.owner.token) => api<Task>('GET', `/v1/orgs/${org.slug}/tasks/${id}`, { token });
-const patch = (org: TestOrg, id: string, body: object, token = org.owner.token) => api<Task>('PATCH', `/v1/orgs/${org.slug}/tasks/${id}`, { token, body });
-const move = (org: TestOrg, id: string, body: object, token = org.owner.token) => api<Task>('POST', `/v1/orgs/${org.slug}/tasks/${id}/move`, { token, body });
-const remove = (org: TestOrg, id: string, token = org.owner.token) => api('DELETE', `/v1/orgs/${org.slug}/tasks/${id}`, { token });
+const getTask = (org: TestOrg, id: string, token = org.owner.token) =>
+  api<Task>('GET', `/v1/orgs/${org.slug}/tasks/${id}`, { token });
+const patch = (org: TestOrg, id: string, body: object, token = org.owner.token) =>
+  api<Task>('PATCH', `/v1/orgs/${org.slug}/tasks/${id}`, { token, body });
+const move = (org: TestOrg, id: string, body: object, token = org.owner.token) =>
+  api<Task>('POST', `/v1/orgs/${org.slug}/tasks/${id}/move`, { token, body });
+const remove = (org: TestOrg, id: string, token = org.owner.token) =>
+  api('DELETE', `/v1/orgs/${org.slug}/tasks/${id}`, { token });
 const titles = (res: ApiResponse) => (res.body.data as Task[]).map((t) => t.title);
 const fieldsOf = (res: ApiResponse) => ((res.body.errors ?? []) as { path: string }[]).map((e) => e.path);
 
@@ -42,13 +49,17 @@ async function getBoard(org: TestOrg, projectId: string, token = org.owner.token
 
 /** The organization's shard, found the way the Worker finds it. */
 async function shardOf(org: TestOrg): Promise<D1Database> {
-  const row = await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(org.id).first<{ shard: number }>();
+  const row = await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?')
+    .bind(org.id)
+    .first<{ shard: number }>();
   return (env as unknown as Record<string, D1Database>)[`SHARD_${row!.shard}`]!;
 }
 
 /** Positions as stored, column by column. */
 async function storedPositions(org: TestOrg, projectId: string): Promise<Record<string, number[]>> {
-  const { results } = await (await shardOf(org))
+  const { results } = await (
+    await shardOf(org)
+  )
     .prepare('SELECT status, position FROM tasks WHERE project_id = ? ORDER BY position')
     .bind(projectId)
     .all<{ status: string; position: number }>();
@@ -67,7 +78,8 @@ async function order(org: TestOrg, projectId: string): Promise<Record<string, st
   const stored = await storedPositions(org, projectId);
   for (const column of board.columns) {
     const served = column.tasks.map((t) => t.position);
-    for (let i = 1; i < served.length; i++) expect(served[i], `${column.status}: ${served}`).toBeGreaterThan(served[i - 1]!);
+    for (let i = 1; i < served.length; i++)
+      expect(served[i], `${column.status}: ${served}`).toBeGreaterThan(served[i - 1]!);
     for (const task of column.tasks) expect(task.status).toBe(column.status);
     const positions = stored[column.status]!;
     expect(new Set(positions).size, `${column.status}: ${positions}`).toBe(positions.length);
@@ -97,7 +109,13 @@ describe('the board: ordering', () => {
     await newTask(org, project, { title: 'x', status: 'done' });
     const board = await api('GET', `/v1/orgs/${org.slug}/projects/${project}/board`, { token: org.owner.token });
     expect(board.roundTrips).toBe(1);
-    expect(await order(org, project)).toEqual({ todo: ['a', 'b', 'c'], in_progress: [], review: [], done: ['x'], cancelled: [] });
+    expect(await order(org, project)).toEqual({
+      todo: ['a', 'b', 'c'],
+      in_progress: [],
+      review: [],
+      done: ['x'],
+      cancelled: [],
+    });
   });
 
   it('serves an empty board with its five empty columns', async () => {
@@ -130,7 +148,13 @@ describe('the board: ordering', () => {
     expect(await order(org, project)).toMatchObject({ in_progress: ['b', 'd', 'a', 'c'] });
     await moveOk(org, a!, { status: 'review', before_id: undefined }); // into another empty column
     await moveOk(org, c!, { status: 'review', before_id: a!.id }); // to the top of a one-task column
-    expect(await order(org, project)).toEqual({ todo: [], in_progress: ['b', 'd'], review: ['c', 'a'], done: [], cancelled: [] });
+    expect(await order(org, project)).toEqual({
+      todo: [],
+      in_progress: ['b', 'd'],
+      review: ['c', 'a'],
+      done: [],
+      cancelled: [],
+    });
   });
 
   it('renumbers a column in one move when the gap between two neighbours closes, keeping the order', async () => {
@@ -156,7 +180,13 @@ describe('the board: ordering', () => {
   it('renumbers when moves to the top run out of room, keeping the order', async () => {
     const org = await newOrg();
     const project = await newProject(org);
-    const tasks = Object.values(await tasksNamed(org, project, Array.from({ length: 14 }, (_, i) => `t${i}`)));
+    const tasks = Object.values(
+      await tasksNamed(
+        org,
+        project,
+        Array.from({ length: 14 }, (_, i) => `t${i}`),
+      ),
+    );
     const anchor = await newTask(org, project, { title: 'anchor', status: 'review' });
     const expected = ['anchor'];
     let top = anchor;
@@ -225,7 +255,13 @@ describe('the board: ordering', () => {
     expect(moved.status).toBe('in_progress');
     expect(await order(org, project)).toMatchObject({ todo: ['a', 'd', 'c'], in_progress: ['x', 'b', 'y'] });
     await moveOk(org, a!, { status: 'todo', after_id: d!.id, before_id: c!.id }); // down within its column
-    expect(await order(org, project)).toEqual({ todo: ['d', 'a', 'c'], in_progress: ['x', 'b', 'y'], review: [], done: [], cancelled: [] });
+    expect(await order(org, project)).toEqual({
+      todo: ['d', 'a', 'c'],
+      in_progress: ['x', 'b', 'y'],
+      review: [],
+      done: [],
+      cancelled: [],
+    });
   });
 
   it('renumbers a column when the gap between two given neighbours closes, keeping the order', async () => {
@@ -284,7 +320,9 @@ describe('the board: ordering', () => {
     const anchor = await newTask(org, project, { title: 'anchor', status: 'review' });
     const tail = await newTask(org, project, { title: 'tail', status: 'review' });
     const movers = Object.values(await tasksNamed(org, project, ['p', 'q']));
-    const moves = await Promise.all(movers.map((t) => move(org, t.id, { status: 'review', after_id: anchor.id, before_id: tail.id })));
+    const moves = await Promise.all(
+      movers.map((t) => move(org, t.id, { status: 'review', after_id: anchor.id, before_id: tail.id })),
+    );
     expect(moves.map((r) => r.status).sort()).toEqual([200, 400]);
     const refused = moves.find((r) => r.status === 400)!;
     expectProblem(refused, 400, 'invalid_request');
@@ -298,9 +336,17 @@ describe('the board: ordering', () => {
     const project = await newProject(org);
     const anchor = await newTask(org, project, { title: 'anchor', status: 'in_progress' });
     await newTask(org, project, { title: 'tail', status: 'in_progress' }); // a neighbour after the gap
-    const moving = Object.values(await tasksNamed(org, project, Array.from({ length: 12 }, (_, i) => `m${i}`)));
+    const moving = Object.values(
+      await tasksNamed(
+        org,
+        project,
+        Array.from({ length: 12 }, (_, i) => `m${i}`),
+      ),
+    );
     // Twelve moves into the same gap at once: more than the gap holds, so one of them renumbers.
-    const results = await Promise.all(moving.map((t) => move(org, t.id, { status: 'in_progress', after_id: anchor.id })));
+    const results = await Promise.all(
+      moving.map((t) => move(org, t.id, { status: 'in_progress', after_id: anchor.id })),
+    );
     for (const res of results) expect(res.status, JSON.stringify(res.body)).toBe(200);
     const column = (await order(org, project)).in_progress!;
     expect(column).toHaveLength(14);
@@ -328,12 +374,19 @@ describe('the board: a move racing an edit made outside the board object', () =>
     const project = await newProject(org);
     const { a, b, x } = await tasksNamed(org, project, ['a', 'b', 'x']);
     // Close the gap between a and b, so that moving x between them renumbers the column.
-    await (await shardOf(org)).prepare('UPDATE tasks SET position = ? WHERE id = ?').bind(a!.position + 1, b!.id).run();
+    await (
+      await shardOf(org)
+    )
+      .prepare('UPDATE tasks SET position = ? WHERE id = ?')
+      .bind(a!.position + 1, b!.id)
+      .run();
     expect(await order(org, project)).toMatchObject({ todo: ['a', 'b', 'x'] });
 
     // The board object's own context, whose batch lets a REST PATCH (which does not go through the
     // board object) land between the move's read of the column and its write: the race made certain.
-    const { shard } = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(org.id).first<{ shard: number }>())!;
+    const { shard } = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?')
+      .bind(org.id)
+      .first<{ shard: number }>())!;
     const portable: PortableContext = {
       organization: { id: org.id, slug: org.slug, name: `Org ${org.slug}`, shard, tier: 'free' },
       actor: { type: 'user', user: { id: org.owner.id, email: org.owner.email, name: 'owner', role: 'employee' } },
@@ -349,7 +402,9 @@ describe('the board: a move racing an edit made outside the board object', () =>
       return batch(statements);
     }) as typeof ctx.store.batch;
 
-    await expect(moveTask({ ctx, projectId: project, id: x!.id, input: { status: 'todo', before_id: b!.id } })).rejects.toMatchObject({ code: 'conflict' });
+    await expect(
+      moveTask({ ctx, projectId: project, id: x!.id, input: { status: 'todo', before_id: b!.id } }),
+    ).rejects.toMatchObject({ code: 'conflict' });
     expect(await order(org, project)).toMatchObject({ todo: ['a', 'b', 'edited meanwhile'] });
     expect((await getTask(org, x!.id)).body).toMatchObject({ version: 2, position: x!.position });
     const log = await api('GET', `/v1/orgs/${org.slug}/activity?resource_id=${x!.id}`, { token: org.owner.token });
@@ -384,7 +439,12 @@ describe('tasks: versions and columns', () => {
     expectProblem(await patch(org, t.id, { title: 'u', version: 1 }), 409, 'conflict'); // stale even when nothing would change
     expectProblem(await patch(org, t.id, { title: 'v', version: 3 }), 409, 'conflict'); // a version from the future
     expectProblem(await move(org, t.id, { status: 'done', version: 1 }), 409, 'conflict');
-    expect((await getTask(org, t.id)).body).toMatchObject({ title: 'u', status: 'todo', version: 2, position: t.position });
+    expect((await getTask(org, t.id)).body).toMatchObject({
+      title: 'u',
+      status: 'todo',
+      version: 2,
+      position: t.position,
+    });
   });
 
   it('puts a task whose status a PATCH changes at the end of the new column, and tracks completed_at', async () => {
@@ -433,10 +493,18 @@ describe('tasks: fields', () => {
     const t = await newTask(org, project, { title: 'h', estimated_hours: 1.25, actual_hours: 0.1 + 0.2 });
     expect(t).toMatchObject({ estimated_hours: 1.25, actual_hours: 0.3 });
     expect((await getTask(org, t.id)).body).toMatchObject({ estimated_hours: 1.25, actual_hours: 0.3 });
-    const stored = await (await shardOf(org)).prepare('SELECT estimated_hours, actual_hours FROM tasks WHERE id = ?').bind(t.id).first();
+    const stored = await (
+      await shardOf(org)
+    )
+      .prepare('SELECT estimated_hours, actual_hours FROM tasks WHERE id = ?')
+      .bind(t.id)
+      .first();
     expect(stored).toEqual({ estimated_hours: 125, actual_hours: 30 });
 
-    let res = await api('POST', `/v1/orgs/${org.slug}/projects/${project}/tasks`, { token: org.owner.token, body: { title: 'x', estimated_hours: 1.255 } });
+    let res = await api('POST', `/v1/orgs/${org.slug}/projects/${project}/tasks`, {
+      token: org.owner.token,
+      body: { title: 'x', estimated_hours: 1.255 },
+    });
     expectProblem(res, 400, 'invalid_request');
     expect(fieldsOf(res)).toEqual(['estimated_hours']);
     res = await patch(org, t.id, { actual_hours: 2.001 });
@@ -476,7 +544,16 @@ describe('tasks: fields', () => {
     const org = await newOrg();
     const project = await newProject(org);
     const create = await api('POST', `/v1/orgs/${org.slug}/projects/${project}/tasks`, {
-      token: org.owner.token, body: { title: 't', position: 1, created_by: org.owner.id, version: 3, completed_at: null, project_id: project, id: crypto.randomUUID() },
+      token: org.owner.token,
+      body: {
+        title: 't',
+        position: 1,
+        created_by: org.owner.id,
+        version: 3,
+        completed_at: null,
+        project_id: project,
+        id: crypto.randomUUID(),
+      },
     });
     expectProblem(create, 400, 'invalid_request');
     expect(fieldsOf(create).sort()).toEqual(['completed_at', 'created_by', 'id', 'position', 'project_id', 'version']);
@@ -492,7 +569,10 @@ describe('tasks: fields', () => {
     const org = await newOrg();
     const other = await newOrg();
     const project = await newProject(org);
-    const res = await api('POST', `/v1/orgs/${org.slug}/projects/${project}/tasks`, { token: org.owner.token, body: { title: 't', assigned_to: other.owner.id } });
+    const res = await api('POST', `/v1/orgs/${org.slug}/projects/${project}/tasks`, {
+      token: org.owner.token,
+      body: { title: 't', assigned_to: other.owner.id },
+    });
     expectProblem(res, 400, 'invalid_request');
     expect(fieldsOf(res)).toEqual(['assigned_to']);
   });
@@ -500,13 +580,22 @@ describe('tasks: fields', () => {
   it('answers 404 for a task in a project that does not exist, and for the task list of one', async () => {
     const org = await newOrg();
     expectProblem(
-      await api('POST', `/v1/orgs/${org.slug}/projects/${crypto.randomUUID()}/tasks`, { token: org.owner.token, body: { title: 't' } }),
+      await api('POST', `/v1/orgs/${org.slug}/projects/${crypto.randomUUID()}/tasks`, {
+        token: org.owner.token,
+        body: { title: 't' },
+      }),
       404,
       'not_found',
     );
-    expectProblem(await api('GET', `/v1/orgs/${org.slug}/projects/${crypto.randomUUID()}/tasks`, { token: org.owner.token }), 404, 'not_found');
+    expectProblem(
+      await api('GET', `/v1/orgs/${org.slug}/projects/${crypto.randomUUID()}/tasks`, { token: org.owner.token }),
+      404,
+      'not_found',
+    );
     // An existing project without tasks is an empty page, in 2 queries (the second tells it from a missing one).
-    const project = (await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'Empty' } })).body.id;
+    const project = (
+      await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'Empty' } })
+    ).body.id;
     const empty = await api('GET', `/v1/orgs/${org.slug}/projects/${project}/tasks`, { token: org.owner.token });
     expect(empty.body).toEqual({ data: [], next_cursor: null });
     expect(empty.roundTrips).toBe(2);
@@ -519,10 +608,16 @@ describe('tasks: subtasks', () => {
     const project = await newProject(org);
     const other = await newProject(org);
     const foreign = await newTask(org, other, { title: 'foreign' });
-    let res = await api('POST', `/v1/orgs/${org.slug}/projects/${project}/tasks`, { token: org.owner.token, body: { title: 'c', parent_task_id: foreign.id } });
+    let res = await api('POST', `/v1/orgs/${org.slug}/projects/${project}/tasks`, {
+      token: org.owner.token,
+      body: { title: 'c', parent_task_id: foreign.id },
+    });
     expectProblem(res, 400, 'invalid_request');
     expect(fieldsOf(res)).toEqual(['parent_task_id']);
-    res = await api('POST', `/v1/orgs/${org.slug}/projects/${project}/tasks`, { token: org.owner.token, body: { title: 'c', parent_task_id: crypto.randomUUID() } });
+    res = await api('POST', `/v1/orgs/${org.slug}/projects/${project}/tasks`, {
+      token: org.owner.token,
+      body: { title: 'c', parent_task_id: crypto.randomUUID() },
+    });
     expectProblem(res, 400, 'invalid_request');
     expect(fieldsOf(res)).toEqual(['parent_task_id']);
 
@@ -555,7 +650,12 @@ describe('tasks: subtasks', () => {
     const a = await newTask(org, project, { title: 'a' });
     const b = await newTask(org, project, { title: 'b', parent_task_id: a.id });
     const c = await newTask(org, project, { title: 'c', parent_task_id: b.id });
-    for (const [task, parent] of [[a, a], [a, b], [a, c], [b, c]] as const) {
+    for (const [task, parent] of [
+      [a, a],
+      [a, b],
+      [a, c],
+      [b, c],
+    ] as const) {
       const res = await patch(org, task.id, { parent_task_id: parent.id });
       expectProblem(res, 400, 'invalid_request');
       expect(fieldsOf(res)).toEqual(['parent_task_id']);
@@ -581,10 +681,21 @@ describe('tasks: lists and filters', () => {
     const mine = await api('GET', `/v1/orgs/${org.slug}/tasks?assigned_to=me`, { token: bob.token });
     expect(titles(mine)).toEqual(['mine 2', 'mine 1']);
     expect(mine.roundTrips).toBe(1);
-    expect(titles(await api('GET', `/v1/orgs/${org.slug}/tasks?assigned_to=${bob.id}`, { token: org.owner.token }))).toEqual(['mine 2', 'mine 1']);
-    expect(titles(await api('GET', `/v1/orgs/${org.slug}/tasks?assigned_to=me`, { token: org.owner.token }))).toEqual(['not mine']);
-    expect(titles(await api('GET', `/v1/orgs/${org.slug}/tasks`, { token: org.owner.token }))).toEqual(['nobody', 'not mine', 'mine 2', 'mine 1']);
-    expect(titles(await api('GET', `/v1/orgs/${org.slug}/projects/${p2}/tasks?assigned_to=me`, { token: bob.token }))).toEqual(['mine 2']);
+    expect(
+      titles(await api('GET', `/v1/orgs/${org.slug}/tasks?assigned_to=${bob.id}`, { token: org.owner.token })),
+    ).toEqual(['mine 2', 'mine 1']);
+    expect(titles(await api('GET', `/v1/orgs/${org.slug}/tasks?assigned_to=me`, { token: org.owner.token }))).toEqual([
+      'not mine',
+    ]);
+    expect(titles(await api('GET', `/v1/orgs/${org.slug}/tasks`, { token: org.owner.token }))).toEqual([
+      'nobody',
+      'not mine',
+      'mine 2',
+      'mine 1',
+    ]);
+    expect(
+      titles(await api('GET', `/v1/orgs/${org.slug}/projects/${p2}/tasks?assigned_to=me`, { token: bob.token })),
+    ).toEqual(['mine 2']);
   });
 
   it('filters by status, tag (every one must match) and parent, in a project and across projects', async () => {
@@ -613,16 +724,26 @@ describe('tasks: lists and filters', () => {
     expect(await list(`/projects/${p1}/tasks?parent_task_id=${parent.id}&status=todo&tag=a`)).toEqual(['ab']);
     expect(await list(`/projects/${p2}/tasks?parent_task_id=${parent.id}`)).toEqual([]);
     expect(await list(`/projects/${p2}/tasks`)).toEqual(['none', 'abc']);
-    expectProblem(await api('GET', `/v1/orgs/${org.slug}/tasks?status=doing`, { token: org.owner.token }), 400, 'invalid_request');
+    expectProblem(
+      await api('GET', `/v1/orgs/${org.slug}/tasks?status=doing`, { token: org.owner.token }),
+      400,
+      'invalid_request',
+    );
   });
 
   it('pages through tasks with a cursor', async () => {
     const org = await newOrg();
     const project = await newProject(org);
     await tasksNamed(org, project, ['1', '2', '3']);
-    const first = await api('GET', `/v1/orgs/${org.slug}/projects/${project}/tasks?limit=2`, { token: org.owner.token });
+    const first = await api('GET', `/v1/orgs/${org.slug}/projects/${project}/tasks?limit=2`, {
+      token: org.owner.token,
+    });
     expect(titles(first)).toEqual(['3', '2']);
-    const second = await api('GET', `/v1/orgs/${org.slug}/projects/${project}/tasks?limit=2&cursor=${first.body.next_cursor}`, { token: org.owner.token });
+    const second = await api(
+      'GET',
+      `/v1/orgs/${org.slug}/projects/${project}/tasks?limit=2&cursor=${first.body.next_cursor}`,
+      { token: org.owner.token },
+    );
     expect(titles(second)).toEqual(['1']);
     expect(second.body.next_cursor).toBeNull();
   });
@@ -634,14 +755,24 @@ describe('tasks: client users', () => {
     const org = await newOrg();
     const client = await joinAs(org, 'member');
     await env.CATALOG.prepare("UPDATE users SET role = 'client' WHERE id = ?").bind(client.id).run();
-    const customer = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name: 'Client Co', email: client.email.toUpperCase() } });
+    const customer = await api('POST', `/v1/orgs/${org.slug}/customers`, {
+      token: org.owner.token,
+      body: { name: 'Client Co', email: client.email.toUpperCase() },
+    });
     expect(customer.status, JSON.stringify(customer.body)).toBe(201);
-    const otherCustomer = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name: 'Other Co', email: `other-${crypto.randomUUID()}@strive.test` } });
+    const otherCustomer = await api('POST', `/v1/orgs/${org.slug}/customers`, {
+      token: org.owner.token,
+      body: { name: 'Other Co', email: `other-${crypto.randomUUID()}@strive.test` },
+    });
     const theirs = await newProject(org, { name: 'Theirs', customer_id: customer.body.id });
     const others = await newProject(org, { name: 'Others', customer_id: otherCustomer.body.id });
     const internal = await newProject(org, { name: 'Internal' });
     return {
-      org, client, theirs, others, internal,
+      org,
+      client,
+      theirs,
+      others,
+      internal,
       visible: await newTask(org, theirs, { title: 'visible', assigned_to: client.id }),
       hidden: await newTask(org, others, { title: 'hidden', assigned_to: client.id }),
       internalTask: await newTask(org, internal, { title: 'internal', assigned_to: client.id }),
@@ -653,7 +784,9 @@ describe('tasks: client users', () => {
     const t = client.token;
     expect(titles(await api('GET', `/v1/orgs/${org.slug}/tasks`, { token: t }))).toEqual(['visible']);
     expect(titles(await api('GET', `/v1/orgs/${org.slug}/tasks?assigned_to=me`, { token: t }))).toEqual(['visible']);
-    expect(titles(await api('GET', `/v1/orgs/${org.slug}/projects/${theirs}/tasks`, { token: t }))).toEqual(['visible']);
+    expect(titles(await api('GET', `/v1/orgs/${org.slug}/projects/${theirs}/tasks`, { token: t }))).toEqual([
+      'visible',
+    ]);
     expectProblem(await api('GET', `/v1/orgs/${org.slug}/projects/${others}/tasks`, { token: t }), 404, 'not_found');
     const board = await getBoard(org, theirs, t);
     expect(board.columns[0]!.tasks.map((x) => x.title)).toEqual(['visible']);
@@ -667,7 +800,11 @@ describe('tasks: client users', () => {
   it('may not create, change, move or delete tasks, even in their own project', async () => {
     const { org, client, theirs, others, visible, hidden } = await clientSetup();
     const t = client.token;
-    expectProblem(await api('POST', `/v1/orgs/${org.slug}/projects/${theirs}/tasks`, { token: t, body: { title: 'no' } }), 403, 'forbidden');
+    expectProblem(
+      await api('POST', `/v1/orgs/${org.slug}/projects/${theirs}/tasks`, { token: t, body: { title: 'no' } }),
+      403,
+      'forbidden',
+    );
     expectProblem(await patch(org, visible.id, { title: 'no' }, t), 403, 'forbidden');
     expectProblem(await patch(org, visible.id, { status: 'done' }, t), 403, 'forbidden');
     expectProblem(await move(org, visible.id, { status: 'done' }, t), 403, 'forbidden');
@@ -700,11 +837,25 @@ describe('tasks: audit', () => {
     expect((await remove(org, t.id)).status).toBe(204);
 
     const rows = await activity(org, t.id);
-    expect(rows.map((r) => r.action)).toEqual(['task.delete', 'task.update', 'task.move', 'task.update', 'task.create']);
+    expect(rows.map((r) => r.action)).toEqual([
+      'task.delete',
+      'task.update',
+      'task.move',
+      'task.update',
+      'task.create',
+    ]);
     for (const row of rows) expect(row).toMatchObject({ actor_type: 'user', user_id: org.owner.id });
     const [deleted, statusChange, moved, updated, created] = rows as [Activity, Activity, Activity, Activity, Activity];
     expect(created.old_data).toBeNull();
-    expect(created.new_data).toMatchObject({ id: t.id, project_id: project, title: 'audited', status: 'todo', estimated_hours: 1.25, tags: ['ops'], version: 1 });
+    expect(created.new_data).toMatchObject({
+      id: t.id,
+      project_id: project,
+      title: 'audited',
+      status: 'todo',
+      estimated_hours: 1.25,
+      tags: ['ops'],
+      version: 1,
+    });
     expect(updated.old_data).toEqual({ title: 'audited', estimated_hours: 1.25, tags: ['ops'] });
     expect(updated.new_data).toEqual({ title: 'renamed', estimated_hours: 2.5, tags: ['ops', 'x'] });
     expect(moved.old_data).toEqual({ status: 'todo', position: t.position, version: 2 });
@@ -712,7 +863,14 @@ describe('tasks: audit', () => {
     expect(statusChange.old_data).toEqual({ status: 'review' });
     expect(statusChange.new_data).toEqual({ status: 'done' });
     expect(deleted.new_data).toBeNull();
-    expect(deleted.old_data).toMatchObject({ id: t.id, title: 'renamed', status: 'done', estimated_hours: 2.5, tags: ['ops', 'x'], version: 4 });
+    expect(deleted.old_data).toMatchObject({
+      id: t.id,
+      title: 'renamed',
+      status: 'done',
+      estimated_hours: 2.5,
+      tags: ['ops', 'x'],
+      version: 4,
+    });
   });
 
   it('writes nothing for a refused or empty change', async () => {
@@ -748,7 +906,8 @@ describe('tasks: organizations are isolated', () => {
     const projectA = await newProject(a);
     const projectB = await newProject(b);
     const t = await newTask(a, projectA, { title: 'of A' });
-    const viaB = (method: string, path: string, body?: object) => api(method, `/v1/orgs/${b.slug}${path}`, { token: a.owner.token, body });
+    const viaB = (method: string, path: string, body?: object) =>
+      api(method, `/v1/orgs/${b.slug}${path}`, { token: a.owner.token, body });
 
     expectProblem(await viaB('GET', `/tasks/${t.id}`), 404, 'not_found');
     expectProblem(await viaB('PATCH', `/tasks/${t.id}`, { title: 'hijacked' }), 404, 'not_found');
@@ -763,7 +922,11 @@ describe('tasks: organizations are isolated', () => {
     const res = await viaB('POST', `/projects/${projectB}/tasks`, { title: 'child', parent_task_id: t.id });
     expectProblem(res, 400, 'invalid_request');
     const bTask = await newTask(b, projectB, { title: 'of B' });
-    expectProblem(await viaB('POST', `/tasks/${bTask.id}/move`, { status: 'todo', before_id: t.id }), 400, 'invalid_request');
+    expectProblem(
+      await viaB('POST', `/tasks/${bTask.id}/move`, { status: 'todo', before_id: t.id }),
+      400,
+      'invalid_request',
+    );
 
     expect((await getTask(a, t.id)).body).toMatchObject({ title: 'of A', status: 'todo', version: 1 });
     expect(await order(a, projectA)).toMatchObject({ todo: ['of A'] });
@@ -785,7 +948,14 @@ describe('tasks: organizations are isolated', () => {
     const t = await newTask(org, project, { title: 't' });
     expect((await getTask(org, t.id, viewer.token)).status).toBe(200);
     expect((await getBoard(org, project, viewer.token)).columns[0]!.tasks).toHaveLength(1);
-    expectProblem(await api('POST', `/v1/orgs/${org.slug}/projects/${project}/tasks`, { token: viewer.token, body: { title: 'no' } }), 403, 'forbidden');
+    expectProblem(
+      await api('POST', `/v1/orgs/${org.slug}/projects/${project}/tasks`, {
+        token: viewer.token,
+        body: { title: 'no' },
+      }),
+      403,
+      'forbidden',
+    );
     expectProblem(await patch(org, t.id, { title: 'no' }, viewer.token), 403, 'forbidden');
     expectProblem(await move(org, t.id, { status: 'done' }, viewer.token), 403, 'forbidden');
     expectProblem(await remove(org, t.id, viewer.token), 403, 'forbidden');
@@ -804,8 +974,15 @@ describe('tasks: D1 round-trip budgets (warm)', () => {
 
   it('loads the board in 1 query and lists tasks in 1 query', async () => {
     const { org, project, first } = await warm();
-    expect((await api('GET', `/v1/orgs/${org.slug}/projects/${project}/board`, { token: org.owner.token })).roundTrips).toBe(1);
-    for (const path of [`/projects/${project}/tasks`, '/tasks', '/tasks?assigned_to=me&status=todo&tag=a&tag=b', `/tasks?parent_task_id=${first.id}`]) {
+    expect(
+      (await api('GET', `/v1/orgs/${org.slug}/projects/${project}/board`, { token: org.owner.token })).roundTrips,
+    ).toBe(1);
+    for (const path of [
+      `/projects/${project}/tasks`,
+      '/tasks',
+      '/tasks?assigned_to=me&status=todo&tag=a&tag=b',
+      `/tasks?parent_task_id=${first.id}`,
+    ]) {
       const res = await api('GET', `/v1/orgs/${org.slug}${path}`, { token: org.owner.token });
       expect(res.status).toBe(200);
       expect(res.roundTrips, path).toBe(1);
@@ -815,7 +992,10 @@ describe('tasks: D1 round-trip budgets (warm)', () => {
 
   it('creates, updates and deletes a task in 1 batch each (create runs inside the board object)', async () => {
     const { org, project } = await warm();
-    const created = await api('POST', `/v1/orgs/${org.slug}/projects/${project}/tasks`, { token: org.owner.token, body: { title: 't', tags: ['a'] } });
+    const created = await api('POST', `/v1/orgs/${org.slug}/projects/${project}/tasks`, {
+      token: org.owner.token,
+      body: { title: 't', tags: ['a'] },
+    });
     expect(created.status).toBe(201);
     expect(created.roundTrips).toBe(1);
     const updated = await patch(org, created.body.id, { title: 'u', priority: 'high', version: 1 });

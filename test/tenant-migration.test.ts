@@ -10,13 +10,21 @@ const FIRST_NEW = '0005_schema_fidelity.sql';
 
 type Row = Record<string, unknown>;
 const rows = async (table: string) => (await db.prepare(`SELECT * FROM ${table} ORDER BY id`).all<Row>()).results;
-const without = (row: Row, ...columns: string[]) => Object.fromEntries(Object.entries(row).filter(([c]) => !columns.includes(c)));
+const without = (row: Row, ...columns: string[]) =>
+  Object.fromEntries(Object.entries(row).filter(([c]) => !columns.includes(c)));
 
 /** The scratch database emptied: a rerun in the same storage starts from nothing again. */
 async function reset() {
-  const { results } = await db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'").all<{ name: string }>();
+  const { results } = await db
+    .prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
+    )
+    .all<{ name: string }>();
   if (results.length === 0) return;
-  await db.batch([db.prepare('PRAGMA defer_foreign_keys = on'), ...results.map(({ name }) => db.prepare(`DROP TABLE "${name}"`))]);
+  await db.batch([
+    db.prepare('PRAGMA defer_foreign_keys = on'),
+    ...results.map(({ name }) => db.prepare(`DROP TABLE "${name}"`)),
+  ]);
 }
 
 const ORG = 'org-a';
@@ -60,41 +68,74 @@ describe('tenant migrations on a shard holding the old shapes', () => {
 
   beforeAll(async () => {
     await reset();
-    await applyD1Migrations(db, env.TENANT_MIGRATIONS.filter((m) => m.name < FIRST_NEW));
+    await applyD1Migrations(
+      db,
+      env.TENANT_MIGRATIONS.filter((m) => m.name < FIRST_NEW),
+    );
     await insertOldShapes();
-    for (const table of ['customers', 'projects', 'tasks', 'appointments', 'reminders_sent', 'usage_tracking', 'usage_events']) before[table] = await rows(table);
+    for (const table of [
+      'customers',
+      'projects',
+      'tasks',
+      'appointments',
+      'reminders_sent',
+      'usage_tracking',
+      'usage_events',
+    ])
+      before[table] = await rows(table);
     await applyD1Migrations(db, env.TENANT_MIGRATIONS);
   });
 
   it('renames social_media to social and keeps every customer otherwise as it was', async () => {
-    expect(await rows('customers')).toEqual(before.customers!.map((c) => ({ ...c, source: c.source === 'social_media' ? 'social' : c.source })));
+    expect(await rows('customers')).toEqual(
+      before.customers!.map((c) => ({ ...c, source: c.source === 'social_media' ? 'social' : c.source })),
+    );
   });
 
   it('keeps the rows that reference customers, and the references still hold and are enforced', async () => {
     expect(await rows('projects')).toEqual(before.projects);
-    expect(await rows('appointments').then((r) => r.map((a) => without(a, 'reminders_sent'))))
-      .toEqual(before.appointments!.map((a) => without(a, 'reminder_sent')));
+    expect(await rows('appointments').then((r) => r.map((a) => without(a, 'reminders_sent')))).toEqual(
+      before.appointments!.map((a) => without(a, 'reminder_sent')),
+    );
     expect((await db.prepare('PRAGMA foreign_key_check').all()).results).toEqual([]);
-    await expect(db.prepare(`INSERT INTO projects (id, organization_id, customer_id, name) VALUES ('p4', '${ORG}', 'nobody', 'x')`).run())
-      .rejects.toThrow(/FOREIGN KEY/);
-    await expect(db.prepare(`INSERT INTO projects (id, organization_id, customer_id, name) VALUES ('p4', 'org-b', 'c1', 'x')`).run())
-      .rejects.toThrow(/FOREIGN KEY/);
+    await expect(
+      db
+        .prepare(`INSERT INTO projects (id, organization_id, customer_id, name) VALUES ('p4', '${ORG}', 'nobody', 'x')`)
+        .run(),
+    ).rejects.toThrow(/FOREIGN KEY/);
+    await expect(
+      db
+        .prepare(`INSERT INTO projects (id, organization_id, customer_id, name) VALUES ('p4', 'org-b', 'c1', 'x')`)
+        .run(),
+    ).rejects.toThrow(/FOREIGN KEY/);
   });
 
   it('turns the reminder flag into which reminder went out when, for the current start time', async () => {
-    const sent = Object.fromEntries((await rows('appointments')).map((a) => [a.id, JSON.parse(a.reminders_sent as string)]));
+    const sent = Object.fromEntries(
+      (await rows('appointments')).map((a) => [a.id, JSON.parse(a.reminders_sent as string)]),
+    );
     expect(sent).toEqual({ a1: { '24h': '2026-12-02T15:00:01.000Z', '1h': null }, a2: { '24h': null, '1h': null } });
     expect(await rows('reminders_sent')).toEqual(before.reminders_sent);
   });
 
   it('makes task due dates instants at midnight UTC', async () => {
-    expect(await rows('tasks')).toEqual(before.tasks!.map((t) => ({ ...t, due_date: t.due_date === null ? null : `${t.due_date}T00:00:00.000Z` })));
+    expect(await rows('tasks')).toEqual(
+      before.tasks!.map((t) => ({ ...t, due_date: t.due_date === null ? null : `${t.due_date}T00:00:00.000Z` })),
+    );
   });
 
   it('moves quantity to usage_amount, the month to its first day, and fills metadata from the events', async () => {
     const expected = {
-      ut1: { usage_amount: 1500, billing_period: '2026-03-01', metadata: { events: 2, first_event_at: '2026-03-02T10:00:00.000Z', last_event_at: '2026-03-09T10:00:00.000Z' } },
-      ut2: { usage_amount: 7, billing_period: '2026-04-01', metadata: { events: 1, first_event_at: '2026-04-01T00:00:00.000Z', last_event_at: '2026-04-01T00:00:00.000Z' } },
+      ut1: {
+        usage_amount: 1500,
+        billing_period: '2026-03-01',
+        metadata: { events: 2, first_event_at: '2026-03-02T10:00:00.000Z', last_event_at: '2026-03-09T10:00:00.000Z' },
+      },
+      ut2: {
+        usage_amount: 7,
+        billing_period: '2026-04-01',
+        metadata: { events: 1, first_event_at: '2026-04-01T00:00:00.000Z', last_event_at: '2026-04-01T00:00:00.000Z' },
+      },
       ut3: { usage_amount: 4096, billing_period: '2025-12-01', metadata: { note: 'kept' } },
     } as Record<string, Row>;
     expect((await rows('usage_tracking')).map((u) => ({ ...u, metadata: JSON.parse(u.metadata as string) }))).toEqual(
@@ -103,12 +144,22 @@ describe('tenant migrations on a shard holding the old shapes', () => {
     expect(await rows('usage_events')).toEqual(before.usage_events);
   });
 
-  it('has the index plan: the rebuilt tables\' indexes and the foreign-key indexes', async () => {
-    const { results } = await db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'").all<{ name: string }>();
-    expect(results.map((r) => r.name)).toEqual(expect.arrayContaining([
-      'customers_org_id_unique', 'customers_email_idx', 'customers_org_status_idx', 'customers_assigned_to_idx',
-      'usage_tracking_org_period_idx', 'usage_tracking_user_idx', 'usage_tracking_aggregate_unique',
-      'tasks_created_by_idx', 'content_author_idx',
-    ]));
+  it("has the index plan: the rebuilt tables' indexes and the foreign-key indexes", async () => {
+    const { results } = await db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%'")
+      .all<{ name: string }>();
+    expect(results.map((r) => r.name)).toEqual(
+      expect.arrayContaining([
+        'customers_org_id_unique',
+        'customers_email_idx',
+        'customers_org_status_idx',
+        'customers_assigned_to_idx',
+        'usage_tracking_org_period_idx',
+        'usage_tracking_user_idx',
+        'usage_tracking_aggregate_unique',
+        'tasks_created_by_idx',
+        'content_author_idx',
+      ]),
+    );
   });
 });

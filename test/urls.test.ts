@@ -6,9 +6,18 @@ import { describe, expect, it } from 'vitest';
 import { api, expectProblem, newOrg, signToken } from './helpers';
 
 const SCRIPTED = [
-  'javascript:alert(1)', 'JavaScript:alert(1)', ' javascript:alert(1)', 'java\tscript:alert(1)', 'data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==',
-  'data:image/svg+xml,<svg onload=alert(1)>', 'vbscript:msgbox(1)', 'file:///etc/passwd', '//evil.example.com/x', 'https://trusted.example.com@evil.example.com/',
-  'https://127.0.0.1/', 'https://localhost/',
+  'javascript:alert(1)',
+  'JavaScript:alert(1)',
+  ' javascript:alert(1)',
+  'java\tscript:alert(1)',
+  'data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg==',
+  'data:image/svg+xml,<svg onload=alert(1)>',
+  'vbscript:msgbox(1)',
+  'file:///etc/passwd',
+  '//evil.example.com/x',
+  'https://trusted.example.com@evil.example.com/',
+  'https://127.0.0.1/',
+  'https://localhost/',
 ];
 
 describe('stored URLs', () => {
@@ -18,17 +27,28 @@ describe('stored URLs', () => {
       for (const url of SCRIPTED) {
         const res = await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { [field]: url } });
         expectProblem(res, 400, 'invalid_request');
-        expect(res.body.errors.map((e: { path: string }) => e.path), `${field} ${url}`).toEqual([field]);
+        expect(
+          res.body.errors.map((e: { path: string }) => e.path),
+          `${field} ${url}`,
+        ).toEqual([field]);
       }
     }
-    const res = await api('PATCH', `/v1/orgs/${org.slug}`, { token: org.owner.token, body: { website: 'HTTPS://Acme.example.com', logo_url: 'http:cdn.example.com/logo.png' } });
+    const res = await api('PATCH', `/v1/orgs/${org.slug}`, {
+      token: org.owner.token,
+      body: { website: 'HTTPS://Acme.example.com', logo_url: 'http:cdn.example.com/logo.png' },
+    });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    expect(res.body).toMatchObject({ website: 'https://acme.example.com/', logo_url: 'http://cdn.example.com/logo.png' });
+    expect(res.body).toMatchObject({
+      website: 'https://acme.example.com/',
+      logo_url: 'http://cdn.example.com/logo.png',
+    });
   });
 
   it('links the feed to a website only if it is http(s), even one stored before the rule', async () => {
     const org = await newOrg();
-    await env.CATALOG.prepare('UPDATE organizations SET website = ? WHERE id = ?').bind('javascript:alert(1)', org.id).run();
+    await env.CATALOG.prepare('UPDATE organizations SET website = ? WHERE id = ?')
+      .bind('javascript:alert(1)', org.id)
+      .run();
     const feed = (await api('GET', `/v1/public/${org.slug}/feed.xml`)).body as string;
     expect(feed).not.toContain('javascript:');
     expect(feed).toContain(`<link>https://strive.test/v1/public/${org.slug}/content?type=blog_post</link>`);
@@ -39,14 +59,26 @@ describe('stored URLs', () => {
     const start = Date.now() + 86_400_000;
     const times = { start_time: new Date(start).toISOString(), end_time: new Date(start + 3_600_000).toISOString() };
     for (const url of SCRIPTED) {
-      const booked = await api('POST', `/v1/orgs/${org.slug}/appointments`, { token: org.owner.token, body: { title: 'Call', ...times, meeting_url: url } });
+      const booked = await api('POST', `/v1/orgs/${org.slug}/appointments`, {
+        token: org.owner.token,
+        body: { title: 'Call', ...times, meeting_url: url },
+      });
       expectProblem(booked, 400, 'invalid_request');
       expect(booked.body.errors.map((e: { path: string }) => e.path)).toEqual(['meeting_url']);
-      const posted = await api('POST', `/v1/orgs/${org.slug}/content`, { token: org.owner.token, body: { title: 'Post', seo_meta: { canonical_url: url, image: url } } });
+      const posted = await api('POST', `/v1/orgs/${org.slug}/content`, {
+        token: org.owner.token,
+        body: { title: 'Post', seo_meta: { canonical_url: url, image: url } },
+      });
       expectProblem(posted, 400, 'invalid_request');
-      expect(posted.body.errors.map((e: { path: string }) => e.path).sort()).toEqual(['seo_meta.canonical_url', 'seo_meta.image']);
+      expect(posted.body.errors.map((e: { path: string }) => e.path).sort()).toEqual([
+        'seo_meta.canonical_url',
+        'seo_meta.image',
+      ]);
     }
-    const booked = await api('POST', `/v1/orgs/${org.slug}/appointments`, { token: org.owner.token, body: { title: 'Call', ...times, meeting_url: 'https:meet.example.com/x' } });
+    const booked = await api('POST', `/v1/orgs/${org.slug}/appointments`, {
+      token: org.owner.token,
+      body: { title: 'Call', ...times, meeting_url: 'https:meet.example.com/x' },
+    });
     expect(booked.status, JSON.stringify(booked.body)).toBe(201);
     expect(booked.body.meeting_url).toBe('https://meet.example.com/x');
   });

@@ -9,26 +9,39 @@ import { uuidv7 } from '../src/lib/ids';
 import { api, expectProblem, joinAs, newOrg, newUser, readResponse, type TestOrg } from './helpers';
 
 const period = () => `${new Date().toISOString().slice(0, 7)}-01`;
-const usage = (org: TestOrg, query = '') => api('GET', `/v1/orgs/${org.slug}/usage${query}`, { token: org.owner.token });
-const total = (body: { totals: { resource_type: string; resource_name: string; usage_amount: number }[] }, type: string, name?: string) =>
-  body.totals.filter((t) => t.resource_type === type && (name === undefined || t.resource_name === name)).reduce((s, t) => s + t.usage_amount, 0);
+const usage = (org: TestOrg, query = '') =>
+  api('GET', `/v1/orgs/${org.slug}/usage${query}`, { token: org.owner.token });
+const total = (
+  body: { totals: { resource_type: string; resource_name: string; usage_amount: number }[] },
+  type: string,
+  name?: string,
+) =>
+  body.totals
+    .filter((t) => t.resource_type === type && (name === undefined || t.resource_name === name))
+    .reduce((s, t) => s + t.usage_amount, 0);
 
 async function shardOf(org: TestOrg): Promise<D1Database> {
-  const row = await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(org.id).first<{ shard: number }>();
+  const row = await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?')
+    .bind(org.id)
+    .first<{ shard: number }>();
   return (env as unknown as Record<string, D1Database>)[`SHARD_${row!.shard}`]!;
 }
 
 describe('metering', () => {
   it('counts every tenant request as api_calls by route, and shows it in /usage within seconds', async () => {
     const org = await newOrg();
-    for (let n = 0; n < 3; n++) expect((await api('GET', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token })).status).toBe(200);
+    for (let n = 0; n < 3; n++)
+      expect((await api('GET', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token })).status).toBe(200);
     // A 404 is metered too: the request reached the organization.
     await api('GET', `/v1/orgs/${org.slug}/customers/${crypto.randomUUID()}`, { token: org.owner.token });
-    await vi.waitFor(async () => {
-      const res = await usage(org);
-      expect(total(res.body, 'api_calls', 'GET /v1/orgs/:org/customers')).toBe(3);
-      expect(total(res.body, 'api_calls', 'GET /v1/orgs/:org/customers/:id')).toBe(1);
-    }, { timeout: 10_000, interval: 250 });
+    await vi.waitFor(
+      async () => {
+        const res = await usage(org);
+        expect(total(res.body, 'api_calls', 'GET /v1/orgs/:org/customers')).toBe(3);
+        expect(total(res.body, 'api_calls', 'GET /v1/orgs/:org/customers/:id')).toBe(1);
+      },
+      { timeout: 10_000, interval: 250 },
+    );
   });
 
   it('keeps a warm tenant read at 1 round trip: the event is queued, not written', async () => {
@@ -41,25 +54,49 @@ describe('metering', () => {
     const org = await newOrg();
     const member = await joinAs(org, 'member');
     await joinAs(org, 'viewer');
-    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${member.id}`, { token: org.owner.token })).status).toBe(204);
-    await vi.waitFor(async () => {
-      const res = await usage(org);
-      expect(res.body.limits.seats).toEqual({ used: 2, limit: TIER_LIMITS.free.seats, remaining: TIER_LIMITS.free.seats! - 2 });
-    }, { timeout: 10_000, interval: 250 });
+    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${member.id}`, { token: org.owner.token })).status).toBe(
+      204,
+    );
+    await vi.waitFor(
+      async () => {
+        const res = await usage(org);
+        expect(res.body.limits.seats).toEqual({
+          used: 2,
+          limit: TIER_LIMITS.free.seats,
+          remaining: TIER_LIMITS.free.seats! - 2,
+        });
+      },
+      { timeout: 10_000, interval: 250 },
+    );
   });
 });
 
 describe('GET /usage', () => {
-  it('answers totals, the tier\'s limits and what is left, and the month\'s rows, in 1 round trip warm', async () => {
+  it("answers totals, the tier's limits and what is left, and the month's rows, in 1 round trip warm", async () => {
     const org = await newOrg();
     const shard = await shardOf(org);
-    const insert = async (type: string, name: string, amount: number, billingPeriod: string, user: string | null = null, metadata = {}) => {
+    const insert = async (
+      type: string,
+      name: string,
+      amount: number,
+      billingPeriod: string,
+      user: string | null = null,
+      metadata = {},
+    ) => {
       const id = uuidv7();
-      await shard.prepare('INSERT INTO usage_tracking (id, organization_id, user_id, resource_type, resource_name, usage_amount, billing_period, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .bind(id, org.id, user, type, name, amount, billingPeriod, JSON.stringify(metadata)).run();
+      await shard
+        .prepare(
+          'INSERT INTO usage_tracking (id, organization_id, user_id, resource_type, resource_name, usage_amount, billing_period, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+        )
+        .bind(id, org.id, user, type, name, amount, billingPeriod, JSON.stringify(metadata))
+        .run();
       return id;
     };
-    const mine = await insert('ai_tokens', 'openai_gpt4', 1200, '2026-03-01', org.owner.id, { events: 3, first_event_at: '2026-03-02T10:00:00.000Z', last_event_at: '2026-03-04T10:00:00.000Z' });
+    const mine = await insert('ai_tokens', 'openai_gpt4', 1200, '2026-03-01', org.owner.id, {
+      events: 3,
+      first_event_at: '2026-03-02T10:00:00.000Z',
+      last_event_at: '2026-03-04T10:00:00.000Z',
+    });
     const nobodys = await insert('ai_tokens', 'openai_gpt4', 800, '2026-03-01', null);
     const gemini = await insert('ai_tokens', 'gemini', 500, '2026-03-01');
     await insert('ai_tokens', 'gemini', 999, '2026-04-01');
@@ -91,10 +128,16 @@ describe('GET /usage', () => {
     // The month's own rows, newest first, with whom they count and what the consumer recorded.
     expect(records.map((r: { id: string }) => r.id)).toEqual([freed, gemini, nobodys, mine]);
     expect(records[3]).toEqual({
-      id: mine, organization_id: org.id, user_id: org.owner.id, resource_type: 'ai_tokens', resource_name: 'openai_gpt4',
-      usage_amount: 1200, billing_period: '2026-03-01',
+      id: mine,
+      organization_id: org.id,
+      user_id: org.owner.id,
+      resource_type: 'ai_tokens',
+      resource_name: 'openai_gpt4',
+      usage_amount: 1200,
+      billing_period: '2026-03-01',
       metadata: { events: 3, first_event_at: '2026-03-02T10:00:00.000Z', last_event_at: '2026-03-04T10:00:00.000Z' },
-      created_at: expect.any(String), updated_at: expect.any(String),
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
     });
     // A date means its month; the rows come a page at a time.
     const first = await usage(org, '?period=2026-03-17&limit=3');
@@ -109,11 +152,22 @@ describe('GET /usage', () => {
   it('shows what requests were counted: the rows name the user, and their metadata the events', async () => {
     const org = await newOrg();
     for (let n = 0; n < 2; n++) await api('GET', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token });
-    await vi.waitFor(async () => {
-      const row = (await usage(org)).body.records.find((r: { resource_name: string }) => r.resource_name === 'GET /v1/orgs/:org/customers');
-      expect(row).toMatchObject({ user_id: org.owner.id, resource_type: 'api_calls', usage_amount: 2, billing_period: period(), metadata: { events: 2 } });
-      expect(row.metadata.first_event_at <= row.metadata.last_event_at).toBe(true);
-    }, { timeout: 10_000, interval: 250 });
+    await vi.waitFor(
+      async () => {
+        const row = (await usage(org)).body.records.find(
+          (r: { resource_name: string }) => r.resource_name === 'GET /v1/orgs/:org/customers',
+        );
+        expect(row).toMatchObject({
+          user_id: org.owner.id,
+          resource_type: 'api_calls',
+          usage_amount: 2,
+          billing_period: period(),
+          metadata: { events: 2 },
+        });
+        expect(row.metadata.first_event_at <= row.metadata.last_event_at).toBe(true);
+      },
+      { timeout: 10_000, interval: 250 },
+    );
   });
 
   it('defaults to the current month and refuses a malformed period with 400', async () => {
@@ -136,11 +190,14 @@ describe('GET /usage', () => {
 });
 
 describe('quotas', () => {
-  it('refuses a member beyond the tier\'s seats with 402, writing nothing', async () => {
+  it("refuses a member beyond the tier's seats with 402, writing nothing", async () => {
     const org = await newOrg();
     for (let n = 1; n < TIER_LIMITS.free.seats!; n++) await joinAs(org, 'viewer');
     const extra = await newUser('extra');
-    const res = await api('POST', `/v1/orgs/${org.slug}/members`, { token: org.owner.token, body: { email: extra.email, role: 'viewer' } });
+    const res = await api('POST', `/v1/orgs/${org.slug}/members`, {
+      token: org.owner.token,
+      body: { email: extra.email, role: 'viewer' },
+    });
     expectProblem(res, 402, 'quota_exceeded');
     const members = await api('GET', `/v1/orgs/${org.slug}/members?limit=100`, { token: org.owner.token });
     expect(members.body.data).toHaveLength(TIER_LIMITS.free.seats!);
@@ -148,21 +205,34 @@ describe('quotas', () => {
     expect(audit.body.data).toEqual([]);
   });
 
-  it('refuses requests with 402 once the month\'s api_calls are used, from the figure the isolate keeps', async () => {
+  it("refuses requests with 402 once the month's api_calls are used, from the figure the isolate keeps", async () => {
     const org = await newOrg();
     const shard = await shardOf(org);
     await shard
-      .prepare("INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, usage_amount, billing_period) VALUES (?, ?, 'api_calls', 'earlier', ?, ?)")
+      .prepare(
+        "INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, usage_amount, billing_period) VALUES (?, ?, 'api_calls', 'earlier', ?, ?)",
+      )
       .bind(crypto.randomUUID(), org.id, TIER_LIMITS.free.api_calls, period())
       .run();
     // The first request reads the figure in the background; it is refused once the figure is in.
-    await vi.waitFor(async () => {
-      expectProblem(await api('GET', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token }), 402, 'quota_exceeded');
-    }, { timeout: 5_000, interval: 100 });
+    await vi.waitFor(
+      async () => {
+        expectProblem(
+          await api('GET', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token }),
+          402,
+          'quota_exceeded',
+        );
+      },
+      { timeout: 5_000, interval: 100 },
+    );
     // Billing stays reachable, so the organization can see its usage and upgrade.
     expect((await usage(org)).status).toBe(200);
     expect((await api('GET', `/v1/orgs/${org.slug}/subscription`, { token: org.owner.token })).status).toBe(200);
-    expectProblem(await api('POST', `/v1/orgs/${org.slug}/billing/checkout`, { token: org.owner.token, body: { tier: 'pro' } }), 503, 'not_configured');
+    expectProblem(
+      await api('POST', `/v1/orgs/${org.slug}/billing/checkout`, { token: org.owner.token, body: { tier: 'pro' } }),
+      503,
+      'not_configured',
+    );
     // Other organizations are not affected.
     const other = await newOrg(org.owner);
     expect((await api('GET', `/v1/orgs/${other.slug}/customers`, { token: org.owner.token })).status).toBe(200);
@@ -170,16 +240,28 @@ describe('quotas', () => {
 });
 
 describe('rate limits', () => {
-  async function withLimiter(path: string, token: string, limiter: { limit: (o: { key: string }) => Promise<{ success: boolean }> }) {
+  async function withLimiter(
+    path: string,
+    token: string,
+    limiter: { limit: (o: { key: string }) => Promise<{ success: boolean }> },
+  ) {
     const ctx = createExecutionContext();
-    const response = await createApp().request(`https://strive.test${path}`, { headers: { authorization: `Bearer ${token}` } }, { ...env, RATE_LIMITER: limiter }, ctx);
+    const response = await createApp().request(
+      `https://strive.test${path}`,
+      { headers: { authorization: `Bearer ${token}` } },
+      { ...env, RATE_LIMITER: limiter },
+      ctx,
+    );
     await waitOnExecutionContext(ctx);
     return readResponse(response);
   }
 
   it('answers 429 rate_limited with Retry-After, keyed per user and per API key, before any D1 work', async () => {
     const org = await newOrg();
-    const key = await api('POST', `/v1/orgs/${org.slug}/api-keys`, { token: org.owner.token, body: { name: 'ci', scopes: ['customers:read'] } });
+    const key = await api('POST', `/v1/orgs/${org.slug}/api-keys`, {
+      token: org.owner.token,
+      body: { name: 'ci', scopes: ['customers:read'] },
+    });
     const keys: string[] = [];
     const refuse = { limit: async ({ key }: { key: string }) => (keys.push(key), { success: false }) };
     for (const token of [org.owner.token, key.body.key]) {
@@ -199,9 +281,7 @@ describe('rate limits', () => {
     // wrangler.toml allows 600 a minute per user; a burst past it is refused (up to 1,400 sent: on a
     // slow machine the first 600 may straddle the limiter's minute).
     for (let round = 0; round < 14 && !refused; round++) {
-      const answers = await Promise.all(
-        Array.from({ length: 100 }, () => fetchMe(user.token)),
-      );
+      const answers = await Promise.all(Array.from({ length: 100 }, () => fetchMe(user.token)));
       refused = answers.find((r) => r.status === 429);
     }
     expect(refused?.status).toBe(429);
@@ -230,7 +310,8 @@ describe('UsageMeter when the queue refuses an event', () => {
     const meter = new UsageMeter(queue, (p) => pending.push(p), { id: crypto.randomUUID(), shard: 1 }, null, catalog);
     return { meter, sent, settled: () => Promise.all(pending), calls: () => calls };
   }
-  const deadLetter = (id: string) => env.CATALOG.prepare('SELECT * FROM usage_dead_letters WHERE id = ?').bind(id).first<Record<string, unknown>>();
+  const deadLetter = (id: string) =>
+    env.CATALOG.prepare('SELECT * FROM usage_dead_letters WHERE id = ?').bind(id).first<Record<string, unknown>>();
 
   it('sends it again', async () => {
     const { meter, sent, settled } = meterWith(1);
@@ -247,13 +328,21 @@ describe('UsageMeter when the queue refuses an event', () => {
     expect(sent).toEqual([]);
     expect(calls()).toBe(SEND_RETRY_DELAYS_MS.length + 1);
     const row = await deadLetter(event.id);
-    expect(row).toMatchObject({ organization_id: event.organization_id, reason: expect.stringContaining('not queued'), attempts: 0 });
+    expect(row).toMatchObject({
+      organization_id: event.organization_id,
+      reason: expect.stringContaining('not queued'),
+      attempts: 0,
+    });
     // The same shape the consumer takes: replayable to strive-usage as it stands.
     expect(JSON.parse(row!.event as string)).toEqual(event);
   });
 
   it('logs it whole as one JSON line when the catalog refuses it too', async () => {
-    const broken = { prepare: () => { throw new Error('D1 unavailable'); } } as unknown as D1Database;
+    const broken = {
+      prepare: () => {
+        throw new Error('D1 unavailable');
+      },
+    } as unknown as D1Database;
     const { meter, settled } = meterWith(Infinity, broken);
     const logged = vi.spyOn(console, 'error').mockImplementation(() => {});
     try {

@@ -15,7 +15,12 @@ function base64(bytes: ArrayBuffer): string {
 }
 
 /** `v1,` + base64(HMAC-SHA256(secret, `${id}.${timestamp}.${body}`)), the secret being the bytes after `whsec_`. */
-async function svixSignature(id: string, timestamp: number, body: string, secret = env.CLERK_WEBHOOK_SECRET): Promise<string> {
+async function svixSignature(
+  id: string,
+  timestamp: number,
+  body: string,
+  secret = env.CLERK_WEBHOOK_SECRET,
+): Promise<string> {
   const keyBytes = base64Decode(secret.replace(/^whsec_/, ''));
   const key = await crypto.subtle.importKey('raw', keyBytes, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
   const mac = await crypto.subtle.sign('HMAC', key, encoder.encode(`${id}.${timestamp}.${body}`));
@@ -24,7 +29,12 @@ async function svixSignature(id: string, timestamp: number, body: string, secret
 
 type Delivery = { id?: string; timestamp?: number; body: string; signature?: string };
 
-async function deliver({ id = `msg_${crypto.randomUUID()}`, timestamp = Math.floor(Date.now() / 1000), body, signature }: Delivery): Promise<ApiResponse> {
+async function deliver({
+  id = `msg_${crypto.randomUUID()}`,
+  timestamp = Math.floor(Date.now() / 1000),
+  body,
+  signature,
+}: Delivery): Promise<ApiResponse> {
   return api('POST', '/v1/webhooks/clerk', {
     body,
     headers: {
@@ -35,10 +45,24 @@ async function deliver({ id = `msg_${crypto.randomUUID()}`, timestamp = Math.flo
   });
 }
 
-type ClerkProfile = { clerkId: string; email: string; firstName?: string | null; lastName?: string | null; imageUrl?: string; updatedAt?: number };
+type ClerkProfile = {
+  clerkId: string;
+  email: string;
+  firstName?: string | null;
+  lastName?: string | null;
+  imageUrl?: string;
+  updatedAt?: number;
+};
 
 /** Clerk's UserJSON, as its webhooks send it. */
-function userJson({ clerkId, email, firstName = 'Ada', lastName = 'Lovelace', imageUrl = 'https://img.clerk.com/ada.png', updatedAt }: ClerkProfile) {
+function userJson({
+  clerkId,
+  email,
+  firstName = 'Ada',
+  lastName = 'Lovelace',
+  imageUrl = 'https://img.clerk.com/ada.png',
+  updatedAt,
+}: ClerkProfile) {
   const emailId = `idn_${crypto.randomUUID().replace(/-/g, '').slice(0, 24)}`;
   const now = Date.now();
   return {
@@ -113,11 +137,21 @@ function event(type: string, data: object): string {
 const newClerkId = () => `user_${crypto.randomUUID().replace(/-/g, '').slice(0, 27)}`;
 const newEmail = (label = 'hook') => `${label}-${crypto.randomUUID().slice(0, 8)}@strive.test`;
 
-type UserRow = { id: string; clerk_user_id: string | null; email: string; first_name: string | null; last_name: string | null; name: string | null; avatar_url: string | null; is_active: number };
+type UserRow = {
+  id: string;
+  clerk_user_id: string | null;
+  email: string;
+  first_name: string | null;
+  last_name: string | null;
+  name: string | null;
+  avatar_url: string | null;
+  is_active: number;
+};
 
 const userByClerkId = (clerkId: string) =>
   env.CATALOG.prepare('SELECT * FROM users WHERE clerk_user_id = ?').bind(clerkId).first<UserRow>();
-const userByEmail = (email: string) => env.CATALOG.prepare('SELECT * FROM users WHERE email = ?').bind(email).first<UserRow>();
+const userByEmail = (email: string) =>
+  env.CATALOG.prepare('SELECT * FROM users WHERE email = ?').bind(email).first<UserRow>();
 
 /** A session token without an email claim: only a user the catalog already knows can use it. */
 const tokenWithoutEmail = (clerkId: string) => signToken({ sub: clerkId });
@@ -132,7 +166,7 @@ async function createViaWebhook(profile: Partial<ClerkProfile> = {}) {
 }
 
 describe('POST /v1/webhooks/clerk', () => {
-  it('reads and writes the catalog on the primary: replays and Clerk\'s order are decided by its latest state', async () => {
+  it("reads and writes the catalog on the primary: replays and Clerk's order are decided by its latest state", async () => {
     const res = await deliver({ body: event('user.created', userJson({ clerkId: newClerkId(), email: newEmail() })) });
     expect(res.status).toBe(200);
     expect(res.headers.get('x-d1-instances')).toBe('catalog:primary, catalog:primary');
@@ -168,21 +202,38 @@ describe('POST /v1/webhooks/clerk', () => {
     const before = await userByClerkId(clerkId);
     const email = newEmail('renamed');
     const res = await deliver({
-      body: event('user.updated', userJson({ clerkId, email, firstName: 'Augusta', lastName: 'King', imageUrl: 'https://img.clerk.com/new.png' })),
+      body: event(
+        'user.updated',
+        userJson({ clerkId, email, firstName: 'Augusta', lastName: 'King', imageUrl: 'https://img.clerk.com/new.png' }),
+      ),
     });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ received: true, applied: true });
 
     const me = await api('GET', '/v1/me', { token: await tokenWithoutEmail(clerkId) });
     expect(me.status).toBe(200);
-    expect(me.body).toMatchObject({ id: before!.id, email, first_name: 'Augusta', last_name: 'King', name: 'Augusta King', avatar_url: 'https://img.clerk.com/new.png' });
+    expect(me.body).toMatchObject({
+      id: before!.id,
+      email,
+      first_name: 'Augusta',
+      last_name: 'King',
+      name: 'Augusta King',
+      avatar_url: 'https://img.clerk.com/new.png',
+    });
   });
 
   it('applies a user.updated that changes only the name (both unique keys match the same row)', async () => {
     const { clerkId, email } = await createViaWebhook();
-    const res = await deliver({ body: event('user.updated', userJson({ clerkId, email, firstName: 'Only', lastName: 'Renamed' })) });
+    const res = await deliver({
+      body: event('user.updated', userJson({ clerkId, email, firstName: 'Only', lastName: 'Renamed' })),
+    });
     expect(res.body).toEqual({ received: true, applied: true });
-    expect(await userByClerkId(clerkId)).toMatchObject({ email, first_name: 'Only', last_name: 'Renamed', name: 'Only Renamed' });
+    expect(await userByClerkId(clerkId)).toMatchObject({
+      email,
+      first_name: 'Only',
+      last_name: 'Renamed',
+      name: 'Only Renamed',
+    });
   });
 
   it('deactivates on user.deleted: the token then gets 401 and the row stays', async () => {
@@ -216,7 +267,10 @@ describe('POST /v1/webhooks/clerk', () => {
     const token = await tokenWithoutEmail(clerkId);
     const me = await api('GET', '/v1/me', { token });
     const org = await newOrg({ email: me.body.email, sub: clerkId, token, id: me.body.id });
-    const key = await api('POST', `/v1/orgs/${org.slug}/api-keys`, { token, body: { name: 'ci', scopes: ['organization:read'] } });
+    const key = await api('POST', `/v1/orgs/${org.slug}/api-keys`, {
+      token,
+      body: { name: 'ci', scopes: ['organization:read'] },
+    });
     expect(key.status).toBe(201);
     expect((await api('GET', `/v1/orgs/${org.slug}`, { token: key.body.key })).status).toBe(200); // cached
 
@@ -236,20 +290,31 @@ describe('POST /v1/webhooks/clerk', () => {
     expect((await deliver({ id, timestamp, body })).body).toEqual({ received: true, applied: true });
 
     // A later, distinct event sets the name again…
-    expect((await deliver({ body: event('user.updated', userJson({ clerkId, email, firstName: 'Third', lastName: 'Name' })) })).body)
-      .toEqual({ received: true, applied: true });
+    expect(
+      (
+        await deliver({
+          body: event('user.updated', userJson({ clerkId, email, firstName: 'Third', lastName: 'Name' })),
+        })
+      ).body,
+    ).toEqual({ received: true, applied: true });
     // …and Svix redelivering the earlier message must not roll it back.
     const replay = await deliver({ id, timestamp, body });
     expect(replay.status).toBe(200);
     expect(replay.body).toEqual({ received: true, applied: false });
     expect(await userByClerkId(clerkId)).toMatchObject({ first_name: 'Third', name: 'Third Name' });
-    const recorded = await env.CATALOG.prepare("SELECT count(*) AS n FROM processed_events WHERE source = 'clerk' AND event_id = ?").bind(id).first<{ n: number }>();
+    const recorded = await env.CATALOG.prepare(
+      "SELECT count(*) AS n FROM processed_events WHERE source = 'clerk' AND event_id = ?",
+    )
+      .bind(id)
+      .first<{ n: number }>();
     expect(recorded!.n).toBe(1);
   });
 
   it('answers 401 to an unsigned delivery and applies nothing', async () => {
     const clerkId = newClerkId();
-    const res = await api('POST', '/v1/webhooks/clerk', { body: event('user.created', userJson({ clerkId, email: newEmail() })) });
+    const res = await api('POST', '/v1/webhooks/clerk', {
+      body: event('user.created', userJson({ clerkId, email: newEmail() })),
+    });
     expectProblem(res, 401, 'unauthenticated');
     expect(await userByClerkId(clerkId)).toBeNull();
   });
@@ -273,13 +338,20 @@ describe('POST /v1/webhooks/clerk', () => {
     const timestamp = Math.floor(Date.now() / 1000);
     const body = event('user.created', userJson({ clerkId, email: newEmail() }));
     const otherSecret = `whsec_${btoa('a-completely-different-secret!!!')}`;
-    expectProblem(await deliver({ id, timestamp, body, signature: await svixSignature(id, timestamp, body, otherSecret) }), 401, 'unauthenticated');
+    expectProblem(
+      await deliver({ id, timestamp, body, signature: await svixSignature(id, timestamp, body, otherSecret) }),
+      401,
+      'unauthenticated',
+    );
     expect(await userByClerkId(clerkId)).toBeNull();
   });
 
   it('answers 401 to a correctly signed delivery whose timestamp is 10 minutes old', async () => {
     const clerkId = newClerkId();
-    const res = await deliver({ timestamp: Math.floor(Date.now() / 1000) - 600, body: event('user.created', userJson({ clerkId, email: newEmail() })) });
+    const res = await deliver({
+      timestamp: Math.floor(Date.now() / 1000) - 600,
+      body: event('user.created', userJson({ clerkId, email: newEmail() })),
+    });
     expectProblem(res, 401, 'unauthenticated');
     expect(await userByClerkId(clerkId)).toBeNull();
   });
@@ -288,7 +360,14 @@ describe('POST /v1/webhooks/clerk', () => {
     const id = `msg_${crypto.randomUUID()}`;
     const res = await deliver({
       id,
-      body: event('session.created', { id: 'sess_2abc', object: 'session', user_id: newClerkId(), status: 'active', created_at: Date.now(), updated_at: Date.now() }),
+      body: event('session.created', {
+        id: 'sess_2abc',
+        object: 'session',
+        user_id: newClerkId(),
+        status: 'active',
+        created_at: Date.now(),
+        updated_at: Date.now(),
+      }),
     });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ received: true, applied: false });
@@ -297,7 +376,10 @@ describe('POST /v1/webhooks/clerk', () => {
   it('links a user.created to the placeholder an invitation made for that email', async () => {
     const org = await newOrg();
     const email = newEmail('invitee');
-    const invited = await api('POST', `/v1/orgs/${org.slug}/members`, { token: org.owner.token, body: { email, role: 'member' } });
+    const invited = await api('POST', `/v1/orgs/${org.slug}/members`, {
+      token: org.owner.token,
+      body: { email, role: 'member' },
+    });
     expect(invited.status).toBe(201);
     const placeholderId = invited.body.user_id;
     expect((await userByEmail(email))!.clerk_user_id).toBeNull();
@@ -309,22 +391,50 @@ describe('POST /v1/webhooks/clerk', () => {
     const me = await api('GET', '/v1/me', { token: await tokenWithoutEmail(clerkId) });
     expect(me.status).toBe(200);
     expect(me.body.id).toBe(placeholderId);
-    expect(me.body.memberships).toEqual([{ organization: { id: org.id, slug: org.slug, name: `Org ${org.slug}` }, role: 'member' }]);
+    expect(me.body.memberships).toEqual([
+      { organization: { id: org.id, slug: org.slug, name: `Org ${org.slug}` }, role: 'member' },
+    ]);
   });
 
   it('claims an invitation only through the primary email, and only once Clerk has verified it', async () => {
     const org = await newOrg();
     const email = newEmail('invitee');
-    expect((await api('POST', `/v1/orgs/${org.slug}/members`, { token: org.owner.token, body: { email, role: 'admin' } })).status).toBe(201);
+    expect(
+      (await api('POST', `/v1/orgs/${org.slug}/members`, { token: org.owner.token, body: { email, role: 'admin' } }))
+        .status,
+    ).toBe(201);
     const outsider = newClerkId();
     const base = userJson({ clerkId: outsider, email: newEmail('outsider') });
-    const [secondary, ownPrimary] = base.email_addresses as [(typeof base.email_addresses)[0], (typeof base.email_addresses)[0]];
-    const inviteeAddress = (status: string, id = 'idn_invitee') => ({ ...secondary, id, email_address: email, verification: { ...secondary.verification, status } });
+    const [secondary, ownPrimary] = base.email_addresses as [
+      (typeof base.email_addresses)[0],
+      (typeof base.email_addresses)[0],
+    ];
+    const inviteeAddress = (status: string, id = 'idn_invitee') => ({
+      ...secondary,
+      id,
+      email_address: email,
+      verification: { ...secondary.verification, status },
+    });
     const attempts = {
-      'an unverified address and no primary (signed up by phone)': { ...base, primary_email_address_id: null, email_addresses: [inviteeAddress('unverified')] },
-      'a primary id that names none of the addresses': { ...base, primary_email_address_id: 'idn_missing', email_addresses: [inviteeAddress('verified')] },
-      'the primary, unverified': { ...base, primary_email_address_id: 'idn_invitee', email_addresses: [inviteeAddress('unverified')] },
-      'a verified secondary beside their own primary': { ...base, email_addresses: [inviteeAddress('verified'), ownPrimary] },
+      'an unverified address and no primary (signed up by phone)': {
+        ...base,
+        primary_email_address_id: null,
+        email_addresses: [inviteeAddress('unverified')],
+      },
+      'a primary id that names none of the addresses': {
+        ...base,
+        primary_email_address_id: 'idn_missing',
+        email_addresses: [inviteeAddress('verified')],
+      },
+      'the primary, unverified': {
+        ...base,
+        primary_email_address_id: 'idn_invitee',
+        email_addresses: [inviteeAddress('unverified')],
+      },
+      'a verified secondary beside their own primary': {
+        ...base,
+        email_addresses: [inviteeAddress('verified'), ownPrimary],
+      },
     };
     for (const [label, user] of Object.entries(attempts)) {
       const res = await deliver({ body: event('user.created', user) });
@@ -333,13 +443,21 @@ describe('POST /v1/webhooks/clerk', () => {
     }
     // The last attempt made the outsider a user of their own address, in no organization.
     const token = await tokenWithoutEmail(outsider);
-    expect((await api('GET', '/v1/me', { token })).body).toMatchObject({ email: ownPrimary.email_address, memberships: [] });
+    expect((await api('GET', '/v1/me', { token })).body).toMatchObject({
+      email: ownPrimary.email_address,
+      memberships: [],
+    });
     expectProblem(await api('GET', `/v1/orgs/${org.slug}`, { token }), 404, 'not_found');
     // Unverified, the event changes nothing; once Clerk verifies the primary, the update applies.
     const someone = newClerkId();
     const pending = userJson({ clerkId: someone, email: newEmail('later') });
     const [, primary] = pending.email_addresses;
-    const created = await deliver({ body: event('user.created', { ...pending, email_addresses: [{ ...primary!, verification: { ...primary!.verification, status: 'unverified' } }] }) });
+    const created = await deliver({
+      body: event('user.created', {
+        ...pending,
+        email_addresses: [{ ...primary!, verification: { ...primary!.verification, status: 'unverified' } }],
+      }),
+    });
     expect(created.body).toEqual({ received: true, applied: false });
     expect(await userByClerkId(someone)).toBeNull();
     const updated = await deliver({ body: event('user.updated', { ...pending, email_addresses: [primary] }) });
@@ -354,9 +472,13 @@ describe('POST /v1/webhooks/clerk', () => {
 
   it('ignores a user.updated older than the state it holds (out-of-order delivery)', async () => {
     const { clerkId, email } = await createViaWebhook();
-    const newer = await deliver({ body: event('user.updated', userJson({ clerkId, email, firstName: 'Newer', updatedAt: Date.now() + 60_000 })) });
+    const newer = await deliver({
+      body: event('user.updated', userJson({ clerkId, email, firstName: 'Newer', updatedAt: Date.now() + 60_000 })),
+    });
     expect(newer.body).toEqual({ received: true, applied: true });
-    const late = await deliver({ body: event('user.updated', userJson({ clerkId, email, firstName: 'Older', updatedAt: Date.now() })) });
+    const late = await deliver({
+      body: event('user.updated', userJson({ clerkId, email, firstName: 'Older', updatedAt: Date.now() })),
+    });
     expect(late.status).toBe(200);
     expect(await userByClerkId(clerkId)).toMatchObject({ first_name: 'Newer' });
   });
@@ -373,7 +495,9 @@ describe('POST /v1/webhooks/clerk', () => {
   it('never hands an email that belongs to another Clerk user to a new Clerk id', async () => {
     const { clerkId, email } = await createViaWebhook();
     const intruder = newClerkId();
-    const res = await deliver({ body: event('user.created', userJson({ clerkId: intruder, email, firstName: 'Mallory' })) });
+    const res = await deliver({
+      body: event('user.created', userJson({ clerkId: intruder, email, firstName: 'Mallory' })),
+    });
     expect(res.status).toBe(200);
     expect(await userByClerkId(intruder)).toBeNull();
     expect(await userByEmail(email)).toMatchObject({ clerk_user_id: clerkId, first_name: 'Ada' });

@@ -45,7 +45,11 @@ export type Loaded<T> = {
 
 /** Loads `load()` now and whenever `deps` change; a later load wins over an earlier one. */
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
-  const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>({ data: undefined, error: null, loading: true });
+  const [state, setState] = useState<{ data: T | undefined; error: unknown; loading: boolean }>({
+    data: undefined,
+    error: null,
+    loading: true,
+  });
   const [generation, setGeneration] = useState(0);
   const latest = useRef(0);
   useEffect(() => {
@@ -56,7 +60,10 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]): Loaded<T> {
       (error) => run === latest.current && setState((s) => ({ ...s, error, loading: false })),
     );
   }, [...deps, generation]);
-  const set = useCallback((update: (current: T | undefined) => T | undefined) => setState((s) => ({ ...s, data: update(s.data) })), []);
+  const set = useCallback(
+    (update: (current: T | undefined) => T | undefined) => setState((s) => ({ ...s, data: update(s.data) })),
+    [],
+  );
   return { ...state, reload: () => setGeneration((n) => n + 1), set };
 }
 

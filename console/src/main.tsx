@@ -27,7 +27,10 @@ export type Membership = Me['memberships'][number];
 export type OrgProps = { me: Me; membership: Membership; id?: string };
 
 const PAGES = {
-  projects: { title: 'Projects', view: (p: OrgProps) => (p.id ? <Board {...p} projectId={p.id} /> : <Projects {...p} />) },
+  projects: {
+    title: 'Projects',
+    view: (p: OrgProps) => (p.id ? <Board {...p} projectId={p.id} /> : <Projects {...p} />),
+  },
   customers: { title: 'Customers', view: (p: OrgProps) => <Customers {...p} /> },
   assistant: { title: 'Assistant', view: (p: OrgProps) => <Assistant {...p} /> },
   content: { title: 'Content', view: (p: OrgProps) => <Content {...p} /> },
@@ -46,25 +49,40 @@ function App({ config }: { config: ConsoleConfig }) {
 
   if (!isSignedIn) return <SignIn config={config} />;
   if (!me.data) {
-    if (!me.error) return <main class="center"><Loading what="Signing in" /></main>;
+    if (!me.error)
+      return (
+        <main class="center">
+          <Loading what="Signing in" />
+        </main>
+      );
     // A session the API no longer takes (expired, or signed by another key) needs a new sign-in.
     const expired = me.error instanceof ApiProblem && me.error.status === 401;
     return (
       <main class="center">
         <ErrorNote error={me.error} retry={expired ? undefined : me.reload} />
-        {expired && <button type="button" class="primary" onClick={() => signOut()}>Sign in again</button>}
+        {expired && (
+          <button type="button" class="primary" onClick={() => signOut()}>
+            Sign in again
+          </button>
+        )}
       </main>
     );
   }
   const route = parse(current);
-  const membership = me.data.memberships.find((m) => m.organization.slug === route.org || m.organization.id === route.org);
+  const membership = me.data.memberships.find(
+    (m) => m.organization.slug === route.org || m.organization.id === route.org,
+  );
   const first = me.data.memberships[0];
   if (!route.org && first && !location.search.includes('new')) {
     // Home is the first organization; /app/?new is the list with a form for another.
     return <Redirect to={href(first.organization.slug, 'projects')} />;
   }
   if (!route.org || !membership) {
-    return <Shell me={me.data}><Organizations me={me.data} reload={me.reload} unknown={route.org} /></Shell>;
+    return (
+      <Shell me={me.data}>
+        <Organizations me={me.data} reload={me.reload} unknown={route.org} />
+      </Shell>
+    );
   }
   const page: PageName = route.page && route.page in PAGES ? (route.page as PageName) : 'projects';
   return (
@@ -74,32 +92,61 @@ function App({ config }: { config: ConsoleConfig }) {
   );
 }
 
-function Shell({ me, membership, page, children }: { me: Me; membership?: Membership; page?: PageName; children: preact.ComponentChildren }) {
+function Shell({
+  me,
+  membership,
+  page,
+  children,
+}: {
+  me: Me;
+  membership?: Membership;
+  page?: PageName;
+  children: preact.ComponentChildren;
+}) {
   const slug = membership?.organization.slug;
   useEffect(() => {
     document.title = [page && PAGES[page].title, membership?.organization.name, 'Strive'].filter(Boolean).join(' · ');
   }, [page, membership]);
   return (
     <>
-      <a class="skip" href="#main">Skip to content</a>
+      <a class="skip" href="#main">
+        Skip to content
+      </a>
       <header class="top">
-        <Link to="/app/" class="brand">Strive</Link>
+        <Link to="/app/" class="brand">
+          Strive
+        </Link>
         <select
           aria-label="Organization"
           value={slug ?? ''}
           onChange={(e) => navigate(e.currentTarget.value === '*' ? '/app/?new' : href(e.currentTarget.value, page))}
         >
-          {!slug && <option value="" disabled>Choose an organization</option>}
-          {me.memberships.map((m) => <option key={m.organization.id} value={m.organization.slug}>{m.organization.name}</option>)}
+          {!slug && (
+            <option value="" disabled>
+              Choose an organization
+            </option>
+          )}
+          {me.memberships.map((m) => (
+            <option key={m.organization.id} value={m.organization.slug}>
+              {m.organization.name}
+            </option>
+          ))}
           <option value="*">New organization…</option>
         </select>
-        <span class="who" title={me.email}>{me.name ?? me.email}{membership && <small> · {membership.role}</small>}</span>
-        <button type="button" class="link" onClick={() => signOut().then(() => navigate('/app/'))}>Sign out</button>
+        <span class="who" title={me.email}>
+          {me.name ?? me.email}
+          {membership && <small> · {membership.role}</small>}
+        </span>
+        <button type="button" class="link" onClick={() => signOut().then(() => navigate('/app/'))}>
+          Sign out
+        </button>
       </header>
       {slug && (
         <nav class="tabs" aria-label="Sections">
           {(Object.keys(PAGES) as PageName[]).map((name) => (
-            <Link key={name} to={href(slug, name)} aria-current={name === page ? 'page' : undefined}>{PAGES[name].title}</Link>
+            <Link key={name} to={href(slug, name)} aria-current={name === page ? 'page' : undefined}>
+              {PAGES[name].title}
+            </Link>
           ))}
         </nav>
       )}
@@ -114,8 +161,19 @@ function Boot() {
   useEffect(() => {
     loadSession().then(setConfig, setError);
   }, []);
-  if (error) return <main class="center"><ErrorNote error={error} retry={() => location.reload()} /></main>;
-  return config ? <App config={config} /> : <main class="center"><Loading /></main>;
+  if (error)
+    return (
+      <main class="center">
+        <ErrorNote error={error} retry={() => location.reload()} />
+      </main>
+    );
+  return config ? (
+    <App config={config} />
+  ) : (
+    <main class="center">
+      <Loading />
+    </main>
+  );
 }
 
 render(<Boot />, document.getElementById('root')!);

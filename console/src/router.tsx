@@ -21,10 +21,22 @@ export function parse(pathname: string): Route {
 }
 
 export const href = (org: string, page?: string, id?: string) =>
-  [BASE, org, page, id].filter(Boolean).map((part, n) => (n === 0 ? part : encodeURIComponent(part!))).join('/');
+  [BASE, org, page, id]
+    .filter(Boolean)
+    .map((part, n) => (n === 0 ? part : encodeURIComponent(part!)))
+    .join('/');
 
 /** A link that changes the page without reloading it (a modified click still opens a tab). */
-export function Link({ to, children, ...rest }: { to: string; children: ComponentChildren; class?: string; 'aria-current'?: 'page' }) {
+export function Link({
+  to,
+  children,
+  ...rest
+}: {
+  to: string;
+  children: ComponentChildren;
+  class?: string;
+  'aria-current'?: 'page';
+}) {
   return (
     <a
       href={to}

@@ -6,7 +6,13 @@ import { api } from './api';
 
 export type SocketState = 'connecting' | 'live' | 'reconnecting';
 
-export function useLiveSocket<E>({ path, onEvent, explainRefusal, finalCloses = {}, pingMs }: {
+export function useLiveSocket<E>({
+  path,
+  onEvent,
+  explainRefusal,
+  finalCloses = {},
+  pingMs,
+}: {
   /** The socket's API path; a new path is a new socket. */
   path: string;
   onEvent: (event: E) => void;

@@ -5,7 +5,11 @@ import { useState } from 'preact/hooks';
 import { describe, type Loaded, type usePaged } from './hooks';
 
 export function Loading({ what = 'Loading' }: { what?: string }) {
-  return <p class="state" role="status" aria-live="polite">{what}…</p>;
+  return (
+    <p class="state" role="status" aria-live="polite">
+      {what}…
+    </p>
+  );
 }
 
 export function ErrorNote({ error, retry }: { error: unknown; retry?: () => void }) {
@@ -13,7 +17,11 @@ export function ErrorNote({ error, retry }: { error: unknown; retry?: () => void
   return (
     <div class="error" role="alert">
       <span>{typeof error === 'string' ? error : describe(error)}</span>
-      {retry && <button type="button" class="link" onClick={retry}>Try again</button>}
+      {retry && (
+        <button type="button" class="link" onClick={retry}>
+          Try again
+        </button>
+      )}
     </div>
   );
 }
@@ -23,7 +31,11 @@ export function Empty({ children }: { children: ComponentChildren }) {
 }
 
 /** Loading, error or empty, else the content: the three states every list has. */
-export function States<T>({ loaded, empty, children }: {
+export function States<T>({
+  loaded,
+  empty,
+  children,
+}: {
   loaded: Loaded<T>;
   empty?: (data: T) => ComponentChildren | false;
   children: (data: T) => ComponentChildren;
@@ -40,7 +52,15 @@ export function States<T>({ loaded, empty, children }: {
   );
 }
 
-export function Page({ title, actions, children }: { title: string; actions?: ComponentChildren; children: ComponentChildren }) {
+export function Page({
+  title,
+  actions,
+  children,
+}: {
+  title: string;
+  actions?: ComponentChildren;
+  children: ComponentChildren;
+}) {
   return (
     <section class="page" aria-labelledby="page-title">
       <header class="page-head">
@@ -63,7 +83,14 @@ export function Field({ label, children, hint }: { label: string; children: Comp
 }
 
 /** A <select> of `options` (value → label). */
-export function Select<V extends string>({ value, options, onChange, label, required, disabled }: {
+export function Select<V extends string>({
+  value,
+  options,
+  onChange,
+  label,
+  required,
+  disabled,
+}: {
   value: V;
   options: readonly (V | [V, string])[];
   onChange: (value: V) => void;
@@ -72,10 +99,20 @@ export function Select<V extends string>({ value, options, onChange, label, requ
   disabled?: boolean;
 }) {
   return (
-    <select value={value} aria-label={label} required={required} disabled={disabled} onChange={(e) => onChange(e.currentTarget.value as V)}>
+    <select
+      value={value}
+      aria-label={label}
+      required={required}
+      disabled={disabled}
+      onChange={(e) => onChange(e.currentTarget.value as V)}
+    >
       {options.map((option) => {
         const [key, text] = Array.isArray(option) ? option : [option, humanize(option)];
-        return <option key={key} value={key}>{text}</option>;
+        return (
+          <option key={key} value={key}>
+            {text}
+          </option>
+        );
       })}
     </select>
   );
@@ -84,21 +121,50 @@ export function Select<V extends string>({ value, options, onChange, label, requ
 export const humanize = (value: string) => (value.charAt(0).toUpperCase() + value.slice(1)).replace(/_/g, ' ');
 
 export function initials(name: string | null | undefined) {
-  const words = (name ?? '?').replace(/@.*/, '').split(/[\s._-]+/).filter(Boolean);
+  const words = (name ?? '?')
+    .replace(/@.*/, '')
+    .split(/[\s._-]+/)
+    .filter(Boolean);
   return ((words[0]?.[0] ?? '?') + (words[1]?.[0] ?? '')).toUpperCase();
 }
 
 export function Avatar({ name, title }: { name: string | null; title?: string }) {
-  return <span class="avatar" title={title ?? name ?? ''} aria-label={title ?? name ?? 'someone'}>{initials(name)}</span>;
+  return (
+    <span class="avatar" title={title ?? name ?? ''} aria-label={title ?? name ?? 'someone'}>
+      {initials(name)}
+    </span>
+  );
 }
 
 /** `used` of `limit` as a bar (no limit: an unlimited note). */
-export function UsageBar({ label, used, limit, format = String }: { label: string; used: number; limit: number | null; format?: (n: number) => string }) {
+export function UsageBar({
+  label,
+  used,
+  limit,
+  format = String,
+}: {
+  label: string;
+  used: number;
+  limit: number | null;
+  format?: (n: number) => string;
+}) {
   const share = limit ? Math.min(1, used / limit) : 0;
   return (
     <div class="usage">
-      <div class="usage-label"><span>{label}</span><span>{format(used)} of {limit === null ? 'unlimited' : format(limit)}</span></div>
-      <div class={`bar${share >= 0.9 ? ' full' : ''}`} role="progressbar" aria-label={label} aria-valuemin={0} aria-valuemax={limit ?? undefined} aria-valuenow={used}>
+      <div class="usage-label">
+        <span>{label}</span>
+        <span>
+          {format(used)} of {limit === null ? 'unlimited' : format(limit)}
+        </span>
+      </div>
+      <div
+        class={`bar${share >= 0.9 ? ' full' : ''}`}
+        role="progressbar"
+        aria-label={label}
+        aria-valuemin={0}
+        aria-valuemax={limit ?? undefined}
+        aria-valuenow={used}
+      >
         <span style={{ width: `${Math.round(share * 100)}%` }} />
       </div>
     </div>
@@ -121,16 +187,31 @@ export function CopyButton({ text, label = 'Copy' }: { text: string; label?: str
   );
 }
 
-export const formatDate = (iso: string | null | undefined) => (iso ? new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }) : '—');
+export const formatDate = (iso: string | null | undefined) =>
+  iso ? new Date(iso).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' }) : '—';
 export const formatBytes = (n: number) =>
-  n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MB` : `${(n / 1024 ** 3).toFixed(1)} GB`;
+  n < 1024
+    ? `${n} B`
+    : n < 1024 ** 2
+      ? `${(n / 1024).toFixed(1)} KB`
+      : n < 1024 ** 3
+        ? `${(n / 1024 ** 2).toFixed(1)} MB`
+        : `${(n / 1024 ** 3).toFixed(1)} GB`;
 
 /** The next page of a cursor list, while there is one. */
-export function More({ paged, label }: { paged: Pick<ReturnType<typeof usePaged>, 'hasMore' | 'more'>; label: string }) {
+export function More({
+  paged,
+  label,
+}: {
+  paged: Pick<ReturnType<typeof usePaged>, 'hasMore' | 'more'>;
+  label: string;
+}) {
   if (!paged.hasMore) return null;
   return (
     <p>
-      <button type="button" onClick={() => paged.more.run()} disabled={paged.more.pending}>{label}</button>
+      <button type="button" onClick={() => paged.more.run()} disabled={paged.more.pending}>
+        {label}
+      </button>
       <ErrorNote error={paged.more.error} />
     </p>
   );

@@ -29,13 +29,16 @@ class Route {
     this.start = start; // 'primary' (no session), 'first-primary', 'first-unconstrained' or a bookmark
     this.used = false;
     /** The commit time the session must see: a replica serves it once that is older than the lag. */
-    this.needs = start === 'primary' || start.startsWith('first-') ? 0 : committedAt.get(start) ?? 0;
+    this.needs = start === 'primary' || start.startsWith('first-') ? 0 : (committedAt.get(start) ?? 0);
   }
 
   async trip(sql, call, bookmarkOf) {
     const { rtt, primary: home, lag, region } = this.model;
-    const onPrimary = this.start === 'primary' || sql.some(writes) || (this.start === 'first-primary' && !this.used)
-      || this.needs > Date.now() - lag;
+    const onPrimary =
+      this.start === 'primary' ||
+      sql.some(writes) ||
+      (this.start === 'first-primary' && !this.used) ||
+      this.needs > Date.now() - lag;
     this.used = true;
     await wait(rtt[region][onPrimary ? home : region]);
     const result = await call();
@@ -49,7 +52,10 @@ class Route {
 }
 
 function statement(inner, sql, route, bookmarkOf) {
-  const run = (method) => (...args) => route.trip([sql], () => inner[method](...args), bookmarkOf);
+  const run =
+    (method) =>
+    (...args) =>
+      route.trip([sql], () => inner[method](...args), bookmarkOf);
   return {
     inner,
     sql,
@@ -65,7 +71,12 @@ function statement(inner, sql, route, bookmarkOf) {
 function database(inner, route, bookmarkOf) {
   return {
     prepare: (sql) => statement(inner.prepare(sql), sql, route, bookmarkOf),
-    batch: (statements) => route.trip(statements.map((s) => s.sql), () => inner.batch(statements.map((s) => s.inner)), bookmarkOf),
+    batch: (statements) =>
+      route.trip(
+        statements.map((s) => s.sql),
+        () => inner.batch(statements.map((s) => s.inner)),
+        bookmarkOf,
+      ),
   };
 }
 
@@ -77,7 +88,10 @@ export default function modelledD1(env) {
     exec: (query) => new Route(model, env.NAME, 'primary').trip([query], () => db.exec(query)),
     withSession(start = 'first-unconstrained') {
       const session = db.withSession(start);
-      return { ...database(session, new Route(model, env.NAME, start), () => session.getBookmark()), getBookmark: () => session.getBookmark() };
+      return {
+        ...database(session, new Route(model, env.NAME, start), () => session.getBookmark()),
+        getBookmark: () => session.getBookmark(),
+      };
     },
   };
 }

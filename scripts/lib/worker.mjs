@@ -69,23 +69,39 @@ export function workerOptions(scriptPath, { vars = {}, cache = true, consumers =
     cache,
     // Durable Objects live in memory here: they hold no state the bench reads back.
     durableObjects: Object.fromEntries(
-      (config.durable_objects?.bindings ?? []).map((d) => [d.name, {
-        className: d.class_name,
-        useSQLite: config.migrations.some((m) => m.new_sqlite_classes?.includes(d.class_name)),
-      }]),
+      (config.durable_objects?.bindings ?? []).map((d) => [
+        d.name,
+        {
+          className: d.class_name,
+          useSQLite: config.migrations.some((m) => m.new_sqlite_classes?.includes(d.class_name)),
+        },
+      ]),
     ),
     // The usage queue and its consumers as wrangler.toml declares them, so metered requests pay
     // what they pay in dev: the send, and the consumer's batches in the same workerd.
     queueProducers: Object.fromEntries((config.queues.producers ?? []).map((q) => [q.binding, { queueName: q.queue }])),
-    ...(consumers ? {
-      queueConsumers: Object.fromEntries((config.queues.consumers ?? []).map((q) => [q.queue, {
-        maxBatchSize: q.max_batch_size, maxBatchTimeout: q.max_batch_timeout, maxRetries: q.max_retries, deadLetterQueue: q.dead_letter_queue,
-      }])),
-    } : {}),
+    ...(consumers
+      ? {
+          queueConsumers: Object.fromEntries(
+            (config.queues.consumers ?? []).map((q) => [
+              q.queue,
+              {
+                maxBatchSize: q.max_batch_size,
+                maxBatchTimeout: q.max_batch_timeout,
+                maxRetries: q.max_retries,
+                deadLetterQueue: q.dead_letter_queue,
+              },
+            ]),
+          ),
+        }
+      : {}),
     // The rate limiter is present (its cost is measured) but with a limit no run reaches: one
     // user sends every request of the bench.
-    ratelimits: Object.fromEntries((config.unsafe?.bindings ?? []).filter((b) => b.type === 'ratelimit')
-      .map((b) => [b.name, { simple: { limit: 1_000_000_000, period: b.simple.period } }])),
+    ratelimits: Object.fromEntries(
+      (config.unsafe?.bindings ?? [])
+        .filter((b) => b.type === 'ratelimit')
+        .map((b) => [b.name, { simple: { limit: 1_000_000_000, period: b.simple.period } }]),
+    ),
     bindings: {
       ...config.vars,
       ...parseDotenv(readFileSync(DEV_VARS_PATH, 'utf8')),
@@ -96,7 +112,8 @@ export function workerOptions(scriptPath, { vars = {}, cache = true, consumers =
 }
 
 /** A dev session token for `email` (provisioned on first use), valid `ttl` seconds. */
-export const devToken = (email, ttl) => signDevToken({ privateKeyPem: readFileSync(DEV_PRIVATE_KEY_PATH, 'utf8'), email, ttl });
+export const devToken = (email, ttl) =>
+  signDevToken({ privateKeyPem: readFileSync(DEV_PRIVATE_KEY_PATH, 'utf8'), email, ttl });
 
 /**
  * Puts an organization of the copy on the enterprise tier, so that no quota (api_calls, seats,
@@ -105,8 +122,13 @@ export const devToken = (email, ttl) => signDevToken({ privateKeyPem: readFileSy
  */
 export async function liftQuotas(mf, slug, workerName) {
   const catalog = await mf.getD1Database('CATALOG', workerName);
-  await catalog.prepare(`UPDATE subscriptions SET tier = 'enterprise', status = 'active'
-    WHERE organization_id = (SELECT id FROM organizations WHERE slug = ?)`).bind(slug).run();
+  await catalog
+    .prepare(
+      `UPDATE subscriptions SET tier = 'enterprise', status = 'active'
+    WHERE organization_id = (SELECT id FROM organizations WHERE slug = ?)`,
+    )
+    .bind(slug)
+    .run();
 }
 
 export const percentile = (values, p) => {

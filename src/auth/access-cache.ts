@@ -32,7 +32,10 @@ const isolate = new Map<string, Kept>();
 
 const markUrl = (scope: Scope, id: string) => `${ORIGIN}/changed/${scope}/${id}`;
 const entryUrl = async (key: string) => `${ORIGIN}/access/${await sha256Hex(key)}`;
-const scopesOf = (kept: Kept): [Scope, string][] => [['org', kept.access.organization.id], ['user', kept.access.userId]];
+const scopesOf = (kept: Kept): [Scope, string][] => [
+  ['org', kept.access.organization.id],
+  ['user', kept.access.userId],
+];
 
 /**
  * Kept access answers this request unless it has expired, the request asks for the primary, or the
@@ -50,13 +53,20 @@ async function markOf(scope: Scope, id: string): Promise<Mark | null> {
 }
 
 const putMark = (scope: Scope, id: string, mark: Mark) =>
-  caches.default.put(markUrl(scope, id), new Response(JSON.stringify(mark), { headers: { 'cache-control': `max-age=${MARK_TTL_S}` } }));
+  caches.default.put(
+    markUrl(scope, id),
+    new Response(JSON.stringify(mark), { headers: { 'cache-control': `max-age=${MARK_TTL_S}` } }),
+  );
 
 /** Read after the last change of its organization and of its user, at a catalog position that has it. */
 async function unchanged(kept: Kept): Promise<boolean> {
   const marks = await Promise.all(scopesOf(kept).map(([scope, id]) => markOf(scope, id)));
-  return marks.every((mark) => mark !== null && kept.readAt > mark.at
-    && (mark.bookmark === null || (kept.bookmark !== null && kept.bookmark >= mark.bookmark)));
+  return marks.every(
+    (mark) =>
+      mark !== null &&
+      kept.readAt > mark.at &&
+      (mark.bookmark === null || (kept.bookmark !== null && kept.bookmark >= mark.bookmark)),
+  );
 }
 
 function remember(key: string, kept: Kept): void {
@@ -72,7 +82,9 @@ export async function keptAccess(key: string, d1: D1Sessions): Promise<Access | 
   isolate.delete(key);
   const response = await caches.default.match(await entryUrl(key));
   if (!response) return undefined;
-  const stored = (await response.json()) as Omit<Kept, 'access'> & { access: Omit<Access, 'permissions'> & { permissions: Permission[] } };
+  const stored = (await response.json()) as Omit<Kept, 'access'> & {
+    access: Omit<Access, 'permissions'> & { permissions: Permission[] };
+  };
   const kept: Kept = { ...stored, access: { ...stored.access, permissions: new Set(stored.access.permissions) } };
   if (!usable(kept, d1, now) || !(await unchanged(kept))) return undefined;
   remember(key, kept);
@@ -83,18 +95,28 @@ export async function keptAccess(key: string, d1: D1Sessions): Promise<Access | 
  * Keeps access read from the catalog (the read began at `readAt`): in the isolate at once, in the
  * location off the response's path.
  */
-export function keepAccess(key: string, access: Access, d1: D1Sessions, readAt: number, waitUntil: (promise: Promise<unknown>) => void): void {
+export function keepAccess(
+  key: string,
+  access: Access,
+  d1: D1Sessions,
+  readAt: number,
+  waitUntil: (promise: Promise<unknown>) => void,
+): void {
   const kept: Kept = { access, expires: readAt + ACCESS_TTL_MS, readAt, bookmark: d1.bookmark('catalog') ?? null };
   remember(key, kept);
-  waitUntil(storeInLocation(key, kept).catch((error) => console.error('access cache: not kept in the location', error)));
+  waitUntil(
+    storeInLocation(key, kept).catch((error) => console.error('access cache: not kept in the location', error)),
+  );
 }
 
 async function storeInLocation(key: string, kept: Kept): Promise<void> {
   // A mark that is missing may have been evicted after a change: whatever was kept before this
   // read is not trusted (this entry, read after it began, is).
-  await Promise.all(scopesOf(kept).map(async ([scope, id]) => {
-    if (!(await markOf(scope, id))) await putMark(scope, id, { at: kept.readAt - 1, bookmark: null });
-  }));
+  await Promise.all(
+    scopesOf(kept).map(async ([scope, id]) => {
+      if (!(await markOf(scope, id))) await putMark(scope, id, { at: kept.readAt - 1, bookmark: null });
+    }),
+  );
   const ttl = Math.ceil((kept.expires - Date.now()) / 1000);
   if (ttl <= 0) return;
   const body = JSON.stringify({ ...kept, access: { ...kept.access, permissions: [...kept.access.permissions] } });
@@ -105,7 +127,10 @@ async function storeInLocation(key: string, kept: Kept): Promise<void> {
  * Drops kept access after a membership, key or organization change made by `d1`'s unit of work:
  * this isolate's entries at once, the location's by marking the organization (or the user) changed.
  */
-export async function forgetAccess(d1: D1Sessions, match: { organizationId?: string; userId?: string; keyId?: string }): Promise<void> {
+export async function forgetAccess(
+  d1: D1Sessions,
+  match: { organizationId?: string; userId?: string; keyId?: string },
+): Promise<void> {
   for (const [key, { access }] of isolate) {
     if (match.organizationId !== undefined && access.organization.id !== match.organizationId) continue;
     if (match.userId !== undefined && access.userId !== match.userId) continue;

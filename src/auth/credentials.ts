@@ -38,7 +38,8 @@ function calendarFeedToken(request: Request): string | undefined {
   const url = new URL(request.url);
   const token = url.searchParams.get('token');
   if (token === null || !CALENDAR_FEED_PATH.test(url.pathname)) return undefined;
-  if (!token.startsWith(CALENDAR_TOKEN_PREFIX)) throw unauthenticated('`token` must be a calendar feed token (scal_…).');
+  if (!token.startsWith(CALENDAR_TOKEN_PREFIX))
+    throw unauthenticated('`token` must be a calendar feed token (scal_…).');
   return token;
 }
 
@@ -48,7 +49,9 @@ async function verifySession(token: string, env: Bindings): Promise<Credentials>
   if (!env.CLERK_JWT_KEY && !env.CLERK_SECRET_KEY) {
     throw new ApiError('not_configured', 'Session tokens cannot be verified: set CLERK_JWT_KEY or CLERK_SECRET_KEY.');
   }
-  const authorizedParties = env.CLERK_AUTHORIZED_PARTIES.split(',').map((p) => p.trim()).filter(Boolean);
+  const authorizedParties = env.CLERK_AUTHORIZED_PARTIES.split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
   let claims: SessionClaims;
   try {
     claims = (await verifyToken(token, {
@@ -66,7 +69,10 @@ async function verifySession(token: string, env: Bindings): Promise<Credentials>
     clerkUserId: claims.sub,
     // The email provisions a user and claims their invitation, so it counts only when the token
     // says Clerk verified it (`{{user.email_verified}}`, a boolean, or its text).
-    email: claims.email_verified === true || claims.email_verified === 'true' ? text(claims.email)?.toLowerCase() : undefined,
+    email:
+      claims.email_verified === true || claims.email_verified === 'true'
+        ? text(claims.email)?.toLowerCase()
+        : undefined,
     name: text(claims.name),
     avatarUrl: webUrlOrNull(claims.picture) ?? undefined,
   };

@@ -17,10 +17,18 @@ function importSigningKey(privateKeyPem: string): Promise<CryptoKey> {
 }
 
 /** A JWT of `claims` signed with the PKCS#8 PEM key whose public half is CLERK_JWT_KEY. */
-export async function signSessionToken(privateKeyPem: string, claims: Record<string, unknown>, kid: string): Promise<string> {
+export async function signSessionToken(
+  privateKeyPem: string,
+  claims: Record<string, unknown>,
+  kid: string,
+): Promise<string> {
   const part = (value: object) => base64UrlEncode(encoder.encode(JSON.stringify(value)));
   const input = `${part({ alg: 'RS256', typ: 'JWT', kid })}.${part(claims)}`;
-  const signature = await crypto.subtle.sign('RSASSA-PKCS1-v1_5', await importSigningKey(privateKeyPem), encoder.encode(input));
+  const signature = await crypto.subtle.sign(
+    'RSASSA-PKCS1-v1_5',
+    await importSigningKey(privateKeyPem),
+    encoder.encode(input),
+  );
   return `${input}.${base64UrlEncode(new Uint8Array(signature))}`;
 }
 

@@ -20,7 +20,11 @@ import { keepAccess, keptAccess } from './access-cache';
 import { hashApiKey } from './api-keys';
 import { sha256Hex } from '../lib/crypto';
 import {
-  apiKeyPermissions, memberPermissions, PLATFORM_ADMIN, PLATFORM_MODERATOR, type Permission,
+  apiKeyPermissions,
+  memberPermissions,
+  PLATFORM_ADMIN,
+  PLATFORM_MODERATOR,
+  type Permission,
 } from './permissions';
 import { assertActive, provisionUser, toSessionUser } from './users';
 
@@ -38,14 +42,22 @@ export type Access = {
   keyExpiresAt: string | null;
 };
 
-const organizationFields = { id: organizations.id, slug: organizations.slug, name: organizations.name, shard: organizations.shard };
+const organizationFields = {
+  id: organizations.id,
+  slug: organizations.slug,
+  name: organizations.name,
+  shard: organizations.shard,
+};
 /**
  * The organization's tier comes from its subscription, joined in the same query: free without
  * one, or while its status does not keep the tier (tiers.ts, TIER_STATUSES).
  */
-const withTier = <O extends object>(organization: O, subscription: { tier: Tier; status: SubscriptionStatus } | null) => ({
+const withTier = <O extends object>(
+  organization: O,
+  subscription: { tier: Tier; status: SubscriptionStatus } | null,
+) => ({
   ...organization,
-  tier: subscription ? effectiveTier(subscription.tier, subscription.status) : 'free' as const,
+  tier: subscription ? effectiveTier(subscription.tier, subscription.status) : ('free' as const),
 });
 
 /** A user's access to an organization: who, where, their membership. */
@@ -71,7 +83,8 @@ const userAccessQuery = (catalog: CatalogDb, user: SQL, organization: SQL | unde
     )
     .where(user);
 /** A user's row with their access to the organization `orgRef` (null organization: no such one). */
-const userAccessRow = (catalog: CatalogDb, user: SQL, orgRef: string) => userAccessQuery(catalog, user, orgMatches(orgRef)).get();
+const userAccessRow = (catalog: CatalogDb, user: SQL, orgRef: string) =>
+  userAccessQuery(catalog, user, orgMatches(orgRef)).get();
 
 async function sessionAccess(
   catalog: CatalogDb,
@@ -101,10 +114,16 @@ function userAccess(row: Awaited<ReturnType<typeof userAccessQuery>>[number]): A
     keyExpiresAt: null,
   };
   if (member) {
-    return { ...base, role: member.role, permissions: memberPermissions(member.role, member.permissions, user.role), platformAccess: false };
+    return {
+      ...base,
+      role: member.role,
+      permissions: memberPermissions(member.role, member.permissions, user.role),
+      platformAccess: false,
+    };
   }
   if (user.role === 'admin') return { ...base, role: null, permissions: new Set(PLATFORM_ADMIN), platformAccess: true };
-  if (user.role === 'moderator') return { ...base, role: null, permissions: new Set(PLATFORM_MODERATOR), platformAccess: true };
+  if (user.role === 'moderator')
+    return { ...base, role: null, permissions: new Set(PLATFORM_MODERATOR), platformAccess: true };
   return undefined;
 }
 
@@ -113,12 +132,20 @@ const apiKeyAccessQuery = (catalog: CatalogDb, key: SQL) =>
   catalog
     .select({
       key: {
-        id: api_keys.id, scopes: api_keys.scopes, expires_at: api_keys.expires_at, revoked_at: api_keys.revoked_at,
-        created_by: api_keys.created_by, created_at: api_keys.created_at,
+        id: api_keys.id,
+        scopes: api_keys.scopes,
+        expires_at: api_keys.expires_at,
+        revoked_at: api_keys.revoked_at,
+        created_by: api_keys.created_by,
+        created_at: api_keys.created_at,
       },
       organization: organizationFields,
       subscription: { tier: subscriptions.tier, status: subscriptions.status },
-      member: { role: organization_members.role, permissions: organization_members.permissions, created_at: organization_members.created_at },
+      member: {
+        role: organization_members.role,
+        permissions: organization_members.permissions,
+        created_at: organization_members.created_at,
+      },
       creator: { role: users.role, is_active: users.is_active },
     })
     .from(api_keys)
@@ -127,17 +154,30 @@ const apiKeyAccessQuery = (catalog: CatalogDb, key: SQL) =>
     .innerJoin(users, eq(users.id, api_keys.created_by))
     .leftJoin(
       organization_members,
-      and(eq(organization_members.organization_id, api_keys.organization_id), eq(organization_members.user_id, api_keys.created_by)),
+      and(
+        eq(organization_members.organization_id, api_keys.organization_id),
+        eq(organization_members.user_id, api_keys.created_by),
+      ),
     )
     .where(key);
 
-const apiKeyAccess = async (catalog: CatalogDb, key: SQL, orgRef: string) => apiKeyAccessOf(await apiKeyAccessQuery(catalog, key).get(), orgRef);
+const apiKeyAccess = async (catalog: CatalogDb, key: SQL, orgRef: string) =>
+  apiKeyAccessOf(await apiKeyAccessQuery(catalog, key).get(), orgRef);
 
-function apiKeyAccessOf(row: Awaited<ReturnType<typeof apiKeyAccessQuery>>[number] | undefined, orgRef: string): Access | undefined {
+function apiKeyAccessOf(
+  row: Awaited<ReturnType<typeof apiKeyAccessQuery>>[number] | undefined,
+  orgRef: string,
+): Access | undefined {
   // A revoked key, or one whose creator has left or been deactivated, stops working; so does a
   // key made during an earlier membership of its creator (removal revokes keys, and this holds
   // too for one created while its creator was being removed).
-  if (!row || row.key.revoked_at || !row.member || !row.creator.is_active || row.key.created_at < row.member.created_at) {
+  if (
+    !row ||
+    row.key.revoked_at ||
+    !row.member ||
+    !row.creator.is_active ||
+    row.key.created_at < row.member.created_at
+  ) {
     throw new ApiError('unauthenticated', 'This API key is invalid or has been revoked.');
   }
   // Expired credentials are a 401 wherever they are sent (like revoked ones), not a 404 elsewhere.
@@ -244,7 +284,8 @@ export const fromPortable = (
   d1: D1Sessions,
   portable: PortableContext,
   waitUntil: (promise: Promise<unknown>) => void,
-): TenantContext => buildTenantContext(env, d1, { ...portable, permissions: new Set(portable.permissions) }, portable.request, waitUntil);
+): TenantContext =>
+  buildTenantContext(env, d1, { ...portable, permissions: new Set(portable.permissions) }, portable.request, waitUntil);
 
 /**
  * Long-lived connections' contexts read again from the catalog: the same actor's access to the
@@ -263,7 +304,9 @@ export async function refreshPortables(
   const keyIds = distinct(portables.map(({ actor }) => (actor.type === 'api_key' ? actor.keyId : null)));
   const organizationIds = distinct(portables.map(({ organization }) => organization.id));
   const [userRows, keyRows] = await Promise.all([
-    userIds.length > 0 ? userAccessQuery(catalog, inArray(users.id, userIds), inArray(organizations.id, organizationIds)) : [],
+    userIds.length > 0
+      ? userAccessQuery(catalog, inArray(users.id, userIds), inArray(organizations.id, organizationIds))
+      : [],
     keyIds.length > 0 ? apiKeyAccessQuery(catalog, inArray(api_keys.id, keyIds)) : [],
   ]);
   return portables.map(({ actor, organization, request }) => {
@@ -273,7 +316,10 @@ export async function refreshPortables(
         const row = userRows.find((r) => r.user.id === actor.user.id && r.organization?.id === organization.id);
         access = row && userAccess(row);
       } else if (actor.type === 'api_key') {
-        access = apiKeyAccessOf(keyRows.find((r) => r.key.id === actor.keyId), organization.id);
+        access = apiKeyAccessOf(
+          keyRows.find((r) => r.key.id === actor.keyId),
+          organization.id,
+        );
       }
     } catch (error) {
       if (error instanceof ApiError) return null; // deactivated, revoked, expired: a 401 on a new request
@@ -285,9 +331,12 @@ export async function refreshPortables(
 
 function cacheKey(credentials: Credentials, orgRef: string): string {
   switch (credentials.type) {
-    case 'session': return `s:${credentials.clerkUserId}:${orgRef}`;
-    case 'api_key': return `k:${credentials.secret}:${orgRef}`;
-    case 'calendar_feed': return `f:${credentials.secret}:${orgRef}`;
+    case 'session':
+      return `s:${credentials.clerkUserId}:${orgRef}`;
+    case 'api_key':
+      return `k:${credentials.secret}:${orgRef}`;
+    case 'calendar_feed':
+      return `f:${credentials.secret}:${orgRef}`;
   }
 }
 
@@ -304,9 +353,12 @@ export const resolveTenant = createMiddleware<AppEnv>(async (c, next) => {
     // A key or feed token this isolate does not know, from an address guessing them: not looked up.
     if (credentials.type !== 'session') assertNotGuessing(c);
     const readAt = Date.now();
-    access = credentials.type === 'session' ? await sessionAccess(catalog, credentials, orgRef)
-      : credentials.type === 'api_key' ? await apiKeyAccess(catalog, eq(api_keys.key_hash, await hashApiKey(credentials.secret)), orgRef)
-      : await calendarFeedAccess(catalog, credentials.secret, orgRef);
+    access =
+      credentials.type === 'session'
+        ? await sessionAccess(catalog, credentials, orgRef)
+        : credentials.type === 'api_key'
+          ? await apiKeyAccess(catalog, eq(api_keys.key_hash, await hashApiKey(credentials.secret)), orgRef)
+          : await calendarFeedAccess(catalog, credentials.secret, orgRef);
     if (!access) throw notFound('organization');
     keepAccess(key, access, d1, readAt, (promise) => c.executionCtx.waitUntil(promise));
   }
@@ -324,8 +376,14 @@ export const resolveTenant = createMiddleware<AppEnv>(async (c, next) => {
         action: 'organization.platform_access',
         resource_type: 'organization',
         resource_id: tenant.organization.id,
-        new: { method: c.req.method, path: c.req.path, global_role: access.actor.type === 'user' ? access.actor.user.role : null },
-      }).run().catch((error) => console.error('platform access audit failed', error)),
+        new: {
+          method: c.req.method,
+          path: c.req.path,
+          global_role: access.actor.type === 'user' ? access.actor.user.role : null,
+        },
+      })
+        .run()
+        .catch((error) => console.error('platform access audit failed', error)),
     );
   }
   if (access.keyId) touchApiKey(c, catalog, access.keyId);
@@ -339,14 +397,24 @@ function touchApiKey(c: Context<AppEnv>, catalog: CatalogDb, keyId: string) {
   if ((lastTouched.get(keyId) ?? 0) > now - 60_000) return;
   lastTouched.set(keyId, now);
   c.executionCtx.waitUntil(
-    catalog.update(api_keys).set({ last_used_at: new Date(now).toISOString() }).where(eq(api_keys.id, keyId)).run()
+    catalog
+      .update(api_keys)
+      .set({ last_used_at: new Date(now).toISOString() })
+      .where(eq(api_keys.id, keyId))
+      .run()
       .catch((error) => console.error('api key touch failed', error)),
   );
 }
 
 /** The human behind an actor: the user, or an API key's creator. */
 export const actingUserId = (actor: Actor): string | null =>
-  actor.type === 'user' ? actor.user.id : actor.type === 'api_key' ? actor.userId : actor.type === 'ai' ? actingUserId(actor.onBehalfOf) : null;
+  actor.type === 'user'
+    ? actor.user.id
+    : actor.type === 'api_key'
+      ? actor.userId
+      : actor.type === 'ai'
+        ? actingUserId(actor.onBehalfOf)
+        : null;
 
 /** The services' permission check: their first line. */
 export function requirePermission(ctx: TenantContext, permission: Permission): void {

@@ -3,7 +3,14 @@ import { sql } from 'drizzle-orm';
 import { check, index, integer, primaryKey, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import { auditColumns, bool, createdAt, id, json, oneOf, updatedAt } from './columns';
 import {
-  ACTOR_TYPES, AI_TOOL_TYPES, MEMBER_ROLES, ORG_SUBSCRIPTION_STATUSES, SUBSCRIPTION_STATUSES, TIERS, USER_ROLES, WEBHOOK_SOURCES,
+  ACTOR_TYPES,
+  AI_TOOL_TYPES,
+  MEMBER_ROLES,
+  ORG_SUBSCRIPTION_STATUSES,
+  SUBSCRIPTION_STATUSES,
+  TIERS,
+  USER_ROLES,
+  WEBHOOK_SOURCES,
 } from './enums';
 
 export type MemberPermissions = { grant: string[]; deny: string[] };
@@ -72,8 +79,12 @@ export const organization_members = sqliteTable(
   'organization_members',
   {
     id: id(),
-    organization_id: text('organization_id').notNull().references(() => organizations.id, { onDelete: 'cascade' }),
-    user_id: text('user_id').notNull().references(() => users.id, { onDelete: 'cascade' }),
+    organization_id: text('organization_id')
+      .notNull()
+      .references(() => organizations.id, { onDelete: 'cascade' }),
+    user_id: text('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
     role: text('role', { enum: MEMBER_ROLES }).notNull().default('member'),
     /** Per-member adjustments to the role's permissions; deny wins. */
     permissions: json<MemberPermissions>('permissions').notNull().default({ grant: [], deny: [] }),
@@ -98,7 +109,9 @@ export const subscriptions = sqliteTable(
   'subscriptions',
   {
     id: id(),
-    organization_id: text('organization_id').notNull().references(() => organizations.id, { onDelete: 'cascade' }),
+    organization_id: text('organization_id')
+      .notNull()
+      .references(() => organizations.id, { onDelete: 'cascade' }),
     stripe_subscription_id: text('stripe_subscription_id'),
     stripe_customer_id: text('stripe_customer_id'),
     stripe_price_id: text('stripe_price_id'),
@@ -160,8 +173,12 @@ export const api_keys = sqliteTable(
   'api_keys',
   {
     id: id(),
-    organization_id: text('organization_id').notNull().references(() => organizations.id, { onDelete: 'cascade' }),
-    created_by: text('created_by').notNull().references(() => users.id),
+    organization_id: text('organization_id')
+      .notNull()
+      .references(() => organizations.id, { onDelete: 'cascade' }),
+    created_by: text('created_by')
+      .notNull()
+      .references(() => users.id),
     name: text('name').notNull(),
     /** The first characters of the secret, shown in lists so a key can be recognised. */
     prefix: text('prefix').notNull(),

@@ -4,14 +4,30 @@ export const USER_ROLES = ['employee', 'admin', 'moderator', 'client'] as const;
 export const TIERS = ['free', 'basic', 'pro', 'enterprise'] as const;
 /** SCHEMA.md's four, then Stripe's other statuses (additions); Stripe's `canceled` is stored as `cancelled`. */
 export const SUBSCRIPTION_STATUSES = [
-  'active', 'past_due', 'cancelled', 'unpaid', 'trialing', 'incomplete', 'incomplete_expired', 'paused',
+  'active',
+  'past_due',
+  'cancelled',
+  'unpaid',
+  'trialing',
+  'incomplete',
+  'incomplete_expired',
+  'paused',
 ] as const;
 /** organizations.subscription_status, derived from the subscription's status (billing/tiers.ts). */
 export const ORG_SUBSCRIPTION_STATUSES = ['active', 'inactive', 'trial'] as const;
 export const AI_TOOL_TYPES = ['chatbot', 'analysis', 'automation', 'integration'] as const;
 export const MEMBER_ROLES = ['viewer', 'member', 'admin', 'owner'] as const;
 export const CUSTOMER_STATUSES = ['lead', 'prospect', 'active', 'inactive', 'churned'] as const;
-export const CUSTOMER_SOURCES = ['website', 'referral', 'social', 'email', 'other', 'phone', 'event', 'advertising'] as const;
+export const CUSTOMER_SOURCES = [
+  'website',
+  'referral',
+  'social',
+  'email',
+  'other',
+  'phone',
+  'event',
+  'advertising',
+] as const;
 export const PROJECT_STATUSES = ['planning', 'active', 'on_hold', 'completed', 'cancelled'] as const;
 export const PRIORITIES = ['low', 'medium', 'high', 'critical'] as const;
 export const TASK_STATUSES = ['todo', 'in_progress', 'review', 'done', 'cancelled'] as const;

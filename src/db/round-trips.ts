@@ -37,7 +37,10 @@ export function observeRoundTrips<D extends D1Database | D1DatabaseSession>(db: 
         return (batch: D1PreparedStatement[]) => {
           const known = batch.map((s) => statements.get(s));
           // The runtime's batch() only accepts its own statement objects, not our proxies.
-          return trip(known.map((s) => s?.sql ?? ''), () => target.batch(batch.map((s, n) => known[n]?.original ?? s)));
+          return trip(
+            known.map((s) => s?.sql ?? ''),
+            () => target.batch(batch.map((s, n) => known[n]?.original ?? s)),
+          );
         };
       }
       const value = Reflect.get(target, key);

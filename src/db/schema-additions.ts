@@ -9,14 +9,16 @@ export const CATALOG_ADDITIONS: Record<string, Record<string, string>> = {
     first_name: "Clerk's first name, kept beside `name` (their full name)",
     last_name: "Clerk's last name, kept beside `name`",
     last_login_at: 'when the user last signed in (first-use provisioning)',
-    clerk_updated_at: "Clerk's updated_at of the newest user event applied, so an older event never wins (not in the API)",
+    clerk_updated_at:
+      "Clerk's updated_at of the newest user event applied, so an older event never wins (not in the API)",
   },
   organizations: {
     logo_url: "the organization's logo, shown by clients",
     website: "the organization's site: the public feed's link",
     shard: 'which tenant shard holds every row of the organization (not in the API)',
     stripe_customer_id: 'the Stripe customer checkout and the portal reuse (not in the API)',
-    stripe_checkout_session_id: 'the last Checkout Session opened, expired by the next checkout so that only one is paid (not in the API)',
+    stripe_checkout_session_id:
+      'the last Checkout Session opened, expired by the next checkout so that only one is paid (not in the API)',
     created_by: 'who created the organization (not in the API)',
   },
   organization_members: {
@@ -28,8 +30,10 @@ export const CATALOG_ADDITIONS: Record<string, Record<string, string>> = {
     stripe_price_id: 'the Stripe price subscribed to; the tier is its lookup_key (not in the API)',
     canceled_at: "when Stripe canceled it (Stripe's canceled_at)",
     trial_end: "when Stripe's trial ends",
-    stripe_event_created: 'created time of the newest subscription event applied: an older event never rolls state back (not in the API)',
-    stripe_invoice_created: 'created time of the newest invoice event applied: a late failure never undoes a newer payment (not in the API)',
+    stripe_event_created:
+      'created time of the newest subscription event applied: an older event never rolls state back (not in the API)',
+    stripe_invoice_created:
+      'created time of the newest invoice event applied: a late failure never undoes a newer payment (not in the API)',
     'status=trialing': "Stripe's status during a trial (the organization's subscription_status is then `trial`)",
     'status=incomplete': "Stripe's status until the first payment succeeds",
     'status=incomplete_expired': "Stripe's status when the first payment never succeeded",
@@ -40,7 +44,9 @@ export const CATALOG_ADDITIONS: Record<string, Record<string, string>> = {
     'required_tier=free': 'tools every organization may use (SCHEMA.md starts required_tier at basic)',
   },
   api_keys: { '*': 'organization API keys (scoped credentials for servers); not in SCHEMA.md' },
-  platform_activity_logs: { '*': "the audit log of platform-wide changes (a user's global role), which belong to no organization" },
+  platform_activity_logs: {
+    '*': "the audit log of platform-wide changes (a user's global role), which belong to no organization",
+  },
   processed_events: { '*': 'webhook deliveries already applied (Stripe, Clerk), recorded with their effect' },
   usage_dead_letters: { '*': 'usage events the consumer could not count, kept for replay' },
   idempotency_keys: { '*': 'first answers of requests sent with an Idempotency-Key, replayed for 24 h' },
@@ -61,7 +67,8 @@ export const TENANT_ADDITIONS: Record<string, Record<string, string>> = {
     created_by: 'Who created the project.',
   },
   tasks: {
-    organization_id: 'Every tenant row carries its organization: the composite foreign keys keep a task in its project\'s organization.',
+    organization_id:
+      "Every tenant row carries its organization: the composite foreign keys keep a task in its project's organization.",
     version: 'Optimistic concurrency: a write carrying a stale version is refused (409).',
     completed_at: 'When the task was last done, set and cleared with the status.',
   },
@@ -80,9 +87,17 @@ export const TENANT_ADDITIONS: Record<string, Record<string, string>> = {
     actor_id: 'The acting API key, webhook source or conversation, where user_id alone does not say.',
     request_id: 'The request that made the change (also in its response and problem bodies).',
   },
-  reminders_sent: { '*': 'The ledger of appointment reminders (unique per appointment, window and start time): no reminder is sent twice.' },
-  appointment_webhooks: { '*': 'Where an organization\'s appointment reminders are delivered, and the secret that signs them.' },
+  reminders_sent: {
+    '*': 'The ledger of appointment reminders (unique per appointment, window and start time): no reminder is sent twice.',
+  },
+  appointment_webhooks: {
+    '*': "Where an organization's appointment reminders are delivered, and the secret that signs them.",
+  },
   assets: { '*': 'CMS files: the row that makes an R2 object part of an organization.' },
-  usage_events: { '*': 'Every usage event counted, by its id: the consumer counts an event exactly once into usage_tracking.' },
-  storage_reservations: { '*': 'Bytes held for uploads in flight, so that concurrent uploads cannot pass the storage quota together.' },
+  usage_events: {
+    '*': 'Every usage event counted, by its id: the consumer counts an event exactly once into usage_tracking.',
+  },
+  storage_reservations: {
+    '*': 'Bytes held for uploads in flight, so that concurrent uploads cannot pass the storage quota together.',
+  },
 };

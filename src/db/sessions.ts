@@ -77,7 +77,10 @@ export class D1Sessions {
   private readonly facades = new Map<string, D1Database>();
 
   /** `client`: the bookmarks the client sent, where the sessions start (without sessions, ignored). */
-  private constructor(readonly mode: ReadMode, client: Bookmarks) {
+  private constructor(
+    readonly mode: ReadMode,
+    client: Bookmarks,
+  ) {
     if (mode === 'off') return;
     for (const [database, bookmark] of client) {
       this.starts.set(database, bookmark);
@@ -86,7 +89,11 @@ export class D1Sessions {
   }
 
   /** A unit of work reading `mode`, or with no sessions at all where D1_SESSIONS is "false". */
-  static open(env: { D1_SESSIONS?: string }, mode: Exclude<ReadMode, 'off'>, client: Bookmarks = new Map()): D1Sessions {
+  static open(
+    env: { D1_SESSIONS?: string },
+    mode: Exclude<ReadMode, 'off'>,
+    client: Bookmarks = new Map(),
+  ): D1Sessions {
     return new D1Sessions(env.D1_SESSIONS === 'false' ? 'off' : mode, client);
   }
 
@@ -164,16 +171,23 @@ export class D1Sessions {
   private session(name: string, db: D1Database): D1Database | D1DatabaseSession {
     if (this.mode === 'off') return this.observe(name, db, () => 'primary');
     // A fresh first-primary session per statement: each one on the primary, each bookmark kept.
-    if (this.mode === 'primary' || this.onPrimary.has(name)) return this.observe(name, db.withSession('first-primary'), () => 'primary');
+    if (this.mode === 'primary' || this.onPrimary.has(name))
+      return this.observe(name, db.withSession('first-primary'), () => 'primary');
     let session = this.sessions.get(name);
     if (!session) {
-      session = this.observe(name, db.withSession(this.starts.get(name) ?? 'first-unconstrained'), (sql) => (sql.some(writes) ? 'primary' : 'any'));
+      session = this.observe(name, db.withSession(this.starts.get(name) ?? 'first-unconstrained'), (sql) =>
+        sql.some(writes) ? 'primary' : 'any',
+      );
       this.sessions.set(name, session);
     }
     return session;
   }
 
-  private observe<D extends D1Database | D1DatabaseSession>(name: string, db: D, instance: (sql: string[]) => Instance): D {
+  private observe<D extends D1Database | D1DatabaseSession>(
+    name: string,
+    db: D,
+    instance: (sql: string[]) => Instance,
+  ): D {
     return observeRoundTrips(db, (sql, call) => {
       this.trips.push({ database: name, instance: instance(sql) });
       return call().finally(() => {

@@ -3,13 +3,21 @@
 // forget the filter or write another organization's rows.
 import { and, eq, getTableColumns, is, sql, SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
-import type { SelectedFields, SQLiteColumn, SQLiteInsertValue, SQLiteTable, SQLiteUpdateSetSource } from 'drizzle-orm/sqlite-core';
+import type {
+  SelectedFields,
+  SQLiteColumn,
+  SQLiteInsertValue,
+  SQLiteTable,
+  SQLiteUpdateSetSource,
+} from 'drizzle-orm/sqlite-core';
 import { latest, type CatalogDb, type ShardDb } from './shards';
 import * as tenant from './tenant';
 
 type TenantTables = typeof tenant;
 export type TenantTable = {
-  [K in keyof TenantTables]: TenantTables[K] extends SQLiteTable & { organization_id: SQLiteColumn } ? TenantTables[K] : never;
+  [K in keyof TenantTables]: TenantTables[K] extends SQLiteTable & { organization_id: SQLiteColumn }
+    ? TenantTables[K]
+    : never;
 }[keyof TenantTables];
 
 /**
@@ -17,10 +25,15 @@ export type TenantTable = {
  * only if `condition` holds when it is written (check and write in one statement). Missing values
  * take the column's default.
  */
-export function insertWhere<T extends SQLiteTable>(db: ShardDb | CatalogDb, table: T, values: SQLiteInsertValue<T>, condition: SQL) {
+export function insertWhere<T extends SQLiteTable>(
+  db: ShardDb | CatalogDb,
+  table: T,
+  values: SQLiteInsertValue<T>,
+  condition: SQL,
+) {
   const given = values as Record<string, unknown>;
   const selected = Object.entries(getTableColumns(table)).map(([field, column]) => {
-    const value = given[field] !== undefined ? given[field] : column.default ?? column.defaultFn?.() ?? null;
+    const value = given[field] !== undefined ? given[field] : (column.default ?? column.defaultFn?.() ?? null);
     return is(value, SQL) ? value : sql.param(value, column);
   });
   return (db as ShardDb).insert(table).select(sql`SELECT ${sql.join(selected, sql`, `)} WHERE ${condition}`);
@@ -64,7 +77,12 @@ export class TenantStore {
    * them (a booking and "its slot is free", say). Missing values take the column's default.
    */
   insertWhere<T extends TenantTable>(table: T, values: Omit<SQLiteInsertValue<T>, 'organization_id'>, condition: SQL) {
-    return insertWhere(this.db, table, { ...values, organization_id: this.organizationId } as SQLiteInsertValue<T>, condition);
+    return insertWhere(
+      this.db,
+      table,
+      { ...values, organization_id: this.organizationId } as SQLiteInsertValue<T>,
+      condition,
+    );
   }
 
   update<T extends TenantTable>(table: T, set: SQLiteUpdateSetSource<T>, where: SQL) {
@@ -80,7 +98,12 @@ export class TenantStore {
    * organization AND (where): a row recorded from the rows it describes, inside the same batch as
    * the change, so the record and the change see the same state.
    */
-  insertFromSelect<T extends TenantTable, S extends TenantTable>(target: T, source: S, fields: Record<string, SQL | SQLiteColumn>, where: SQL) {
+  insertFromSelect<T extends TenantTable, S extends TenantTable>(
+    target: T,
+    source: S,
+    fields: Record<string, SQL | SQLiteColumn>,
+    where: SQL,
+  ) {
     const select = this.db.select(fields).from(source).where(this.scope(source, where));
     return this.db.insert(target).select(select as never);
   }

@@ -7,9 +7,20 @@ import { sql } from 'drizzle-orm';
 import { check, foreignKey, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import { auditColumns, bool, createdAt, hundredths, id, json, oneOf, updatedAt } from './columns';
 import {
-  ACTOR_TYPES, AI_MODELS, APPOINTMENT_STATUSES, CONTENT_STATUSES, CONTENT_TYPES, CONTEXT_TYPES,
-  CUSTOMER_SOURCES, CUSTOMER_STATUSES, PRIORITIES, PROJECT_STATUSES, REMINDER_WINDOWS, TASK_STATUSES,
-  USAGE_RESOURCE_TYPES, type ReminderWindow,
+  ACTOR_TYPES,
+  AI_MODELS,
+  APPOINTMENT_STATUSES,
+  CONTENT_STATUSES,
+  CONTENT_TYPES,
+  CONTEXT_TYPES,
+  CUSTOMER_SOURCES,
+  CUSTOMER_STATUSES,
+  PRIORITIES,
+  PROJECT_STATUSES,
+  REMINDER_WINDOWS,
+  TASK_STATUSES,
+  USAGE_RESOURCE_TYPES,
+  type ReminderWindow,
 } from './enums';
 
 const organizationId = () => text('organization_id').notNull();
@@ -68,7 +79,10 @@ export const projects = sqliteTable(
   },
   (t) => [
     uniqueIndex('projects_org_id_unique').on(t.organization_id, t.id),
-    foreignKey({ columns: [t.organization_id, t.customer_id], foreignColumns: [customers.organization_id, customers.id] }),
+    foreignKey({
+      columns: [t.organization_id, t.customer_id],
+      foreignColumns: [customers.organization_id, customers.id],
+    }),
     index('projects_customer_idx').on(t.customer_id),
     index('projects_manager_idx').on(t.project_manager_id),
     check('projects_status_check', oneOf('status', PROJECT_STATUSES)),
@@ -112,7 +126,10 @@ export const tasks = sqliteTable(
     index('tasks_parent_idx').on(t.parent_task_id),
     index('tasks_created_by_idx').on(t.created_by),
     uniqueIndex('tasks_org_project_id_unique').on(t.organization_id, t.project_id, t.id),
-    foreignKey({ columns: [t.organization_id, t.project_id], foreignColumns: [projects.organization_id, projects.id] }).onDelete('cascade'),
+    foreignKey({
+      columns: [t.organization_id, t.project_id],
+      foreignColumns: [projects.organization_id, projects.id],
+    }).onDelete('cascade'),
     foreignKey({
       columns: [t.organization_id, t.project_id, t.parent_task_id],
       foreignColumns: [t.organization_id, t.project_id, t.id],
@@ -198,7 +215,10 @@ export const appointments = sqliteTable(
     // The reminder cron looks across the shard's organizations for what starts soon.
     index('appointments_start_idx').on(t.start_time),
     index('appointments_customer_idx').on(t.customer_id),
-    foreignKey({ columns: [t.organization_id, t.customer_id], foreignColumns: [customers.organization_id, customers.id] }),
+    foreignKey({
+      columns: [t.organization_id, t.customer_id],
+      foreignColumns: [customers.organization_id, customers.id],
+    }),
     check('appointments_status_check', oneOf('status', APPOINTMENT_STATUSES)),
     check('appointments_time_check', sql`end_time > start_time`),
   ],
@@ -227,7 +247,10 @@ export const reminders_sent = sqliteTable(
     uniqueIndex('reminders_sent_appointment_window_unique').on(t.appointment_id, t.reminder_window, t.start_time),
     index('reminders_sent_claim_idx').on(t.claim_id),
     index('reminders_sent_unqueued_idx').on(t.queued_at, t.claimed_at),
-    foreignKey({ columns: [t.organization_id, t.appointment_id], foreignColumns: [appointments.organization_id, appointments.id] }).onDelete('cascade'),
+    foreignKey({
+      columns: [t.organization_id, t.appointment_id],
+      foreignColumns: [appointments.organization_id, appointments.id],
+    }).onDelete('cascade'),
     check('reminders_sent_window_check', oneOf('reminder_window', REMINDER_WINDOWS)),
   ],
 );
@@ -253,7 +276,13 @@ export const appointment_webhooks = sqliteTable(
 );
 
 /** The keys Strive reads; any other key of the client's is kept as sent. */
-export type SeoMeta = { title?: string; description?: string; canonical_url?: string; image?: string; [key: string]: unknown };
+export type SeoMeta = {
+  title?: string;
+  description?: string;
+  canonical_url?: string;
+  image?: string;
+  [key: string]: unknown;
+};
 
 export const content = sqliteTable(
   'content',
@@ -361,7 +390,11 @@ export const usage_tracking = sqliteTable(
     // user_id (usage of no one in particular) is keyed as '' here, or each event would add a row.
     // (A CASE, not coalesce(): drizzle-kit splits index expressions at commas.)
     uniqueIndex('usage_tracking_aggregate_unique').on(
-      t.organization_id, sql`(CASE WHEN user_id IS NULL THEN '' ELSE user_id END)`, t.resource_type, t.resource_name, t.billing_period,
+      t.organization_id,
+      sql`(CASE WHEN user_id IS NULL THEN '' ELSE user_id END)`,
+      t.resource_type,
+      t.resource_name,
+      t.billing_period,
     ),
     check('usage_tracking_resource_type_check', oneOf('resource_type', USAGE_RESOURCE_TYPES)),
     check('usage_tracking_period_check', sql`billing_period GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]-01'`),

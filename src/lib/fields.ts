@@ -11,7 +11,10 @@ export const Tags = z
   .array(Tag)
   .max(MAX_TAGS)
   .transform((tags) => [...new Set(tags)])
-  .openapi({ description: 'Trimmed, lower-cased and de-duplicated; ≤ 50 tags of ≤ 64 characters', example: ['vip', 'retail'] });
+  .openapi({
+    description: 'Trimmed, lower-cased and de-duplicated; ≤ 50 tags of ≤ 64 characters',
+    example: ['vip', 'retail'],
+  });
 
 export const Email = z.string().trim().toLowerCase().pipe(z.email()).openapi({ example: 'ada@example.com' });
 
@@ -20,7 +23,11 @@ export const Email = z.string().trim().toLowerCase().pipe(z.email()).openapi({ e
  * kept as sent, except that the keys of `known` (ones the product reads) are checked when present.
  */
 export const JsonObject = <Known extends z.ZodRawShape>(kb: number, known: Known = {} as Known) =>
-  z.object(known).partial().catchall(z.unknown()).refine((value) => JSON.stringify(value).length <= kb * 1024, `At most ${kb} KB of JSON.`);
+  z
+    .object(known)
+    .partial()
+    .catchall(z.unknown())
+    .refine((value) => JSON.stringify(value).length <= kb * 1024, `At most ${kb} KB of JSON.`);
 
 export const Id = z.string().uuid();
 
@@ -36,7 +43,9 @@ export const Repeatable = <T extends z.ZodTypeAny>(item: T, max: number) =>
   );
 
 /** `?tag=` on a list: repeatable, every tag must match. */
-export const TagFilter = Repeatable(Tag, MAX_TAGS).openapi({ description: `Repeatable (at most ${MAX_TAGS}): every tag must match` });
+export const TagFilter = Repeatable(Tag, MAX_TAGS).openapi({
+  description: `Repeatable (at most ${MAX_TAGS}): every tag must match`,
+});
 
 /** A calendar date, `YYYY-MM-DD` (a real one: no February 30th). */
 export const IsoDate = z.iso.date().openapi({ example: '2026-11-25' });
@@ -76,7 +85,11 @@ export const Hundredths = (max: number) =>
  * refused with a 400 that says how it is set (rather than as an unknown field).
  */
 export const Derived = (how: string) =>
-  z.unknown().refine(() => false, `Read-only: ${how}`).optional().openapi({ readOnly: true, description: `Read-only: ${how}` });
+  z
+    .unknown()
+    .refine(() => false, `Read-only: ${how}`)
+    .optional()
+    .openapi({ readOnly: true, description: `Read-only: ${how}` });
 
 /** The columns every row gets from the server, refused in any body. */
 export const SERVER_SET = {
@@ -100,10 +113,18 @@ export const WebUrl = ({ https = false } = {}) => {
   const message = `Must be an ${https ? 'https' : 'http(s)'}:// URL with a domain name (no IP address, no user name or password).`;
   return z
     .url({ normalize: true, abort: true, error: message })
-    .refine((href) => {
-      const url = new URL(href);
-      return (url.protocol === 'https:' || (!https && url.protocol === 'http:')) && z.regexes.domain.test(url.hostname) && !url.username && !url.password;
-    }, { message, abort: true })
+    .refine(
+      (href) => {
+        const url = new URL(href);
+        return (
+          (url.protocol === 'https:' || (!https && url.protocol === 'http:')) &&
+          z.regexes.domain.test(url.hostname) &&
+          !url.username &&
+          !url.password
+        );
+      },
+      { message, abort: true },
+    )
     .max(2048)
     .openapi({ example: 'https://example.com/page' });
 };
@@ -121,8 +142,13 @@ export function webUrlOrNull(value: unknown): string | null {
  * addresses are checked before each call (`checkOutboundHost`), since DNS can change after this.
  */
 export const OutboundUrl = WebUrl({ https: true })
-  .pipe(z.string().superRefine((url, ctx) => {
-    const refusal = outboundUrlRefusal(url);
-    if (refusal) ctx.addIssue({ code: 'custom', message: refusal });
-  }))
-  .openapi({ description: 'https, a public domain name: no IP address, private name (.internal, .local, .localhost …) or wildcard-DNS service (nip.io …)' });
+  .pipe(
+    z.string().superRefine((url, ctx) => {
+      const refusal = outboundUrlRefusal(url);
+      if (refusal) ctx.addIssue({ code: 'custom', message: refusal });
+    }),
+  )
+  .openapi({
+    description:
+      'https, a public domain name: no IP address, private name (.internal, .local, .localhost …) or wildcard-DNS service (nip.io …)',
+  });

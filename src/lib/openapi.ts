@@ -40,7 +40,12 @@ export function newApp(): App {
  * The noun a service's notFound uses for the row a path parameter names: the collection segment
  * before it, singular (`/customers/:id` → customer), except where the service says otherwise.
  */
-const RESOURCE_NOUNS: Record<string, string> = { orgs: 'organization', public: 'organization', 'api-keys': 'API key', 'ai-tools': 'tool' };
+const RESOURCE_NOUNS: Record<string, string> = {
+  orgs: 'organization',
+  public: 'organization',
+  'api-keys': 'API key',
+  'ai-tools': 'tool',
+};
 
 function resourceNamedBy(path: string, param: string): string {
   const segments = path.split('/');
@@ -147,7 +152,8 @@ export const optionalJsonBody = <T extends z.ZodTypeAny>(schema: T) => ({ ...jso
  */
 const emptyBodyIsNone: MiddlewareHandler<AppEnv> = async (c, next) => {
   // What c.req.json() parses; hono keeps promises in the cache (its type says the value).
-  if (c.req.header('content-type') && (await c.req.text()) === '') c.req.bodyCache.text = Promise.resolve('{}') as unknown as string;
+  if (c.req.header('content-type') && (await c.req.text()) === '')
+    c.req.bodyCache.text = Promise.resolve('{}') as unknown as string;
   await next();
 };
 
@@ -159,4 +165,8 @@ export const json = <T extends z.ZodTypeAny>(schema: T, description: string) => 
 export const noContent = { description: 'Done; no body.' } as const;
 
 /** `{org}`: an organization's id or its slug. */
-export const OrgParam = z.string().min(1).max(64).openapi({ description: "The organization's id or slug", example: 'acme' });
+export const OrgParam = z
+  .string()
+  .min(1)
+  .max(64)
+  .openapi({ description: "The organization's id or slug", example: 'acme' });

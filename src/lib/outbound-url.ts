@@ -18,18 +18,42 @@ import { z } from 'zod';
  * (ICANN's private-use TLD, e.g. cloud metadata hosts), and the de-facto private suffixes of
  * operating systems, home routers and Kubernetes (`localhost.localdomain`, `kubernetes.default.svc`).
  */
-const PRIVATE_NAME_SUFFIXES = ['internal', 'local', 'localhost', 'home.arpa', 'localdomain', 'lan', 'intranet', 'corp', 'home', 'svc'];
+const PRIVATE_NAME_SUFFIXES = [
+  'internal',
+  'local',
+  'localhost',
+  'home.arpa',
+  'localdomain',
+  'lan',
+  'intranet',
+  'corp',
+  'home',
+  'svc',
+];
 
 /**
  * Services whose names resolve to whatever address the name spells (`10.0.0.1.nip.io`), or always
  * to loopback (`localtest.me`), or alternate between two addresses (DNS rebinding test services).
  */
 const WILDCARD_DNS_DOMAINS = [
-  'nip.io', 'sslip.io', 'xip.io', 'traefik.me', 'backname.io', 'localtest.me', 'lvh.me', 'vcap.me',
-  'lacolhost.com', 'localhost.direct', 'fuf.me', '1u.ms', 'rbndr.us', 'rebind.it',
+  'nip.io',
+  'sslip.io',
+  'xip.io',
+  'traefik.me',
+  'backname.io',
+  'localtest.me',
+  'lvh.me',
+  'vcap.me',
+  'lacolhost.com',
+  'localhost.direct',
+  'fuf.me',
+  '1u.ms',
+  'rbndr.us',
+  'rebind.it',
 ];
 
-const underAny = (host: string, domains: string[]) => domains.some((domain) => host === domain || host.endsWith(`.${domain}`));
+const underAny = (host: string, domains: string[]) =>
+  domains.some((domain) => host === domain || host.endsWith(`.${domain}`));
 
 /** Why `url` may not be called, or undefined when its form is fine (its addresses are checked later). */
 export function outboundUrlRefusal(url: string): string | undefined {
@@ -38,8 +62,10 @@ export function outboundUrlRefusal(url: string): string | undefined {
   if (protocol !== 'https:') return 'Must be an https:// URL.';
   const host = hostname.toLowerCase().replace(/\.$/, '');
   if (!z.regexes.domain.test(host)) return 'Must name a host by a domain name, not an IP address or a single label.';
-  if (underAny(host, PRIVATE_NAME_SUFFIXES)) return `Must reach a public host, not a private name (.${PRIVATE_NAME_SUFFIXES.join(', .')}).`;
-  if (underAny(host, WILDCARD_DNS_DOMAINS)) return `Must reach a public host: ${host} is under a wildcard DNS service that resolves to any address.`;
+  if (underAny(host, PRIVATE_NAME_SUFFIXES))
+    return `Must reach a public host, not a private name (.${PRIVATE_NAME_SUFFIXES.join(', .')}).`;
+  if (underAny(host, WILDCARD_DNS_DOMAINS))
+    return `Must reach a public host: ${host} is under a wildcard DNS service that resolves to any address.`;
   return undefined;
 }
 
@@ -59,7 +85,9 @@ const ipv6 = (text: string): number[] | undefined => {
   if (dotted) {
     const v4 = ipv4(dotted[1]!);
     if (!v4) return undefined;
-    body = body.slice(0, -dotted[1]!.length) + `${((v4[0]! << 8) | v4[1]!).toString(16)}:${((v4[2]! << 8) | v4[3]!).toString(16)}`;
+    body =
+      body.slice(0, -dotted[1]!.length) +
+      `${((v4[0]! << 8) | v4[1]!).toString(16)}:${((v4[2]! << 8) | v4[3]!).toString(16)}`;
   }
   const halves = body.split('::');
   if (halves.length > 2) return undefined;
@@ -76,14 +104,26 @@ const ipv6 = (text: string): number[] | undefined => {
 const inV4 = (a: number[], prefix: [number, number, number, number], bits: number) => {
   const value = (b: number[]) => ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) >>> 0;
   const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-  return ((value(a) & mask) >>> 0) === ((value(prefix) & mask) >>> 0);
+  return (value(a) & mask) >>> 0 === (value(prefix) & mask) >>> 0;
 };
 
 /** Not the public Internet: this host, private networks, link-local (metadata), CGNAT, reserved. */
 const NON_PUBLIC_V4: [[number, number, number, number], number][] = [
-  [[0, 0, 0, 0], 8], [[10, 0, 0, 0], 8], [[100, 64, 0, 0], 10], [[127, 0, 0, 0], 8], [[169, 254, 0, 0], 16],
-  [[172, 16, 0, 0], 12], [[192, 0, 0, 0], 24], [[192, 0, 2, 0], 24], [[192, 88, 99, 0], 24], [[192, 168, 0, 0], 16],
-  [[198, 18, 0, 0], 15], [[198, 51, 100, 0], 24], [[203, 0, 113, 0], 24], [[224, 0, 0, 0], 4], [[240, 0, 0, 0], 4],
+  [[0, 0, 0, 0], 8],
+  [[10, 0, 0, 0], 8],
+  [[100, 64, 0, 0], 10],
+  [[127, 0, 0, 0], 8],
+  [[169, 254, 0, 0], 16],
+  [[172, 16, 0, 0], 12],
+  [[192, 0, 0, 0], 24],
+  [[192, 0, 2, 0], 24],
+  [[192, 88, 99, 0], 24],
+  [[192, 168, 0, 0], 16],
+  [[198, 18, 0, 0], 15],
+  [[198, 51, 100, 0], 24],
+  [[203, 0, 113, 0], 24],
+  [[224, 0, 0, 0], 4],
+  [[240, 0, 0, 0], 4],
 ];
 
 /**
@@ -98,7 +138,9 @@ export function isPublicAddress(address: string): boolean {
   const v6 = ipv6(address);
   if (!v6) return false;
   const [g0, g1] = [v6[0]!, v6[1]!];
-  return (g0 & 0xe000) === 0x2000 && !(g0 === 0x2001 && g1 < 0x200) && !(g0 === 0x2001 && g1 === 0xdb8) && g0 !== 0x2002;
+  return (
+    (g0 & 0xe000) === 0x2000 && !(g0 === 0x2001 && g1 < 0x200) && !(g0 === 0x2001 && g1 === 0xdb8) && g0 !== 0x2002
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -122,18 +164,25 @@ async function resolve(resolver: string, host: string, type: keyof typeof RECORD
   url.searchParams.set('type', type);
   let answer: { Status?: number; Answer?: { type?: number; data?: string }[] };
   try {
-    const response = await fetch(url, { headers: { accept: 'application/dns-json' }, signal: AbortSignal.timeout(RESOLVE_TIMEOUT_MS) });
+    const response = await fetch(url, {
+      headers: { accept: 'application/dns-json' },
+      signal: AbortSignal.timeout(RESOLVE_TIMEOUT_MS),
+    });
     if (!response.ok) {
       await response.body?.cancel();
       throw new ResolverFailure(`the resolver answered HTTP ${response.status}`);
     }
     answer = await response.json();
   } catch (error) {
-    throw error instanceof ResolverFailure ? error : new ResolverFailure(`the resolver could not be reached or read (${String(error)})`);
+    throw error instanceof ResolverFailure
+      ? error
+      : new ResolverFailure(`the resolver could not be reached or read (${String(error)})`);
   }
   if (answer.Status === 3) return []; // NXDOMAIN
   if (answer.Status !== 0) throw new ResolverFailure(`the resolver answered DNS status ${answer.Status}`);
-  return (answer.Answer ?? []).filter((record) => record.type === RECORD_TYPES[type] && typeof record.data === 'string').map((r) => r.data!);
+  return (answer.Answer ?? [])
+    .filter((record) => record.type === RECORD_TYPES[type] && typeof record.data === 'string')
+    .map((r) => r.data!);
 }
 
 /**
@@ -154,6 +203,7 @@ export async function checkOutboundHost(url: string, config: OutboundConfig): Pr
   }
   if (addresses.length === 0) return { ok: false, retry: true, reason: `${host} has no A or AAAA record` };
   const internal = addresses.find((address) => !isPublicAddress(address));
-  if (internal) return { ok: false, retry: false, reason: `${host} resolves to ${internal}, which is not a public address` };
+  if (internal)
+    return { ok: false, retry: false, reason: `${host} resolves to ${internal}, which is not a public address` };
   return { ok: true };
 }

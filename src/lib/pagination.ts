@@ -37,7 +37,9 @@ function decodeCursor(cursor: string): string | undefined {
 /** A by-time cursor: the last row's timestamp (as stored, compared as text) and id, space-separated. */
 function decodeTimeCursor(cursor: string): { at: string; id: string } | undefined {
   const [at, id, ...rest] = cursorText(cursor)?.split(' ') ?? [];
-  return at && id && rest.length === 0 && !Number.isNaN(Date.parse(at)) && UUID_PATTERN.test(id) ? { at, id } : undefined;
+  return at && id && rest.length === 0 && !Number.isNaN(Date.parse(at)) && UUID_PATTERN.test(id)
+    ? { at, id }
+    : undefined;
 }
 
 /** The WHERE fragment that starts a page after `cursor` (undefined for the first page). */
@@ -47,7 +49,11 @@ function afterCursor(idColumn: SQLiteColumn, cursor: string | undefined): SQL | 
 }
 
 /** Turns `limit + 1` fetched rows into a page; `cursorOf` says what the last row's cursor holds. */
-export function toPage<T extends { id: string }>(rows: T[], limit: number, cursorOf: (row: T) => string = (row) => row.id) {
+export function toPage<T extends { id: string }>(
+  rows: T[],
+  limit: number,
+  cursorOf: (row: T) => string = (row) => row.id,
+) {
   const data = rows.slice(0, limit);
   const last = data.at(-1);
   return { data, next_cursor: rows.length > limit && last ? encodeCursor(cursorOf(last)) : null };
@@ -65,7 +71,9 @@ export function newestFirstQuery<Q>(
   page: { limit: number; cursor?: string },
   query: (afterCursor: SQL | undefined) => ListQuery<Q>,
 ): Q {
-  return query(afterCursor(idColumn, page.cursor)).orderBy(desc(idColumn)).limit(page.limit + 1);
+  return query(afterCursor(idColumn, page.cursor))
+    .orderBy(desc(idColumn))
+    .limit(page.limit + 1);
 }
 
 /** Every list endpoint's page, in one query. */
@@ -101,7 +109,9 @@ export function newestFirstByTimeQuery<Q>(
 ): Q {
   const last = page.cursor === undefined ? undefined : decodeTimeCursor(page.cursor);
   const after = last && or(lt(timeColumn, last.at), and(eq(timeColumn, last.at), lt(idColumn, last.id)));
-  return query(after).orderBy(desc(timeColumn), desc(idColumn)).limit(page.limit + 1);
+  return query(after)
+    .orderBy(desc(timeColumn), desc(idColumn))
+    .limit(page.limit + 1);
 }
 
 /** The page of `newestFirstByTimeQuery`'s rows; `timeOf` reads the row's timestamp. */

@@ -45,8 +45,7 @@ export const notFound = (what = 'resource') => new ApiError('not_found', `No suc
 export const forbidden = (permission: string) =>
   new ApiError('forbidden', `This action needs the '${permission}' permission.`);
 export const conflict = (detail: string) => new ApiError('conflict', detail);
-export const invalid = (path: string, message: string) =>
-  new ApiError('invalid_request', message, [{ path, message }]);
+export const invalid = (path: string, message: string) => new ApiError('invalid_request', message, [{ path, message }]);
 
 export function problemBody(error: ApiError, requestId: string | undefined) {
   return {

@@ -26,7 +26,10 @@ export function clientKey(ip: string): string {
     const rest = tail ? tail.split(':') : [];
     groups.push(...Array<string>(Math.max(0, 8 - groups.length - rest.length)).fill('0'), ...rest);
   }
-  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
 }
 
 const clientOf = (c: Context<AppEnv>) => {
@@ -35,7 +38,9 @@ const clientOf = (c: Context<AppEnv>) => {
 };
 
 const refused = (what: string) =>
-  new ApiError('rate_limited', `Too many ${what} from this address: try again within a minute.`, undefined, { 'retry-after': String(PERIOD_SECONDS) });
+  new ApiError('rate_limited', `Too many ${what} from this address: try again within a minute.`, undefined, {
+    'retry-after': String(PERIOD_SECONDS),
+  });
 
 export const limitPublicByClient = createMiddleware<AppEnv>(async (c, next) => {
   const client = clientOf(c);

@@ -25,9 +25,12 @@ const COOKIELESS = /^\/v1\/(webhooks|public)\//;
 const COOKIE_MAX_AGE_S = 3600;
 
 const malformed = (path: string, headers?: Record<string, string>) =>
-  new ApiError('invalid_request', `${path} must be a value this API returned in Strive-Bookmark, sent back unchanged.`, [
-    { path, message: 'Not a Strive-Bookmark value.' },
-  ], headers);
+  new ApiError(
+    'invalid_request',
+    `${path} must be a value this API returned in Strive-Bookmark, sent back unchanged.`,
+    [{ path, message: 'Not a Strive-Bookmark value.' }],
+    headers,
+  );
 
 /** The client's bookmarks, of databases this deployment has (others are ignored), or 400. */
 function clientBookmarks(c: Context<AppEnv>): Map<string, string> {
@@ -39,7 +42,9 @@ function clientBookmarks(c: Context<AppEnv>): Map<string, string> {
   if (!parsed) {
     if (header !== undefined) throw malformed('Strive-Bookmark');
     // A cookie the client cannot fix itself (it is HttpOnly): cleared by the same answer.
-    throw malformed(BOOKMARK_COOKIE, { 'set-cookie': `${BOOKMARK_COOKIE}=; Path=/v1; Max-Age=0; Secure; HttpOnly; SameSite=Lax` });
+    throw malformed(BOOKMARK_COOKIE, {
+      'set-cookie': `${BOOKMARK_COOKIE}=; Path=/v1; Max-Age=0; Secure; HttpOnly; SameSite=Lax`,
+    });
   }
   const shards = shardCount(c.env);
   for (const database of parsed.keys()) {
@@ -71,6 +76,12 @@ export const d1Sessions = createMiddleware<AppEnv>(async (c, next) => {
   if (!bookmark) return;
   c.header(BOOKMARK_HEADER, bookmark);
   if (bookmark !== sent && !COOKIELESS.test(c.req.path)) {
-    setCookie(c, BOOKMARK_COOKIE, bookmark, { path: '/v1', maxAge: COOKIE_MAX_AGE_S, secure: true, httpOnly: true, sameSite: 'Lax' });
+    setCookie(c, BOOKMARK_COOKIE, bookmark, {
+      path: '/v1',
+      maxAge: COOKIE_MAX_AGE_S,
+      secure: true,
+      httpOnly: true,
+      sameSite: 'Lax',
+    });
   }
 });

@@ -21,7 +21,9 @@ const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 const MUTATIONS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 async function ownerOf(credentials: Credentials): Promise<string> {
-  return credentials.type === 'session' ? `user:${credentials.clerkUserId}` : `api_key:${await hashApiKey(credentials.secret)}`;
+  return credentials.type === 'session'
+    ? `user:${credentials.clerkUserId}`
+    : `api_key:${await hashApiKey(credentials.secret)}`;
 }
 
 export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
@@ -48,7 +50,13 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
     .values({ owner, key, request_hash: requestHash, created_at: now.toISOString() })
     .onConflictDoUpdate({
       target: [idempotency_keys.owner, idempotency_keys.key],
-      set: { request_hash: requestHash, status: null, response_body: null, content_type: null, created_at: now.toISOString() },
+      set: {
+        request_hash: requestHash,
+        status: null,
+        response_body: null,
+        content_type: null,
+        created_at: now.toISOString(),
+      },
       setWhere: lt(idempotency_keys.created_at, expired),
     })
     .returning({ owner: idempotency_keys.owner })
@@ -62,7 +70,9 @@ export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
     }
     if (first.status === null) throw conflict('A request with this Idempotency-Key is still in progress.');
     if (first.response_body === null) {
-      throw conflict('The request with this Idempotency-Key succeeded and issued a secret, which is shown once and not kept: it is not replayed.');
+      throw conflict(
+        'The request with this Idempotency-Key succeeded and issued a secret, which is shown once and not kept: it is not replayed.',
+      );
     }
     // A 204 is replayed as it was sent: a Response with that status may not carry a body at all.
     if (first.status === 204) return c.newResponse(null, 204, { 'idempotent-replayed': 'true' });
@@ -101,7 +111,9 @@ const EXPIRED_KEYS_PER_RUN = 5000;
 export async function deleteExpiredIdempotencyKeys(catalog: D1Database, now: Date): Promise<void> {
   const expired = replayWindowStart(now);
   await catalog
-    .prepare('DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE created_at < ?1 LIMIT ?2)')
+    .prepare(
+      'DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys WHERE created_at < ?1 LIMIT ?2)',
+    )
     .bind(expired, EXPIRED_KEYS_PER_RUN)
     .run();
 }

@@ -17,9 +17,14 @@ export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
   const credentials = c.get('credentials');
   const { success } = await c.env.RATE_LIMITER.limit({ key: await rateLimitKey(credentials) });
   if (!success) {
-    throw new ApiError('rate_limited', `Too many requests for this ${credentials.type === 'session' ? 'user' : 'API key'}: try again within a minute.`, undefined, {
-      'retry-after': String(PERIOD_SECONDS),
-    });
+    throw new ApiError(
+      'rate_limited',
+      `Too many requests for this ${credentials.type === 'session' ? 'user' : 'API key'}: try again within a minute.`,
+      undefined,
+      {
+        'retry-after': String(PERIOD_SECONDS),
+      },
+    );
   }
   await next();
 });

@@ -61,7 +61,8 @@ const REFUSAL_HEADER = 'x-strive-refusal';
 /** The object's D1 work for the request (a D1Report): round trips and bookmarks. */
 const D1_HEADER = 'x-strive-d1';
 
-export const GENERATION_IN_PROGRESS = 'An answer is being generated in this conversation: wait for its `done`, or `cancel` it.';
+export const GENERATION_IN_PROGRESS =
+  'An answer is being generated in this conversation: wait for its `done`, or `cancel` it.';
 
 export class ChatSession extends SocketAccess<Attachment> {
   private conversation: Promise<Conversation> | null = null;
@@ -70,10 +71,13 @@ export class ChatSession extends SocketAccess<Attachment> {
 
   /** The conversation, read once per object lifetime (the Worker has checked the caller may see it). */
   private load(ctx: TenantContext, id: string): Promise<Conversation> {
-    this.conversation ??= ctx.store.select(ai_conversations, eq(ai_conversations.id, id)).get().then((row) => {
-      if (!row) throw notFound('conversation');
-      return row;
-    });
+    this.conversation ??= ctx.store
+      .select(ai_conversations, eq(ai_conversations.id, id))
+      .get()
+      .then((row) => {
+        if (!row) throw notFound('conversation');
+        return row;
+      });
     // A failed read is not cached: the next caller tries again.
     this.conversation.catch(() => (this.conversation = null));
     return this.conversation;
@@ -109,7 +113,9 @@ export class ChatSession extends SocketAccess<Attachment> {
       }
       const { content } = (await request.json()) as { content: string };
       const stream = request.headers.get('accept')?.includes('text/event-stream') ?? false;
-      return await (stream ? this.postStreaming(ctx, conversationId, content, d1) : this.post(ctx, conversationId, content, d1));
+      return await (stream
+        ? this.postStreaming(ctx, conversationId, content, d1)
+        : this.post(ctx, conversationId, content, d1));
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       return Response.json({ code: error.code, detail: error.detail } satisfies Refusal, {
@@ -126,8 +132,20 @@ export class ChatSession extends SocketAccess<Attachment> {
     const { client, server } = await this.accept(attachment);
     const generation = this.generation;
     const pending = generation?.echoed ? [generation.user] : [];
-    server.send(JSON.stringify({ type: 'history', messages: [...conversation.conversation_data, ...pending] } satisfies ChatEvent));
-    if (generation?.text) server.send(JSON.stringify({ type: 'delta', message_id: generation.assistantId, text: generation.text } satisfies ChatEvent));
+    server.send(
+      JSON.stringify({
+        type: 'history',
+        messages: [...conversation.conversation_data, ...pending],
+      } satisfies ChatEvent),
+    );
+    if (generation?.text)
+      server.send(
+        JSON.stringify({
+          type: 'delta',
+          message_id: generation.assistantId,
+          text: generation.text,
+        } satisfies ChatEvent),
+      );
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -135,22 +153,36 @@ export class ChatSession extends SocketAccess<Attachment> {
   private async post(ctx: TenantContext, conversationId: string, content: string, d1: D1Sessions): Promise<Response> {
     let finish!: (event: Extract<ChatEvent, { type: 'done' }>) => void;
     const done = new Promise<Extract<ChatEvent, { type: 'done' }>>((resolve) => (finish = resolve));
-    await this.startTurn(ctx, conversationId, content, d1, { listener: (event) => event.type === 'done' && finish(event) });
+    await this.startTurn(ctx, conversationId, content, d1, {
+      listener: (event) => event.type === 'done' && finish(event),
+    });
     const { message } = await done;
     const headers = { [D1_HEADER]: JSON.stringify(d1.report()) };
     if (message.status === 'failed') {
       const failure = message.error!;
-      const refusal: Refusal = failure.code in PROVIDER_FAILURES
-        ? { code: 'provider_error', detail: `${failure.detail} (${failure.code}) What was said is kept in the conversation, marked failed.` }
-        : { code: failure.code === 'not_found' ? 'not_found' : 'internal', detail: failure.detail };
-      return Response.json(refusal, { status: ERROR_CODES[refusal.code].status, headers: { ...headers, [REFUSAL_HEADER]: '1' } });
+      const refusal: Refusal =
+        failure.code in PROVIDER_FAILURES
+          ? {
+              code: 'provider_error',
+              detail: `${failure.detail} (${failure.code}) What was said is kept in the conversation, marked failed.`,
+            }
+          : { code: failure.code === 'not_found' ? 'not_found' : 'internal', detail: failure.detail };
+      return Response.json(refusal, {
+        status: ERROR_CODES[refusal.code].status,
+        headers: { ...headers, [REFUSAL_HEADER]: '1' },
+      });
     }
     // The user's message and the answer are new resources: 201, like every creation.
     return Response.json(message, { status: 201, headers });
   }
 
   /** POST …/messages as server-sent events: the turn's events as they happen, ending with `done`. */
-  private async postStreaming(ctx: TenantContext, conversationId: string, content: string, d1: D1Sessions): Promise<Response> {
+  private async postStreaming(
+    ctx: TenantContext,
+    conversationId: string,
+    content: string,
+    d1: D1Sessions,
+  ): Promise<Response> {
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
     const writer = writable.getWriter();
     const encoder = new TextEncoder();
@@ -161,7 +193,9 @@ export class ChatSession extends SocketAccess<Attachment> {
         if (event.type === 'done') writer.close().catch(() => undefined);
       },
     });
-    return new Response(readable, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' } });
+    return new Response(readable, {
+      headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store' },
+    });
   }
 
   /**
@@ -213,32 +247,44 @@ export class ChatSession extends SocketAccess<Attachment> {
     return { ctx, conversation, tools, system: await systemPrompt(ctx, conversation) };
   }
 
-  private async run(generation: Generation, { ctx, conversation, tools, system }: Awaited<ReturnType<ChatSession['prepare']>>) {
+  private async run(
+    generation: Generation,
+    { ctx, conversation, tools, system }: Awaited<ReturnType<ChatSession['prepare']>>,
+  ) {
     const provider = providerFor(providerConfig(this.env, conversation.ai_model));
     const progress: TurnProgress = { text: '', usage: noUsage(), model: provider.model, toolMessages: [] };
     const assistantCtx = asAssistant(ctx, conversation.id);
     let status: NonNullable<ConversationMessage['status']> = 'complete';
     let error: ConversationMessage['error'];
     try {
-      await generate(provider, {
-        messages: [{ role: 'system', content: system }, ...modelHistory(conversation.conversation_data), { role: 'user', content: generation.user.content }],
-        tools: tools.definitions,
-        signal: generation.abort.signal,
-        onDelta: (text) => {
-          generation.text += text;
-          this.emit(generation, { type: 'delta', message_id: generation.assistantId, text });
+      await generate(
+        provider,
+        {
+          messages: [
+            { role: 'system', content: system },
+            ...modelHistory(conversation.conversation_data),
+            { role: 'user', content: generation.user.content },
+          ],
+          tools: tools.definitions,
+          signal: generation.abort.signal,
+          onDelta: (text) => {
+            generation.text += text;
+            this.emit(generation, { type: 'delta', message_id: generation.assistantId, text });
+          },
+          callTool: (call) => runTool(assistantCtx, this.env, tools, call),
         },
-        callTool: (call) => runTool(assistantCtx, this.env, tools, call),
-      }, progress);
+        progress,
+      );
     } catch (failure) {
       if (generation.abort.signal.aborted) {
         status = 'cancelled';
       } else {
         status = 'failed';
         if (!(failure instanceof ProviderError)) console.error(`conversation ${conversation.id}: turn failed`, failure);
-        error = failure instanceof ProviderError
-          ? { code: failure.code, detail: failure.message }
-          : { code: 'internal', detail: 'The answer failed on our side.' };
+        error =
+          failure instanceof ProviderError
+            ? { code: failure.code, detail: failure.message }
+            : { code: 'internal', detail: 'The answer failed on our side.' };
       }
     }
     const answer: ConversationMessage = {
@@ -259,21 +305,35 @@ export class ChatSession extends SocketAccess<Attachment> {
       console.error(`conversation ${conversation.id}: turn not saved`, failure);
       // Nothing of the turn was kept, so it failed, whatever the provider did (the HTTP caller: 500,
       // or 404 when the conversation was deleted meanwhile).
-      error = failure instanceof ApiError && failure.code === 'not_found'
-        ? { code: 'not_found', detail: 'The conversation was deleted: this turn is not kept.' }
-        : { code: 'internal', detail: 'The answer could not be saved; this turn is not in the conversation.' };
+      error =
+        failure instanceof ApiError && failure.code === 'not_found'
+          ? { code: 'not_found', detail: 'The conversation was deleted: this turn is not kept.' }
+          : { code: 'internal', detail: 'The answer could not be saved; this turn is not in the conversation.' };
       Object.assign(answer, { status: 'failed', error });
       this.conversation = null; // re-read what was really stored
     } finally {
       // Whatever happened, the conversation is free again and every client hears that the turn ended.
       this.generation = null;
-      if (error) this.emit(generation, { type: 'error', code: error.code, detail: error.detail, message_id: answer.id });
+      if (error)
+        this.emit(generation, { type: 'error', code: error.code, detail: error.detail, message_id: answer.id });
       const bookmark = formatBookmarks(generation.d1.bookmarks());
-      const roundTrips = generation.socket && this.env.EXPOSE_D1_ROUND_TRIPS === 'true' ? { d1_round_trips: generation.d1.count } : {};
-      this.emit(generation, { type: 'done', message: answer, usage: progress.usage, ...(bookmark ? { bookmark } : {}), ...roundTrips });
+      const roundTrips =
+        generation.socket && this.env.EXPOSE_D1_ROUND_TRIPS === 'true' ? { d1_round_trips: generation.d1.count } : {};
+      this.emit(generation, {
+        type: 'done',
+        message: answer,
+        usage: progress.usage,
+        ...(bookmark ? { bookmark } : {}),
+        ...roundTrips,
+      });
       // The tokens were spent at the provider, whatever became of our write: each turn its own
       // usage event (its own id), named by the model that answered.
-      if (progress.usage.total_tokens > 0) ctx.meter.record({ resource_type: 'ai_tokens', quantity: progress.usage.total_tokens, resource_name: progress.model });
+      if (progress.usage.total_tokens > 0)
+        ctx.meter.record({
+          resource_type: 'ai_tokens',
+          quantity: progress.usage.total_tokens,
+          resource_name: progress.model,
+        });
     }
   }
 
@@ -299,14 +359,16 @@ export class ChatSession extends SocketAccess<Attachment> {
     // Every message counts against the caller's request limit, whatever it is; before any D1 work.
     if (!(await this.withinRateLimit(socket, attachment))) return;
     const size = typeof message === 'string' ? new TextEncoder().encode(message).length : message.byteLength;
-    if (size > CHAT_LIMITS.maxMessageBytes) return refuse(socket, 'payload_too_large', `Messages are limited to ${CHAT_LIMITS.maxMessageBytes} bytes.`);
+    if (size > CHAT_LIMITS.maxMessageBytes)
+      return refuse(socket, 'payload_too_large', `Messages are limited to ${CHAT_LIMITS.maxMessageBytes} bytes.`);
     let parsed: { type?: unknown; content?: unknown };
     try {
       parsed = JSON.parse(typeof message === 'string' ? message : new TextDecoder().decode(message));
     } catch {
       return refuse(socket, 'invalid_request', 'Messages are JSON objects with a `type`.');
     }
-    if (parsed?.type !== 'user_message' && parsed?.type !== 'cancel') return refuse(socket, 'invalid_request', "Unknown message type: send 'user_message' or 'cancel'.");
+    if (parsed?.type !== 'user_message' && parsed?.type !== 'cancel')
+      return refuse(socket, 'invalid_request', "Unknown message type: send 'user_message' or 'cancel'.");
     const content = typeof parsed.content === 'string' ? parsed.content.trim() : '';
     if (parsed.type === 'user_message' && (content === '' || content.length > CHAT_LIMITS.maxContentChars)) {
       return refuse(socket, 'invalid_request', `\`content\` must be 1–${CHAT_LIMITS.maxContentChars} characters.`);
@@ -314,7 +376,8 @@ export class ChatSession extends SocketAccess<Attachment> {
     const d1 = D1Sessions.primary(this.env);
     const ctx = await this.currentAccess(socket, attachment, d1);
     if (!ctx) return;
-    if (!ctx.permissions.has('conversations:write')) return refuse(socket, 'forbidden', "Reading only: writing needs the 'conversations:write' permission.");
+    if (!ctx.permissions.has('conversations:write'))
+      return refuse(socket, 'forbidden', "Reading only: writing needs the 'conversations:write' permission.");
     if (parsed.type === 'cancel') {
       this.generation?.abort.abort();
       return;

@@ -9,9 +9,24 @@ import { fromPortable, toPortable, type PortableContext } from '../auth/tenant';
 import { D1Sessions, type D1Report } from '../db/sessions';
 import { ApiError, type ErrorCode, type FieldError } from '../lib/problem';
 import {
-  assertProjectVisible, createTask, getBoard, getTask, moveTask, updateTask, type Task, type TaskInput, type TaskMove, type TaskPatch,
+  assertProjectVisible,
+  createTask,
+  getBoard,
+  getTask,
+  moveTask,
+  updateTask,
+  type Task,
+  type TaskInput,
+  type TaskMove,
+  type TaskPatch,
 } from '../modules/tasks/service';
-import { RATE_LIMIT_KEY_HEADER, refuse as refuseOn, sendSafely, SocketAccess, type SocketAttachment } from './socket-access';
+import {
+  RATE_LIMIT_KEY_HEADER,
+  refuse as refuseOn,
+  sendSafely,
+  SocketAccess,
+  type SocketAttachment,
+} from './socket-access';
 
 export type ActorSummary = { type: string; id: string | null; name: string | null };
 export type BoardEvent =
@@ -20,7 +35,13 @@ export type BoardEvent =
    * `renumbered`: when the move closed a gap, the new position of every task of its column;
    * `d1_round_trips`: a socket's move, where EXPOSE_D1_ROUND_TRIPS is set (a request's x-d1-round-trips).
    */
-  | { type: 'task.moved'; task: Task; actor: ActorSummary; renumbered?: { id: string; position: number }[]; d1_round_trips?: number }
+  | {
+      type: 'task.moved';
+      task: Task;
+      actor: ActorSummary;
+      renumbered?: { id: string; position: number }[];
+      d1_round_trips?: number;
+    }
   /** `deleted_ids`: the task and every subtask deleted with it. */
   | { type: 'task.deleted'; task: Task & { deleted_ids: string[] }; actor: ActorSummary };
 
@@ -89,12 +110,20 @@ export class KanbanBoard extends SocketAccess<Attachment> {
   }
 
   createTask(context: PortableContext, projectId: string, input: TaskInput) {
-    return this.write(context, (ctx) => createTask({ ctx, projectId, input }), (task) => ({ type: 'task.created', task, actor: actorSummary(context) }));
+    return this.write(
+      context,
+      (ctx) => createTask({ ctx, projectId, input }),
+      (task) => ({ type: 'task.created', task, actor: actorSummary(context) }),
+    );
   }
 
   /** A change of column is an ordering change: it lands at the end of the new column. */
   updateTask(context: PortableContext, id: string, input: TaskPatch) {
-    return this.write(context, (ctx) => updateTask({ ctx, id, input }), (task) => ({ type: 'task.updated', task, actor: actorSummary(context) }));
+    return this.write(
+      context,
+      (ctx) => updateTask({ ctx, id, input }),
+      (task) => ({ type: 'task.updated', task, actor: actorSummary(context) }),
+    );
   }
 
   moveTask(context: PortableContext, projectId: string, id: string, input: TaskMove): Promise<BoardResult<Task>> {
@@ -107,7 +136,9 @@ export class KanbanBoard extends SocketAccess<Attachment> {
       context,
       (ctx) => moveTask({ ctx, projectId, id, input }),
       ({ task, renumbered }) => ({
-        type: 'task.moved', task, actor: actorSummary(context),
+        type: 'task.moved',
+        task,
+        actor: actorSummary(context),
         ...(renumbered.length > 0 ? { renumbered } : {}),
         ...(socketD1 && this.env.EXPOSE_D1_ROUND_TRIPS === 'true' ? { d1_round_trips: socketD1.count } : {}),
       }),
@@ -121,10 +152,13 @@ export class KanbanBoard extends SocketAccess<Attachment> {
     if (!ctx.permissions.has('tasks:read')) return false;
     // Only a client user's sight of a project changes with their access (it follows their customer).
     if (ctx.clientEmail === null) return true;
-    return assertProjectVisible(ctx, projectId).then(() => true, (error: unknown) => {
-      if (error instanceof ApiError && error.code === 'not_found') return false;
-      throw error;
-    });
+    return assertProjectVisible(ctx, projectId).then(
+      () => true,
+      (error: unknown) => {
+        if (error instanceof ApiError && error.code === 'not_found') return false;
+        throw error;
+      },
+    );
   }
 
   /** For changes made outside the object (edits that move nothing, deletions). */
@@ -145,7 +179,10 @@ export class KanbanBoard extends SocketAccess<Attachment> {
       const { user } = socket.deserializeAttachment() as Attachment;
       users.set(`${user.type}:${user.id}`, user);
     }
-    this.send(this.ctx.getWebSockets().filter((s) => s !== except), { type: 'presence', users: [...users.values()] });
+    this.send(
+      this.ctx.getWebSockets().filter((s) => s !== except),
+      { type: 'presence', users: [...users.values()] },
+    );
   }
 
   /** The Worker has authenticated the upgrade and checked access to the project; it sends who and where. */
@@ -156,10 +193,18 @@ export class KanbanBoard extends SocketAccess<Attachment> {
     if (!context || !projectId || !rateLimitKey || request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
       return new Response('expected a WebSocket upgrade from the Worker', { status: 400 });
     }
-    const { client, server } = await this.accept({ context, projectId, rateLimitKey, user: actorSummary(context), window: { start: Date.now(), count: 0 } });
+    const { client, server } = await this.accept({
+      context,
+      projectId,
+      rateLimitKey,
+      user: actorSummary(context),
+      window: { start: Date.now(), count: 0 },
+    });
     // In the write queue: a move landing while the socket connects is either in this snapshot
     // or broadcast after it, never lost between the two.
-    const board = await this.oneAtATime(() => getBoard({ ctx: fromPortable(this.env, D1Sessions.primary(this.env), context, this.waitUntil), projectId }));
+    const board = await this.oneAtATime(() =>
+      getBoard({ ctx: fromPortable(this.env, D1Sessions.primary(this.env), context, this.waitUntil), projectId }),
+    );
     server.send(JSON.stringify({ type: 'snapshot', board }));
     this.presence();
     return new Response(null, { status: 101, webSocket: client });
@@ -172,19 +217,32 @@ export class KanbanBoard extends SocketAccess<Attachment> {
     if (!(await this.withinRateLimit(socket, attachment))) return;
 
     const size = typeof message === 'string' ? new TextEncoder().encode(message).length : message.byteLength;
-    if (size > SOCKET_LIMITS.maxMessageBytes) return refuse('payload_too_large', `Messages are limited to ${SOCKET_LIMITS.maxMessageBytes} bytes.`);
+    if (size > SOCKET_LIMITS.maxMessageBytes)
+      return refuse('payload_too_large', `Messages are limited to ${SOCKET_LIMITS.maxMessageBytes} bytes.`);
     const now = Date.now();
-    const window = now - attachment.window.start >= SOCKET_LIMITS.windowMs ? { start: now, count: 0 } : attachment.window;
+    const window =
+      now - attachment.window.start >= SOCKET_LIMITS.windowMs ? { start: now, count: 0 } : attachment.window;
     window.count++;
     const counted: Attachment = { ...attachment, window };
     socket.serializeAttachment(counted);
     if (window.count > SOCKET_LIMITS.messages) {
-      return refuse('rate_limited', `At most ${SOCKET_LIMITS.messages} messages per ${SOCKET_LIMITS.windowMs / 1000} s.`, {
-        retry_after: Math.ceil((window.start + SOCKET_LIMITS.windowMs - now) / 1000),
-      });
+      return refuse(
+        'rate_limited',
+        `At most ${SOCKET_LIMITS.messages} messages per ${SOCKET_LIMITS.windowMs / 1000} s.`,
+        {
+          retry_after: Math.ceil((window.start + SOCKET_LIMITS.windowMs - now) / 1000),
+        },
+      );
     }
 
-    let parsed: { type?: unknown; task_id?: unknown; status?: unknown; before_id?: unknown; after_id?: unknown; version?: unknown };
+    let parsed: {
+      type?: unknown;
+      task_id?: unknown;
+      status?: unknown;
+      before_id?: unknown;
+      after_id?: unknown;
+      version?: unknown;
+    };
     try {
       parsed = JSON.parse(typeof message === 'string' ? message : new TextDecoder().decode(message));
     } catch {
@@ -199,7 +257,8 @@ export class KanbanBoard extends SocketAccess<Attachment> {
     const d1 = D1Sessions.primary(this.env);
     const ctx = await this.currentAccess(socket, counted, d1);
     if (!ctx) return;
-    if (!ctx.permissions.has('tasks:write')) return refuse('forbidden', "Watching only: moving tasks needs the 'tasks:write' permission.");
+    if (!ctx.permissions.has('tasks:write'))
+      return refuse('forbidden', "Watching only: moving tasks needs the 'tasks:write' permission.");
     const result = await this.move(toPortable(ctx), attachment.projectId, move.task_id, move.input, d1);
     if (result.ok) return;
     if (result.error.code === 'conflict') {
@@ -232,13 +291,24 @@ const UUID = UUID_PATTERN;
 function parseMove(message: Record<string, unknown>): { task_id: string; input: TaskMove } | { error: string } {
   const { task_id, status, before_id, after_id, version } = message;
   if (typeof task_id !== 'string' || !UUID.test(task_id)) return { error: '`task_id` must be a task id.' };
-  if (typeof status !== 'string' || !STATUSES.includes(status)) return { error: `\`status\` must be one of ${STATUSES.join(', ')}.` };
-  for (const [name, value] of [['before_id', before_id], ['after_id', after_id]] as const) {
-    if (value !== undefined && (typeof value !== 'string' || !UUID.test(value))) return { error: `\`${name}\` must be a task id.` };
+  if (typeof status !== 'string' || !STATUSES.includes(status))
+    return { error: `\`status\` must be one of ${STATUSES.join(', ')}.` };
+  for (const [name, value] of [
+    ['before_id', before_id],
+    ['after_id', after_id],
+  ] as const) {
+    if (value !== undefined && (typeof value !== 'string' || !UUID.test(value)))
+      return { error: `\`${name}\` must be a task id.` };
   }
-  if (!Number.isInteger(version) || (version as number) < 1) return { error: '`version` (the task version you saw) is required.' };
+  if (!Number.isInteger(version) || (version as number) < 1)
+    return { error: '`version` (the task version you saw) is required.' };
   return {
     task_id,
-    input: { status: status as TaskMove['status'], before_id: before_id as string | undefined, after_id: after_id as string | undefined, version: version as number },
+    input: {
+      status: status as TaskMove['status'],
+      before_id: before_id as string | undefined,
+      after_id: after_id as string | undefined,
+      version: version as number,
+    },
   };
 }

@@ -25,5 +25,9 @@ export async function onBoard<T>(
 
 /** Tells a project's watchers about a change made outside its board object, off the latency path. */
 export function announce(c: Context<AppEnv>, projectId: string, event: BoardEvent) {
-  c.executionCtx.waitUntil(boardOf(c, projectId).broadcast(event).catch((error) => console.error('board broadcast failed', error)));
+  c.executionCtx.waitUntil(
+    boardOf(c, projectId)
+      .broadcast(event)
+      .catch((error) => console.error('board broadcast failed', error)),
+  );
 }

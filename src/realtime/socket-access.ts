@@ -34,7 +34,8 @@ export const refuse = (socket: WebSocket, code: string, detail: string, extra: o
   sendSafely(socket, JSON.stringify({ type: 'error', code, detail, ...extra }));
 
 /** One read per person or key, however many sockets they have open. */
-const actorKey = (actor: Actor) => (actor.type === 'user' ? `user:${actor.user.id}` : actor.type === 'api_key' ? `key:${actor.keyId}` : actor.type);
+const actorKey = (actor: Actor) =>
+  actor.type === 'user' ? `user:${actor.user.id}` : actor.type === 'api_key' ? `key:${actor.keyId}` : actor.type;
 
 type Held<A> = { socket: WebSocket; attachment: A };
 
@@ -64,7 +65,8 @@ export abstract class SocketAccess<A extends SocketAttachment> extends DurableOb
   /** Counts a message against its caller's request rate limit; false (and the socket told) once over it. */
   protected async withinRateLimit(socket: WebSocket, attachment: A): Promise<boolean> {
     const { success } = await this.env.RATE_LIMITER.limit({ key: attachment.rateLimitKey });
-    if (!success) refuse(socket, 'rate_limited', 'Too many requests for this user or API key: try again within a minute.');
+    if (!success)
+      refuse(socket, 'rate_limited', 'Too many requests for this user or API key: try again within a minute.');
     return success;
   }
 
@@ -84,7 +86,10 @@ export abstract class SocketAccess<A extends SocketAttachment> extends DurableOb
     // The next one first: a re-check that fails (D1 unreachable) is tried again then, not dropped.
     await this.ctx.storage.setAlarm(Date.now() + ACCESS_RECHECK_MS);
     try {
-      await this.reread(sockets.map((socket) => ({ socket, attachment: socket.deserializeAttachment() as A })), D1Sessions.primary(this.env));
+      await this.reread(
+        sockets.map((socket) => ({ socket, attachment: socket.deserializeAttachment() as A })),
+        D1Sessions.primary(this.env),
+      );
     } catch (error) {
       console.error('socket access re-check failed', error);
     }
@@ -103,23 +108,29 @@ export abstract class SocketAccess<A extends SocketAttachment> extends DurableOb
    */
   private async reread(held: Held<A>[], d1: D1Sessions): Promise<Map<WebSocket, TenantContext | null>> {
     const byActor = [...Map.groupBy(held, ({ attachment }) => actorKey(attachment.context.actor)).values()];
-    const fresh = await refreshPortables(this.env, d1, byActor.map(([first]) => first!.attachment.context));
+    const fresh = await refreshPortables(
+      this.env,
+      d1,
+      byActor.map(([first]) => first!.attachment.context),
+    );
     const answers = new Map<WebSocket, TenantContext | null>();
-    await Promise.all(byActor.map(async (group, i) => {
-      const context = fresh[i]!;
-      const ctx = context && fromPortable(this.env, d1, context, this.waitUntil);
-      const allowed = ctx !== null && (await this.mayWatch(ctx, group[0]!.attachment));
-      for (const { socket, attachment } of group) {
-        if (socket.readyState !== WebSocket.OPEN) continue;
-        if (allowed) {
-          socket.serializeAttachment({ ...attachment, context });
-        } else {
-          refuse(socket, 'forbidden', `Your access to ${this.shows} has ended.`);
-          socket.close(ACCESS_ENDED_CLOSE_CODE, 'access ended');
+    await Promise.all(
+      byActor.map(async (group, i) => {
+        const context = fresh[i]!;
+        const ctx = context && fromPortable(this.env, d1, context, this.waitUntil);
+        const allowed = ctx !== null && (await this.mayWatch(ctx, group[0]!.attachment));
+        for (const { socket, attachment } of group) {
+          if (socket.readyState !== WebSocket.OPEN) continue;
+          if (allowed) {
+            socket.serializeAttachment({ ...attachment, context });
+          } else {
+            refuse(socket, 'forbidden', `Your access to ${this.shows} has ended.`);
+            socket.close(ACCESS_ENDED_CLOSE_CODE, 'access ended');
+          }
+          answers.set(socket, allowed ? ctx : null);
         }
-        answers.set(socket, allowed ? ctx : null);
-      }
-    }));
+      }),
+    );
     return answers;
   }
 }

@@ -65,8 +65,14 @@ before(async () => {
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
       // Nothing but the machine itself resolves: a request anywhere else fails instead of leaving.
       '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
     ],
@@ -122,7 +128,14 @@ describe('the console', () => {
 
     await card(bob, 'todo', 'Charlie').dragTo(card(bob, 'todo', 'Bravo'));
     start = Date.now();
-    await alice.waitForFunction(() => [...document.querySelectorAll('[data-column="todo"] [data-task-id] .title')].map((e) => e.textContent).join() === 'Charlie,Bravo', null, { timeout: 1000 });
+    await alice.waitForFunction(
+      () =>
+        [...document.querySelectorAll('[data-column="todo"] [data-task-id] .title')]
+          .map((e) => e.textContent)
+          .join() === 'Charlie,Bravo',
+      null,
+      { timeout: 1000 },
+    );
     console.log(`  bob's reorder reached alice in ${Date.now() - start} ms`);
     // Somebody else's move animates in.
     assert.match(await card(alice, 'todo', 'Charlie').getAttribute('class'), /arrived/);
@@ -157,7 +170,7 @@ describe('the console', () => {
     await vic.context().close();
   });
 
-  step("snaps a stale move back to where the server has the card", async () => {
+  step('snaps a stale move back to where the server has the card', async () => {
     // Bob's page misses the news of Alice's move (its socket drops it), so its view goes stale.
     const bob = await person('bob@acme.test');
     await bob.routeWebSocket(/\/board\/ws/, (ws) => {
@@ -191,30 +204,41 @@ describe('the console', () => {
     for (const page of [alice, second]) await page.getByRole('button', { name: 'Send' }).waitFor();
 
     // Each tab records the streaming answer's length whenever it changes, from before the send.
-    const record = (page) => page.evaluate(() => new Promise((resolve) => {
-      const lengths = [];
-      const observer = new MutationObserver(() => {
-        const streaming = document.querySelector('.message.streaming .text');
-        if (streaming && streaming.textContent.length !== lengths.at(-1)) lengths.push(streaming.textContent.length);
-        if (!streaming && lengths.length > 0) {
-          observer.disconnect();
-          resolve({ lengths, final: document.querySelector('.message.assistant:last-child .text')?.textContent });
-        }
-      });
-      observer.observe(document.body, { subtree: true, childList: true, characterData: true });
-    }));
+    const record = (page) =>
+      page.evaluate(
+        () =>
+          new Promise((resolve) => {
+            const lengths = [];
+            const observer = new MutationObserver(() => {
+              const streaming = document.querySelector('.message.streaming .text');
+              if (streaming && streaming.textContent.length !== lengths.at(-1))
+                lengths.push(streaming.textContent.length);
+              if (!streaming && lengths.length > 0) {
+                observer.disconnect();
+                resolve({ lengths, final: document.querySelector('.message.assistant:last-child .text')?.textContent });
+              }
+            });
+            observer.observe(document.body, { subtree: true, childList: true, characterData: true });
+          }),
+      );
     const seen = [record(alice), record(second)];
     await alice.getByRole('textbox', { name: 'Message' }).fill(`What is still open? (${TAG})`);
     await alice.getByRole('button', { name: 'Send' }).click();
     if (DOCS) {
       // Mid-answer, in the tab that did not ask.
-      await second.waitForFunction(() => (document.querySelector('.message.streaming .text')?.textContent.length ?? 0) > 150);
+      await second.waitForFunction(
+        () => (document.querySelector('.message.streaming .text')?.textContent.length ?? 0) > 150,
+      );
       await second.screenshot({ path: path.join(DOCS, 'console-chat.png') });
     }
     const [first, other] = await Promise.all(seen);
     for (const tab of [first, other]) {
       assert.ok(tab.lengths.length >= 5, `the answer arrived in ${tab.lengths.length} steps: ${tab.lengths}`);
-      assert.deepEqual([...tab.lengths].sort((a, b) => a - b), tab.lengths, 'the answer only grows');
+      assert.deepEqual(
+        [...tab.lengths].sort((a, b) => a - b),
+        tab.lengths,
+        'the answer only grows',
+      );
       assert.match(tab.final, new RegExp(TAG));
     }
     assert.equal(first.final, other.final);
@@ -281,14 +305,27 @@ describe('the console', () => {
     await first.waitFor();
     await book(`Second call ${TAG}`);
     await bob.getByRole('alert').filter({ hasText: 'already booked' }).waitFor();
-    assert.match(await bob.getByRole('alert').filter({ hasText: 'already booked' }).textContent(), new RegExp(`First call ${TAG}`));
+    assert.match(
+      await bob.getByRole('alert').filter({ hasText: 'already booked' }).textContent(),
+      new RegExp(`First call ${TAG}`),
+    );
     assert.match(await first.getAttribute('class'), /conflict/);
     await bob.context().close();
   });
 
   step('works at 375 px: every page fits, shows its data or its state, and says why when the API refuses', async () => {
     const narrow = await person('alice@acme.test', { width: 375 });
-    for (const section of ['Projects', 'Customers', 'Assistant', 'Content', 'Appointments', 'Members', 'API keys', 'Activity', 'Billing']) {
+    for (const section of [
+      'Projects',
+      'Customers',
+      'Assistant',
+      'Content',
+      'Appointments',
+      'Members',
+      'API keys',
+      'Activity',
+      'Billing',
+    ]) {
       await narrow.getByRole('link', { name: section, exact: true }).click();
       await narrow.getByRole('heading', { level: 1 }).waitFor();
       await narrow.waitForFunction(() => !document.querySelector('[role="status"].state'));
@@ -309,4 +346,3 @@ describe('the console', () => {
     await narrow.context().close();
   });
 });
-

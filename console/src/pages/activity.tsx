@@ -10,16 +10,28 @@ export function Activity({ membership }: OrgProps) {
   const org = membership.organization.slug;
   const [resource, setResource] = useState('');
   const log = usePaged(
-    (cursor) => api.GET('/v1/orgs/{org}/activity', {
-      params: { path: { org }, query: { limit: 50, cursor, ...(resource.trim() ? { resource_type: resource.trim() } : {}) } },
-    }).then(unwrap),
+    (cursor) =>
+      api
+        .GET('/v1/orgs/{org}/activity', {
+          params: {
+            path: { org },
+            query: { limit: 50, cursor, ...(resource.trim() ? { resource_type: resource.trim() } : {}) },
+          },
+        })
+        .then(unwrap),
     [org, resource],
   );
 
   return (
     <Page title="Activity">
       <div class="row">
-        <Field label="Resource type"><input value={resource} onChange={(e) => setResource(e.currentTarget.value)} placeholder="customer, task, member…" /></Field>
+        <Field label="Resource type">
+          <input
+            value={resource}
+            onChange={(e) => setResource(e.currentTarget.value)}
+            placeholder="customer, task, member…"
+          />
+        </Field>
       </div>
       <States loaded={log.first} empty={(entries) => entries.length === 0 && 'Nothing has happened here yet.'}>
         {(entries) => (
@@ -27,8 +39,14 @@ export function Activity({ membership }: OrgProps) {
             <ol class="list">
               {[...entries, ...log.later].map((entry) => (
                 <li key={entry.id}>
-                  <span><strong>{entry.action}</strong> {entry.resource_type}{entry.resource_id ? <code> {entry.resource_id.slice(-8)}</code> : null}</span>
-                  <small>{formatDate(entry.created_at)} · by {entry.actor_type}{entry.actor_id ? ` ${entry.actor_id.slice(-8)}` : ''}</small>
+                  <span>
+                    <strong>{entry.action}</strong> {entry.resource_type}
+                    {entry.resource_id ? <code> {entry.resource_id.slice(-8)}</code> : null}
+                  </span>
+                  <small>
+                    {formatDate(entry.created_at)} · by {entry.actor_type}
+                    {entry.actor_id ? ` ${entry.actor_id.slice(-8)}` : ''}
+                  </small>
                 </li>
               ))}
             </ol>

@@ -24,9 +24,10 @@ export function Billing({ membership }: OrgProps) {
   const [notConfigured, setNotConfigured] = useState(false);
   /** Stripe's hosted page for checkout or the portal: the browser goes there. */
   const redirect = useAction(async (to: 'checkout' | 'portal') => {
-    const result = to === 'checkout'
-      ? await api.POST('/v1/orgs/{org}/billing/checkout', { ...path, body: { tier } })
-      : await api.POST('/v1/orgs/{org}/billing/portal', path);
+    const result =
+      to === 'checkout'
+        ? await api.POST('/v1/orgs/{org}/billing/checkout', { ...path, body: { tier } })
+        : await api.POST('/v1/orgs/{org}/billing/portal', path);
     setNotConfigured(result.response.status === 503);
     location.assign(unwrap(result).url);
   });
@@ -38,10 +39,21 @@ export function Billing({ membership }: OrgProps) {
           <div class="card">
             <p>
               <strong>{humanize(sub.effective_tier)}</strong> plan in effect
-              {sub.effective_tier !== sub.tier && <> (subscribed to {humanize(sub.tier)}, {humanize(sub.status)}: counted as free)</>}
-              {' · '}{humanize(sub.status)}
+              {sub.effective_tier !== sub.tier && (
+                <>
+                  {' '}
+                  (subscribed to {humanize(sub.tier)}, {humanize(sub.status)}: counted as free)
+                </>
+              )}
+              {' · '}
+              {humanize(sub.status)}
             </p>
-            {sub.current_period_end && <small>Current period ends {formatDate(sub.current_period_end)}{sub.cancel_at_period_end ? ', then it is cancelled' : ''}.</small>}
+            {sub.current_period_end && (
+              <small>
+                Current period ends {formatDate(sub.current_period_end)}
+                {sub.cancel_at_period_end ? ', then it is cancelled' : ''}.
+              </small>
+            )}
           </div>
         )}
       </States>
@@ -49,15 +61,30 @@ export function Billing({ membership }: OrgProps) {
       <States loaded={usage}>
         {(u) => (
           <div>
-            {LIMITS.map(([key, label, format]) => <UsageBar key={key} label={label} used={u.limits[key].used} limit={u.limits[key].limit} format={format} />)}
+            {LIMITS.map(([key, label, format]) => (
+              <UsageBar key={key} label={label} used={u.limits[key].used} limit={u.limits[key].limit} format={format} />
+            ))}
           </div>
         )}
       </States>
       {may(membership.role, 'owner') ? (
         <div class="row">
-          <Select label="Plan" value={tier} options={[['basic', 'Basic'], ['pro', 'Pro'], ['enterprise', 'Enterprise']]} onChange={setTier} />
-          <button type="button" class="primary" onClick={() => redirect.run('checkout')} disabled={redirect.pending}>Upgrade with Stripe Checkout</button>
-          <button type="button" onClick={() => redirect.run('portal')} disabled={redirect.pending}>Manage billing</button>
+          <Select
+            label="Plan"
+            value={tier}
+            options={[
+              ['basic', 'Basic'],
+              ['pro', 'Pro'],
+              ['enterprise', 'Enterprise'],
+            ]}
+            onChange={setTier}
+          />
+          <button type="button" class="primary" onClick={() => redirect.run('checkout')} disabled={redirect.pending}>
+            Upgrade with Stripe Checkout
+          </button>
+          <button type="button" onClick={() => redirect.run('portal')} disabled={redirect.pending}>
+            Manage billing
+          </button>
         </div>
       ) : (
         <p class="hint">Only owners change the plan.</p>
@@ -65,8 +92,13 @@ export function Billing({ membership }: OrgProps) {
       <ErrorNote error={redirect.error} />
       {notConfigured && (
         <div class="notice">
-          <p>Stripe is not configured here (no <code>STRIPE_SECRET_KEY</code>). Locally, change the plan as Stripe's webhook would:</p>
-          <pre class="snippet">npm run stripe:event -- --org {membership.organization.slug} --tier {tier}</pre>
+          <p>
+            Stripe is not configured here (no <code>STRIPE_SECRET_KEY</code>). Locally, change the plan as Stripe's
+            webhook would:
+          </p>
+          <pre class="snippet">
+            npm run stripe:event -- --org {membership.organization.slug} --tier {tier}
+          </pre>
           <p>It posts a subscription event signed with the dev webhook secret; reload this page to see the new tier.</p>
         </div>
       )}

@@ -46,7 +46,9 @@ function renumber(columns: Columns, positions: { id: string; position: number }[
   const moved = new Map(positions.map((p) => [p.id, p.position]));
   const next = { ...columns };
   for (const status of STATUSES) {
-    next[status] = next[status].map((t) => (moved.has(t.id) ? { ...t, position: moved.get(t.id)! } : t)).sort(byPosition);
+    next[status] = next[status]
+      .map((t) => (moved.has(t.id) ? { ...t, position: moved.get(t.id)! } : t))
+      .sort(byPosition);
   }
   return next;
 }
@@ -61,7 +63,10 @@ function provisionalPosition(after: Task | undefined, before: Task | undefined):
 export function Board({ me, membership, projectId }: OrgProps & { projectId: string }) {
   const org = membership.organization.slug;
   const canMove = may(membership.role, 'member');
-  const project = useLoad(() => api.GET('/v1/orgs/{org}/projects/{id}', { params: { path: { org, id: projectId } } }).then(unwrap), [org, projectId]);
+  const project = useLoad(
+    () => api.GET('/v1/orgs/{org}/projects/{id}', { params: { path: { org, id: projectId } } }).then(unwrap),
+    [org, projectId],
+  );
   const [columns, setColumns] = useState<Columns | null>(null);
   const [watchers, setWatchers] = useState<Watcher[]>([]);
   const [notice, setNotice] = useState<string | null>(null);
@@ -75,16 +80,23 @@ export function Board({ me, membership, projectId }: OrgProps & { projectId: str
 
   const highlight = (id: string, kind: 'arrived' | 'snapped') => {
     setFlash((f) => ({ ...f, [id]: kind }));
-    setTimeout(() => setFlash((f) => {
-      const { [id]: _, ...rest } = f;
-      return rest;
-    }), 1200);
+    setTimeout(
+      () =>
+        setFlash((f) => {
+          const { [id]: _, ...rest } = f;
+          return rest;
+        }),
+      1200,
+    );
   };
   const reloadBoard = () =>
-    api.GET('/v1/orgs/{org}/projects/{id}/board', { params: { path: { org, id: projectId } } }).then(unwrap).then((board) => {
-      pending.current.clear();
-      setColumns(fromBoard(board));
-    });
+    api
+      .GET('/v1/orgs/{org}/projects/{id}/board', { params: { path: { org, id: projectId } } })
+      .then(unwrap)
+      .then((board) => {
+        pending.current.clear();
+        setColumns(fromBoard(board));
+      });
 
   const onEvent = (event: BoardEvent) => {
     switch (event.type) {
@@ -110,7 +122,10 @@ export function Board({ me, membership, projectId }: OrgProps & { projectId: str
         setColumns((c) => {
           if (!c) return c;
           const placed = superseded ? c : place(c, event.task);
-          const renumbered = event.type === 'task.moved' ? (event.renumbered ?? []).filter((r) => !superseded || r.id !== event.task.id) : [];
+          const renumbered =
+            event.type === 'task.moved'
+              ? (event.renumbered ?? []).filter((r) => !superseded || r.id !== event.task.id)
+              : [];
           return renumbered.length ? renumber(placed, renumbered) : placed;
         });
         if (!mine) highlight(event.task.id, 'arrived');
@@ -118,7 +133,9 @@ export function Board({ me, membership, projectId }: OrgProps & { projectId: str
       }
       case 'task.deleted': {
         const gone = new Set(event.task.deleted_ids);
-        setColumns((c) => c && (Object.fromEntries(STATUSES.map((s) => [s, c[s].filter((t) => !gone.has(t.id))])) as Columns));
+        setColumns(
+          (c) => c && (Object.fromEntries(STATUSES.map((s) => [s, c[s].filter((t) => !gone.has(t.id))])) as Columns),
+        );
         return;
       }
       case 'error':
@@ -139,7 +156,11 @@ export function Board({ me, membership, projectId }: OrgProps & { projectId: str
   const live = useLiveSocket<BoardEvent>({
     path: `/v1/orgs/${encodeURIComponent(org)}/projects/${projectId}/board/ws`,
     onEvent,
-    explainRefusal: () => reloadBoard().then(() => null, (error) => error),
+    explainRefusal: () =>
+      reloadBoard().then(
+        () => null,
+        (error) => error,
+      ),
     pingMs: PING_MS,
   });
 
@@ -163,13 +184,19 @@ export function Board({ me, membership, projectId }: OrgProps & { projectId: str
     const at = column.indexOf(task);
     if (status === task.status && column[at - 1]?.id === after?.id && column[at + 1]?.id === before?.id) return;
     const sent = live.send({
-      type: 'move', task_id: id, status, version: task.version,
-      ...(after ? { after_id: after.id } : {}), ...(before ? { before_id: before.id } : {}),
+      type: 'move',
+      task_id: id,
+      status,
+      version: task.version,
+      ...(after ? { after_id: after.id } : {}),
+      ...(before ? { before_id: before.id } : {}),
     });
     if (!sent) return setNotice('Not connected to the board: the move was not sent. Reconnecting…');
     pending.current.set(id, (pending.current.get(id) ?? 0) + 1);
     // A move makes the next version: a second move before the server's answer is not stale.
-    setColumns(place(current, { ...task, status, position: provisionalPosition(after, before), version: task.version + 1 }));
+    setColumns(
+      place(current, { ...task, status, position: provisionalPosition(after, before), version: task.version + 1 }),
+    );
     setNotice(null);
   };
 
@@ -179,7 +206,8 @@ export function Board({ me, membership, projectId }: OrgProps & { projectId: str
     const index = columns[task.status].findIndex((t) => t.id === task.id);
     const to = {
       ArrowLeft: () => column > 0 && move(task.id, STATUSES[column - 1]!, columns[STATUSES[column - 1]!].length),
-      ArrowRight: () => column < STATUSES.length - 1 && move(task.id, STATUSES[column + 1]!, columns[STATUSES[column + 1]!].length),
+      ArrowRight: () =>
+        column < STATUSES.length - 1 && move(task.id, STATUSES[column + 1]!, columns[STATUSES[column + 1]!].length),
       ArrowUp: () => index > 0 && move(task.id, task.status, index - 1),
       ArrowDown: () => index < columns[task.status].length - 1 && move(task.id, task.status, index + 1),
     }[event.key];
@@ -191,7 +219,9 @@ export function Board({ me, membership, projectId }: OrgProps & { projectId: str
 
   /** Which slot of `status` the pointer is over: before the first card whose middle is below it. */
   const dropIndex = (list: HTMLElement, y: number, draggedId: string) => {
-    const cards = [...list.querySelectorAll<HTMLElement>('[data-task-id]')].filter((el) => el.dataset.taskId !== draggedId);
+    const cards = [...list.querySelectorAll<HTMLElement>('[data-task-id]')].filter(
+      (el) => el.dataset.taskId !== draggedId,
+    );
     const index = cards.findIndex((el) => {
       const box = el.getBoundingClientRect();
       return y < box.top + box.height / 2;
@@ -199,43 +229,64 @@ export function Board({ me, membership, projectId }: OrgProps & { projectId: str
     return index === -1 ? cards.length : index;
   };
 
-  if (live.ended) return <Page title="Board"><ErrorNote error={live.ended} /><Link to={href(org, 'projects')}>All projects</Link></Page>;
+  if (live.ended)
+    return (
+      <Page title="Board">
+        <ErrorNote error={live.ended} />
+        <Link to={href(org, 'projects')}>All projects</Link>
+      </Page>
+    );
 
   return (
     <Page
       title={project.data?.name ?? 'Board'}
       actions={
         <>
-          <span class={`connection ${live.state}`} role="status">{humanize(live.state)}</span>
+          <span class={`connection ${live.state}`} role="status">
+            {humanize(live.state)}
+          </span>
           <span class="presence" aria-label="Watching this board">
-            {watchers.map((w) => <Avatar key={`${w.type}:${w.id}`} name={w.name} title={`${w.name ?? 'Someone'} is watching`} />)}
+            {watchers.map((w) => (
+              <Avatar key={`${w.type}:${w.id}`} name={w.name} title={`${w.name ?? 'Someone'} is watching`} />
+            ))}
           </span>
         </>
       }
     >
       <p class="row small">
         <Link to={href(org, 'projects')}>All projects</Link>
-        <Link to={`${href(org, 'assistant')}?context_type=project&context_id=${projectId}`}>Ask the assistant about it</Link>
+        <Link to={`${href(org, 'assistant')}?context_type=project&context_id=${projectId}`}>
+          Ask the assistant about it
+        </Link>
       </p>
       {canMove ? (
         <p class="hint">Drag cards, or focus one and press Alt with the arrow keys.</p>
       ) : (
-        <p class="hint">You are watching: moving tasks needs the <code>tasks:write</code> permission.</p>
+        <p class="hint">
+          You are watching: moving tasks needs the <code>tasks:write</code> permission.
+        </p>
       )}
       {notice && <ErrorNote error={notice} retry={() => setNotice(null)} />}
-      {canMove && <NewTask org={org} projectId={projectId} onCreated={(task) => setColumns((c) => c && place(c, task))} />}
-      {!columns ? <Loading what="Connecting to the board" /> : (
+      {canMove && (
+        <NewTask org={org} projectId={projectId} onCreated={(task) => setColumns((c) => c && place(c, task))} />
+      )}
+      {!columns ? (
+        <Loading what="Connecting to the board" />
+      ) : (
         <div class="board">
           {STATUSES.map((status) => (
             <section key={status} class="column" data-column={status} aria-label={humanize(status)}>
-              <h2>{humanize(status)} <small>{columns[status].length}</small></h2>
+              <h2>
+                {humanize(status)} <small>{columns[status].length}</small>
+              </h2>
               <ol
                 class={`cards-list${drag?.over?.status === status ? ' over' : ''}`}
                 onDragOver={(e) => {
                   if (!drag) return;
                   e.preventDefault();
                   const index = dropIndex(e.currentTarget, e.clientY, drag.id);
-                  if (drag.over?.status !== status || drag.over.index !== index) setDrag({ id: drag.id, over: { status, index } });
+                  if (drag.over?.status !== status || drag.over.index !== index)
+                    setDrag({ id: drag.id, over: { status, index } });
                 }}
                 onDrop={(e) => {
                   e.preventDefault();
@@ -261,7 +312,10 @@ export function Board({ me, membership, projectId }: OrgProps & { projectId: str
                     onKeyDown={(e) => onKey(task, e)}
                   >
                     <span class="title">{task.title}</span>
-                    <small>{humanize(task.priority)}{task.due_date ? ` · due ${task.due_date}` : ''}</small>
+                    <small>
+                      {humanize(task.priority)}
+                      {task.due_date ? ` · due ${task.due_date}` : ''}
+                    </small>
                   </li>
                 ))}
               </ol>
@@ -276,13 +330,35 @@ export function Board({ me, membership, projectId }: OrgProps & { projectId: str
 function NewTask({ org, projectId, onCreated }: { org: string; projectId: string; onCreated: (task: Task) => void }) {
   const [title, setTitle] = useState('');
   const create = useAction(async () => {
-    onCreated(unwrap(await api.POST('/v1/orgs/{org}/projects/{id}/tasks', { params: { path: { org, id: projectId } }, body: { title: title.trim() } })));
+    onCreated(
+      unwrap(
+        await api.POST('/v1/orgs/{org}/projects/{id}/tasks', {
+          params: { path: { org, id: projectId } },
+          body: { title: title.trim() },
+        }),
+      ),
+    );
     setTitle('');
   });
   return (
-    <form class="row" onSubmit={(e) => { e.preventDefault(); create.run(); }}>
-      <input aria-label="New task" required maxLength={200} value={title} placeholder="A new task" onInput={(e) => setTitle(e.currentTarget.value)} />
-      <button type="submit" disabled={create.pending}>Add task</button>
+    <form
+      class="row"
+      onSubmit={(e) => {
+        e.preventDefault();
+        create.run();
+      }}
+    >
+      <input
+        aria-label="New task"
+        required
+        maxLength={200}
+        value={title}
+        placeholder="A new task"
+        onInput={(e) => setTitle(e.currentTarget.value)}
+      />
+      <button type="submit" disabled={create.pending}>
+        Add task
+      </button>
       <ErrorNote error={create.error} />
     </form>
   );

@@ -12,13 +12,18 @@ export function Members({ me, membership }: OrgProps) {
   const org = membership.organization.slug;
   const canManage = may(membership.role, 'admin');
   const members = useLoad(
-    () => collect((cursor) => api.GET('/v1/orgs/{org}/members', { params: { path: { org }, query: { limit: 100, cursor } } }).then(unwrap)),
+    () =>
+      collect((cursor) =>
+        api.GET('/v1/orgs/{org}/members', { params: { path: { org }, query: { limit: 100, cursor } } }).then(unwrap),
+      ),
     [org],
   );
   const [email, setEmail] = useState('');
   const [role, setRole] = useState<Role>('member');
   const add = useAction(async () => {
-    unwrap(await api.POST('/v1/orgs/{org}/members', { params: { path: { org } }, body: { email: email.trim(), role } }));
+    unwrap(
+      await api.POST('/v1/orgs/{org}/members', { params: { path: { org } }, body: { email: email.trim(), role } }),
+    );
     setEmail('');
     members.reload();
   });
@@ -26,10 +31,28 @@ export function Members({ me, membership }: OrgProps) {
   return (
     <Page title="Members">
       {canManage && (
-        <form class="row" onSubmit={(e) => { e.preventDefault(); add.run(); }}>
-          <Field label="Email"><input type="email" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} placeholder="someone@example.test" /></Field>
-          <Field label="Role"><Select value={role} options={ROLES} onChange={setRole} /></Field>
-          <button type="submit" class="primary" disabled={add.pending}>Add member</button>
+        <form
+          class="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            add.run();
+          }}
+        >
+          <Field label="Email">
+            <input
+              type="email"
+              required
+              value={email}
+              onInput={(e) => setEmail(e.currentTarget.value)}
+              placeholder="someone@example.test"
+            />
+          </Field>
+          <Field label="Role">
+            <Select value={role} options={ROLES} onChange={setRole} />
+          </Field>
+          <button type="submit" class="primary" disabled={add.pending}>
+            Add member
+          </button>
         </form>
       )}
       <ErrorNote error={add.error} />
@@ -37,9 +60,27 @@ export function Members({ me, membership }: OrgProps) {
         {(list) => (
           <div class="table-wrap">
             <table class="table">
-              <thead><tr><th>Person</th><th>Role</th><th>Joined</th><th><span class="skip">Actions</span></th></tr></thead>
+              <thead>
+                <tr>
+                  <th>Person</th>
+                  <th>Role</th>
+                  <th>Joined</th>
+                  <th>
+                    <span class="skip">Actions</span>
+                  </th>
+                </tr>
+              </thead>
               <tbody>
-                {list.map((m) => <MemberRow key={m.id} org={org} member={m} canManage={canManage} isMe={m.user_id === me.id} onChanged={members.reload} />)}
+                {list.map((m) => (
+                  <MemberRow
+                    key={m.id}
+                    org={org}
+                    member={m}
+                    canManage={canManage}
+                    isMe={m.user_id === me.id}
+                    onChanged={members.reload}
+                  />
+                ))}
               </tbody>
             </table>
           </div>
@@ -49,7 +90,19 @@ export function Members({ me, membership }: OrgProps) {
   );
 }
 
-function MemberRow({ org, member, canManage, isMe, onChanged }: { org: string; member: Schemas['Member']; canManage: boolean; isMe: boolean; onChanged: () => void }) {
+function MemberRow({
+  org,
+  member,
+  canManage,
+  isMe,
+  onChanged,
+}: {
+  org: string;
+  member: Schemas['Member'];
+  canManage: boolean;
+  isMe: boolean;
+  onChanged: () => void;
+}) {
   const path = { params: { path: { org, user_id: member.user_id } } };
   const change = useAction(async (role: Role) => {
     unwrap(await api.PATCH('/v1/orgs/{org}/members/{user_id}', { ...path, body: { role } }));
@@ -62,13 +115,35 @@ function MemberRow({ org, member, canManage, isMe, onChanged }: { org: string; m
   });
   return (
     <tr>
-      <td><Avatar name={member.user.name ?? member.user.email} /> {member.user.name ?? member.user.email} <small>{member.user.email}{isMe ? ' (you)' : ''}</small></td>
       <td>
-        {canManage ? <Select label={`Role of ${member.user.email}`} value={member.role} options={ROLES} onChange={(role) => change.run(role)} disabled={change.pending} /> : member.role}
+        <Avatar name={member.user.name ?? member.user.email} /> {member.user.name ?? member.user.email}{' '}
+        <small>
+          {member.user.email}
+          {isMe ? ' (you)' : ''}
+        </small>
+      </td>
+      <td>
+        {canManage ? (
+          <Select
+            label={`Role of ${member.user.email}`}
+            value={member.role}
+            options={ROLES}
+            onChange={(role) => change.run(role)}
+            disabled={change.pending}
+          />
+        ) : (
+          member.role
+        )}
         <ErrorNote error={change.error ?? remove.error} />
       </td>
       <td>{member.joined_at ? formatDate(member.joined_at) : 'Invited'}</td>
-      <td>{(canManage || isMe) && <button type="button" class="danger" onClick={() => remove.run()} disabled={remove.pending}>{isMe ? 'Leave' : 'Remove'}</button>}</td>
+      <td>
+        {(canManage || isMe) && (
+          <button type="button" class="danger" onClick={() => remove.run()} disabled={remove.pending}>
+            {isMe ? 'Leave' : 'Remove'}
+          </button>
+        )}
+      </td>
     </tr>
   );
 }

@@ -23,17 +23,35 @@ export function Organizations({ me, reload, unknown }: { me: Me; reload: () => v
         <ul class="cards">
           {me.memberships.map((m) => (
             <li key={m.organization.id} class="card">
-              <Link to={href(m.organization.slug, 'projects')}><strong>{m.organization.name}</strong></Link>
-              <small>{m.organization.slug} · {m.role}</small>
+              <Link to={href(m.organization.slug, 'projects')}>
+                <strong>{m.organization.name}</strong>
+              </Link>
+              <small>
+                {m.organization.slug} · {m.role}
+              </small>
             </li>
           ))}
         </ul>
       )}
-      <form class="row" onSubmit={(e) => { e.preventDefault(); create.run(); }}>
+      <form
+        class="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          create.run();
+        }}
+      >
         <Field label="New organization">
-          <input required maxLength={100} value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="Initech" />
+          <input
+            required
+            maxLength={100}
+            value={name}
+            onInput={(e) => setName(e.currentTarget.value)}
+            placeholder="Initech"
+          />
         </Field>
-        <button type="submit" class="primary" disabled={create.pending}>Create</button>
+        <button type="submit" class="primary" disabled={create.pending}>
+          Create
+        </button>
       </form>
       <ErrorNote error={create.error} />
     </Page>

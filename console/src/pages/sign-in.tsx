@@ -24,7 +24,9 @@ export function SignIn({ config }: { config: ConsoleConfig }) {
       {config.sign_in === 'clerk' && (
         <>
           <p>Sign in with your account.</p>
-          <button type="button" class="primary" onClick={() => clerk.run()} disabled={clerk.pending}>Sign in</button>
+          <button type="button" class="primary" onClick={() => clerk.run()} disabled={clerk.pending}>
+            Sign in
+          </button>
           <ErrorNote error={clerk.error} />
         </>
       )}
@@ -33,7 +35,9 @@ export function SignIn({ config }: { config: ConsoleConfig }) {
       )}
       {config.sign_in === 'dev' && (
         <>
-          <p>Local development: sign in as a seeded user. Tokens are signed by the dev key in <code>.dev.vars</code>.</p>
+          <p>
+            Local development: sign in as a seeded user. Tokens are signed by the dev key in <code>.dev.vars</code>.
+          </p>
           <ul class="people">
             {SEEDED.map((person) => (
               <li key={person.email}>
@@ -51,9 +55,17 @@ export function SignIn({ config }: { config: ConsoleConfig }) {
             }}
           >
             <Field label="Or any email (a new user)">
-              <input type="email" required value={email} onInput={(e) => setEmail(e.currentTarget.value)} placeholder="you@example.test" />
+              <input
+                type="email"
+                required
+                value={email}
+                onInput={(e) => setEmail(e.currentTarget.value)}
+                placeholder="you@example.test"
+              />
             </Field>
-            <button type="submit" disabled={action.pending}>Sign in</button>
+            <button type="submit" disabled={action.pending}>
+              Sign in
+            </button>
           </form>
           <ErrorNote error={action.error} />
         </>

@@ -48,7 +48,11 @@ export function actorColumns(actor: Actor): ActorColumns {
       return { actor_type: 'system' as const, actor_id: null, user_id: null };
     case 'ai':
       // The conversation names the turn; the user it acted for is the row's user.
-      return { actor_type: 'ai' as const, actor_id: actor.conversationId, user_id: actorColumns(actor.onBehalfOf).user_id };
+      return {
+        actor_type: 'ai' as const,
+        actor_id: actor.conversationId,
+        user_id: actorColumns(actor.onBehalfOf).user_id,
+      };
   }
 }
 
@@ -81,7 +85,11 @@ export function auditRow(ctx: TenantContext, entry: AuditEntry, id = uuidv7()) {
  * organization's audit log, so no single batch holds both. Fail closed: the audit row is written
  * first and withdrawn if the change then fails, so no change is ever missing its row.
  */
-export async function auditedCatalogChange<T>(ctx: TenantContext, entry: AuditEntry | AuditEntry[], change: () => Promise<T>): Promise<T> {
+export async function auditedCatalogChange<T>(
+  ctx: TenantContext,
+  entry: AuditEntry | AuditEntry[],
+  change: () => Promise<T>,
+): Promise<T> {
   const entries = [entry].flat();
   const ids = entries.map(() => uuidv7());
   // One shard batch however many rows (a removed member's revoked keys each have theirs).
@@ -121,7 +129,10 @@ function asJson(col: SQLiteColumn): SQL {
 /** The row's `fields` as a JSON object; none (a creation's old state): NULL. */
 function snapshot(table: TenantTable, fields: string[]): SQL {
   if (fields.length === 0) return sql`NULL`;
-  return sql`json_object(${sql.join(fields.map((f) => sql`${f}, ${asJson(column(table, f))}`), sql`, `)})`;
+  return sql`json_object(${sql.join(
+    fields.map((f) => sql`${f}, ${asJson(column(table, f))}`),
+    sql`, `,
+  )})`;
 }
 
 const value = (v: unknown) => sql`${v}`;
@@ -142,32 +153,41 @@ export function auditFromRow(
   unchanged: SQL[] = [],
 ) {
   const actor = actorColumns(ctx.actor);
-  const drop = (snapshotJson: SQL) => (unchanged.length ? sql`json_remove(${snapshotJson}, ${sql.join(unchanged, sql`, `)})` : snapshotJson);
+  const drop = (snapshotJson: SQL) =>
+    unchanged.length ? sql`json_remove(${snapshotJson}, ${sql.join(unchanged, sql`, `)})` : snapshotJson;
   const newJson = newData ? sql`json(${JSON.stringify(withoutSecrets(newData))})` : null;
   // activity_logs' columns, in its column order (INSERT … SELECT fills them by position).
-  return ctx.store.insertFromSelect(activity_logs, table, {
-    id,
-    organization_id: table.organization_id,
-    user_id: value(actor.user_id),
-    actor_type: value(actor.actor_type),
-    actor_id: value(actor.actor_id),
-    action: value(described.action),
-    resource_type: value(described.resource_type),
-    resource_id: column(table, 'id'),
-    old_data: drop(snapshot(table, oldFields)),
-    new_data: newJson ? drop(newJson) : value(null),
-    ip_address: value(ctx.request.ip),
-    user_agent: value(ctx.request.userAgent),
-    request_id: value(ctx.request.requestId),
-    created_at: value(new Date().toISOString()),
-  }, where);
+  return ctx.store.insertFromSelect(
+    activity_logs,
+    table,
+    {
+      id,
+      organization_id: table.organization_id,
+      user_id: value(actor.user_id),
+      actor_type: value(actor.actor_type),
+      actor_id: value(actor.actor_id),
+      action: value(described.action),
+      resource_type: value(described.resource_type),
+      resource_id: column(table, 'id'),
+      old_data: drop(snapshot(table, oldFields)),
+      new_data: newJson ? drop(newJson) : value(null),
+      ip_address: value(ctx.request.ip),
+      user_agent: value(ctx.request.userAgent),
+      request_id: value(ctx.request.requestId),
+      created_at: value(new Date().toISOString()),
+    },
+    where,
+  );
 }
 
 /** Inserts a tenant row and its audit row in one batch. */
-type InsertValues<T extends TenantTable> = { [K in keyof Omit<T['$inferInsert'], 'organization_id'>]: T['$inferInsert'][K] | SQL };
+type InsertValues<T extends TenantTable> = {
+  [K in keyof Omit<T['$inferInsert'], 'organization_id'>]: T['$inferInsert'][K] | SQL;
+};
 
 /** Values computed by SQL (a position, say) are in the returned row, not in the audit's copy. */
-const plainValues = (values: object): Snapshot => Object.fromEntries(Object.entries(values).filter(([, v]) => !is(v, SQL)));
+const plainValues = (values: object): Snapshot =>
+  Object.fromEntries(Object.entries(values).filter(([, v]) => !is(v, SQL)));
 
 export async function auditedInsert<T extends TenantTable>(
   ctx: TenantContext,
@@ -221,15 +241,27 @@ export async function auditedUpdate<T extends TenantTable>(
   const fields = Object.keys(patch).filter((f) => (patch as Record<string, unknown>)[f] !== undefined);
   const idIs = eq(column(table, 'id'), id);
   if (fields.length > 0) {
-    const same = (f: string) => sql`${column(table, f)} IS ${sql.param((patch as Record<string, unknown>)[f], column(table, f))}`;
+    const same = (f: string) =>
+      sql`${column(table, f)} IS ${sql.param((patch as Record<string, unknown>)[f], column(table, f))}`;
     const differs = or(...fields.map((f) => sql`NOT (${same(f)})`));
     // Fields sent with the value they already have stay out of the audit row's old and new data.
     // (json_remove() with a NULL path answers NULL, so a changed field points at a key no row has.)
     const unchanged = fields.map((f) => sql`CASE WHEN ${same(f)} THEN ${`$.${f}`} ELSE '$."#kept"' END`);
     const where = and(idIs, options.guard, differs)!;
     const [, updated] = await ctx.store.batch([
-      auditFromRow(ctx, table, described, fields, Object.fromEntries(fields.map((f) => [f, (patch as Record<string, unknown>)[f]])), where, undefined, unchanged),
-      ctx.store.update(table, { ...patch, ...options.set, updated_at: new Date().toISOString() } as never, where).returning(),
+      auditFromRow(
+        ctx,
+        table,
+        described,
+        fields,
+        Object.fromEntries(fields.map((f) => [f, (patch as Record<string, unknown>)[f]])),
+        where,
+        undefined,
+        unchanged,
+      ),
+      ctx.store
+        .update(table, { ...patch, ...options.set, updated_at: new Date().toISOString() } as never, where)
+        .returning(),
     ]);
     const row = (updated as Row<T>[])[0];
     if (row) return { row, changed: true };

@@ -24,7 +24,6 @@ export const ActivitySchema = z
   })
   .openapi('Activity');
 
-
 const ActivityQuery = z.object({
   ...pageQuery,
   resource_type: z.string().max(64).optional(),
@@ -38,7 +37,10 @@ const ActivityQuery = z.object({
 export function registerActivityRoutes(app: App) {
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/activity', tags: ['Activity'], permission: 'activity:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/activity',
+      tags: ['Activity'],
+      permission: 'activity:read',
       summary: 'The audit trail: every change, who made it, before and after',
       request: { params: z.object({ org: OrgParam }), query: ActivityQuery },
       responses: { 200: json(pageOf(ActivitySchema), 'A page of activity, newest first') },

@@ -11,7 +11,9 @@ const AiToolSchema = z
   .object({
     id: Id,
     name: z.string(),
-    function_name: z.string().openapi({ description: 'Derived from `name` (snake_case): the function name the model calls' }),
+    function_name: z
+      .string()
+      .openapi({ description: 'Derived from `name` (snake_case): the function name the model calls' }),
     description: z.string().nullable(),
     tool_type: z.enum(AI_TOOL_TYPES),
     required_tier: z.enum(TIERS),
@@ -46,7 +48,10 @@ const ParametersSchema = z
 const Configuration = z
   .looseObject({ parameters: ParametersSchema.optional() })
   .refine((configuration) => JSON.stringify(configuration).length <= 16_384, 'At most 16 KB of JSON.')
-  .openapi({ description: "Tool-specific settings, kept as sent; `parameters` (optional) is the JSON Schema of the function's arguments offered to the model" });
+  .openapi({
+    description:
+      "Tool-specific settings, kept as sent; `parameters` (optional) is the JSON Schema of the function's arguments offered to the model",
+  });
 
 const fields = {
   name: z
@@ -54,7 +59,10 @@ const fields = {
     .trim()
     .min(1)
     .max(120)
-    .refine((name) => functionName(name) !== '', 'Give a name with a Latin letter or digit: the function name the model calls is made from it.'),
+    .refine(
+      (name) => functionName(name) !== '',
+      'Give a name with a Latin letter or digit: the function name the model calls is made from it.',
+    ),
   function_name: Derived('function_name is derived from name (lower-case words joined by _): change the name.'),
   description: z.string().trim().min(1).max(1024).nullable(),
   tool_type: z.enum(AI_TOOL_TYPES),
@@ -74,7 +82,10 @@ const tags = ['AI assistant'];
 export function registerAiToolRoutes(app: App) {
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/ai-tools', tags, summary: 'The AI tools catalog (any signed-in user), newest first',
+      method: 'get',
+      path: '/v1/ai-tools',
+      tags,
+      summary: 'The AI tools catalog (any signed-in user), newest first',
       request: { query: z.object(pageQuery) },
       responses: { 200: json(pageOf(AiToolSchema), 'A page of tools') },
     }),
@@ -86,7 +97,10 @@ export function registerAiToolRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/ai-tools', tags, summary: 'Add a tool to the catalog (platform admins)',
+      method: 'post',
+      path: '/v1/ai-tools',
+      tags,
+      summary: 'Add a tool to the catalog (platform admins)',
       middleware: [platformAdmin],
       request: { body: jsonBody(AiToolCreate) },
       responses: { 201: json(AiToolSchema, 'The tool') },
@@ -99,23 +113,34 @@ export function registerAiToolRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'patch', path: '/v1/ai-tools/{id}', tags, summary: 'Change a catalog tool (platform admins)',
+      method: 'patch',
+      path: '/v1/ai-tools/{id}',
+      tags,
+      summary: 'Change a catalog tool (platform admins)',
       middleware: [platformAdmin],
       request: { params: z.object({ id: Id }), body: jsonBody(AiToolPatch) },
       responses: { 200: json(AiToolSchema, 'The tool') },
     }),
     async (c) => {
       const user = c.get('platformUser');
-      return c.json(await updateAiTool(catalogDb(c.env, c.get('d1')), user, c.req.valid('param').id, c.req.valid('json')), 200);
+      return c.json(
+        await updateAiTool(catalogDb(c.env, c.get('d1')), user, c.req.valid('param').id, c.req.valid('json')),
+        200,
+      );
     },
   );
 
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/ai-tools', tags, permission: 'ai_tools:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/ai-tools',
+      tags,
+      permission: 'ai_tools:read',
       summary: "The catalog, each tool `available` or not for the organization's tier",
       request: { params: z.object({ org: OrgParam }), query: z.object(pageQuery) },
-      responses: { 200: json(pageOf(AiToolSchema.extend({ available: z.boolean() })), 'A page of tools, newest first') },
+      responses: {
+        200: json(pageOf(AiToolSchema.extend({ available: z.boolean() })), 'A page of tools, newest first'),
+      },
     }),
     async (c) => c.json(await organizationAiTools({ ctx: c.get('tenant'), input: c.req.valid('query') }), 200),
   );

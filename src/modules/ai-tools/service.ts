@@ -15,7 +15,10 @@ import { slugify } from '../../lib/text';
 import { tierAllows } from '../billing/tiers';
 
 export type AiTool = typeof ai_tools.$inferSelect;
-export type AiToolInput = Pick<typeof ai_tools.$inferInsert, 'name' | 'description' | 'tool_type' | 'required_tier' | 'configuration' | 'is_active'>;
+export type AiToolInput = Pick<
+  typeof ai_tools.$inferInsert,
+  'name' | 'description' | 'tool_type' | 'required_tier' | 'configuration' | 'is_active'
+>;
 
 /** The model-facing function name of a tool named `name`: "Sales Chatbot" → sales_chatbot (the providers allow [a-zA-Z0-9_-]{1,64}). */
 export const functionName = (name: string) => slugify(name, 64, '_');
@@ -33,18 +36,30 @@ export async function createAiTool(catalog: CatalogDb, user: SessionUser, input:
   requirePlatformAdmin(user);
   const now = new Date().toISOString();
   try {
-    const [row] = await catalog.insert(ai_tools).values({ ...input, function_name: functionName(input.name), id: uuidv7(), created_at: now, updated_at: now }).returning();
+    const [row] = await catalog
+      .insert(ai_tools)
+      .values({ ...input, function_name: functionName(input.name), id: uuidv7(), created_at: now, updated_at: now })
+      .returning();
     return row!;
   } catch (error) {
     throw nameTaken(error, input);
   }
 }
 
-export async function updateAiTool(catalog: CatalogDb, user: SessionUser, id: string, input: Partial<AiToolInput>): Promise<AiTool> {
+export async function updateAiTool(
+  catalog: CatalogDb,
+  user: SessionUser,
+  id: string,
+  input: Partial<AiToolInput>,
+): Promise<AiTool> {
   requirePlatformAdmin(user);
   try {
     const renamed = input.name === undefined ? {} : { function_name: functionName(input.name) };
-    const [row] = await catalog.update(ai_tools).set({ ...input, ...renamed, updated_at: new Date().toISOString() }).where(eq(ai_tools.id, id)).returning();
+    const [row] = await catalog
+      .update(ai_tools)
+      .set({ ...input, ...renamed, updated_at: new Date().toISOString() })
+      .where(eq(ai_tools.id, id))
+      .returning();
     if (!row) throw notFound('tool');
     return row;
   } catch (error) {
@@ -53,8 +68,20 @@ export async function updateAiTool(catalog: CatalogDb, user: SessionUser, id: st
 }
 
 /** The catalog with `available`: active and allowed by the organization's tier. */
-export async function organizationAiTools({ ctx, input }: { ctx: TenantContext; input: { limit: number; cursor?: string } }) {
+export async function organizationAiTools({
+  ctx,
+  input,
+}: {
+  ctx: TenantContext;
+  input: { limit: number; cursor?: string };
+}) {
   requirePermission(ctx, 'ai_tools:read');
   const page = await listAiTools(ctx.catalog, input);
-  return { ...page, data: page.data.map((tool) => ({ ...tool, available: tool.is_active && tierAllows(ctx.organization.tier, tool.required_tier) })) };
+  return {
+    ...page,
+    data: page.data.map((tool) => ({
+      ...tool,
+      available: tool.is_active && tierAllows(ctx.organization.tier, tool.required_tier),
+    })),
+  };
 }

@@ -12,7 +12,8 @@ import { estimateTokens } from './providers';
 export const CONTEXT_TOKEN_BUDGET = 1500;
 const OPEN_TASKS_SHOWN = 30;
 
-const line = (label: string, value: unknown) => (value === null || value === undefined || value === '' ? null : `${label}: ${value}`);
+const line = (label: string, value: unknown) =>
+  value === null || value === undefined || value === '' ? null : `${label}: ${value}`;
 const lines = (...items: (string | null)[]) => items.filter(Boolean).join('\n');
 
 /** Cuts `text` to `budget` tokens, saying so, so the model knows it is not the whole record. */
@@ -34,26 +35,37 @@ async function subject(ctx: TenantContext, conversation: Conversation): Promise<
       const open = page.data.filter((t) => t.status !== 'done' && t.status !== 'cancelled').slice(0, OPEN_TASKS_SHOWN);
       return lines(
         `Context: the project "${project.name}" (id ${project.id}).`,
-        line('Status', project.status), line('Priority', project.priority),
-        line('Start date', project.start_date), line('Due date', project.due_date), line('Budget', project.budget),
+        line('Status', project.status),
+        line('Priority', project.priority),
+        line('Start date', project.start_date),
+        line('Due date', project.due_date),
+        line('Budget', project.budget),
         line('Description', project.description),
         `Open tasks (${open.length}):`,
-        ...open.map((t) => `- [${t.status}] ${t.title} (id ${t.id}, priority ${t.priority}${t.due_date ? `, due ${t.due_date}` : ''})`),
+        ...open.map(
+          (t) =>
+            `- [${t.status}] ${t.title} (id ${t.id}, priority ${t.priority}${t.due_date ? `, due ${t.due_date}` : ''})`,
+        ),
       );
     }
     case 'customer': {
       const customer = await getCustomer({ ctx, id });
       return lines(
         `Context: the customer "${customer.name}" (id ${customer.id}).`,
-        line('Company', customer.company), line('Email', customer.email), line('Status', customer.status),
-        line('Tags', customer.tags.join(', ')), line('Notes', customer.notes),
+        line('Company', customer.company),
+        line('Email', customer.email),
+        line('Status', customer.status),
+        line('Tags', customer.tags.join(', ')),
+        line('Notes', customer.notes),
       );
     }
     case 'task': {
       const task = await getTask({ ctx, id });
       return lines(
         `Context: the task "${task.title}" (id ${task.id}) of project ${task.project_id}.`,
-        line('Status', task.status), line('Priority', task.priority), line('Due date', task.due_date),
+        line('Status', task.status),
+        line('Priority', task.priority),
+        line('Due date', task.due_date),
         line('Description', task.description),
       );
     }

@@ -34,7 +34,10 @@ export const PROVIDER_FAILURES = {
 export type ProviderFailure = keyof typeof PROVIDER_FAILURES;
 
 export class ProviderError extends Error {
-  constructor(readonly code: ProviderFailure, detail: string = PROVIDER_FAILURES[code]) {
+  constructor(
+    readonly code: ProviderFailure,
+    detail: string = PROVIDER_FAILURES[code],
+  ) {
     super(detail);
     this.name = 'ProviderError';
   }
@@ -71,7 +74,12 @@ export const providerFor = (config: ProviderConfig): Provider =>
 function openAiCompatible(config: Extract<ProviderConfig, { kind: 'openai' }>): Provider {
   // No retries: a retry after a partial stream would repeat what the socket already showed, and
   // a 429 is better reported at once than after a back-off the user cannot see or cancel.
-  const client = new OpenAI({ apiKey: config.apiKey, baseURL: config.baseURL, maxRetries: 0, timeout: config.timeoutMs });
+  const client = new OpenAI({
+    apiKey: config.apiKey,
+    baseURL: config.baseURL,
+    maxRetries: 0,
+    timeout: config.timeoutMs,
+  });
   return {
     model: config.model,
     async complete({ messages, tools, signal, onDelta }) {
@@ -96,7 +104,12 @@ function openAiCompatible(config: Extract<ProviderConfig, { kind: 'openai' }>): 
           { signal: both },
         );
         for await (const chunk of stream) {
-          if (chunk.usage) usage = { prompt_tokens: chunk.usage.prompt_tokens, completion_tokens: chunk.usage.completion_tokens, total_tokens: chunk.usage.total_tokens };
+          if (chunk.usage)
+            usage = {
+              prompt_tokens: chunk.usage.prompt_tokens,
+              completion_tokens: chunk.usage.completion_tokens,
+              total_tokens: chunk.usage.total_tokens,
+            };
           const choice = chunk.choices[0];
           if (!choice) continue;
           if (choice.delta?.content) {
@@ -117,7 +130,11 @@ function openAiCompatible(config: Extract<ProviderConfig, { kind: 'openai' }>): 
         // must not read as a stream that broke off.
         both.throwIfAborted();
       } catch (error) {
-        throw signal.aborted ? error : timeout.signal.aborted ? new ProviderError('provider_timeout') : asProviderError(error);
+        throw signal.aborted
+          ? error
+          : timeout.signal.aborted
+            ? new ProviderError('provider_timeout')
+            : asProviderError(error);
       } finally {
         clearTimeout(timer);
       }
@@ -140,7 +157,8 @@ function asProviderError(error: unknown): ProviderError {
     if (error.status === 429) return new ProviderError('provider_rate_limited');
     return new ProviderError('provider_unavailable', `The model provider answered ${error.status}.`);
   }
-  if (error instanceof OpenAI.APIConnectionError) return new ProviderError('provider_unavailable', 'The model provider could not be reached.');
+  if (error instanceof OpenAI.APIConnectionError)
+    return new ProviderError('provider_unavailable', 'The model provider could not be reached.');
   // A chunk that is not JSON, or a body that errors mid-way.
   return new ProviderError('provider_stream_broken');
 }
@@ -170,12 +188,18 @@ function localProvider(deltaMs: number): Provider {
       if (command && tools.some((t) => t.function.name === command[1])) {
         const call = { id: `call_local_${messages.length}`, name: command[1]!, arguments: command[2] ?? '{}' };
         const completion_tokens = estimateTokens(call.arguments);
-        return { text: '', toolCalls: [call], usage: { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens }, model: LOCAL_MODEL };
+        return {
+          text: '',
+          toolCalls: [call],
+          usage: { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens },
+          model: LOCAL_MODEL,
+        };
       }
       const failure = last?.role === 'user' ? FAIL_COMMAND.exec(contentOf(last))?.[1] : undefined;
-      const answer = failure && failure in PROVIDER_FAILURES
-        ? 'This answer stops here:'
-        : localAnswer(messages, contentOf(lastUser), last?.role === 'tool' ? contentOf(last) : null);
+      const answer =
+        failure && failure in PROVIDER_FAILURES
+          ? 'This answer stops here:'
+          : localAnswer(messages, contentOf(lastUser), last?.role === 'tool' ? contentOf(last) : null);
       let text = '';
       // Word by word, at the configured pace: enough deltas to see streaming, cancel and replay.
       for (const piece of answer.match(/\S+\s*/g) ?? []) {
@@ -186,7 +210,12 @@ function localProvider(deltaMs: number): Provider {
       }
       if (failure && failure in PROVIDER_FAILURES) throw new ProviderError(failure as ProviderFailure);
       const completion_tokens = estimateTokens(text);
-      return { text, toolCalls: [], usage: { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens }, model: LOCAL_MODEL };
+      return {
+        text,
+        toolCalls: [],
+        usage: { prompt_tokens, completion_tokens, total_tokens: prompt_tokens + completion_tokens },
+        model: LOCAL_MODEL,
+      };
     },
   };
 }

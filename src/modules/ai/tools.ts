@@ -41,9 +41,21 @@ const IMPLEMENTATIONS: Record<string, ToolImplementation> = {
     run: async (ctx, args) => {
       const page = await listTasks({
         ctx,
-        input: { project_id: args.project_id, status: args.status, assigned_to: args.assigned_to_me ? 'me' : undefined, limit: 50 },
+        input: {
+          project_id: args.project_id,
+          status: args.status,
+          assigned_to: args.assigned_to_me ? 'me' : undefined,
+          limit: 50,
+        },
       });
-      return page.data.map(({ id, title, status, priority, assigned_to, due_date }) => ({ id, title, status, priority, assigned_to, due_date }));
+      return page.data.map(({ id, title, status, priority, assigned_to, due_date }) => ({
+        id,
+        title,
+        status,
+        priority,
+        assigned_to,
+        due_date,
+      }));
     },
   },
   create_task: {
@@ -76,10 +88,17 @@ let activeTools: { rows: Promise<(typeof ai_tools.$inferSelect)[]>; expires: num
 
 function activeCatalog(ctx: TenantContext) {
   if (!activeTools || activeTools.expires <= Date.now()) {
-    const rows = ctx.catalog.select().from(ai_tools).where(eq(ai_tools.is_active, true)).then((r) => r, (error) => {
-      activeTools = undefined; // a failed read is not kept
-      throw error;
-    });
+    const rows = ctx.catalog
+      .select()
+      .from(ai_tools)
+      .where(eq(ai_tools.is_active, true))
+      .then(
+        (r) => r,
+        (error) => {
+          activeTools = undefined; // a failed read is not kept
+          throw error;
+        },
+      );
     activeTools = { rows, expires: Date.now() + CATALOG_TTL_MS };
   }
   return activeTools.rows;
@@ -91,7 +110,9 @@ const NO_ARGUMENTS = { type: 'object', properties: {} };
 /** The active catalog tools the organization's tier allows and this code implements. */
 export async function offeredTools(ctx: TenantContext): Promise<OfferedTools> {
   const rows = await activeCatalog(ctx);
-  const offered = rows.filter((tool) => IMPLEMENTATIONS[tool.function_name] && tierAllows(ctx.organization.tier, tool.required_tier));
+  const offered = rows.filter(
+    (tool) => IMPLEMENTATIONS[tool.function_name] && tierAllows(ctx.organization.tier, tool.required_tier),
+  );
   return {
     definitions: offered.map((tool) => ({
       type: 'function',
@@ -116,9 +137,15 @@ export function asAssistant(ctx: TenantContext, conversationId: string): TenantC
  * Runs one call and answers what goes back to the model: the result, or an error it can read
  * and act on (a refused permission, a missing project, bad arguments). Never throws for those.
  */
-export async function runTool(ctx: TenantContext, env: Bindings, offered: OfferedTools, call: ToolCall): Promise<unknown> {
+export async function runTool(
+  ctx: TenantContext,
+  env: Bindings,
+  offered: OfferedTools,
+  call: ToolCall,
+): Promise<unknown> {
   const implementation = IMPLEMENTATIONS[call.name];
-  if (!implementation || !offered.names.has(call.name)) return { error: 'unknown_tool', detail: `No tool named ${call.name} is available.` };
+  if (!implementation || !offered.names.has(call.name))
+    return { error: 'unknown_tool', detail: `No tool named ${call.name} is available.` };
   let parsed: unknown;
   try {
     parsed = JSON.parse(call.arguments || '{}');
@@ -127,12 +154,16 @@ export async function runTool(ctx: TenantContext, env: Bindings, offered: Offere
   }
   const args = implementation.arguments.safeParse(parsed);
   if (!args.success) {
-    return { error: 'invalid_arguments', errors: args.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) };
+    return {
+      error: 'invalid_arguments',
+      errors: args.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+    };
   }
   try {
     return { result: await implementation.run(ctx, args.data, env) };
   } catch (error) {
-    if (error instanceof ApiError) return { error: error.code, detail: error.detail, ...(error.errors ? { errors: error.errors } : {}) };
+    if (error instanceof ApiError)
+      return { error: error.code, detail: error.detail, ...(error.errors ? { errors: error.errors } : {}) };
     throw error;
   }
 }

@@ -2,7 +2,14 @@
 // up to MAX_TOOL_ROUNDS of at most MAX_TOOL_CALLS_PER_ROUND calls. What was said and spent so far is kept in `progress` as it arrives, so
 // a turn that is cancelled or fails still has its partial answer and its cost.
 import type { ConversationMessage } from '../../db/tenant';
-import { estimateTokens, type ChatMessage, type FunctionTool, type Provider, type ToolCall, type Usage } from './providers';
+import {
+  estimateTokens,
+  type ChatMessage,
+  type FunctionTool,
+  type Provider,
+  type ToolCall,
+  type Usage,
+} from './providers';
 
 export const MAX_TOOL_ROUNDS = 3;
 /** Calls a round runs; a model asking for more gets the first ones (the rest are dropped from its message). */
@@ -29,7 +36,9 @@ export function toolResultContent(result: unknown): string {
   if (bytes.length <= MAX_TOOL_RESULT_BYTES) return json;
   const note = `\n… (truncated: the result was ${bytes.length} bytes of JSON, only its beginning is shown; ask for fewer or narrower results)`;
   // A cut through a multi-byte character decodes as one U+FFFD at the end: dropped.
-  const kept = new TextDecoder().decode(bytes.subarray(0, MAX_TOOL_RESULT_BYTES - encoder.encode(note).length)).replace(/\uFFFD$/, '');
+  const kept = new TextDecoder()
+    .decode(bytes.subarray(0, MAX_TOOL_RESULT_BYTES - encoder.encode(note).length))
+    .replace(/\uFFFD$/, '');
   return kept + note;
 }
 
@@ -88,21 +97,34 @@ export async function generate(
       messages.push({
         role: 'assistant',
         content: completion.text || null,
-        tool_calls: calls.map((call) => ({ id: call.id, type: 'function', function: { name: call.name, arguments: call.arguments } })),
+        tool_calls: calls.map((call) => ({
+          id: call.id,
+          type: 'function',
+          function: { name: call.name, arguments: call.arguments },
+        })),
       });
     } catch (error) {
       // A round that broke off after it began answering cost what it said: estimated, since no
       // usage chunk came. One refused before a word (401, 429) cost nothing.
       if (said !== '') {
         const prompt = estimateTokens(messages.map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n'));
-        add(progress.usage, { prompt_tokens: prompt, completion_tokens: estimateTokens(said), total_tokens: prompt + estimateTokens(said) });
+        add(progress.usage, {
+          prompt_tokens: prompt,
+          completion_tokens: estimateTokens(said),
+          total_tokens: prompt + estimateTokens(said),
+        });
       }
       throw error;
     }
     for (const call of calls) {
       const result = toolResultContent(await turn.callTool(call));
       messages.push({ role: 'tool', tool_call_id: call.id, content: result });
-      progress.toolMessages.push({ role: 'tool', content: result, created_at: new Date().toISOString(), tool: { name: call.name, arguments: call.arguments } });
+      progress.toolMessages.push({
+        role: 'tool',
+        content: result,
+        created_at: new Date().toISOString(),
+        tool: { name: call.name, arguments: call.arguments },
+      });
     }
   }
 }

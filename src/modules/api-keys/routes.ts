@@ -25,7 +25,11 @@ const ApiKeyCreated = ApiKeySchema.extend({
 const ApiKeyCreate = z
   .object({
     name: z.string().trim().min(1).max(120),
-    scopes: z.array(z.enum(PERMISSIONS)).min(1).max(PERMISSIONS.length).openapi({ description: "A subset of the creator's permissions" }),
+    scopes: z
+      .array(z.enum(PERMISSIONS))
+      .min(1)
+      .max(PERMISSIONS.length)
+      .openapi({ description: "A subset of the creator's permissions" }),
     expires_at: z.iso
       .datetime({ offset: true })
       .transform((value) => new Date(value).toISOString())
@@ -41,7 +45,11 @@ const tags = ['API keys'];
 export function registerApiKeyRoutes(app: App) {
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/api-keys', tags, summary: 'List API keys (never their secrets)', permission: 'api_keys:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/api-keys',
+      tags,
+      summary: 'List API keys (never their secrets)',
+      permission: 'api_keys:read',
       request: { params, query: z.object(pageQuery) },
       responses: { 200: json(pageOf(ApiKeySchema), 'A page of keys, newest first') },
     }),
@@ -50,7 +58,12 @@ export function registerApiKeyRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/orgs/{org}/api-keys', tags, summary: 'Create an API key; its secret is in this answer only', permission: 'api_keys:manage', issuesSecret: true,
+      method: 'post',
+      path: '/v1/orgs/{org}/api-keys',
+      tags,
+      summary: 'Create an API key; its secret is in this answer only',
+      permission: 'api_keys:manage',
+      issuesSecret: true,
       request: { params, body: jsonBody(ApiKeyCreate) },
       responses: { 201: json(ApiKeyCreated, 'The key, with its secret') },
     }),
@@ -59,7 +72,11 @@ export function registerApiKeyRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'delete', path: '/v1/orgs/{org}/api-keys/{id}', tags, summary: 'Revoke an API key', permission: 'api_keys:manage',
+      method: 'delete',
+      path: '/v1/orgs/{org}/api-keys/{id}',
+      tags,
+      summary: 'Revoke an API key',
+      permission: 'api_keys:manage',
       request: { params: z.object({ org: OrgParam, id: z.string().uuid() }) },
       responses: { 204: noContent },
     }),

@@ -38,7 +38,13 @@ export async function listApiKeys({ ctx, input }: { ctx: TenantContext; input: {
   );
 }
 
-export async function createApiKey({ ctx, input }: { ctx: TenantContext; input: { name: string; scopes: Permission[]; expires_at?: string } }) {
+export async function createApiKey({
+  ctx,
+  input,
+}: {
+  ctx: TenantContext;
+  input: { name: string; scopes: Permission[]; expires_at?: string };
+}) {
   requirePermission(ctx, 'api_keys:manage');
   for (const scope of input.scopes) if (!ctx.permissions.has(scope)) throw forbidden(scope);
   const createdBy = actingUserId(ctx.actor);
@@ -69,7 +75,11 @@ export async function createApiKey({ ctx, input }: { ctx: TenantContext; input: 
 export async function revokeApiKey({ ctx, id }: { ctx: TenantContext; id: string }) {
   requirePermission(ctx, 'api_keys:manage');
   // Whether it is revoked already decides the write and its audit row: the primary's answer.
-  const key = await latest(ctx.catalog).select(visibleColumns).from(api_keys).where(and(ofOrganization(ctx), eq(api_keys.id, id))).get();
+  const key = await latest(ctx.catalog)
+    .select(visibleColumns)
+    .from(api_keys)
+    .where(and(ofOrganization(ctx), eq(api_keys.id, id)))
+    .get();
   if (!key) throw notFound('API key');
   if (key.revoked_at) return; // Revoking twice changes nothing.
   const revokedAt = new Date().toISOString();
@@ -79,12 +89,19 @@ export async function revokeApiKey({ ctx, id }: { ctx: TenantContext; id: string
 
 /** The audit entry of a key's revocation (`why`: when it is not a request to revoke that key). */
 export const revocation = (id: string, revokedAt: string, why?: string): AuditEntry => ({
-  action: 'api_key.revoke', resource_type: 'api_key', resource_id: id, old: { revoked_at: null }, new: { revoked_at: revokedAt, ...(why && { reason: why }) },
+  action: 'api_key.revoke',
+  resource_type: 'api_key',
+  resource_id: id,
+  old: { revoked_at: null },
+  new: { revoked_at: revokedAt, ...(why && { reason: why }) },
 });
 
 /** Revokes the organization's keys `ids` (any number) that are still live, if `condition` holds (a statement, to batch). */
 export const revokeKeys = (ctx: TenantContext, ids: string[], revokedAt: string, condition?: SQL) =>
-  ctx.catalog.update(api_keys).set({ revoked_at: revokedAt }).where(and(ofOrganization(ctx), inList(api_keys.id, ids), isNull(api_keys.revoked_at), condition));
+  ctx.catalog
+    .update(api_keys)
+    .set({ revoked_at: revokedAt })
+    .where(and(ofOrganization(ctx), inList(api_keys.id, ids), isNull(api_keys.revoked_at), condition));
 
 /** The ids of a member's live keys in the organization, as a JSON array: a column for another query. */
 export const liveKeyIds = (ctx: TenantContext, userId: string) =>

@@ -101,13 +101,21 @@ export function renderCalendar(name: string, rows: Appointment[]): string {
   return lines.map(foldLine).join('\r\n') + '\r\n';
 }
 
-export async function calendarFeed({ ctx, input }: { ctx: TenantContext; input: { assigned_to?: string } }): Promise<string> {
+export async function calendarFeed({
+  ctx,
+  input,
+}: {
+  ctx: TenantContext;
+  input: { assigned_to?: string };
+}): Promise<string> {
   requirePermission(ctx, 'appointments:read');
   const assignedTo = assignee(ctx, input.assigned_to);
-  const rows = await feedAppointments(ctx.store, and(
-    assignedTo ? eq(appointments.assigned_to, assignedTo) : undefined,
-    clientAppointmentScope(ctx),
-  ), Date.now(), FEED_MAX_EVENTS);
+  const rows = await feedAppointments(
+    ctx.store,
+    and(assignedTo ? eq(appointments.assigned_to, assignedTo) : undefined, clientAppointmentScope(ctx)),
+    Date.now(),
+    FEED_MAX_EVENTS,
+  );
   return renderCalendar(`${ctx.organization.name} appointments`, rows);
 }
 
@@ -116,29 +124,42 @@ export async function calendarFeed({ ctx, input }: { ctx: TenantContext; input: 
  * first) before any past one, then the most recent past ones, so an organization with a long
  * history never loses its future from the feed. Two reads in one batch (one round trip).
  */
-export async function feedAppointments(store: TenantStore, where: SQL | undefined, now: number, max: number): Promise<Appointment[]> {
+export async function feedAppointments(
+  store: TenantStore,
+  where: SQL | undefined,
+  now: number,
+  max: number,
+): Promise<Appointment[]> {
   const nowIso = new Date(now).toISOString();
   const [upcoming, past] = await store.batch([
     store
       // An ongoing one started less than MAX_DURATION_MS ago: that bound keeps the index range short.
-      .select(appointments, and(
-        gt(appointments.end_time, nowIso),
-        gt(appointments.start_time, new Date(now - MAX_DURATION_MS).toISOString()),
-        lt(appointments.start_time, new Date(now + FEED_FUTURE_DAYS * DAY_MS).toISOString()),
-        where,
-      ) as SQL)
+      .select(
+        appointments,
+        and(
+          gt(appointments.end_time, nowIso),
+          gt(appointments.start_time, new Date(now - MAX_DURATION_MS).toISOString()),
+          lt(appointments.start_time, new Date(now + FEED_FUTURE_DAYS * DAY_MS).toISOString()),
+          where,
+        ) as SQL,
+      )
       .orderBy(asc(appointments.start_time))
       .limit(max),
     store
-      .select(appointments, and(
-        lte(appointments.end_time, nowIso),
-        gte(appointments.start_time, new Date(now - FEED_PAST_DAYS * DAY_MS).toISOString()),
-        where,
-      ) as SQL)
+      .select(
+        appointments,
+        and(
+          lte(appointments.end_time, nowIso),
+          gte(appointments.start_time, new Date(now - FEED_PAST_DAYS * DAY_MS).toISOString()),
+          where,
+        ) as SQL,
+      )
       .orderBy(desc(appointments.start_time))
       .limit(max),
   ]);
-  return [...past.slice(0, max - upcoming.length), ...upcoming].sort((a, b) => a.start_time.localeCompare(b.start_time));
+  return [...past.slice(0, max - upcoming.length), ...upcoming].sort((a, b) =>
+    a.start_time.localeCompare(b.start_time),
+  );
 }
 
 /** The acting member: feed tokens belong to a person with a membership, not to an API key. */
@@ -152,14 +173,20 @@ function feedOwner(ctx: TenantContext): string {
 
 async function setCalendarTokenHash(ctx: TenantContext, action: 'rotate' | 'revoke', hash: string | null) {
   const userId = feedOwner(ctx);
-  await auditedCatalogChange(ctx, { action: `calendar_feed.${action}`, resource_type: 'calendar_feed', resource_id: userId }, async () => {
-    const updated = await ctx.catalog
-      .update(organization_members)
-      .set({ calendar_token_hash: hash })
-      .where(and(eq(organization_members.organization_id, ctx.organization.id), eq(organization_members.user_id, userId)))
-      .returning({ id: organization_members.id });
-    if (updated.length === 0) throw notFound('membership');
-  });
+  await auditedCatalogChange(
+    ctx,
+    { action: `calendar_feed.${action}`, resource_type: 'calendar_feed', resource_id: userId },
+    async () => {
+      const updated = await ctx.catalog
+        .update(organization_members)
+        .set({ calendar_token_hash: hash })
+        .where(
+          and(eq(organization_members.organization_id, ctx.organization.id), eq(organization_members.user_id, userId)),
+        )
+        .returning({ id: organization_members.id });
+      if (updated.length === 0) throw notFound('membership');
+    },
+  );
   // This isolate forgets the old token at once; others within the access cache's 30 s.
   await forgetAccess(ctx.d1, { organizationId: ctx.organization.id, userId });
 }

@@ -50,16 +50,35 @@ export type ReminderEvent = {
   organization_id: string;
   data: {
     window: ReminderWindow;
-    appointment: Pick<Appointment, 'id' | 'title' | 'description' | 'start_time' | 'end_time' | 'status' | 'location' | 'meeting_url' | 'customer_id' | 'assigned_to'>;
+    appointment: Pick<
+      Appointment,
+      | 'id'
+      | 'title'
+      | 'description'
+      | 'start_time'
+      | 'end_time'
+      | 'status'
+      | 'location'
+      | 'meeting_url'
+      | 'customer_id'
+      | 'assigned_to'
+    >;
   };
 };
 
 /** A queue message: the event, and the shard where its organization's webhook is configured. */
 export type NotificationMessage = { shard: number; event: ReminderEvent };
 
-type ClaimedRow = ReminderEvent['data']['appointment'] & { reminder_id: string; reminder_window: ReminderWindow; organization_id: string };
+type ClaimedRow = ReminderEvent['data']['appointment'] & {
+  reminder_id: string;
+  reminder_window: ReminderWindow;
+  organization_id: string;
+};
 
-const live = sql.join(LIVE_APPOINTMENT_STATUSES.map((s) => sql`${s}`), sql`, `);
+const live = sql.join(
+  LIVE_APPOINTMENT_STATUSES.map((s) => sql`${s}`),
+  sql`, `,
+);
 
 /** Queues every reminder now due on every shard; answers how many were queued. */
 export async function sendDueReminders(env: Bindings, now: Date): Promise<number> {
@@ -67,7 +86,11 @@ export async function sendDueReminders(env: Bindings, now: Date): Promise<number
   const results = await Promise.allSettled(shards);
   const failed = results.filter((r) => r.status === 'rejected');
   // One shard failing does not hold the others back; the run still reports the failure.
-  if (failed.length > 0) throw new AggregateError(failed.map((r) => (r as PromiseRejectedResult).reason), 'Reminders failed on some shards');
+  if (failed.length > 0)
+    throw new AggregateError(
+      failed.map((r) => (r as PromiseRejectedResult).reason),
+      'Reminders failed on some shards',
+    );
   return results.reduce((sum, r) => sum + (r as PromiseFulfilledResult<number>).value, 0);
 }
 
@@ -93,23 +116,32 @@ async function remindShard(env: Bindings, shard: number, now: Date): Promise<num
     WHEN ${start} <= ${at(HOUR_MS)} THEN '1h'
     WHEN ${start} > ${at(HOUR_MS + REMINDER_GAP_MS)} AND ${start} <= ${at(24 * HOUR_MS)} THEN '24h' END`;
   const claimedNow = await db.batch<ClaimedRow>([
-    prepare(db, sql`INSERT OR IGNORE INTO reminders_sent
+    prepare(
+      db,
+      sql`INSERT OR IGNORE INTO reminders_sent
         (id, organization_id, appointment_id, reminder_window, start_time, claim_id, claimed_at, queued_at)
       SELECT ${sql.raw(uuidv7PerRowSql())}, a.organization_id, a.id, ${dueWindow(sql`a.start_time`)}, a.start_time, ${claim}, ${nowIso}, NULL
       FROM appointments a
       WHERE a.start_time > ${nowIso} AND a.start_time <= ${at(24 * HOUR_MS)} AND a.status IN (${live})
-        AND ${dueWindow(sql`a.start_time`)} IS NOT NULL`),
+        AND ${dueWindow(sql`a.start_time`)} IS NOT NULL`,
+    ),
     // A dead run's claim is taken over while its window is still the one due: a 24 h reminder
     // whose appointment has come within 2 h is left for the 1 h one.
-    prepare(db, sql`UPDATE reminders_sent SET claim_id = ${claim}, claimed_at = ${nowIso}
+    prepare(
+      db,
+      sql`UPDATE reminders_sent SET claim_id = ${claim}, claimed_at = ${nowIso}
       WHERE queued_at IS NULL AND claimed_at < ${at(-CLAIM_TIMEOUT_MS)} AND start_time > ${nowIso}
-        AND reminder_window = ${dueWindow(sql`start_time`)}`),
+        AND reminder_window = ${dueWindow(sql`start_time`)}`,
+    ),
     // The appointment as it is now; one moved or cancelled since its claim is not reminded of.
-    prepare(db, sql`SELECT r.id AS reminder_id, r.reminder_window, a.organization_id, a.id, a.title, a.description,
+    prepare(
+      db,
+      sql`SELECT r.id AS reminder_id, r.reminder_window, a.organization_id, a.id, a.title, a.description,
         a.start_time, a.end_time, a.status, a.location, a.meeting_url, a.customer_id, a.assigned_to
       FROM reminders_sent r JOIN appointments a
         ON a.organization_id = r.organization_id AND a.id = r.appointment_id AND a.start_time = r.start_time
-      WHERE r.claim_id = ${claim} AND a.status IN (${live})`),
+      WHERE r.claim_id = ${claim} AND a.status IN (${live})`,
+    ),
   ]);
   const claimed = claimedNow[2]!.results;
   if (claimed.length === 0) return 0;
@@ -117,7 +149,13 @@ async function remindShard(env: Bindings, shard: number, now: Date): Promise<num
   const messages = claimed.map(({ reminder_id, reminder_window, organization_id, ...appointment }) => ({
     body: {
       shard,
-      event: { id: reminder_id, type: 'appointment.reminder', created_at: nowIso, organization_id, data: { window: reminder_window, appointment } },
+      event: {
+        id: reminder_id,
+        type: 'appointment.reminder',
+        created_at: nowIso,
+        organization_id,
+        data: { window: reminder_window, appointment },
+      },
     } satisfies NotificationMessage,
     contentType: 'json' as const,
   }));
@@ -129,12 +167,15 @@ async function remindShard(env: Bindings, shard: number, now: Date): Promise<num
   await db.batch([
     prepare(db, sql`UPDATE reminders_sent SET queued_at = ${queuedAt} WHERE claim_id = ${claim}`),
     // Each appointment's record of what went out: its window(s) of this run, and when.
-    prepare(db, sql`UPDATE appointments SET reminders_sent = json_patch(appointments.reminders_sent, (
+    prepare(
+      db,
+      sql`UPDATE appointments SET reminders_sent = json_patch(appointments.reminders_sent, (
         SELECT json_group_object(r.reminder_window, r.queued_at) FROM reminders_sent r WHERE r.claim_id = ${claim}
           AND r.organization_id = appointments.organization_id AND r.appointment_id = appointments.id AND r.start_time = appointments.start_time))
       WHERE EXISTS (
       SELECT 1 FROM reminders_sent r WHERE r.claim_id = ${claim} AND r.organization_id = appointments.organization_id
-        AND r.appointment_id = appointments.id AND r.start_time = appointments.start_time)`),
+        AND r.appointment_id = appointments.id AND r.start_time = appointments.start_time)`,
+    ),
   ]);
   return claimed.length;
 }
@@ -149,49 +190,57 @@ const backoff = (attempts: number) => Math.min(3600, 30 * 2 ** Math.max(0, attem
  * acknowledged without a delivery (a moved one gets its own reminders for the new time).
  */
 export async function deliverNotifications(batch: MessageBatch<NotificationMessage>, env: Bindings): Promise<void> {
-  const { webhooks, current } = await readShards(env, batch.messages.map((m) => m.body));
+  const { webhooks, current } = await readShards(
+    env,
+    batch.messages.map((m) => m.body),
+  );
   const now = new Date().toISOString();
   // Each webhook URL is checked (its host resolved) once per batch, right before its deliveries.
   const hostChecks = new Map<string, Promise<HostCheck>>();
   const checkHost = (url: string) => hostChecks.get(url) ?? hostChecks.set(url, checkOutboundHost(url, env)).get(url)!;
-  await Promise.all(batch.messages.map(async (message) => {
-    const { event } = message.body;
-    const reminded = event.data.appointment;
-    const appointment = current.get(appointmentKey(event.organization_id, reminded.id));
-    const stillDue = appointment !== undefined && appointment.start_time === reminded.start_time && appointment.start_time > now
-      && (LIVE_APPOINTMENT_STATUSES as readonly string[]).includes(appointment.status);
-    const webhook = webhooks.get(event.organization_id);
-    // No webhook: the queue message was the whole notification.
-    if (!stillDue || !webhook) return message.ack();
-    // A URL refused now (set before a rule, or a name that resolves to a private address) is not
-    // called, nor retried; a failed resolution is retried like a failed delivery (fail closed).
-    const host = await checkHost(webhook.url);
-    if (!host.ok) {
-      console.warn(`webhook ${event.id}: not delivered, ${host.reason}`);
-      return host.retry ? message.retry({ delaySeconds: backoff(message.attempts) }) : message.ack();
-    }
-    try {
-      const body = JSON.stringify(event);
-      const response = await fetch(webhook.url, {
-        method: 'POST',
-        body,
-        headers: {
-          'content-type': 'application/json',
-          'user-agent': 'Strive-Webhooks/1.0',
-          [EVENT_ID_HEADER]: event.id,
-          [SIGNATURE_HEADER]: await signWebhook(webhook.secret, body, Math.floor(Date.now() / 1000)),
-        },
-        redirect: 'manual',
-        signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-      });
-      await response.body?.cancel();
-      if (response.ok) return message.ack();
-      console.warn(`webhook ${event.id}: HTTP ${response.status}, attempt ${message.attempts}`);
-    } catch (error) {
-      console.warn(`webhook ${event.id} failed, attempt ${message.attempts}:`, error);
-    }
-    message.retry({ delaySeconds: backoff(message.attempts) });
-  }));
+  await Promise.all(
+    batch.messages.map(async (message) => {
+      const { event } = message.body;
+      const reminded = event.data.appointment;
+      const appointment = current.get(appointmentKey(event.organization_id, reminded.id));
+      const stillDue =
+        appointment !== undefined &&
+        appointment.start_time === reminded.start_time &&
+        appointment.start_time > now &&
+        (LIVE_APPOINTMENT_STATUSES as readonly string[]).includes(appointment.status);
+      const webhook = webhooks.get(event.organization_id);
+      // No webhook: the queue message was the whole notification.
+      if (!stillDue || !webhook) return message.ack();
+      // A URL refused now (set before a rule, or a name that resolves to a private address) is not
+      // called, nor retried; a failed resolution is retried like a failed delivery (fail closed).
+      const host = await checkHost(webhook.url);
+      if (!host.ok) {
+        console.warn(`webhook ${event.id}: not delivered, ${host.reason}`);
+        return host.retry ? message.retry({ delaySeconds: backoff(message.attempts) }) : message.ack();
+      }
+      try {
+        const body = JSON.stringify(event);
+        const response = await fetch(webhook.url, {
+          method: 'POST',
+          body,
+          headers: {
+            'content-type': 'application/json',
+            'user-agent': 'Strive-Webhooks/1.0',
+            [EVENT_ID_HEADER]: event.id,
+            [SIGNATURE_HEADER]: await signWebhook(webhook.secret, body, Math.floor(Date.now() / 1000)),
+          },
+          redirect: 'manual',
+          signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+        });
+        await response.body?.cancel();
+        if (response.ok) return message.ack();
+        console.warn(`webhook ${event.id}: HTTP ${response.status}, attempt ${message.attempts}`);
+      } catch (error) {
+        console.warn(`webhook ${event.id} failed, attempt ${message.attempts}:`, error);
+      }
+      message.retry({ delaySeconds: backoff(message.attempts) });
+    }),
+  );
 }
 
 const appointmentKey = (organizationId: string, id: string) => `${organizationId}/${id}`;
@@ -203,18 +252,33 @@ const appointmentKey = (organizationId: string, id: string) => `${organizationId
 async function readShards(env: Bindings, messages: NotificationMessage[]) {
   const webhooks = new Map<string, { url: string; secret: string }>();
   const current = new Map<string, Pick<Appointment, 'start_time' | 'status'>>();
-  await Promise.all([...Map.groupBy(messages, (message) => message.shard)].map(async ([shard, inShard]) => {
-    const db = shardDb(env, shard, D1Sessions.primary(env));
-    const [hooks, rows] = await db.batch([
-      db.select({ organization_id: appointment_webhooks.organization_id, url: appointment_webhooks.url, secret: appointment_webhooks.secret })
-        .from(appointment_webhooks)
-        .where(inArray(appointment_webhooks.organization_id, [...new Set(inShard.map((m) => m.event.organization_id))])),
-      db.select({ organization_id: appointments.organization_id, id: appointments.id, start_time: appointments.start_time, status: appointments.status })
-        .from(appointments)
-        .where(inArray(appointments.id, [...new Set(inShard.map((m) => m.event.data.appointment.id))])),
-    ]);
-    for (const { organization_id, ...webhook } of hooks) webhooks.set(organization_id, webhook);
-    for (const { organization_id, id, ...row } of rows) current.set(appointmentKey(organization_id, id), row);
-  }));
+  await Promise.all(
+    [...Map.groupBy(messages, (message) => message.shard)].map(async ([shard, inShard]) => {
+      const db = shardDb(env, shard, D1Sessions.primary(env));
+      const [hooks, rows] = await db.batch([
+        db
+          .select({
+            organization_id: appointment_webhooks.organization_id,
+            url: appointment_webhooks.url,
+            secret: appointment_webhooks.secret,
+          })
+          .from(appointment_webhooks)
+          .where(
+            inArray(appointment_webhooks.organization_id, [...new Set(inShard.map((m) => m.event.organization_id))]),
+          ),
+        db
+          .select({
+            organization_id: appointments.organization_id,
+            id: appointments.id,
+            start_time: appointments.start_time,
+            status: appointments.status,
+          })
+          .from(appointments)
+          .where(inArray(appointments.id, [...new Set(inShard.map((m) => m.event.data.appointment.id))])),
+      ]);
+      for (const { organization_id, ...webhook } of hooks) webhooks.set(organization_id, webhook);
+      for (const { organization_id, id, ...row } of rows) current.set(appointmentKey(organization_id, id), row);
+    }),
+  );
   return { webhooks, current };
 }

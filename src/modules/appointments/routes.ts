@@ -6,7 +6,12 @@ import { pageOf, pageQuery } from '../../lib/pagination';
 import { calendarFeed, revokeCalendarToken, rotateCalendarToken } from './calendar';
 import { deleteWebhook, getWebhook, putWebhook } from './webhook';
 import {
-  checkTimes, createAppointment, deleteAppointment, getAppointment, listAppointments, updateAppointment,
+  checkTimes,
+  createAppointment,
+  deleteAppointment,
+  getAppointment,
+  listAppointments,
+  updateAppointment,
 } from './service';
 
 export const AppointmentSchema = z
@@ -22,12 +27,11 @@ export const AppointmentSchema = z
     status: z.enum(APPOINTMENT_STATUSES),
     location: z.string().nullable(),
     meeting_url: z.string().nullable(),
-    reminders_sent: z
-      .object({ '24h': z.string().nullable(), '1h': z.string().nullable() })
-      .openapi({
-        description: 'Which reminder for the current start_time went out and when (queued), per window; null: not (yet). A move resets both',
-        example: { '24h': '2026-12-02T15:00:03.112Z', '1h': null },
-      }),
+    reminders_sent: z.object({ '24h': z.string().nullable(), '1h': z.string().nullable() }).openapi({
+      description:
+        'Which reminder for the current start_time went out and when (queued), per window; null: not (yet). A move resets both',
+      example: { '24h': '2026-12-02T15:00:03.112Z', '1h': null },
+    }),
     created_by: z.string().nullable(),
     created_at: z.string(),
     updated_at: z.string(),
@@ -46,11 +50,15 @@ const fields = {
   start_time: Instant,
   end_time: Instant,
   customer_id: Id.nullable().openapi({ description: 'A customer of the organization' }),
-  assigned_to: Id.nullable().openapi({ description: 'A member of the organization; their live appointments may not overlap' }),
+  assigned_to: Id.nullable().openapi({
+    description: 'A member of the organization; their live appointments may not overlap',
+  }),
   location: z.string().trim().max(500).nullable(),
   meeting_url: WebUrl({ https: true }).nullable(),
   ...SERVER_SET,
-  reminders_sent: Derived('the reminder job records each reminder it sends (24 h and 1 h before start_time); a move resets it.'),
+  reminders_sent: Derived(
+    'the reminder job records each reminder it sends (24 h and 1 h before start_time); a move resets it.',
+  ),
   created_by: CreatedBy,
 };
 
@@ -78,7 +86,8 @@ const AppointmentPatch = z
   .object({
     ...fields,
     status: z.enum(APPOINTMENT_STATUSES).openapi({
-      description: 'scheduled → confirmed | completed | no_show | cancelled; confirmed → completed | no_show | cancelled; the others are final (409)',
+      description:
+        'scheduled → confirmed | completed | no_show | cancelled; confirmed → completed | no_show | cancelled; the others are final (409)',
     }),
   })
   .partial()
@@ -88,9 +97,16 @@ const AppointmentPatch = z
 
 const AppointmentQuery = z.object({
   ...pageQuery,
-  from: InstantOrDate.optional().openapi({ description: 'Appointments that end after this instant (a date: its midnight UTC)' }),
-  to: InstantOrDate.optional().openapi({ description: 'Appointments that start before this instant (a date: its midnight UTC)' }),
-  assigned_to: z.union([z.literal('me'), Id]).optional().openapi({ description: "A member's id, or `me`" }),
+  from: InstantOrDate.optional().openapi({
+    description: 'Appointments that end after this instant (a date: its midnight UTC)',
+  }),
+  to: InstantOrDate.optional().openapi({
+    description: 'Appointments that start before this instant (a date: its midnight UTC)',
+  }),
+  assigned_to: z
+    .union([z.literal('me'), Id])
+    .optional()
+    .openapi({ description: "A member's id, or `me`" }),
   customer_id: Id.optional(),
   status: z.enum(APPOINTMENT_STATUSES).optional(),
 });
@@ -100,8 +116,14 @@ const itemParams = z.object({ org: OrgParam, id: Id });
 const tags = ['Appointments'];
 
 const FeedQuery = z.object({
-  token: z.string().optional().openapi({ description: 'A calendar feed token (`scal_…`, from `POST …/appointments/feed-token`) instead of the Authorization header' }),
-  assigned_to: z.union([z.literal('me'), Id]).optional().openapi({ description: "Only this member's appointments (`me`: the token's owner)" }),
+  token: z.string().optional().openapi({
+    description:
+      'A calendar feed token (`scal_…`, from `POST …/appointments/feed-token`) instead of the Authorization header',
+  }),
+  assigned_to: z
+    .union([z.literal('me'), Id])
+    .optional()
+    .openapi({ description: "Only this member's appointments (`me`: the token's owner)" }),
 });
 
 const FeedToken = z
@@ -112,15 +134,21 @@ const FeedToken = z
   })
   .openapi('CalendarFeedToken');
 
-const Webhook = z.object({ url: z.string(), created_at: z.string(), updated_at: z.string() }).openapi('AppointmentWebhook');
+const Webhook = z
+  .object({ url: z.string(), created_at: z.string(), updated_at: z.string() })
+  .openapi('AppointmentWebhook');
 const WebhookPut = z.object({ url: OutboundUrl }).strict().openapi('AppointmentWebhookPut');
 
 export function registerAppointmentRoutes(app: App) {
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/appointments.ics', tags, permission: 'appointments:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/appointments.ics',
+      tags,
+      permission: 'appointments:read',
       summary: 'iCalendar feed (RFC 5545) of appointments from 90 days ago to a year ahead',
-      description: 'Authenticated by the bearer token as usual, or by `?token=` with a calendar feed token. Client users see their own customer\'s appointments only.',
+      description:
+        "Authenticated by the bearer token as usual, or by `?token=` with a calendar feed token. Client users see their own customer's appointments only.",
       request: { params, query: FeedQuery },
       responses: { 200: { description: 'The calendar', content: { 'text/calendar': { schema: z.string() } } } },
     }),
@@ -128,13 +156,20 @@ export function registerAppointmentRoutes(app: App) {
       const { assigned_to } = c.req.valid('query');
       const body = await calendarFeed({ ctx: c.get('tenant'), input: { assigned_to } });
       // The feed URL carries a credential: nothing on the way may keep a copy.
-      return c.body(body, 200, { 'content-type': 'text/calendar; charset=utf-8', 'cache-control': 'private, no-store' });
+      return c.body(body, 200, {
+        'content-type': 'text/calendar; charset=utf-8',
+        'cache-control': 'private, no-store',
+      });
     },
   );
 
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/orgs/{org}/appointments/feed-token', tags, permission: 'appointments:read', issuesSecret: true,
+      method: 'post',
+      path: '/v1/orgs/{org}/appointments/feed-token',
+      tags,
+      permission: 'appointments:read',
+      issuesSecret: true,
       summary: "Create or rotate the acting member's calendar feed token (the previous one stops working)",
       request: { params },
       responses: { 201: json(FeedToken, 'The token and the feed URL, shown once') },
@@ -144,7 +179,10 @@ export function registerAppointmentRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'delete', path: '/v1/orgs/{org}/appointments/feed-token', tags, permission: 'appointments:read',
+      method: 'delete',
+      path: '/v1/orgs/{org}/appointments/feed-token',
+      tags,
+      permission: 'appointments:read',
       summary: "Revoke the acting member's calendar feed token",
       request: { params },
       responses: { 204: noContent },
@@ -157,7 +195,11 @@ export function registerAppointmentRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/appointments/webhook', tags, summary: 'The appointment webhook (its secret is never shown again)', permission: 'organization:update',
+      method: 'get',
+      path: '/v1/orgs/{org}/appointments/webhook',
+      tags,
+      summary: 'The appointment webhook (its secret is never shown again)',
+      permission: 'organization:update',
       request: { params },
       responses: { 200: json(Webhook, 'The webhook') },
     }),
@@ -166,17 +208,33 @@ export function registerAppointmentRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'put', path: '/v1/orgs/{org}/appointments/webhook', tags, permission: 'organization:update', issuesSecret: true,
-      summary: 'Set the appointment webhook: reminders are POSTed to it, signed with a new secret shown in this answer only',
+      method: 'put',
+      path: '/v1/orgs/{org}/appointments/webhook',
+      tags,
+      permission: 'organization:update',
+      issuesSecret: true,
+      summary:
+        'Set the appointment webhook: reminders are POSTed to it, signed with a new secret shown in this answer only',
       request: { params, body: jsonBody(WebhookPut) },
-      responses: { 200: json(Webhook.extend({ secret: z.string().openapi({ description: 'whsec_…: shown once' }) }).openapi('AppointmentWebhookWithSecret'), 'The webhook and its secret') },
+      responses: {
+        200: json(
+          Webhook.extend({ secret: z.string().openapi({ description: 'whsec_…: shown once' }) }).openapi(
+            'AppointmentWebhookWithSecret',
+          ),
+          'The webhook and its secret',
+        ),
+      },
     }),
     async (c) => c.json(await putWebhook({ ctx: c.get('tenant'), input: c.req.valid('json') }), 200),
   );
 
   app.openapi(
     defineRoute({
-      method: 'delete', path: '/v1/orgs/{org}/appointments/webhook', tags, summary: 'Remove the appointment webhook', permission: 'organization:update',
+      method: 'delete',
+      path: '/v1/orgs/{org}/appointments/webhook',
+      tags,
+      summary: 'Remove the appointment webhook',
+      permission: 'organization:update',
       request: { params },
       responses: { 204: noContent },
     }),
@@ -189,7 +247,11 @@ export function registerAppointmentRoutes(app: App) {
   // The item routes come after every static `/appointments/…` path, which `{id}` would shadow.
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/appointments', tags, summary: 'List appointments, newest first', permission: 'appointments:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/appointments',
+      tags,
+      summary: 'List appointments, newest first',
+      permission: 'appointments:read',
       request: { params, query: AppointmentQuery },
       responses: { 200: json(pageOf(AppointmentSchema), 'A page of appointments') },
     }),
@@ -198,7 +260,10 @@ export function registerAppointmentRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/orgs/{org}/appointments', tags, permission: 'appointments:write',
+      method: 'post',
+      path: '/v1/orgs/{org}/appointments',
+      tags,
+      permission: 'appointments:write',
       summary: 'Book an appointment (409 when it overlaps a live appointment of the same assignee)',
       request: { params, body: jsonBody(AppointmentCreate) },
       responses: { 201: json(AppointmentSchema, 'The appointment') },
@@ -208,7 +273,11 @@ export function registerAppointmentRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/appointments/{id}', tags, summary: 'Get an appointment', permission: 'appointments:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/appointments/{id}',
+      tags,
+      summary: 'Get an appointment',
+      permission: 'appointments:read',
       request: { params: itemParams },
       responses: { 200: json(AppointmentSchema, 'The appointment') },
     }),
@@ -217,17 +286,28 @@ export function registerAppointmentRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'patch', path: '/v1/orgs/{org}/appointments/{id}', tags, permission: 'appointments:write',
+      method: 'patch',
+      path: '/v1/orgs/{org}/appointments/{id}',
+      tags,
+      permission: 'appointments:write',
       summary: 'Update, move or change the status of an appointment (409 on overlap or a disallowed transition)',
       request: { params: itemParams, body: jsonBody(AppointmentPatch) },
       responses: { 200: json(AppointmentSchema, 'The appointment') },
     }),
-    async (c) => c.json(await updateAppointment({ ctx: c.get('tenant'), id: c.req.valid('param').id, input: c.req.valid('json') }), 200),
+    async (c) =>
+      c.json(
+        await updateAppointment({ ctx: c.get('tenant'), id: c.req.valid('param').id, input: c.req.valid('json') }),
+        200,
+      ),
   );
 
   app.openapi(
     defineRoute({
-      method: 'delete', path: '/v1/orgs/{org}/appointments/{id}', tags, summary: 'Delete an appointment', permission: 'appointments:delete',
+      method: 'delete',
+      path: '/v1/orgs/{org}/appointments/{id}',
+      tags,
+      summary: 'Delete an appointment',
+      permission: 'appointments:delete',
       request: { params: itemParams },
       responses: { 204: noContent },
     }),

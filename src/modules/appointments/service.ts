@@ -20,7 +20,15 @@ import { assignee } from '../tasks/service';
 export type Appointment = typeof appointments.$inferSelect;
 export type AppointmentInput = Pick<
   typeof appointments.$inferInsert,
-  'title' | 'description' | 'start_time' | 'end_time' | 'status' | 'customer_id' | 'assigned_to' | 'location' | 'meeting_url'
+  | 'title'
+  | 'description'
+  | 'start_time'
+  | 'end_time'
+  | 'status'
+  | 'customer_id'
+  | 'assigned_to'
+  | 'location'
+  | 'meeting_url'
 >;
 export type AppointmentFilters = {
   limit: number;
@@ -47,12 +55,19 @@ export const NEXT_STATUSES: Record<AppointmentStatus, readonly AppointmentStatus
   no_show: [],
 };
 
-const described = (action: 'create' | 'update' | 'delete') => ({ action: `appointment.${action}` as const, resource_type: 'appointment' });
+const described = (action: 'create' | 'update' | 'delete') => ({
+  action: `appointment.${action}` as const,
+  resource_type: 'appointment',
+});
 
 /** Global `client` users see only the appointments of their own customer. */
 export const clientAppointmentScope = (ctx: TenantContext) => clientCustomerScope(ctx, appointments.customer_id);
 
-const isLive = (status: SQL | string) => sql`${status} IN (${sql.join(LIVE_APPOINTMENT_STATUSES.map((s) => sql`${s}`), sql`, `)})`;
+const isLive = (status: SQL | string) =>
+  sql`${status} IN (${sql.join(
+    LIVE_APPOINTMENT_STATUSES.map((s) => sql`${s}`),
+    sql`, `,
+  )})`;
 
 /**
  * A live appointment of `assignee` overlapping [start, end), other than `except`. Values may be
@@ -60,7 +75,13 @@ const isLive = (status: SQL | string) => sql`${status} IN (${sql.join(LIVE_APPOI
  * starts after start − 24 h: that bound keeps the (assigned_to, start_time) index scan to one
  * day instead of the assignee's whole history.
  */
-function overlapping(ctx: TenantContext, assignee: SQL | string, start: SQL | string, end: SQL | string, except?: SQL | string): SQL {
+function overlapping(
+  ctx: TenantContext,
+  assignee: SQL | string,
+  start: SQL | string,
+  end: SQL | string,
+  except?: SQL | string,
+): SQL {
   return sql`SELECT o.id FROM ${appointments} AS o
     WHERE o.organization_id = ${ctx.organization.id} AND o.assigned_to = ${assignee}
       AND ${isLive(sql`o.status`)} AND o.start_time < ${end} AND o.end_time > ${start}
@@ -105,12 +126,25 @@ export async function createAppointment({ ctx, input }: { ctx: TenantContext; in
   await assertMember(ctx, 'assigned_to', input.assigned_to);
   const status = input.status ?? 'scheduled';
   const now = new Date().toISOString();
-  const values = { ...input, id: uuidv7(), status, reminders_sent: NO_REMINDERS_SENT, created_by: actingUserId(ctx.actor), created_at: now, updated_at: now };
+  const values = {
+    ...input,
+    id: uuidv7(),
+    status,
+    reminders_sent: NO_REMINDERS_SENT,
+    created_by: actingUserId(ctx.actor),
+    created_at: now,
+    updated_at: now,
+  };
   const holdsSlot = input.assigned_to && (LIVE_APPOINTMENT_STATUSES as readonly string[]).includes(status);
   let row: Appointment | undefined;
   try {
-    row = await auditedInsertWhere(ctx, appointments, values, described('create'),
-      holdsSlot ? sql`NOT EXISTS (${overlapping(ctx, input.assigned_to!, input.start_time, input.end_time)})` : sql`1`);
+    row = await auditedInsertWhere(
+      ctx,
+      appointments,
+      values,
+      described('create'),
+      holdsSlot ? sql`NOT EXISTS (${overlapping(ctx, input.assigned_to!, input.start_time, input.end_time)})` : sql`1`,
+    );
   } catch (error) {
     throw customerError(error);
   }
@@ -121,20 +155,38 @@ export async function createAppointment({ ctx, input }: { ctx: TenantContext; in
 /** The 409 for a write refused because the slot is taken, naming the appointment that holds it. */
 async function doubleBooked(ctx: TenantContext, assignedTo: string, start: string, end: string, except?: string) {
   const taken = await ctx.store
-    .selectFields(appointments, { id: appointments.id, title: appointments.title, start_time: appointments.start_time, end_time: appointments.end_time },
-      sql`${appointments.id} IN (${overlapping(ctx, assignedTo, start, end, except)})`)
+    .selectFields(
+      appointments,
+      {
+        id: appointments.id,
+        title: appointments.title,
+        start_time: appointments.start_time,
+        end_time: appointments.end_time,
+      },
+      sql`${appointments.id} IN (${overlapping(ctx, assignedTo, start, end, except)})`,
+    )
     .orderBy(asc(appointments.start_time))
     .get();
   // Read after the refused write: the clash may have been cancelled in between.
-  return conflict(taken
-    ? `The assignee is already booked: appointment ${taken.id} ('${taken.title}', ${taken.start_time} to ${taken.end_time}) overlaps ${start} to ${end}.`
-    : `The assignee was booked between ${start} and ${end} when this was written; try again.`);
+  return conflict(
+    taken
+      ? `The assignee is already booked: appointment ${taken.id} ('${taken.title}', ${taken.start_time} to ${taken.end_time}) overlaps ${start} to ${end}.`
+      : `The assignee was booked between ${start} and ${end} when this was written; try again.`,
+  );
 }
 
 /** The updated row's own column (a subquery's alias must not shadow it). */
 const own = (field: keyof Appointment) => sql.raw(`"appointments"."${field}"`);
 
-export async function updateAppointment({ ctx, id, input }: { ctx: TenantContext; id: string; input: Partial<AppointmentInput> }) {
+export async function updateAppointment({
+  ctx,
+  id,
+  input,
+}: {
+  ctx: TenantContext;
+  id: string;
+  input: Partial<AppointmentInput>;
+}) {
   requirePermission(ctx, 'appointments:write');
   await assertMember(ctx, 'assigned_to', input.assigned_to);
   // The row as it will be: the patch's values, or its own.
@@ -145,7 +197,9 @@ export async function updateAppointment({ ctx, id, input }: { ctx: TenantContext
   const moves = input.start_time !== undefined || input.end_time !== undefined;
   const guard = and(
     // The transition is checked against the row as the UPDATE sees it, not as read earlier.
-    input.status ? sql`(${own('status')} = ${input.status} OR ${own('status')} IN (${sql.join(allowedBefore(input.status), sql`, `)}))` : undefined,
+    input.status
+      ? sql`(${own('status')} = ${input.status} OR ${own('status')} IN (${sql.join(allowedBefore(input.status), sql`, `)}))`
+      : undefined,
     // One of the two times may come from the row: end > start and ≤ 24 h are checked here too.
     moves ? sql`${end} > ${start} AND julianday(${end}) - julianday(${start}) <= 1` : undefined,
     moves || input.assigned_to !== undefined || input.status !== undefined
@@ -154,7 +208,9 @@ export async function updateAppointment({ ctx, id, input }: { ctx: TenantContext
   );
   // A reminder was for the old start time: a move makes the appointment due for new ones.
   const set = input.start_time
-    ? { reminders_sent: sql`CASE WHEN ${own('start_time')} = ${input.start_time} THEN ${own('reminders_sent')} ELSE ${JSON.stringify(NO_REMINDERS_SENT)} END` }
+    ? {
+        reminders_sent: sql`CASE WHEN ${own('start_time')} = ${input.start_time} THEN ${own('reminders_sent')} ELSE ${JSON.stringify(NO_REMINDERS_SENT)} END`,
+      }
     : undefined;
   let result;
   try {
@@ -167,15 +223,26 @@ export async function updateAppointment({ ctx, id, input }: { ctx: TenantContext
 
 /** The statuses `to` may follow. */
 const allowedBefore = (to: AppointmentStatus) =>
-  (Object.keys(NEXT_STATUSES) as AppointmentStatus[]).filter((from) => NEXT_STATUSES[from].includes(to)).map((from) => sql`${from}`).concat(sql`NULL`);
+  (Object.keys(NEXT_STATUSES) as AppointmentStatus[])
+    .filter((from) => NEXT_STATUSES[from].includes(to))
+    .map((from) => sql`${from}`)
+    .concat(sql`NULL`);
 
 /** Nothing was written: the patch changed nothing (200, the row), or which guard refused it. */
-async function refusedOrUnchanged(ctx: TenantContext, row: Appointment, patch: Partial<AppointmentInput>): Promise<Appointment> {
+async function refusedOrUnchanged(
+  ctx: TenantContext,
+  row: Appointment,
+  patch: Partial<AppointmentInput>,
+): Promise<Appointment> {
   const fields = Object.keys(patch) as (keyof AppointmentInput)[];
   if (fields.every((f) => patch[f] === undefined || patch[f] === row[f])) return row;
   if (patch.status && patch.status !== row.status && !NEXT_STATUSES[row.status].includes(patch.status)) {
-    throw conflict(`An appointment that is ${row.status} cannot become ${patch.status}` +
-      (NEXT_STATUSES[row.status].length ? ` (it may become ${NEXT_STATUSES[row.status].join(', ')}).` : ': its status is final.'));
+    throw conflict(
+      `An appointment that is ${row.status} cannot become ${patch.status}` +
+        (NEXT_STATUSES[row.status].length
+          ? ` (it may become ${NEXT_STATUSES[row.status].join(', ')}).`
+          : ': its status is final.'),
+    );
   }
   const start = patch.start_time ?? row.start_time;
   const end = patch.end_time ?? row.end_time;

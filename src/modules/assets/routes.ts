@@ -4,7 +4,15 @@ import { defineRoute, json, noContent, OrgParam, type App } from '../../lib/open
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { publicOrganization } from '../content/public-service';
 import { OrgSlugParam } from '../content/public-routes';
-import { deleteAsset, getAsset, listAssets, MAX_ASSET_BYTES, servePublicAsset, uploadAsset, type Asset } from './service';
+import {
+  deleteAsset,
+  getAsset,
+  listAssets,
+  MAX_ASSET_BYTES,
+  servePublicAsset,
+  uploadAsset,
+  type Asset,
+} from './service';
 
 export const AssetSchema = z
   .object({
@@ -21,7 +29,10 @@ export const AssetSchema = z
   .openapi('Asset');
 
 /** What the API shows of a row: its R2 key is internal; its public URL is added. */
-const present = (orgSlug: string, { r2_key: _key, ...asset }: Asset) => ({ ...asset, url: `/v1/public/${orgSlug}/assets/${asset.id}` });
+const present = (orgSlug: string, { r2_key: _key, ...asset }: Asset) => ({
+  ...asset,
+  url: `/v1/public/${orgSlug}/assets/${asset.id}`,
+});
 
 const FileName = z
   .string()
@@ -39,12 +50,18 @@ const tags = ['Assets'];
 export function registerAssetRoutes(app: App) {
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/orgs/{org}/assets', tags, permission: 'assets:write',
+      method: 'post',
+      path: '/v1/orgs/{org}/assets',
+      tags,
+      permission: 'assets:write',
       summary: `Upload a file as the request body (≤ ${MAX_ASSET_BYTES} bytes, with Content-Length; images, PDF, audio, video, plain text), its type as Content-Type`,
       request: {
         params,
         query: z.object({ name: FileName }),
-        body: { required: true, content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } } },
+        body: {
+          required: true,
+          content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } },
+        },
       },
       responses: {
         201: json(AssetSchema, 'The asset'),
@@ -59,7 +76,12 @@ export function registerAssetRoutes(app: App) {
       const row = await uploadAsset({
         ctx,
         bucket: c.env.ASSETS,
-        input: { name: c.req.valid('query').name, contentType: c.req.header('content-type'), contentLength: c.req.header('content-length'), body: c.req.raw.body },
+        input: {
+          name: c.req.valid('query').name,
+          contentType: c.req.header('content-type'),
+          contentLength: c.req.header('content-length'),
+          body: c.req.raw.body,
+        },
       });
       return c.json(present(ctx.organization.slug, row), 201);
     },
@@ -67,7 +89,11 @@ export function registerAssetRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/assets', tags, summary: 'List assets, newest first', permission: 'assets:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/assets',
+      tags,
+      summary: 'List assets, newest first',
+      permission: 'assets:read',
       request: { params, query: z.object(pageQuery) },
       responses: { 200: json(pageOf(AssetSchema), 'A page of assets') },
     }),
@@ -80,7 +106,11 @@ export function registerAssetRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/assets/{id}', tags, summary: "An asset's metadata", permission: 'assets:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/assets/{id}',
+      tags,
+      summary: "An asset's metadata",
+      permission: 'assets:read',
       request: { params: itemParams },
       responses: { 200: json(AssetSchema, 'The asset') },
     }),
@@ -92,7 +122,11 @@ export function registerAssetRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'delete', path: '/v1/orgs/{org}/assets/{id}', tags, summary: 'Delete an asset: its row, then its object', permission: 'assets:delete',
+      method: 'delete',
+      path: '/v1/orgs/{org}/assets/{id}',
+      tags,
+      summary: 'Delete an asset: its row, then its object',
+      permission: 'assets:delete',
       request: { params: itemParams },
       responses: { 204: noContent },
     }),
@@ -104,7 +138,10 @@ export function registerAssetRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/public/{org_slug}/assets/{id}', tags: ['Public'], public: true,
+      method: 'get',
+      path: '/v1/public/{org_slug}/assets/{id}',
+      tags: ['Public'],
+      public: true,
       summary: 'Download an asset (no authentication): ETag, Range, `attachment` unless an image',
       request: { params: z.object({ org_slug: OrgSlugParam, id: Id }) },
       responses: {

@@ -24,15 +24,33 @@ export const MAX_ASSET_BYTES = 25 * 1024 * 1024;
 
 /** Served as themselves: images (no SVG, which can carry script), PDF, audio, video, plain text. */
 export const ASSET_TYPES: ReadonlySet<string> = new Set([
-  'image/png', 'image/jpeg', 'image/gif', 'image/webp', 'image/avif',
+  'image/png',
+  'image/jpeg',
+  'image/gif',
+  'image/webp',
+  'image/avif',
   'application/pdf',
-  'audio/mpeg', 'audio/ogg', 'audio/wav', 'audio/webm', 'audio/aac', 'audio/mp4', 'audio/flac',
-  'video/mp4', 'video/webm', 'video/ogg', 'video/quicktime',
+  'audio/mpeg',
+  'audio/ogg',
+  'audio/wav',
+  'audio/webm',
+  'audio/aac',
+  'audio/mp4',
+  'audio/flac',
+  'video/mp4',
+  'video/webm',
+  'video/ogg',
+  'video/quicktime',
   'text/plain',
 ]);
 
 export type Asset = typeof assets.$inferSelect;
-export type Upload = { name: string; contentType: string | undefined; contentLength: string | undefined; body: ReadableStream<Uint8Array> | null };
+export type Upload = {
+  name: string;
+  contentType: string | undefined;
+  contentLength: string | undefined;
+  body: ReadableStream<Uint8Array> | null;
+};
 
 /** Everything of an organization in R2 lives under this prefix. */
 const organizationPrefix = (organizationId: string) => `orgs/${organizationId}/`;
@@ -66,12 +84,18 @@ export async function uploadAsset({ ctx, bucket, input }: { ctx: TenantContext; 
   requirePermission(ctx, 'assets:write');
   const contentType = mediaType(input.contentType);
   if (!ASSET_TYPES.has(contentType)) {
-    throw new ApiError('unsupported_media_type', `Assets may be images, PDF, audio, video or plain text, not '${contentType || 'none'}'.`);
+    throw new ApiError(
+      'unsupported_media_type',
+      `Assets may be images, PDF, audio, video or plain text, not '${contentType || 'none'}'.`,
+    );
   }
   // R2 needs the length up front, and the bytes are reserved against the quota before one is
   // read: a body without a declared length (chunked) would have to be buffered first, so it is refused.
   if (input.contentLength === undefined) {
-    throw new ApiError('length_required', 'Send the file with a Content-Length: its size is checked against the limit and the quota before it is read.');
+    throw new ApiError(
+      'length_required',
+      'Send the file with a Content-Length: its size is checked against the limit and the quota before it is read.',
+    );
   }
   const declared = Number(input.contentLength);
   if (!(Number.isSafeInteger(declared) && declared >= 0)) throw invalid('Content-Length', 'Not a byte count.');
@@ -85,7 +109,9 @@ export async function uploadAsset({ ctx, bucket, input }: { ctx: TenantContext; 
   } catch (error) {
     // The row's batch releases the reservation when it commits; whatever failed before frees it
     // here (and should even this fail, the reservation lapses).
-    await releaseStorage(ctx, id).run().catch((release) => console.error(`asset ${id}: storage reservation not released`, release));
+    await releaseStorage(ctx, id)
+      .run()
+      .catch((release) => console.error(`asset ${id}: storage reservation not released`, release));
     throw error;
   }
   ctx.meter.record({ resource_type: 'storage', quantity: declared, resource_name: id });
@@ -106,14 +132,27 @@ async function storeAsset(
   try {
     object = await bucket.put(key, payload, { httpMetadata: { contentType: file.contentType } });
   } catch (error) {
-    if (limit.state.bytes !== file.size) throw invalid('body', `The body does not have its Content-Length (${file.size} bytes).`);
+    if (limit.state.bytes !== file.size)
+      throw invalid('body', `The body does not have its Content-Length (${file.size} bytes).`);
     throw error;
   }
   try {
-    return await auditedInsert(ctx, assets, {
-      id: file.id, file_name: file.name, content_type: file.contentType, size: file.size, etag: object.httpEtag, r2_key: key,
-      created_by: actingUserId(ctx.actor), created_at: new Date().toISOString(),
-    }, described('create'), [releaseStorage(ctx, file.id)]);
+    return await auditedInsert(
+      ctx,
+      assets,
+      {
+        id: file.id,
+        file_name: file.name,
+        content_type: file.contentType,
+        size: file.size,
+        etag: object.httpEtag,
+        r2_key: key,
+        created_by: actingUserId(ctx.actor),
+        created_at: new Date().toISOString(),
+      },
+      described('create'),
+      [releaseStorage(ctx, file.id)],
+    );
   } catch (error) {
     await bucket.delete(key); // no object without its row
     throw error;
@@ -135,7 +174,9 @@ export async function getAsset({ ctx, id }: { ctx: TenantContext; id: string }) 
 export async function deleteAsset({ ctx, bucket, id }: { ctx: TenantContext; bucket: R2Bucket; id: string }) {
   requirePermission(ctx, 'assets:delete');
   // The row is read in the batch that deletes it: its key and size, in one round trip.
-  const [rows] = await auditedDelete(ctx, assets, id, described('delete'), [ctx.store.select(assets, eq(assets.id, id))]);
+  const [rows] = await auditedDelete(ctx, assets, id, described('delete'), [
+    ctx.store.select(assets, eq(assets.id, id)),
+  ]);
   const row = (rows as Asset[])[0]!;
   ctx.meter.record({ resource_type: 'storage', quantity: -row.size, resource_name: id });
   try {
@@ -160,7 +201,10 @@ export async function deleteOrganizationObjects(bucket: R2Bucket, organizationId
 }
 
 /** A single `bytes=` range; anything else (several ranges, garbage) is ignored: the whole file. */
-export function parseRange(header: string | undefined, size: number): { offset: number; length: number } | 'unsatisfiable' | undefined {
+export function parseRange(
+  header: string | undefined,
+  size: number,
+): { offset: number; length: number } | 'unsatisfiable' | undefined {
   const match = header && /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!match || (!match[1] && !match[2])) return undefined;
   if (!match[1]) {
@@ -180,7 +224,12 @@ export function parseRange(header: string | undefined, size: number): { offset: 
  * Public delivery, streamed from R2: ETag and 304, one Range (206, 416), the stored type, and
  * `attachment` for anything that is not an image, so no upload renders as a page of this origin.
  */
-export async function servePublicAsset(org: { store: TenantStore }, bucket: R2Bucket, id: string, request: { ifNoneMatch?: string; range?: string }) {
+export async function servePublicAsset(
+  org: { store: TenantStore },
+  bucket: R2Bucket,
+  id: string,
+  request: { ifNoneMatch?: string; range?: string },
+) {
   const row = await org.store.select(assets, eq(assets.id, id)).get();
   if (!row) throw notFound('asset');
   const disposition = `${row.content_type.startsWith('image/') ? 'inline' : 'attachment'}; filename*=UTF-8''${encodeURIComponent(row.file_name)}`;
@@ -198,11 +247,14 @@ export async function servePublicAsset(org: { store: TenantStore }, bucket: R2Bu
   }
   const range = parseRange(request.range, row.size);
   if (range === 'unsatisfiable') {
-    throw new ApiError('range_not_satisfiable', `The file has ${row.size} bytes.`, undefined, { 'content-range': `bytes */${row.size}` });
+    throw new ApiError('range_not_satisfiable', `The file has ${row.size} bytes.`, undefined, {
+      'content-range': `bytes */${row.size}`,
+    });
   }
   const object = await bucket.get(row.r2_key, range ? { range } : {});
   if (!object) throw notFound('asset');
-  if (!range) return new Response(object.body, { status: 200, headers: { ...headers, 'content-length': String(row.size) } });
+  if (!range)
+    return new Response(object.body, { status: 200, headers: { ...headers, 'content-length': String(row.size) } });
   return new Response(object.body, {
     status: 206,
     headers: {

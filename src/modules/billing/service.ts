@@ -9,7 +9,14 @@ import type { Bindings, TenantContext } from '../../env';
 import { requirePermission } from '../../auth/tenant';
 import { ApiError, conflict } from '../../lib/problem';
 import { uuidv7 } from '../../lib/ids';
-import { effectiveTier, fromStripeStatus, isLive, LIVE_STATUSES, orgSubscriptionStatusSql, TIER_STATUSES } from './tiers';
+import {
+  effectiveTier,
+  fromStripeStatus,
+  isLive,
+  LIVE_STATUSES,
+  orgSubscriptionStatusSql,
+  TIER_STATUSES,
+} from './tiers';
 import { requireStripe, stripeId } from './stripe';
 
 export type PaidTier = Exclude<Tier, 'free'>;
@@ -36,17 +43,29 @@ export async function getSubscription({ ctx }: { ctx: TenantContext }) {
   requirePermission(ctx, 'billing:read');
   const row = await ctx.catalog
     .select({
-      id: subscriptions.id, stripe_subscription_id: subscriptions.stripe_subscription_id, stripe_customer_id: subscriptions.stripe_customer_id,
-      tier: subscriptions.tier, status: subscriptions.status,
-      current_period_start: subscriptions.current_period_start, current_period_end: subscriptions.current_period_end,
-      cancel_at_period_end: subscriptions.cancel_at_period_end, canceled_at: subscriptions.canceled_at, trial_end: subscriptions.trial_end,
-      metadata: subscriptions.metadata, created_at: subscriptions.created_at, updated_at: subscriptions.updated_at,
+      id: subscriptions.id,
+      stripe_subscription_id: subscriptions.stripe_subscription_id,
+      stripe_customer_id: subscriptions.stripe_customer_id,
+      tier: subscriptions.tier,
+      status: subscriptions.status,
+      current_period_start: subscriptions.current_period_start,
+      current_period_end: subscriptions.current_period_end,
+      cancel_at_period_end: subscriptions.cancel_at_period_end,
+      canceled_at: subscriptions.canceled_at,
+      trial_end: subscriptions.trial_end,
+      metadata: subscriptions.metadata,
+      created_at: subscriptions.created_at,
+      updated_at: subscriptions.updated_at,
     })
     .from(subscriptions)
     .where(eq(subscriptions.organization_id, ctx.organization.id))
     .get();
   const subscription = row ?? FREE;
-  return { ...subscription, organization_id: ctx.organization.id, effective_tier: effectiveTier(subscription.tier, subscription.status) };
+  return {
+    ...subscription,
+    organization_id: ctx.organization.id,
+    effective_tier: effectiveTier(subscription.tier, subscription.status),
+  };
 }
 
 /**
@@ -56,7 +75,12 @@ export async function getSubscription({ ctx }: { ctx: TenantContext }) {
  * organization's billing_email) is the customer's email: given to a new customer, and set on an
  * existing one, since it may have changed since.
  */
-async function stripeCustomer(ctx: TenantContext, stripe: Stripe, stored: string | null, email: string | null = null): Promise<string> {
+async function stripeCustomer(
+  ctx: TenantContext,
+  stripe: Stripe,
+  stored: string | null,
+  email: string | null = null,
+): Promise<string> {
   if (stored) {
     if (email) await stripe.customers.update(stored, { email });
     return stored;
@@ -77,8 +101,11 @@ async function stripeCustomer(ctx: TenantContext, stripe: Stripe, stored: string
 async function billingState(ctx: TenantContext) {
   const row = await latest(ctx.catalog)
     .select({
-      customer: organizations.stripe_customer_id, checkout: organizations.stripe_checkout_session_id, email: organizations.billing_email,
-      subscription: subscriptions.stripe_subscription_id, status: subscriptions.status,
+      customer: organizations.stripe_customer_id,
+      checkout: organizations.stripe_checkout_session_id,
+      email: organizations.billing_email,
+      subscription: subscriptions.stripe_subscription_id,
+      status: subscriptions.status,
     })
     .from(organizations)
     .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
@@ -104,8 +131,14 @@ async function closePreviousCheckout(stripe: Stripe, sessionId: string | null, k
   }
   if (previous.status === 'open') {
     await stripe.checkout.sessions.expire(sessionId);
-  } else if (previous.status === 'complete' && previous.subscription && stripeId(previous.subscription) !== knownSubscription) {
-    throw conflict('A checkout of this organization has just been paid: its subscription is being set up (GET …/subscription).');
+  } else if (
+    previous.status === 'complete' &&
+    previous.subscription &&
+    stripeId(previous.subscription) !== knownSubscription
+  ) {
+    throw conflict(
+      'A checkout of this organization has just been paid: its subscription is being set up (GET …/subscription).',
+    );
   }
 }
 
@@ -116,13 +149,23 @@ export async function liveSubscriptionStatus(ctx: TenantContext): Promise<Subscr
 }
 
 /** POST /billing/checkout: a Stripe Checkout Session for `tier`'s price (found by lookup_key). */
-export async function createCheckout({ ctx, env, input }: { ctx: TenantContext; env: Bindings; input: { tier: PaidTier } }) {
+export async function createCheckout({
+  ctx,
+  env,
+  input,
+}: {
+  ctx: TenantContext;
+  env: Bindings;
+  input: { tier: PaidTier };
+}) {
   requirePermission(ctx, 'billing:manage');
   const stripe = requireStripe(env);
   const state = await billingState(ctx);
   // A second subscription would bill twice: changing plans is the portal's job.
   if (isLive(state.subscription, state.status)) {
-    throw conflict(`The organization already has a subscription (${state.status}): change it, pay it or cancel it through POST …/billing/portal.`);
+    throw conflict(
+      `The organization already has a subscription (${state.status}): change it, pay it or cancel it through POST …/billing/portal.`,
+    );
   }
   await closePreviousCheckout(stripe, state.checkout, state.subscription);
   const customer = await stripeCustomer(ctx, stripe, state.customer, state.email);
@@ -140,7 +183,11 @@ export async function createCheckout({ ctx, env, input }: { ctx: TenantContext; 
     success_url: env.BILLING_SUCCESS_URL,
     cancel_url: env.BILLING_CANCEL_URL,
   });
-  await ctx.catalog.update(organizations).set({ stripe_checkout_session_id: session.id }).where(eq(organizations.id, ctx.organization.id)).run();
+  await ctx.catalog
+    .update(organizations)
+    .set({ stripe_checkout_session_id: session.id })
+    .where(eq(organizations.id, ctx.organization.id))
+    .run();
   return { url: session.url! };
 }
 
@@ -195,7 +242,14 @@ const KEEPING = quoted(TIER_STATUSES);
  * `customer.subscription.deleted` is never undone by an `updated` of its own second.
  */
 const STATUS_RANK: Record<SubscriptionStatus, number> = {
-  incomplete: 0, trialing: 1, active: 2, past_due: 3, unpaid: 4, paused: 4, cancelled: 5, incomplete_expired: 5,
+  incomplete: 0,
+  trialing: 1,
+  active: 2,
+  past_due: 3,
+  unpaid: 4,
+  paused: 4,
+  cancelled: 5,
+  incomplete_expired: 5,
 };
 const statusRankSql = sql`CASE ${subscriptions.status} ${sql.raw(SUBSCRIPTION_STATUSES.map((s) => `WHEN '${s}' THEN ${STATUS_RANK[s]}`).join(' '))} END`;
 
@@ -217,20 +271,32 @@ export type EventRule =
   | { kind: 'invoice'; subscriptionId: string; created: number; from: readonly SubscriptionStatus[] }
   | { kind: 'checkout'; subscriptionId: string };
 
-type RowState = Pick<typeof subscriptions.$inferSelect, 'stripe_subscription_id' | 'status' | 'stripe_event_created' | 'stripe_invoice_created'>;
+type RowState = Pick<
+  typeof subscriptions.$inferSelect,
+  'stripe_subscription_id' | 'status' | 'stripe_event_created' | 'stripe_invoice_created'
+>;
 
 /** True when `row` (the organization's subscription row, if any) takes an event under `rule`. */
 export function applies(rule: EventRule, row: RowState | null | undefined): boolean {
   if (!row) return rule.kind !== 'invoice';
-  const otherLive = row.stripe_subscription_id !== rule.subscriptionId && isLive(row.stripe_subscription_id, row.status);
+  const otherLive =
+    row.stripe_subscription_id !== rule.subscriptionId && isLive(row.stripe_subscription_id, row.status);
   const applied = row.stripe_event_created;
   switch (rule.kind) {
     case 'subscription':
-      return !otherLive && (applied === null || applied < rule.created
-        || (applied === rule.created && STATUS_RANK[row.status] <= STATUS_RANK[rule.status]));
+      return (
+        !otherLive &&
+        (applied === null ||
+          applied < rule.created ||
+          (applied === rule.created && STATUS_RANK[row.status] <= STATUS_RANK[rule.status]))
+      );
     case 'invoice':
-      return row.stripe_subscription_id === rule.subscriptionId && (applied === null || applied <= rule.created)
-        && (row.stripe_invoice_created === null || row.stripe_invoice_created <= rule.created) && rule.from.includes(row.status);
+      return (
+        row.stripe_subscription_id === rule.subscriptionId &&
+        (applied === null || applied <= rule.created) &&
+        (row.stripe_invoice_created === null || row.stripe_invoice_created <= rule.created) &&
+        rule.from.includes(row.status)
+      );
     case 'checkout':
       return !otherLive;
   }
@@ -238,7 +304,12 @@ export function applies(rule: EventRule, row: RowState | null | undefined): bool
 
 /** `applies` as the upsert's WHERE on the existing row. */
 function appliesSql(rule: EventRule): SQL {
-  const { stripe_subscription_id: id, status, stripe_event_created: applied, stripe_invoice_created: invoiced } = subscriptions;
+  const {
+    stripe_subscription_id: id,
+    status,
+    stripe_event_created: applied,
+    stripe_invoice_created: invoiced,
+  } = subscriptions;
   const otherLive = sql`(${id} IS NOT NULL AND ${id} <> ${rule.subscriptionId} AND ${status} IN (${quoted(LIVE_STATUSES)}))`;
   switch (rule.kind) {
     case 'subscription':
@@ -259,11 +330,20 @@ function appliesSql(rule: EventRule): SQL {
  * the highest tier in effect among all their organizations (a subscription whose status does not
  * keep its tier counts as free).
  */
-export function subscriptionEffect(catalog: CatalogDb, organizationId: string, patch: SubscriptionPatch, rule: EventRule) {
+export function subscriptionEffect(
+  catalog: CatalogDb,
+  organizationId: string,
+  patch: SubscriptionPatch,
+  rule: EventRule,
+) {
   const now = new Date().toISOString();
   const set = {
     ...patch,
-    ...(rule.kind === 'subscription' ? { stripe_event_created: rule.created } : rule.kind === 'invoice' ? { stripe_invoice_created: rule.created } : {}),
+    ...(rule.kind === 'subscription'
+      ? { stripe_event_created: rule.created }
+      : rule.kind === 'invoice'
+        ? { stripe_invoice_created: rule.created }
+        : {}),
     updated_at: now,
   };
   return [
@@ -279,7 +359,16 @@ export function subscriptionEffect(catalog: CatalogDb, organizationId: string, p
         updated_at: now,
       })
       .where(eq(organizations.id, organizationId)),
-    usersTierUpdate(catalog, inArray(users.id, catalog.select({ id: organization_members.user_id }).from(organization_members).where(eq(organization_members.organization_id, organizationId)))),
+    usersTierUpdate(
+      catalog,
+      inArray(
+        users.id,
+        catalog
+          .select({ id: organization_members.user_id })
+          .from(organization_members)
+          .where(eq(organization_members.organization_id, organizationId)),
+      ),
+    ),
   ] as const;
 }
 
@@ -287,7 +376,11 @@ export function subscriptionEffect(catalog: CatalogDb, organizationId: string, p
  * An event its rule accepts that changes nothing still becomes the newest applied
  * (`stripe_event_created`), so an older event arriving after it cannot roll the state back.
  */
-export function eventTimeEffect(catalog: CatalogDb, organizationId: string, rule: Extract<EventRule, { kind: 'subscription' }>) {
+export function eventTimeEffect(
+  catalog: CatalogDb,
+  organizationId: string,
+  rule: Extract<EventRule, { kind: 'subscription' }>,
+) {
   return catalog
     .update(subscriptions)
     .set({ stripe_event_created: rule.created })

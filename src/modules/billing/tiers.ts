@@ -1,5 +1,11 @@
 // What each tier allows: the one table quotas, `GET /usage` and the README are read from.
-import { SUBSCRIPTION_STATUSES, TIERS, type OrgSubscriptionStatus, type SubscriptionStatus, type Tier } from '../../db/enums';
+import {
+  SUBSCRIPTION_STATUSES,
+  TIERS,
+  type OrgSubscriptionStatus,
+  type SubscriptionStatus,
+  type Tier,
+} from '../../db/enums';
 import type { UsageResource } from '../usage/meter';
 
 /** Monthly limits per resource; `null` = unlimited. `storage` is bytes held, `seats` members. */
@@ -31,8 +37,10 @@ export const TIER_STATUSES: readonly SubscriptionStatus[] = ['active', 'trialing
 export const LIVE_STATUSES: readonly SubscriptionStatus[] = [...TIER_STATUSES, 'unpaid', 'paused'];
 
 /** A Stripe subscription that is live (the free tier's row has no Stripe subscription). */
-export const isLive = (stripeSubscriptionId: string | null | undefined, status: SubscriptionStatus | null | undefined): boolean =>
-  !!stripeSubscriptionId && !!status && LIVE_STATUSES.includes(status);
+export const isLive = (
+  stripeSubscriptionId: string | null | undefined,
+  status: SubscriptionStatus | null | undefined,
+): boolean => !!stripeSubscriptionId && !!status && LIVE_STATUSES.includes(status);
 
 /** The tier whose limits apply: the subscription's, or free when its status does not keep it. */
 export const effectiveTier = (tier: Tier, status: SubscriptionStatus): Tier =>

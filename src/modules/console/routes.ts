@@ -75,18 +75,22 @@ export function registerConsoleRoutes(app: App) {
     const email = typeof body?.email === 'string' ? body.email.trim().toLowerCase() : '';
     if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw invalid('email', 'An email address is required.');
     const iat = Math.floor(Date.now() / 1000);
-    const token = await signSessionToken(key, {
-      sub: await devClerkUserId(email),
-      email,
-      // A dev address counts as verified, as `npm run token` has it (first-use provisioning needs it).
-      email_verified: true,
-      iat,
-      nbf: iat - 5,
-      exp: iat + DEV_TOKEN_TTL_SECONDS,
-      iss: DEV_ISSUER,
-      sid: `sess_dev_${crypto.randomUUID().replace(/-/g, '')}`,
-      azp: new URL(c.req.url).origin,
-    }, 'dev');
+    const token = await signSessionToken(
+      key,
+      {
+        sub: await devClerkUserId(email),
+        email,
+        // A dev address counts as verified, as `npm run token` has it (first-use provisioning needs it).
+        email_verified: true,
+        iat,
+        nbf: iat - 5,
+        exp: iat + DEV_TOKEN_TTL_SECONDS,
+        iss: DEV_ISSUER,
+        sid: `sess_dev_${crypto.randomUUID().replace(/-/g, '')}`,
+        azp: new URL(c.req.url).origin,
+      },
+      'dev',
+    );
     return c.json({ token, expires_at: new Date((iat + DEV_TOKEN_TTL_SECONDS) * 1000).toISOString() });
   });
 

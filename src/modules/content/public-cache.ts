@@ -33,7 +33,8 @@ const CLIENT_CACHE_CONTROL = 'public, max-age=0, must-revalidate';
  * A fragment opened directly (not fetched by a page) is a document of this origin: sanitised on
  * write already, and besides allowed no script, plugin or foreign frame.
  */
-const FRAGMENT_CSP = "default-src 'none'; img-src https: http:; media-src https: http:; frame-src https://www.youtube-nocookie.com https://player.vimeo.com; sandbox";
+const FRAGMENT_CSP =
+  "default-src 'none'; img-src https: http:; media-src https: http:; frame-src https://www.youtube-nocookie.com https://player.vimeo.com; sandbox";
 
 const generationKey = (orgSlug: string) => `${CACHE_ORIGIN}/${orgSlug}/generation`;
 
@@ -83,7 +84,12 @@ function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
  * `resource` must name everything the answer depends on (the validated query, canonically).
  * Cached 404s (unknown or scheduled items) are answered as a fresh problem+json.
  */
-export async function servePublic(c: Context<AppEnv>, orgSlug: string, resource: string, produce: () => Promise<PublicAnswer>) {
+export async function servePublic(
+  c: Context<AppEnv>,
+  orgSlug: string,
+  resource: string,
+  produce: () => Promise<PublicAnswer>,
+) {
   const generation = await currentGeneration(orgSlug);
   const key = `${CACHE_ORIGIN}/${orgSlug}/${generation.id}/${resource}`;
   let cached = await caches.default.match(key);
@@ -105,6 +111,8 @@ export async function servePublic(c: Context<AppEnv>, orgSlug: string, resource:
   if (etagMatches(c.req.header('if-none-match'), etag)) return new Response(null, { status: 304, headers });
   // A new Response: a cached one's headers are immutable, and the middleware adds its own.
   const contentType = cached.headers.get('content-type')!;
-  const policy: Record<string, string> = contentType.startsWith('text/html') ? { 'content-security-policy': FRAGMENT_CSP } : {};
+  const policy: Record<string, string> = contentType.startsWith('text/html')
+    ? { 'content-security-policy': FRAGMENT_CSP }
+    : {};
   return new Response(cached.body, { status: 200, headers: { ...headers, ...policy, 'content-type': contentType } });
 }

@@ -9,19 +9,32 @@ import { EMBED_SCRIPT } from './embed';
 import { servePublic } from './public-cache';
 import { publicFeed, publicItem, publicList, publicOrganization } from './public-service';
 
-export const OrgSlugParam = z.string().min(1).max(64).openapi({ description: "The organization's slug", example: 'acme' });
+export const OrgSlugParam = z
+  .string()
+  .min(1)
+  .max(64)
+  .openapi({ description: "The organization's slug", example: 'acme' });
 const params = z.object({ org_slug: OrgSlugParam });
 const itemParams = z.object({ org_slug: OrgSlugParam, slug: z.string().min(1).max(100) });
 
 const PublicQuery = z.object({ ...timePageQuery, type: z.enum(CONTENT_TYPES).optional() });
 const ItemQuery = z.object({
-  format: z.enum(['json', 'html']).default('json').openapi({ description: '`html`: an embeddable fragment (sanitised)' }),
+  format: z
+    .enum(['json', 'html'])
+    .default('json')
+    .openapi({ description: '`html`: an embeddable fragment (sanitised)' }),
 });
 
 const PublicItemSchema = z
   .object({
-    id: z.string(), slug: z.string(), title: z.string(), excerpt: z.string().nullable(), content_type: z.enum(CONTENT_TYPES),
-    seo_meta: z.record(z.string(), z.unknown()), published_at: z.string(), updated_at: z.string(),
+    id: z.string(),
+    slug: z.string(),
+    title: z.string(),
+    excerpt: z.string().nullable(),
+    content_type: z.enum(CONTENT_TYPES),
+    seo_meta: z.record(z.string(), z.unknown()),
+    published_at: z.string(),
+    updated_at: z.string(),
   })
   .openapi('PublicContentSummary');
 
@@ -31,28 +44,42 @@ const tags = ['Public'];
 export function registerPublicContentRoutes(app: App) {
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/public/{org_slug}/content', tags, public: true,
+      method: 'get',
+      path: '/v1/public/{org_slug}/content',
+      tags,
+      public: true,
       summary: 'Published content, newest publication first (drafts, scheduled and archived items never appear)',
       request: { params, query: PublicQuery },
-      responses: { 200: json(z.object({ data: z.array(PublicItemSchema), next_cursor: z.string().nullable() }), 'A page'), 304: cached },
+      responses: {
+        200: json(z.object({ data: z.array(PublicItemSchema), next_cursor: z.string().nullable() }), 'A page'),
+        304: cached,
+      },
     }),
     async (c) => {
       const { org_slug } = c.req.valid('param');
       const { type, limit, cursor } = c.req.valid('query');
       const resource = `content?type=${type ?? ''}&limit=${limit}&cursor=${cursor ?? ''}`;
-      return servePublic(c, org_slug, resource, async () => publicList(await publicOrganization(c, org_slug), { type, limit, cursor }));
+      return servePublic(c, org_slug, resource, async () =>
+        publicList(await publicOrganization(c, org_slug), { type, limit, cursor }),
+      );
     },
   );
 
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/public/{org_slug}/content/{slug}', tags, public: true,
+      method: 'get',
+      path: '/v1/public/{org_slug}/content/{slug}',
+      tags,
+      public: true,
       summary: 'A published item: JSON with its sanitised `html`, or `?format=html` for the embeddable fragment',
       request: { params: itemParams, query: ItemQuery },
       responses: {
         200: {
           description: 'The item',
-          content: { 'application/json': { schema: PublicItemSchema.extend({ html: z.string() }) }, 'text/html': { schema: z.string() } },
+          content: {
+            'application/json': { schema: PublicItemSchema.extend({ html: z.string() }) },
+            'text/html': { schema: z.string() },
+          },
         },
         304: cached,
       },
@@ -61,24 +88,38 @@ export function registerPublicContentRoutes(app: App) {
       const { org_slug, slug } = c.req.valid('param');
       const { format } = c.req.valid('query');
       return servePublic(c, org_slug, `content/${encodeURIComponent(slug)}?format=${format}`, async () =>
-        publicItem(await publicOrganization(c, org_slug), slug, format));
+        publicItem(await publicOrganization(c, org_slug), slug, format),
+      );
     },
   );
 
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/public/{org_slug}/feed.xml', tags, public: true, summary: 'RSS 2.0 of the published blog posts',
+      method: 'get',
+      path: '/v1/public/{org_slug}/feed.xml',
+      tags,
+      public: true,
+      summary: 'RSS 2.0 of the published blog posts',
       request: { params },
-      responses: { 200: { description: 'RSS 2.0', content: { 'application/rss+xml': { schema: z.string() } } }, 304: cached },
+      responses: {
+        200: { description: 'RSS 2.0', content: { 'application/rss+xml': { schema: z.string() } } },
+        304: cached,
+      },
     }),
     async (c) => {
       const { org_slug } = c.req.valid('param');
       // The feed's links are absolute: one cached copy per host the Worker is reached on.
       const origin = new URL(c.req.url).origin;
-      return servePublic(c, org_slug, `feed.xml?origin=${encodeURIComponent(origin)}`, async () => publicFeed(await publicOrganization(c, org_slug), origin));
+      return servePublic(c, org_slug, `feed.xml?origin=${encodeURIComponent(origin)}`, async () =>
+        publicFeed(await publicOrganization(c, org_slug), origin),
+      );
     },
   );
 
   app.get('/embed.js', (c) =>
-    c.body(EMBED_SCRIPT, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'public, max-age=3600' }));
+    c.body(EMBED_SCRIPT, 200, {
+      'content-type': 'text/javascript; charset=utf-8',
+      'cache-control': 'public, max-age=3600',
+    }),
+  );
 }

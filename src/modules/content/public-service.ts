@@ -21,7 +21,13 @@ export type PublicOrganization = { id: string; slug: string; name: string; websi
 export async function publicOrganization(c: Context<AppEnv>, slug: string): Promise<PublicOrganization> {
   const counter = c.get('d1');
   const org = await catalogDb(c.env, counter)
-    .select({ id: organizations.id, slug: organizations.slug, name: organizations.name, website: organizations.website, shard: organizations.shard })
+    .select({
+      id: organizations.id,
+      slug: organizations.slug,
+      name: organizations.name,
+      website: organizations.website,
+      shard: organizations.shard,
+    })
     .from(organizations)
     .where(eq(organizations.slug, slug))
     .get();
@@ -34,32 +40,63 @@ const visible = (now: string): SQL => and(eq(content.status, 'published'), lte(c
 
 /** The next scheduled publication: cached lists must not outlive it. */
 const nextPublication = (store: TenantStore, now: string) =>
-  store.selectFields(content, { at: min(content.published_at) }, and(eq(content.status, 'published'), gt(content.published_at, now)));
+  store.selectFields(
+    content,
+    { at: min(content.published_at) },
+    and(eq(content.status, 'published'), gt(content.published_at, now)),
+  );
 
 const publicFields = {
-  id: content.id, slug: content.slug, title: content.title, excerpt: content.excerpt, content_type: content.content_type,
-  seo_meta: content.seo_meta, published_at: content.published_at, updated_at: content.updated_at,
+  id: content.id,
+  slug: content.slug,
+  title: content.title,
+  excerpt: content.excerpt,
+  content_type: content.content_type,
+  seo_meta: content.seo_meta,
+  published_at: content.published_at,
+  updated_at: content.updated_at,
 };
 
-const json = (value: unknown, ttl: number): PublicAnswer => ({ status: 200, body: JSON.stringify(value), contentType: 'application/json', ttl });
+const json = (value: unknown, ttl: number): PublicAnswer => ({
+  status: 200,
+  body: JSON.stringify(value),
+  contentType: 'application/json',
+  ttl,
+});
 
-export async function publicList(org: PublicOrganization, input: { type?: Content['content_type']; limit: number; cursor?: string }): Promise<PublicAnswer> {
+export async function publicList(
+  org: PublicOrganization,
+  input: { type?: Content['content_type']; limit: number; cursor?: string },
+): Promise<PublicAnswer> {
   const now = Date.now();
   const iso = new Date(now).toISOString();
   const [rows, [next]] = await org.store.batch([
     newestFirstByTimeQuery(content.published_at, content.id, input, (after) =>
-      org.store.selectFields(content, publicFields, and(visible(iso), input.type ? eq(content.content_type, input.type) : undefined, after)),
+      org.store.selectFields(
+        content,
+        publicFields,
+        and(visible(iso), input.type ? eq(content.content_type, input.type) : undefined, after),
+      ),
     ),
     nextPublication(org.store, iso),
   ]);
   // Newest publication first, like the feed: a scheduled item shows at its time, not its creation's.
-  return json(toTimePage(rows, input.limit, (row) => row.published_at!), ttlUntil(next?.at, now));
+  return json(
+    toTimePage(rows, input.limit, (row) => row.published_at!),
+    ttlUntil(next?.at, now),
+  );
 }
 
 /** By slug, in JSON or as an embeddable fragment. A scheduled item's 404 lasts until its time. */
-export async function publicItem(org: PublicOrganization, slug: string, format: 'json' | 'html'): Promise<PublicAnswer> {
+export async function publicItem(
+  org: PublicOrganization,
+  slug: string,
+  format: 'json' | 'html',
+): Promise<PublicAnswer> {
   const now = Date.now();
-  const row = await org.store.selectFields(content, { ...publicFields, status: content.status, html: content.html }, eq(content.slug, slug)).get();
+  const row = await org.store
+    .selectFields(content, { ...publicFields, status: content.status, html: content.html }, eq(content.slug, slug))
+    .get();
   if (!row || row.status !== 'published' || !row.published_at || Date.parse(row.published_at) > now) {
     const scheduled = row?.status === 'published' ? row.published_at : null;
     return { status: 404, body: '', contentType: 'text/plain', ttl: ttlUntil(scheduled, now) };
@@ -67,8 +104,9 @@ export async function publicItem(org: PublicOrganization, slug: string, format: 
   const { status: _status, ...item } = row;
   if (format === 'json') return json(item, ttlUntil(null, now));
   // The fragment a page embeds: the stored HTML was sanitised on write; only the title is added here.
-  const fragment = `<article class="strive-content" data-strive-slug="${escapeHtml(item.slug)}">`
-    + `<h1>${escapeHtml(item.title)}</h1>\n${item.html}\n</article>`;
+  const fragment =
+    `<article class="strive-content" data-strive-slug="${escapeHtml(item.slug)}">` +
+    `<h1>${escapeHtml(item.title)}</h1>\n${item.html}\n</article>`;
   return { status: 200, body: fragment, contentType: 'text/html; charset=utf-8', ttl: ttlUntil(null, now) };
 }
 
@@ -80,7 +118,11 @@ export async function publicFeed(org: PublicOrganization, origin: string): Promi
   const iso = new Date(now).toISOString();
   const [posts, [next]] = await org.store.batch([
     org.store
-      .selectFields(content, { ...publicFields, html: content.html }, and(visible(iso), eq(content.content_type, 'blog_post')))
+      .selectFields(
+        content,
+        { ...publicFields, html: content.html },
+        and(visible(iso), eq(content.content_type, 'blog_post')),
+      )
       .orderBy(desc(content.published_at), desc(content.id))
       .limit(FEED_SIZE),
     nextPublication(org.store, iso),
@@ -90,14 +132,17 @@ export async function publicFeed(org: PublicOrganization, origin: string): Promi
   // HTML first (a description is HTML: the sanitised body, or the escaped excerpt), then escaped as XML.
   const items = posts.map((post) => {
     const link = post.seo_meta.canonical_url ?? `${base}/content/${encodeURIComponent(post.slug)}?format=html`;
-    return `<item><title>${escapeHtml(withoutTags(post.title))}</title><link>${escapeHtml(link)}</link>`
-      + `<guid isPermaLink="false">${post.id}</guid><pubDate>${new Date(post.published_at!).toUTCString()}</pubDate>`
-      + `<description>${escapeHtml(post.excerpt === null ? post.html : escapeHtml(post.excerpt))}</description></item>`;
+    return (
+      `<item><title>${escapeHtml(withoutTags(post.title))}</title><link>${escapeHtml(link)}</link>` +
+      `<guid isPermaLink="false">${post.id}</guid><pubDate>${new Date(post.published_at!).toUTCString()}</pubDate>` +
+      `<description>${escapeHtml(post.excerpt === null ? post.html : escapeHtml(post.excerpt))}</description></item>`
+    );
   });
   // A website stored before only http(s) was accepted is left out rather than linked.
   const home = webUrlOrNull(org.website) ?? `${base}/content?type=blog_post`;
-  const body = '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>'
-    + `<title>${escapeHtml(withoutTags(org.name))}</title><link>${escapeHtml(home)}</link>`
-    + `<description>${escapeHtml(escapeHtml(`Blog posts of ${org.name}`))}</description>${items.join('')}</channel></rss>\n`;
+  const body =
+    '<?xml version="1.0" encoding="UTF-8"?>\n<rss version="2.0"><channel>' +
+    `<title>${escapeHtml(withoutTags(org.name))}</title><link>${escapeHtml(home)}</link>` +
+    `<description>${escapeHtml(escapeHtml(`Blog posts of ${org.name}`))}</description>${items.join('')}</channel></rss>\n`;
   return { status: 200, body, contentType: 'application/rss+xml; charset=utf-8', ttl: ttlUntil(next?.at, now) };
 }

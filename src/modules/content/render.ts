@@ -42,13 +42,46 @@ const text: string[] = [];
 const ALLOWED: IWhiteList = {
   a: ['href', 'title'],
   abbr: ['title'],
-  b: text, blockquote: text, br: text, del: text, em: text, hr: text, i: text, kbd: text, mark: text,
-  p: text, pre: text, s: text, strong: text, sub: text, sup: text, u: text,
+  b: text,
+  blockquote: text,
+  br: text,
+  del: text,
+  em: text,
+  hr: text,
+  i: text,
+  kbd: text,
+  mark: text,
+  p: text,
+  pre: text,
+  s: text,
+  strong: text,
+  sub: text,
+  sup: text,
+  u: text,
   code: ['class'],
-  h1: text, h2: text, h3: text, h4: text, h5: text, h6: text,
-  ul: text, ol: ['start'], li: text, dl: text, dt: text, dd: text,
-  table: text, thead: text, tbody: text, tfoot: text, tr: text, th: ['align'], td: ['align'],
-  figure: text, figcaption: text, details: text, summary: text,
+  h1: text,
+  h2: text,
+  h3: text,
+  h4: text,
+  h5: text,
+  h6: text,
+  ul: text,
+  ol: ['start'],
+  li: text,
+  dl: text,
+  dt: text,
+  dd: text,
+  table: text,
+  thead: text,
+  tbody: text,
+  tfoot: text,
+  tr: text,
+  th: ['align'],
+  td: ['align'],
+  figure: text,
+  figcaption: text,
+  details: text,
+  summary: text,
   img: ['src', 'alt', 'title', 'width', 'height'],
   iframe: ['src', 'width', 'height', 'title', 'allowfullscreen'],
 };
@@ -57,7 +90,18 @@ const sanitizer = new FilterXSS({
   whiteList: ALLOWED,
   // Tags off the list vanish (their text stays); these vanish with everything inside them.
   stripIgnoreTag: true,
-  stripIgnoreTagBody: ['script', 'style', 'noscript', 'template', 'svg', 'math', 'object', 'embed', 'textarea', 'select'],
+  stripIgnoreTagBody: [
+    'script',
+    'style',
+    'noscript',
+    'template',
+    'svg',
+    'math',
+    'object',
+    'embed',
+    'textarea',
+    'select',
+  ],
   allowCommentTag: false,
   css: false, // no `style` attribute is allowed at all
   safeAttrValue(tag, name, value, cssFilter) {
@@ -98,7 +142,10 @@ export function renderMarkdown(source: string): string {
   if (containerDepth(tokens) > MARKDOWN_MAX_DEPTH) {
     throw invalid('content', `Block quotes and lists may be nested at most ${MARKDOWN_MAX_DEPTH} deep.`);
   }
-  return sanitizer.process(markdown.renderer.render(tokens, markdown.options, env)).replace(WITHOUT_SOURCE, '').trim();
+  return sanitizer
+    .process(markdown.renderer.render(tokens, markdown.options, env))
+    .replace(WITHOUT_SOURCE, '')
+    .trim();
 }
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };

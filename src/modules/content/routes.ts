@@ -5,7 +5,14 @@ import { defineRoute, json, jsonBody, optionalJsonBody, noContent, OrgParam, typ
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { MARKDOWN_MAX_CHARS, MARKDOWN_MAX_DEPTH, MARKDOWN_TOO_LONG } from './render';
 import {
-  archiveContent, createContent, deleteContent, getContent, listContent, publishContent, unpublishContent, updateContent,
+  archiveContent,
+  createContent,
+  deleteContent,
+  getContent,
+  listContent,
+  publishContent,
+  unpublishContent,
+  updateContent,
 } from './service';
 
 export const SeoMetaSchema = JsonObject(8, {
@@ -14,7 +21,8 @@ export const SeoMetaSchema = JsonObject(8, {
   canonical_url: WebUrl().openapi({ description: "The feed's link to the item" }),
   image: WebUrl().openapi({ description: 'An http(s) image URL, e.g. a public asset URL' }),
 }).openapi('SeoMeta', {
-  description: 'Any JSON object (≤ 8 KB): the keys Strive reads are checked when present, others are kept as sent. Public with the item once it is published',
+  description:
+    'Any JSON object (≤ 8 KB): the keys Strive reads are checked when present, others are kept as sent. Public with the item once it is published',
 });
 
 const Slug = z
@@ -36,7 +44,10 @@ export const ContentSchema = z
     status: z.enum(CONTENT_STATUSES),
     seo_meta: SeoMetaSchema,
     author_id: z.string().nullable(),
-    published_at: z.string().nullable().openapi({ description: 'Public from this instant on (a future one schedules)' }),
+    published_at: z
+      .string()
+      .nullable()
+      .openapi({ description: 'Public from this instant on (a future one schedules)' }),
     created_at: z.string(),
     updated_at: z.string(),
   })
@@ -47,9 +58,12 @@ const ContentSummarySchema = ContentSchema.omit({ content: true, html: true }).o
 const fields = {
   title: z.string().trim().min(1).max(300),
   slug: Slug.openapi({ description: 'Unique in the organization; made from the title when absent' }),
-  content: z.string().max(MARKDOWN_MAX_CHARS, MARKDOWN_TOO_LONG).openapi({
-    description: `Markdown; rendered and sanitised on write. At most ${MARKDOWN_MAX_CHARS} characters, block quotes and lists nested at most ${MARKDOWN_MAX_DEPTH} deep`,
-  }),
+  content: z
+    .string()
+    .max(MARKDOWN_MAX_CHARS, MARKDOWN_TOO_LONG)
+    .openapi({
+      description: `Markdown; rendered and sanitised on write. At most ${MARKDOWN_MAX_CHARS} characters, block quotes and lists nested at most ${MARKDOWN_MAX_DEPTH} deep`,
+    }),
   excerpt: z.string().trim().max(1000).nullable(),
   content_type: z.enum(CONTENT_TYPES),
   seo_meta: SeoMetaSchema,
@@ -64,7 +78,9 @@ const ContentCreate = z.object(fields).partial().required({ title: true }).stric
 const ContentPatch = z.object(fields).partial().strict().openapi('ContentPatch');
 const Publish = z
   .object({
-    published_at: z.iso.datetime({ offset: true }).transform((at) => new Date(at).toISOString())
+    published_at: z.iso
+      .datetime({ offset: true })
+      .transform((at) => new Date(at).toISOString())
       .openapi({ description: 'Default now; a future instant schedules the publication' }),
   })
   .partial()
@@ -85,7 +101,11 @@ const tags = ['Content'];
 export function registerContentRoutes(app: App) {
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/content', tags, summary: 'List content (every status), newest first', permission: 'content:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/content',
+      tags,
+      summary: 'List content (every status), newest first',
+      permission: 'content:read',
       request: { params, query: ContentQuery },
       responses: { 200: json(pageOf(ContentSummarySchema), 'A page of content, without `content` and `html`') },
     }),
@@ -94,7 +114,11 @@ export function registerContentRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/orgs/{org}/content', tags, summary: 'Create a draft', permission: 'content:write',
+      method: 'post',
+      path: '/v1/orgs/{org}/content',
+      tags,
+      summary: 'Create a draft',
+      permission: 'content:write',
       request: { params, body: jsonBody(ContentCreate) },
       responses: { 201: json(ContentSchema, 'The draft') },
     }),
@@ -103,7 +127,11 @@ export function registerContentRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/content/{id}', tags, summary: 'Get an item', permission: 'content:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/content/{id}',
+      tags,
+      summary: 'Get an item',
+      permission: 'content:read',
       request: { params: itemParams },
       responses: { 200: json(ContentSchema, 'The item') },
     }),
@@ -112,17 +140,29 @@ export function registerContentRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'patch', path: '/v1/orgs/{org}/content/{id}', tags, permission: 'content:write',
-      summary: 'Edit an item (a published or archived one also needs content:publish); a published one is purged from the public cache',
+      method: 'patch',
+      path: '/v1/orgs/{org}/content/{id}',
+      tags,
+      permission: 'content:write',
+      summary:
+        'Edit an item (a published or archived one also needs content:publish); a published one is purged from the public cache',
       request: { params: itemParams, body: jsonBody(ContentPatch) },
       responses: { 200: json(ContentSchema, 'The item') },
     }),
-    async (c) => c.json(await updateContent({ ctx: c.get('tenant'), id: c.req.valid('param').id, input: c.req.valid('json') }), 200),
+    async (c) =>
+      c.json(
+        await updateContent({ ctx: c.get('tenant'), id: c.req.valid('param').id, input: c.req.valid('json') }),
+        200,
+      ),
   );
 
   app.openapi(
     defineRoute({
-      method: 'delete', path: '/v1/orgs/{org}/content/{id}', tags, summary: 'Delete an item', permission: 'content:delete',
+      method: 'delete',
+      path: '/v1/orgs/{org}/content/{id}',
+      tags,
+      summary: 'Delete an item',
+      permission: 'content:delete',
       request: { params: itemParams },
       responses: { 204: noContent },
     }),
@@ -134,20 +174,30 @@ export function registerContentRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/orgs/{org}/content/{id}/publish', tags, permission: 'content:publish',
+      method: 'post',
+      path: '/v1/orgs/{org}/content/{id}/publish',
+      tags,
+      permission: 'content:publish',
       summary: 'Publish now, or at a future `published_at` (public from that instant; no job involved)',
       request: { params: itemParams, body: optionalJsonBody(Publish) },
       responses: { 200: json(ContentSchema, 'The item') },
     }),
     async (c) => {
       const body = c.req.valid('json') as z.infer<typeof Publish> | undefined;
-      return c.json(await publishContent({ ctx: c.get('tenant'), id: c.req.valid('param').id, publishedAt: body?.published_at }), 200);
+      return c.json(
+        await publishContent({ ctx: c.get('tenant'), id: c.req.valid('param').id, publishedAt: body?.published_at }),
+        200,
+      );
     },
   );
 
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/orgs/{org}/content/{id}/unpublish', tags, summary: 'Back to draft', permission: 'content:publish',
+      method: 'post',
+      path: '/v1/orgs/{org}/content/{id}/unpublish',
+      tags,
+      summary: 'Back to draft',
+      permission: 'content:publish',
       request: { params: itemParams },
       responses: { 200: json(ContentSchema, 'The item') },
     }),
@@ -156,7 +206,11 @@ export function registerContentRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/orgs/{org}/content/{id}/archive', tags, summary: 'Archive (admins; platform moderators in any organization)', permission: 'content:archive',
+      method: 'post',
+      path: '/v1/orgs/{org}/content/{id}/archive',
+      tags,
+      summary: 'Archive (admins; platform moderators in any organization)',
+      permission: 'content:archive',
       request: { params: itemParams },
       responses: { 200: json(ContentSchema, 'The item') },
     }),

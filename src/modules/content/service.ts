@@ -88,33 +88,50 @@ export async function createContent({ ctx, input }: { ctx: TenantContext; input:
   if (!slug) throw invalid('slug', 'The title has no letters or digits to make a slug from: send a slug.');
   const markdown = input.content ?? '';
   const now = new Date().toISOString();
-  return slugUnique(auditedInsert(ctx, content, {
-    id: uuidv7(),
-    title: input.title,
-    slug,
-    content: markdown,
-    html: renderMarkdown(markdown),
-    excerpt: input.excerpt ?? null,
-    content_type: input.content_type ?? 'page',
-    status: 'draft',
-    seo_meta: input.seo_meta ?? {},
-    author_id: actingUserId(ctx.actor),
-    published_at: null,
-    created_at: now,
-    updated_at: now,
-  }, described('create')));
+  return slugUnique(
+    auditedInsert(
+      ctx,
+      content,
+      {
+        id: uuidv7(),
+        title: input.title,
+        slug,
+        content: markdown,
+        html: renderMarkdown(markdown),
+        excerpt: input.excerpt ?? null,
+        content_type: input.content_type ?? 'page',
+        status: 'draft',
+        seo_meta: input.seo_meta ?? {},
+        author_id: actingUserId(ctx.actor),
+        published_at: null,
+        created_at: now,
+        updated_at: now,
+      },
+      described('create'),
+    ),
+  );
 }
 
 /**
  * An edit. Without `content:publish` only drafts can be edited: the guard rides in the update's
  * WHERE, so a published item cannot be changed between a check and the write.
  */
-export async function updateContent({ ctx, id, input }: { ctx: TenantContext; id: string; input: Partial<ContentInput> }) {
+export async function updateContent({
+  ctx,
+  id,
+  input,
+}: {
+  ctx: TenantContext;
+  id: string;
+  input: Partial<ContentInput>;
+}) {
   requirePermission(ctx, 'content:write');
   const mayPublish = ctx.permissions.has('content:publish');
   const patch = input.content === undefined ? input : { ...input, html: renderMarkdown(input.content) };
   const { row, changed } = await slugUnique(
-    auditedUpdate(ctx, content, id, patch, described('update'), { guard: mayPublish ? undefined : eq(content.status, 'draft') }),
+    auditedUpdate(ctx, content, id, patch, described('update'), {
+      guard: mayPublish ? undefined : eq(content.status, 'draft'),
+    }),
   );
   if (!changed && row.status !== 'draft' && !mayPublish) throw forbidden('content:publish');
   if (changed && row.status === 'published') await purgePublicContent(ctx);
@@ -128,7 +145,12 @@ export async function deleteContent({ ctx, id }: { ctx: TenantContext; id: strin
 }
 
 /** The state changes: each one a guarded update and its audit row, then a purge. */
-async function transition(ctx: TenantContext, id: string, action: string, patch: Partial<Pick<Content, 'status' | 'published_at'>>) {
+async function transition(
+  ctx: TenantContext,
+  id: string,
+  action: string,
+  patch: Partial<Pick<Content, 'status' | 'published_at'>>,
+) {
   const { row, changed } = await auditedUpdate(ctx, content, id, patch, described(action));
   if (changed) await purgePublicContent(ctx);
   return row;
@@ -138,7 +160,15 @@ async function transition(ctx: TenantContext, id: string, action: string, patch:
  * Published items are public from `published_at` on: a query-time rule (status = 'published' AND
  * published_at <= now), exact to the request, with no cron. A future `published_at` schedules.
  */
-export async function publishContent({ ctx, id, publishedAt }: { ctx: TenantContext; id: string; publishedAt?: string }) {
+export async function publishContent({
+  ctx,
+  id,
+  publishedAt,
+}: {
+  ctx: TenantContext;
+  id: string;
+  publishedAt?: string;
+}) {
   requirePermission(ctx, 'content:publish');
   return transition(ctx, id, 'publish', { status: 'published', published_at: publishedAt ?? new Date().toISOString() });
 }

@@ -10,9 +10,20 @@ import { ApiError } from '../../lib/problem';
 import { rateLimitKey } from '../../middleware/rate-limit';
 import { CHAT_LIMITS, unwrapChatResponse } from '../../realtime/chat-session';
 import { ACCESS_ENDED_CLOSE_CODE, ACCESS_RECHECK_MS, RATE_LIMIT_KEY_HEADER } from '../../realtime/socket-access';
-import { CONVERSATION_LIMITS, createConversation, deleteConversation, getConversation, listConversations, updateConversation } from './service';
+import {
+  CONVERSATION_LIMITS,
+  createConversation,
+  deleteConversation,
+  getConversation,
+  listConversations,
+  updateConversation,
+} from './service';
 
-const Usage = z.object({ prompt_tokens: z.number().int(), completion_tokens: z.number().int(), total_tokens: z.number().int() });
+const Usage = z.object({
+  prompt_tokens: z.number().int(),
+  completion_tokens: z.number().int(),
+  total_tokens: z.number().int(),
+});
 
 export const MessageSchema = z
   .object({
@@ -20,11 +31,17 @@ export const MessageSchema = z
     role: z.enum(['user', 'assistant', 'system', 'tool']),
     content: z.string(),
     created_at: z.string(),
-    model: z.string().optional().openapi({ description: 'The model that answered; `local/…` for the built-in offline provider' }),
+    model: z
+      .string()
+      .optional()
+      .openapi({ description: 'The model that answered; `local/…` for the built-in offline provider' }),
     usage: Usage.optional(),
     status: z.enum(['complete', 'cancelled', 'failed']).optional(),
     error: z.object({ code: z.string(), detail: z.string() }).optional(),
-    tool: z.object({ name: z.string(), arguments: z.string() }).optional().openapi({ description: 'A tool message: the call; `content` is its result' }),
+    tool: z
+      .object({ name: z.string(), arguments: z.string() })
+      .optional()
+      .openapi({ description: 'A tool message: the call; `content` is its result' }),
   })
   .openapi('ConversationMessage');
 
@@ -48,7 +65,9 @@ export const ConversationSchema = z
 const fields = {
   title: z.string().trim().min(1).max(200).nullable(),
   context_type: z.enum(CONTEXT_TYPES).openapi({ description: 'Default `general`' }),
-  context_id: Id.nullable().openapi({ description: 'The project, customer or task (of this organization); none for `general`' }),
+  context_id: Id.nullable().openapi({
+    description: 'The project, customer or task (of this organization); none for `general`',
+  }),
   ai_model: z.enum(AI_MODELS).openapi({ description: 'Default `openai_gpt4`; the next answer uses a changed one' }),
   is_archived: z.boolean(),
   ...SERVER_SET,
@@ -79,7 +98,10 @@ const ConversationQuery = z.object({
   ...pageQuery,
   context_type: z.enum(CONTEXT_TYPES).optional(),
   context_id: Id.optional(),
-  archived: z.enum(['true', 'false']).transform((value) => value === 'true').optional(),
+  archived: z
+    .enum(['true', 'false'])
+    .transform((value) => value === 'true')
+    .optional(),
 });
 
 const params = z.object({ org: OrgParam });
@@ -106,7 +128,10 @@ async function chatSession(c: Context<AppEnv>, id: string) {
 export function registerConversationRoutes(app: App) {
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/conversations', tags, permission: 'conversations:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/conversations',
+      tags,
+      permission: 'conversations:read',
       summary: "List conversations, newest first: the caller's own (everyone's for those who may delete conversations)",
       request: { params, query: ConversationQuery },
       responses: { 200: json(pageOf(ConversationSchema), 'A page of conversations') },
@@ -116,7 +141,10 @@ export function registerConversationRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/orgs/{org}/conversations', tags, permission: 'conversations:write',
+      method: 'post',
+      path: '/v1/orgs/{org}/conversations',
+      tags,
+      permission: 'conversations:write',
       summary: 'Start a conversation, optionally about a project, customer or task',
       request: { params, body: jsonBody(ConversationCreate) },
       responses: { 201: json(ConversationSchema, 'The conversation') },
@@ -126,7 +154,10 @@ export function registerConversationRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/conversations/{id}', tags, permission: 'conversations:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/conversations/{id}',
+      tags,
+      permission: 'conversations:read',
       summary: 'Get a conversation with its messages',
       request: { params: itemParams },
       responses: { 200: json(ConversationSchema, 'The conversation') },
@@ -136,17 +167,27 @@ export function registerConversationRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'patch', path: '/v1/orgs/{org}/conversations/{id}', tags, permission: 'conversations:write',
+      method: 'patch',
+      path: '/v1/orgs/{org}/conversations/{id}',
+      tags,
+      permission: 'conversations:write',
       summary: 'Rename or archive a conversation, change its model or its subject',
       request: { params: itemParams, body: jsonBody(ConversationPatch) },
       responses: { 200: json(ConversationSchema, 'The conversation') },
     }),
-    async (c) => c.json(await updateConversation({ ctx: c.get('tenant'), id: c.req.valid('param').id, input: c.req.valid('json') }), 200),
+    async (c) =>
+      c.json(
+        await updateConversation({ ctx: c.get('tenant'), id: c.req.valid('param').id, input: c.req.valid('json') }),
+        200,
+      ),
   );
 
   app.openapi(
     defineRoute({
-      method: 'delete', path: '/v1/orgs/{org}/conversations/{id}', tags, permission: 'conversations:delete',
+      method: 'delete',
+      path: '/v1/orgs/{org}/conversations/{id}',
+      tags,
+      permission: 'conversations:delete',
       summary: 'Delete a conversation',
       request: { params: itemParams },
       responses: { 204: noContent },
@@ -156,25 +197,36 @@ export function registerConversationRoutes(app: App) {
       await deleteConversation({ ctx: c.get('tenant'), id });
       // Its open sockets close and an answer in progress stops. Should the object be unreachable,
       // its sockets find the conversation gone at their next message and its write keeps nothing.
-      await chatSessionStub(c, id).conversationDeleted().catch((error: unknown) => console.error(`conversation ${id}: chat object not told of its deletion`, error));
+      await chatSessionStub(c, id)
+        .conversationDeleted()
+        .catch((error: unknown) => console.error(`conversation ${id}: chat object not told of its deletion`, error));
       return c.body(null, 204);
     },
   );
 
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/orgs/{org}/conversations/{id}/messages', tags, permission: 'conversations:write',
-      summary: "Send a message; the answer as JSON, or as server-sent events with `Accept: text/event-stream`",
+      method: 'post',
+      path: '/v1/orgs/{org}/conversations/{id}/messages',
+      tags,
+      permission: 'conversations:write',
+      summary: 'Send a message; the answer as JSON, or as server-sent events with `Accept: text/event-stream`',
       description:
-        'Runs through the conversation\'s CHAT_SESSION object, like a socket `user_message`: one answer at a time per conversation (409 meanwhile), ' +
-        '402 `quota_exceeded` once the month\'s `ai_tokens` are spent, 409 `conversation_full` once it holds ' +
+        "Runs through the conversation's CHAT_SESSION object, like a socket `user_message`: one answer at a time per conversation (409 meanwhile), " +
+        "402 `quota_exceeded` once the month's `ai_tokens` are spent, 409 `conversation_full` once it holds " +
         `${CONVERSATION_LIMITS.maxMessages} messages or ${CONVERSATION_LIMITS.maxBytes / 1_000_000} MB (start a new one), ` +
         '502 `provider_error` when the model provider fails (the partial answer is kept, marked failed), 500 `internal` when the turn could not be saved. ' +
         'Events: `message` {message} (the user message), `delta` {message_id, text}, `error` {code, detail}, `done` {message, usage}.',
       request: { params: itemParams, body: jsonBody(MessageCreate) },
       responses: {
-        201: { description: "The assistant's message (the turn created it and the user's)", content: { 'application/json': { schema: MessageSchema } } },
-        200: { description: 'With `Accept: text/event-stream`: the turn as server-sent events', content: { 'text/event-stream': { schema: z.string() } } },
+        201: {
+          description: "The assistant's message (the turn created it and the user's)",
+          content: { 'application/json': { schema: MessageSchema } },
+        },
+        200: {
+          description: 'With `Accept: text/event-stream`: the turn as server-sent events',
+          content: { 'text/event-stream': { schema: z.string() } },
+        },
         402: { description: 'The monthly ai_tokens quota is spent' },
         409: { description: 'Another answer is being generated, or the conversation is full (`conversation_full`)' },
         502: { description: 'The model provider failed' },
@@ -183,7 +235,10 @@ export function registerConversationRoutes(app: App) {
     async (c) => {
       const { stub, headers } = await chatSession(c, c.req.valid('param').id);
       const body = JSON.stringify(c.req.valid('json'));
-      const response = await unwrapChatResponse(await stub.fetch(new Request(c.req.url, { method: 'POST', headers, body })), c.get('d1'));
+      const response = await unwrapChatResponse(
+        await stub.fetch(new Request(c.req.url, { method: 'POST', headers, body })),
+        c.get('d1'),
+      );
       // A copy with headers of its own, which the middleware may still add to.
       return new Response(response.body, response) as never;
     },
@@ -191,13 +246,16 @@ export function registerConversationRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/conversations/{id}/ws', tags, permission: 'conversations:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/conversations/{id}/ws',
+      tags,
+      permission: 'conversations:read',
       summary: 'The conversation live over a WebSocket (hibernatable); browsers may send the token as `?token=`',
       description:
         'server → client: `history` {messages} on connect (a reply being written follows as one `delta` with its text so far), `message` {message} (each user message, to every client), ' +
         '`delta` {message_id, text}, `done` {message, usage}, `error` {code, detail}. client → server: `user_message` {content}, `cancel`. ' +
         `One answer at a time: a \`user_message\` meanwhile gets \`error\` \`generation_in_progress\`. Limits: ${CHAT_LIMITS.maxMessageBytes / 1024} KB a message, ${CHAT_LIMITS.maxContentChars} characters of content; ` +
-        'every message counts against the caller\'s request rate limit (`error` `rate_limited`). The caller\'s access is read again for each `user_message` and `cancel`, ' +
+        "every message counts against the caller's request rate limit (`error` `rate_limited`). The caller's access is read again for each `user_message` and `cancel`, " +
         `and for every open socket at least every ${ACCESS_RECHECK_MS / 1000} s: once it has ended (or the caller may no longer see the conversation) ` +
         `the socket gets \`error\` \`forbidden\` and is closed with code ${ACCESS_ENDED_CLOSE_CODE}.`,
       request: { params: itemParams },

@@ -15,9 +15,14 @@ import type { Usage } from '../ai/providers';
 
 export type Conversation = typeof ai_conversations.$inferSelect;
 export type ContextType = (typeof CONTEXT_TYPES)[number];
-export type ConversationInput = Pick<typeof ai_conversations.$inferInsert, 'title' | 'context_type' | 'context_id' | 'ai_model' | 'is_archived'>;
+export type ConversationInput = Pick<
+  typeof ai_conversations.$inferInsert,
+  'title' | 'context_type' | 'context_id' | 'ai_model' | 'is_archived'
+>;
 /** A new subject comes whole: `context_id` only with `context_type`. */
-export type ConversationPatch = Partial<Pick<Conversation, 'title' | 'is_archived' | 'ai_model' | 'context_type' | 'context_id'>>;
+export type ConversationPatch = Partial<
+  Pick<Conversation, 'title' | 'is_archived' | 'ai_model' | 'context_type' | 'context_id'>
+>;
 export type ConversationFilters = {
   limit: number;
   cursor?: string;
@@ -26,7 +31,10 @@ export type ConversationFilters = {
   archived?: boolean;
 };
 
-const described = (action: 'create' | 'update' | 'delete') => ({ action: `conversation.${action}` as const, resource_type: 'conversation' });
+const described = (action: 'create' | 'update' | 'delete') => ({
+  action: `conversation.${action}` as const,
+  resource_type: 'conversation',
+});
 
 /**
  * Who sees every conversation of the organization, not only their own: those who may delete them
@@ -91,21 +99,34 @@ export async function createConversation({ ctx, input }: { ctx: TenantContext; i
   const contextType = input.context_type ?? 'general';
   await assertContext(ctx, contextType, input.context_id);
   const now = new Date().toISOString();
-  return auditedInsert(ctx, ai_conversations, {
-    ...input,
-    context_type: contextType,
-    context_id: input.context_id ?? null,
-    id: uuidv7(),
-    user_id: userId,
-    conversation_data: [],
-    usage_tokens: 0,
-    is_archived: input.is_archived ?? false,
-    created_at: now,
-    updated_at: now,
-  }, described('create'));
+  return auditedInsert(
+    ctx,
+    ai_conversations,
+    {
+      ...input,
+      context_type: contextType,
+      context_id: input.context_id ?? null,
+      id: uuidv7(),
+      user_id: userId,
+      conversation_data: [],
+      usage_tokens: 0,
+      is_archived: input.is_archived ?? false,
+      created_at: now,
+      updated_at: now,
+    },
+    described('create'),
+  );
 }
 
-export async function updateConversation({ ctx, id, input }: { ctx: TenantContext; id: string; input: ConversationPatch }) {
+export async function updateConversation({
+  ctx,
+  id,
+  input,
+}: {
+  ctx: TenantContext;
+  id: string;
+  input: ConversationPatch;
+}) {
   requirePermission(ctx, 'conversations:write');
   let patch = input;
   if (input.context_type !== undefined) {
@@ -134,8 +155,14 @@ export const CONVERSATION_LIMITS = { maxMessages: 500, maxBytes: 1_000_000 } as 
 
 export function assertRoomForTurn(conversation: Pick<Conversation, 'conversation_data'>): void {
   const messages = conversation.conversation_data;
-  if (messages.length >= CONVERSATION_LIMITS.maxMessages || new TextEncoder().encode(JSON.stringify(messages)).length >= CONVERSATION_LIMITS.maxBytes) {
-    throw new ApiError('conversation_full', `This conversation is full (${CONVERSATION_LIMITS.maxMessages} messages or ${CONVERSATION_LIMITS.maxBytes / 1_000_000} MB): start a new one.`);
+  if (
+    messages.length >= CONVERSATION_LIMITS.maxMessages ||
+    new TextEncoder().encode(JSON.stringify(messages)).length >= CONVERSATION_LIMITS.maxBytes
+  ) {
+    throw new ApiError(
+      'conversation_full',
+      `This conversation is full (${CONVERSATION_LIMITS.maxMessages} messages or ${CONVERSATION_LIMITS.maxBytes / 1_000_000} MB): start a new one.`,
+    );
   }
 }
 

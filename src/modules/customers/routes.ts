@@ -59,7 +59,11 @@ const tags = ['Customers'];
 export function registerCustomerRoutes(app: App) {
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/customers', tags, summary: 'List customers, newest first', permission: 'customers:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/customers',
+      tags,
+      summary: 'List customers, newest first',
+      permission: 'customers:read',
       request: { params, query: CustomerQuery },
       responses: { 200: json(pageOf(CustomerSchema), 'A page of customers') },
     }),
@@ -68,7 +72,11 @@ export function registerCustomerRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/orgs/{org}/customers', tags, summary: 'Create a customer', permission: 'customers:write',
+      method: 'post',
+      path: '/v1/orgs/{org}/customers',
+      tags,
+      summary: 'Create a customer',
+      permission: 'customers:write',
       request: { params, body: jsonBody(CustomerCreate) },
       responses: { 201: json(CustomerSchema, 'The customer') },
     }),
@@ -77,7 +85,11 @@ export function registerCustomerRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/customers/{id}', tags, summary: 'Get a customer', permission: 'customers:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/customers/{id}',
+      tags,
+      summary: 'Get a customer',
+      permission: 'customers:read',
       request: { params: itemParams },
       responses: { 200: json(CustomerSchema, 'The customer') },
     }),
@@ -86,16 +98,28 @@ export function registerCustomerRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'patch', path: '/v1/orgs/{org}/customers/{id}', tags, summary: 'Update a customer', permission: 'customers:write',
+      method: 'patch',
+      path: '/v1/orgs/{org}/customers/{id}',
+      tags,
+      summary: 'Update a customer',
+      permission: 'customers:write',
       request: { params: itemParams, body: jsonBody(CustomerPatch) },
       responses: { 200: json(CustomerSchema, 'The customer') },
     }),
-    async (c) => c.json(await updateCustomer({ ctx: c.get('tenant'), id: c.req.valid('param').id, input: c.req.valid('json') }), 200),
+    async (c) =>
+      c.json(
+        await updateCustomer({ ctx: c.get('tenant'), id: c.req.valid('param').id, input: c.req.valid('json') }),
+        200,
+      ),
   );
 
   app.openapi(
     defineRoute({
-      method: 'delete', path: '/v1/orgs/{org}/customers/{id}', tags, summary: 'Delete a customer (its projects and appointments stay, unlinked)', permission: 'customers:delete',
+      method: 'delete',
+      path: '/v1/orgs/{org}/customers/{id}',
+      tags,
+      summary: 'Delete a customer (its projects and appointments stay, unlinked)',
+      permission: 'customers:delete',
       request: { params: itemParams },
       responses: { 204: noContent },
     }),

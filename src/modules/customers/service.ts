@@ -13,7 +13,10 @@ import { assertMember } from '../members/service';
 import { containsText } from '../../lib/text';
 
 export type Customer = typeof customers.$inferSelect;
-export type CustomerInput = Omit<typeof customers.$inferInsert, 'id' | 'organization_id' | 'created_by' | 'created_at' | 'updated_at'>;
+export type CustomerInput = Omit<
+  typeof customers.$inferInsert,
+  'id' | 'organization_id' | 'created_by' | 'created_at' | 'updated_at'
+>;
 export type CustomerFilters = {
   limit: number;
   cursor?: string;
@@ -24,11 +27,13 @@ export type CustomerFilters = {
   q?: string;
 };
 
-const described = (action: 'create' | 'update' | 'delete') => ({ action: `customer.${action}` as const, resource_type: 'customer' });
+const described = (action: 'create' | 'update' | 'delete') => ({
+  action: `customer.${action}` as const,
+  resource_type: 'customer',
+});
 
 /** `q` matches name, email or company, case-insensitively, as a substring. */
 const matches = (q: string) => containsText(q, [customers.name, customers.email, customers.company]);
-
 
 /**
  * What a global `client` user may see of records that name a customer (projects, appointments):
@@ -43,18 +48,17 @@ export function clientCustomerScope(ctx: TenantContext, customerId: SQLiteColumn
 export async function listCustomers({ ctx, input }: { ctx: TenantContext; input: CustomerFilters }) {
   requirePermission(ctx, 'customers:read');
   return newestFirst(customers.id, input, (after) =>
-    ctx.store
-      .select(
-        customers,
-        and(
-          input.status ? eq(customers.status, input.status) : undefined,
-          input.source ? eq(customers.source, input.source) : undefined,
-          input.assigned_to ? eq(customers.assigned_to, input.assigned_to) : undefined,
-          input.q ? matches(input.q) : undefined,
-          ...hasAllTags(customers.tags, input.tag),
-          after,
-        ),
+    ctx.store.select(
+      customers,
+      and(
+        input.status ? eq(customers.status, input.status) : undefined,
+        input.source ? eq(customers.source, input.source) : undefined,
+        input.assigned_to ? eq(customers.assigned_to, input.assigned_to) : undefined,
+        input.q ? matches(input.q) : undefined,
+        ...hasAllTags(customers.tags, input.tag),
+        after,
       ),
+    ),
   );
 }
 
@@ -69,10 +73,23 @@ export async function createCustomer({ ctx, input }: { ctx: TenantContext; input
   requirePermission(ctx, 'customers:write');
   await assertMember(ctx, 'assigned_to', input.assigned_to);
   const now = new Date().toISOString();
-  return auditedInsert(ctx, customers, { ...input, id: uuidv7(), created_by: actingUserId(ctx.actor), created_at: now, updated_at: now }, described('create'));
+  return auditedInsert(
+    ctx,
+    customers,
+    { ...input, id: uuidv7(), created_by: actingUserId(ctx.actor), created_at: now, updated_at: now },
+    described('create'),
+  );
 }
 
-export async function updateCustomer({ ctx, id, input }: { ctx: TenantContext; id: string; input: Partial<CustomerInput> }) {
+export async function updateCustomer({
+  ctx,
+  id,
+  input,
+}: {
+  ctx: TenantContext;
+  id: string;
+  input: Partial<CustomerInput>;
+}) {
   requirePermission(ctx, 'customers:write');
   await assertMember(ctx, 'assigned_to', input.assigned_to);
   return (await auditedUpdate(ctx, customers, id, input, described('update'))).row;

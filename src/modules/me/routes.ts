@@ -7,7 +7,10 @@ import { me } from './service';
 export const UserSchema = z
   .object({
     id: z.string().uuid(),
-    clerk_user_id: z.string().nullable().openapi({ description: "The user's Clerk id; null for someone invited who has not signed in yet" }),
+    clerk_user_id: z
+      .string()
+      .nullable()
+      .openapi({ description: "The user's Clerk id; null for someone invited who has not signed in yet" }),
     email: z.string(),
     first_name: z.string().nullable(),
     last_name: z.string().nullable(),
@@ -34,7 +37,10 @@ const MeSchema = UserSchema.extend({
 export function registerMeRoutes(app: App) {
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/me', tags: ['Identity'], summary: 'The caller and their memberships',
+      method: 'get',
+      path: '/v1/me',
+      tags: ['Identity'],
+      summary: 'The caller and their memberships',
       responses: { 200: json(MeSchema, 'The caller') },
     }),
     async (c) => c.json(await me(catalogDb(c.env, c.get('d1')), c.get('credentials')), 200),

@@ -32,6 +32,8 @@ export async function me(catalog: CatalogDb, credentials: Credentials) {
   assertActive(user);
   return {
     ...user,
-    memberships: rows.flatMap((row) => (row.organization && row.role ? [{ organization: row.organization, role: row.role }] : [])),
+    memberships: rows.flatMap((row) =>
+      row.organization && row.role ? [{ organization: row.organization, role: row.role }] : [],
+    ),
   };
 }

@@ -9,7 +9,10 @@ import { addMember, listMembers, removeMember, updateMember } from './service';
 
 const PermissionName = z.enum(PERMISSIONS);
 const MemberPermissions = z
-  .object({ grant: z.array(PermissionName).max(PERMISSIONS.length).default([]), deny: z.array(PermissionName).max(PERMISSIONS.length).default([]) })
+  .object({
+    grant: z.array(PermissionName).max(PERMISSIONS.length).default([]),
+    deny: z.array(PermissionName).max(PERMISSIONS.length).default([]),
+  })
   .strict()
   .openapi('MemberPermissions', { description: 'Adjustments to the role: grants added, denies removed; deny wins' });
 
@@ -46,7 +49,11 @@ const tags = ['Members'];
 export function registerMemberRoutes(app: App) {
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/members', tags, summary: 'List members', permission: 'members:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/members',
+      tags,
+      summary: 'List members',
+      permission: 'members:read',
       request: { params, query: z.object(pageQuery) },
       responses: { 200: json(pageOf(MemberSchema), 'A page of members, newest first') },
     }),
@@ -55,7 +62,10 @@ export function registerMemberRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/orgs/{org}/members', tags, permission: 'members:manage',
+      method: 'post',
+      path: '/v1/orgs/{org}/members',
+      tags,
+      permission: 'members:manage',
       summary: 'Add a member by email (someone not signed up yet joins on first sign-in)',
       request: { params, body: jsonBody(MemberCreate) },
       responses: { 201: json(MemberSchema, 'The member') },
@@ -65,18 +75,28 @@ export function registerMemberRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'patch', path: '/v1/orgs/{org}/members/{user_id}', tags, permission: 'members:manage',
+      method: 'patch',
+      path: '/v1/orgs/{org}/members/{user_id}',
+      tags,
+      permission: 'members:manage',
       summary: "Change a member's role or permissions (owners: owners:manage; the last owner stays)",
       request: { params: memberParams, body: jsonBody(MemberPatch) },
       responses: { 200: json(MemberSchema, 'The member') },
     }),
     async (c) =>
-      c.json(await updateMember({ ctx: c.get('tenant'), userId: c.req.valid('param').user_id, input: c.req.valid('json') }), 200),
+      c.json(
+        await updateMember({ ctx: c.get('tenant'), userId: c.req.valid('param').user_id, input: c.req.valid('json') }),
+        200,
+      ),
   );
 
   app.openapi(
     defineRoute({
-      method: 'delete', path: '/v1/orgs/{org}/members/{user_id}', tags, permission: 'members:manage', selfParam: 'user_id',
+      method: 'delete',
+      path: '/v1/orgs/{org}/members/{user_id}',
+      tags,
+      permission: 'members:manage',
+      selfParam: 'user_id',
       summary: 'Remove a member (anyone may remove themselves; the last owner stays)',
       request: { params: memberParams },
       responses: { 204: noContent },

@@ -92,18 +92,32 @@ export async function listMembers({ ctx, input }: { ctx: TenantContext; input: {
  */
 function insertWithinSeats(ctx: TenantContext, member: typeof organization_members.$inferInsert) {
   const seats = TIER_LIMITS[ctx.organization.tier].seats;
-  if (seats === null) return ctx.catalog.insert(organization_members).values(member).returning({ id: organization_members.id });
-  return insertWhere(ctx.catalog, organization_members, member, sql`(SELECT count(*) FROM ${organization_members} WHERE ${ofOrganization(ctx)}) < ${seats}`)
-    .returning({ id: organization_members.id });
+  if (seats === null)
+    return ctx.catalog.insert(organization_members).values(member).returning({ id: organization_members.id });
+  return insertWhere(
+    ctx.catalog,
+    organization_members,
+    member,
+    sql`(SELECT count(*) FROM ${organization_members} WHERE ${ofOrganization(ctx)}) < ${seats}`,
+  ).returning({ id: organization_members.id });
 }
 
 /** A member's users.subscription_tier follows the organizations they are in (billing/service.ts). */
 const memberTier = (ctx: TenantContext, userId: string) => usersTierUpdate(ctx.catalog, eq(users.id, userId));
 
 const seatsExceeded = (ctx: TenantContext) =>
-  new ApiError('quota_exceeded', `The ${ctx.organization.tier} tier allows ${TIER_LIMITS[ctx.organization.tier].seats} members. Upgrade the subscription to add more.`);
+  new ApiError(
+    'quota_exceeded',
+    `The ${ctx.organization.tier} tier allows ${TIER_LIMITS[ctx.organization.tier].seats} members. Upgrade the subscription to add more.`,
+  );
 
-export async function addMember({ ctx, input }: { ctx: TenantContext; input: { email: string; role: MemberRole; permissions?: MemberPermissions } }) {
+export async function addMember({
+  ctx,
+  input,
+}: {
+  ctx: TenantContext;
+  input: { email: string; role: MemberRole; permissions?: MemberPermissions };
+}) {
   requirePermission(ctx, 'members:manage');
   assertManageable(ctx, input.role);
   assertGrantable(ctx, input.permissions);
@@ -128,7 +142,12 @@ export async function addMember({ ctx, input }: { ctx: TenantContext; input: { e
   };
   await auditedCatalogChange(
     ctx,
-    { action: 'member.create', resource_type: 'member', resource_id: member.user_id, new: { email: input.email, role: member.role, permissions: member.permissions } },
+    {
+      action: 'member.create',
+      resource_type: 'member',
+      resource_id: member.user_id,
+      new: { email: input.email, role: member.role, permissions: member.permissions },
+    },
     async () => {
       let added: unknown[];
       try {
@@ -162,7 +181,13 @@ export async function updateMember({ ctx, userId, input }: { ctx: TenantContext;
       const updated = await ctx.catalog
         .update(organization_members)
         .set({ ...input, updated_at: updatedAt })
-        .where(and(ofOrganization(ctx), eq(organization_members.user_id, userId), demotesOwner ? keepsAnOwner(ctx) : undefined))
+        .where(
+          and(
+            ofOrganization(ctx),
+            eq(organization_members.user_id, userId),
+            demotesOwner ? keepsAnOwner(ctx) : undefined,
+          ),
+        )
         .returning({ id: organization_members.id })
         .get();
       if (!updated) throw lastOwnerConflict();
@@ -188,7 +213,12 @@ export async function removeMember({ ctx, userId }: { ctx: TenantContext; userId
   await auditedCatalogChange(
     ctx,
     [
-      { action: 'member.delete', resource_type: 'member', resource_id: userId, old: { email: before.user.email, role: before.role, permissions: before.permissions } },
+      {
+        action: 'member.delete',
+        resource_type: 'member',
+        resource_id: userId,
+        old: { email: before.user.email, role: before.role, permissions: before.permissions },
+      },
       ...keyIds.map((id) => revocation(id, revokedAt, 'its creator left the organization')),
     ],
     async () => {
@@ -196,7 +226,13 @@ export async function removeMember({ ctx, userId }: { ctx: TenantContext; userId
       const [removed] = await ctx.catalog.batch([
         ctx.catalog
           .delete(organization_members)
-          .where(and(ofOrganization(ctx), eq(organization_members.user_id, userId), before.role === 'owner' ? keepsAnOwner(ctx) : undefined))
+          .where(
+            and(
+              ofOrganization(ctx),
+              eq(organization_members.user_id, userId),
+              before.role === 'owner' ? keepsAnOwner(ctx) : undefined,
+            ),
+          )
           .returning({ id: organization_members.id }),
         memberTier(ctx, userId),
         // Only if the member is gone: a refused removal (the last owner) revokes nothing.

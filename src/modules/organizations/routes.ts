@@ -17,7 +17,8 @@ export const OrganizationSchema = z
     website: z.string().nullable(),
     settings: z.record(z.string(), z.unknown()),
     subscription_status: z.enum(ORG_SUBSCRIPTION_STATUSES).openapi({
-      description: 'Derived from the subscription: `trial` while trialing, `active` while its tier applies (active, past_due), `inactive` otherwise',
+      description:
+        'Derived from the subscription: `trial` while trialing, `active` while its tier applies (active, past_due), `inactive` otherwise',
     }),
     billing_email: z.string().nullable().openapi({ description: "The Stripe customer's email at checkout" }),
     role: z.enum(MEMBER_ROLES).nullable().openapi({ description: "The caller's role; null for platform staff" }),
@@ -35,7 +36,9 @@ const fields = {
   website: WebUrl().nullable(),
   settings: JsonObject(16),
   billing_email: Email.nullable(),
-  subscription_status: Derived('subscription_status is derived from the subscription (trial while trialing, active while its tier applies, inactive otherwise): it changes through billing, not here.'),
+  subscription_status: Derived(
+    'subscription_status is derived from the subscription (trial while trialing, active while its tier applies, inactive otherwise): it changes through billing, not here.',
+  ),
 };
 
 const OrganizationCreate = z
@@ -53,7 +56,10 @@ const tags = ['Organizations'];
 export function registerOrganizationRoutes(app: App) {
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/orgs', tags, summary: 'Create an organization (the caller becomes its owner)',
+      method: 'post',
+      path: '/v1/orgs',
+      tags,
+      summary: 'Create an organization (the caller becomes its owner)',
       request: { body: jsonBody(OrganizationCreate) },
       responses: { 201: json(OrganizationSchema, 'The organization') },
     }),
@@ -65,7 +71,11 @@ export function registerOrganizationRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}', tags, summary: 'Get an organization', permission: 'organization:read',
+      method: 'get',
+      path: '/v1/orgs/{org}',
+      tags,
+      summary: 'Get an organization',
+      permission: 'organization:read',
       request: { params },
       responses: { 200: json(OrganizationSchema, 'The organization') },
     }),
@@ -74,7 +84,11 @@ export function registerOrganizationRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'patch', path: '/v1/orgs/{org}', tags, summary: 'Update an organization', permission: 'organization:update',
+      method: 'patch',
+      path: '/v1/orgs/{org}',
+      tags,
+      summary: 'Update an organization',
+      permission: 'organization:update',
       request: { params, body: jsonBody(OrganizationPatch) },
       responses: { 200: json(OrganizationSchema, 'The organization') },
     }),
@@ -83,7 +97,11 @@ export function registerOrganizationRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'delete', path: '/v1/orgs/{org}', tags, summary: 'Delete an organization and all its data', permission: 'organization:delete',
+      method: 'delete',
+      path: '/v1/orgs/{org}',
+      tags,
+      summary: 'Delete an organization and all its data',
+      permission: 'organization:delete',
       request: { params },
       responses: { 204: noContent },
     }),

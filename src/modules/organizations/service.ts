@@ -27,7 +27,6 @@ export type OrganizationCreate = OrganizationPatch & { name: string };
 
 export const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$/;
 
-
 const slugTaken = (slug: string) => conflict(`The slug '${slug}' is taken.`);
 
 /**
@@ -35,8 +34,33 @@ const slugTaken = (slug: string) => conflict(`The slug '${slug}' is taken.`);
  * Stripe customer and checkout session, the creator) never reach a reader.
  */
 export function present(row: OrganizationRow, role: TenantContext['role']) {
-  const { id, slug, name, description, logo_url, website, settings, subscription_status, billing_email, created_at, updated_at } = row;
-  return { id, slug, name, description, logo_url, website, settings, subscription_status, billing_email, created_at, updated_at, role };
+  const {
+    id,
+    slug,
+    name,
+    description,
+    logo_url,
+    website,
+    settings,
+    subscription_status,
+    billing_email,
+    created_at,
+    updated_at,
+  } = row;
+  return {
+    id,
+    slug,
+    name,
+    description,
+    logo_url,
+    website,
+    settings,
+    subscription_status,
+    billing_email,
+    created_at,
+    updated_at,
+    role,
+  };
 }
 
 /** MAX_OWNED_ORGANIZATIONS: each organization brings its own free quotas, so one user's are capped. */
@@ -45,7 +69,12 @@ const maxOwnedOrganizations = (env: AppEnv['Bindings']) => {
   return Number.isInteger(max) && max > 0 ? max : 10;
 };
 
-export async function createOrganization(c: Context<AppEnv>, catalog: CatalogDb, user: SessionUser, input: OrganizationCreate) {
+export async function createOrganization(
+  c: Context<AppEnv>,
+  catalog: CatalogDb,
+  user: SessionUser,
+  input: OrganizationCreate,
+) {
   const slug = input.slug ?? slugify(input.name, 48);
   if (!SLUG_PATTERN.test(slug)) throw invalid('slug', 'Give a slug of lower-case letters, digits and hyphens.');
   const id = uuidv7();
@@ -59,9 +88,26 @@ export async function createOrganization(c: Context<AppEnv>, catalog: CatalogDb,
   try {
     // Choosing the shard and recording it is one statement; org, owner and subscription one batch.
     const [rows] = await catalog.batch([
-      insertWhere(catalog, organizations, { ...input, id, slug, shard: sql`${leastLoadedShard(c.env)}`, created_by: user.id, created_at: now, updated_at: now }, ownsFewer)
-        .returning(),
-      insertWhere(catalog, organization_members, { id: uuidv7(), organization_id: id, user_id: user.id, role: 'owner', joined_at: now }, orgInserted),
+      insertWhere(
+        catalog,
+        organizations,
+        {
+          ...input,
+          id,
+          slug,
+          shard: sql`${leastLoadedShard(c.env)}`,
+          created_by: user.id,
+          created_at: now,
+          updated_at: now,
+        },
+        ownsFewer,
+      ).returning(),
+      insertWhere(
+        catalog,
+        organization_members,
+        { id: uuidv7(), organization_id: id, user_id: user.id, role: 'owner', joined_at: now },
+        orgInserted,
+      ),
       insertWhere(catalog, subscriptions, { id: uuidv7(), organization_id: id }, orgInserted),
     ]);
     created = rows[0];
@@ -70,7 +116,10 @@ export async function createOrganization(c: Context<AppEnv>, catalog: CatalogDb,
     throw error;
   }
   if (!created) {
-    throw new ApiError('forbidden', `You own ${maxOwned} organizations, the most one user may own: delete one, or hand its ownership to someone else, to create another.`);
+    throw new ApiError(
+      'forbidden',
+      `You own ${maxOwned} organizations, the most one user may own: delete one, or hand its ownership to someone else, to create another.`,
+    );
   }
   const ctx = tenantContext(c, {
     organization: { id, slug, name: created.name, shard: created.shard, tier: 'free' },
@@ -80,7 +129,12 @@ export async function createOrganization(c: Context<AppEnv>, catalog: CatalogDb,
     clientEmail: null,
   });
   try {
-    await auditRow(ctx, { action: 'organization.create', resource_type: 'organization', resource_id: id, new: present(created, 'owner') }).run();
+    await auditRow(ctx, {
+      action: 'organization.create',
+      resource_type: 'organization',
+      resource_id: id,
+      new: present(created, 'owner'),
+    }).run();
   } catch (error) {
     // The audit log lives in the shard: no row there, no organization.
     await catalog.delete(organizations).where(eq(organizations.id, id)).run();
@@ -113,7 +167,13 @@ export async function updateOrganization({ ctx, input }: { ctx: TenantContext; i
   if (!diff) return present(before, ctx.role);
   const after = await auditedCatalogChange(
     ctx,
-    { action: 'organization.update', resource_type: 'organization', resource_id: before.id, old: diff.old, new: diff.new },
+    {
+      action: 'organization.update',
+      resource_type: 'organization',
+      resource_id: before.id,
+      old: diff.old,
+      new: diff.new,
+    },
     async () => {
       try {
         return await ctx.catalog
@@ -145,9 +205,19 @@ export async function updateOrganization({ ctx, input }: { ctx: TenantContext; i
  * organization_id column missing here fails it.
  */
 export const TENANT_TABLES = [
-  tenant.activity_logs, tenant.usage_events, tenant.usage_tracking, tenant.storage_reservations, tenant.assets, tenant.content,
-  tenant.appointment_webhooks, tenant.reminders_sent, tenant.appointments, tenant.ai_conversations,
-  tenant.tasks, tenant.projects, tenant.customers,
+  tenant.activity_logs,
+  tenant.usage_events,
+  tenant.usage_tracking,
+  tenant.storage_reservations,
+  tenant.assets,
+  tenant.content,
+  tenant.appointment_webhooks,
+  tenant.reminders_sent,
+  tenant.appointments,
+  tenant.ai_conversations,
+  tenant.tasks,
+  tenant.projects,
+  tenant.customers,
 ] as const;
 
 export async function deleteOrganization({ ctx, bucket }: { ctx: TenantContext; bucket: R2Bucket }) {
@@ -155,7 +225,9 @@ export async function deleteOrganization({ ctx, bucket }: { ctx: TenantContext; 
   // Deleting would orphan a subscription that goes on billing (its events find no organization).
   const live = await liveSubscriptionStatus(ctx);
   if (live) {
-    throw conflict(`The organization's subscription is ${live}: cancel it through POST …/billing/portal first, then delete the organization.`);
+    throw conflict(
+      `The organization's subscription is ${live}: cancel it through POST …/billing/portal first, then delete the organization.`,
+    );
   }
   // Its data first, the catalog row last: if a step fails the answer is a 500 and the
   // organization still exists, so the same DELETE can be sent again until nothing is left.

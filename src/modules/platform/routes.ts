@@ -12,13 +12,20 @@ import { listPlatformActivity, setUserRole } from './service';
 
 const Health = z.object({ status: z.literal('ok') }).openapi('Health');
 
-const UserRolePatch = z.object({ role: z.enum(USER_ROLES) }).strict().openapi('UserRolePatch');
+const UserRolePatch = z
+  .object({ role: z.enum(USER_ROLES) })
+  .strict()
+  .openapi('UserRolePatch');
 const PlatformActivitySchema = ActivitySchema.omit({ organization_id: true }).openapi('PlatformActivity');
 
 export function registerPlatformRoutes(app: App) {
   app.openapi(
     defineRoute({
-      method: 'get', path: '/health', tags: ['Platform'], public: true, summary: 'Liveness: answers without touching a database',
+      method: 'get',
+      path: '/health',
+      tags: ['Platform'],
+      public: true,
+      summary: 'Liveness: answers without touching a database',
       responses: { 200: json(Health, 'Alive') },
     }),
     (c) => c.json({ status: 'ok' as const }, 200),
@@ -26,24 +33,42 @@ export function registerPlatformRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'patch', path: '/v1/admin/users/{id}', tags: ['Platform'], middleware: [platformAdmin],
+      method: 'patch',
+      path: '/v1/admin/users/{id}',
+      tags: ['Platform'],
+      middleware: [platformAdmin],
       summary: "Set a user's global role (platform admins; audited in the platform activity log)",
       request: { params: z.object({ id: Id }), body: jsonBody(UserRolePatch) },
       responses: { 200: json(UserSchema, 'The user') },
     }),
     async (c) => {
-      const action = { catalog: catalogDb(c.env, c.get('d1')), d1: c.get('d1'), actor: c.get('platformUser'), request: requestInfo(c) };
+      const action = {
+        catalog: catalogDb(c.env, c.get('d1')),
+        d1: c.get('d1'),
+        actor: c.get('platformUser'),
+        request: requestInfo(c),
+      };
       return c.json(await setUserRole(action, c.req.valid('param').id, c.req.valid('json').role), 200);
     },
   );
 
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/admin/activity', tags: ['Platform'], middleware: [platformAdmin],
+      method: 'get',
+      path: '/v1/admin/activity',
+      tags: ['Platform'],
+      middleware: [platformAdmin],
       summary: 'The platform activity log (global role changes), newest first (platform admins)',
       request: { query: z.object(pageQuery) },
       responses: { 200: json(pageOf(PlatformActivitySchema), 'A page of platform activity') },
     }),
-    async (c) => c.json(await listPlatformActivity({ catalog: catalogDb(c.env, c.get('d1')), actor: c.get('platformUser') }, c.req.valid('query')), 200),
+    async (c) =>
+      c.json(
+        await listPlatformActivity(
+          { catalog: catalogDb(c.env, c.get('d1')), actor: c.get('platformUser') },
+          c.req.valid('query'),
+        ),
+        200,
+      ),
   );
 }

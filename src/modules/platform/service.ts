@@ -27,21 +27,24 @@ export async function setUserRole({ catalog, d1, actor, request }: PlatformActio
   const changing = and(eq(users.id, userId), ne(users.role, role));
   const now = new Date().toISOString();
   // platform_activity_logs' columns in its column order (INSERT … SELECT fills them by position).
-  const auditRow = catalog.select({
-    id: value(uuidv7()),
-    user_id: value(actor.id),
-    actor_type: value('user'),
-    actor_id: value(actor.id),
-    action: value('user.role_update'),
-    resource_type: value('user'),
-    resource_id: users.id,
-    old_data: sql`json_object('role', ${users.role})`,
-    new_data: sql`json_object('role', ${role})`,
-    ip_address: value(request.ip),
-    user_agent: value(request.userAgent),
-    request_id: value(request.requestId),
-    created_at: value(now),
-  }).from(users).where(changing);
+  const auditRow = catalog
+    .select({
+      id: value(uuidv7()),
+      user_id: value(actor.id),
+      actor_type: value('user'),
+      actor_id: value(actor.id),
+      action: value('user.role_update'),
+      resource_type: value('user'),
+      resource_id: users.id,
+      old_data: sql`json_object('role', ${users.role})`,
+      new_data: sql`json_object('role', ${role})`,
+      ip_address: value(request.ip),
+      user_agent: value(request.userAgent),
+      request_id: value(request.requestId),
+      created_at: value(now),
+    })
+    .from(users)
+    .where(changing);
   const [, updated] = await catalog.batch([
     catalog.insert(platform_activity_logs).select(auditRow as never),
     catalog.update(users).set({ role, updated_at: now }).where(changing).returning(userColumns),
@@ -57,7 +60,12 @@ export async function setUserRole({ catalog, d1, actor, request }: PlatformActio
 }
 
 /** The platform audit log, newest first. */
-export function listPlatformActivity({ catalog, actor }: Omit<PlatformAction, 'request' | 'd1'>, page: { limit: number; cursor?: string }) {
+export function listPlatformActivity(
+  { catalog, actor }: Omit<PlatformAction, 'request' | 'd1'>,
+  page: { limit: number; cursor?: string },
+) {
   requirePlatformAdmin(actor);
-  return newestFirst(platform_activity_logs.id, page, (after) => catalog.select().from(platform_activity_logs).where(after).$dynamic());
+  return newestFirst(platform_activity_logs.id, page, (after) =>
+    catalog.select().from(platform_activity_logs).where(after).$dynamic(),
+  );
 }

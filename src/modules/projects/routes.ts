@@ -16,9 +16,15 @@ export const ProjectSchema = z
     priority: z.enum(PRIORITIES),
     start_date: z.string().nullable().openapi({ format: 'date' }),
     due_date: z.string().nullable().openapi({ format: 'date' }),
-    completion_date: z.string().nullable().openapi({ format: 'date', description: 'Set (UTC date) when the status becomes `completed`, cleared when it leaves it' }),
+    completion_date: z.string().nullable().openapi({
+      format: 'date',
+      description: 'Set (UTC date) when the status becomes `completed`, cleared when it leaves it',
+    }),
     budget: z.number().nullable().openapi({ description: 'Exact to the cent' }),
-    progress_percentage: z.number().int().openapi({ description: 'Stored value, or derived from tasks with `?derive=progress`' }),
+    progress_percentage: z
+      .number()
+      .int()
+      .openapi({ description: 'Stored value, or derived from tasks with `?derive=progress`' }),
     project_manager_id: z.string().nullable(),
     tags: z.array(z.string()),
     created_by: z.string().nullable(),
@@ -50,16 +56,25 @@ const DATES_IN_ORDER = {
   message: 'Must be on or after start_date.',
   // Checked even when other fields are invalid, so one answer names every problem.
   when: ({ value, issues }: { value: unknown; issues: { path?: PropertyKey[] }[] }) =>
-    typeof value === 'object' && value !== null && !issues.some((i) => i.path?.[0] === 'start_date' || i.path?.[0] === 'due_date'),
+    typeof value === 'object' &&
+    value !== null &&
+    !issues.some((i) => i.path?.[0] === 'start_date' || i.path?.[0] === 'due_date'),
 };
 /** When both dates are in the body; a PATCH of one of them is checked by the database. */
 const datesInOrder = ({ start_date, due_date }: Dates) => !start_date || !due_date || due_date >= start_date;
 
-const ProjectCreate = z.object(fields).partial().required({ name: true }).strict().refine(datesInOrder, DATES_IN_ORDER).openapi('ProjectCreate');
+const ProjectCreate = z
+  .object(fields)
+  .partial()
+  .required({ name: true })
+  .strict()
+  .refine(datesInOrder, DATES_IN_ORDER)
+  .openapi('ProjectCreate');
 const ProjectPatch = z.object(fields).partial().strict().refine(datesInOrder, DATES_IN_ORDER).openapi('ProjectPatch');
 
 const derive = z.enum(['progress']).optional().openapi({
-  description: '`progress`: `progress_percentage` is computed from the tasks, in the same query, as round(100 × done / (all − cancelled)); 0 when no task counts',
+  description:
+    '`progress`: `progress_percentage` is computed from the tasks, in the same query, as round(100 × done / (all − cancelled)); 0 when no task counts',
 });
 
 const ProjectQuery = z.object({
@@ -75,13 +90,18 @@ const ProjectQuery = z.object({
 const params = z.object({ org: OrgParam });
 const itemParams = z.object({ org: OrgParam, id: Id });
 const tags = ['Projects'];
-const DERIVE_NOTE = 'With `?derive=progress`, `progress_percentage` is derived from the tasks (done ÷ all but cancelled, rounded), not the stored value.';
+const DERIVE_NOTE =
+  'With `?derive=progress`, `progress_percentage` is derived from the tasks (done ÷ all but cancelled, rounded), not the stored value.';
 const CLIENT_NOTE = 'A client user sees only the projects of the customer whose email is theirs.';
 
 export function registerProjectRoutes(app: App) {
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/projects', tags, summary: 'List projects, newest first', permission: 'projects:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/projects',
+      tags,
+      summary: 'List projects, newest first',
+      permission: 'projects:read',
       description: `${DERIVE_NOTE} ${CLIENT_NOTE}`,
       request: { params, query: ProjectQuery },
       responses: { 200: json(pageOf(ProjectSchema), 'A page of projects') },
@@ -91,7 +111,11 @@ export function registerProjectRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/orgs/{org}/projects', tags, summary: 'Create a project', permission: 'projects:write',
+      method: 'post',
+      path: '/v1/orgs/{org}/projects',
+      tags,
+      summary: 'Create a project',
+      permission: 'projects:write',
       request: { params, body: jsonBody(ProjectCreate) },
       responses: { 201: json(ProjectSchema, 'The project') },
     }),
@@ -100,27 +124,44 @@ export function registerProjectRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/projects/{id}', tags, summary: 'Get a project', permission: 'projects:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/projects/{id}',
+      tags,
+      summary: 'Get a project',
+      permission: 'projects:read',
       description: `${DERIVE_NOTE} ${CLIENT_NOTE}`,
       request: { params: itemParams, query: z.object({ derive }) },
       responses: { 200: json(ProjectSchema, 'The project') },
     }),
-    async (c) => c.json(await getProject({ ctx: c.get('tenant'), id: c.req.valid('param').id, input: c.req.valid('query') }), 200),
+    async (c) =>
+      c.json(await getProject({ ctx: c.get('tenant'), id: c.req.valid('param').id, input: c.req.valid('query') }), 200),
   );
 
   app.openapi(
     defineRoute({
-      method: 'patch', path: '/v1/orgs/{org}/projects/{id}', tags, summary: 'Update a project', permission: 'projects:write',
+      method: 'patch',
+      path: '/v1/orgs/{org}/projects/{id}',
+      tags,
+      summary: 'Update a project',
+      permission: 'projects:write',
       description: 'Setting `status` to `completed` sets `completion_date` to today (UTC); any other status clears it.',
       request: { params: itemParams, body: jsonBody(ProjectPatch) },
       responses: { 200: json(ProjectSchema, 'The project') },
     }),
-    async (c) => c.json(await updateProject({ ctx: c.get('tenant'), id: c.req.valid('param').id, input: c.req.valid('json') }), 200),
+    async (c) =>
+      c.json(
+        await updateProject({ ctx: c.get('tenant'), id: c.req.valid('param').id, input: c.req.valid('json') }),
+        200,
+      ),
   );
 
   app.openapi(
     defineRoute({
-      method: 'delete', path: '/v1/orgs/{org}/projects/{id}', tags, summary: 'Delete a project and its tasks', permission: 'projects:delete',
+      method: 'delete',
+      path: '/v1/orgs/{org}/projects/{id}',
+      tags,
+      summary: 'Delete a project and its tasks',
+      permission: 'projects:delete',
       request: { params: itemParams },
       responses: { 204: noContent },
     }),

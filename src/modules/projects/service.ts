@@ -16,7 +16,10 @@ import { assertMember } from '../members/service';
 
 export type Project = typeof projects.$inferSelect;
 export type ProjectStatus = (typeof PROJECT_STATUSES)[number];
-export type ProjectInput = Omit<typeof projects.$inferInsert, 'id' | 'organization_id' | 'completion_date' | 'created_by' | 'created_at' | 'updated_at'>;
+export type ProjectInput = Omit<
+  typeof projects.$inferInsert,
+  'id' | 'organization_id' | 'completion_date' | 'created_by' | 'created_at' | 'updated_at'
+>;
 /** `progress`: progress_percentage computed from the project's tasks instead of the stored value. */
 export type Derive = { derive?: 'progress' };
 export type ProjectFilters = Derive & {
@@ -30,7 +33,10 @@ export type ProjectFilters = Derive & {
   due_before?: string;
 };
 
-const described = (action: 'create' | 'update' | 'delete') => ({ action: `project.${action}` as const, resource_type: 'project' });
+const described = (action: 'create' | 'update' | 'delete') => ({
+  action: `project.${action}` as const,
+  resource_type: 'project',
+});
 
 /**
  * What a global `client` user may see: the projects of the customer whose email is theirs (none
@@ -77,26 +83,27 @@ function refusal(error: unknown): unknown {
 export async function listProjects({ ctx, input }: { ctx: TenantContext; input: ProjectFilters }) {
   requirePermission(ctx, 'projects:read');
   return newestFirst(projects.id, input, (after) =>
-    ctx.store
-      .selectFields(
-        projects,
-        fieldsFor(input),
-        and(
-          clientProjectScope(ctx),
-          input.status ? eq(projects.status, input.status) : undefined,
-          input.priority ? eq(projects.priority, input.priority) : undefined,
-          input.customer_id ? eq(projects.customer_id, input.customer_id) : undefined,
-          input.project_manager_id ? eq(projects.project_manager_id, input.project_manager_id) : undefined,
-          input.due_before ? lt(projects.due_date, input.due_before) : undefined,
-          after,
-        ),
+    ctx.store.selectFields(
+      projects,
+      fieldsFor(input),
+      and(
+        clientProjectScope(ctx),
+        input.status ? eq(projects.status, input.status) : undefined,
+        input.priority ? eq(projects.priority, input.priority) : undefined,
+        input.customer_id ? eq(projects.customer_id, input.customer_id) : undefined,
+        input.project_manager_id ? eq(projects.project_manager_id, input.project_manager_id) : undefined,
+        input.due_before ? lt(projects.due_date, input.due_before) : undefined,
+        after,
       ),
+    ),
   );
 }
 
 export async function getProject({ ctx, id, input }: { ctx: TenantContext; id: string; input: Derive }) {
   requirePermission(ctx, 'projects:read');
-  const row = await ctx.store.selectFields(projects, fieldsFor(input), and(eq(projects.id, id), clientProjectScope(ctx))).get();
+  const row = await ctx.store
+    .selectFields(projects, fieldsFor(input), and(eq(projects.id, id), clientProjectScope(ctx)))
+    .get();
   if (!row) throw notFound('project');
   return row;
 }
@@ -110,7 +117,14 @@ export async function createProject({ ctx, input }: { ctx: TenantContext; input:
     return await auditedInsert(
       ctx,
       projects,
-      { ...input, id: uuidv7(), completion_date, created_by: actingUserId(ctx.actor), created_at: now, updated_at: now },
+      {
+        ...input,
+        id: uuidv7(),
+        completion_date,
+        created_by: actingUserId(ctx.actor),
+        created_at: now,
+        updated_at: now,
+      },
       described('create'),
     );
   } catch (error) {
@@ -118,7 +132,15 @@ export async function createProject({ ctx, input }: { ctx: TenantContext; input:
   }
 }
 
-export async function updateProject({ ctx, id, input }: { ctx: TenantContext; id: string; input: Partial<ProjectInput> }) {
+export async function updateProject({
+  ctx,
+  id,
+  input,
+}: {
+  ctx: TenantContext;
+  id: string;
+  input: Partial<ProjectInput>;
+}) {
   requirePermission(ctx, 'projects:write');
   await assertMember(ctx, 'project_manager_id', input.project_manager_id);
   const options = input.status === undefined ? {} : { set: { completion_date: completionDateFor(input.status) } };

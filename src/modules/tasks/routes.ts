@@ -9,7 +9,15 @@ import { actorSummary } from '../../realtime/kanban-board';
 import { ACCESS_ENDED_CLOSE_CODE, ACCESS_RECHECK_MS, RATE_LIMIT_KEY_HEADER } from '../../realtime/socket-access';
 import { rateLimitKey } from '../../middleware/rate-limit';
 import { toPortable } from '../../auth/tenant';
-import { assertProjectVisible, deleteTask, getBoard, getTask, listProjectTasks, listTasks, updateTask } from './service';
+import {
+  assertProjectVisible,
+  deleteTask,
+  getBoard,
+  getTask,
+  listProjectTasks,
+  listTasks,
+  updateTask,
+} from './service';
 
 export const TaskSchema = z
   .object({
@@ -27,7 +35,10 @@ export const TaskSchema = z
     actual_hours: z.number().nullable(),
     tags: z.array(z.string()),
     position: z.number().int().openapi({ description: 'Order inside its column (ascending)' }),
-    version: z.number().int().openapi({ description: 'Incremented on every change; send it back to refuse stale writes' }),
+    version: z
+      .number()
+      .int()
+      .openapi({ description: 'Incremented on every change; send it back to refuse stale writes' }),
     completed_at: z.string().nullable(),
     created_by: z.string().nullable(),
     created_at: z.string(),
@@ -41,21 +52,28 @@ const fields = {
   status: z.enum(TASK_STATUSES),
   priority: z.enum(PRIORITIES),
   assigned_to: Id.nullable().openapi({ description: 'A member of the organization' }),
-  due_date: InstantOrDate.nullable().openapi({ description: 'An instant with `Z` or an offset; a date alone means its midnight UTC. Answered in UTC' }),
+  due_date: InstantOrDate.nullable().openapi({
+    description: 'An instant with `Z` or an offset; a date alone means its midnight UTC. Answered in UTC',
+  }),
   estimated_hours: Hundredths(100_000).nullable(),
   actual_hours: Hundredths(100_000).nullable(),
   tags: Tags,
   parent_task_id: Id.nullable().openapi({ description: 'A task of the same project (subtask); no cycles' }),
   ...SERVER_SET,
   project_id: Derived('the project of the path the task is created in; a task stays in its project.'),
-  position: Derived('set by the board: a new task goes to the end of its column, a new status to the end of that column, and POST …/tasks/{id}/move places it.'),
+  position: Derived(
+    'set by the board: a new task goes to the end of its column, a new status to the end of that column, and POST …/tasks/{id}/move places it.',
+  ),
   completed_at: Derived('set when `status` becomes `done`, cleared when it leaves it.'),
   created_by: CreatedBy,
 };
 const Version = z.number().int().min(1);
 
 const TaskCreate = z
-  .object({ ...fields, version: Derived('1 on creation, incremented by every change; send it with a PATCH to refuse a stale write.') })
+  .object({
+    ...fields,
+    version: Derived('1 on creation, incremented by every change; send it with a PATCH to refuse a stale write.'),
+  })
   .partial()
   .required({ title: true })
   .strict()
@@ -68,9 +86,12 @@ const TaskPatch = z
 const TaskMove = z
   .object({
     status: z.enum(TASK_STATUSES),
-    before_id: Id.optional().openapi({ description: 'Place the task just before this one (a task of the target column)' }),
+    before_id: Id.optional().openapi({
+      description: 'Place the task just before this one (a task of the target column)',
+    }),
     after_id: Id.optional().openapi({
-      description: 'Place the task just after this one. With `before_id` too: between the two, which must be adjacent in the target column (`after_id` directly followed by `before_id`), else 400',
+      description:
+        'Place the task just after this one. With `before_id` too: between the two, which must be adjacent in the target column (`after_id` directly followed by `before_id`), else 400',
     }),
     version: Version.optional(),
   })
@@ -84,7 +105,10 @@ const Board = z
 const TaskQuery = z.object({
   ...pageQuery,
   status: z.enum(TASK_STATUSES).optional(),
-  assigned_to: z.union([z.literal('me'), Id]).optional().openapi({ description: "A member's id, or `me`" }),
+  assigned_to: z
+    .union([z.literal('me'), Id])
+    .optional()
+    .openapi({ description: "A member's id, or `me`" }),
   tag: TagFilter,
   parent_task_id: Id.optional(),
 });
@@ -97,7 +121,10 @@ const tags = ['Tasks'];
 export function registerTaskRoutes(app: App) {
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/projects/{id}/board', tags, permission: 'tasks:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/projects/{id}/board',
+      tags,
+      permission: 'tasks:read',
       summary: 'The kanban board: every column with its tasks by position, in one query',
       request: { params: projectParams },
       responses: { 200: json(Board, 'The board') },
@@ -107,16 +134,31 @@ export function registerTaskRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/projects/{id}/tasks', tags, summary: "A project's tasks, newest first", permission: 'tasks:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/projects/{id}/tasks',
+      tags,
+      summary: "A project's tasks, newest first",
+      permission: 'tasks:read',
       request: { params: projectParams, query: TaskQuery },
       responses: { 200: json(pageOf(TaskSchema), 'A page of tasks') },
     }),
-    async (c) => c.json(await listProjectTasks({ ctx: c.get('tenant'), projectId: c.req.valid('param').id, input: c.req.valid('query') }), 200),
+    async (c) =>
+      c.json(
+        await listProjectTasks({
+          ctx: c.get('tenant'),
+          projectId: c.req.valid('param').id,
+          input: c.req.valid('query'),
+        }),
+        200,
+      ),
   );
 
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/orgs/{org}/projects/{id}/tasks', tags, permission: 'tasks:write',
+      method: 'post',
+      path: '/v1/orgs/{org}/projects/{id}/tasks',
+      tags,
+      permission: 'tasks:write',
       summary: 'Create a task at the end of its column (default todo)',
       request: { params: projectParams, body: jsonBody(TaskCreate) },
       responses: { 201: json(TaskSchema, 'The task') },
@@ -130,7 +172,10 @@ export function registerTaskRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/tasks', tags, permission: 'tasks:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/tasks',
+      tags,
+      permission: 'tasks:read',
       summary: 'Tasks across projects, newest first (`assigned_to=me`: my tasks)',
       request: { params: orgParams, query: TaskQuery },
       responses: { 200: json(pageOf(TaskSchema), 'A page of tasks') },
@@ -140,7 +185,11 @@ export function registerTaskRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/tasks/{id}', tags, summary: 'Get a task', permission: 'tasks:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/tasks/{id}',
+      tags,
+      summary: 'Get a task',
+      permission: 'tasks:read',
       request: { params: taskParams },
       responses: { 200: json(TaskSchema, 'The task') },
     }),
@@ -149,7 +198,10 @@ export function registerTaskRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'patch', path: '/v1/orgs/{org}/tasks/{id}', tags, permission: 'tasks:write',
+      method: 'patch',
+      path: '/v1/orgs/{org}/tasks/{id}',
+      tags,
+      permission: 'tasks:write',
       summary: 'Update a task; a new status puts it at the end of that column; a stale `version` → 409',
       request: { params: taskParams, body: jsonBody(TaskPatch) },
       responses: { 200: json(TaskSchema, 'The task') },
@@ -171,7 +223,11 @@ export function registerTaskRoutes(app: App) {
 
   app.openapi(
     defineRoute({
-      method: 'delete', path: '/v1/orgs/{org}/tasks/{id}', tags, summary: 'Delete a task and its subtasks', permission: 'tasks:delete',
+      method: 'delete',
+      path: '/v1/orgs/{org}/tasks/{id}',
+      tags,
+      summary: 'Delete a task and its subtasks',
+      permission: 'tasks:delete',
       request: { params: taskParams },
       responses: { 204: noContent },
     }),
@@ -179,14 +235,21 @@ export function registerTaskRoutes(app: App) {
       const ctx = c.get('tenant');
       const id = c.req.valid('param').id;
       const { task, deletedIds } = await deleteTask({ ctx, id });
-      announce(c, task.project_id, { type: 'task.deleted', task: { ...task, deleted_ids: deletedIds }, actor: actorSummary(toPortable(ctx)) });
+      announce(c, task.project_id, {
+        type: 'task.deleted',
+        task: { ...task, deleted_ids: deletedIds },
+        actor: actorSummary(toPortable(ctx)),
+      });
       return c.body(null, 204);
     },
   );
 
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/orgs/{org}/tasks/{id}/move', tags, permission: 'tasks:write',
+      method: 'post',
+      path: '/v1/orgs/{org}/tasks/{id}/move',
+      tags,
+      permission: 'tasks:write',
       summary: 'Move a task into a column: before or after a neighbour, between two adjacent ones, or at the end',
       request: { params: taskParams, body: jsonBody(TaskMove) },
       responses: { 200: json(TaskSchema, 'The task where it now is') },
@@ -195,18 +258,24 @@ export function registerTaskRoutes(app: App) {
       const id = c.req.valid('param').id;
       const input = c.req.valid('json');
       const { project_id } = await getTask({ ctx: c.get('tenant'), id });
-      return c.json(await onBoard(c, project_id, (board, context) => board.moveTask(context, project_id, id, input)), 200);
+      return c.json(
+        await onBoard(c, project_id, (board, context) => board.moveTask(context, project_id, id, input)),
+        200,
+      );
     },
   );
 
   app.openapi(
     defineRoute({
-      method: 'get', path: '/v1/orgs/{org}/projects/{id}/board/ws', tags, permission: 'tasks:read',
+      method: 'get',
+      path: '/v1/orgs/{org}/projects/{id}/board/ws',
+      tags,
+      permission: 'tasks:read',
       summary: 'The board live over a WebSocket (hibernatable); browsers may send the token as `?token=`',
       description:
         'server → client: `snapshot` {board}, `task.created|task.updated|task.moved|task.deleted` {task, actor}, `presence` {users}, `error` {code, detail}; ' +
         'a `task.moved` that renumbered its column (the gap between its neighbours had closed) also carries `renumbered` [{id, position}]: the new position of every task in that column; ' +
-        "a `task.deleted` carries the task as it was, plus `deleted_ids`: it and every subtask deleted with it; " +
+        'a `task.deleted` carries the task as it was, plus `deleted_ids`: it and every subtask deleted with it; ' +
         'client → server: `move` {task_id, status, before_id?, after_id?, version} (neighbours as in POST …/tasks/{id}/move), `ping`. ' +
         'In addition to the contract, the server answers `ping` with `pong`. Limits: 8 KB a message, 20 messages per 10 s, and every message counts against ' +
         "the caller's request rate limit (`error` `rate_limited`). The caller's access is read again for each `move`, and for every open socket at least every " +

@@ -18,7 +18,16 @@ import { clientProjectScope } from '../projects/service';
 export type Task = typeof tasks.$inferSelect;
 export type TaskInput = Pick<
   typeof tasks.$inferInsert,
-  'title' | 'description' | 'status' | 'priority' | 'assigned_to' | 'due_date' | 'estimated_hours' | 'actual_hours' | 'tags' | 'parent_task_id'
+  | 'title'
+  | 'description'
+  | 'status'
+  | 'priority'
+  | 'assigned_to'
+  | 'due_date'
+  | 'estimated_hours'
+  | 'actual_hours'
+  | 'tags'
+  | 'parent_task_id'
 >;
 export type TaskPatch = Partial<TaskInput> & { version?: number };
 export type TaskMove = { status: TaskStatus; before_id?: string; after_id?: string; version?: number };
@@ -40,9 +49,11 @@ const described = (action: string) => ({ action: `task.${action}` as `task.${str
 /** Global `client` users see only the tasks of their own customer's projects. */
 function clientTaskScope(ctx: TenantContext): SQL | undefined {
   const scope = clientProjectScope(ctx);
-  return scope && sql`${tasks.project_id} IN (SELECT ${projects.id} FROM ${projects} WHERE ${projects.organization_id} = ${ctx.organization.id} AND ${scope})`;
+  return (
+    scope &&
+    sql`${tasks.project_id} IN (SELECT ${projects.id} FROM ${projects} WHERE ${projects.organization_id} = ${ctx.organization.id} AND ${scope})`
+  );
 }
-
 
 /** `assigned_to=me` means the acting user (an API key's creator). */
 export function assignee(ctx: TenantContext, value: string | undefined): string | undefined {
@@ -57,20 +68,19 @@ export async function listTasks({ ctx, input }: { ctx: TenantContext; input: Tas
   requirePermission(ctx, 'tasks:read');
   const assignedTo = assignee(ctx, input.assigned_to);
   return newestFirst(tasks.id, input, (after) =>
-    ctx.store
-      .select(
-        tasks,
-        and(
-          input.project_id ? eq(tasks.project_id, input.project_id) : undefined,
-          // (status, assigned_to) is the seed's index for exactly this dashboard query.
-          input.status ? eq(tasks.status, input.status) : undefined,
-          assignedTo ? eq(tasks.assigned_to, assignedTo) : undefined,
-          input.parent_task_id ? eq(tasks.parent_task_id, input.parent_task_id) : undefined,
-          ...hasAllTags(tasks.tags, input.tag),
-          clientTaskScope(ctx),
-          after,
-        ),
+    ctx.store.select(
+      tasks,
+      and(
+        input.project_id ? eq(tasks.project_id, input.project_id) : undefined,
+        // (status, assigned_to) is the seed's index for exactly this dashboard query.
+        input.status ? eq(tasks.status, input.status) : undefined,
+        assignedTo ? eq(tasks.assigned_to, assignedTo) : undefined,
+        input.parent_task_id ? eq(tasks.parent_task_id, input.parent_task_id) : undefined,
+        ...hasAllTags(tasks.tags, input.tag),
+        clientTaskScope(ctx),
+        after,
       ),
+    ),
   );
 }
 
@@ -78,7 +88,15 @@ export async function listTasks({ ctx, input }: { ctx: TenantContext; input: Tas
  * A project's tasks: a page of `listTasks`, and 404 for a project this caller cannot see (asked
  * only when the first page is empty, as the board does, so a list stays one query).
  */
-export async function listProjectTasks({ ctx, projectId, input }: { ctx: TenantContext; projectId: string; input: TaskFilters }) {
+export async function listProjectTasks({
+  ctx,
+  projectId,
+  input,
+}: {
+  ctx: TenantContext;
+  projectId: string;
+  input: TaskFilters;
+}) {
   const page = await listTasks({ ctx, input: { ...input, project_id: projectId } });
   if (page.data.length === 0 && input.cursor === undefined) await assertProjectVisible(ctx, projectId);
   return page;
@@ -118,29 +136,46 @@ const endOf = (ctx: TenantContext, project: string | SQL, status: TaskStatus) =>
 const ownProjectId = sql.raw('"tasks"."project_id"');
 
 /** A foreign-key refusal names the project (from the path) or the parent (from the body). */
-async function referenceError(ctx: TenantContext, projectId: string, parentTaskId: string | null | undefined): Promise<ApiError> {
+async function referenceError(
+  ctx: TenantContext,
+  projectId: string,
+  parentTaskId: string | null | undefined,
+): Promise<ApiError> {
   await assertProjectVisible(ctx, projectId);
   return invalid('parent_task_id', parentTaskId ? 'Not a task of this project.' : 'Unknown reference.');
 }
 
-export async function createTask({ ctx, projectId, input }: { ctx: TenantContext; projectId: string; input: TaskInput }): Promise<Task> {
+export async function createTask({
+  ctx,
+  projectId,
+  input,
+}: {
+  ctx: TenantContext;
+  projectId: string;
+  input: TaskInput;
+}): Promise<Task> {
   requirePermission(ctx, 'tasks:write');
   await assertMember(ctx, 'assigned_to', input.assigned_to);
   const status = input.status ?? 'todo';
   const now = new Date().toISOString();
   try {
-    return await auditedInsert(ctx, tasks, {
-      ...input,
-      id: uuidv7(),
-      project_id: projectId,
-      status,
-      position: endOf(ctx, projectId, status),
-      version: 1,
-      completed_at: status === 'done' ? now : null,
-      created_by: actingUserId(ctx.actor),
-      created_at: now,
-      updated_at: now,
-    }, described('create'));
+    return await auditedInsert(
+      ctx,
+      tasks,
+      {
+        ...input,
+        id: uuidv7(),
+        project_id: projectId,
+        status,
+        position: endOf(ctx, projectId, status),
+        version: 1,
+        completed_at: status === 'done' ? now : null,
+        created_by: actingUserId(ctx.actor),
+        created_at: now,
+        updated_at: now,
+      },
+      described('create'),
+    );
   } catch (error) {
     // The composite foreign keys refuse another organization's project or another project's parent.
     if (isForeignKeyViolation(error)) throw await referenceError(ctx, projectId, input.parent_task_id);
@@ -160,7 +195,15 @@ async function subtree(ctx: TenantContext, id: string): Promise<string[]> {
   return (await ctx.store.select(tasks, subtreeOf(ctx, id))).map((row) => row.id);
 }
 
-export async function updateTask({ ctx, id, input }: { ctx: TenantContext; id: string; input: TaskPatch }): Promise<Task> {
+export async function updateTask({
+  ctx,
+  id,
+  input,
+}: {
+  ctx: TenantContext;
+  id: string;
+  input: TaskPatch;
+}): Promise<Task> {
   requirePermission(ctx, 'tasks:write');
   await assertMember(ctx, 'assigned_to', input.assigned_to);
   const { version, ...patch } = input;
@@ -171,9 +214,8 @@ export async function updateTask({ ctx, id, input }: { ctx: TenantContext; id: s
   if (patch.status) {
     // A new column: the end of it. The SET expressions see the row as it was before this update.
     set.position = sql`CASE WHEN ${tasks.status} IS ${patch.status} THEN ${tasks.position} ELSE ${endOf(ctx, ownProjectId, patch.status)} END`;
-    set.completed_at = patch.status === 'done'
-      ? sql`coalesce(${tasks.completed_at}, ${new Date().toISOString()})`
-      : sql`NULL`;
+    set.completed_at =
+      patch.status === 'done' ? sql`coalesce(${tasks.completed_at}, ${new Date().toISOString()})` : sql`NULL`;
   }
   let result;
   try {
@@ -207,17 +249,26 @@ function placement(column: Pick<Task, 'id' | 'position'>[], move: TaskMove) {
   const before = move.before_id === undefined ? undefined : indexOf('before_id', move.before_id);
   const after = move.after_id === undefined ? undefined : indexOf('after_id', move.after_id);
   if (before !== undefined && after !== undefined && before !== after + 1) {
-    throw invalid('before_id', `Not the task right after \`after_id\` in the '${move.status}' column: give two adjacent neighbours.`);
+    throw invalid(
+      'before_id',
+      `Not the task right after \`after_id\` in the '${move.status}' column: give two adjacent neighbours.`,
+    );
   }
   const index = before ?? (after === undefined ? column.length : after + 1); // no neighbour: the end
   const previous = column[index - 1]?.position;
   const next = column[index]?.position;
   const position =
-    previous === undefined && next === undefined ? POSITION_GAP
-    : previous === undefined ? (next! > 1 ? Math.floor(next! / 2) : undefined)
-    : next === undefined ? previous + POSITION_GAP
-    : next - previous > 1 ? previous + Math.floor((next - previous) / 2)
-    : undefined; // no integer left between the neighbours
+    previous === undefined && next === undefined
+      ? POSITION_GAP
+      : previous === undefined
+        ? next! > 1
+          ? Math.floor(next! / 2)
+          : undefined
+        : next === undefined
+          ? previous + POSITION_GAP
+          : next - previous > 1
+            ? previous + Math.floor((next - previous) / 2)
+            : undefined; // no integer left between the neighbours
   return { index, position };
 }
 
@@ -227,25 +278,50 @@ function placement(column: Pick<Task, 'id' | 'position'>[], move: TaskMove) {
  * writes the task, its audit row and, when the gap between the neighbours has closed, the whole
  * column renumbered.
  */
-export async function moveTask({ ctx, projectId, id, input }: { ctx: TenantContext; projectId: string; id: string; input: TaskMove }) {
+export async function moveTask({
+  ctx,
+  projectId,
+  id,
+  input,
+}: {
+  ctx: TenantContext;
+  projectId: string;
+  id: string;
+  input: TaskMove;
+}) {
   requirePermission(ctx, 'tasks:write');
   const rows = await ctx.store
-    .select(tasks, and(eq(tasks.project_id, projectId), sql`(${tasks.status} = ${input.status} OR ${tasks.id} = ${id})`))
+    .select(
+      tasks,
+      and(eq(tasks.project_id, projectId), sql`(${tasks.status} = ${input.status} OR ${tasks.id} = ${id})`),
+    )
     .orderBy(asc(tasks.position), asc(tasks.id));
   const task = rows.find((t) => t.id === id);
   if (!task) throw notFound('task');
   if (input.version !== undefined && input.version !== task.version) throw staleVersion(task);
-  if (input.before_id === id || input.after_id === id) throw invalid(input.before_id === id ? 'before_id' : 'after_id', 'A task cannot be its own neighbour.');
+  if (input.before_id === id || input.after_id === id)
+    throw invalid(input.before_id === id ? 'before_id' : 'after_id', 'A task cannot be its own neighbour.');
   const column = rows.filter((t) => t.status === input.status && t.id !== id);
   const { index, position } = placement(column, input);
 
   const now = new Date().toISOString();
-  const completedAt = input.status === 'done' ? task.completed_at ?? now : null;
-  const renumbered = position === undefined
-    ? [...column.slice(0, index), task, ...column.slice(index)].map((t, i) => ({ id: t.id, position: (i + 1) * POSITION_GAP }))
-    : [];
+  const completedAt = input.status === 'done' ? (task.completed_at ?? now) : null;
+  const renumbered =
+    position === undefined
+      ? [...column.slice(0, index), task, ...column.slice(index)].map((t, i) => ({
+          id: t.id,
+          position: (i + 1) * POSITION_GAP,
+        }))
+      : [];
   const newPosition = position ?? renumbered[index]!.position;
-  const moved = { ...task, status: input.status, position: newPosition, version: task.version + 1, completed_at: completedAt, updated_at: now };
+  const moved = {
+    ...task,
+    status: input.status,
+    position: newPosition,
+    version: task.version + 1,
+    completed_at: completedAt,
+    updated_at: now,
+  };
 
   // The version guard is inside the SET, not the WHERE: edits that move nothing (a PATCH without
   // a status) do not go through the board object, so one can land between the read above and this
@@ -258,13 +334,34 @@ export async function moveTask({ ctx, projectId, id, input }: { ctx: TenantConte
   try {
     [, updated] = await ctx.store.batch([
       // Read from the row by the batch itself: a task deleted since the read above gets no row.
-      auditFromRow(ctx, tasks, described('move'), ['status', 'position', 'version'], {
-        status: moved.status, position: moved.position, version: moved.version,
-      }, eq(tasks.id, id)),
+      auditFromRow(
+        ctx,
+        tasks,
+        described('move'),
+        ['status', 'position', 'version'],
+        {
+          status: moved.status,
+          position: moved.position,
+          version: moved.version,
+        },
+        eq(tasks.id, id),
+      ),
       ctx.store
-        .update(tasks, { status: moved.status, position: moved.position, version: versionIfUnchanged, completed_at: completedAt, updated_at: now }, eq(tasks.id, id))
+        .update(
+          tasks,
+          {
+            status: moved.status,
+            position: moved.position,
+            version: versionIfUnchanged,
+            completed_at: completedAt,
+            updated_at: now,
+          },
+          eq(tasks.id, id),
+        )
         .returning(),
-      ...renumbered.filter((r) => r.id !== id).map((r) => ctx.store.update(tasks, { position: r.position }, eq(tasks.id, r.id))),
+      ...renumbered
+        .filter((r) => r.id !== id)
+        .map((r) => ctx.store.update(tasks, { position: r.position }, eq(tasks.id, r.id))),
     ]);
   } catch (error) {
     if (isCheckViolation(error, 'tasks_version_check')) throw changedMeanwhile();
@@ -282,9 +379,22 @@ export async function moveTask({ ctx, projectId, id, input }: { ctx: TenantConte
  * that went (the deleted task as it was, for the board's watchers) and writes an audit row for
  * each of them.
  */
-export async function deleteTask({ ctx, id }: { ctx: TenantContext; id: string }): Promise<{ task: Task; deletedIds: string[] }> {
+export async function deleteTask({
+  ctx,
+  id,
+}: {
+  ctx: TenantContext;
+  id: string;
+}): Promise<{ task: Task; deletedIds: string[] }> {
   requirePermission(ctx, 'tasks:delete');
-  const [going] = await auditedDelete(ctx, tasks, id, described('delete'), [ctx.store.select(tasks, subtreeOf(ctx, id))], subtreeOf(ctx, id));
+  const [going] = await auditedDelete(
+    ctx,
+    tasks,
+    id,
+    described('delete'),
+    [ctx.store.select(tasks, subtreeOf(ctx, id))],
+    subtreeOf(ctx, id),
+  );
   const rows = going as Task[];
   // Rows come back in id order, so an older subtask re-parented under a newer task would come first.
   return { task: rows.find((t) => t.id === id)!, deletedIds: rows.map((t) => t.id) };

@@ -45,10 +45,12 @@ export function invalidEvent(body: unknown): string | null {
   if (typeof e.organization_id !== 'string' || e.organization_id === '') return 'no organization_id';
   if (!Number.isInteger(e.shard) || (e.shard as number) < 0) return 'no shard';
   if (e.user_id !== null && typeof e.user_id !== 'string') return 'user_id is neither a string nor null';
-  if (!(USAGE_RESOURCE_TYPES as readonly unknown[]).includes(e.resource_type)) return `unknown resource_type ${String(e.resource_type)}`;
+  if (!(USAGE_RESOURCE_TYPES as readonly unknown[]).includes(e.resource_type))
+    return `unknown resource_type ${String(e.resource_type)}`;
   if (typeof e.resource_name !== 'string') return 'resource_name is not a string';
   if (!Number.isSafeInteger(e.quantity)) return 'quantity is not an integer';
-  if (typeof e.occurred_at !== 'string' || Number.isNaN(Date.parse(e.occurred_at))) return 'occurred_at is not a timestamp';
+  if (typeof e.occurred_at !== 'string' || Number.isNaN(Date.parse(e.occurred_at)))
+    return 'occurred_at is not a timestamp';
   return null;
 }
 
@@ -80,8 +82,15 @@ DO UPDATE SET usage_amount = usage_amount + excluded.usage_amount,
 /** Counts one shard's events in one D1 batch. */
 export async function countOnShard(shard: D1Database, events: UsageEvent[]): Promise<void> {
   // The events travel as ONE JSON parameter (D1 binds at most 100 parameters per statement).
-  const rows = events.map(({ id, organization_id, user_id, resource_type, resource_name, quantity, occurred_at }) =>
-    ({ id, organization_id, user_id, resource_type, resource_name, quantity, occurred_at }));
+  const rows = events.map(({ id, organization_id, user_id, resource_type, resource_name, quantity, occurred_at }) => ({
+    id,
+    organization_id,
+    user_id,
+    resource_type,
+    resource_name,
+    quantity,
+    occurred_at,
+  }));
   const token = uuidv7();
   await shard.batch([
     shard.prepare(INSERT_EVENTS).bind(JSON.stringify(rows), token),
@@ -90,12 +99,14 @@ export async function countOnShard(shard: D1Database, events: UsageEvent[]): Pro
 }
 
 /** Reported to Stripe: ai_tokens of a provider's model. The built-in local model costs nothing. */
-const billable = (event: UsageEvent) => event.resource_type === 'ai_tokens' && event.quantity > 0 && event.resource_name !== LOCAL_MODEL;
+const billable = (event: UsageEvent) =>
+  event.resource_type === 'ai_tokens' && event.quantity > 0 && event.resource_name !== LOCAL_MODEL;
 
 /** The organizations of `organizationIds` the catalog holds, each with its Stripe customer or null. */
 async function organizationsInCatalog(env: Bindings, organizationIds: string[]): Promise<Map<string, string | null>> {
-  const { results } = await env.CATALOG
-    .prepare('SELECT id, stripe_customer_id FROM organizations WHERE id IN (SELECT value FROM json_each(?1))')
+  const { results } = await env.CATALOG.prepare(
+    'SELECT id, stripe_customer_id FROM organizations WHERE id IN (SELECT value FROM json_each(?1))',
+  )
     .bind(JSON.stringify(organizationIds))
     .all<{ id: string; stripe_customer_id: string | null }>();
   return new Map(results.map((r) => [r.id, r.stripe_customer_id]));
@@ -106,23 +117,37 @@ async function organizationsInCatalog(env: Bindings, organizationIds: string[]):
  * usage event's id, so reporting it again is counted once by Stripe too. Never throws: answers
  * the ids of the events that were not reported.
  */
-async function reportToStripe(env: Bindings, events: UsageEvent[], customers: Map<string, string | null>): Promise<Set<string>> {
+async function reportToStripe(
+  env: Bindings,
+  events: UsageEvent[],
+  customers: Map<string, string | null>,
+): Promise<Set<string>> {
   const stripe = stripeClient(env);
   const eventName = env.STRIPE_METER_EVENT_NAME;
   // No Stripe customer, no paid plan to bill: the tokens are counted in Strive only.
   const billed = events.filter((event) => billable(event) && customers.get(event.organization_id));
   if (!stripe || !eventName || billed.length === 0) return new Set();
-  const outcomes = await Promise.allSettled(billed.map((event) =>
-    stripe.billing.meterEvents.create({
-      event_name: eventName,
-      identifier: event.id,
-      timestamp: Math.floor(Date.parse(event.occurred_at) / 1000),
-      payload: { stripe_customer_id: customers.get(event.organization_id)!, value: String(event.quantity) },
-      // The same request again (a redelivery within 24 h) gets Stripe's first answer back
-      // instead of a duplicate-identifier error.
-    }, { idempotencyKey: `strive-meter-${event.id}` })));
+  const outcomes = await Promise.allSettled(
+    billed.map((event) =>
+      stripe.billing.meterEvents.create(
+        {
+          event_name: eventName,
+          identifier: event.id,
+          timestamp: Math.floor(Date.parse(event.occurred_at) / 1000),
+          payload: { stripe_customer_id: customers.get(event.organization_id)!, value: String(event.quantity) },
+          // The same request again (a redelivery within 24 h) gets Stripe's first answer back
+          // instead of a duplicate-identifier error.
+        },
+        { idempotencyKey: `strive-meter-${event.id}` },
+      ),
+    ),
+  );
   const failed = billed.filter((_, n) => outcomes[n]!.status === 'rejected');
-  if (failed.length > 0) console.error(`usage: ${failed.length} counted events not reported to Stripe, retrying them`, (outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason);
+  if (failed.length > 0)
+    console.error(
+      `usage: ${failed.length} counted events not reported to Stripe, retrying them`,
+      (outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult).reason,
+    );
   return new Set(failed.map((e) => e.id));
 }
 
@@ -159,7 +184,9 @@ export async function consumeUsage(batch: MessageBatch<unknown>, env: Bindings):
     return false;
   });
   if (Object.keys(ofDeleted).length > 0) {
-    console.log(`usage: events acknowledged without counting, their organization is not in the catalog (deleted): ${JSON.stringify(ofDeleted)}`);
+    console.log(
+      `usage: events acknowledged without counting, their organization is not in the catalog (deleted): ${JSON.stringify(ofDeleted)}`,
+    );
   }
   await Promise.all(
     [...Map.groupBy(counted, ({ event }) => event.shard)].map(async ([shard, group]) => {
@@ -187,20 +214,28 @@ export async function consumeUsage(batch: MessageBatch<unknown>, env: Bindings):
  * Which of the billable `events` their shard has counted, so that a dead letter says whether it
  * failed to count or only to reach Stripe; an event whose shard cannot be read is in neither set.
  */
-async function countedOrNot(env: Bindings, events: UsageEvent[]): Promise<{ counted: Set<string>; uncounted: Set<string> }> {
+async function countedOrNot(
+  env: Bindings,
+  events: UsageEvent[],
+): Promise<{ counted: Set<string>; uncounted: Set<string> }> {
   const counted = new Set<string>();
   const uncounted = new Set<string>();
-  await Promise.all([...Map.groupBy(events.filter(billable), (event) => event.shard)].map(async ([shard, inShard]) => {
-    const ids = inShard.map((event) => event.id);
-    if (shard >= shardCount(env)) return ids.forEach((id) => uncounted.add(id));
-    try {
-      const { results } = await shardBinding(env, shard, D1Sessions.primary(env)).prepare('SELECT id FROM usage_events WHERE id IN (SELECT value FROM json_each(?1))').bind(JSON.stringify(ids)).all<{ id: string }>();
-      const found = new Set(results.map((r) => r.id));
-      for (const id of ids) (found.has(id) ? counted : uncounted).add(id);
-    } catch (error) {
-      console.error(`usage-dlq: shard ${shard} not read`, error);
-    }
-  }));
+  await Promise.all(
+    [...Map.groupBy(events.filter(billable), (event) => event.shard)].map(async ([shard, inShard]) => {
+      const ids = inShard.map((event) => event.id);
+      if (shard >= shardCount(env)) return ids.forEach((id) => uncounted.add(id));
+      try {
+        const { results } = await shardBinding(env, shard, D1Sessions.primary(env))
+          .prepare('SELECT id FROM usage_events WHERE id IN (SELECT value FROM json_each(?1))')
+          .bind(JSON.stringify(ids))
+          .all<{ id: string }>();
+        const found = new Set(results.map((r) => r.id));
+        for (const id of ids) (found.has(id) ? counted : uncounted).add(id);
+      } catch (error) {
+        console.error(`usage-dlq: shard ${shard} not read`, error);
+      }
+    }),
+  );
   return { counted, uncounted };
 }
 

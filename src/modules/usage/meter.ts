@@ -80,10 +80,20 @@ export class UsageMeter {
     }
     const reason = `not queued on strive-usage (${SEND_RETRY_DELAYS_MS.length + 1} attempts): ${String(failure)}`;
     try {
-      await this.catalog.prepare(INSERT_DEAD_LETTER).bind(event.id, event.organization_id, JSON.stringify(event), reason, 0).run();
+      await this.catalog
+        .prepare(INSERT_DEAD_LETTER)
+        .bind(event.id, event.organization_id, JSON.stringify(event), reason, 0)
+        .run();
       console.error(`usage event ${event.id} not queued, kept in usage_dead_letters`, failure);
     } catch (error) {
-      console.error(JSON.stringify({ message: 'usage event not queued and not kept: replay it from this line', reason, error: String(error), event }));
+      console.error(
+        JSON.stringify({
+          message: 'usage event not queued and not kept: replay it from this line',
+          reason,
+          error: String(error),
+          event,
+        }),
+      );
     }
   }
 }

@@ -45,7 +45,10 @@ function figureOf(ctx: TenantContext, env: AppEnv['Bindings'], waitUntil: (p: Pr
     const counted = figure;
     // Its own sessions: this read is not the request's. A replica's figure will do: the limit is
     // soft by design, a minute and the consumer's delay behind.
-    const store = new TenantStore(shardDb(env, ctx.organization.shard, D1Sessions.open(env, 'nearest')), ctx.organization.id);
+    const store = new TenantStore(
+      shardDb(env, ctx.organization.shard, D1Sessions.open(env, 'nearest')),
+      ctx.organization.id,
+    );
     waitUntil(
       usedThisPeriod({ ...ctx, store }, 'api_calls')
         .then((used) => Object.assign(counted, { used, readAt: Date.now() }))

@@ -59,7 +59,9 @@ export async function reserveStorage(ctx: TenantContext, id: string, bytes: numb
   const limit = TIER_LIMITS[ctx.organization.tier].storage;
   const now = Date.now();
   const assetBytes = ctx.store.selectFields(assets, { n: sql`coalesce(sum(${assets.size}), 0)` });
-  const reservedBytes = ctx.store.selectFields(storage_reservations, { n: sql`coalesce(sum(${storage_reservations.bytes}), 0)` });
+  const reservedBytes = ctx.store.selectFields(storage_reservations, {
+    n: sql`coalesce(sum(${storage_reservations.bytes}), 0)`,
+  });
   const fits = limit === null ? sql`1` : sql`(${assetBytes}) + (${reservedBytes}) + ${bytes} <= ${limit}`;
   const [, reserved] = await ctx.store.batch([
     ctx.store.delete(storage_reservations, lte(storage_reservations.expires_at, new Date(now).toISOString())),
@@ -76,4 +78,5 @@ export async function reserveStorage(ctx: TenantContext, id: string, bytes: numb
 }
 
 /** The statement that gives a reservation's bytes back (the asset's row now counts them, or the upload failed). */
-export const releaseStorage = (ctx: TenantContext, id: string) => ctx.store.delete(storage_reservations, eq(storage_reservations.id, id));
+export const releaseStorage = (ctx: TenantContext, id: string) =>
+  ctx.store.delete(storage_reservations, eq(storage_reservations.id, id));

@@ -16,7 +16,13 @@ import type { UsageResource } from './meter';
  * it add up. The rows listed are the period's own. Limits are the organization's tier today: past
  * periods are shown against the current tier.
  */
-export async function getUsage({ ctx, input }: { ctx: TenantContext; input: { period: string; limit: number; cursor?: string } }) {
+export async function getUsage({
+  ctx,
+  input,
+}: {
+  ctx: TenantContext;
+  input: { period: string; limit: number; cursor?: string };
+}) {
   requirePermission(ctx, 'usage:read');
   const usage_amount = sql<number>`sum(${usage_tracking.usage_amount})`.mapWith(Number);
   const [rows, records] = await ctx.store.batch([
@@ -31,10 +37,13 @@ export async function getUsage({ ctx, input }: { ctx: TenantContext; input: { pe
       )
       .groupBy(usage_tracking.resource_type, usage_tracking.resource_name)
       .orderBy(usage_tracking.resource_type, usage_tracking.resource_name),
-    newestFirstQuery(usage_tracking.id, input, (after) => ctx.store.select(usage_tracking, and(eq(usage_tracking.billing_period, input.period), after))),
+    newestFirstQuery(usage_tracking.id, input, (after) =>
+      ctx.store.select(usage_tracking, and(eq(usage_tracking.billing_period, input.period), after)),
+    ),
   ]);
   const tier = ctx.organization.tier;
-  const used = (resource: UsageResource) => rows.filter((r) => r.resource_type === resource).reduce((sum, r) => sum + r.usage_amount, 0);
+  const used = (resource: UsageResource) =>
+    rows.filter((r) => r.resource_type === resource).reduce((sum, r) => sum + r.usage_amount, 0);
   const limits = Object.fromEntries(
     USAGE_RESOURCE_TYPES.map((resource) => {
       const limit = TIER_LIMITS[tier][resource];
@@ -43,5 +52,12 @@ export async function getUsage({ ctx, input }: { ctx: TenantContext; input: { pe
     }),
   ) as Record<UsageResource, { used: number; limit: number | null; remaining: number | null }>;
   const page = toPage(records, input.limit);
-  return { billing_period: input.period, tier, totals: rows.filter((r) => r.usage_amount !== 0), limits, records: page.data, next_cursor: page.next_cursor };
+  return {
+    billing_period: input.period,
+    tier,
+    totals: rows.filter((r) => r.usage_amount !== 0),
+    limits,
+    records: page.data,
+    next_cursor: page.next_cursor,
+  };
 }

@@ -14,7 +14,6 @@ import { defineRoute, json, type App } from '../../lib/openapi';
 import { received, WebhookReceived } from './received';
 import { ApiError } from '../../lib/problem';
 
-
 /**
  * The user's primary email, only once Clerk has verified it. A secondary or unverified address
  * proves nothing about who holds it, and the email is what claims an invitation (and what later
@@ -69,7 +68,10 @@ function effectOf(catalog: CatalogDb, event: WebhookEvent) {
     case 'user.deleted':
       // Deactivate, never delete: the user's history (activity, authorship) stays meaningful.
       return event.data.id
-        ? catalog.update(users).set({ is_active: false, updated_at: new Date().toISOString() }).where(eq(users.clerk_user_id, event.data.id))
+        ? catalog
+            .update(users)
+            .set({ is_active: false, updated_at: new Date().toISOString() })
+            .where(eq(users.clerk_user_id, event.data.id))
         : undefined;
     default:
       return undefined;
@@ -79,7 +81,10 @@ function effectOf(catalog: CatalogDb, event: WebhookEvent) {
 export function registerClerkWebhook(app: App) {
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/webhooks/clerk', tags: ['Webhooks'], public: true,
+      method: 'post',
+      path: '/v1/webhooks/clerk',
+      tags: ['Webhooks'],
+      public: true,
       summary: 'Clerk user events (Svix-signed): user.created, user.updated, user.deleted',
       responses: { 200: json(WebhookReceived, 'Received; `applied` is false for replays and events Strive ignores') },
     }),
@@ -104,7 +109,10 @@ export function registerClerkWebhook(app: App) {
       }
       try {
         // The plain INSERT fails on a concurrent duplicate, rolling its effect back with it.
-        await catalog.batch([catalog.insert(processed_events).values({ source: 'clerk', event_id: eventId, type: event.type }), effect]);
+        await catalog.batch([
+          catalog.insert(processed_events).values({ source: 'clerk', event_id: eventId, type: event.type }),
+          effect,
+        ]);
       } catch (error) {
         if (await catalog.select().from(processed_events).where(seen).get()) {
           return received(c, false);
@@ -113,12 +121,22 @@ export function registerClerkWebhook(app: App) {
         // The new primary email belongs to another row (e.g. an invitation sent to it). Merging
         // two users is a decision for a person, not a webhook: record the event so Svix stops
         // retrying, keep the user as they were, and say so in the logs.
-        console.warn(`clerk event ${eventId}: ${event.type} for ${event.data.id} not applied, its email belongs to another user`);
-        await catalog.insert(processed_events).values({ source: 'clerk', event_id: eventId, type: event.type }).onConflictDoNothing().run();
+        console.warn(
+          `clerk event ${eventId}: ${event.type} for ${event.data.id} not applied, its email belongs to another user`,
+        );
+        await catalog
+          .insert(processed_events)
+          .values({ source: 'clerk', event_id: eventId, type: event.type })
+          .onConflictDoNothing()
+          .run();
         return received(c, false);
       }
       if (event.type === 'user.deleted' && event.data.id) {
-        const row = await catalog.select({ id: users.id }).from(users).where(eq(users.clerk_user_id, event.data.id)).get();
+        const row = await catalog
+          .select({ id: users.id })
+          .from(users)
+          .where(eq(users.clerk_user_id, event.data.id))
+          .get();
         if (row) await forgetAccess(c.get('d1'), { userId: row.id });
       }
       return received(c, true);

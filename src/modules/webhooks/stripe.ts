@@ -13,10 +13,16 @@ import { defineRoute, json, type App } from '../../lib/openapi';
 import { received, WebhookReceived } from './received';
 import { ApiError } from '../../lib/problem';
 import { auditedCatalogChange, changes } from '../activity/audit';
-import { applies, eventTimeEffect, subscriptionEffect, subscriptionPatch, type EventRule, type SubscriptionPatch } from '../billing/service';
+import {
+  applies,
+  eventTimeEffect,
+  subscriptionEffect,
+  subscriptionPatch,
+  type EventRule,
+  type SubscriptionPatch,
+} from '../billing/service';
 import { stripeId } from '../billing/stripe';
 import { effectiveTier } from '../billing/tiers';
-
 
 /** Verification needs no API key: a client that can only verify. */
 const verifier = new Stripe('sk_unused', { httpClient: Stripe.createFetchHttpClient() });
@@ -81,7 +87,6 @@ function changeOf(event: Stripe.Event): Change | undefined {
 
 class StaleEvent extends Error {}
 
-
 /** The event's row in processed_events: in the batch of its effect, or alone when it has none. */
 const recorded = (catalog: CatalogDb, event: Stripe.Event) =>
   catalog.insert(processed_events).values({ source: 'stripe', event_id: event.id, type: event.type });
@@ -93,16 +98,28 @@ async function record(catalog: CatalogDb, event: Stripe.Event) {
 export function registerStripeWebhook(app: App) {
   app.openapi(
     defineRoute({
-      method: 'post', path: '/v1/webhooks/stripe', tags: ['Webhooks'], public: true,
-      summary: 'Stripe events (signed): checkout.session.completed, customer.subscription.*, invoice.paid, invoice.payment_failed',
-      responses: { 200: json(WebhookReceived, 'Received; `applied` is false for replays, older events and events Strive ignores') },
+      method: 'post',
+      path: '/v1/webhooks/stripe',
+      tags: ['Webhooks'],
+      public: true,
+      summary:
+        'Stripe events (signed): checkout.session.completed, customer.subscription.*, invoice.paid, invoice.payment_failed',
+      responses: {
+        200: json(WebhookReceived, 'Received; `applied` is false for replays, older events and events Strive ignores'),
+      },
     }),
     async (c) => {
       const secret = c.env.STRIPE_WEBHOOK_SECRET;
       if (!secret) throw new ApiError('not_configured', 'STRIPE_WEBHOOK_SECRET is not set.');
       let event: Stripe.Event;
       try {
-        event = await verifier.webhooks.constructEventAsync(await c.req.text(), c.req.header('stripe-signature') ?? '', secret, undefined, cryptoProvider);
+        event = await verifier.webhooks.constructEventAsync(
+          await c.req.text(),
+          c.req.header('stripe-signature') ?? '',
+          secret,
+          undefined,
+          cryptoProvider,
+        );
       } catch {
         throw new ApiError('unauthenticated', 'The webhook signature does not verify (missing, tampered or stale).');
       }
@@ -116,11 +133,17 @@ export function registerStripeWebhook(app: App) {
 
       const organization = change.organizationId
         ? await catalog
-          .select({ id: organizations.id, slug: organizations.slug, name: organizations.name, shard: organizations.shard, subscription: subscriptions })
-          .from(organizations)
-          .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
-          .where(eq(organizations.id, change.organizationId))
-          .get()
+            .select({
+              id: organizations.id,
+              slug: organizations.slug,
+              name: organizations.name,
+              shard: organizations.shard,
+              subscription: subscriptions,
+            })
+            .from(organizations)
+            .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
+            .where(eq(organizations.id, change.organizationId))
+            .get()
         : undefined;
       const before = organization?.subscription;
       const takes = organization !== undefined && applies(change.rule, before);
@@ -138,16 +161,28 @@ export function registerStripeWebhook(app: App) {
         // No organization (deleted, or a subscription made outside Strive), an older event, one
         // its rule refuses, or no change: recorded so Stripe stops retrying, and nothing else.
         if (!organization) console.warn(`stripe event ${event.id} (${event.type}): no organization to apply it to`);
-        else if (!takes && before?.stripe_subscription_id && change.rule.subscriptionId !== before.stripe_subscription_id) {
+        else if (
+          !takes &&
+          before?.stripe_subscription_id &&
+          change.rule.subscriptionId !== before.stripe_subscription_id
+        ) {
           // Another subscription than the row's: if both are live, the customer is billed twice.
-          console.warn(`stripe event ${event.id} (${event.type}) for ${change.rule.subscriptionId}: organization ${organization.id} has ${before.stripe_subscription_id} (${before.status}), not applied`);
+          console.warn(
+            `stripe event ${event.id} (${event.type}) for ${change.rule.subscriptionId}: organization ${organization.id} has ${before.stripe_subscription_id} (${before.status}), not applied`,
+          );
         }
         await record(catalog, event);
         return received(c, false);
       }
 
       const ctx = tenantContext(c, {
-        organization: { id: organization.id, slug: organization.slug, name: organization.name, shard: organization.shard, tier: before ? effectiveTier(before.tier, before.status) : 'free' },
+        organization: {
+          id: organization.id,
+          slug: organization.slug,
+          name: organization.name,
+          shard: organization.shard,
+          tier: before ? effectiveTier(before.tier, before.status) : 'free',
+        },
         actor: { type: 'webhook', source: 'stripe' },
         role: null,
         permissions: new Set(),
@@ -156,12 +191,20 @@ export function registerStripeWebhook(app: App) {
       try {
         await auditedCatalogChange(
           ctx,
-          { action: 'subscription.update', resource_type: 'subscription', resource_id: organization.id, old: diff.old, new: { ...diff.new, stripe_event: event.id } },
+          {
+            action: 'subscription.update',
+            resource_type: 'subscription',
+            resource_id: organization.id,
+            old: diff.old,
+            new: { ...diff.new, stripe_event: event.id },
+          },
           async () => {
-            const [upserted] = await catalog.batch([
-              recorded(catalog, event),
-              ...subscriptionEffect(catalog, organization.id, change.patch, change.rule),
-            ]).then(([, ...effects]) => effects);
+            const [upserted] = await catalog
+              .batch([
+                recorded(catalog, event),
+                ...subscriptionEffect(catalog, organization.id, change.patch, change.rule),
+              ])
+              .then(([, ...effects]) => effects);
             // A newer event applied between our read and this batch: the event is recorded, its
             // effect was not, and the audit row is withdrawn.
             if (upserted.length === 0) throw new StaleEvent();
