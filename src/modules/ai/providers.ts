@@ -1,7 +1,7 @@
 // Model providers. Every model family is reached through the one `openai` client and an
 // OpenAI-compatible endpoint (OpenAI, Anthropic's and Google's compatibility layers); a family
 // without a key is answered by the built-in local provider, so the whole flow runs offline.
-import OpenAI from 'openai';
+import type OpenAI from 'openai';
 import type { AI_MODELS } from '../../db/enums';
 import type { Bindings } from '../../env';
 
@@ -71,18 +71,23 @@ export const providerFor = (config: ProviderConfig): Provider =>
 
 // ── OpenAI-compatible endpoints, through the SDK ────────────────────────────────────────────
 
+/** The SDK, evaluated on the first model call: most cold isolates never make one (`npm run size`). */
+const loadOpenAi = () => import('openai').then((sdk) => sdk.default);
+
 function openAiCompatible(config: Extract<ProviderConfig, { kind: 'openai' }>): Provider {
-  // No retries: a retry after a partial stream would repeat what the socket already showed, and
-  // a 429 is better reported at once than after a back-off the user cannot see or cancel.
-  const client = new OpenAI({
-    apiKey: config.apiKey,
-    baseURL: config.baseURL,
-    maxRetries: 0,
-    timeout: config.timeoutMs,
-  });
+  let client: OpenAI | undefined;
   return {
     model: config.model,
     async complete({ messages, tools, signal, onDelta }) {
+      const OpenAI = await loadOpenAi();
+      // No retries: a retry after a partial stream would repeat what the socket already showed, and
+      // a 429 is better reported at once than after a back-off the user cannot see or cancel.
+      client ??= new OpenAI({
+        apiKey: config.apiKey,
+        baseURL: config.baseURL,
+        maxRetries: 0,
+        timeout: config.timeoutMs,
+      });
       // The SDK's timeout stops at the response headers; this one covers the whole stream.
       const timeout = new AbortController();
       const timer = setTimeout(() => timeout.abort(), config.timeoutMs);
@@ -134,7 +139,7 @@ function openAiCompatible(config: Extract<ProviderConfig, { kind: 'openai' }>): 
           ? error
           : timeout.signal.aborted
             ? new ProviderError('provider_timeout')
-            : asProviderError(error);
+            : asProviderError(OpenAI, error);
       } finally {
         clearTimeout(timer);
       }
@@ -150,7 +155,7 @@ function openAiCompatible(config: Extract<ProviderConfig, { kind: 'openai' }>): 
   };
 }
 
-function asProviderError(error: unknown): ProviderError {
+function asProviderError(OpenAI: Awaited<ReturnType<typeof loadOpenAi>>, error: unknown): ProviderError {
   if (error instanceof OpenAI.APIConnectionTimeoutError) return new ProviderError('provider_timeout');
   if (error instanceof OpenAI.APIError && error.status !== undefined) {
     if (error.status === 401 || error.status === 403) return new ProviderError('provider_unauthorized');

@@ -159,7 +159,7 @@ export async function createCheckout({
   input: { tier: PaidTier };
 }) {
   requirePermission(ctx, 'billing:manage');
-  const stripe = requireStripe(env);
+  const stripe = await requireStripe(env);
   const state = await billingState(ctx);
   // A second subscription would bill twice: changing plans is the portal's job.
   if (isLive(state.subscription, state.status)) {
@@ -194,7 +194,7 @@ export async function createCheckout({
 /** POST /billing/portal: a Stripe customer portal session to change plan, card or cancel. */
 export async function createPortal({ ctx, env }: { ctx: TenantContext; env: Bindings }) {
   requirePermission(ctx, 'billing:manage');
-  const stripe = requireStripe(env);
+  const stripe = await requireStripe(env);
   const customer = await stripeCustomer(ctx, stripe, (await billingState(ctx)).customer);
   const session = await stripe.billingPortal.sessions.create({ customer, return_url: env.BILLING_PORTAL_RETURN_URL });
   return { url: session.url };

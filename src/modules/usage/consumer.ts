@@ -122,7 +122,7 @@ async function reportToStripe(
   events: UsageEvent[],
   customers: Map<string, string | null>,
 ): Promise<Set<string>> {
-  const stripe = stripeClient(env);
+  const stripe = await stripeClient(env);
   const eventName = env.STRIPE_METER_EVENT_NAME;
   // No Stripe customer, no paid plan to bill: the tokens are counted in Strive only.
   const billed = events.filter((event) => billable(event) && customers.get(event.organization_id));

@@ -4,7 +4,7 @@
 // `EventRule` in billing/service.ts), audited with a webhook actor.
 // Events Strive does not act on answer 200, and so does a replay.
 import { and, eq } from 'drizzle-orm';
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { organizations, processed_events, subscriptions } from '../../db/catalog';
 import { catalogDb, latest, type CatalogDb } from '../../db/shards';
 import { forgetAccess } from '../../auth/access-cache';
@@ -21,12 +21,16 @@ import {
   type EventRule,
   type SubscriptionPatch,
 } from '../billing/service';
-import { stripeId } from '../billing/stripe';
+import { loadStripe, stripeId } from '../billing/stripe';
 import { effectiveTier } from '../billing/tiers';
 
-/** Verification needs no API key: a client that can only verify. */
-const verifier = new Stripe('sk_unused', { httpClient: Stripe.createFetchHttpClient() });
-const cryptoProvider = Stripe.createSubtleCryptoProvider();
+/** Verification needs no API key: a client that can only verify, made on the first event. */
+let verification: Promise<{ verifier: Stripe; cryptoProvider: Stripe.CryptoProvider }> | undefined;
+const verifying = () =>
+  (verification ??= loadStripe().then((Stripe) => ({
+    verifier: new Stripe('sk_unused', { httpClient: Stripe.createFetchHttpClient() }),
+    cryptoProvider: Stripe.createSubtleCryptoProvider(),
+  })));
 
 type Change = { organizationId: string | null; patch: SubscriptionPatch; rule: EventRule };
 
@@ -111,6 +115,7 @@ export function registerStripeWebhook(app: App) {
     async (c) => {
       const secret = c.env.STRIPE_WEBHOOK_SECRET;
       if (!secret) throw new ApiError('not_configured', 'STRIPE_WEBHOOK_SECRET is not set.');
+      const { verifier, cryptoProvider } = await verifying();
       let event: Stripe.Event;
       try {
         event = await verifier.webhooks.constructEventAsync(
