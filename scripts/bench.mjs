@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
+import { Miniflare } from 'miniflare';
 import { DEV_PRIVATE_KEY_PATH } from './dev-identity.mjs';
 import { devSetup } from './dev-setup.mjs';
 import { buildBundle, liftQuotas, readConfig, seededOrganization, startOnCopy } from './local-worker.mjs';
@@ -106,6 +107,9 @@ const ENDPOINTS = [
   // API is off (Miniflare's `cache: false`), so every request is a miss: the slug → shard look-up
   // in the catalog and the shard read. The cache key ignores unknown query parameters on purpose
   // (a cache-busting parameter cannot force D1 work), so a miss cannot be asked for by URL.
+  // The floor a cache hit is held to: a bare Worker (no router, no middleware) answering one Cache
+  // API lookup of the same body, run side by side in the same bench.
+  { label: 'floor: bare Worker, one cache lookup', method: 'GET', path: '/', auth: false, worker: 'floor' },
   { label: 'public by slug, cache hit', method: 'GET', path: `/v1/public/${ORG}/content/${POST_SLUG}`, auth: false },
   {
     label: 'public by slug, cache miss',
@@ -389,7 +393,7 @@ function printTable(rows) {
   for (const row of table.slice(1)) console.log(line(row));
 }
 
-const WORKER_NOTES = { unmetered: ' (metering off)', uncached: ' (Cache API off: miss)' };
+const WORKER_NOTES = { unmetered: ' (metering off)', uncached: ' (Cache API off: miss)', floor: ' (bare Worker)' };
 const labelOf = (endpoint) => `${endpoint.method} ${pathOf(endpoint)}${WORKER_NOTES[endpoint.worker] ?? ''}`;
 
 /** One endpoint: its round trips, a warm-up, then the measured run. A failure is a row too. */
@@ -416,6 +420,32 @@ async function measure(url, endpoint, token) {
     return { label: labelOf(endpoint), error };
   }
 }
+
+/**
+ * The floor: a Worker of a few lines that answers the public item's body (fetched once from the
+ * real Worker) from one Cache API lookup, as a cache hit would at best. Its own Miniflare.
+ */
+async function startFloor(url, outdir, workers) {
+  const body = await (await fetch(`${url}/v1/public/${ORG}/content/${POST_SLUG}`)).text();
+  const script = `
+const KEY = 'https://floor.strive.internal/item';
+export default {
+  async fetch() {
+    let hit = await caches.default.match(KEY);
+    if (!hit) {
+      await caches.default.put(KEY, new Response(${JSON.stringify(body)}, {
+        headers: { 'content-type': 'application/json', 'cache-control': 'public, max-age=3600' },
+      }));
+      hit = await caches.default.match(KEY);
+    }
+    return new Response(hit.body, { headers: { 'content-type': 'application/json', etag: hit.headers.get('etag') ?? '' } });
+  },
+};`;
+  const mf = new Miniflare({ modules: true, script, compatibilityDate: readConfig().compatibility_date, ...FLOOR });
+  workers.push(mf);
+  return (await mf.ready).origin;
+}
+const FLOOR = { host: '127.0.0.1', port: 0, cache: true };
 
 /** A 256 KB file uploaded through the API (the bench's R2 is in memory); answers its public path. */
 async function uploadAsset(url, token) {
@@ -452,6 +482,7 @@ async function main() {
       await liftQuotas(mf, ORG);
     }
     const url = urls.main;
+    urls.floor = await startFloor(url, outdir, workers);
     console.log(`Worker on ${url} (Miniflare, no wrangler dev proxy), variants: ${Object.keys(variants).join(', ')}`);
     console.log(`  D1 state: ${await checkSeed(workers[0])}`);
 
@@ -469,6 +500,9 @@ async function main() {
       rows.push(await measure(urls[endpoint.worker ?? 'main'], endpoint, token));
     }
     if (rows.length > 0) printTable(rows);
+    const rpsOf = (label) => rows.find((r) => r.label.startsWith(label) && !r.error)?.rps;
+    const [floor, hit] = [rpsOf('GET / (bare'), rpsOf(`GET /v1/public/${ORG}/content/${POST_SLUG}`)];
+    if (floor && hit) console.log(`\nPublic cache hit at ${(hit / floor).toFixed(2)}x the bare Cache API floor.`);
     if (selected('usage consumer')) await benchConsumer(workers[0]);
 
     // The burst: a few rounds, each on a fresh slot; the first warms up and is not reported.
