@@ -1,4 +1,4 @@
-// The demo data of API.md's "Local development": organization `acme` (shard 0) with Alice (owner),
+// The demo data (README.md, "Two commands"): organization `acme` (shard 0) with Alice (owner),
 // Bob (member), Vic (viewer) and a little of everything, and `globex` (shard 1) with Carol, so
 // cross-tenant and cross-shard mistakes show up while clicking around; Ada (admin@strive.test) is
 // platform staff (global role admin) and a member of neither.

@@ -15,8 +15,8 @@ const AUTHORIZED_PARTY = 'http://127.0.0.1:8787';
 const base64url = (data) => Buffer.from(data).toString('base64url');
 
 /**
- * An RS256 JWT with the claims Clerk puts in a session token, plus what the README's session token
- * template adds: `email`, `email_verified` (a dev address counts as verified) and `name`.
+ * An RS256 JWT with the claims Clerk puts in a session token, plus what the session token template of
+ * docs/operations/configuration.md adds: `email`, `email_verified` (a dev address counts as verified) and `name`.
  */
 export function signDevToken({ privateKeyPem, email, name, ttl = 3600 }) {
   const iat = Math.floor(Date.now() / 1000);

@@ -1,4 +1,4 @@
-// Authentication (API.md "Authentication"): how a bearer token becomes a user, and every way it
+// Authentication (docs/architecture.md, "A request's path"): how a bearer token becomes a user, and every way it
 // is refused. Requests that need a different configuration go through createApp().request with
 // an edited env; the rest go through SELF like any client.
 import { createExecutionContext, env, fetchMock, SELF, waitOnExecutionContext } from 'cloudflare:test';

@@ -1,5 +1,5 @@
 // D1 round trips per request, counted by the wrapped bindings (x-d1-round-trips), against the
-// budgets of ARCHITECTURE.md. A change that adds a query to a hot path fails here.
+// budgets of docs/architecture.md. A change that adds a query to a hot path fails here.
 import { describe, expect, it } from 'vitest';
 import { api, newOrg, newUser } from './helpers';
 

@@ -1,4 +1,4 @@
-// Global user roles (API.md "Roles and permissions"): platform admins read any organization and
+// Global user roles (docs/api/platform.md): platform admins read any organization and
 // every such access lands in that organization's activity log; moderators see an organization
 // but not its people; a `client` is capped to read-only organization, projects, tasks and
 // appointments whatever their member role; an ordinary employee outside an org sees a 404.

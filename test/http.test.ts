@@ -1,4 +1,4 @@
-// Cross-cutting HTTP behaviour (API.md "Conventions" and "Errors"): request ids, body limits and
+// Cross-cutting HTTP behaviour (docs/api/README.md, docs/api/errors.md): request ids, body limits and
 // content types, validation that names every field, CORS, security headers, the OpenAPI document
 // and the docs page, and a 500 that gives nothing away.
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from 'cloudflare:test';
@@ -160,7 +160,7 @@ describe('request bodies', () => {
 });
 
 describe('a malformed id in the path', () => {
-  // API.md: 404 not_found is an unknown resource, 400 a bad body or query. A path id that cannot
+  // docs/api/errors.md: 404 not_found is an unknown resource, 400 a bad body or query. A path id that cannot
   // name anything names no resource: the same 404 as a well-formed id that matches nothing.
   const withoutRequestId = (body: Record<string, unknown>) => ({ ...body, request_id: undefined });
 

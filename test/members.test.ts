@@ -1,4 +1,4 @@
-// Members, roles and permissions (API.md "Roles and permissions"): viewer < member < admin <
+// Members, roles and permissions (docs/api/organizations.md): viewer < member < admin <
 // owner; admins manage everyone below owner; only owners touch owners; the last owner stays;
 // grants and denies adjust a role, deny wins; nobody hands out what they do not hold.
 import { describe, expect, it } from 'vitest';

@@ -489,7 +489,7 @@ describe('which instance each route reads', () => {
     expect(instances(res)).toEqual(['catalog:any', 'shard:primary']);
   });
 
-  // The reads that decide a write, each from the primary (README, "Reads and the primary").
+  // The reads that decide a write, each from the primary (docs/architecture.md, "Reads on the primary").
   const decisions: [string, (o: TestOrg) => Promise<ApiResponse>, string[]][] = [
     [
       'an organization update reads its diff there',

@@ -1,5 +1,4 @@
-// Roles, permissions and how they combine. The rules of API.md "Roles and permissions" live here
-// and nowhere else.
+// Roles, permissions and how they combine, here and nowhere else (docs/api/organizations.md).
 import type { MemberPermissions } from '../db/catalog';
 import type { MemberRole, UserRole } from '../db/enums';
 

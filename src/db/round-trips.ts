@@ -1,4 +1,4 @@
-// Observes D1 round trips: the latency budget of ARCHITECTURE.md is stated in them. A statement's
+// Observes D1 round trips: the latency budgets (docs/architecture.md) are stated in them. A statement's
 // first/all/run/raw is one trip; a batch() is one trip however many statements it holds. The
 // wrapped database (a binding or a session) is otherwise the real one.
 

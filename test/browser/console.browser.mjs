@@ -2,7 +2,7 @@
 // as `npm run dev` serves it (wrangler's dev server, on a free port and a throwaway copy of the
 // seeded dev data). Everything stays on 127.0.0.1. On a failure every open page is photographed
 // into test-results/browser/ (git-ignored). SCREENSHOTS=docs also writes the board and the chat
-// into docs/ for the README.
+// into docs/ for README.md.
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { mkdirSync } from 'node:fs';

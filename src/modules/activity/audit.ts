@@ -104,7 +104,7 @@ export async function auditedCatalogChange<T>(
 
 // ── Tenant rows: the change and its audit row in ONE batch ─────────────────────────────────────
 // An update or delete records the row's state as the same batch sees it (INSERT … SELECT from
-// the row), so no read is needed before the write: 1 round trip, the budget of ARCHITECTURE.md.
+// the row), so no read is needed before the write: 1 round trip (docs/architecture.md, the budgets).
 
 type Row<T extends TenantTable> = T['$inferSelect'];
 type Patch<T extends TenantTable> = Partial<T['$inferInsert']>;

@@ -1,4 +1,4 @@
-// What each tier allows: the one table quotas, `GET /usage` and the README are read from.
+// What each tier allows: the one table quotas, `GET /usage` and docs/api/billing.md are read from.
 import {
   SUBSCRIPTION_STATUSES,
   TIERS,
