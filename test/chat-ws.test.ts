@@ -9,8 +9,7 @@ import type { ConversationMessage } from '../src/db/tenant';
 import type { Bindings } from '../src/env';
 import { MAX_TOOL_RESULT_BYTES } from '../src/modules/ai/turn';
 import { appendTurn, CONVERSATION_LIMITS } from '../src/modules/conversations/service';
-import { CONVERSATION_DELETED_CLOSE_CODE } from '../src/realtime/chat-session';
-import { ACCESS_ENDED_CLOSE_CODE } from '../src/realtime/socket-access';
+import { CLOSE_CODES } from '../src/realtime/socket-room';
 import { seedAiTools } from './ai-fixtures';
 import {
   api,
@@ -168,7 +167,7 @@ describe('the chat socket', () => {
         body: { content: 'third' },
       }),
       409,
-      'conflict',
+      'generation_in_progress',
     );
     await a.ofType('done');
     b.send({ type: 'user_message', content: 'second, again' });
@@ -542,7 +541,7 @@ describe('the socket acts with its access as of each message', () => {
     );
     socket.send({ type: 'user_message', content: 'and now?' });
     expect(await socket.ofType('error')).toMatchObject({ code: 'forbidden' });
-    expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+    expect(await socket.closed).toBe(CLOSE_CODES.accessEnded);
     // Refused before the turn: nothing echoed, nothing stored.
     expect(socket.log.filter((m) => m.type === 'message')).toHaveLength(1);
     expect((await getConversation(org, id)).conversation_data).toHaveLength(2);
@@ -641,7 +640,7 @@ describe('the socket listens only while its access lasts', () => {
     expect((await setRole(org, admin, 'member')).status).toBe(200);
     await runAccessRecheck(chatObject(org, id));
     expect(await watching.ofType('error')).toMatchObject({ code: 'forbidden' });
-    expect(await watching.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+    expect(await watching.closed).toBe(CLOSE_CODES.accessEnded);
     // The author's socket is untouched and the conversation goes on without the admin.
     own.send({ type: 'user_message', content: 'only for me now' });
     expect((await own.ofType('done')).message.status).toBe('complete');
@@ -663,7 +662,7 @@ describe('the socket listens only while its access lasts', () => {
     expect((await setRole(org, demoted, 'viewer')).status).toBe(200);
     await runAccessRecheck(chatObject(org, theirs));
     await runAccessRecheck(chatObject(org, own));
-    expect(await gone.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+    expect(await gone.closed).toBe(CLOSE_CODES.accessEnded);
     // A viewer still reads their own conversation: the owner's turn reaches them.
     const owner = await connectChat(org, own, org.owner.token);
     owner.send({ type: 'user_message', content: 'for the viewer' });
@@ -850,7 +849,7 @@ describe('a conversation deleted while its sockets are open', () => {
     expect(await socket.until((m) => m.type === 'error' && m.code === 'not_found')).toMatchObject({
       detail: expect.stringContaining('deleted'),
     });
-    expect(await socket.closed).toBe(CONVERSATION_DELETED_CLOSE_CODE);
+    expect(await socket.closed).toBe(CLOSE_CODES.deleted);
     expect(socket.log.some((m) => m.type === 'done' && m.message.status === 'complete')).toBe(false);
     const rows = await (
       await shardOf(org.id)

@@ -2,7 +2,7 @@
 // deployed (SELF), served by the project's KANBAN_BOARD object with hibernatable sockets.
 import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { ACCESS_ENDED_CLOSE_CODE } from '../src/realtime/socket-access';
+import { CLOSE_CODES } from '../src/realtime/socket-room';
 import {
   api,
   expectProblem,
@@ -692,7 +692,7 @@ describe('the board socket acts and listens with its access as it is now', () =>
       await end();
       socket.send({ type: 'move', task_id: task.id, status: 'done', version: 1 });
       expect(await socket.nextOfType('error')).toMatchObject({ code: 'forbidden' });
-      expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+      expect(await socket.closed).toBe(CLOSE_CODES.accessEnded);
       expect(await getTask(org, task.id)).toEqual(task);
       const audited = await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?')
         .bind(org.id)
@@ -737,7 +737,7 @@ describe('the board socket acts and listens with its access as it is now', () =>
       await end();
       await runAccessRecheck(boardObject(org, project));
       expect(await socket.nextOfType('error')).toMatchObject({ code: 'forbidden' });
-      expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+      expect(await socket.closed).toBe(CLOSE_CODES.accessEnded);
       await newTask(org, project, { title: 'after they left' });
       expect(socket.log.filter((m) => m.type === 'task.created')).toEqual([]);
     },
@@ -762,7 +762,7 @@ describe('the board socket acts and listens with its access as it is now', () =>
     const restore = interceptStatements(env.CATALOG, (query) => queried.push(query));
     try {
       await runAccessRecheck(boardObject(org, project));
-      expect(await sockets[3]!.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+      expect(await sockets[3]!.closed).toBe(CLOSE_CODES.accessEnded);
     } finally {
       restore();
     }
@@ -795,7 +795,7 @@ describe('the board socket acts and listens with its access as it is now', () =>
     socket.send({ type: 'ping' });
     expect(await socket.nextOfType('pong')).toEqual({ type: 'pong' });
     await runAccessRecheck(boardObject(org, project));
-    expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+    expect(await socket.closed).toBe(CLOSE_CODES.accessEnded);
   });
 
   it("closes a client user's socket once the project is no longer their customer's", async () => {
@@ -826,7 +826,7 @@ describe('the board socket acts and listens with its access as it is now', () =>
     ).toBe(200);
     await runAccessRecheck(boardObject(org, project));
     expect(await socket.nextOfType('error')).toMatchObject({ code: 'forbidden' });
-    expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+    expect(await socket.closed).toBe(CLOSE_CODES.accessEnded);
   });
 
   it("counts every message, ping included, against the caller's request rate limit, under the key its HTTP requests use", async () => {

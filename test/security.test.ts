@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app';
 import { isPermission } from '../src/auth/permissions';
 import { SELF } from 'cloudflare:test';
-import { ACCESS_ENDED_CLOSE_CODE } from '../src/realtime/socket-access';
+import { CLOSE_CODES } from '../src/realtime/socket-room';
 import {
   api,
   expectProblem,
@@ -319,7 +319,7 @@ describe('socket routes', () => {
       expect((await end(org, admin, op['x-permission']!, key.body.id)).status).toBeLessThan(300);
       await runAccessRecheck(resource.object(org, id));
       expect(await socket.until((m) => m.type === 'error')).toMatchObject({ code: 'forbidden' });
-      expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+      expect(await socket.closed).toBe(CLOSE_CODES.accessEnded);
     });
   });
 });
