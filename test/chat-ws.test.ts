@@ -263,6 +263,10 @@ describe('the chat socket', () => {
     expect(await a.ofType('error', 4)).toMatchObject({ code: 'invalid_request' });
     a.send({ type: 'user_message', content: 'x'.repeat(40 * 1024) });
     expect(await a.ofType('error', 5)).toMatchObject({ code: 'payload_too_large' });
+    // Every socket room answers `ping`, as the board does.
+    a.send({ type: 'ping' });
+    expect(await a.ofType('pong')).toEqual({ type: 'pong' });
+    expect(a.log.filter((m) => m.type === 'error')).toHaveLength(5);
     await a.close();
   });
 

@@ -481,6 +481,11 @@ describe('the board socket: changes', () => {
     expect(await refusal({ task_id: crypto.randomUUID(), status: 'done', version: 1 })).toMatchObject({
       code: 'not_found',
     });
+    // The same schema as POST …/tasks/{id}/move: every problem named, an unknown field too.
+    expect(await refusal({ task_id: task.id, status: 'doing', version: 1, colour: 'red' })).toMatchObject({
+      code: 'invalid_request',
+      errors: [{ path: 'status' }, { path: 'colour', message: 'Unknown field.' }],
+    });
     expect(await getTask(org, task.id)).toEqual(task);
     expect(owner.log.filter((m) => m.type.startsWith('task.'))).toEqual([]);
     await owner.close();

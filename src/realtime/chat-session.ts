@@ -29,9 +29,15 @@ export type ChatEvent =
 /** A user message: at most 8,000 characters; a socket message at most 32 KB. */
 export const CHAT_LIMITS = { maxContentChars: 8000, maxMessageBytes: 32 * 1024 } as const;
 
+/** A user message: POST …/messages, and the socket's `user_message`. */
+export const MessageCreate = z
+  .object({ content: z.string().trim().min(1).max(CHAT_LIMITS.maxContentChars) })
+  .strict()
+  .openapi('MessageCreate');
+
 /** What a chat socket may send (besides `ping`). */
 const ChatMessage = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('user_message'), content: z.string().trim().min(1).max(CHAT_LIMITS.maxContentChars) }),
+  MessageCreate.extend({ type: z.literal('user_message') }),
   z.object({ type: z.literal('cancel') }),
 ]);
 

@@ -7,7 +7,7 @@ import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../.
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { ApiError } from '../../lib/problem';
 import { rateLimitKey } from '../../middleware/rate-limit';
-import { CHAT_LIMITS, chatSessions } from '../../realtime/chat-session';
+import { CHAT_LIMITS, chatSessions, MessageCreate } from '../../realtime/chat-session';
 import { ACCESS_RECHECK_MS, CLOSE_CODES } from '../../realtime/socket-room';
 import {
   CONVERSATION_LIMITS,
@@ -87,11 +87,6 @@ const ConversationPatch = z
     message: 'Send context_type with context_id.',
   })
   .openapi('ConversationPatch');
-
-const MessageCreate = z
-  .object({ content: z.string().trim().min(1).max(CHAT_LIMITS.maxContentChars) })
-  .strict()
-  .openapi('MessageCreate');
 
 const ConversationQuery = z.object({
   ...pageQuery,
