@@ -10,6 +10,7 @@ import type { Bindings } from '../src/env';
 import { MAX_TOOL_RESULT_BYTES } from '../src/modules/ai/turn';
 import { appendTurn, CONVERSATION_LIMITS } from '../src/modules/conversations/service';
 import { CLOSE_CODES } from '../src/realtime/socket-room';
+import { chatSessions } from '../src/realtime/chat-session';
 import { seedAiTools } from './ai-fixtures';
 import {
   api,
@@ -630,7 +631,7 @@ describe('the socket acts with its access as of each message', () => {
 });
 
 describe('the socket listens only while its access lasts', () => {
-  const chatObject = (org: TestOrg, id: string) => env.CHAT_SESSION.get(env.CHAT_SESSION.idFromName(`${org.id}:${id}`));
+  const chatObject = (org: TestOrg, id: string) => chatSessions(env as unknown as Bindings).get(org.id, id);
   const setRole = (org: TestOrg, user: TestUser, role: string) =>
     api('PATCH', `/v1/orgs/${org.slug}/members/${user.id}`, { token: org.owner.token, body: { role } });
 

@@ -3,6 +3,8 @@
 import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { CLOSE_CODES } from '../src/realtime/socket-room';
+import type { Bindings } from '../src/env';
+import { boards } from '../src/realtime/kanban-client';
 import {
   api,
   expectProblem,
@@ -625,8 +627,7 @@ describe('the board socket: concurrency', () => {
 });
 
 describe('the board socket acts and listens with its access as it is now', () => {
-  const boardObject = (org: TestOrg, project: string) =>
-    env.KANBAN_BOARD.get(env.KANBAN_BOARD.idFromName(`${org.id}:${project}`));
+  const boardObject = (org: TestOrg, project: string) => boards(env as unknown as Bindings).get(org.id, project);
   const removeMember = (org: TestOrg, user: TestUser) =>
     api('DELETE', `/v1/orgs/${org.slug}/members/${user.id}`, { token: org.owner.token });
   const setRole = (org: TestOrg, user: TestUser, role: string) =>
