@@ -7570,7 +7570,7 @@ export interface paths {
         put?: never;
         /**
          * Send a message; the answer as JSON, or as server-sent events with `Accept: text/event-stream`
-         * @description Runs through the conversation's CHAT_SESSION object, like a socket `user_message`: one answer at a time per conversation (409 meanwhile), 402 `quota_exceeded` once the month's `ai_tokens` are spent, 409 `conversation_full` once it holds 500 messages or 1 MB (start a new one), 502 `provider_error` when the model provider fails (the partial answer is kept, marked failed), 500 `internal` when the turn could not be saved. Events: `message` {message} (the user message), `delta` {message_id, text}, `error` {code, detail}, `done` {message, usage}.
+         * @description Runs through the conversation's CHAT_SESSION object, like a socket `user_message`: one answer at a time per conversation (409 `generation_in_progress` meanwhile), 402 `quota_exceeded` once the month's `ai_tokens` are spent, 409 `conversation_full` once it holds 500 messages or 1 MB (start a new one), 502 `provider_error` when the model provider fails (the partial answer is kept, marked failed), 500 `internal` when the turn could not be saved. Events: `message` {message} (the user message), `delta` {message_id, text}, `error` {code, detail}, `done` {message, usage}.
          */
         post: {
             parameters: {
@@ -7650,7 +7650,7 @@ export interface paths {
                         "application/problem+json": components["schemas"]["Problem"];
                     };
                 };
-                /** @description Another answer is being generated, or the conversation is full (`conversation_full`) */
+                /** @description Another answer is being generated (`generation_in_progress`), or the conversation is full (`conversation_full`) */
                 409: {
                     headers: {
                         [name: string]: unknown;
@@ -8486,7 +8486,7 @@ export interface components {
             title: string;
             status: number;
             /** @enum {string} */
-            code: "invalid_request" | "unauthenticated" | "user_not_synced" | "plan_required" | "quota_exceeded" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "conversation_full" | "length_required" | "payload_too_large" | "unsupported_media_type" | "range_not_satisfiable" | "upgrade_required" | "rate_limited" | "internal" | "provider_error" | "not_configured";
+            code: "invalid_request" | "unauthenticated" | "user_not_synced" | "plan_required" | "quota_exceeded" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "conversation_full" | "generation_in_progress" | "length_required" | "payload_too_large" | "unsupported_media_type" | "range_not_satisfiable" | "upgrade_required" | "rate_limited" | "internal" | "provider_error" | "not_configured";
             detail: string;
             errors?: {
                 path: string;

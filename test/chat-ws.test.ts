@@ -9,8 +9,8 @@ import type { ConversationMessage } from '../src/db/tenant';
 import type { Bindings } from '../src/env';
 import { MAX_TOOL_RESULT_BYTES } from '../src/modules/ai/turn';
 import { appendTurn, CONVERSATION_LIMITS } from '../src/modules/conversations/service';
-import { CONVERSATION_DELETED_CLOSE_CODE } from '../src/realtime/chat-session';
-import { ACCESS_ENDED_CLOSE_CODE } from '../src/realtime/socket-access';
+import { CLOSE_CODES } from '../src/realtime/socket-room';
+import { chatSessions } from '../src/realtime/chat-session';
 import { seedAiTools } from './ai-fixtures';
 import {
   api,
@@ -168,7 +168,7 @@ describe('the chat socket', () => {
         body: { content: 'third' },
       }),
       409,
-      'conflict',
+      'generation_in_progress',
     );
     await a.ofType('done');
     b.send({ type: 'user_message', content: 'second, again' });
@@ -264,6 +264,10 @@ describe('the chat socket', () => {
     expect(await a.ofType('error', 4)).toMatchObject({ code: 'invalid_request' });
     a.send({ type: 'user_message', content: 'x'.repeat(40 * 1024) });
     expect(await a.ofType('error', 5)).toMatchObject({ code: 'payload_too_large' });
+    // Every socket room answers `ping`, as the board does.
+    a.send({ type: 'ping' });
+    expect(await a.ofType('pong')).toEqual({ type: 'pong' });
+    expect(a.log.filter((m) => m.type === 'error')).toHaveLength(5);
     await a.close();
   });
 
@@ -542,7 +546,7 @@ describe('the socket acts with its access as of each message', () => {
     );
     socket.send({ type: 'user_message', content: 'and now?' });
     expect(await socket.ofType('error')).toMatchObject({ code: 'forbidden' });
-    expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+    expect(await socket.closed).toBe(CLOSE_CODES.accessEnded);
     // Refused before the turn: nothing echoed, nothing stored.
     expect(socket.log.filter((m) => m.type === 'message')).toHaveLength(1);
     expect((await getConversation(org, id)).conversation_data).toHaveLength(2);
@@ -627,7 +631,7 @@ describe('the socket acts with its access as of each message', () => {
 });
 
 describe('the socket listens only while its access lasts', () => {
-  const chatObject = (org: TestOrg, id: string) => env.CHAT_SESSION.get(env.CHAT_SESSION.idFromName(`${org.id}:${id}`));
+  const chatObject = (org: TestOrg, id: string) => chatSessions(env as unknown as Bindings).get(org.id, id);
   const setRole = (org: TestOrg, user: TestUser, role: string) =>
     api('PATCH', `/v1/orgs/${org.slug}/members/${user.id}`, { token: org.owner.token, body: { role } });
 
@@ -641,7 +645,7 @@ describe('the socket listens only while its access lasts', () => {
     expect((await setRole(org, admin, 'member')).status).toBe(200);
     await runAccessRecheck(chatObject(org, id));
     expect(await watching.ofType('error')).toMatchObject({ code: 'forbidden' });
-    expect(await watching.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+    expect(await watching.closed).toBe(CLOSE_CODES.accessEnded);
     // The author's socket is untouched and the conversation goes on without the admin.
     own.send({ type: 'user_message', content: 'only for me now' });
     expect((await own.ofType('done')).message.status).toBe('complete');
@@ -663,7 +667,7 @@ describe('the socket listens only while its access lasts', () => {
     expect((await setRole(org, demoted, 'viewer')).status).toBe(200);
     await runAccessRecheck(chatObject(org, theirs));
     await runAccessRecheck(chatObject(org, own));
-    expect(await gone.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+    expect(await gone.closed).toBe(CLOSE_CODES.accessEnded);
     // A viewer still reads their own conversation: the owner's turn reaches them.
     const owner = await connectChat(org, own, org.owner.token);
     owner.send({ type: 'user_message', content: 'for the viewer' });
@@ -850,7 +854,7 @@ describe('a conversation deleted while its sockets are open', () => {
     expect(await socket.until((m) => m.type === 'error' && m.code === 'not_found')).toMatchObject({
       detail: expect.stringContaining('deleted'),
     });
-    expect(await socket.closed).toBe(CONVERSATION_DELETED_CLOSE_CODE);
+    expect(await socket.closed).toBe(CLOSE_CODES.deleted);
     expect(socket.log.some((m) => m.type === 'done' && m.message.status === 'complete')).toBe(false);
     const rows = await (
       await shardOf(org.id)

@@ -2,7 +2,9 @@
 // deployed (SELF), served by the project's KANBAN_BOARD object with hibernatable sockets.
 import { env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { ACCESS_ENDED_CLOSE_CODE } from '../src/realtime/socket-access';
+import { CLOSE_CODES } from '../src/realtime/socket-room';
+import type { Bindings } from '../src/env';
+import { boards } from '../src/realtime/kanban-client';
 import {
   api,
   expectProblem,
@@ -481,6 +483,11 @@ describe('the board socket: changes', () => {
     expect(await refusal({ task_id: crypto.randomUUID(), status: 'done', version: 1 })).toMatchObject({
       code: 'not_found',
     });
+    // The same schema as POST …/tasks/{id}/move: every problem named, an unknown field too.
+    expect(await refusal({ task_id: task.id, status: 'doing', version: 1, colour: 'red' })).toMatchObject({
+      code: 'invalid_request',
+      errors: [{ path: 'status' }, { path: 'colour', message: 'Unknown field.' }],
+    });
     expect(await getTask(org, task.id)).toEqual(task);
     expect(owner.log.filter((m) => m.type.startsWith('task.'))).toEqual([]);
     await owner.close();
@@ -620,8 +627,7 @@ describe('the board socket: concurrency', () => {
 });
 
 describe('the board socket acts and listens with its access as it is now', () => {
-  const boardObject = (org: TestOrg, project: string) =>
-    env.KANBAN_BOARD.get(env.KANBAN_BOARD.idFromName(`${org.id}:${project}`));
+  const boardObject = (org: TestOrg, project: string) => boards(env as unknown as Bindings).get(org.id, project);
   const removeMember = (org: TestOrg, user: TestUser) =>
     api('DELETE', `/v1/orgs/${org.slug}/members/${user.id}`, { token: org.owner.token });
   const setRole = (org: TestOrg, user: TestUser, role: string) =>
@@ -692,7 +698,7 @@ describe('the board socket acts and listens with its access as it is now', () =>
       await end();
       socket.send({ type: 'move', task_id: task.id, status: 'done', version: 1 });
       expect(await socket.nextOfType('error')).toMatchObject({ code: 'forbidden' });
-      expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+      expect(await socket.closed).toBe(CLOSE_CODES.accessEnded);
       expect(await getTask(org, task.id)).toEqual(task);
       const audited = await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?')
         .bind(org.id)
@@ -737,7 +743,7 @@ describe('the board socket acts and listens with its access as it is now', () =>
       await end();
       await runAccessRecheck(boardObject(org, project));
       expect(await socket.nextOfType('error')).toMatchObject({ code: 'forbidden' });
-      expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+      expect(await socket.closed).toBe(CLOSE_CODES.accessEnded);
       await newTask(org, project, { title: 'after they left' });
       expect(socket.log.filter((m) => m.type === 'task.created')).toEqual([]);
     },
@@ -762,7 +768,7 @@ describe('the board socket acts and listens with its access as it is now', () =>
     const restore = interceptStatements(env.CATALOG, (query) => queried.push(query));
     try {
       await runAccessRecheck(boardObject(org, project));
-      expect(await sockets[3]!.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+      expect(await sockets[3]!.closed).toBe(CLOSE_CODES.accessEnded);
     } finally {
       restore();
     }
@@ -795,7 +801,7 @@ describe('the board socket acts and listens with its access as it is now', () =>
     socket.send({ type: 'ping' });
     expect(await socket.nextOfType('pong')).toEqual({ type: 'pong' });
     await runAccessRecheck(boardObject(org, project));
-    expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+    expect(await socket.closed).toBe(CLOSE_CODES.accessEnded);
   });
 
   it("closes a client user's socket once the project is no longer their customer's", async () => {
@@ -826,7 +832,7 @@ describe('the board socket acts and listens with its access as it is now', () =>
     ).toBe(200);
     await runAccessRecheck(boardObject(org, project));
     expect(await socket.nextOfType('error')).toMatchObject({ code: 'forbidden' });
-    expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+    expect(await socket.closed).toBe(CLOSE_CODES.accessEnded);
   });
 
   it("counts every message, ping included, against the caller's request rate limit, under the key its HTTP requests use", async () => {

@@ -5,7 +5,10 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../src/app';
 import { isPermission } from '../src/auth/permissions';
 import { SELF } from 'cloudflare:test';
-import { ACCESS_ENDED_CLOSE_CODE } from '../src/realtime/socket-access';
+import { CLOSE_CODES } from '../src/realtime/socket-room';
+import type { Bindings } from '../src/env';
+import { chatSessions } from '../src/realtime/chat-session';
+import { boards } from '../src/realtime/kanban-client';
 import {
   api,
   expectProblem,
@@ -254,7 +257,7 @@ const SOCKET_RESOURCES: Record<
     create: async (org) =>
       (await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'Watched' } })).body
         .id,
-    object: (org, id) => env.KANBAN_BOARD.get(env.KANBAN_BOARD.idFromName(`${org.id}:${id}`)),
+    object: (org, id) => boards(env as unknown as Bindings).get(org.id, id),
   },
   '/v1/orgs/{org}/conversations/{id}/ws': {
     create: async (org, user) =>
@@ -264,7 +267,7 @@ const SOCKET_RESOURCES: Record<
           body: { context_type: 'general', ai_model: 'openai_gpt4' },
         })
       ).body.id,
-    object: (org, id) => env.CHAT_SESSION.get(env.CHAT_SESSION.idFromName(`${org.id}:${id}`)),
+    object: (org, id) => chatSessions(env as unknown as Bindings).get(org.id, id),
   },
 };
 const socketRoutes = tenantRoutes.filter((r) => '101' in r.op.responses);
@@ -319,7 +322,7 @@ describe('socket routes', () => {
       expect((await end(org, admin, op['x-permission']!, key.body.id)).status).toBeLessThan(300);
       await runAccessRecheck(resource.object(org, id));
       expect(await socket.until((m) => m.type === 'error')).toMatchObject({ code: 'forbidden' });
-      expect(await socket.closed).toBe(ACCESS_ENDED_CLOSE_CODE);
+      expect(await socket.closed).toBe(CLOSE_CODES.accessEnded);
     });
   });
 });

@@ -7,7 +7,7 @@ import { D1Sessions } from '../src/db/sessions';
 import { fromPortable, type PortableContext } from '../src/auth/tenant';
 import { ROLE_PERMISSIONS } from '../src/auth/permissions';
 import type { Bindings } from '../src/env';
-import { moveTask } from '../src/modules/tasks/service';
+import { applyTaskMove } from '../src/modules/tasks/service';
 import { api, expectProblem, joinAs, newOrg, type ApiResponse, type TestOrg, type TestUser } from './helpers';
 
 type Task = { id: string; title: string; status: string; position: number; version: number; [field: string]: any };
@@ -403,7 +403,7 @@ describe('the board: a move racing an edit made outside the board object', () =>
     }) as typeof ctx.store.batch;
 
     await expect(
-      moveTask({ ctx, projectId: project, id: x!.id, input: { status: 'todo', before_id: b!.id } }),
+      applyTaskMove({ ctx, projectId: project, id: x!.id, input: { status: 'todo', before_id: b!.id } }),
     ).rejects.toMatchObject({ code: 'conflict' });
     expect(await order(org, project)).toMatchObject({ todo: ['a', 'b', 'edited meanwhile'] });
     expect((await getTask(org, x!.id)).body).toMatchObject({ version: 2, position: x!.position });

@@ -7,7 +7,7 @@ import { routePath } from 'hono/route';
 import type { AppEnv } from '../env';
 import { requirePermission } from '../auth/tenant';
 import type { Permission } from '../auth/permissions';
-import { ApiError, ERROR_CODES, notFound, type ErrorCode } from './problem';
+import { ApiError, ERROR_CODES, invalidFrom, notFound, type ErrorCode } from './problem';
 
 export type App = OpenAPIHono<AppEnv>;
 
@@ -20,17 +20,10 @@ export function newApp(): App {
         const param = result.error.issues[0]?.path[0];
         throw notFound(resourceNamedBy(routePath(c), String(param)));
       }
-      throw new ApiError(
-        'invalid_request',
+      throw invalidFrom(
+        result.error,
         `The request ${result.target === 'json' ? 'body' : result.target} is invalid.`,
-        result.error.issues.flatMap((issue) => {
-          const at = (path: PropertyKey[]) => (path.length ? path.join('.') : result.target);
-          // One entry per unknown field, so that each is named like any other invalid field.
-          if (issue.code === 'unrecognized_keys') {
-            return issue.keys.map((key) => ({ path: at([...issue.path, key]), message: 'Unknown field.' }));
-          }
-          return [{ path: at(issue.path), message: issue.message }];
-        }),
+        result.target,
       );
     },
   });

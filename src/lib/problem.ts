@@ -1,5 +1,7 @@
 // One error type for the whole API, rendered as RFC 9457 problem+json. The set of codes is
 // closed: each maps to exactly one status here and nowhere else.
+import type { z } from '@hono/zod-openapi';
+
 export const ERROR_CODES = {
   invalid_request: { status: 400, title: 'Invalid request' },
   unauthenticated: { status: 401, title: 'Unauthenticated' },
@@ -11,6 +13,7 @@ export const ERROR_CODES = {
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   conflict: { status: 409, title: 'Conflict' },
   conversation_full: { status: 409, title: 'Conversation full' },
+  generation_in_progress: { status: 409, title: 'Generation in progress' },
   length_required: { status: 411, title: 'Length required' },
   payload_too_large: { status: 413, title: 'Payload too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported media type' },
@@ -46,6 +49,20 @@ export const forbidden = (permission: string) =>
   new ApiError('forbidden', `This action needs the '${permission}' permission.`);
 export const conflict = (detail: string) => new ApiError('conflict', detail);
 export const invalid = (path: string, message: string) => new ApiError('invalid_request', message, [{ path, message }]);
+
+/** A zod refusal (of a request part, a socket message): every issue named, each unknown field as its own. */
+export function invalidFrom(error: z.ZodError, detail: string, target: string): ApiError {
+  const at = (path: PropertyKey[]) => (path.length ? path.join('.') : target);
+  return new ApiError(
+    'invalid_request',
+    detail,
+    error.issues.flatMap((issue) =>
+      issue.code === 'unrecognized_keys'
+        ? issue.keys.map((key) => ({ path: at([...issue.path, key]), message: 'Unknown field.' }))
+        : [{ path: at(issue.path), message: issue.message }],
+    ),
+  );
+}
 
 export function problemBody(error: ApiError, requestId: string | undefined) {
   return {

@@ -3,11 +3,11 @@
 // partial answer in memory so a client that reconnects mid-answer gets it, then the rest. The
 // generation belongs to the object, not to a client: it runs on when every client has gone.
 // The object is the only writer of the conversation's messages, so it keeps them cached.
+import { z } from '@hono/zod-openapi';
 import { eq } from 'drizzle-orm';
 import { ai_conversations, type ConversationMessage } from '../db/tenant';
-import type { TenantContext } from '../env';
-import { fromPortable, type PortableContext } from '../auth/tenant';
-import { D1Sessions, formatBookmarks, type D1Report } from '../db/sessions';
+import type { Bindings, TenantContext } from '../env';
+import { formatBookmarks, type D1Sessions } from '../db/sessions';
 import { uuidv7 } from '../lib/ids';
 import { ApiError, ERROR_CODES, notFound } from '../lib/problem';
 import { systemPrompt } from '../modules/ai/context';
@@ -16,7 +16,7 @@ import { asAssistant, offeredTools, runTool } from '../modules/ai/tools';
 import { generate, modelHistory, noUsage, type TurnProgress } from '../modules/ai/turn';
 import { appendTurn, assertRoomForTurn, maySee, type Conversation } from '../modules/conversations/service';
 import { assertQuota } from '../modules/usage/quota';
-import { RATE_LIMIT_KEY_HEADER, refuse, sendSafely, SocketAccess, type SocketAttachment } from './socket-access';
+import { enter, SocketRoom, type Access, type Connection, type Refusal } from './socket-room';
 
 export type ChatEvent =
   | { type: 'history'; messages: ConversationMessage[] }
@@ -29,10 +29,17 @@ export type ChatEvent =
 /** A user message: at most 8,000 characters; a socket message at most 32 KB. */
 export const CHAT_LIMITS = { maxContentChars: 8000, maxMessageBytes: 32 * 1024 } as const;
 
-type Attachment = SocketAttachment & { conversationId: string };
+/** A user message: POST …/messages, and the socket's `user_message`. */
+export const MessageCreate = z
+  .object({ content: z.string().trim().min(1).max(CHAT_LIMITS.maxContentChars) })
+  .strict()
+  .openapi('MessageCreate');
 
-/** The close code of every socket of a conversation that was deleted. */
-export const CONVERSATION_DELETED_CLOSE_CODE = 4404;
+/** What a chat socket may send (besides `ping`). */
+const ChatMessage = z.discriminatedUnion('type', [
+  MessageCreate.extend({ type: z.literal('user_message') }),
+  z.object({ type: z.literal('cancel') }),
+]);
 
 type Listener = (event: ChatEvent) => void;
 
@@ -55,19 +62,19 @@ type Generation = {
   socket: boolean;
 };
 
-/** Refusals answered before a turn starts, as data: an ApiError does not cross the object's boundary. */
-export type Refusal = { code: ApiError['code']; detail: string };
-const REFUSAL_HEADER = 'x-strive-refusal';
-/** The object's D1 work for the request (a D1Report): round trips and bookmarks. */
-const D1_HEADER = 'x-strive-d1';
-
 export const GENERATION_IN_PROGRESS =
   'An answer is being generated in this conversation: wait for its `done`, or `cancel` it.';
 
-export class ChatSession extends SocketAccess<Attachment> {
+export class ChatSession extends SocketRoom<z.infer<typeof ChatMessage>, Conversation> {
   private conversation: Promise<Conversation> | null = null;
   private generation: Generation | null = null;
+  protected readonly protocol = ChatMessage;
+  protected readonly limits = CHAT_LIMITS;
   protected readonly shows = 'this conversation';
+  protected readonly acting = {
+    permission: 'conversations:write',
+    refusal: "Reading only: writing needs the 'conversations:write' permission.",
+  } as const;
 
   /** The conversation, read once per object lifetime (the Worker has checked the caller may see it). */
   private load(ctx: TenantContext, id: string): Promise<Conversation> {
@@ -90,63 +97,32 @@ export class ChatSession extends SocketAccess<Attachment> {
   async conversationDeleted(): Promise<void> {
     this.generation?.abort.abort();
     this.conversation = null;
-    for (const socket of this.ctx.getWebSockets()) {
-      refuse(socket, 'not_found', 'This conversation was deleted.');
-      socket.close(CONVERSATION_DELETED_CLOSE_CODE, 'conversation deleted');
+    for (const connection of this.connections()) {
+      connection.refuse('not_found', 'This conversation was deleted.');
+      connection.close('deleted', 'conversation deleted');
     }
   }
 
-  /** The Worker has authenticated the caller and checked they may see the conversation. */
-  override async fetch(request: Request): Promise<Response> {
-    const context = JSON.parse(request.headers.get('x-strive-context') ?? 'null') as PortableContext | null;
-    const conversationId = request.headers.get('x-strive-conversation');
-    if (!context || !conversationId) return new Response('expected a request from the Worker', { status: 400 });
-    // The object is the only writer of its conversation and decides each turn from what it reads:
-    // the primary, always.
-    const d1 = D1Sessions.primary(this.env);
-    const ctx = fromPortable(this.env, d1, context, this.waitUntil);
-    try {
-      if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
-        const rateLimitKey = request.headers.get(RATE_LIMIT_KEY_HEADER);
-        if (!rateLimitKey) return new Response('expected a request from the Worker', { status: 400 });
-        return await this.connect(ctx, { context, conversationId, rateLimitKey });
-      }
-      const { content } = (await request.json()) as { content: string };
-      const stream = request.headers.get('accept')?.includes('text/event-stream') ?? false;
-      return await (stream
-        ? this.postStreaming(ctx, conversationId, content, d1)
-        : this.post(ctx, conversationId, content, d1));
-    } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
-      return Response.json({ code: error.code, detail: error.detail } satisfies Refusal, {
-        status: error.status,
-        headers: { [REFUSAL_HEADER]: '1', [D1_HEADER]: JSON.stringify(d1.report()) },
-      });
-    }
+  /** POST …/messages (the Worker has checked the caller may see the conversation). */
+  protected override async onRequest(request: Request, { ctx, d1 }: Access, conversationId: string): Promise<Response> {
+    const { content } = (await request.json()) as { content: string };
+    return request.headers.get('accept')?.includes('text/event-stream')
+      ? this.postStreaming(ctx, conversationId, content, d1)
+      : this.post(ctx, conversationId, content, d1);
   }
 
-  private async connect(ctx: TenantContext, attachment: Attachment): Promise<Response> {
-    const conversation = await this.load(ctx, attachment.conversationId);
-    // From the accept to the return nothing awaits: the history, the partial answer and the deltas
-    // broadcast after it reach this socket in order, none twice, none missed.
-    const { client, server } = await this.accept(attachment);
+  /** The conversation is read before the accept: from the accept on nothing awaits before the history. */
+  protected override beforeConnect(ctx: TenantContext, conversationId: string): Promise<Conversation> {
+    return this.load(ctx, conversationId);
+  }
+
+  /** The history, then the partial answer: the deltas broadcast after it reach this socket in order, none twice, none missed. */
+  protected onConnect(connection: Connection, _ctx: TenantContext, conversation: Conversation): void {
     const generation = this.generation;
     const pending = generation?.echoed ? [generation.user] : [];
-    server.send(
-      JSON.stringify({
-        type: 'history',
-        messages: [...conversation.conversation_data, ...pending],
-      } satisfies ChatEvent),
-    );
+    connection.send({ type: 'history', messages: [...conversation.conversation_data, ...pending] } satisfies ChatEvent);
     if (generation?.text)
-      server.send(
-        JSON.stringify({
-          type: 'delta',
-          message_id: generation.assistantId,
-          text: generation.text,
-        } satisfies ChatEvent),
-      );
-    return new Response(null, { status: 101, webSocket: client });
+      connection.send({ type: 'delta', message_id: generation.assistantId, text: generation.text } satisfies ChatEvent);
   }
 
   /** POST …/messages as JSON: the answer once the turn ends. */
@@ -157,7 +133,6 @@ export class ChatSession extends SocketAccess<Attachment> {
       listener: (event) => event.type === 'done' && finish(event),
     });
     const { message } = await done;
-    const headers = { [D1_HEADER]: JSON.stringify(d1.report()) };
     if (message.status === 'failed') {
       const failure = message.error!;
       const refusal: Refusal =
@@ -169,11 +144,11 @@ export class ChatSession extends SocketAccess<Attachment> {
           : { code: failure.code === 'not_found' ? 'not_found' : 'internal', detail: failure.detail };
       return Response.json(refusal, {
         status: ERROR_CODES[refusal.code].status,
-        headers: { ...headers, [REFUSAL_HEADER]: '1' },
+        headers: this.d1Headers(d1, true),
       });
     }
     // The user's message and the answer are new resources: 201, like every creation.
-    return Response.json(message, { status: 201, headers });
+    return Response.json(message, { status: 201, headers: this.d1Headers(d1) });
   }
 
   /** POST …/messages as server-sent events: the turn's events as they happen, ending with `done`. */
@@ -211,7 +186,7 @@ export class ChatSession extends SocketAccess<Attachment> {
     d1: D1Sessions,
     from: { listener: Listener } | { socket: true },
   ): Promise<void> {
-    if (this.generation) throw new ApiError('conflict', GENERATION_IN_PROGRESS);
+    if (this.generation) throw new ApiError('generation_in_progress', GENERATION_IN_PROGRESS);
     const generation: Generation = {
       user: { id: uuidv7(), role: 'user', content, created_at: new Date().toISOString() },
       assistantId: uuidv7(),
@@ -338,85 +313,45 @@ export class ChatSession extends SocketAccess<Attachment> {
   }
 
   private emit(generation: Generation, event: ChatEvent) {
-    const text = JSON.stringify(event);
-    for (const socket of this.ctx.getWebSockets()) sendSafely(socket, text);
+    this.broadcastToSockets(event);
     for (const listener of generation.listeners) listener(event);
   }
 
-  override async webSocketMessage(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    try {
-      await this.receive(socket, message);
-    } catch (error) {
-      // Whatever failed, the client hears of it, and the object takes the next message (a turn
-      // that failed to start has released the conversation).
-      console.error('chat socket: a message failed', error);
-      refuse(socket, 'internal', 'The message could not be handled on our side; try again.');
-    }
-  }
-
-  private async receive(socket: WebSocket, message: string | ArrayBuffer): Promise<void> {
-    const attachment = socket.deserializeAttachment() as Attachment;
-    // Every message counts against the caller's request limit, whatever it is; before any D1 work.
-    if (!(await this.withinRateLimit(socket, attachment))) return;
-    const size = typeof message === 'string' ? new TextEncoder().encode(message).length : message.byteLength;
-    if (size > CHAT_LIMITS.maxMessageBytes)
-      return refuse(socket, 'payload_too_large', `Messages are limited to ${CHAT_LIMITS.maxMessageBytes} bytes.`);
-    let parsed: { type?: unknown; content?: unknown };
-    try {
-      parsed = JSON.parse(typeof message === 'string' ? message : new TextDecoder().decode(message));
-    } catch {
-      return refuse(socket, 'invalid_request', 'Messages are JSON objects with a `type`.');
-    }
-    if (parsed?.type !== 'user_message' && parsed?.type !== 'cancel')
-      return refuse(socket, 'invalid_request', "Unknown message type: send 'user_message' or 'cancel'.");
-    const content = typeof parsed.content === 'string' ? parsed.content.trim() : '';
-    if (parsed.type === 'user_message' && (content === '' || content.length > CHAT_LIMITS.maxContentChars)) {
-      return refuse(socket, 'invalid_request', `\`content\` must be 1–${CHAT_LIMITS.maxContentChars} characters.`);
-    }
-    const d1 = D1Sessions.primary(this.env);
-    const ctx = await this.currentAccess(socket, attachment, d1);
-    if (!ctx) return;
-    if (!ctx.permissions.has('conversations:write'))
-      return refuse(socket, 'forbidden', "Reading only: writing needs the 'conversations:write' permission.");
-    if (parsed.type === 'cancel') {
-      this.generation?.abort.abort();
-      return;
-    }
-    if (this.generation) return refuse(socket, 'generation_in_progress', GENERATION_IN_PROGRESS);
-    try {
-      await this.startTurn(ctx, attachment.conversationId, content, d1, { socket: true });
-    } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
-      refuse(socket, error.code, error.detail);
-    }
+  /** A message acts as its sender is now: a demoted member as what they became. */
+  protected async onMessage(connection: Connection, message: z.infer<typeof ChatMessage>, { ctx, d1 }: Access) {
+    if (message.type === 'cancel') return this.generation?.abort.abort();
+    await this.startTurn(ctx, connection.state.room, message.content, d1, { socket: true });
   }
 
   /** A socket may watch while its actor may see the conversation (a deleted one: nobody may). */
-  protected async mayWatch(ctx: TenantContext, { conversationId }: Attachment): Promise<boolean> {
+  protected async mayWatch(ctx: TenantContext, conversationId: string): Promise<boolean> {
     const conversation = await this.load(ctx, conversationId).catch((error: unknown) => {
       if (error instanceof ApiError && error.code === 'not_found') return null;
       throw error;
     });
     return conversation !== null && maySee(ctx, conversation);
   }
-
-  override async webSocketClose(socket: WebSocket, code: number, reason: string): Promise<void> {
-    // 1005 (no status) and 1006 (abnormal) are reported, never sent: answer a normal close.
-    try {
-      socket.close(code === 1005 || code === 1006 ? 1000 : code, reason);
-    } catch {
-      // Already closed.
-    }
-  }
 }
 
-/** The Worker's side: the answer of the object's fetch, a refusal turned back into an ApiError. */
-export async function unwrapChatResponse(response: Response, d1: D1Sessions): Promise<Response> {
-  const report = response.headers.get(D1_HEADER);
-  if (report) d1.absorb(JSON.parse(report) as D1Report);
-  if (response.headers.has(REFUSAL_HEADER)) {
-    const refusal = (await response.json()) as Refusal;
-    throw new ApiError(refusal.code, refusal.detail);
-  }
-  return response;
+/** The Worker's side of CHAT_SESSION: which object serves a conversation (its name is made here only). */
+export function chatSessions(env: Bindings) {
+  const get = (organizationId: string, conversationId: string) =>
+    env.CHAT_SESSION.get(env.CHAT_SESSION.idFromName(`${organizationId}:${conversationId}`));
+  return {
+    get,
+    /** Hands a request (a socket upgrade, a message) to the conversation's session as `ctx`. */
+    enter: (
+      ctx: TenantContext,
+      conversationId: string,
+      request: Request,
+      arrival: { rateLimitKey?: string; body?: string },
+    ) => enter(get(ctx.organization.id, conversationId), ctx, request, { room: conversationId, ...arrival }),
+    /** Its open sockets close and an answer in progress stops. */
+    deleted: (organizationId: string, conversationId: string) =>
+      get(organizationId, conversationId)
+        .conversationDeleted()
+        .catch((error: unknown) =>
+          console.error(`conversation ${conversationId}: chat object not told of its deletion`, error),
+        ),
+  };
 }

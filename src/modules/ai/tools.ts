@@ -5,14 +5,15 @@
 import { z } from '@hono/zod-openapi';
 import { eq } from 'drizzle-orm';
 import { ai_tools } from '../../db/catalog';
-import { CUSTOMER_STATUSES, PRIORITIES, TASK_STATUSES } from '../../db/enums';
+import { CUSTOMER_STATUSES } from '../../db/enums';
 import type { Actor, Bindings, TenantContext } from '../../env';
 import { toPortable } from '../../auth/tenant';
 import { Hundredths, Id, InstantOrDate } from '../../lib/fields';
 import { ApiError } from '../../lib/problem';
 import { tierAllows } from '../billing/tiers';
 import { listCustomers } from '../customers/service';
-import { listTasks } from '../tasks/service';
+import { CreateTaskTool, ListTasksTool } from '../tasks/schemas';
+import { createTask, listTasks } from '../tasks/service';
 import type { FunctionTool, ToolCall } from './providers';
 
 type ToolImplementation = {
@@ -33,12 +34,8 @@ const IMPLEMENTATIONS: Record<string, ToolImplementation> = {
     },
   },
   list_project_tasks: {
-    arguments: z.object({
-      project_id: Id,
-      status: z.enum(TASK_STATUSES).optional(),
-      assigned_to_me: z.boolean().default(false),
-    }),
-    run: async (ctx, args) => {
+    arguments: ListTasksTool,
+    run: async (ctx, args: z.infer<typeof ListTasksTool>) => {
       const page = await listTasks({
         ctx,
         input: {
@@ -59,22 +56,9 @@ const IMPLEMENTATIONS: Record<string, ToolImplementation> = {
     },
   },
   create_task: {
-    arguments: z.object({
-      project_id: Id,
-      title: z.string().trim().min(1).max(200),
-      description: z.string().max(5000).optional(),
-      status: z.enum(TASK_STATUSES).exclude(['cancelled']).default('todo'),
-      priority: z.enum(PRIORITIES).default('medium'),
-      due_date: InstantOrDate.optional(),
-      estimated_hours: Hundredths(100_000).optional(),
-    }),
-    // Through the project's board object, the single writer of its task order, which also tells
-    // the board's watchers; the same path as POST …/projects/{id}/tasks.
-    run: async (ctx, { project_id, ...input }, env) => {
-      const board = env.KANBAN_BOARD.get(env.KANBAN_BOARD.idFromName(`${ctx.organization.id}:${project_id}`));
-      const result = await board.createTask(toPortable(ctx), project_id, input);
-      if (!result.ok) throw new ApiError(result.error.code, result.error.detail, result.error.errors);
-      const { id, title, status, priority, position } = result.value;
+    arguments: CreateTaskTool,
+    run: async (ctx, { project_id, ...input }: z.infer<typeof CreateTaskTool>, env) => {
+      const { id, title, status, priority, position } = await createTask({ ctx, env, projectId: project_id, input });
       return { id, title, status, priority, position };
     },
   },

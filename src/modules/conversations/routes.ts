@@ -2,14 +2,13 @@ import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { AI_MODELS, CONTEXT_TYPES } from '../../db/enums';
 import type { AppEnv } from '../../env';
-import { toPortable } from '../../auth/tenant';
 import { Derived, Id, SERVER_SET } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { ApiError } from '../../lib/problem';
 import { rateLimitKey } from '../../middleware/rate-limit';
-import { CHAT_LIMITS, unwrapChatResponse } from '../../realtime/chat-session';
-import { ACCESS_ENDED_CLOSE_CODE, ACCESS_RECHECK_MS, RATE_LIMIT_KEY_HEADER } from '../../realtime/socket-access';
+import { CHAT_LIMITS, chatSessions, MessageCreate } from '../../realtime/chat-session';
+import { ACCESS_RECHECK_MS, CLOSE_CODES } from '../../realtime/socket-room';
 import {
   CONVERSATION_LIMITS,
   createConversation,
@@ -89,11 +88,6 @@ const ConversationPatch = z
   })
   .openapi('ConversationPatch');
 
-const MessageCreate = z
-  .object({ content: z.string().trim().min(1).max(CHAT_LIMITS.maxContentChars) })
-  .strict()
-  .openapi('MessageCreate');
-
 const ConversationQuery = z.object({
   ...pageQuery,
   context_type: z.enum(CONTEXT_TYPES).optional(),
@@ -108,21 +102,11 @@ const params = z.object({ org: OrgParam });
 const itemParams = z.object({ org: OrgParam, id: Id });
 const tags = ['AI assistant'];
 
-/** The conversation's CHAT_SESSION object (one per conversation). */
-function chatSessionStub(c: Context<AppEnv>, id: string) {
-  const namespace = c.env.CHAT_SESSION;
-  return namespace.get(namespace.idFromName(`${c.get('tenant').organization.id}:${id}`));
-}
-
-/** The conversation's CHAT_SESSION object, after checking the caller may see the conversation. */
-async function chatSession(c: Context<AppEnv>, id: string) {
+/** Hands the request to the conversation's CHAT_SESSION object, after checking the caller may see the conversation. */
+async function enterChat(c: Context<AppEnv>, id: string, arrival: { rateLimitKey?: string; body?: string }) {
   const ctx = c.get('tenant');
   await getConversation({ ctx, id });
-  const headers = new Headers(c.req.raw.headers);
-  headers.set('x-strive-context', JSON.stringify(toPortable(ctx)));
-  headers.set('x-strive-conversation', id);
-  headers.delete('content-length'); // the body handed on is the validated one
-  return { stub: chatSessionStub(c, id), headers };
+  return chatSessions(c.env).enter(ctx, id, c.req.raw, arrival);
 }
 
 export function registerConversationRoutes(app: App) {
@@ -197,9 +181,7 @@ export function registerConversationRoutes(app: App) {
       await deleteConversation({ ctx: c.get('tenant'), id });
       // Its open sockets close and an answer in progress stops. Should the object be unreachable,
       // its sockets find the conversation gone at their next message and its write keeps nothing.
-      await chatSessionStub(c, id)
-        .conversationDeleted()
-        .catch((error: unknown) => console.error(`conversation ${id}: chat object not told of its deletion`, error));
+      await chatSessions(c.env).deleted(c.get('tenant').organization.id, id);
       return c.body(null, 204);
     },
   );
@@ -212,7 +194,7 @@ export function registerConversationRoutes(app: App) {
       permission: 'conversations:write',
       summary: 'Send a message; the answer as JSON, or as server-sent events with `Accept: text/event-stream`',
       description:
-        "Runs through the conversation's CHAT_SESSION object, like a socket `user_message`: one answer at a time per conversation (409 meanwhile), " +
+        "Runs through the conversation's CHAT_SESSION object, like a socket `user_message`: one answer at a time per conversation (409 `generation_in_progress` meanwhile), " +
         "402 `quota_exceeded` once the month's `ai_tokens` are spent, 409 `conversation_full` once it holds " +
         `${CONVERSATION_LIMITS.maxMessages} messages or ${CONVERSATION_LIMITS.maxBytes / 1_000_000} MB (start a new one), ` +
         '502 `provider_error` when the model provider fails (the partial answer is kept, marked failed), 500 `internal` when the turn could not be saved. ' +
@@ -228,17 +210,16 @@ export function registerConversationRoutes(app: App) {
           content: { 'text/event-stream': { schema: z.string() } },
         },
         402: { description: 'The monthly ai_tokens quota is spent' },
-        409: { description: 'Another answer is being generated, or the conversation is full (`conversation_full`)' },
+        409: {
+          description:
+            'Another answer is being generated (`generation_in_progress`), or the conversation is full (`conversation_full`)',
+        },
         502: { description: 'The model provider failed' },
       },
     }),
     async (c) => {
-      const { stub, headers } = await chatSession(c, c.req.valid('param').id);
       const body = JSON.stringify(c.req.valid('json'));
-      const response = await unwrapChatResponse(
-        await stub.fetch(new Request(c.req.url, { method: 'POST', headers, body })),
-        c.get('d1'),
-      );
+      const response = await enterChat(c, c.req.valid('param').id, { body });
       // A copy with headers of its own, which the middleware may still add to.
       return new Response(response.body, response) as never;
     },
@@ -257,7 +238,7 @@ export function registerConversationRoutes(app: App) {
         `One answer at a time: a \`user_message\` meanwhile gets \`error\` \`generation_in_progress\`. Limits: ${CHAT_LIMITS.maxMessageBytes / 1024} KB a message, ${CHAT_LIMITS.maxContentChars} characters of content; ` +
         "every message counts against the caller's request rate limit (`error` `rate_limited`). The caller's access is read again for each `user_message` and `cancel`, " +
         `and for every open socket at least every ${ACCESS_RECHECK_MS / 1000} s: once it has ended (or the caller may no longer see the conversation) ` +
-        `the socket gets \`error\` \`forbidden\` and is closed with code ${ACCESS_ENDED_CLOSE_CODE}.`,
+        `the socket gets \`error\` \`forbidden\` and is closed with code ${CLOSE_CODES.accessEnded}.`,
       request: { params: itemParams },
       responses: { 101: { description: 'Switching protocols' }, 426: { description: 'Not a WebSocket upgrade' } },
     }),
@@ -265,9 +246,7 @@ export function registerConversationRoutes(app: App) {
       if (c.req.header('upgrade')?.toLowerCase() !== 'websocket') {
         throw new ApiError('upgrade_required', 'This endpoint speaks WebSocket: send an Upgrade: websocket request.');
       }
-      const { stub, headers } = await chatSession(c, c.req.valid('param').id);
-      headers.set(RATE_LIMIT_KEY_HEADER, await rateLimitKey(c.get('credentials')));
-      return unwrapChatResponse(await stub.fetch(new Request(c.req.url, { headers })), c.get('d1'));
+      return enterChat(c, c.req.valid('param').id, { rateLimitKey: await rateLimitKey(c.get('credentials')) });
     },
   );
 }

@@ -1,11 +1,13 @@
-// Tasks and the kanban board. Reads run in the Worker; every write of a project's tasks runs
-// inside that project's KANBAN_BOARD Durable Object (see src/realtime/kanban-board.ts), one at a
-// time, so positions are computed against a board nobody else is changing.
+// Tasks and the kanban board. Reads run where they are asked; a write that orders a project's
+// tasks (create, a new column, a move) runs inside that project's KANBAN_BOARD Durable Object
+// (src/realtime/kanban-board.ts), one at a time, so positions are computed against a board nobody
+// else is changing; every change reaches the board's watchers. The actions below decide that,
+// whoever asks (REST, a board socket, the assistant); the board object runs the insert*/apply* writes.
 import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
 import { TASK_STATUSES, type TaskStatus } from '../../db/enums';
 import { isCheckViolation, isForeignKeyViolation } from '../../db/errors';
 import { projects, tasks } from '../../db/tenant';
-import type { TenantContext } from '../../env';
+import type { Bindings, TenantContext } from '../../env';
 import { actingUserId, requirePermission } from '../../auth/tenant';
 import { hasAllTags } from '../../db/columns';
 import { uuidv7 } from '../../lib/ids';
@@ -14,32 +16,10 @@ import { ApiError, conflict, invalid, notFound } from '../../lib/problem';
 import { auditedDelete, auditedInsert, auditedUpdate, auditFromRow } from '../activity/audit';
 import { assertMember } from '../members/service';
 import { clientProjectScope } from '../projects/service';
+import { actorSummary, boards } from '../../realtime/kanban-client';
+import type { TaskFilters, TaskInput, TaskMove, TaskPatch } from './schemas';
 
 export type Task = typeof tasks.$inferSelect;
-export type TaskInput = Pick<
-  typeof tasks.$inferInsert,
-  | 'title'
-  | 'description'
-  | 'status'
-  | 'priority'
-  | 'assigned_to'
-  | 'due_date'
-  | 'estimated_hours'
-  | 'actual_hours'
-  | 'tags'
-  | 'parent_task_id'
->;
-export type TaskPatch = Partial<TaskInput> & { version?: number };
-export type TaskMove = { status: TaskStatus; before_id?: string; after_id?: string; version?: number };
-export type TaskFilters = {
-  limit: number;
-  cursor?: string;
-  status?: TaskStatus;
-  assigned_to?: string;
-  tag?: string[];
-  parent_task_id?: string;
-  project_id?: string;
-};
 
 /** Positions are integers with gaps: a move between neighbours takes the midpoint. */
 export const POSITION_GAP = 1024;
@@ -145,7 +125,78 @@ async function referenceError(
   return invalid('parent_task_id', parentTaskId ? 'Not a task of this project.' : 'Unknown reference.');
 }
 
+/** Creates a task at the end of its column, through the project's board. */
 export async function createTask({
+  ctx,
+  env,
+  projectId,
+  input,
+}: {
+  ctx: TenantContext;
+  env: Bindings;
+  projectId: string;
+  input: TaskInput;
+}): Promise<Task> {
+  requirePermission(ctx, 'tasks:write');
+  return boards(env).write(ctx, projectId, (board, context) => board.createTask(context, projectId, input));
+}
+
+/** Changes a task: through its board when its column changes (an ordering change), else here, announced to the board. */
+export async function updateTask({
+  ctx,
+  env,
+  id,
+  input,
+}: {
+  ctx: TenantContext;
+  env: Bindings;
+  id: string;
+  input: TaskPatch;
+}): Promise<Task> {
+  requirePermission(ctx, 'tasks:write');
+  if (input.status !== undefined) {
+    const { project_id } = await getTask({ ctx, id });
+    return boards(env).write(ctx, project_id, (board, context) => board.updateTask(context, id, input));
+  }
+  const task = await applyTaskUpdate({ ctx, id, input });
+  boards(env).announce(ctx.organization.id, task.project_id, {
+    type: 'task.updated',
+    task,
+    actor: actorSummary(ctx),
+  });
+  return task;
+}
+
+/** Moves a task, through its board (a board socket's move is already there: it calls the board's moveTask). */
+export async function moveTask({
+  ctx,
+  env,
+  id,
+  input,
+}: {
+  ctx: TenantContext;
+  env: Bindings;
+  id: string;
+  input: TaskMove;
+}): Promise<Task> {
+  requirePermission(ctx, 'tasks:write');
+  const { project_id } = await getTask({ ctx, id });
+  return boards(env).write(ctx, project_id, (board, context) => board.moveTask(context, project_id, id, input));
+}
+
+/** Deletes a task and its subtasks, announced to the board. */
+export async function deleteTask({ ctx, env, id }: { ctx: TenantContext; env: Bindings; id: string }): Promise<void> {
+  requirePermission(ctx, 'tasks:delete');
+  const { task, deletedIds } = await applyTaskDelete({ ctx, id });
+  boards(env).announce(ctx.organization.id, task.project_id, {
+    type: 'task.deleted',
+    task: { ...task, deleted_ids: deletedIds },
+    actor: actorSummary(ctx),
+  });
+}
+
+/** In the board object: the insert (at the end of its column). */
+export async function insertTask({
   ctx,
   projectId,
   input,
@@ -195,7 +246,8 @@ async function subtree(ctx: TenantContext, id: string): Promise<string[]> {
   return (await ctx.store.select(tasks, subtreeOf(ctx, id))).map((row) => row.id);
 }
 
-export async function updateTask({
+/** The update itself: in the board object when the column changes. */
+export async function applyTaskUpdate({
   ctx,
   id,
   input,
@@ -278,7 +330,7 @@ function placement(column: Pick<Task, 'id' | 'position'>[], move: TaskMove) {
  * writes the task, its audit row and, when the gap between the neighbours has closed, the whole
  * column renumbered.
  */
-export async function moveTask({
+export async function applyTaskMove({
   ctx,
   projectId,
   id,
@@ -379,7 +431,7 @@ export async function moveTask({
  * that went (the deleted task as it was, for the board's watchers) and writes an audit row for
  * each of them.
  */
-export async function deleteTask({
+async function applyTaskDelete({
   ctx,
   id,
 }: {
