@@ -40,6 +40,7 @@ export const PERMISSIONS = [
   'conversations:write',
   'conversations:delete',
   'ai_tools:read',
+  'webhooks:manage',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -86,6 +87,7 @@ const ADMIN: Permission[] = [
   'content:delete',
   'assets:delete',
   'conversations:delete',
+  'webhooks:manage',
 ];
 const OWNER: Permission[] = [...ADMIN, 'billing:manage', 'owners:manage', 'organization:delete'];
 
