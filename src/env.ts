@@ -11,7 +11,10 @@ import type { KanbanBoard } from './realtime/kanban-board';
 import type { ChatSession } from './realtime/chat-session';
 
 /** wrangler.toml's bindings (generated into worker-configuration.d.ts), typed RPC stubs, the secrets. */
-export type Bindings = Omit<Env, 'KANBAN_BOARD' | 'CHAT_SESSION' | 'USAGE_QUEUE' | 'NOTIFICATIONS_QUEUE' | 'WEBHOOKS_QUEUE'> & {
+export type Bindings = Omit<
+  Env,
+  'KANBAN_BOARD' | 'CHAT_SESSION' | 'USAGE_QUEUE' | 'NOTIFICATIONS_QUEUE' | 'WEBHOOKS_QUEUE'
+> & {
   KANBAN_BOARD: DurableObjectNamespace<KanbanBoard>;
   CHAT_SESSION: DurableObjectNamespace<ChatSession>;
   USAGE_QUEUE: Queue<UsageEvent>;

@@ -122,7 +122,11 @@ export const drainAfterWrites = createMiddleware<AppEnv>(async (c, next) => {
   if (method === 'GET' || method === 'HEAD' || c.res.status >= 400) return;
   const tenant = c.get('tenant');
   if (!tenant) return;
-  const message: WebhookMessage = { kind: 'drain', shard: tenant.organization.shard, organization_id: tenant.organization.id };
+  const message: WebhookMessage = {
+    kind: 'drain',
+    shard: tenant.organization.shard,
+    organization_id: tenant.organization.id,
+  };
   c.executionCtx.waitUntil(
     c.env.WEBHOOKS_QUEUE.send(message, { contentType: 'json' }).catch((error) =>
       // The cron's sweep drains it within minutes.
@@ -167,7 +171,12 @@ type Outcome = {
 };
 
 /** The signatures of `body`: by the current secret, and by the previous one while it still signs. */
-export function signatures(row: Pick<Claimed, 'secret' | 'previous_secret' | 'previous_secret_expires_at'>, id: string, at: Date, body: string) {
+export function signatures(
+  row: Pick<Claimed, 'secret' | 'previous_secret' | 'previous_secret_expires_at'>,
+  id: string,
+  at: Date,
+  body: string,
+) {
   const secrets = [row.secret];
   if (row.previous_secret && row.previous_secret_expires_at && row.previous_secret_expires_at > at.toISOString()) {
     secrets.push(row.previous_secret);
@@ -227,7 +236,13 @@ async function send(row: Claimed, env: Bindings, checkHost: (url: string) => Pro
   const devReceiver = env.WEBHOOKS_DEV_RECEIVER && row.url.startsWith(env.WEBHOOKS_DEV_RECEIVER);
   const host: HostCheck = devReceiver ? { ok: true } : await checkHost(row.url);
   if (!host.ok) {
-    const outcome = { ...base, response_status: null, response_body: `Not sent: ${host.reason}`, latency_ms: null, healthy: false };
+    const outcome = {
+      ...base,
+      response_status: null,
+      response_body: `Not sent: ${host.reason}`,
+      latency_ms: null,
+      healthy: false,
+    };
     return host.retry ? retryOrGiveUp(outcome) : { ...outcome, status: 'failed' };
   }
   const event = row.trigger === 'test' ? pingOf(row) : eventOf(row);
@@ -260,8 +275,15 @@ async function send(row: Claimed, env: Bindings, checkHost: (url: string) => Pro
     }
     return retryOrGiveUp({ ...answered, healthy: false });
   } catch (error) {
-    const reason = (error as Error).name === 'TimeoutError' ? `No answer within ${TIMEOUT_MS / 1000} s.` : String(error);
-    return retryOrGiveUp({ ...base, response_status: null, response_body: reason, latency_ms: Date.now() - started, healthy: false });
+    const reason =
+      (error as Error).name === 'TimeoutError' ? `No answer within ${TIMEOUT_MS / 1000} s.` : String(error);
+    return retryOrGiveUp({
+      ...base,
+      response_status: null,
+      response_body: reason,
+      latency_ms: Date.now() - started,
+      healthy: false,
+    });
   }
 }
 
@@ -325,7 +347,9 @@ async function deliverInShard(
   );
   const results = await db.batch<unknown>([...claims, read]);
   const claimed = new Set(results.slice(0, -1).flatMap((r) => (r.results as { id: string }[]).map((row) => row.id)));
-  const rows = new Map((results.at(-1)!.results as Claimed[]).map((row) => [row.delivery_id, { ...row, id: row.event_id }]));
+  const rows = new Map(
+    (results.at(-1)!.results as Claimed[]).map((row) => [row.delivery_id, { ...row, id: row.event_id }]),
+  );
 
   const outcomes = new Map<string, Promise<Outcome>>();
   for (const id of claimed) outcomes.set(id, send(rows.get(id)!, env, checkHost));
@@ -342,7 +366,8 @@ async function deliverInShard(
     // Held back: another consumer sends it now (its claim lapses if it crashed), or the endpoint has
     // MAX_IN_FLIGHT deliveries under way. A paused endpoint's deliveries wait for it to be resumed.
     else if (row.endpoint_status !== 'active') message.ack();
-    else message.retry({ delaySeconds: row.status === 'sending' ? CLAIM_MS / SECOND : 1 + Math.ceil(Math.random() * 4) });
+    else
+      message.retry({ delaySeconds: row.status === 'sending' ? CLAIM_MS / SECOND : 1 + Math.ceil(Math.random() * 4) });
   }
 }
 
@@ -369,7 +394,10 @@ async function record(db: D1Database, outcomes: Outcome[]) {
       continue;
     }
     statements.push(
-      prepare(db, sql`UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, ${nowIso}) WHERE ${endpoint}`),
+      prepare(
+        db,
+        sql`UPDATE webhook_endpoints SET failing_since = COALESCE(failing_since, ${nowIso}) WHERE ${endpoint}`,
+      ),
     );
     const failingFor = iso(Date.now() - RETRY_FOR_MS);
     // 410, or failing for 3 days: paused, with the reason its owners see on the endpoint.

@@ -76,7 +76,10 @@ export const WebhookDeliverySchema = z
     next_attempt_at: z.string(),
     last_attempt_at: z.string().nullable(),
     response_status: z.number().int().nullable(),
-    response_body: z.string().nullable().openapi({ description: "The first 1 KB of the receiver's answer, or the error" }),
+    response_body: z
+      .string()
+      .nullable()
+      .openapi({ description: "The first 1 KB of the receiver's answer, or the error" }),
     latency_ms: z.number().int().nullable(),
     created_at: z.string(),
   })

@@ -12,11 +12,7 @@ import { newestFirst, newestFirstQuery, toPage } from '../../lib/pagination';
 import { conflict, invalid, notFound } from '../../lib/problem';
 import { auditedInsert, auditFromRow, auditedUpdate } from '../activity/audit';
 import { enqueueDeliveries, type WebhookMessage } from './delivery';
-import type {
-  DeliveryListInput,
-  WebhookEndpointCreateInput,
-  WebhookEndpointUpdateInput,
-} from './schemas';
+import type { DeliveryListInput, WebhookEndpointCreateInput, WebhookEndpointUpdateInput } from './schemas';
 
 const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
 const REPLAY_MAX = 1000;
@@ -128,7 +124,14 @@ export async function deleteEndpoint({ ctx, id }: { ctx: TenantContext; id: stri
   const idIs = eq(webhook_endpoints.id, id);
   // Its deliveries go with it (ON DELETE CASCADE): queued ones find nothing and are dropped.
   const [, deleted] = await ctx.store.batch([
-    auditFromRow(ctx, webhook_endpoints, described('delete'), ['url', 'description', 'event_types', 'status'], null, idIs),
+    auditFromRow(
+      ctx,
+      webhook_endpoints,
+      described('delete'),
+      ['url', 'description', 'event_types', 'status'],
+      null,
+      idIs,
+    ),
     ctx.store.delete(webhook_endpoints, idIs).returning({ id: webhook_endpoints.id }),
   ]);
   if (deleted.length === 0) throw notFound('webhook');
@@ -146,7 +149,12 @@ export async function rotateSecret({ ctx, id }: { ctx: TenantContext; id: string
     ctx.store
       .update(
         webhook_endpoints,
-        { previous_secret: sql`${webhook_endpoints.secret}`, secret, previous_secret_expires_at: expires, updated_at: now.toISOString() },
+        {
+          previous_secret: sql`${webhook_endpoints.secret}`,
+          secret,
+          previous_secret_expires_at: expires,
+          updated_at: now.toISOString(),
+        },
         idIs,
       )
       .returning(),
@@ -218,7 +226,9 @@ export async function retryDelivery({
     const exists = await ctx.store.selectFields(webhook_deliveries, { id: webhook_deliveries.id }, where).get();
     throw exists ? conflict('The delivery is pending or being sent: it cannot be retried now.') : notFound('delivery');
   }
-  await enqueueDeliveries(delivery.queue, ctx.organization.shard, [{ id: row.id, organization_id: ctx.organization.id }]);
+  await enqueueDeliveries(delivery.queue, ctx.organization.shard, [
+    { id: row.id, organization_id: ctx.organization.id },
+  ]);
   return row;
 }
 
@@ -299,6 +309,8 @@ export async function testEndpoint({ ctx, id, delivery }: { ctx: TenantContext; 
       created_at: now,
     })
     .returning(deliveryColumns);
-  await enqueueDeliveries(delivery.queue, ctx.organization.shard, [{ id: row!.id, organization_id: ctx.organization.id }]);
+  await enqueueDeliveries(delivery.queue, ctx.organization.shard, [
+    { id: row!.id, organization_id: ctx.organization.id },
+  ]);
   return row!;
 }
