@@ -224,7 +224,9 @@ export async function retryDelivery({
     .returning(deliveryColumns);
   if (!row) {
     const exists = await ctx.store.selectFields(webhook_deliveries, { id: webhook_deliveries.id }, where).get();
-    throw exists ? conflict('The delivery is pending or being sent: it cannot be retried now.') : notFound('delivery');
+    if (exists) throw conflict('The delivery is pending or being sent: it cannot be retried now.');
+    await getEndpoint({ ctx, id }); // 404 naming the webhook when it is the endpoint that does not exist
+    throw notFound('delivery');
   }
   await enqueueDeliveries(delivery.queue, ctx.organization.shard, [
     { id: row.id, organization_id: ctx.organization.id },
