@@ -40,6 +40,7 @@ declare namespace Cloudflare {
 		AUTH_FAILURE_LIMITER: RateLimit;
 		USAGE_QUEUE: Queue;
 		NOTIFICATIONS_QUEUE: Queue;
+		WEBHOOKS_QUEUE: Queue;
 		CONSOLE: Fetcher;
 	}
 }

@@ -23,3 +23,6 @@ export function devClerkUserId(email) {
   const digest = createHash('sha256').update(email.toLowerCase()).digest('hex');
   return 'user_dev_' + digest.slice(0, 24);
 }
+
+/** Where `npm run webhooks:listen` receives events (WEBHOOKS_DEV_RECEIVER in .dev.vars names it). */
+export const WEBHOOKS_LISTEN_PORT = 8853;

@@ -6,7 +6,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } fr
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildConsole, consoleBuilt } from './console-build.mjs';
-import { DEV_PRIVATE_KEY_PATH, DEV_VARS_PATH } from './dev-identity.mjs';
+import { DEV_PRIVATE_KEY_PATH, DEV_VARS_PATH, WEBHOOKS_LISTEN_PORT } from './dev-identity.mjs';
 import { migrateAll } from './migrate.mjs';
 import { seed } from './seed.mjs';
 
@@ -73,6 +73,8 @@ function ensureDevVars() {
     CLERK_WEBHOOK_SECRET: webhookSecret,
     STRIPE_WEBHOOK_SECRET: webhookSecret,
     EXPOSE_D1_ROUND_TRIPS: () => 'true',
+    // `npm run webhooks:listen`'s receiver: webhook endpoints may point there although it is not public https.
+    WEBHOOKS_DEV_RECEIVER: () => `http://127.0.0.1:${WEBHOOKS_LISTEN_PORT}/`,
   };
 
   const existing = existsSync(DEV_VARS_PATH) ? readFileSync(DEV_VARS_PATH, 'utf8') : '';

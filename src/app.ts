@@ -35,6 +35,8 @@ import { registerPublicContentRoutes } from './modules/content/public-routes';
 import { registerConversationRoutes } from './modules/conversations/routes';
 import { registerAiToolRoutes } from './modules/ai-tools/routes';
 import { registerConsoleRoutes } from './modules/console/routes';
+import { registerWebhookEndpointRoutes } from './modules/outbound-webhooks/routes';
+import { drainAfterWrites } from './modules/outbound-webhooks/delivery';
 
 const JSON_BODY_LIMIT = 1024 * 1024;
 /** Routes that authenticate by other means (signatures) or not at all. */
@@ -115,6 +117,7 @@ export function createApp() {
   // Also matches /v1/orgs/:org itself (Hono's trailing /* is optional).
   app.use('/v1/orgs/:org/*', resolveTenant);
   app.use('/v1/orgs/:org/*', meterApiCalls);
+  app.use('/v1/orgs/:org/*', drainAfterWrites);
   app.use('/v1/*', (c, next) =>
     UNAUTHENTICATED.test(c.req.path) || isAssetUpload(c.req.method, c.req.path) ? next() : idempotency(c, next),
   );
@@ -136,6 +139,7 @@ export function createApp() {
   registerPublicContentRoutes(app);
   registerConversationRoutes(app);
   registerAiToolRoutes(app);
+  registerWebhookEndpointRoutes(app);
   registerClerkWebhook(app);
   registerStripeWebhook(app);
 

@@ -4,17 +4,27 @@ import type { CatalogDb } from './db/shards';
 import type { UserRole, MemberRole, Tier } from './db/enums';
 import type { UsageEvent, UsageMeter } from './modules/usage/meter';
 import type { NotificationMessage } from './modules/appointments/reminders';
+import type { WebhookMessage } from './modules/outbound-webhooks/delivery';
 import type { Permission } from './auth/permissions';
 import type { TenantStore } from './db/tenant-store';
 import type { KanbanBoard } from './realtime/kanban-board';
 import type { ChatSession } from './realtime/chat-session';
 
 /** wrangler.toml's bindings (generated into worker-configuration.d.ts), typed RPC stubs, the secrets. */
-export type Bindings = Omit<Env, 'KANBAN_BOARD' | 'CHAT_SESSION' | 'USAGE_QUEUE' | 'NOTIFICATIONS_QUEUE'> & {
+export type Bindings = Omit<
+  Env,
+  'KANBAN_BOARD' | 'CHAT_SESSION' | 'USAGE_QUEUE' | 'NOTIFICATIONS_QUEUE' | 'WEBHOOKS_QUEUE'
+> & {
   KANBAN_BOARD: DurableObjectNamespace<KanbanBoard>;
   CHAT_SESSION: DurableObjectNamespace<ChatSession>;
   USAGE_QUEUE: Queue<UsageEvent>;
   NOTIFICATIONS_QUEUE: Queue<NotificationMessage>;
+  WEBHOOKS_QUEUE: Queue<WebhookMessage>;
+  /**
+   * Local dev only (.dev.vars): the origin of `npm run webhooks:listen` (http://127.0.0.1:…), which
+   * endpoints may then use although it is no public https URL. Never deployed.
+   */
+  WEBHOOKS_DEV_RECEIVER?: string;
   /** PEM public key: verify Clerk session tokens without a network call. */
   CLERK_JWT_KEY?: string;
   /** Clerk Backend API key: verify against Clerk's JWKS when no CLERK_JWT_KEY is set. */

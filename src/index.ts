@@ -5,6 +5,7 @@ import type { Bindings } from './env';
 import { deliverNotifications, NOTIFICATIONS_QUEUE_NAME, sendDueReminders } from './modules/appointments/reminders';
 import { consumeUsage, recordDeadLetters } from './modules/usage/consumer';
 import { deleteExpiredIdempotencyKeys } from './middleware/idempotency';
+import { consumeWebhooks, sweepWebhooks, WEBHOOKS_QUEUE_NAME } from './modules/outbound-webhooks/delivery';
 
 export { KanbanBoard } from './realtime/kanban-board';
 export { ChatSession } from './realtime/chat-session';
@@ -19,6 +20,7 @@ const QUEUE_CONSUMERS: Record<
   'strive-usage': consumeUsage,
   'strive-usage-dlq': recordDeadLetters,
   [NOTIFICATIONS_QUEUE_NAME]: deliverNotifications,
+  [WEBHOOKS_QUEUE_NAME]: consumeWebhooks,
 };
 
 export default {
@@ -27,7 +29,11 @@ export default {
   /** wrangler.toml's [triggers] crons: every 5 minutes. */
   async scheduled(controller, env) {
     const now = new Date(controller.scheduledTime);
-    await Promise.all([sendDueReminders(env, now), deleteExpiredIdempotencyKeys(env.CATALOG, now)]);
+    await Promise.all([
+      sendDueReminders(env, now),
+      deleteExpiredIdempotencyKeys(env.CATALOG, now),
+      sweepWebhooks(env, now),
+    ]);
   },
 
   async queue(batch, env, ctx) {

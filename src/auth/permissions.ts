@@ -39,6 +39,7 @@ export const PERMISSIONS = [
   'conversations:write',
   'conversations:delete',
   'ai_tools:read',
+  'webhooks:manage',
 ] as const;
 
 export type Permission = (typeof PERMISSIONS)[number];
@@ -85,6 +86,7 @@ const ADMIN: Permission[] = [
   'content:delete',
   'assets:delete',
   'conversations:delete',
+  'webhooks:manage',
 ];
 const OWNER: Permission[] = [...ADMIN, 'billing:manage', 'owners:manage', 'organization:delete'];
 

@@ -52,3 +52,7 @@ export type OrgSubscriptionStatus = (typeof ORG_SUBSCRIPTION_STATUSES)[number];
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
 export type ReminderWindow = (typeof REMINDER_WINDOWS)[number];
+export const WEBHOOK_ENDPOINT_STATUSES = ['active', 'paused'] as const;
+export const WEBHOOK_DELIVERY_STATUSES = ['pending', 'sending', 'succeeded', 'failed'] as const;
+/** Why a delivery exists: an event as it happened, a replay or retry asked for, a `ping` test. */
+export const WEBHOOK_DELIVERY_TRIGGERS = ['event', 'replay', 'test'] as const;

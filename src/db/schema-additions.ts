@@ -94,6 +94,16 @@ export const TENANT_ADDITIONS: Record<string, Record<string, string>> = {
     '*': "Where an organization's appointment reminders are delivered, and the secret that signs them.",
   },
   assets: { '*': 'CMS files: the row that makes an R2 object part of an organization.' },
+  webhook_endpoints: {
+    '*': "Where an organization's events are POSTed (outbound webhooks), with the secrets that sign them.",
+  },
+  webhook_events: {
+    '*': 'The outbox: one row per event, written by a trigger with its audit row, numbered per organization.',
+  },
+  webhook_sequences: { '*': "Each organization's last event sequence number, so that none is ever reused." },
+  webhook_deliveries: {
+    '*': 'Each delivery of an event to an endpoint: its status and last attempt (code, latency, 1 KB).',
+  },
   usage_events: {
     '*': 'Every usage event counted, by its id: the consumer counts an event exactly once into usage_tracking.',
   },

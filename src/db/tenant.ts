@@ -20,6 +20,9 @@ import {
   REMINDER_WINDOWS,
   TASK_STATUSES,
   USAGE_RESOURCE_TYPES,
+  WEBHOOK_DELIVERY_STATUSES,
+  WEBHOOK_DELIVERY_TRIGGERS,
+  WEBHOOK_ENDPOINT_STATUSES,
   type ReminderWindow,
 } from './enums';
 
@@ -448,5 +451,109 @@ export const activity_logs = sqliteTable(
     index('activity_logs_org_resource_idx').on(t.organization_id, t.resource_type, t.resource_id),
     index('activity_logs_org_user_idx').on(t.organization_id, t.user_id),
     check('activity_logs_actor_type_check', oneOf('actor_type', ACTOR_TYPES)),
+  ],
+);
+
+// ── Outbound webhooks ──────────────────────────────────────────────────────────────────────────
+// A trigger on activity_logs (migration 0008) writes the outbox row of every audited change an
+// integration may subscribe to, in the statement that writes the audit row: an event exists if
+// and only if its change committed, and a withdrawn audit row takes its event with it.
+
+/** Where an organization's events are POSTed, signed by the Standard Webhooks scheme. */
+export const webhook_endpoints = sqliteTable(
+  'webhook_endpoints',
+  {
+    id: id(),
+    organization_id: organizationId(),
+    url: text('url').notNull(),
+    description: text('description'),
+    /** The event types it receives; null: all of them. */
+    event_types: json<string[]>('event_types'),
+    status: text('status', { enum: WEBHOOK_ENDPOINT_STATUSES }).notNull().default('active'),
+    /** Why it was paused by Strive (410 Gone, failing for 3 days); null when a person paused it. */
+    paused_reason: text('paused_reason'),
+    /** `whsec_…`: signs every delivery. */
+    secret: text('secret').notNull(),
+    /** The secret before the last rotation: it signs too until previous_secret_expires_at. */
+    previous_secret: text('previous_secret'),
+    previous_secret_expires_at: text('previous_secret_expires_at'),
+    /** The first failure since the last success: 3 days of failures pause the endpoint. */
+    failing_since: text('failing_since'),
+    created_by: text('created_by'),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('webhook_endpoints_org_id_unique').on(t.organization_id, t.id),
+    check('webhook_endpoints_url_check', sql`url LIKE 'https://%'`),
+    check('webhook_endpoints_status_check', oneOf('status', WEBHOOK_ENDPOINT_STATUSES)),
+  ],
+);
+
+/** The organization's last event sequence number (never reused, even when an event is withdrawn). */
+export const webhook_sequences = sqliteTable('webhook_sequences', {
+  organization_id: text('organization_id').primaryKey(),
+  last: integer('last').notNull(),
+});
+
+/** The outbox: one row per event, written by the trigger; dispatched once turned into deliveries. */
+export const webhook_events = sqliteTable(
+  'webhook_events',
+  {
+    /** The audit row's id: the event is built from it. */
+    id: text('id')
+      .primaryKey()
+      .references(() => activity_logs.id, { onDelete: 'cascade' }),
+    organization_id: organizationId(),
+    sequence: integer('sequence').notNull(),
+    type: text('type').notNull(),
+    created_at: createdAt(),
+    dispatched_at: text('dispatched_at'),
+  },
+  (t) => [
+    uniqueIndex('webhook_events_org_sequence_unique').on(t.organization_id, t.sequence),
+    index('webhook_events_undispatched_idx').on(t.dispatched_at, t.organization_id),
+  ],
+);
+
+/** One delivery of one event (or ping) to one endpoint, with its last attempt's outcome. */
+export const webhook_deliveries = sqliteTable(
+  'webhook_deliveries',
+  {
+    id: id(),
+    organization_id: organizationId(),
+    endpoint_id: text('endpoint_id').notNull(),
+    /** The event's id (the `webhook-id` header); a ping's own id. */
+    event_id: text('event_id').notNull(),
+    event_type: text('event_type').notNull(),
+    /** The event's sequence number; null for a ping. */
+    sequence: integer('sequence'),
+    trigger: text('trigger', { enum: WEBHOOK_DELIVERY_TRIGGERS }).notNull(),
+    status: text('status', { enum: WEBHOOK_DELIVERY_STATUSES }).notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    /** A consumer sending it holds it until then; a crashed one's claim lapses. */
+    claimed_until: text('claimed_until'),
+    next_attempt_at: text('next_attempt_at').notNull(),
+    first_attempt_at: text('first_attempt_at'),
+    last_attempt_at: text('last_attempt_at'),
+    response_status: integer('response_status'),
+    /** The first 1 KB of the receiver's answer, or why no answer came. */
+    response_body: text('response_body'),
+    latency_ms: integer('latency_ms'),
+    created_at: createdAt(),
+  },
+  (t) => [
+    uniqueIndex('webhook_deliveries_event_unique')
+      .on(t.endpoint_id, t.event_id)
+      .where(sql`"trigger" = 'event'`),
+    index('webhook_deliveries_endpoint_idx').on(t.organization_id, t.endpoint_id, t.id),
+    index('webhook_deliveries_sending_idx').on(t.endpoint_id, t.status),
+    index('webhook_deliveries_stale_idx').on(t.status, t.next_attempt_at),
+    foreignKey({
+      columns: [t.organization_id, t.endpoint_id],
+      foreignColumns: [webhook_endpoints.organization_id, webhook_endpoints.id],
+    }).onDelete('cascade'),
+    check('webhook_deliveries_status_check', oneOf('status', WEBHOOK_DELIVERY_STATUSES)),
+    check('webhook_deliveries_trigger_check', oneOf('trigger', WEBHOOK_DELIVERY_TRIGGERS)),
   ],
 );

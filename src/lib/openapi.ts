@@ -38,6 +38,7 @@ const RESOURCE_NOUNS: Record<string, string> = {
   public: 'organization',
   'api-keys': 'API key',
   'ai-tools': 'tool',
+  deliveries: 'delivery',
 };
 
 function resourceNamedBy(path: string, param: string): string {

@@ -100,7 +100,7 @@ const dialect = new SQLiteSyncDialect();
  * These statements span the shard's organizations, past the tenant store, and drizzle-orm 0.44's
  * batch() cannot bind raw SQL's parameters: they are prepared on the binding itself.
  */
-function prepare(db: D1Database, query: SQL): D1PreparedStatement {
+export function prepare(db: D1Database, query: SQL): D1PreparedStatement {
   const { sql: text, params } = dialect.sqlToQuery(query);
   return db.prepare(text).bind(...params);
 }

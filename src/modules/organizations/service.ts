@@ -205,6 +205,10 @@ export async function updateOrganization({ ctx, input }: { ctx: TenantContext; i
  * organization_id column missing here fails it.
  */
 export const TENANT_TABLES = [
+  tenant.webhook_events,
+  tenant.webhook_deliveries,
+  tenant.webhook_endpoints,
+  tenant.webhook_sequences,
   tenant.activity_logs,
   tenant.usage_events,
   tenant.usage_tracking,
