@@ -10,7 +10,7 @@ import type { MemberRole, SubscriptionStatus, Tier } from '../db/enums';
 import type { D1Sessions } from '../db/sessions';
 import { catalogDb, shardDb, type CatalogDb } from '../db/shards';
 import { TenantStore } from '../db/tenant-store';
-import type { Actor, AppEnv, Bindings, Credentials, RequestInfo, TenantContext } from '../env';
+import type { Actor, AppEnv, Bindings, Credentials, RequestInfo, RequestScope, TenantContext, TenantEnv } from '../env';
 import { ApiError, forbidden, notFound } from '../lib/problem';
 import { auditRow } from '../modules/activity/audit';
 import { effectiveTier } from '../modules/billing/tiers';
@@ -231,7 +231,7 @@ async function calendarFeedAccess(catalog: CatalogDb, secret: string, orgRef: st
 
 const CALENDAR_FEED_PERMISSIONS: Permission[] = ['appointments:read'];
 
-export function requestInfo(c: Context<AppEnv>): RequestInfo {
+export function requestInfo<E extends AppEnv>(c: Context<E>): RequestInfo {
   return {
     requestId: c.get('requestId'),
     ip: c.req.header('cf-connecting-ip') ?? null,
@@ -239,20 +239,18 @@ export function requestInfo(c: Context<AppEnv>): RequestInfo {
   };
 }
 
+/** What a request hands the services that build a tenant context themselves (a new organization, a webhook). */
+export const requestScope = <E extends AppEnv>(c: Context<E>): RequestScope => ({
+  env: c.env,
+  d1: c.get('d1'),
+  request: requestInfo(c),
+  waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+});
+
 type AccessFields = Pick<TenantContext, 'organization' | 'actor' | 'role' | 'permissions' | 'clientEmail'>;
 
 /** The context services work from; also built directly for an organization just created. */
-export function tenantContext(c: Context<AppEnv>, access: AccessFields): TenantContext {
-  return buildTenantContext(c.env, c.get('d1'), access, requestInfo(c), (promise) => c.executionCtx.waitUntil(promise));
-}
-
-function buildTenantContext(
-  env: Bindings,
-  d1: D1Sessions,
-  access: AccessFields,
-  request: RequestInfo,
-  waitUntil: (promise: Promise<unknown>) => void,
-): TenantContext {
+export function tenantContext({ env, d1, request, waitUntil }: RequestScope, access: AccessFields): TenantContext {
   return {
     organization: access.organization,
     actor: access.actor,
@@ -285,7 +283,10 @@ export const fromPortable = (
   portable: PortableContext,
   waitUntil: (promise: Promise<unknown>) => void,
 ): TenantContext =>
-  buildTenantContext(env, d1, { ...portable, permissions: new Set(portable.permissions) }, portable.request, waitUntil);
+  tenantContext(
+    { env, d1, request: portable.request, waitUntil },
+    { ...portable, permissions: new Set(portable.permissions) },
+  );
 
 /**
  * Long-lived connections' contexts read again from the catalog: the same actor's access to the
@@ -340,7 +341,7 @@ function cacheKey(credentials: Credentials, orgRef: string): string {
   }
 }
 
-export const resolveTenant = createMiddleware<AppEnv>(async (c, next) => {
+export const resolveTenant = createMiddleware<TenantEnv>(async (c, next) => {
   const orgRef = c.req.param('org');
   if (!orgRef) throw notFound('organization');
   const credentials = c.get('credentials');
@@ -366,7 +367,7 @@ export const resolveTenant = createMiddleware<AppEnv>(async (c, next) => {
     throw new ApiError('unauthenticated', 'This API key has expired.');
   }
 
-  const tenant = tenantContext(c, access);
+  const tenant = tenantContext(requestScope(c), access);
   c.set('tenant', tenant);
 
   if (access.platformAccess) {
@@ -392,7 +393,7 @@ export const resolveTenant = createMiddleware<AppEnv>(async (c, next) => {
 
 const lastTouched = new Map<string, number>();
 /** `last_used_at` at minute resolution: one write per key per minute per isolate, never inline. */
-function touchApiKey(c: Context<AppEnv>, catalog: CatalogDb, keyId: string) {
+function touchApiKey(c: Context<TenantEnv>, catalog: CatalogDb, keyId: string) {
   const now = Date.now();
   if ((lastTouched.get(keyId) ?? 0) > now - 60_000) return;
   lastTouched.set(keyId, now);

@@ -1,19 +1,19 @@
 // The Worker's side of KANBAN_BOARD: which object serves a project, and turning its answers back
 // into responses (its D1 round trips count towards the request's, its bookmarks join the response's).
 import type { Context } from 'hono';
-import type { AppEnv } from '../env';
+import type { TenantEnv } from '../env';
 import { toPortable } from '../auth/tenant';
 import { ApiError } from '../lib/problem';
 import type { BoardEvent, BoardResult, KanbanBoard } from './kanban-board';
 
-export function boardOf(c: Context<AppEnv>, projectId: string): DurableObjectStub<KanbanBoard> {
+export function boardOf(c: Context<TenantEnv>, projectId: string): DurableObjectStub<KanbanBoard> {
   const namespace = c.env.KANBAN_BOARD;
   return namespace.get(namespace.idFromName(`${c.get('tenant').organization.id}:${projectId}`));
 }
 
 /** Runs a write on the project's board object and unwraps its answer. */
 export async function onBoard<T>(
-  c: Context<AppEnv>,
+  c: Context<TenantEnv>,
   projectId: string,
   call: (board: DurableObjectStub<KanbanBoard>, context: ReturnType<typeof toPortable>) => Promise<BoardResult<T>>,
 ): Promise<T> {
@@ -24,7 +24,7 @@ export async function onBoard<T>(
 }
 
 /** Tells a project's watchers about a change made outside its board object, off the latency path. */
-export function announce(c: Context<AppEnv>, projectId: string, event: BoardEvent) {
+export function announce(c: Context<TenantEnv>, projectId: string, event: BoardEvent) {
   c.executionCtx.waitUntil(
     boardOf(c, projectId)
       .broadcast(event)

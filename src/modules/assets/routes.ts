@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { Id } from '../../lib/fields';
-import { defineRoute, json, noContent, OrgParam, type App } from '../../lib/openapi';
+import { defineRoute, json, noContent, OrgParam, type App, type TenantApp } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { publicOrganization } from '../content/public-service';
 import { OrgSlugParam } from '../content/public-routes';
@@ -47,13 +47,14 @@ const params = z.object({ org: OrgParam });
 const itemParams = z.object({ org: OrgParam, id: Id });
 const tags = ['Assets'];
 
-export function registerAssetRoutes(app: App) {
+export function registerAssetRoutes(app: TenantApp, publicApp: App) {
   app.openapi(
     defineRoute({
       method: 'post',
       path: '/v1/orgs/{org}/assets',
       tags,
       permission: 'assets:write',
+      streamsBody: true,
       summary: `Upload a file as the request body (≤ ${MAX_ASSET_BYTES} bytes, with Content-Length; images, PDF, audio, video, plain text), its type as Content-Type`,
       request: {
         params,
@@ -136,7 +137,7 @@ export function registerAssetRoutes(app: App) {
     },
   );
 
-  app.openapi(
+  publicApp.openapi(
     defineRoute({
       method: 'get',
       path: '/v1/public/{org_slug}/assets/{id}',

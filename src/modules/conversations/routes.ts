@@ -1,10 +1,10 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { AI_MODELS, CONTEXT_TYPES } from '../../db/enums';
-import type { AppEnv } from '../../env';
+import type { Bindings, TenantContext, TenantEnv } from '../../env';
 import { toPortable } from '../../auth/tenant';
 import { Derived, Id, SERVER_SET } from '../../lib/fields';
-import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
+import { defineRoute, json, jsonBody, noContent, OrgParam, type TenantApp } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { ApiError } from '../../lib/problem';
 import { rateLimitKey } from '../../middleware/rate-limit';
@@ -109,23 +109,22 @@ const itemParams = z.object({ org: OrgParam, id: Id });
 const tags = ['AI assistant'];
 
 /** The conversation's CHAT_SESSION object (one per conversation). */
-function chatSessionStub(c: Context<AppEnv>, id: string) {
-  const namespace = c.env.CHAT_SESSION;
-  return namespace.get(namespace.idFromName(`${c.get('tenant').organization.id}:${id}`));
+function chatSessionStub(env: Bindings, ctx: TenantContext, id: string) {
+  return env.CHAT_SESSION.get(env.CHAT_SESSION.idFromName(`${ctx.organization.id}:${id}`));
 }
 
 /** The conversation's CHAT_SESSION object, after checking the caller may see the conversation. */
-async function chatSession(c: Context<AppEnv>, id: string) {
+async function chatSession(c: Context<TenantEnv>, id: string) {
   const ctx = c.get('tenant');
   await getConversation({ ctx, id });
   const headers = new Headers(c.req.raw.headers);
   headers.set('x-strive-context', JSON.stringify(toPortable(ctx)));
   headers.set('x-strive-conversation', id);
   headers.delete('content-length'); // the body handed on is the validated one
-  return { stub: chatSessionStub(c, id), headers };
+  return { stub: chatSessionStub(c.env, ctx, id), headers };
 }
 
-export function registerConversationRoutes(app: App) {
+export function registerConversationRoutes(app: TenantApp) {
   app.openapi(
     defineRoute({
       method: 'get',
@@ -197,7 +196,7 @@ export function registerConversationRoutes(app: App) {
       await deleteConversation({ ctx: c.get('tenant'), id });
       // Its open sockets close and an answer in progress stops. Should the object be unreachable,
       // its sockets find the conversation gone at their next message and its write keeps nothing.
-      await chatSessionStub(c, id)
+      await chatSessionStub(c.env, c.get('tenant'), id)
         .conversationDeleted()
         .catch((error: unknown) => console.error(`conversation ${id}: chat object not told of its deletion`, error));
       return c.body(null, 204);

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { PRIORITIES, TASK_STATUSES } from '../../db/enums';
 import { CreatedBy, Derived, Hundredths, Id, InstantOrDate, SERVER_SET, TagFilter, Tags } from '../../lib/fields';
-import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
+import { defineRoute, json, jsonBody, noContent, OrgParam, type TenantApp } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { ApiError } from '../../lib/problem';
 import { announce, boardOf, onBoard } from '../../realtime/kanban-client';
@@ -118,7 +118,7 @@ const projectParams = z.object({ org: OrgParam, id: Id });
 const taskParams = z.object({ org: OrgParam, id: Id });
 const tags = ['Tasks'];
 
-export function registerTaskRoutes(app: App) {
+export function registerTaskRoutes(app: TenantApp) {
   app.openapi(
     defineRoute({
       method: 'get',

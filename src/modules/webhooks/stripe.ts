@@ -8,7 +8,7 @@ import Stripe from 'stripe';
 import { organizations, processed_events, subscriptions } from '../../db/catalog';
 import { catalogDb, latest, type CatalogDb } from '../../db/shards';
 import { forgetAccess } from '../../auth/access-cache';
-import { tenantContext } from '../../auth/tenant';
+import { requestScope, tenantContext } from '../../auth/tenant';
 import { defineRoute, json, type App } from '../../lib/openapi';
 import { received, WebhookReceived } from './received';
 import { ApiError } from '../../lib/problem';
@@ -175,7 +175,7 @@ export function registerStripeWebhook(app: App) {
         return received(c, false);
       }
 
-      const ctx = tenantContext(c, {
+      const ctx = tenantContext(requestScope(c), {
         organization: {
           id: organization.id,
           slug: organization.slug,
