@@ -13,6 +13,7 @@ import { uuidv7 } from './lib/ids';
 import { limitFailedAuthentication, limitPublicByClient } from './middleware/client-limits';
 import { rateLimit } from './middleware/rate-limit';
 import { BOOKMARK_HEADER, CONSISTENCY_HEADER, d1Sessions } from './middleware/d1-sessions';
+import { auditPlatformAccess } from './modules/activity/platform-access';
 import { registerActivityRoutes } from './modules/activity/routes';
 import { registerApiKeyRoutes } from './modules/api-keys/routes';
 import { meterApiCalls } from './modules/usage/metering';
@@ -120,7 +121,7 @@ export function createApp() {
   // One organization's: authenticate → rate limit → resolve tenant → meter (→ idempotency, per route).
   // Also matches /v1/orgs/:org itself (Hono's trailing /* is optional).
   const tenantApp = newApp<TenantEnv>();
-  tenantApp.use('/v1/orgs/:org/*', ...authenticated, resolveTenant, meterApiCalls);
+  tenantApp.use('/v1/orgs/:org/*', ...authenticated, resolveTenant, auditPlatformAccess, meterApiCalls);
 
   registerPlatformRoutes(app, adminApp);
   registerMeRoutes(userApp);

@@ -2,7 +2,7 @@
 import type { D1Sessions } from './db/sessions';
 import type { CatalogDb } from './db/shards';
 import type { UserRole, MemberRole, Tier } from './db/enums';
-import type { UsageEvent, UsageMeter } from './modules/usage/meter';
+import type { UsageEvent, UsageMeter } from './lib/usage-meter';
 import type { NotificationMessage } from './modules/appointments/reminders';
 import type { Permission } from './auth/permissions';
 import type { TenantStore } from './db/tenant-store';

@@ -52,3 +52,15 @@ export type OrgSubscriptionStatus = (typeof ORG_SUBSCRIPTION_STATUSES)[number];
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
 export type ReminderWindow = (typeof REMINDER_WINDOWS)[number];
+
+/**
+ * Statuses in which a subscription's tier applies. `past_due` keeps it: Stripe is still retrying
+ * the payment (Smart Retries), and cutting a paying customer off at the first declined card is
+ * harsher than the risk. `cancelled`, `unpaid`, `incomplete`, `incomplete_expired` and `paused`
+ * count as free for every limit until a payment succeeds.
+ */
+export const TIER_STATUSES: readonly SubscriptionStatus[] = ['active', 'trialing', 'past_due'];
+
+/** The tier whose limits apply: the subscription's, or free when its status does not keep it. */
+export const effectiveTier = (tier: Tier, status: SubscriptionStatus): Tier =>
+  TIER_STATUSES.includes(status) ? tier : 'free';

@@ -3,6 +3,7 @@ import { Id } from '../../lib/fields';
 import { defineRoute, json, noContent, OrgParam, type App, type TenantApp } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { publicOrganization } from '../content/public-service';
+import { publicRequest } from '../content/public-routes';
 import { OrgSlugParam } from '../content/public-routes';
 import {
   deleteAsset,
@@ -154,7 +155,7 @@ export function registerAssetRoutes(app: TenantApp, publicApp: App) {
     }),
     async (c) => {
       const { org_slug, id } = c.req.valid('param');
-      return servePublicAsset(await publicOrganization(c, org_slug), c.env.ASSETS, id, {
+      return servePublicAsset(await publicOrganization(publicRequest(c), org_slug), c.env.ASSETS, id, {
         ifNoneMatch: c.req.header('if-none-match'),
         range: c.req.header('range'),
       });

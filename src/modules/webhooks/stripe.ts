@@ -22,7 +22,7 @@ import {
   type SubscriptionPatch,
 } from '../billing/service';
 import { stripeId } from '../billing/stripe';
-import { effectiveTier } from '../billing/tiers';
+import { effectiveTier } from '../../db/enums';
 
 /** Verification needs no API key: a client that can only verify. */
 const verifier = new Stripe('sk_unused', { httpClient: Stripe.createFetchHttpClient() });
