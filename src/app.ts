@@ -1,19 +1,19 @@
-// The Hono app: middleware in the order a request meets it, then one registration per module.
+// The Hono app: the root's middleware, the sub-apps each with its pipeline, one registration per module.
 import { Scalar } from '@scalar/hono-api-reference';
 import { HTTPException } from 'hono/http-exception';
-import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import { authenticate } from './auth/credentials';
 import { resolveTenant } from './auth/tenant';
+import type { AdminEnv, Bindings, TenantEnv, UserEnv } from './env';
 import { ApiError, problemBody, problemHeaders, type ErrorCode } from './lib/problem';
 import { newApp } from './lib/openapi';
 import { uuidv7 } from './lib/ids';
 import { limitFailedAuthentication, limitPublicByClient } from './middleware/client-limits';
-import { idempotency } from './middleware/idempotency';
 import { rateLimit } from './middleware/rate-limit';
 import { BOOKMARK_HEADER, CONSISTENCY_HEADER, d1Sessions } from './middleware/d1-sessions';
+import { auditPlatformAccess } from './modules/activity/platform-access';
 import { registerActivityRoutes } from './modules/activity/routes';
 import { registerApiKeyRoutes } from './modules/api-keys/routes';
 import { meterApiCalls } from './modules/usage/metering';
@@ -38,17 +38,6 @@ import { registerConsoleRoutes } from './modules/console/routes';
 import { registerWebhookEndpointRoutes } from './modules/outbound-webhooks/routes';
 import { drainAfterWrites } from './modules/outbound-webhooks/delivery';
 
-const JSON_BODY_LIMIT = 1024 * 1024;
-/** Routes that authenticate by other means (signatures) or not at all. */
-const UNAUTHENTICATED = /^\/v1\/(webhooks|public)\//;
-/** Embeddable from any site: CORS `*` and Cross-Origin-Resource-Policy `cross-origin`. */
-const EMBEDDABLE = /^(\/v1\/public\/|\/embed\.js$)/;
-/**
- * The asset upload streams its body (≤ 25 MB, counted by the service) instead of meeting the
- * 1 MB JSON limit, and takes no Idempotency-Key (that would buffer the file to hash it).
- */
-const isAssetUpload = (method: string, path: string) => method === 'POST' && /^\/v1\/orgs\/[^/]+\/assets$/.test(path);
-
 const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
   400: 'invalid_request',
   401: 'unauthenticated',
@@ -58,90 +47,116 @@ const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
   415: 'unsupported_media_type',
 };
 
+const corsFrom = (origin: NonNullable<Parameters<typeof cors>[0]>['origin']) =>
+  cors({
+    origin,
+    allowHeaders: [
+      'authorization',
+      'content-type',
+      'idempotency-key',
+      'if-none-match',
+      'x-request-id',
+      BOOKMARK_HEADER,
+      CONSISTENCY_HEADER,
+    ],
+    allowMethods: ['GET', 'POST', 'PATCH', 'PUT', 'DELETE', 'OPTIONS'],
+    // Range answers and the public cache's hit/miss are read by embeds on other origins too.
+    exposeHeaders: [
+      'x-request-id',
+      'retry-after',
+      'etag',
+      'idempotent-replayed',
+      'x-d1-round-trips',
+      'x-d1-instances',
+      'content-range',
+      'accept-ranges',
+      'x-cache',
+      BOOKMARK_HEADER,
+    ],
+    maxAge: 86_400,
+  });
+/** The API browsers call with credentials: the configured origins (CORS_ORIGINS). */
+const apiCors = corsFrom((origin, c) => {
+  const allowed = (c.env as Bindings).CORS_ORIGINS.split(',').map((o: string) => o.trim());
+  return allowed.includes('*') ? '*' : allowed.includes(origin) ? origin : null;
+});
+
+/**
+ * The request's pipeline is chosen by the sub-app that owns its path, never by a regex. Each
+ * sub-app is an OpenAPIHono with its own Env type (src/env.ts), so a route reads only what its
+ * pipeline set: `c.get('tenant')` exists on the tenant app alone. Sub-apps are mounted at `/` and
+ * their routes keep their full paths (`/v1/orgs/{org}/projects`), as the API page lists them,
+ * rather than `app.route('/v1/orgs/:org', …)` prefixes that would leave `/projects` in each route
+ * file. Each chain is registered on the paths its app serves, before its routes. Per route
+ * (defineRoute): the JSON body limit and, on authenticated routes, the Idempotency-Key, which the
+ * asset upload (`streamsBody`) skips.
+ */
 export function createApp() {
   const app = newApp();
-
   app.use(requestId({ generator: () => uuidv7() }));
-  const sameOriginHeaders = secureHeaders();
-  const embeddableHeaders = secureHeaders({ crossOriginResourcePolicy: 'cross-origin' });
-  app.use((c, next) => (EMBEDDABLE.test(c.req.path) ? embeddableHeaders(c, next) : sameOriginHeaders(c, next)));
-  app.use(
-    '/v1/*',
-    cors({
-      origin: (origin, c) => {
-        if (EMBEDDABLE.test(c.req.path)) return '*';
-        const allowed = c.env.CORS_ORIGINS.split(',').map((o: string) => o.trim());
-        return allowed.includes('*') ? '*' : allowed.includes(origin) ? origin : null;
-      },
-      allowHeaders: [
-        'authorization',
-        'content-type',
-        'idempotency-key',
-        'if-none-match',
-        'x-request-id',
-        BOOKMARK_HEADER,
-        CONSISTENCY_HEADER,
-      ],
-      allowMethods: ['GET', 'POST', 'PATCH', 'PUT', 'DELETE', 'OPTIONS'],
-      // Range answers and the public cache's hit/miss are read by embeds on other origins too.
-      exposeHeaders: [
-        'x-request-id',
-        'retry-after',
-        'etag',
-        'idempotent-replayed',
-        'x-d1-round-trips',
-        'x-d1-instances',
-        'content-range',
-        'accept-ranges',
-        'x-cache',
-        BOOKMARK_HEADER,
-      ],
-      maxAge: 86_400,
-    }),
-  );
+  // The defaults for every answer; a sub-app's own (the public app's cross-origin CORP) are kept.
+  app.use(secureHeaders({ overwrite: false }));
+
   // After CORS: a malformed Strive-Bookmark's 400 is readable by the browser that sent it.
-  app.use(d1Sessions);
-  const jsonBodyLimit = bodyLimit({
-    maxSize: JSON_BODY_LIMIT,
-    onError: () => {
-      throw new ApiError('payload_too_large', `JSON bodies are limited to ${JSON_BODY_LIMIT} bytes.`);
-    },
-  });
-  app.use('/v1/*', (c, next) => (isAssetUpload(c.req.method, c.req.path) ? next() : jsonBodyLimit(c, next)));
-  // Per client address: every public request, every failed authentication (a 401 below).
-  app.use('/v1/public/*', limitPublicByClient);
-  app.use('/embed.js', limitPublicByClient);
-  app.use('/v1/*', (c, next) => (UNAUTHENTICATED.test(c.req.path) ? next() : limitFailedAuthentication(c, next)));
-  app.use('/v1/*', (c, next) => (UNAUTHENTICATED.test(c.req.path) ? next() : authenticate(c, next)));
-  app.use('/v1/*', (c, next) => (UNAUTHENTICATED.test(c.req.path) ? next() : rateLimit(c, next)));
+  const browserApi = [apiCors, d1Sessions({ cookie: true })];
+  // Every failed authentication (a 401 below) counts against the client's address.
+  const authenticated = [...browserApi, limitFailedAuthentication, authenticate, rateLimit];
+
+  // Embeddable from any site: CORS `*`, Cross-Origin-Resource-Policy `cross-origin`, no cookie, a per-address limit.
+  const publicApp = newApp();
+  for (const path of ['/v1/public/*', '/embed.js']) {
+    publicApp.use(
+      path,
+      secureHeaders({ crossOriginResourcePolicy: 'cross-origin' }),
+      corsFrom('*'),
+      d1Sessions({ cookie: false }),
+      limitPublicByClient,
+    );
+  }
+  // Signed by their sender, checked by each route: no bearer, no cookie.
+  const webhooksApp = newApp();
+  webhooksApp.use('/v1/webhooks/*', apiCors, d1Sessions({ cookie: false }));
+  // Authenticated, outside any organization. Platform-staff routes are its admin sub-app.
+  const userApp = newApp<UserEnv>();
+  for (const path of ['/v1/me', '/v1/orgs', '/v1/admin/*', '/v1/ai-tools/*']) userApp.use(path, ...authenticated);
+  const adminApp = newApp<AdminEnv>();
+  // One organization's: authenticate → rate limit → resolve tenant → meter → signal the webhook
+  // outbox after a write (→ idempotency, per route).
   // Also matches /v1/orgs/:org itself (Hono's trailing /* is optional).
-  app.use('/v1/orgs/:org/*', resolveTenant);
-  app.use('/v1/orgs/:org/*', meterApiCalls);
-  app.use('/v1/orgs/:org/*', drainAfterWrites);
-  app.use('/v1/*', (c, next) =>
-    UNAUTHENTICATED.test(c.req.path) || isAssetUpload(c.req.method, c.req.path) ? next() : idempotency(c, next),
+  const tenantApp = newApp<TenantEnv>();
+  tenantApp.use(
+    '/v1/orgs/:org/*',
+    ...authenticated,
+    resolveTenant,
+    auditPlatformAccess,
+    meterApiCalls,
+    drainAfterWrites,
   );
 
-  registerPlatformRoutes(app);
-  registerMeRoutes(app);
-  registerOrganizationRoutes(app);
-  registerMemberRoutes(app);
-  registerApiKeyRoutes(app);
-  registerActivityRoutes(app);
-  registerCustomerRoutes(app);
-  registerProjectRoutes(app);
-  registerTaskRoutes(app);
-  registerBillingRoutes(app);
-  registerUsageRoutes(app);
-  registerAppointmentRoutes(app);
-  registerContentRoutes(app);
-  registerAssetRoutes(app);
-  registerPublicContentRoutes(app);
-  registerConversationRoutes(app);
-  registerAiToolRoutes(app);
-  registerWebhookEndpointRoutes(app);
-  registerClerkWebhook(app);
-  registerStripeWebhook(app);
+  registerPlatformRoutes(app, adminApp);
+  registerMeRoutes(userApp);
+  registerOrganizationRoutes(userApp, tenantApp);
+  registerMemberRoutes(tenantApp);
+  registerApiKeyRoutes(tenantApp);
+  registerActivityRoutes(tenantApp);
+  registerCustomerRoutes(tenantApp);
+  registerProjectRoutes(tenantApp);
+  registerTaskRoutes(tenantApp);
+  registerBillingRoutes(tenantApp);
+  registerUsageRoutes(tenantApp);
+  registerAppointmentRoutes(tenantApp);
+  registerContentRoutes(tenantApp);
+  registerAssetRoutes(tenantApp, publicApp);
+  registerPublicContentRoutes(publicApp);
+  registerConversationRoutes(tenantApp);
+  registerAiToolRoutes(userApp, adminApp, tenantApp);
+  registerWebhookEndpointRoutes(tenantApp);
+  registerClerkWebhook(webhooksApp);
+  registerStripeWebhook(webhooksApp);
+
+  // The admin routes after the user app's chain, which runs on their paths too.
+  userApp.route('/', adminApp);
+  app.route('/', publicApp).route('/', webhooksApp).route('/', userApp).route('/', tenantApp);
 
   app.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
     type: 'http',

@@ -2,7 +2,7 @@
 import type { D1Sessions } from './db/sessions';
 import type { CatalogDb } from './db/shards';
 import type { UserRole, MemberRole, Tier } from './db/enums';
-import type { UsageEvent, UsageMeter } from './modules/usage/meter';
+import type { UsageEvent, UsageMeter } from './lib/usage-meter';
 import type { NotificationMessage } from './modules/appointments/reminders';
 import type { WebhookMessage } from './modules/outbound-webhooks/delivery';
 import type { Permission } from './auth/permissions';
@@ -71,6 +71,14 @@ export type Credentials =
 
 export type RequestInfo = { requestId: string; ip: string | null; userAgent: string | null };
 
+/** What a request hands a service that builds a tenant context itself: plain values, no Hono context. */
+export type RequestScope = {
+  env: Bindings;
+  d1: D1Sessions;
+  request: RequestInfo;
+  waitUntil: (promise: Promise<unknown>) => void;
+};
+
 /** Everything a tenant service needs: who, where, what they may do. Built once per request. */
 export type TenantContext = {
   organization: { id: string; slug: string; name: string; shard: number; tier: Tier };
@@ -89,16 +97,20 @@ export type TenantContext = {
   request: RequestInfo;
 };
 
+/** Every request's variables: the root app's request id, its sub-app's D1 sessions and route flags. */
 export type Variables = {
   requestId: string;
   /** The request's D1 sessions: its round trips, the instances they may use, its bookmarks. */
   d1: D1Sessions;
-  credentials: Credentials;
-  tenant: TenantContext;
-  /** Platform-staff routes (outside an organization): the user their guard found. */
-  platformUser: SessionUser;
   /** Set by a route declared `issuesSecret`: its answer must not be kept for an Idempotency-Key replay. */
   issuesSecret: boolean;
 };
 
+/** The root, public and webhooks apps: nobody authenticated by bearer. */
 export type AppEnv = { Bindings: Bindings; Variables: Variables };
+/** The user app: `authenticate` ran, so the caller's verified credentials are present. */
+export type UserEnv = { Bindings: Bindings; Variables: Variables & { credentials: Credentials } };
+/** Platform-staff routes (outside an organization): the user their `platformAdmin` guard found. */
+export type AdminEnv = { Bindings: Bindings; Variables: UserEnv['Variables'] & { platformUser: SessionUser } };
+/** The tenant app (`/v1/orgs/{org}`): `resolveTenant` ran, so the tenant context is present. */
+export type TenantEnv = { Bindings: Bindings; Variables: UserEnv['Variables'] & { tenant: TenantContext } };

@@ -15,7 +15,7 @@ import worker from '../src/index';
 import { signSessionToken } from '../src/auth/session-tokens';
 import { uuidv7 } from '../src/lib/ids';
 import type { Tier } from '../src/db/enums';
-import type { UsageEvent } from '../src/modules/usage/meter';
+import type { UsageEvent } from '../src/lib/usage-meter';
 
 export type TokenClaims = {
   sub: string;

@@ -4,7 +4,7 @@ import { createExecutionContext, env, SELF, waitOnExecutionContext } from 'cloud
 import { describe, expect, it, vi } from 'vitest';
 import { createApp } from '../src/app';
 import { TIER_LIMITS } from '../src/modules/billing/tiers';
-import { SEND_RETRY_DELAYS_MS, UsageMeter, type UsageEvent } from '../src/modules/usage/meter';
+import { SEND_RETRY_DELAYS_MS, UsageMeter, type UsageEvent } from '../src/lib/usage-meter';
 import { uuidv7 } from '../src/lib/ids';
 import { api, expectProblem, joinAs, newOrg, newUser, readResponse, type TestOrg } from './helpers';
 

@@ -2,7 +2,7 @@
 // the calendar feed) into verified credentials. No database here: a session JWT is verified with the key alone.
 import { verifyToken } from '@clerk/backend';
 import { createMiddleware } from 'hono/factory';
-import type { AppEnv, Bindings, Credentials } from '../env';
+import type { Bindings, Credentials, UserEnv } from '../env';
 import { webUrlOrNull } from '../lib/fields';
 import { ApiError } from '../lib/problem';
 import { API_KEY_PREFIX } from './api-keys';
@@ -79,7 +79,7 @@ async function verifySession(token: string, env: Bindings): Promise<Credentials>
 }
 
 /** Requires credentials on every route it guards: 401 without them. */
-export const authenticate = createMiddleware<AppEnv>(async (c, next) => {
+export const authenticate = createMiddleware<UserEnv>(async (c, next) => {
   const feedToken = calendarFeedToken(c.req.raw);
   if (feedToken) {
     c.set('credentials', { type: 'calendar_feed', secret: feedToken });

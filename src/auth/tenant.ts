@@ -6,15 +6,13 @@ import { and, eq, inArray, or, type SQL } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
 import { api_keys, organization_members, organizations, subscriptions, users } from '../db/catalog';
-import type { MemberRole, SubscriptionStatus, Tier } from '../db/enums';
+import { effectiveTier, type MemberRole, type SubscriptionStatus, type Tier } from '../db/enums';
 import type { D1Sessions } from '../db/sessions';
 import { catalogDb, shardDb, type CatalogDb } from '../db/shards';
 import { TenantStore } from '../db/tenant-store';
-import type { Actor, AppEnv, Bindings, Credentials, RequestInfo, TenantContext } from '../env';
+import type { Actor, AppEnv, Bindings, Credentials, RequestInfo, RequestScope, TenantContext, TenantEnv } from '../env';
 import { ApiError, forbidden, notFound } from '../lib/problem';
-import { auditRow } from '../modules/activity/audit';
-import { effectiveTier } from '../modules/billing/tiers';
-import { UsageMeter } from '../modules/usage/meter';
+import { UsageMeter } from '../lib/usage-meter';
 import { assertNotGuessing } from '../middleware/client-limits';
 import { keepAccess, keptAccess } from './access-cache';
 import { hashApiKey } from './api-keys';
@@ -34,8 +32,6 @@ export type Access = {
   role: MemberRole | null;
   permissions: ReadonlySet<Permission>;
   clientEmail: string | null;
-  /** Platform staff outside the organization: each access is written to its activity log. */
-  platformAccess: boolean;
   /** The human behind the access (the key's creator for an API key). */
   userId: string;
   keyId: string | null;
@@ -50,7 +46,7 @@ const organizationFields = {
 };
 /**
  * The organization's tier comes from its subscription, joined in the same query: free without
- * one, or while its status does not keep the tier (tiers.ts, TIER_STATUSES).
+ * one, or while its status does not keep the tier (db/enums.ts, TIER_STATUSES).
  */
 const withTier = <O extends object>(
   organization: O,
@@ -118,12 +114,11 @@ function userAccess(row: Awaited<ReturnType<typeof userAccessQuery>>[number]): A
       ...base,
       role: member.role,
       permissions: memberPermissions(member.role, member.permissions, user.role),
-      platformAccess: false,
     };
   }
-  if (user.role === 'admin') return { ...base, role: null, permissions: new Set(PLATFORM_ADMIN), platformAccess: true };
-  if (user.role === 'moderator')
-    return { ...base, role: null, permissions: new Set(PLATFORM_MODERATOR), platformAccess: true };
+  // Platform staff outside the organization: a user with no role there (activity/platform-access.ts).
+  if (user.role === 'admin') return { ...base, role: null, permissions: new Set(PLATFORM_ADMIN) };
+  if (user.role === 'moderator') return { ...base, role: null, permissions: new Set(PLATFORM_MODERATOR) };
   return undefined;
 }
 
@@ -192,7 +187,6 @@ function apiKeyAccessOf(
     role: null,
     permissions: apiKeyPermissions(row.key.scopes, creator),
     clientEmail: null,
-    platformAccess: false,
     userId: row.key.created_by,
     keyId: row.key.id,
     keyExpiresAt: row.key.expires_at,
@@ -222,7 +216,6 @@ async function calendarFeedAccess(catalog: CatalogDb, secret: string, orgRef: st
     role: row.member.role,
     permissions: new Set(CALENDAR_FEED_PERMISSIONS.filter((p) => member.has(p))),
     clientEmail: row.user.role === 'client' ? row.user.email : null,
-    platformAccess: false,
     userId: row.user.id,
     keyId: null,
     keyExpiresAt: null,
@@ -231,7 +224,7 @@ async function calendarFeedAccess(catalog: CatalogDb, secret: string, orgRef: st
 
 const CALENDAR_FEED_PERMISSIONS: Permission[] = ['appointments:read'];
 
-export function requestInfo(c: Context<AppEnv>): RequestInfo {
+export function requestInfo<E extends AppEnv>(c: Context<E>): RequestInfo {
   return {
     requestId: c.get('requestId'),
     ip: c.req.header('cf-connecting-ip') ?? null,
@@ -239,20 +232,18 @@ export function requestInfo(c: Context<AppEnv>): RequestInfo {
   };
 }
 
+/** What a request hands the services that build a tenant context themselves (a new organization, a webhook). */
+export const requestScope = <E extends AppEnv>(c: Context<E>): RequestScope => ({
+  env: c.env,
+  d1: c.get('d1'),
+  request: requestInfo(c),
+  waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+});
+
 type AccessFields = Pick<TenantContext, 'organization' | 'actor' | 'role' | 'permissions' | 'clientEmail'>;
 
 /** The context services work from; also built directly for an organization just created. */
-export function tenantContext(c: Context<AppEnv>, access: AccessFields): TenantContext {
-  return buildTenantContext(c.env, c.get('d1'), access, requestInfo(c), (promise) => c.executionCtx.waitUntil(promise));
-}
-
-function buildTenantContext(
-  env: Bindings,
-  d1: D1Sessions,
-  access: AccessFields,
-  request: RequestInfo,
-  waitUntil: (promise: Promise<unknown>) => void,
-): TenantContext {
+export function tenantContext({ env, d1, request, waitUntil }: RequestScope, access: AccessFields): TenantContext {
   return {
     organization: access.organization,
     actor: access.actor,
@@ -285,7 +276,10 @@ export const fromPortable = (
   portable: PortableContext,
   waitUntil: (promise: Promise<unknown>) => void,
 ): TenantContext =>
-  buildTenantContext(env, d1, { ...portable, permissions: new Set(portable.permissions) }, portable.request, waitUntil);
+  tenantContext(
+    { env, d1, request: portable.request, waitUntil },
+    { ...portable, permissions: new Set(portable.permissions) },
+  );
 
 /**
  * Long-lived connections' contexts read again from the catalog: the same actor's access to the
@@ -340,7 +334,7 @@ function cacheKey(credentials: Credentials, orgRef: string): string {
   }
 }
 
-export const resolveTenant = createMiddleware<AppEnv>(async (c, next) => {
+export const resolveTenant = createMiddleware<TenantEnv>(async (c, next) => {
   const orgRef = c.req.param('org');
   if (!orgRef) throw notFound('organization');
   const credentials = c.get('credentials');
@@ -366,33 +360,16 @@ export const resolveTenant = createMiddleware<AppEnv>(async (c, next) => {
     throw new ApiError('unauthenticated', 'This API key has expired.');
   }
 
-  const tenant = tenantContext(c, access);
+  const tenant = tenantContext(requestScope(c), access);
   c.set('tenant', tenant);
 
-  if (access.platformAccess) {
-    // Every access by platform staff is written to the organization's log, off the latency path.
-    c.executionCtx.waitUntil(
-      auditRow(tenant, {
-        action: 'organization.platform_access',
-        resource_type: 'organization',
-        resource_id: tenant.organization.id,
-        new: {
-          method: c.req.method,
-          path: c.req.path,
-          global_role: access.actor.type === 'user' ? access.actor.user.role : null,
-        },
-      })
-        .run()
-        .catch((error) => console.error('platform access audit failed', error)),
-    );
-  }
   if (access.keyId) touchApiKey(c, catalog, access.keyId);
   await next();
 });
 
 const lastTouched = new Map<string, number>();
 /** `last_used_at` at minute resolution: one write per key per minute per isolate, never inline. */
-function touchApiKey(c: Context<AppEnv>, catalog: CatalogDb, keyId: string) {
+function touchApiKey(c: Context<TenantEnv>, catalog: CatalogDb, keyId: string) {
   const now = Date.now();
   if ((lastTouched.get(keyId) ?? 0) > now - 60_000) return;
   lastTouched.set(keyId, now);

@@ -3,10 +3,10 @@
 // claimed by that first sign-in. Only a verified email does either (credentials.ts): a token
 // without `email_verified: true` waits for the webhook, which checks Clerk's verification itself.
 import { eq, getTableColumns, sql } from 'drizzle-orm';
-import type { Context, MiddlewareHandler } from 'hono';
+import type { MiddlewareHandler } from 'hono';
 import { users } from '../db/catalog';
 import { catalogDb, type CatalogDb } from '../db/shards';
-import type { AppEnv, Credentials, SessionUser } from '../env';
+import type { AdminEnv, Credentials, SessionUser } from '../env';
 import { uuidv7 } from '../lib/ids';
 import { ApiError } from '../lib/problem';
 
@@ -80,12 +80,6 @@ export async function sessionUser(catalog: CatalogDb, credentials: Credentials):
   return toSessionUser(row);
 }
 
-/** For the few routes outside an organization: the acting user, provisioned on first use. */
-export async function requireUser(c: Context<AppEnv>) {
-  const catalog = catalogDb(c.env, c.get('d1'));
-  return { catalog, user: await sessionUser(catalog, c.get('credentials')) };
-}
-
 /** Platform staff: the global role `admin` (the AI tools catalog, users' global roles). */
 export function requirePlatformAdmin(user: SessionUser) {
   if (user.role !== 'admin') throw new ApiError('forbidden', 'Only platform staff (global role admin) may do this.');
@@ -95,8 +89,8 @@ export function requirePlatformAdmin(user: SessionUser) {
  * Platform-staff routes check the caller before the body is validated (as permissions are), so
  * others learn nothing about the input. The user it finds is the handler's (`platformUser`).
  */
-export const platformAdmin: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const { user } = await requireUser(c);
+export const platformAdmin: MiddlewareHandler<AdminEnv> = async (c, next) => {
+  const user = await sessionUser(catalogDb(c.env, c.get('d1')), c.get('credentials'));
   requirePlatformAdmin(user);
   c.set('platformUser', user);
   await next();

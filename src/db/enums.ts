@@ -56,3 +56,15 @@ export const WEBHOOK_ENDPOINT_STATUSES = ['active', 'paused'] as const;
 export const WEBHOOK_DELIVERY_STATUSES = ['pending', 'sending', 'succeeded', 'failed'] as const;
 /** Why a delivery exists: an event as it happened, a replay or retry asked for, a `ping` test. */
 export const WEBHOOK_DELIVERY_TRIGGERS = ['event', 'replay', 'test'] as const;
+
+/**
+ * Statuses in which a subscription's tier applies. `past_due` keeps it: Stripe is still retrying
+ * the payment (Smart Retries), and cutting a paying customer off at the first declined card is
+ * harsher than the risk. `cancelled`, `unpaid`, `incomplete`, `incomplete_expired` and `paused`
+ * count as free for every limit until a payment succeeds.
+ */
+export const TIER_STATUSES: readonly SubscriptionStatus[] = ['active', 'trialing', 'past_due'];
+
+/** The tier whose limits apply: the subscription's, or free when its status does not keep it. */
+export const effectiveTier = (tier: Tier, status: SubscriptionStatus): Tier =>
+  TIER_STATUSES.includes(status) ? tier : 'free';

@@ -2,17 +2,23 @@
 // reports every zod issue, one problem schema, the bearer security scheme and the standard error
 // responses added to each route definition.
 import { createRoute, OpenAPIHono, z, type RouteConfig } from '@hono/zod-openapi';
-import type { MiddlewareHandler } from 'hono';
+import type { Env, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { routePath } from 'hono/route';
-import type { AppEnv } from '../env';
+import type { AdminEnv, AppEnv, TenantEnv, UserEnv } from '../env';
 import { requirePermission } from '../auth/tenant';
 import type { Permission } from '../auth/permissions';
+import { idempotency } from '../middleware/idempotency';
 import { ApiError, ERROR_CODES, invalidFrom, notFound, type ErrorCode } from './problem';
 
+/** The root, public and webhooks apps. */
 export type App = OpenAPIHono<AppEnv>;
+export type UserApp = OpenAPIHono<UserEnv>;
+export type AdminApp = OpenAPIHono<AdminEnv>;
+export type TenantApp = OpenAPIHono<TenantEnv>;
 
-export function newApp(): App {
-  return new OpenAPIHono<AppEnv>({
+export function newApp<E extends Env = AppEnv>(): OpenAPIHono<E> {
+  return new OpenAPIHono<E>({
     defaultHook: (result, c) => {
       if (result.success) return;
       // A path that names no resource is a 404 like a well-formed unknown id: no field named.
@@ -97,17 +103,24 @@ type RouteSpec<P extends string> = Omit<RouteConfig, 'path'> & {
    * does not keep it, and a repeat is answered 409 instead of with the secret again.
    */
   issuesSecret?: boolean;
+  /**
+   * Its body streams (the asset upload: ≤ 25 MB, counted by its service) instead of meeting the
+   * JSON body limit, and it takes no Idempotency-Key (hashing the body would buffer the file).
+   */
+  streamsBody?: boolean;
 };
 
 export function defineRoute<P extends string, R extends RouteSpec<P>>(spec: R) {
-  const { permission, selfParam, public: isPublic, issuesSecret, ...route } = spec;
+  const { permission, selfParam, public: isPublic, issuesSecret, streamsBody, ...route } = spec;
   const isWrite = route.method !== 'get' && route.method !== 'head';
+  // An Idempotency-Key belongs to the credential that sent it: authenticated routes only.
+  const body = streamsBody ? [] : isPublic ? [jsonBodyLimit] : [jsonBodyLimit, idempotency];
   const guard = permission ? [permissionGuard(permission, selfParam)] : [];
   const secret = issuesSecret ? [markIssuesSecret] : [];
   const optionalBody = route.request?.body?.required === false ? [emptyBodyIsNone] : [];
   return createRoute({
     ...route,
-    middleware: [...secret, ...guard, ...optionalBody, ...[route.middleware ?? []].flat()],
+    middleware: [...body, ...secret, ...guard, ...optionalBody, ...[route.middleware ?? []].flat()],
     ...(isPublic ? {} : { security: [{ bearer: [] }] }),
     ...(permission ? { 'x-permission': permission } : {}),
     ...(issuesSecret ? { 'x-issues-secret': true } : {}),
@@ -115,12 +128,20 @@ export function defineRoute<P extends string, R extends RouteSpec<P>>(spec: R) {
   } as unknown as R);
 }
 
+const JSON_BODY_LIMIT = 1024 * 1024;
+const jsonBodyLimit = bodyLimit({
+  maxSize: JSON_BODY_LIMIT,
+  onError: () => {
+    throw new ApiError('payload_too_large', `JSON bodies are limited to ${JSON_BODY_LIMIT} bytes.`);
+  },
+});
+
 const markIssuesSecret: MiddlewareHandler<AppEnv> = async (c, next) => {
   c.set('issuesSecret', true);
   await next();
 };
 
-function permissionGuard(permission: Permission, selfParam: string | undefined): MiddlewareHandler<AppEnv> {
+function permissionGuard(permission: Permission, selfParam: string | undefined): MiddlewareHandler<TenantEnv> {
   return async (c, next) => {
     const ctx = c.get('tenant');
     // Only a signed-in user acts on themselves; their API key acts within its scopes.

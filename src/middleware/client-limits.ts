@@ -32,7 +32,7 @@ export function clientKey(ip: string): string {
     .join(':')}::/64`;
 }
 
-const clientOf = (c: Context<AppEnv>) => {
+const clientOf = <E extends AppEnv>(c: Context<E>) => {
   const ip = c.req.header('cf-connecting-ip');
   return ip ? clientKey(ip.trim()) : undefined;
 };
@@ -63,7 +63,7 @@ export const limitFailedAuthentication = createMiddleware<AppEnv>(async (c, next
 });
 
 /** Before a credential is looked up in the database: 429 while its address is over the failure limit. */
-export function assertNotGuessing(c: Context<AppEnv>): void {
+export function assertNotGuessing<E extends AppEnv>(c: Context<E>): void {
   const client = clientOf(c);
   const until = client && guessing.get(client);
   if (until && until > Date.now()) throw refused('failed authentications');

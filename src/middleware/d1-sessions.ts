@@ -19,8 +19,6 @@ import { ApiError } from '../lib/problem';
 export const BOOKMARK_HEADER = 'strive-bookmark';
 export const CONSISTENCY_HEADER = 'strive-consistency';
 const BOOKMARK_COOKIE = 'strive_bookmark';
-/** Routes that are not a browser session's (embeds, webhooks): no cookie is set on them. */
-const COOKIELESS = /^\/v1\/(webhooks|public)\//;
 /** A bookmark older than the replica lag is met by every replica; an hour covers a replica far behind. */
 const COOKIE_MAX_AGE_S = 3600;
 
@@ -62,26 +60,28 @@ function readMode(c: Context<AppEnv>): 'nearest' | 'primary' {
   ]);
 }
 
-export const d1Sessions = createMiddleware<AppEnv>(async (c, next) => {
-  const client = clientBookmarks(c);
-  const sent = formatBookmarks(client);
-  const d1 = D1Sessions.open(c.env, readMode(c), client);
-  c.set('d1', d1);
-  await next();
-  if (c.env.EXPOSE_D1_ROUND_TRIPS === 'true') {
-    c.header('x-d1-round-trips', String(d1.count));
-    c.header('x-d1-instances', d1.trips.map((trip) => `${trip.database}:${trip.instance}`).join(', '));
-  }
-  const bookmark = formatBookmarks(d1.bookmarks());
-  if (!bookmark) return;
-  c.header(BOOKMARK_HEADER, bookmark);
-  if (bookmark !== sent && !COOKIELESS.test(c.req.path)) {
-    setCookie(c, BOOKMARK_COOKIE, bookmark, {
-      path: '/v1',
-      maxAge: COOKIE_MAX_AGE_S,
-      secure: true,
-      httpOnly: true,
-      sameSite: 'Lax',
-    });
-  }
-});
+/** `cookie`: whether the app is a browser session's; embeds and webhooks get no cookie. */
+export const d1Sessions = ({ cookie }: { cookie: boolean }) =>
+  createMiddleware<AppEnv>(async (c, next) => {
+    const client = clientBookmarks(c);
+    const sent = formatBookmarks(client);
+    const d1 = D1Sessions.open(c.env, readMode(c), client);
+    c.set('d1', d1);
+    await next();
+    if (c.env.EXPOSE_D1_ROUND_TRIPS === 'true') {
+      c.header('x-d1-round-trips', String(d1.count));
+      c.header('x-d1-instances', d1.trips.map((trip) => `${trip.database}:${trip.instance}`).join(', '));
+    }
+    const bookmark = formatBookmarks(d1.bookmarks());
+    if (!bookmark) return;
+    c.header(BOOKMARK_HEADER, bookmark);
+    if (bookmark !== sent && cookie) {
+      setCookie(c, BOOKMARK_COOKIE, bookmark, {
+        path: '/v1',
+        maxAge: COOKIE_MAX_AGE_S,
+        secure: true,
+        httpOnly: true,
+        sameSite: 'Lax',
+      });
+    }
+  });

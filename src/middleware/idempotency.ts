@@ -10,7 +10,7 @@ import { createMiddleware } from 'hono/factory';
 import { hashApiKey } from '../auth/api-keys';
 import { idempotency_keys } from '../db/catalog';
 import { catalogDb } from '../db/shards';
-import type { AppEnv, Credentials } from '../env';
+import type { Credentials, UserEnv } from '../env';
 import { sha256Hex } from '../lib/crypto';
 import { ApiError, conflict } from '../lib/problem';
 
@@ -26,7 +26,7 @@ async function ownerOf(credentials: Credentials): Promise<string> {
     : `api_key:${await hashApiKey(credentials.secret)}`;
 }
 
-export const idempotency = createMiddleware<AppEnv>(async (c, next) => {
+export const idempotency = createMiddleware<UserEnv>(async (c, next) => {
   const key = c.req.header('idempotency-key');
   if (!MUTATIONS.has(c.req.method) || key === undefined) return next();
   if (!KEY_PATTERN.test(key)) {

@@ -3,7 +3,7 @@
 // limit costs no D1 round trip.
 import { createMiddleware } from 'hono/factory';
 import { hashApiKey } from '../auth/api-keys';
-import type { AppEnv, Credentials } from '../env';
+import type { Credentials, UserEnv } from '../env';
 import { ApiError } from '../lib/problem';
 
 /** The binding's period: a refused client may try again within it. */
@@ -13,7 +13,7 @@ const PERIOD_SECONDS = 60;
 export const rateLimitKey = async (credentials: Credentials): Promise<string> =>
   credentials.type === 'session' ? `user:${credentials.clerkUserId}` : `key:${await hashApiKey(credentials.secret)}`;
 
-export const rateLimit = createMiddleware<AppEnv>(async (c, next) => {
+export const rateLimit = createMiddleware<UserEnv>(async (c, next) => {
   const credentials = c.get('credentials');
   const { success } = await c.env.RATE_LIMITER.limit({ key: await rateLimitKey(credentials) });
   if (!success) {

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { ACTOR_TYPES } from '../../db/enums';
 import { InstantOrDate } from '../../lib/fields';
-import { defineRoute, json, OrgParam, type App } from '../../lib/openapi';
+import { defineRoute, json, OrgParam, type TenantApp } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { listActivity } from './service';
 
@@ -34,7 +34,7 @@ const ActivityQuery = z.object({
   to: InstantOrDate.optional().openapi({ description: 'Exclusive: an instant, or a date (its midnight UTC)' }),
 });
 
-export function registerActivityRoutes(app: App) {
+export function registerActivityRoutes(app: TenantApp) {
   app.openapi(
     defineRoute({
       method: 'get',

@@ -1,9 +1,9 @@
 import { z } from '@hono/zod-openapi';
 import { AI_TOOL_TYPES, TIERS } from '../../db/enums';
-import { platformAdmin, requireUser } from '../../auth/users';
+import { platformAdmin, sessionUser } from '../../auth/users';
 import { Derived, Id } from '../../lib/fields';
 import { pageOf, pageQuery } from '../../lib/pagination';
-import { defineRoute, json, jsonBody, OrgParam, type App } from '../../lib/openapi';
+import { defineRoute, json, jsonBody, OrgParam, type AdminApp, type TenantApp, type UserApp } from '../../lib/openapi';
 import { catalogDb } from '../../db/shards';
 import { createAiTool, functionName, listAiTools, organizationAiTools, updateAiTool } from './service';
 
@@ -79,8 +79,8 @@ const AiToolPatch = z.object(fields).partial().strict().openapi('AiToolPatch');
 
 const tags = ['AI assistant'];
 
-export function registerAiToolRoutes(app: App) {
-  app.openapi(
+export function registerAiToolRoutes(userApp: UserApp, adminApp: AdminApp, app: TenantApp) {
+  userApp.openapi(
     defineRoute({
       method: 'get',
       path: '/v1/ai-tools',
@@ -90,12 +90,13 @@ export function registerAiToolRoutes(app: App) {
       responses: { 200: json(pageOf(AiToolSchema), 'A page of tools') },
     }),
     async (c) => {
-      const { catalog } = await requireUser(c);
+      const catalog = catalogDb(c.env, c.get('d1'));
+      await sessionUser(catalog, c.get('credentials'));
       return c.json(await listAiTools(catalog, c.req.valid('query')), 200);
     },
   );
 
-  app.openapi(
+  adminApp.openapi(
     defineRoute({
       method: 'post',
       path: '/v1/ai-tools',
@@ -111,7 +112,7 @@ export function registerAiToolRoutes(app: App) {
     },
   );
 
-  app.openapi(
+  adminApp.openapi(
     defineRoute({
       method: 'patch',
       path: '/v1/ai-tools/{id}',

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { PERMISSIONS } from '../../auth/permissions';
-import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
+import { defineRoute, json, jsonBody, noContent, OrgParam, type TenantApp } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { createApiKey, listApiKeys, revokeApiKey } from './service';
 
@@ -42,7 +42,7 @@ const ApiKeyCreate = z
 const params = z.object({ org: OrgParam });
 const tags = ['API keys'];
 
-export function registerApiKeyRoutes(app: App) {
+export function registerApiKeyRoutes(app: TenantApp) {
   app.openapi(
     defineRoute({
       method: 'get',

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { APPOINTMENT_STATUSES, LIVE_APPOINTMENT_STATUSES } from '../../db/enums';
 import { CreatedBy, Derived, Id, InstantOrDate, OutboundUrl, SERVER_SET, WebUrl } from '../../lib/fields';
-import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
+import { defineRoute, json, jsonBody, noContent, OrgParam, type TenantApp } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { calendarFeed, revokeCalendarToken, rotateCalendarToken } from './calendar';
 import { deleteWebhook, getWebhook, putWebhook } from './webhook';
@@ -139,7 +139,7 @@ const Webhook = z
   .openapi('AppointmentWebhook');
 const WebhookPut = z.object({ url: OutboundUrl }).strict().openapi('AppointmentWebhookPut');
 
-export function registerAppointmentRoutes(app: App) {
+export function registerAppointmentRoutes(app: TenantApp) {
   app.openapi(
     defineRoute({
       method: 'get',

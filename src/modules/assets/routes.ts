@@ -1,8 +1,9 @@
 import { z } from '@hono/zod-openapi';
 import { Id } from '../../lib/fields';
-import { defineRoute, json, noContent, OrgParam, type App } from '../../lib/openapi';
+import { defineRoute, json, noContent, OrgParam, type App, type TenantApp } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { publicOrganization } from '../content/public-service';
+import { publicRequest } from '../content/public-routes';
 import { OrgSlugParam } from '../content/public-routes';
 import {
   deleteAsset,
@@ -47,13 +48,14 @@ const params = z.object({ org: OrgParam });
 const itemParams = z.object({ org: OrgParam, id: Id });
 const tags = ['Assets'];
 
-export function registerAssetRoutes(app: App) {
+export function registerAssetRoutes(app: TenantApp, publicApp: App) {
   app.openapi(
     defineRoute({
       method: 'post',
       path: '/v1/orgs/{org}/assets',
       tags,
       permission: 'assets:write',
+      streamsBody: true,
       summary: `Upload a file as the request body (≤ ${MAX_ASSET_BYTES} bytes, with Content-Length; images, PDF, audio, video, plain text), its type as Content-Type`,
       request: {
         params,
@@ -136,7 +138,7 @@ export function registerAssetRoutes(app: App) {
     },
   );
 
-  app.openapi(
+  publicApp.openapi(
     defineRoute({
       method: 'get',
       path: '/v1/public/{org_slug}/assets/{id}',
@@ -153,7 +155,7 @@ export function registerAssetRoutes(app: App) {
     }),
     async (c) => {
       const { org_slug, id } = c.req.valid('param');
-      return servePublicAsset(await publicOrganization(c, org_slug), c.env.ASSETS, id, {
+      return servePublicAsset(await publicOrganization(publicRequest(c), org_slug), c.env.ASSETS, id, {
         ifNoneMatch: c.req.header('if-none-match'),
         range: c.req.header('range'),
       });

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { SUBSCRIPTION_STATUSES, TIERS } from '../../db/enums';
-import { defineRoute, json, jsonBody, OrgParam, type App } from '../../lib/openapi';
+import { defineRoute, json, jsonBody, OrgParam, type TenantApp } from '../../lib/openapi';
 import { createCheckout, createPortal, getSubscription, PAID_TIERS } from './service';
 
 const Subscription = z
@@ -45,7 +45,7 @@ const NOT_CONFIGURED = {
 const params = z.object({ org: OrgParam });
 const tags = ['Billing'];
 
-export function registerBillingRoutes(app: App) {
+export function registerBillingRoutes(app: TenantApp) {
   app.openapi(
     defineRoute({
       method: 'get',

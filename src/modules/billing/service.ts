@@ -3,20 +3,20 @@
 import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type Stripe from 'stripe';
 import { organization_members, organizations, subscriptions, users } from '../../db/catalog';
-import { SUBSCRIPTION_STATUSES, TIERS, type SubscriptionStatus, type Tier } from '../../db/enums';
+import {
+  effectiveTier,
+  SUBSCRIPTION_STATUSES,
+  TIER_STATUSES,
+  TIERS,
+  type SubscriptionStatus,
+  type Tier,
+} from '../../db/enums';
 import { latest, type CatalogDb } from '../../db/shards';
 import type { Bindings, TenantContext } from '../../env';
 import { requirePermission } from '../../auth/tenant';
 import { ApiError, conflict } from '../../lib/problem';
 import { uuidv7 } from '../../lib/ids';
-import {
-  effectiveTier,
-  fromStripeStatus,
-  isLive,
-  LIVE_STATUSES,
-  orgSubscriptionStatusSql,
-  TIER_STATUSES,
-} from './tiers';
+import { fromStripeStatus, isLive, LIVE_STATUSES, orgSubscriptionStatusSql } from './tiers';
 import { requireStripe, stripeId } from './stripe';
 
 export type PaidTier = Exclude<Tier, 'free'>;

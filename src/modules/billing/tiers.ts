@@ -1,12 +1,13 @@
 // What each tier allows: the one table quotas, `GET /usage` and docs/api/billing.md are read from.
 import {
   SUBSCRIPTION_STATUSES,
+  TIER_STATUSES,
   TIERS,
   type OrgSubscriptionStatus,
   type SubscriptionStatus,
   type Tier,
 } from '../../db/enums';
-import type { UsageResource } from '../usage/meter';
+import type { UsageResource } from '../../lib/usage-meter';
 
 /** Monthly limits per resource; `null` = unlimited. `storage` is bytes held, `seats` members. */
 export const TIER_LIMITS: Record<Tier, Record<UsageResource, number | null>> = {
@@ -22,14 +23,6 @@ const rank = (tier: Tier) => TIERS.indexOf(tier);
 export const tierAllows = (tier: Tier, required: Tier): boolean => rank(tier) >= rank(required);
 
 /**
- * Statuses in which a subscription's tier applies. `past_due` keeps it: Stripe is still retrying
- * the payment (Smart Retries), and cutting a paying customer off at the first declined card is
- * harsher than the risk. `cancelled`, `unpaid`, `incomplete`, `incomplete_expired` and `paused`
- * count as free for every limit until a payment succeeds.
- */
-export const TIER_STATUSES: readonly SubscriptionStatus[] = ['active', 'trialing', 'past_due'];
-
-/**
  * Statuses in which the subscription still exists in Stripe and bills, or will again (unpaid: its
  * invoices stay open until paid; paused: it can be resumed): a second one would bill twice, so
  * checkout refuses and a foreign subscription's events do not overwrite it.
@@ -41,10 +34,6 @@ export const isLive = (
   stripeSubscriptionId: string | null | undefined,
   status: SubscriptionStatus | null | undefined,
 ): boolean => !!stripeSubscriptionId && !!status && LIVE_STATUSES.includes(status);
-
-/** The tier whose limits apply: the subscription's, or free when its status does not keep it. */
-export const effectiveTier = (tier: Tier, status: SubscriptionStatus): Tier =>
-  TIER_STATUSES.includes(status) ? tier : 'free';
 
 /**
  * organizations.subscription_status in SCHEMA.md's terms, derived from the subscription's status:

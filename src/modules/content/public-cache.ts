@@ -16,8 +16,7 @@
 // body and revalidate each time (a 304 from the cache, zero D1), so an unpublished item is gone
 // on the next page view. The Cache API is per data centre; a purge made in one reaches another
 // when its copy expires (RESPONSE_TTL_S), and on *.workers.dev the Cache API does nothing.
-import type { Context } from 'hono';
-import { formatBookmarks, parseBookmarks } from '../../db/sessions';
+import { formatBookmarks, parseBookmarks, type D1Sessions } from '../../db/sessions';
 import type { AppEnv, TenantContext } from '../../env';
 import { uuidv7 } from '../../lib/ids';
 import { sha256Hex } from '../../lib/crypto';
@@ -85,7 +84,7 @@ function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
  * Cached 404s (unknown or scheduled items) are answered as a fresh problem+json.
  */
 export async function servePublic(
-  c: Context<AppEnv>,
+  request: { d1: D1Sessions; ifNoneMatch: string | undefined },
   orgSlug: string,
   resource: string,
   produce: () => Promise<PublicAnswer>,
@@ -95,7 +94,7 @@ export async function servePublic(
   let cached = await caches.default.match(key);
   const outcome = cached ? 'hit' : 'miss';
   if (!cached) {
-    for (const [database, bookmark] of generation.bookmarks) c.get('d1').atLeast(database, bookmark);
+    for (const [database, bookmark] of generation.bookmarks) request.d1.atLeast(database, bookmark);
     const answer = await produce();
     const etag = `"${(await sha256Hex(answer.body)).slice(0, 32)}"`;
     cached = new Response(answer.body, {
@@ -108,7 +107,7 @@ export async function servePublic(
   if (cached.status === 404) throw notFound('content');
   const etag = cached.headers.get('etag')!;
   const headers = { etag, 'cache-control': CLIENT_CACHE_CONTROL, 'x-cache': outcome };
-  if (etagMatches(c.req.header('if-none-match'), etag)) return new Response(null, { status: 304, headers });
+  if (etagMatches(request.ifNoneMatch, etag)) return new Response(null, { status: 304, headers });
   // A new Response: a cached one's headers are immutable, and the middleware adds its own.
   const contentType = cached.headers.get('content-type')!;
   const policy: Record<string, string> = contentType.startsWith('text/html')

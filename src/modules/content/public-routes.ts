@@ -2,7 +2,9 @@
 // Each cache key is made from the validated query only, in a fixed order: unknown parameters
 // cannot multiply the cached copies or force a miss.
 import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
 import { CONTENT_TYPES } from '../../db/enums';
+import type { AppEnv } from '../../env';
 import { defineRoute, json, type App } from '../../lib/openapi';
 import { timePageQuery } from '../../lib/pagination';
 import { EMBED_SCRIPT } from './embed';
@@ -41,6 +43,13 @@ const PublicItemSchema = z
 const cached = { description: 'With `ETag`; `If-None-Match` → 304. `x-cache: hit|miss`.' };
 const tags = ['Public'];
 
+/** What the public reads need of the request: plain values for the services. */
+export const publicRequest = (c: Context<AppEnv>) => ({
+  env: c.env,
+  d1: c.get('d1'),
+  ifNoneMatch: c.req.header('if-none-match'),
+});
+
 export function registerPublicContentRoutes(app: App) {
   app.openapi(
     defineRoute({
@@ -59,8 +68,8 @@ export function registerPublicContentRoutes(app: App) {
       const { org_slug } = c.req.valid('param');
       const { type, limit, cursor } = c.req.valid('query');
       const resource = `content?type=${type ?? ''}&limit=${limit}&cursor=${cursor ?? ''}`;
-      return servePublic(c, org_slug, resource, async () =>
-        publicList(await publicOrganization(c, org_slug), { type, limit, cursor }),
+      return servePublic(publicRequest(c), org_slug, resource, async () =>
+        publicList(await publicOrganization(publicRequest(c), org_slug), { type, limit, cursor }),
       );
     },
   );
@@ -87,8 +96,8 @@ export function registerPublicContentRoutes(app: App) {
     async (c) => {
       const { org_slug, slug } = c.req.valid('param');
       const { format } = c.req.valid('query');
-      return servePublic(c, org_slug, `content/${encodeURIComponent(slug)}?format=${format}`, async () =>
-        publicItem(await publicOrganization(c, org_slug), slug, format),
+      return servePublic(publicRequest(c), org_slug, `content/${encodeURIComponent(slug)}?format=${format}`, async () =>
+        publicItem(await publicOrganization(publicRequest(c), org_slug), slug, format),
       );
     },
   );
@@ -110,8 +119,8 @@ export function registerPublicContentRoutes(app: App) {
       const { org_slug } = c.req.valid('param');
       // The feed's links are absolute: one cached copy per host the Worker is reached on.
       const origin = new URL(c.req.url).origin;
-      return servePublic(c, org_slug, `feed.xml?origin=${encodeURIComponent(origin)}`, async () =>
-        publicFeed(await publicOrganization(c, org_slug), origin),
+      return servePublic(publicRequest(c), org_slug, `feed.xml?origin=${encodeURIComponent(origin)}`, async () =>
+        publicFeed(await publicOrganization(publicRequest(c), org_slug), origin),
       );
     },
   );

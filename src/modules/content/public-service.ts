@@ -2,12 +2,12 @@
 // slug in the catalog (1 round trip), then its shard (1 round trip, a batch when two reads are
 // needed). Only items with status 'published' and published_at <= now exist here.
 import { and, desc, eq, gt, lte, min, type SQL } from 'drizzle-orm';
-import type { Context } from 'hono';
 import { organizations } from '../../db/catalog';
 import { catalogDb, shardDb } from '../../db/shards';
 import { content } from '../../db/tenant';
 import { TenantStore } from '../../db/tenant-store';
-import type { AppEnv } from '../../env';
+import type { Bindings } from '../../env';
+import type { D1Sessions } from '../../db/sessions';
 import { newestFirstByTimeQuery, toTimePage } from '../../lib/pagination';
 import { notFound } from '../../lib/problem';
 import { ttlUntil, type PublicAnswer } from './public-cache';
@@ -18,9 +18,11 @@ import type { Content } from './service';
 export type PublicOrganization = { id: string; slug: string; name: string; website: string | null; store: TenantStore };
 
 /** The organization behind a public URL, with a store on its shard; unknown → 404. */
-export async function publicOrganization(c: Context<AppEnv>, slug: string): Promise<PublicOrganization> {
-  const counter = c.get('d1');
-  const org = await catalogDb(c.env, counter)
+export async function publicOrganization(
+  { env, d1 }: { env: Bindings; d1: D1Sessions },
+  slug: string,
+): Promise<PublicOrganization> {
+  const org = await catalogDb(env, d1)
     .select({
       id: organizations.id,
       slug: organizations.slug,
@@ -32,7 +34,7 @@ export async function publicOrganization(c: Context<AppEnv>, slug: string): Prom
     .where(eq(organizations.slug, slug))
     .get();
   if (!org) throw notFound('organization');
-  return { ...org, store: new TenantStore(shardDb(c.env, org.shard, counter), org.id) };
+  return { ...org, store: new TenantStore(shardDb(env, org.shard, d1), org.id) };
 }
 
 /** The query-time publishing rule: scheduled items appear when their time comes, with no job. */

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { CONTENT_STATUSES, CONTENT_TYPES } from '../../db/enums';
 import { Derived, Id, JsonObject, SearchText, SERVER_SET, WebUrl } from '../../lib/fields';
-import { defineRoute, json, jsonBody, optionalJsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
+import { defineRoute, json, jsonBody, optionalJsonBody, noContent, OrgParam, type TenantApp } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { MARKDOWN_MAX_CHARS, MARKDOWN_MAX_DEPTH, MARKDOWN_TOO_LONG } from './render';
 import {
@@ -98,7 +98,7 @@ const params = z.object({ org: OrgParam });
 const itemParams = z.object({ org: OrgParam, id: Id });
 const tags = ['Content'];
 
-export function registerContentRoutes(app: App) {
+export function registerContentRoutes(app: TenantApp) {
   app.openapi(
     defineRoute({
       method: 'get',

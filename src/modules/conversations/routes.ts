@@ -1,9 +1,9 @@
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { AI_MODELS, CONTEXT_TYPES } from '../../db/enums';
-import type { AppEnv } from '../../env';
+import type { TenantEnv } from '../../env';
 import { Derived, Id, SERVER_SET } from '../../lib/fields';
-import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
+import { defineRoute, json, jsonBody, noContent, OrgParam, type TenantApp } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { ApiError } from '../../lib/problem';
 import { rateLimitKey } from '../../middleware/rate-limit';
@@ -103,13 +103,13 @@ const itemParams = z.object({ org: OrgParam, id: Id });
 const tags = ['AI assistant'];
 
 /** Hands the request to the conversation's CHAT_SESSION object, after checking the caller may see the conversation. */
-async function enterChat(c: Context<AppEnv>, id: string, arrival: { rateLimitKey?: string; body?: string }) {
+async function enterChat(c: Context<TenantEnv>, id: string, arrival: { rateLimitKey?: string; body?: string }) {
   const ctx = c.get('tenant');
   await getConversation({ ctx, id });
   return chatSessions(c.env).enter(ctx, id, c.req.raw, arrival);
 }
 
-export function registerConversationRoutes(app: App) {
+export function registerConversationRoutes(app: TenantApp) {
   app.openapi(
     defineRoute({
       method: 'get',

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { CUSTOMER_SOURCES, CUSTOMER_STATUSES } from '../../db/enums';
 import { CreatedBy, Email, Id, JsonObject, SearchText, SERVER_SET, TagFilter, Tags } from '../../lib/fields';
-import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
+import { defineRoute, json, jsonBody, noContent, OrgParam, type TenantApp } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { createCustomer, deleteCustomer, getCustomer, listCustomers, updateCustomer } from './service';
 
@@ -56,7 +56,7 @@ const params = z.object({ org: OrgParam });
 const itemParams = z.object({ org: OrgParam, id: Id });
 const tags = ['Customers'];
 
-export function registerCustomerRoutes(app: App) {
+export function registerCustomerRoutes(app: TenantApp) {
   app.openapi(
     defineRoute({
       method: 'get',

@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { MEMBER_ROLES, TIERS, USER_ROLES } from '../../db/enums';
 import { catalogDb } from '../../db/shards';
-import { defineRoute, json, type App } from '../../lib/openapi';
+import { defineRoute, json, type UserApp } from '../../lib/openapi';
 import { me } from './service';
 
 export const UserSchema = z
@@ -34,7 +34,7 @@ const MeSchema = UserSchema.extend({
   ),
 }).openapi('Me');
 
-export function registerMeRoutes(app: App) {
+export function registerMeRoutes(app: UserApp) {
   app.openapi(
     defineRoute({
       method: 'get',

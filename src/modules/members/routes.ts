@@ -2,7 +2,7 @@ import { z } from '@hono/zod-openapi';
 import { PERMISSIONS } from '../../auth/permissions';
 import { MEMBER_ROLES } from '../../db/enums';
 import { Email } from '../../lib/fields';
-import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
+import { defineRoute, json, jsonBody, noContent, OrgParam, type TenantApp } from '../../lib/openapi';
 import { UserSchema } from '../me/routes';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { addMember, listMembers, removeMember, updateMember } from './service';
@@ -46,7 +46,7 @@ const params = z.object({ org: OrgParam });
 const memberParams = z.object({ org: OrgParam, user_id: z.string().uuid() });
 const tags = ['Members'];
 
-export function registerMemberRoutes(app: App) {
+export function registerMemberRoutes(app: TenantApp) {
   app.openapi(
     defineRoute({
       method: 'get',

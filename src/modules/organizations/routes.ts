@@ -1,8 +1,10 @@
 import { z } from '@hono/zod-openapi';
-import { requireUser } from '../../auth/users';
+import { requestScope } from '../../auth/tenant';
+import { sessionUser } from '../../auth/users';
+import { catalogDb } from '../../db/shards';
 import { MEMBER_ROLES, ORG_SUBSCRIPTION_STATUSES } from '../../db/enums';
 import { Derived, Email, JsonObject, WebUrl } from '../../lib/fields';
-import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
+import { defineRoute, json, jsonBody, noContent, OrgParam, type TenantApp, type UserApp } from '../../lib/openapi';
 import { createOrganization, deleteOrganization, getOrganization, SLUG_PATTERN, updateOrganization } from './service';
 
 const Slug = z.string().regex(SLUG_PATTERN, 'Lower-case letters, digits and hyphens, 1–48 characters.');
@@ -53,8 +55,8 @@ const OrganizationPatch = z.object(fields).partial().strict().openapi('Organizat
 const params = z.object({ org: OrgParam });
 const tags = ['Organizations'];
 
-export function registerOrganizationRoutes(app: App) {
-  app.openapi(
+export function registerOrganizationRoutes(userApp: UserApp, app: TenantApp) {
+  userApp.openapi(
     defineRoute({
       method: 'post',
       path: '/v1/orgs',
@@ -64,8 +66,9 @@ export function registerOrganizationRoutes(app: App) {
       responses: { 201: json(OrganizationSchema, 'The organization') },
     }),
     async (c) => {
-      const { user, catalog } = await requireUser(c);
-      return c.json(await createOrganization(c, catalog, user, c.req.valid('json')), 201);
+      const catalog = catalogDb(c.env, c.get('d1'));
+      const user = await sessionUser(catalog, c.get('credentials'));
+      return c.json(await createOrganization(requestScope(c), catalog, user, c.req.valid('json')), 201);
     },
   );
 

@@ -1,13 +1,12 @@
 // Organizations: creation places the organization on the least-loaded shard; the creator
 // becomes its owner.
 import { eq, sql } from 'drizzle-orm';
-import type { Context } from 'hono';
 import { organization_members, organizations, subscriptions, usage_dead_letters } from '../../db/catalog';
 import { isUniqueViolation } from '../../db/errors';
 import { latest, leastLoadedShard, type CatalogDb } from '../../db/shards';
 import { insertWhere } from '../../db/tenant-store';
 import * as tenant from '../../db/tenant';
-import type { AppEnv, SessionUser, TenantContext } from '../../env';
+import type { AppEnv, RequestScope, SessionUser, TenantContext } from '../../env';
 import { ROLE_PERMISSIONS } from '../../auth/permissions';
 import { forgetAccess } from '../../auth/access-cache';
 import { requirePermission, tenantContext } from '../../auth/tenant';
@@ -70,7 +69,7 @@ const maxOwnedOrganizations = (env: AppEnv['Bindings']) => {
 };
 
 export async function createOrganization(
-  c: Context<AppEnv>,
+  scope: RequestScope,
   catalog: CatalogDb,
   user: SessionUser,
   input: OrganizationCreate,
@@ -80,7 +79,7 @@ export async function createOrganization(
   const id = uuidv7();
   const now = new Date().toISOString();
   let created: OrganizationRow | undefined;
-  const maxOwned = maxOwnedOrganizations(c.env);
+  const maxOwned = maxOwnedOrganizations(scope.env);
   // Only while the user owns fewer than the most one may (counted in the INSERT, like seats), so
   // that concurrent creations cannot pass it; the owner and the subscription go with the row.
   const ownsFewer = sql`(SELECT count(*) FROM ${organization_members} WHERE ${organization_members.user_id} = ${user.id} AND ${organization_members.role} = 'owner') < ${maxOwned}`;
@@ -95,7 +94,7 @@ export async function createOrganization(
           ...input,
           id,
           slug,
-          shard: sql`${leastLoadedShard(c.env)}`,
+          shard: sql`${leastLoadedShard(scope.env)}`,
           created_by: user.id,
           created_at: now,
           updated_at: now,
@@ -121,7 +120,7 @@ export async function createOrganization(
       `You own ${maxOwned} organizations, the most one user may own: delete one, or hand its ownership to someone else, to create another.`,
     );
   }
-  const ctx = tenantContext(c, {
+  const ctx = tenantContext(scope, {
     organization: { id, slug, name: created.name, shard: created.shard, tier: 'free' },
     actor: { type: 'user', user },
     role: 'owner',

@@ -13,7 +13,7 @@ import { createMiddleware } from 'hono/factory';
 import { Webhook } from 'standardwebhooks';
 import { D1Sessions } from '../../db/sessions';
 import { shardBinding, shardCount } from '../../db/shards';
-import type { AppEnv, Bindings } from '../../env';
+import type { Bindings, TenantEnv } from '../../env';
 import { uuidv7PerRowSql } from '../../lib/ids';
 import { checkOutboundHost, type HostCheck } from '../../lib/outbound-url';
 import { prepare } from '../appointments/reminders';
@@ -116,12 +116,11 @@ export async function sweepWebhooks(env: Bindings, now: Date): Promise<void> {
  * After every successful write to an organization, its outbox is drained off the request's path:
  * one queue message, no D1 round trip on the request.
  */
-export const drainAfterWrites = createMiddleware<AppEnv>(async (c, next) => {
+export const drainAfterWrites = createMiddleware<TenantEnv>(async (c, next) => {
   await next();
   const method = c.req.method;
   if (method === 'GET' || method === 'HEAD' || c.res.status >= 400) return;
   const tenant = c.get('tenant');
-  if (!tenant) return;
   const message: WebhookMessage = {
     kind: 'drain',
     shard: tenant.organization.shard,

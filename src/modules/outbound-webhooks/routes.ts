@@ -1,7 +1,6 @@
 import { z } from '@hono/zod-openapi';
-import type { Context } from 'hono';
-import type { AppEnv } from '../../env';
-import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
+import type { Bindings } from '../../env';
+import { defineRoute, json, jsonBody, noContent, OrgParam, type TenantApp } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import {
   DeliveryListQuery,
@@ -31,12 +30,12 @@ import {
 
 const tags = ['Webhooks'];
 const permission = 'webhooks:manage' as const;
-const delivery = (c: Context<AppEnv>): Delivery => ({
+const delivery = (c: { env: Bindings }): Delivery => ({
   queue: c.env.WEBHOOKS_QUEUE,
   devReceiver: c.env.WEBHOOKS_DEV_RECEIVER || undefined,
 });
 
-export function registerWebhookEndpointRoutes(app: App) {
+export function registerWebhookEndpointRoutes(app: TenantApp) {
   app.openapi(
     defineRoute({
       method: 'get',

@@ -4,7 +4,7 @@ import { catalogDb } from '../../db/shards';
 import { requestInfo } from '../../auth/tenant';
 import { platformAdmin } from '../../auth/users';
 import { Id } from '../../lib/fields';
-import { defineRoute, json, jsonBody, type App } from '../../lib/openapi';
+import { defineRoute, json, jsonBody, type AdminApp, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { ActivitySchema } from '../activity/routes';
 import { UserSchema } from '../me/routes';
@@ -18,7 +18,7 @@ const UserRolePatch = z
   .openapi('UserRolePatch');
 const PlatformActivitySchema = ActivitySchema.omit({ organization_id: true }).openapi('PlatformActivity');
 
-export function registerPlatformRoutes(app: App) {
+export function registerPlatformRoutes(app: App, adminApp: AdminApp) {
   app.openapi(
     defineRoute({
       method: 'get',
@@ -31,7 +31,7 @@ export function registerPlatformRoutes(app: App) {
     (c) => c.json({ status: 'ok' as const }, 200),
   );
 
-  app.openapi(
+  adminApp.openapi(
     defineRoute({
       method: 'patch',
       path: '/v1/admin/users/{id}',
@@ -52,7 +52,7 @@ export function registerPlatformRoutes(app: App) {
     },
   );
 
-  app.openapi(
+  adminApp.openapi(
     defineRoute({
       method: 'get',
       path: '/v1/admin/activity',

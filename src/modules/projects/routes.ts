@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { PRIORITIES, PROJECT_STATUSES } from '../../db/enums';
 import { CreatedBy, Derived, Hundredths, Id, IsoDate, SERVER_SET, Tags } from '../../lib/fields';
-import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
+import { defineRoute, json, jsonBody, noContent, OrgParam, type TenantApp } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { createProject, deleteProject, getProject, listProjects, updateProject } from './service';
 
@@ -94,7 +94,7 @@ const DERIVE_NOTE =
   'With `?derive=progress`, `progress_percentage` is derived from the tasks (done ÷ all but cancelled, rounded), not the stored value.';
 const CLIENT_NOTE = 'A client user sees only the projects of the customer whose email is theirs.';
 
-export function registerProjectRoutes(app: App) {
+export function registerProjectRoutes(app: TenantApp) {
   app.openapi(
     defineRoute({
       method: 'get',

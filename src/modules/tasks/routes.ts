@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { Id } from '../../lib/fields';
-import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
+import { defineRoute, json, jsonBody, noContent, OrgParam, type TenantApp } from '../../lib/openapi';
 import { pageOf } from '../../lib/pagination';
 import { ApiError } from '../../lib/problem';
 import { boards } from '../../realtime/kanban-client';
@@ -25,7 +25,7 @@ const projectParams = z.object({ org: OrgParam, id: Id });
 const taskParams = z.object({ org: OrgParam, id: Id });
 const tags = ['Tasks'];
 
-export function registerTaskRoutes(app: App) {
+export function registerTaskRoutes(app: TenantApp) {
   app.openapi(
     defineRoute({
       method: 'get',

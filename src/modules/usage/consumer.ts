@@ -30,7 +30,7 @@ import { uuidv7, uuidv7PerRowSql } from '../../lib/ids';
 import type { Bindings } from '../../env';
 import { stripeClient } from '../billing/stripe';
 import { LOCAL_MODEL } from '../ai/providers';
-import { INSERT_DEAD_LETTER, type UsageEvent } from './meter';
+import { INSERT_DEAD_LETTER, type UsageEvent } from '../../lib/usage-meter';
 
 /** wrangler.toml's max_retries for strive-usage: the dead-letter reason quotes it. */
 export const USAGE_MAX_RETRIES = 5;

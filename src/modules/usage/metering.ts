@@ -10,7 +10,7 @@ import { routePath } from 'hono/route';
 import { D1Sessions } from '../../db/sessions';
 import { shardDb } from '../../db/shards';
 import { TenantStore } from '../../db/tenant-store';
-import type { AppEnv, TenantContext } from '../../env';
+import type { AppEnv, TenantContext, TenantEnv } from '../../env';
 import { ApiError } from '../../lib/problem';
 import { TIER_LIMITS } from '../billing/tiers';
 import { billingPeriod, usedThisPeriod } from './quota';
@@ -59,7 +59,7 @@ function figureOf(ctx: TenantContext, env: AppEnv['Bindings'], waitUntil: (p: Pr
   return figure;
 }
 
-export const meterApiCalls = createMiddleware<AppEnv>(async (c, next) => {
+export const meterApiCalls = createMiddleware<TenantEnv>(async (c, next) => {
   if (c.env.USAGE_METERING === 'false') return next();
   const ctx = c.get('tenant');
   const limit = TIER_LIMITS[ctx.organization.tier].api_calls;

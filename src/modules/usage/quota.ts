@@ -5,7 +5,7 @@ import { assets, storage_reservations, usage_tracking } from '../../db/tenant';
 import type { TenantContext } from '../../env';
 import { ApiError } from '../../lib/problem';
 import { TIER_LIMITS } from '../billing/tiers';
-import type { UsageResource } from './meter';
+import type { UsageResource } from '../../lib/usage-meter';
 
 /** The billing period usage is counted in: the first day (UTC) of an instant's month, `YYYY-MM-01`. */
 export const billingPeriod = (at: Date = new Date()): string => `${at.toISOString().slice(0, 7)}-01`;

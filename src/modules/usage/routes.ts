@@ -1,7 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { USAGE_RESOURCE_TYPES, TIERS } from '../../db/enums';
 import { Id, IsoDate } from '../../lib/fields';
-import { defineRoute, json, OrgParam, type App } from '../../lib/openapi';
+import { defineRoute, json, OrgParam, type TenantApp } from '../../lib/openapi';
 import { pageQuery } from '../../lib/pagination';
 import { billingPeriod } from './quota';
 import { getUsage } from './service';
@@ -84,7 +84,7 @@ const UsageQuery = z.object({
   ...pageQuery,
 });
 
-export function registerUsageRoutes(app: App) {
+export function registerUsageRoutes(app: TenantApp) {
   app.openapi(
     defineRoute({
       method: 'get',

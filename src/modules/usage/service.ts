@@ -8,7 +8,7 @@ import { requirePermission } from '../../auth/tenant';
 import { newestFirstQuery, toPage } from '../../lib/pagination';
 import { TIER_LIMITS } from '../billing/tiers';
 import { STOCKS } from './quota';
-import type { UsageResource } from './meter';
+import type { UsageResource } from '../../lib/usage-meter';
 
 /**
  * 1 shard round trip (two reads in one batch). Flows (api_calls, ai_tokens) are the period's own;

@@ -8,7 +8,7 @@ import type Stripe from 'stripe';
 import { organizations, processed_events, subscriptions } from '../../db/catalog';
 import { catalogDb, latest, type CatalogDb } from '../../db/shards';
 import { forgetAccess } from '../../auth/access-cache';
-import { tenantContext } from '../../auth/tenant';
+import { requestScope, tenantContext } from '../../auth/tenant';
 import { defineRoute, json, type App } from '../../lib/openapi';
 import { received, WebhookReceived } from './received';
 import { ApiError } from '../../lib/problem';
@@ -22,7 +22,7 @@ import {
   type SubscriptionPatch,
 } from '../billing/service';
 import { loadStripe, stripeId } from '../billing/stripe';
-import { effectiveTier } from '../billing/tiers';
+import { effectiveTier } from '../../db/enums';
 
 /** Verification needs no API key: a client that can only verify, made on the first event. */
 let verification: Promise<{ verifier: Stripe; cryptoProvider: Stripe.CryptoProvider }> | undefined;
@@ -180,7 +180,7 @@ export function registerStripeWebhook(app: App) {
         return received(c, false);
       }
 
-      const ctx = tenantContext(c, {
+      const ctx = tenantContext(requestScope(c), {
         organization: {
           id: organization.id,
           slug: organization.slug,

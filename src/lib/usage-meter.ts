@@ -1,8 +1,8 @@
 // Usage events: produced where the usage happens, sent to USAGE_QUEUE off the latency path
 // (waitUntil), counted by the queue consumer. Each event carries its own id, so the consumer can
 // count it exactly once under at-least-once delivery.
-import type { USAGE_RESOURCE_TYPES } from '../../db/enums';
-import { uuidv7 } from '../../lib/ids';
+import type { USAGE_RESOURCE_TYPES } from '../db/enums';
+import { uuidv7 } from './ids';
 
 export type UsageResource = (typeof USAGE_RESOURCE_TYPES)[number];
 
