@@ -3,7 +3,7 @@ import { Id } from '../../lib/fields';
 import { defineRoute, json, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { publicOrganization } from '../content/public-service';
-import { OrgSlugParam } from '../content/public-routes';
+import { OrgSlugParam } from '../content/schemas';
 import {
   deleteAsset,
   getAsset,
