@@ -82,12 +82,11 @@ export const Hundredths = (max: number) =>
 
 /**
  * A column the product sets itself, in a write's body: documented as readOnly and, when sent,
- * refused with a 400 that says how it is set (rather than as an unknown field).
+ * refused with a 400 that says how it is set (rather than as an unknown field). Typed `never`, as
+ * no value passes: a body's inferred type then fits the table's insert and update types.
  */
 export const Derived = (how: string) =>
-  z
-    .unknown()
-    .refine(() => false, `Read-only: ${how}`)
+  (z.unknown().refine(() => false, `Read-only: ${how}`) as unknown as z.ZodType<never>)
     .optional()
     .openapi({ readOnly: true, description: `Read-only: ${how}` });
 

@@ -15,6 +15,7 @@ import { PROVIDER_FAILURES, ProviderError, providerConfig, providerFor, type Usa
 import { asAssistant, offeredTools, runTool } from '../modules/ai/tools';
 import { generate, modelHistory, noUsage, type TurnProgress } from '../modules/ai/turn';
 import { appendTurn, assertRoomForTurn, maySee, type Conversation } from '../modules/conversations/service';
+import { CHAT_LIMITS, MessageCreate } from '../modules/conversations/schemas';
 import { assertQuota } from '../modules/usage/quota';
 import { enter, SocketRoom, type Access, type Connection, type Refusal } from './socket-room';
 
@@ -25,15 +26,6 @@ export type ChatEvent =
   /** `bookmark`: Strive-Bookmark after the turn's write, so a client reads the stored turn back. */
   | { type: 'done'; message: ConversationMessage; usage: Usage; bookmark?: string; d1_round_trips?: number }
   | { type: 'error'; code: string; detail: string; message_id?: string };
-
-/** A user message: at most 8,000 characters; a socket message at most 32 KB. */
-export const CHAT_LIMITS = { maxContentChars: 8000, maxMessageBytes: 32 * 1024 } as const;
-
-/** A user message: POST …/messages, and the socket's `user_message`. */
-export const MessageCreate = z
-  .object({ content: z.string().trim().min(1).max(CHAT_LIMITS.maxContentChars) })
-  .strict()
-  .openapi('MessageCreate');
 
 /** What a chat socket may send (besides `ping`). */
 const ChatMessage = z.discriminatedUnion('type', [

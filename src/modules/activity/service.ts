@@ -3,20 +3,10 @@ import { activity_logs } from '../../db/tenant';
 import type { TenantContext } from '../../env';
 import { requirePermission } from '../../auth/tenant';
 import { newestFirst } from '../../lib/pagination';
-
-export type ActivityFilters = {
-  limit: number;
-  cursor?: string;
-  resource_type?: string;
-  resource_id?: string;
-  user_id?: string;
-  action?: string;
-  from?: string;
-  to?: string;
-};
+import type { ActivityQuery } from './schemas';
 
 /** One query on the shard, served by (organization_id, created_at) or (…, resource_type, resource_id). */
-export async function listActivity({ ctx, input }: { ctx: TenantContext; input: ActivityFilters }) {
+export async function listActivity({ ctx, input }: { ctx: TenantContext; input: ActivityQuery }) {
   requirePermission(ctx, 'activity:read');
   return newestFirst(activity_logs.id, input, (after) =>
     ctx.store.select(

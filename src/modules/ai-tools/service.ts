@@ -13,13 +13,9 @@ import { newestFirst } from '../../lib/pagination';
 import { conflict, notFound } from '../../lib/problem';
 import { slugify } from '../../lib/text';
 import { tierAllows } from '../billing/tiers';
+import type { AiToolCreate, AiToolPatch } from './schemas';
 
 export type AiTool = typeof ai_tools.$inferSelect;
-export type AiToolInput = Pick<
-  typeof ai_tools.$inferInsert,
-  'name' | 'description' | 'tool_type' | 'required_tier' | 'configuration' | 'is_active'
->;
-
 /** The model-facing function name of a tool named `name`: "Sales Chatbot" → sales_chatbot (the providers allow [a-zA-Z0-9_-]{1,64}). */
 export const functionName = (name: string) => slugify(name, 64, '_');
 
@@ -32,7 +28,7 @@ const nameTaken = (error: unknown, input: { name?: string }) =>
 export const listAiTools = (catalog: CatalogDb, page: { limit: number; cursor?: string }) =>
   newestFirst(ai_tools.id, page, (after) => catalog.select().from(ai_tools).where(after).$dynamic());
 
-export async function createAiTool(catalog: CatalogDb, user: SessionUser, input: AiToolInput): Promise<AiTool> {
+export async function createAiTool(catalog: CatalogDb, user: SessionUser, input: AiToolCreate): Promise<AiTool> {
   requirePlatformAdmin(user);
   const now = new Date().toISOString();
   try {
@@ -50,7 +46,7 @@ export async function updateAiTool(
   catalog: CatalogDb,
   user: SessionUser,
   id: string,
-  input: Partial<AiToolInput>,
+  input: AiToolPatch,
 ): Promise<AiTool> {
   requirePlatformAdmin(user);
   try {

@@ -5,12 +5,12 @@
 import { z } from '@hono/zod-openapi';
 import { eq } from 'drizzle-orm';
 import { ai_tools } from '../../db/catalog';
-import { CUSTOMER_STATUSES } from '../../db/enums';
 import type { Actor, Bindings, TenantContext } from '../../env';
 import { toPortable } from '../../auth/tenant';
 import { Hundredths, Id, InstantOrDate } from '../../lib/fields';
 import { ApiError } from '../../lib/problem';
 import { tierAllows } from '../billing/tiers';
+import { CustomerQuery } from '../customers/schemas';
 import { listCustomers } from '../customers/service';
 import { CreateTaskTool, ListTasksTool } from '../tasks/schemas';
 import { createTask, listTasks } from '../tasks/service';
@@ -23,9 +23,9 @@ type ToolImplementation = {
 
 const IMPLEMENTATIONS: Record<string, ToolImplementation> = {
   search_customers: {
-    arguments: z.object({
+    // The list query's filter; `query` (not `q`) and a 1–25 JSON-number limit are what the catalog row declares.
+    arguments: CustomerQuery.pick({ status: true }).extend({
       query: z.string().min(1).max(200),
-      status: z.enum(CUSTOMER_STATUSES).optional(),
       limit: z.number().int().min(1).max(25).default(10),
     }),
     run: async (ctx, args) => {

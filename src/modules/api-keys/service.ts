@@ -5,7 +5,6 @@ import { api_keys } from '../../db/catalog';
 import { latest } from '../../db/shards';
 import { inList } from '../../db/columns';
 import type { TenantContext } from '../../env';
-import type { Permission } from '../../auth/permissions';
 import { newApiKeySecret } from '../../auth/api-keys';
 import { forgetAccess } from '../../auth/access-cache';
 import { actingUserId, requirePermission } from '../../auth/tenant';
@@ -13,6 +12,7 @@ import { uuidv7 } from '../../lib/ids';
 import { newestFirst } from '../../lib/pagination';
 import { ApiError, forbidden, notFound } from '../../lib/problem';
 import { auditedCatalogChange, type AuditEntry } from '../activity/audit';
+import type { ApiKeyCreate } from './schemas';
 
 const visibleColumns = {
   id: api_keys.id,
@@ -38,13 +38,7 @@ export async function listApiKeys({ ctx, input }: { ctx: TenantContext; input: {
   );
 }
 
-export async function createApiKey({
-  ctx,
-  input,
-}: {
-  ctx: TenantContext;
-  input: { name: string; scopes: Permission[]; expires_at?: string };
-}) {
+export async function createApiKey({ ctx, input }: { ctx: TenantContext; input: ApiKeyCreate }) {
   requirePermission(ctx, 'api_keys:manage');
   for (const scope of input.scopes) if (!ctx.permissions.has(scope)) throw forbidden(scope);
   const createdBy = actingUserId(ctx.actor);

@@ -14,6 +14,7 @@ import { ApiError, notFound } from '../../lib/problem';
 import { auditedCatalogChange } from '../activity/audit';
 import { assignee } from '../tasks/service';
 import { clientAppointmentScope, MAX_DURATION_MS, type Appointment } from './service';
+import type { FeedQuery } from './schemas';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 /** The feed covers 90 days back and a year ahead, at most this many events (see feedAppointments). */
@@ -106,7 +107,7 @@ export async function calendarFeed({
   input,
 }: {
   ctx: TenantContext;
-  input: { assigned_to?: string };
+  input: Omit<FeedQuery, 'token'>;
 }): Promise<string> {
   requirePermission(ctx, 'appointments:read');
   const assignedTo = assignee(ctx, input.assigned_to);

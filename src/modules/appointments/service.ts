@@ -16,29 +16,9 @@ import { auditedDelete, auditedInsertWhere, auditedUpdate } from '../activity/au
 import { clientCustomerScope } from '../customers/service';
 import { assertMember } from '../members/service';
 import { assignee } from '../tasks/service';
+import type { AppointmentCreate, AppointmentPatch, AppointmentQuery } from './schemas';
 
 export type Appointment = typeof appointments.$inferSelect;
-export type AppointmentInput = Pick<
-  typeof appointments.$inferInsert,
-  | 'title'
-  | 'description'
-  | 'start_time'
-  | 'end_time'
-  | 'status'
-  | 'customer_id'
-  | 'assigned_to'
-  | 'location'
-  | 'meeting_url'
->;
-export type AppointmentFilters = {
-  limit: number;
-  cursor?: string;
-  from?: string;
-  to?: string;
-  assigned_to?: string;
-  customer_id?: string;
-  status?: AppointmentStatus;
-};
 
 /** An appointment lasts at most a day; the overlap check relies on it (see `overlapping`). */
 export const MAX_DURATION_MS = 24 * 60 * 60 * 1000;
@@ -89,7 +69,7 @@ function overlapping(
       ${except === undefined ? sql`` : sql`AND o.id <> ${except}`}`;
 }
 
-export async function listAppointments({ ctx, input }: { ctx: TenantContext; input: AppointmentFilters }) {
+export async function listAppointments({ ctx, input }: { ctx: TenantContext; input: AppointmentQuery }) {
   requirePermission(ctx, 'appointments:read');
   const assignedTo = assignee(ctx, input.assigned_to);
   return newestFirst(appointments.id, input, (after) =>
@@ -121,7 +101,7 @@ function customerError(error: unknown): unknown {
   return isForeignKeyViolation(error) ? invalid('customer_id', 'Not a customer of this organization.') : error;
 }
 
-export async function createAppointment({ ctx, input }: { ctx: TenantContext; input: AppointmentInput }) {
+export async function createAppointment({ ctx, input }: { ctx: TenantContext; input: AppointmentCreate }) {
   requirePermission(ctx, 'appointments:write');
   await assertMember(ctx, 'assigned_to', input.assigned_to);
   const status = input.status ?? 'scheduled';
@@ -185,7 +165,7 @@ export async function updateAppointment({
 }: {
   ctx: TenantContext;
   id: string;
-  input: Partial<AppointmentInput>;
+  input: AppointmentPatch;
 }) {
   requirePermission(ctx, 'appointments:write');
   await assertMember(ctx, 'assigned_to', input.assigned_to);
@@ -229,12 +209,8 @@ const allowedBefore = (to: AppointmentStatus) =>
     .concat(sql`NULL`);
 
 /** Nothing was written: the patch changed nothing (200, the row), or which guard refused it. */
-async function refusedOrUnchanged(
-  ctx: TenantContext,
-  row: Appointment,
-  patch: Partial<AppointmentInput>,
-): Promise<Appointment> {
-  const fields = Object.keys(patch) as (keyof AppointmentInput)[];
+async function refusedOrUnchanged(ctx: TenantContext, row: Appointment, patch: AppointmentPatch): Promise<Appointment> {
+  const fields = Object.keys(patch) as (keyof AppointmentPatch)[];
   if (fields.every((f) => patch[f] === undefined || patch[f] === row[f])) return row;
   if (patch.status && patch.status !== row.status && !NEXT_STATUSES[row.status].includes(patch.status)) {
     throw conflict(

@@ -7,6 +7,7 @@ import { actingUserId, requirePermission } from '../../auth/tenant';
 import { base64UrlEncode } from '../../lib/crypto';
 import { notFound } from '../../lib/problem';
 import { auditFromRow, auditRow } from '../activity/audit';
+import type { WebhookPut } from './schemas';
 
 export const SIGNATURE_HEADER = 'strive-signature';
 export const EVENT_ID_HEADER = 'strive-event-id';
@@ -29,7 +30,7 @@ export async function getWebhook({ ctx }: { ctx: TenantContext }) {
 }
 
 /** Sets the URL and a new secret (returned here only): the receiver must switch to it. */
-export async function putWebhook({ ctx, input }: { ctx: TenantContext; input: { url: string } }) {
+export async function putWebhook({ ctx, input }: { ctx: TenantContext; input: WebhookPut }) {
   requirePermission(ctx, 'organization:update');
   const secret = `whsec_${base64UrlEncode(crypto.getRandomValues(new Uint8Array(32)))}`;
   const now = new Date().toISOString();

@@ -4,7 +4,7 @@ import { defineRoute, json, noContent, OrgParam, type App, type TenantApp } from
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { publicOrganization } from '../content/public-service';
 import { publicRequest } from '../content/public-routes';
-import { OrgSlugParam } from '../content/public-routes';
+import { OrgSlugParam } from '../content/schemas';
 import {
   deleteAsset,
   getAsset,
@@ -14,35 +14,13 @@ import {
   uploadAsset,
   type Asset,
 } from './service';
-
-export const AssetSchema = z
-  .object({
-    id: Id,
-    organization_id: Id,
-    file_name: z.string(),
-    content_type: z.string(),
-    size: z.number().int().openapi({ description: 'Bytes' }),
-    etag: z.string(),
-    created_by: z.string().nullable(),
-    created_at: z.string(),
-    url: z.string().openapi({ description: 'Public URL (no authentication)', example: '/v1/public/acme/assets/019a…' }),
-  })
-  .openapi('Asset');
+import { AssetSchema, FileName } from './schemas';
 
 /** What the API shows of a row: its R2 key is internal; its public URL is added. */
 const present = (orgSlug: string, { r2_key: _key, ...asset }: Asset) => ({
   ...asset,
   url: `/v1/public/${orgSlug}/assets/${asset.id}`,
 });
-
-const FileName = z
-  .string()
-  .trim()
-  .min(1)
-  .max(200)
-  .regex(/^[^/\\\u0000-\u001f\u007f]+$/, 'No slashes or control characters.')
-  .refine((name) => name !== '.' && name !== '..', 'Not a file name.')
-  .openapi({ description: 'The file name (part of the R2 key and of Content-Disposition)', example: 'logo.png' });
 
 const params = z.object({ org: OrgParam });
 const itemParams = z.object({ org: OrgParam, id: Id });

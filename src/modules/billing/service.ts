@@ -18,6 +18,7 @@ import { ApiError, conflict } from '../../lib/problem';
 import { uuidv7 } from '../../lib/ids';
 import { fromStripeStatus, isLive, LIVE_STATUSES, orgSubscriptionStatusSql } from './tiers';
 import { requireStripe, stripeId } from './stripe';
+import type { CheckoutCreate } from './schemas';
 
 export type PaidTier = Exclude<Tier, 'free'>;
 export const PAID_TIERS = TIERS.filter((t): t is PaidTier => t !== 'free');
@@ -156,7 +157,7 @@ export async function createCheckout({
 }: {
   ctx: TenantContext;
   env: Bindings;
-  input: { tier: PaidTier };
+  input: CheckoutCreate;
 }) {
   requirePermission(ctx, 'billing:manage');
   const stripe = await requireStripe(env);

@@ -3,42 +3,15 @@
 // cannot multiply the cached copies or force a miss.
 import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
-import { CONTENT_TYPES } from '../../db/enums';
 import type { AppEnv } from '../../env';
 import { defineRoute, json, type App } from '../../lib/openapi';
-import { timePageQuery } from '../../lib/pagination';
 import { EMBED_SCRIPT } from './embed';
 import { servePublic } from './public-cache';
 import { publicFeed, publicItem, publicList, publicOrganization } from './public-service';
+import { ItemQuery, OrgSlugParam, PublicItemSchema, PublicQuery } from './schemas';
 
-export const OrgSlugParam = z
-  .string()
-  .min(1)
-  .max(64)
-  .openapi({ description: "The organization's slug", example: 'acme' });
 const params = z.object({ org_slug: OrgSlugParam });
 const itemParams = z.object({ org_slug: OrgSlugParam, slug: z.string().min(1).max(100) });
-
-const PublicQuery = z.object({ ...timePageQuery, type: z.enum(CONTENT_TYPES).optional() });
-const ItemQuery = z.object({
-  format: z
-    .enum(['json', 'html'])
-    .default('json')
-    .openapi({ description: '`html`: an embeddable fragment (sanitised)' }),
-});
-
-const PublicItemSchema = z
-  .object({
-    id: z.string(),
-    slug: z.string(),
-    title: z.string(),
-    excerpt: z.string().nullable(),
-    content_type: z.enum(CONTENT_TYPES),
-    seo_meta: z.record(z.string(), z.unknown()),
-    published_at: z.string(),
-    updated_at: z.string(),
-  })
-  .openapi('PublicContentSummary');
 
 const cached = { description: 'With `ETag`; `If-None-Match` → 304. `x-cache: hit|miss`.' };
 const tags = ['Public'];

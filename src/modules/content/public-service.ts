@@ -13,7 +13,7 @@ import { notFound } from '../../lib/problem';
 import { ttlUntil, type PublicAnswer } from './public-cache';
 import { webUrlOrNull } from '../../lib/fields';
 import { escapeHtml, withoutTags } from './render';
-import type { Content } from './service';
+import type { PublicQuery } from './schemas';
 
 export type PublicOrganization = { id: string; slug: string; name: string; website: string | null; store: TenantStore };
 
@@ -66,10 +66,7 @@ const json = (value: unknown, ttl: number): PublicAnswer => ({
   ttl,
 });
 
-export async function publicList(
-  org: PublicOrganization,
-  input: { type?: Content['content_type']; limit: number; cursor?: string },
-): Promise<PublicAnswer> {
+export async function publicList(org: PublicOrganization, input: PublicQuery): Promise<PublicAnswer> {
   const now = Date.now();
   const iso = new Date(now).toISOString();
   const [rows, [next]] = await org.store.batch([

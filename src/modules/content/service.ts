@@ -7,7 +7,7 @@
 // publishing, takes `content:publish`; archiving takes `content:archive` (admins, and platform
 // moderators in any organization).
 import { and, eq, getTableColumns } from 'drizzle-orm';
-import { content, type SeoMeta } from '../../db/tenant';
+import { content } from '../../db/tenant';
 import { isUniqueViolation } from '../../db/errors';
 import type { TenantContext } from '../../env';
 import { actingUserId, requirePermission } from '../../auth/tenant';
@@ -18,26 +18,9 @@ import { auditedDelete, auditedInsert, auditedUpdate } from '../activity/audit';
 import { purgePublicContent } from './public-cache';
 import { renderMarkdown } from './render';
 import { containsText, slugify } from '../../lib/text';
+import type { ContentCreate, ContentPatch, ContentQuery } from './schemas';
 
 export type Content = typeof content.$inferSelect;
-type ContentType = Content['content_type'];
-
-export type ContentInput = {
-  title: string;
-  slug?: string;
-  content?: string;
-  excerpt?: string | null;
-  content_type?: ContentType;
-  seo_meta?: SeoMeta;
-};
-
-export type ContentFilters = {
-  limit: number;
-  cursor?: string;
-  status?: Content['status'];
-  content_type?: ContentType;
-  q?: string;
-};
 
 const described = (action: string) => ({ action: `content.${action}` as const, resource_type: 'content' });
 
@@ -49,7 +32,7 @@ const { content: _markdown, html: _html, ...summaryFields } = getTableColumns(co
 
 const matches = (q: string) => containsText(q, [content.title]);
 
-export async function listContent({ ctx, input }: { ctx: TenantContext; input: ContentFilters }) {
+export async function listContent({ ctx, input }: { ctx: TenantContext; input: ContentQuery }) {
   requirePermission(ctx, 'content:read');
   return newestFirst(content.id, input, (after) =>
     ctx.store.selectFields(
@@ -82,7 +65,7 @@ async function slugUnique<T>(write: Promise<T>): Promise<T> {
   }
 }
 
-export async function createContent({ ctx, input }: { ctx: TenantContext; input: ContentInput }) {
+export async function createContent({ ctx, input }: { ctx: TenantContext; input: ContentCreate }) {
   requirePermission(ctx, 'content:write');
   const slug = input.slug ?? slugFromTitle(input.title);
   if (!slug) throw invalid('slug', 'The title has no letters or digits to make a slug from: send a slug.');
@@ -116,15 +99,7 @@ export async function createContent({ ctx, input }: { ctx: TenantContext; input:
  * An edit. Without `content:publish` only drafts can be edited: the guard rides in the update's
  * WHERE, so a published item cannot be changed between a check and the write.
  */
-export async function updateContent({
-  ctx,
-  id,
-  input,
-}: {
-  ctx: TenantContext;
-  id: string;
-  input: Partial<ContentInput>;
-}) {
+export async function updateContent({ ctx, id, input }: { ctx: TenantContext; id: string; input: ContentPatch }) {
   requirePermission(ctx, 'content:write');
   const mayPublish = ctx.permissions.has('content:publish');
   const patch = input.content === undefined ? input : { ...input, html: renderMarkdown(input.content) };

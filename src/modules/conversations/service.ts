@@ -12,24 +12,10 @@ import { newestFirst } from '../../lib/pagination';
 import { ApiError, invalid, notFound } from '../../lib/problem';
 import { auditedDelete, auditedInsert, auditedUpdate } from '../activity/audit';
 import type { Usage } from '../ai/providers';
+import type { ConversationCreate, ConversationPatch, ConversationQuery } from './schemas';
 
 export type Conversation = typeof ai_conversations.$inferSelect;
 export type ContextType = (typeof CONTEXT_TYPES)[number];
-export type ConversationInput = Pick<
-  typeof ai_conversations.$inferInsert,
-  'title' | 'context_type' | 'context_id' | 'ai_model' | 'is_archived'
->;
-/** A new subject comes whole: `context_id` only with `context_type`. */
-export type ConversationPatch = Partial<
-  Pick<Conversation, 'title' | 'is_archived' | 'ai_model' | 'context_type' | 'context_id'>
->;
-export type ConversationFilters = {
-  limit: number;
-  cursor?: string;
-  context_type?: ContextType;
-  context_id?: string;
-  archived?: boolean;
-};
 
 const described = (action: 'create' | 'update' | 'delete') => ({
   action: `conversation.${action}` as const,
@@ -54,7 +40,7 @@ function visible(ctx: TenantContext): SQL | undefined {
   return eq(ai_conversations.user_id, actingUserId(ctx.actor) ?? '');
 }
 
-export async function listConversations({ ctx, input }: { ctx: TenantContext; input: ConversationFilters }) {
+export async function listConversations({ ctx, input }: { ctx: TenantContext; input: ConversationQuery }) {
   requirePermission(ctx, 'conversations:read');
   return newestFirst(ai_conversations.id, input, (after) =>
     ctx.store.select(
@@ -92,7 +78,7 @@ async function assertContext(ctx: TenantContext, type: ContextType, id: string |
   if (!row) throw notFound(type);
 }
 
-export async function createConversation({ ctx, input }: { ctx: TenantContext; input: ConversationInput }) {
+export async function createConversation({ ctx, input }: { ctx: TenantContext; input: ConversationCreate }) {
   requirePermission(ctx, 'conversations:write');
   const userId = actingUserId(ctx.actor);
   if (!userId) throw invalid('actor', 'Conversations belong to a user.');

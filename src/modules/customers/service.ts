@@ -11,21 +11,9 @@ import { notFound } from '../../lib/problem';
 import { auditedDelete, auditedInsert, auditedUpdate } from '../activity/audit';
 import { assertMember } from '../members/service';
 import { containsText } from '../../lib/text';
+import type { CustomerCreate, CustomerPatch, CustomerQuery } from './schemas';
 
 export type Customer = typeof customers.$inferSelect;
-export type CustomerInput = Omit<
-  typeof customers.$inferInsert,
-  'id' | 'organization_id' | 'created_by' | 'created_at' | 'updated_at'
->;
-export type CustomerFilters = {
-  limit: number;
-  cursor?: string;
-  status?: Customer['status'];
-  source?: NonNullable<Customer['source']>;
-  tag?: string[];
-  assigned_to?: string;
-  q?: string;
-};
 
 const described = (action: 'create' | 'update' | 'delete') => ({
   action: `customer.${action}` as const,
@@ -45,7 +33,7 @@ export function clientCustomerScope(ctx: TenantContext, customerId: SQLiteColumn
   return sql`${customerId} IN (SELECT ${customers.id} FROM ${customers} WHERE ${customers.organization_id} = ${ctx.organization.id} AND ${customers.email} = ${ctx.clientEmail.toLowerCase()})`;
 }
 
-export async function listCustomers({ ctx, input }: { ctx: TenantContext; input: CustomerFilters }) {
+export async function listCustomers({ ctx, input }: { ctx: TenantContext; input: CustomerQuery }) {
   requirePermission(ctx, 'customers:read');
   return newestFirst(customers.id, input, (after) =>
     ctx.store.select(
@@ -69,7 +57,7 @@ export async function getCustomer({ ctx, id }: { ctx: TenantContext; id: string 
   return row;
 }
 
-export async function createCustomer({ ctx, input }: { ctx: TenantContext; input: CustomerInput }) {
+export async function createCustomer({ ctx, input }: { ctx: TenantContext; input: CustomerCreate }) {
   requirePermission(ctx, 'customers:write');
   await assertMember(ctx, 'assigned_to', input.assigned_to);
   const now = new Date().toISOString();
@@ -81,15 +69,7 @@ export async function createCustomer({ ctx, input }: { ctx: TenantContext; input
   );
 }
 
-export async function updateCustomer({
-  ctx,
-  id,
-  input,
-}: {
-  ctx: TenantContext;
-  id: string;
-  input: Partial<CustomerInput>;
-}) {
+export async function updateCustomer({ ctx, id, input }: { ctx: TenantContext; id: string; input: CustomerPatch }) {
   requirePermission(ctx, 'customers:write');
   await assertMember(ctx, 'assigned_to', input.assigned_to);
   return (await auditedUpdate(ctx, customers, id, input, described('update'))).row;

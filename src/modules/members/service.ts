@@ -19,8 +19,7 @@ import { TIER_LIMITS } from '../billing/tiers';
 import { auditedCatalogChange, changes } from '../activity/audit';
 import { userColumns } from '../../auth/users';
 import { liveKeyIds, revocation, revokeKeys } from '../api-keys/service';
-
-export type MemberInput = { role?: MemberRole; permissions?: MemberPermissions };
+import type { MemberCreate, MemberPatch } from './schemas';
 
 const memberColumns = {
   id: organization_members.id,
@@ -111,13 +110,7 @@ const seatsExceeded = (ctx: TenantContext) =>
     `The ${ctx.organization.tier} tier allows ${TIER_LIMITS[ctx.organization.tier].seats} members. Upgrade the subscription to add more.`,
   );
 
-export async function addMember({
-  ctx,
-  input,
-}: {
-  ctx: TenantContext;
-  input: { email: string; role: MemberRole; permissions?: MemberPermissions };
-}) {
+export async function addMember({ ctx, input }: { ctx: TenantContext; input: MemberCreate }) {
   requirePermission(ctx, 'members:manage');
   assertManageable(ctx, input.role);
   assertGrantable(ctx, input.permissions);
@@ -164,7 +157,7 @@ export async function addMember({
   return { ...member, user: user! };
 }
 
-export async function updateMember({ ctx, userId, input }: { ctx: TenantContext; userId: string; input: MemberInput }) {
+export async function updateMember({ ctx, userId, input }: { ctx: TenantContext; userId: string; input: MemberPatch }) {
   requirePermission(ctx, 'members:manage');
   const before = await findMember(ctx, userId);
   assertManageable(ctx, before.role);

@@ -2,55 +2,9 @@ import { z } from '@hono/zod-openapi';
 import { requestScope } from '../../auth/tenant';
 import { sessionUser } from '../../auth/users';
 import { catalogDb } from '../../db/shards';
-import { MEMBER_ROLES, ORG_SUBSCRIPTION_STATUSES } from '../../db/enums';
-import { Derived, Email, JsonObject, WebUrl } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type TenantApp, type UserApp } from '../../lib/openapi';
-import { createOrganization, deleteOrganization, getOrganization, SLUG_PATTERN, updateOrganization } from './service';
-
-const Slug = z.string().regex(SLUG_PATTERN, 'Lower-case letters, digits and hyphens, 1–48 characters.');
-
-export const OrganizationSchema = z
-  .object({
-    id: z.string().uuid(),
-    slug: z.string(),
-    name: z.string(),
-    description: z.string().nullable(),
-    logo_url: z.string().nullable(),
-    website: z.string().nullable(),
-    settings: z.record(z.string(), z.unknown()),
-    subscription_status: z.enum(ORG_SUBSCRIPTION_STATUSES).openapi({
-      description:
-        'Derived from the subscription: `trial` while trialing, `active` while its tier applies (active, past_due), `inactive` otherwise',
-    }),
-    billing_email: z.string().nullable().openapi({ description: "The Stripe customer's email at checkout" }),
-    role: z.enum(MEMBER_ROLES).nullable().openapi({ description: "The caller's role; null for platform staff" }),
-    created_at: z.string(),
-    updated_at: z.string(),
-  })
-  .openapi('Organization');
-
-/** What a client may write; `subscription_status` is derived and refused (400) when sent. */
-const fields = {
-  name: z.string().trim().min(1).max(120),
-  slug: Slug,
-  description: z.string().max(2000).nullable(),
-  logo_url: WebUrl().nullable(),
-  website: WebUrl().nullable(),
-  settings: JsonObject(16),
-  billing_email: Email.nullable(),
-  subscription_status: Derived(
-    'subscription_status is derived from the subscription (trial while trialing, active while its tier applies, inactive otherwise): it changes through billing, not here.',
-  ),
-};
-
-const OrganizationCreate = z
-  .object({ ...fields, slug: fields.slug.openapi({ description: 'Derived from the name when absent' }) })
-  .partial()
-  .required({ name: true })
-  .strict()
-  .openapi('OrganizationCreate');
-
-const OrganizationPatch = z.object(fields).partial().strict().openapi('OrganizationPatch');
+import { createOrganization, deleteOrganization, getOrganization, updateOrganization } from './service';
+import { OrganizationCreate, OrganizationPatch, OrganizationSchema } from './schemas';
 
 const params = z.object({ org: OrgParam });
 const tags = ['Organizations'];

@@ -17,15 +17,9 @@ import { slugify } from '../../lib/text';
 import { deleteOrganizationObjects } from '../assets/service';
 import { purgePublicContent } from '../content/public-cache';
 import { liveSubscriptionStatus } from '../billing/service';
+import { SLUG_PATTERN, type OrganizationCreate, type OrganizationPatch } from './schemas';
 
 export type OrganizationRow = typeof organizations.$inferSelect;
-export type OrganizationPatch = Partial<
-  Pick<OrganizationRow, 'name' | 'slug' | 'description' | 'logo_url' | 'website' | 'settings' | 'billing_email'>
->;
-export type OrganizationCreate = OrganizationPatch & { name: string };
-
-export const SLUG_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,46}[a-z0-9])?$/;
-
 const slugTaken = (slug: string) => conflict(`The slug '${slug}' is taken.`);
 
 /**

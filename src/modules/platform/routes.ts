@@ -1,22 +1,13 @@
 import { z } from '@hono/zod-openapi';
-import { USER_ROLES } from '../../db/enums';
 import { catalogDb } from '../../db/shards';
 import { requestInfo } from '../../auth/tenant';
 import { platformAdmin } from '../../auth/users';
 import { Id } from '../../lib/fields';
 import { defineRoute, json, jsonBody, type AdminApp, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
-import { ActivitySchema } from '../activity/routes';
-import { UserSchema } from '../me/routes';
+import { UserSchema } from '../me/schemas';
 import { listPlatformActivity, setUserRole } from './service';
-
-const Health = z.object({ status: z.literal('ok') }).openapi('Health');
-
-const UserRolePatch = z
-  .object({ role: z.enum(USER_ROLES) })
-  .strict()
-  .openapi('UserRolePatch');
-const PlatformActivitySchema = ActivitySchema.omit({ organization_id: true }).openapi('PlatformActivity');
+import { Health, PlatformActivitySchema, UserRolePatch } from './schemas';
 
 export function registerPlatformRoutes(app: App, adminApp: AdminApp) {
   app.openapi(

@@ -13,25 +13,10 @@ import { invalid, notFound } from '../../lib/problem';
 import { auditedDelete, auditedInsert, auditedUpdate } from '../activity/audit';
 import { clientCustomerScope } from '../customers/service';
 import { assertMember } from '../members/service';
+import type { ProjectCreate, ProjectItemQuery, ProjectPatch, ProjectQuery } from './schemas';
 
 export type Project = typeof projects.$inferSelect;
 export type ProjectStatus = (typeof PROJECT_STATUSES)[number];
-export type ProjectInput = Omit<
-  typeof projects.$inferInsert,
-  'id' | 'organization_id' | 'completion_date' | 'created_by' | 'created_at' | 'updated_at'
->;
-/** `progress`: progress_percentage computed from the project's tasks instead of the stored value. */
-export type Derive = { derive?: 'progress' };
-export type ProjectFilters = Derive & {
-  limit: number;
-  cursor?: string;
-  status?: Project['status'];
-  priority?: Project['priority'];
-  customer_id?: string;
-  project_manager_id?: string;
-  /** `YYYY-MM-DD`: due_date strictly before it. */
-  due_before?: string;
-};
 
 const described = (action: 'create' | 'update' | 'delete') => ({
   action: `project.${action}` as const,
@@ -61,7 +46,7 @@ const progressSubquery = sql`(
 const derivedProgress = sql<number>`coalesce(${progressSubquery}, 0)`.mapWith(Number);
 
 const columns = getTableColumns(projects);
-const fieldsFor = ({ derive }: Derive) => ({
+const fieldsFor = ({ derive }: ProjectItemQuery) => ({
   ...columns,
   progress_percentage: derive === 'progress' ? derivedProgress : projects.progress_percentage,
 });
@@ -80,7 +65,7 @@ function refusal(error: unknown): unknown {
   return error;
 }
 
-export async function listProjects({ ctx, input }: { ctx: TenantContext; input: ProjectFilters }) {
+export async function listProjects({ ctx, input }: { ctx: TenantContext; input: ProjectQuery }) {
   requirePermission(ctx, 'projects:read');
   return newestFirst(projects.id, input, (after) =>
     ctx.store.selectFields(
@@ -99,7 +84,7 @@ export async function listProjects({ ctx, input }: { ctx: TenantContext; input: 
   );
 }
 
-export async function getProject({ ctx, id, input }: { ctx: TenantContext; id: string; input: Derive }) {
+export async function getProject({ ctx, id, input }: { ctx: TenantContext; id: string; input: ProjectItemQuery }) {
   requirePermission(ctx, 'projects:read');
   const row = await ctx.store
     .selectFields(projects, fieldsFor(input), and(eq(projects.id, id), clientProjectScope(ctx)))
@@ -108,7 +93,7 @@ export async function getProject({ ctx, id, input }: { ctx: TenantContext; id: s
   return row;
 }
 
-export async function createProject({ ctx, input }: { ctx: TenantContext; input: ProjectInput }) {
+export async function createProject({ ctx, input }: { ctx: TenantContext; input: ProjectCreate }) {
   requirePermission(ctx, 'projects:write');
   await assertMember(ctx, 'project_manager_id', input.project_manager_id);
   const now = new Date().toISOString();
@@ -132,15 +117,7 @@ export async function createProject({ ctx, input }: { ctx: TenantContext; input:
   }
 }
 
-export async function updateProject({
-  ctx,
-  id,
-  input,
-}: {
-  ctx: TenantContext;
-  id: string;
-  input: Partial<ProjectInput>;
-}) {
+export async function updateProject({ ctx, id, input }: { ctx: TenantContext; id: string; input: ProjectPatch }) {
   requirePermission(ctx, 'projects:write');
   await assertMember(ctx, 'project_manager_id', input.project_manager_id);
   const options = input.status === undefined ? {} : { set: { completion_date: completionDateFor(input.status) } };

@@ -9,6 +9,7 @@ import { newestFirstQuery, toPage } from '../../lib/pagination';
 import { TIER_LIMITS } from '../billing/tiers';
 import { STOCKS } from './quota';
 import type { UsageResource } from '../../lib/usage-meter';
+import type { UsageQuery } from './schemas';
 
 /**
  * 1 shard round trip (two reads in one batch). Flows (api_calls, ai_tokens) are the period's own;
@@ -16,13 +17,7 @@ import type { UsageResource } from '../../lib/usage-meter';
  * it add up. The rows listed are the period's own. Limits are the organization's tier today: past
  * periods are shown against the current tier.
  */
-export async function getUsage({
-  ctx,
-  input,
-}: {
-  ctx: TenantContext;
-  input: { period: string; limit: number; cursor?: string };
-}) {
+export async function getUsage({ ctx, input }: { ctx: TenantContext; input: UsageQuery & { period: string } }) {
   requirePermission(ctx, 'usage:read');
   const usage_amount = sql<number>`sum(${usage_tracking.usage_amount})`.mapWith(Number);
   const [rows, records] = await ctx.store.batch([
