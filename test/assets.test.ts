@@ -35,12 +35,14 @@ async function holdStorage(org: TestOrg, bytes: number) {
   await shard.batch([
     shard
       .prepare(
-        "INSERT INTO assets (id, organization_id, file_name, content_type, size, etag, r2_key) VALUES (?, ?, 'held.pdf', 'application/pdf', ?, '\"held\"', 'held')",
+        'INSERT INTO assets (id, organization_id, file_name, content_type, size, etag, r2_key) VALUES (?, ?, ' +
+          "'held.pdf', 'application/pdf', ?, '\"held\"', 'held')",
       )
       .bind(crypto.randomUUID(), org.id, bytes),
     shard
       .prepare(
-        "INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, usage_amount, billing_period) VALUES (?, ?, 'storage', 'held', ?, '2026-01-01')",
+        'INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, usage_amount, ' +
+          "billing_period) VALUES (?, ?, 'storage', 'held', ?, '2026-01-01')",
       )
       .bind(crypto.randomUUID(), org.id, bytes),
   ]);

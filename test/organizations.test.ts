@@ -327,39 +327,43 @@ describe("the organization's fields (SCHEMA.md)", () => {
     }
   });
 
-  it('refuses subscription_status with a 400 that says it is derived, and derives trial, active and inactive from the subscription', async () => {
-    const org = await newOrg();
-    for (const value of ['active', 'inactive', 'trial']) {
-      for (const [method, path] of [
-        ['POST', '/v1/orgs'],
-        ['PATCH', `/v1/orgs/${org.slug}`],
-      ] as const) {
-        const res = await api(method, path, {
-          token: org.owner.token,
-          body: { name: 'Derived', subscription_status: value },
-        });
-        expectProblem(res, 400, 'invalid_request');
-        expect(res.body.errors).toEqual([{ path: 'subscription_status', message: expect.stringContaining(DERIVED) }]);
+  it(
+    'refuses subscription_status with a 400 that says it is derived, and derives trial, active and inactive from ' +
+      'the subscription',
+    async () => {
+      const org = await newOrg();
+      for (const value of ['active', 'inactive', 'trial']) {
+        for (const [method, path] of [
+          ['POST', '/v1/orgs'],
+          ['PATCH', `/v1/orgs/${org.slug}`],
+        ] as const) {
+          const res = await api(method, path, {
+            token: org.owner.token,
+            body: { name: 'Derived', subscription_status: value },
+          });
+          expectProblem(res, 400, 'invalid_request');
+          expect(res.body.errors).toEqual([{ path: 'subscription_status', message: expect.stringContaining(DERIVED) }]);
+        }
       }
-    }
-    const statusAfter = async (status: string) => {
-      const catalog = catalogDb(env, D1Sessions.primary(env));
-      await catalog.batch([
-        ...subscriptionEffect(
-          catalog,
-          org.id,
-          { status: status as SubscriptionStatus },
-          { kind: 'checkout', subscriptionId: 'sub_x' },
-        ),
-      ]);
-      return (await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token })).body.subscription_status;
-    };
-    expect(await statusAfter('trialing')).toBe('trial');
-    expect(await statusAfter('past_due')).toBe('active');
-    expect(await statusAfter('unpaid')).toBe('inactive');
-    expect(await statusAfter('cancelled')).toBe('inactive');
-    expect(await statusAfter('active')).toBe('active');
-  });
+      const statusAfter = async (status: string) => {
+        const catalog = catalogDb(env, D1Sessions.primary(env));
+        await catalog.batch([
+          ...subscriptionEffect(
+            catalog,
+            org.id,
+            { status: status as SubscriptionStatus },
+            { kind: 'checkout', subscriptionId: 'sub_x' },
+          ),
+        ]);
+        return (await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token })).body.subscription_status;
+      };
+      expect(await statusAfter('trialing')).toBe('trial');
+      expect(await statusAfter('past_due')).toBe('active');
+      expect(await statusAfter('unpaid')).toBe('inactive');
+      expect(await statusAfter('cancelled')).toBe('inactive');
+      expect(await statusAfter('active')).toBe('active');
+    },
+  );
 });
 
 describe('organizations a user owns', () => {

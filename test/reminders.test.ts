@@ -421,42 +421,46 @@ describe('the appointment webhook', () => {
     }
   });
 
-  it('retries a reminder whose host cannot be resolved (fail closed); the resolver is configurable, and the check can be turned off', async () => {
-    const org = await newOrg();
-    const due = await message(org, 'r-unresolved', await appointment(org, 'due', HOUR));
-    const put = (url: string) =>
-      api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url } });
-    fetchMock.activate();
-    fetchMock.disableNetConnect();
-    expect((await put('https://hooks.example.com/r')).status).toBe(200);
-    for (const failure of ['SERVFAIL', 'HTTP 503', undefined] as const) {
-      mockDns(failure ? { 'hooks.example.com': failure } : {});
-      const result = await consume([due]);
-      expect(result.retryMessages, failure ?? 'NXDOMAIN').toEqual([{ msgId: 'm1' }]);
-      expect(result.explicitAcks).toEqual([]);
-    }
+  it(
+    'retries a reminder whose host cannot be resolved (fail closed); the resolver is configurable, and the check ' +
+      'can be turned off',
+    async () => {
+      const org = await newOrg();
+      const due = await message(org, 'r-unresolved', await appointment(org, 'due', HOUR));
+      const put = (url: string) =>
+        api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url } });
+      fetchMock.activate();
+      fetchMock.disableNetConnect();
+      expect((await put('https://hooks.example.com/r')).status).toBe(200);
+      for (const failure of ['SERVFAIL', 'HTTP 503', undefined] as const) {
+        mockDns(failure ? { 'hooks.example.com': failure } : {});
+        const result = await consume([due]);
+        expect(result.retryMessages, failure ?? 'NXDOMAIN').toEqual([{ msgId: 'm1' }]);
+        expect(result.explicitAcks).toEqual([]);
+      }
 
-    const delivered: string[] = [];
-    fetchMock
-      .get('https://hooks.example.com')
-      .intercept({ path: '/r', method: 'POST' })
-      .reply(200, (opts) => {
-        delivered.push(JSON.parse(String(opts.body)).id);
-        return 'ok';
-      })
-      .times(2);
-    // Another resolver, by DOH_RESOLVER_URL: the default one is not asked.
-    const resolver = 'https://dns.example.net/resolve';
-    const atDefault = mockDns({});
-    const looked = mockDns({ 'hooks.example.com': ['93.184.216.34'] }, resolver);
-    expect((await consume([due], { ...env, DOH_RESOLVER_URL: resolver })).explicitAcks).toEqual(['m1']);
-    expect([looked.length, atDefault.length]).toEqual([2, 0]);
-    // OUTBOUND_DNS_CHECK=off (a dev machine without a resolver): delivered without a look-up.
-    looked.length = 0;
-    expect((await consume([due], { ...env, OUTBOUND_DNS_CHECK: 'off' })).explicitAcks).toEqual(['m1']);
-    expect(looked).toEqual([]);
-    expect(delivered).toEqual(['r-unresolved', 'r-unresolved']);
-  });
+      const delivered: string[] = [];
+      fetchMock
+        .get('https://hooks.example.com')
+        .intercept({ path: '/r', method: 'POST' })
+        .reply(200, (opts) => {
+          delivered.push(JSON.parse(String(opts.body)).id);
+          return 'ok';
+        })
+        .times(2);
+      // Another resolver, by DOH_RESOLVER_URL: the default one is not asked.
+      const resolver = 'https://dns.example.net/resolve';
+      const atDefault = mockDns({});
+      const looked = mockDns({ 'hooks.example.com': ['93.184.216.34'] }, resolver);
+      expect((await consume([due], { ...env, DOH_RESOLVER_URL: resolver })).explicitAcks).toEqual(['m1']);
+      expect([looked.length, atDefault.length]).toEqual([2, 0]);
+      // OUTBOUND_DNS_CHECK=off (a dev machine without a resolver): delivered without a look-up.
+      looked.length = 0;
+      expect((await consume([due], { ...env, OUTBOUND_DNS_CHECK: 'off' })).explicitAcks).toEqual(['m1']);
+      expect(looked).toEqual([]);
+      expect(delivered).toEqual(['r-unresolved', 'r-unresolved']);
+    },
+  );
 
   it("goes with its organization's deletion, reminders too", async () => {
     const org = await newOrg();

@@ -86,7 +86,8 @@ describe('GET /usage', () => {
       const id = uuidv7();
       await shard
         .prepare(
-          'INSERT INTO usage_tracking (id, organization_id, user_id, resource_type, resource_name, usage_amount, billing_period, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO usage_tracking (id, organization_id, user_id, resource_type, resource_name, usage_amount, ' +
+            'billing_period, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
         )
         .bind(id, org.id, user, type, name, amount, billingPeriod, JSON.stringify(metadata))
         .run();
@@ -210,7 +211,8 @@ describe('quotas', () => {
     const shard = await shardOf(org);
     await shard
       .prepare(
-        "INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, usage_amount, billing_period) VALUES (?, ?, 'api_calls', 'earlier', ?, ?)",
+        'INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, usage_amount, ' +
+          "billing_period) VALUES (?, ?, 'api_calls', 'earlier', ?, ?)",
       )
       .bind(crypto.randomUUID(), org.id, TIER_LIMITS.free.api_calls, period())
       .run();

@@ -73,7 +73,9 @@ const AppointmentCreate = z
   .object({
     ...fields,
     status: z.enum(APPOINTMENT_STATUSES).openapi({
-      description: `Default \`scheduled\`. Any status may be recorded (a past meeting as \`completed\`, say); only ${LIVE_APPOINTMENT_STATUSES.map((s) => `\`${s}\``).join(' and ')} ones hold the assignee's slot`,
+      description:
+        `Default \`scheduled\`. Any status may be recorded (a past meeting as \`completed\`, say); only ` +
+        `${LIVE_APPOINTMENT_STATUSES.map((s) => `\`${s}\``).join(' and ')} ones hold the assignee's slot`,
     }),
   })
   .partial()
@@ -148,7 +150,8 @@ export function registerAppointmentRoutes(app: App) {
       permission: 'appointments:read',
       summary: 'iCalendar feed (RFC 5545) of appointments from 90 days ago to a year ahead',
       description:
-        "Authenticated by the bearer token as usual, or by `?token=` with a calendar feed token. Client users see their own customer's appointments only.",
+        'Authenticated by the bearer token as usual, or by `?token=` with a calendar feed token. Client users ' +
+        "see their own customer's appointments only.",
       request: { params, query: FeedQuery },
       responses: { 200: { description: 'The calendar', content: { 'text/calendar': { schema: z.string() } } } },
     }),

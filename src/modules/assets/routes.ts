@@ -54,7 +54,9 @@ export function registerAssetRoutes(app: App) {
       path: '/v1/orgs/{org}/assets',
       tags,
       permission: 'assets:write',
-      summary: `Upload a file as the request body (≤ ${MAX_ASSET_BYTES} bytes, with Content-Length; images, PDF, audio, video, plain text), its type as Content-Type`,
+      summary:
+        `Upload a file as the request body (≤ ${MAX_ASSET_BYTES} bytes, with Content-Length; images, PDF, audio, ` +
+        `video, plain text), its type as Content-Type`,
       request: {
         params,
         query: z.object({ name: FileName }),

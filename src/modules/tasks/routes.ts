@@ -62,7 +62,8 @@ const fields = {
   ...SERVER_SET,
   project_id: Derived('the project of the path the task is created in; a task stays in its project.'),
   position: Derived(
-    'set by the board: a new task goes to the end of its column, a new status to the end of that column, and POST …/tasks/{id}/move places it.',
+    'set by the board: a new task goes to the end of its column, a new status to the end of that column, and ' +
+      'POST …/tasks/{id}/move places it.',
   ),
   completed_at: Derived('set when `status` becomes `done`, cleared when it leaves it.'),
   created_by: CreatedBy,
@@ -91,7 +92,8 @@ const TaskMove = z
     }),
     after_id: Id.optional().openapi({
       description:
-        'Place the task just after this one. With `before_id` too: between the two, which must be adjacent in the target column (`after_id` directly followed by `before_id`), else 400',
+        'Place the task just after this one. With `before_id` too: between the two, which must be adjacent in ' +
+        'the target column (`after_id` directly followed by `before_id`), else 400',
     }),
     version: Version.optional(),
   })
@@ -273,13 +275,18 @@ export function registerTaskRoutes(app: App) {
       permission: 'tasks:read',
       summary: 'The board live over a WebSocket (hibernatable); browsers may send the token as `?token=`',
       description:
-        'server → client: `snapshot` {board}, `task.created|task.updated|task.moved|task.deleted` {task, actor}, `presence` {users}, `error` {code, detail}; ' +
-        'a `task.moved` that renumbered its column (the gap between its neighbours had closed) also carries `renumbered` [{id, position}]: the new position of every task in that column; ' +
+        'server → client: `snapshot` {board}, `task.created|task.updated|task.moved|task.deleted` {task, actor}, ' +
+        '`presence` {users}, `error` {code, detail}; ' +
+        'a `task.moved` that renumbered its column (the gap between its neighbours had closed) also carries ' +
+        '`renumbered` [{id, position}]: the new position of every task in that column; ' +
         'a `task.deleted` carries the task as it was, plus `deleted_ids`: it and every subtask deleted with it; ' +
         'client → server: `move` {task_id, status, before_id?, after_id?, version} (neighbours as in POST …/tasks/{id}/move), `ping`. ' +
-        'In addition to the contract, the server answers `ping` with `pong`. Limits: 8 KB a message, 20 messages per 10 s, and every message counts against ' +
-        "the caller's request rate limit (`error` `rate_limited`). The caller's access is read again for each `move`, and for every open socket at least every " +
-        `${ACCESS_RECHECK_MS / 1000} s: once it has ended (or the caller may no longer see the project) the socket gets \`error\` \`forbidden\` and is closed with code ${ACCESS_ENDED_CLOSE_CODE}.`,
+        'In addition to the contract, the server answers `ping` with `pong`. Limits: 8 KB a message, 20 messages ' +
+        'per 10 s, and every message counts against ' +
+        "the caller's request rate limit (`error` `rate_limited`). The caller's access is read again for each " +
+        '`move`, and for every open socket at least every ' +
+        `${ACCESS_RECHECK_MS / 1000} s: once it has ended (or the caller may no longer see the project) the ` +
+        `socket gets \`error\` \`forbidden\` and is closed with code ${ACCESS_ENDED_CLOSE_CODE}.`,
       request: { params: projectParams },
       responses: { 101: { description: 'Switching protocols' }, 426: { description: 'Not a WebSocket upgrade' } },
     }),
