@@ -23,6 +23,7 @@ import {
   runAccessRecheck,
   type TestOrg,
   type TestUser,
+  shardOf,
 } from './helpers';
 
 beforeAll(seedAiTools);
@@ -55,13 +56,6 @@ const textOf = (log: Message[], messageId: string) =>
     .filter((m) => m.type === 'delta' && m.message_id === messageId)
     .map((m) => m.text)
     .join('');
-
-async function shardOf(orgId: string): Promise<D1Database> {
-  const { shard } = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?')
-    .bind(orgId)
-    .first<{ shard: number }>())!;
-  return (env as unknown as Record<string, D1Database>)[`SHARD_${shard}`]!;
-}
 
 describe('the chat socket', () => {
   it(
@@ -376,7 +370,7 @@ describe('POST …/messages', () => {
     expect(task.created_by).toBe(org.owner.id);
     const audit = await (
       await shardOf(org.id)
-    )
+    ).db
       .prepare(
         "SELECT actor_type, actor_id, user_id FROM activity_logs WHERE resource_id = ? AND action = 'task.create'",
       )
@@ -510,7 +504,7 @@ describe('POST …/messages', () => {
     const period = `${new Date().toISOString().slice(0, 7)}-01`;
     await (
       await shardOf(org.id)
-    )
+    ).db
       .prepare(
         'INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, usage_amount, ' +
           "billing_period, metadata, created_at, updated_at) VALUES (?, ?, 'ai_tokens', 'gpt-4o', 50000, ?, '{}', " +
@@ -722,7 +716,7 @@ describe('a turn that fails on our side', () => {
     const socket = await connectChat(org, id, org.owner.token);
     // The quota read, inside the turn's start, fails as a broken database would (the object reads
     // through D1 sessions).
-    const shard = await shardOf(org.id);
+    const shard = (await shardOf(org.id)).db;
     const restore = interceptStatements(shard, (query) => {
       if (query.includes('usage_tracking')) throw new Error('forced: the shard is unreachable');
     });
@@ -748,7 +742,7 @@ describe('a turn that fails on our side', () => {
     };
     const org = await newOrg();
     const id = await newConversation(org);
-    const shard = await shardOf(org.id);
+    const shard = (await shardOf(org.id)).db;
     const trigger = `refuse_${id.replaceAll('-', '_')}`;
     await shard
       .prepare(
@@ -790,7 +784,7 @@ describe('a turn that fails on our side', () => {
 
 describe("a conversation's size", () => {
   const fill = async (org: TestOrg, id: string, messages: object[]) =>
-    (await shardOf(org.id))
+    (await shardOf(org.id)).db
       .prepare('UPDATE ai_conversations SET conversation_data = ? WHERE id = ?')
       .bind(JSON.stringify(messages), id)
       .run();
@@ -879,7 +873,7 @@ describe('a conversation deleted while its sockets are open', () => {
     expect(socket.log.some((m) => m.type === 'done' && m.message.status === 'complete')).toBe(false);
     const rows = await (
       await shardOf(org.id)
-    )
+    ).db
       .prepare('SELECT count(*) AS n FROM ai_conversations WHERE id = ?')
       .bind(id)
       .first<{ n: number }>();
@@ -897,7 +891,7 @@ describe('a conversation deleted while its sockets are open', () => {
     expect(warm.status).toBe(201);
     const socket = await connectChat(org, id, org.owner.token);
     await socket.ofType('history');
-    await (await shardOf(org.id)).prepare('DELETE FROM ai_conversations WHERE id = ?').bind(id).run();
+    await (await shardOf(org.id)).db.prepare('DELETE FROM ai_conversations WHERE id = ?').bind(id).run();
     socket.send({ type: 'user_message', content: 'are you there?' });
     const done = await socket.ofType('done');
     expect(done.message).toMatchObject({ status: 'failed', error: { code: 'not_found' } });

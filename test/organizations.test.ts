@@ -21,6 +21,7 @@ import {
   readResponse,
   usageEvent,
   type TestOrg,
+  shardOf,
 } from './helpers';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -50,18 +51,13 @@ async function rowsOf(organizationId: string): Promise<Record<string, number>> {
   return counts;
 }
 
-const shardOf = async (organizationId: string) =>
-  (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?')
-    .bind(organizationId)
-    .first<{ shard: number }>())!.shard;
-
 const objectsOf = async (organizationId: string) =>
   (await env.ASSETS.list({ prefix: `orgs/${organizationId}/` })).objects.length;
 
 /** Content, a customer with a project and a task, an appointment, an asset, usage events: rows in most tables. */
 async function populate(org: TestOrg) {
   const t = org.owner.token;
-  const shard = await shardOf(org.id);
+  const shard = (await shardOf(org.id)).n;
   const ok = async (res: Promise<{ status: number; body: any }>) => {
     const r = await res;
     expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
@@ -142,7 +138,7 @@ describe('deleting an organization', () => {
     }
     expect(await objectsOf(org.id)).toBe(1);
     const othersRows = await rowsOf(other.id);
-    const shard = await shardOf(org.id);
+    const shard = (await shardOf(org.id)).n;
 
     const res = await api('DELETE', `/v1/orgs/${org.slug}`, { token: org.owner.token });
     expect(res.status).toBe(204);

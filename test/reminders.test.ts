@@ -9,7 +9,7 @@ import {
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import worker from '../src/index';
 import type { NotificationMessage } from '../src/modules/appointments/reminders';
-import { api, expectProblem, joinAs, mockDns, newOrg, type TestOrg } from './helpers';
+import { api, expectProblem, joinAs, mockDns, newOrg, type TestOrg, shardOf } from './helpers';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -223,13 +223,10 @@ describe('the appointment webhook', () => {
     return crypto.subtle.verify('HMAC', key, mac, new TextEncoder().encode(`${t}.${body}`));
   }
 
-  const shardOf = async (id: string) =>
-    (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(id).first<{ shard: number }>())!
-      .shard;
   type Reminded = NotificationMessage['event']['data']['appointment'];
   /** A reminder as the cron job queues it, of `appointment` as it was then. */
   const message = async (o: TestOrg, id: string, appointment: Reminded): Promise<NotificationMessage> => ({
-    shard: await shardOf(o.id),
+    shard: (await shardOf(o.id)).n,
     event: {
       id,
       type: 'appointment.reminder',
@@ -372,7 +369,7 @@ describe('the appointment webhook', () => {
       token: org.owner.token,
       body: { url: 'https://hooks.example.com/x' },
     });
-    const db = (env as unknown as Record<string, D1Database>)[`SHARD_${await shardOf(org.id)}`]!;
+    const db = (await shardOf(org.id)).db;
     await db
       .prepare('UPDATE appointment_webhooks SET url = ? WHERE organization_id = ?')
       .bind('https://metadata.google.internal/x', org.id)

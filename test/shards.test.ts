@@ -6,7 +6,7 @@ import { shardCount } from '../src/db/shards';
 import { customers } from '../src/db/tenant';
 import { TenantStore } from '../src/db/tenant-store';
 import { uuidv7 } from '../src/lib/ids';
-import { api, newOrg, newUser } from './helpers';
+import { api, newOrg, newUser, shardOf } from './helpers';
 
 const shard = (n: number) => (env as unknown as Record<string, D1Database>)[`SHARD_${n}`]!;
 
@@ -18,13 +18,6 @@ async function organizationsPerShard(): Promise<number[]> {
   }>();
   for (const row of results) counts[row.shard] = row.n;
   return counts;
-}
-
-async function shardOf(orgId: string): Promise<number> {
-  const row = await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?')
-    .bind(orgId)
-    .first<{ shard: number }>();
-  return row!.shard;
 }
 
 describe('shard placement', () => {
@@ -49,7 +42,7 @@ describe('shard placement', () => {
     }
     const first = await newOrg(owner);
     const second = await newOrg(owner);
-    expect(new Set([await shardOf(first.id), await shardOf(second.id)])).toEqual(new Set([0, 1]));
+    expect(new Set([(await shardOf(first.id)).n, (await shardOf(second.id)).n])).toEqual(new Set([0, 1]));
   });
 });
 
@@ -62,7 +55,7 @@ describe('shard routing', () => {
     expect(await shardOf(a.id)).not.toBe(await shardOf(b.id));
 
     for (const org of [a, b]) {
-      const home = await shardOf(org.id);
+      const home = (await shardOf(org.id)).n;
       const count = (n: number) =>
         shard(n)
           .prepare('SELECT count(*) AS n FROM activity_logs WHERE organization_id = ?')
