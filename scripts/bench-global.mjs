@@ -283,7 +283,8 @@ function checkGoals(after) {
     lines.push(`  ${region.padEnd(5)} ${goals.map(([text, ok]) => `${ok ? 'ok' : 'MISSED'} ${text}`).join('; ')}`);
   }
   console.log(
-    `\nGoals (after; ms = p50 − ${data.user_to_nearest_pop_ms} ms to the point of presence − the local work; S shard, C catalog):\n${lines.join('\n')}`,
+    `\nGoals (after; ms = p50 − ${data.user_to_nearest_pop_ms} ms to the point of presence − the local work; S ` +
+      `shard, C catalog):\n${lines.join('\n')}`,
   );
   return met;
 }

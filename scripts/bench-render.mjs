@@ -91,7 +91,8 @@ const CASES = {
   'line breaks `a  \\n`': fill('a  \n'),
   'NUL and control characters': fill('\u0000\u0001a'),
   'a realistic post, repeated to the limit': fill(
-    '## Section\n\nSome *emphasis*, **strong**, `code`, a [link](https://example.com) and text.\n\n- one\n- two\n\n> quoted\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n',
+    '## Section\n\nSome *emphasis*, **strong**, `code`, a [link](https://example.com) and text.\n\n- one\n- ' +
+      'two\n\n> quoted\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n',
   ),
 };
 
@@ -118,7 +119,8 @@ function measure(source) {
 }
 
 console.log(
-  `Limits: ${MAX} characters, ${DEPTH} levels of block quotes and lists. CPU ms per render (best and median of ${RUNS}), budget ${BUDGET_MS} ms.\n`,
+  `Limits: ${MAX} characters, ${DEPTH} levels of block quotes and lists. CPU ms per render (best and median of ` +
+    `${RUNS}), budget ${BUDGET_MS} ms.\n`,
 );
 console.log('| case | chars | best ms | median ms | outcome |');
 console.log('| --- | ---: | ---: | ---: | --- |');

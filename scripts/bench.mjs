@@ -301,7 +301,8 @@ async function benchConsumer(mf) {
   console.log(
     `\nUsage consumer: ${CONSUMER_BATCHES} batches × ${CONSUMER_BATCH_SIZE} events over ${orgs.length} shards` +
       ` (${CONSUMER_BATCH_SIZE / orgs.length} events per D1 batch, ${orgs.length} D1 batches per invocation):` +
-      ` ${(CONSUMER_BATCHES / seconds).toFixed(1)} batches/s, ${((CONSUMER_BATCHES * CONSUMER_BATCH_SIZE) / seconds).toFixed(0)} events/s,` +
+      ` ${(CONSUMER_BATCHES / seconds).toFixed(1)} batches/s, ` +
+      `${((CONSUMER_BATCHES * CONSUMER_BATCH_SIZE) / seconds).toFixed(0)} events/s,` +
       ` ${((seconds * 1000) / CONSUMER_BATCHES).toFixed(1)} ms per batch`,
   );
 }
@@ -355,10 +356,12 @@ async function benchChat(mf, url, token, deltaMs) {
     `\nChat turn over the socket (${CHAT_TURNS} turns, ${gaps.length + turns.length} deltas, local provider pace ${deltaMs} ms a delta):`,
   );
   console.log(
-    `  time to first delta   p50 ${ms(percentile(firsts, 50))} ms  p99 ${ms(percentile(firsts, 99))} ms  (the object's share p50 ${ms(percentile(firsts, 50) - deltaMs)} ms: access re-read, quota, context, prompt)`,
+    `  time to first delta   p50 ${ms(percentile(firsts, 50))} ms  p99 ${ms(percentile(firsts, 99))} ms  (the ` +
+      `object's share p50 ${ms(percentile(firsts, 50) - deltaMs)} ms: access re-read, quota, context, prompt)`,
   );
   console.log(
-    `  between deltas        p50 ${ms(percentile(gaps, 50))} ms  p99 ${ms(percentile(gaps, 99))} ms  (overhead per delta p50 ${ms(percentile(gaps, 50) - deltaMs)} ms)`,
+    `  between deltas        p50 ${ms(percentile(gaps, 50))} ms  p99 ${ms(percentile(gaps, 99))} ms  (overhead ` +
+      `per delta p50 ${ms(percentile(gaps, 50) - deltaMs)} ms)`,
   );
   console.log(
     `  last delta → done     p50 ${ms(percentile(dones, 50))} ms  p99 ${ms(percentile(dones, 99))} ms  (the turn's one write)`,
@@ -516,7 +519,8 @@ async function main() {
       console.log(`\nBooking burst: ${BURST} simultaneous bookings of one slot, ${measured.length} rounds`);
       console.log(`  winners per round: ${winners.join(', ')} (must be 1); 409s per round: ${refused.join(', ')}`);
       console.log(
-        `  all answered after: median ${median(measured.map((r) => r.wallMs)).toFixed(0)} ms, worst ${Math.max(...measured.map((r) => r.wallMs)).toFixed(0)} ms`,
+        `  all answered after: median ${median(measured.map((r) => r.wallMs)).toFixed(0)} ms, worst ` +
+          `${Math.max(...measured.map((r) => r.wallMs)).toFixed(0)} ms`,
       );
       if (winners.some((w) => w !== 1) || refused.some((n) => n !== BURST - 1)) {
         console.error('!! The booking burst did not end with exactly one winner and the rest 409.');

@@ -15,8 +15,10 @@ import { seed } from './seed.mjs';
  * no variable expansion), so what this script reads back is exactly what the worker will see.
  */
 export function parseDotenv(text) {
-  const line =
-    /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?\s*(?:#.*)?(?:$|$)/gm;
+  // One expression in three parts (key, value, the rest), so that no line runs long.
+  const valuePart = /(\s*'(?:\\'|[^'])*'|\s*"(?:\\"|[^"])*"|\s*`(?:\\`|[^`])*`|[^#\r\n]+)?/;
+  const keyPart = /(?:^|^)\s*(?:export\s+)?([\w.-]+)(?:\s*=\s*?|:\s+?)/;
+  const line = new RegExp(keyPart.source + valuePart.source + /\s*(?:#.*)?(?:$|$)/.source, 'gm');
   const parsed = {};
   for (const [, key, raw = ''] of text.replace(/\r\n?/g, '\n').matchAll(line)) {
     let value = raw.trim();
@@ -132,7 +134,8 @@ Get a session token (signed by the dev key, valid 1 h):
   npm run token -- --email alice@acme.test
 Then:
   curl -H "Authorization: Bearer $(npm run -s token -- --email alice@acme.test | tail -1)" http://127.0.0.1:8787/v1/me
-Seeded users: alice@acme.test (acme owner), bob@acme.test (member), vic@acme.test (viewer), carol@globex.test (globex owner), admin@strive.test (platform admin).
+Seeded users: alice@acme.test (acme owner), bob@acme.test (member), vic@acme.test (viewer),
+  carol@globex.test (globex owner), admin@strive.test (platform admin).
 `);
   } catch (error) {
     console.error(`\nDev setup failed: ${error.message}`);

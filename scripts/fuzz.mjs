@@ -482,7 +482,8 @@ async function main() {
     const sign = (email) => signDevToken({ privateKeyPem, email, ttl: SECONDS + 600 });
     const { credentials, pools } = await prepare(url, org.id, sign('alice@acme.test'), operations, sign);
     console.log(
-      `${operations.length} operations; ${pools.ids.length} ids, ${pools.victims.length} members to aim at; seed ${SEED}, ${REQUESTS} requests, ${CONCURRENCY} at a time, at most ${SECONDS} s`,
+      `${operations.length} operations; ${pools.ids.length} ids, ${pools.victims.length} members to aim at; seed ` +
+        `${SEED}, ${REQUESTS} requests, ${CONCURRENCY} at a time, at most ${SECONDS} s`,
     );
 
     const byStatus = new Map();
@@ -522,8 +523,10 @@ async function main() {
     for (const { request, answer } of failures) {
       const body = request.body instanceof Uint8Array ? `<${request.body.length} bytes>` : request.body?.slice(0, 600);
       console.error(
-        `\n!! #${request.n} ${request.route} as ${request.identity} → ${answer.status}\n   ${request.method} ${request.path.slice(0, 600)}` +
-          `\n   headers ${JSON.stringify(request.headers)}${body !== undefined ? `\n   body ${body}` : ''}\n   answer ${answer.text.slice(0, 600)}`,
+        `\n!! #${request.n} ${request.route} as ${request.identity} → ${answer.status}\n   ${request.method} ` +
+          `${request.path.slice(0, 600)}` +
+          `\n   headers ${JSON.stringify(request.headers)}${body !== undefined ? `\n   body ${body}` : ''}\n   ` +
+          `answer ${answer.text.slice(0, 600)}`,
       );
     }
     if (failures.length > 0) {

@@ -30,7 +30,8 @@ const source = readFileSync(file, 'utf8');
 if (source.includes(patched)) process.exit(0);
 if (!source.includes(original)) {
   console.error(
-    `patch-vitest-pool: ${file} no longer contains the code this patch expects; check whether the upstream fix landed and remove scripts/patch-vitest-pool.mjs.`,
+    `patch-vitest-pool: ${file} no longer contains the code this patch expects; check whether the upstream fix ` +
+      `landed and remove scripts/patch-vitest-pool.mjs.`,
   );
   process.exit(1);
 }

@@ -365,7 +365,9 @@ const tenants = {
         slug: 'introducing-client-portal',
         content:
           '# Introducing our client portal\n\nClients can now follow **their projects** live.\n\n- Task boards\n- Shared files',
-        html: '<h1>Introducing our client portal</h1>\n<p>Clients can now follow <strong>their projects</strong> live.</p>\n<ul>\n<li>Task boards</li>\n<li>Shared files</li>\n</ul>',
+        html:
+          '<h1>Introducing our client portal</h1>\n<p>Clients can now follow <strong>their projects</strong> ' +
+          'live.</p>\n<ul>\n<li>Task boards</li>\n<li>Shared files</li>\n</ul>',
         excerpt: 'Clients can now follow their projects live.',
         content_type: 'blog_post',
         status: 'published',

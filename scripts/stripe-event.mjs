@@ -21,7 +21,8 @@ const { values } = parseArgs({
 });
 if (!values.org) {
   console.error(
-    "usage: npm run stripe:event -- --org <slug or organization id> [--tier basic|pro|enterprise] [--status active|past_due|canceled|…] [--type …] (Stripe's statuses: Strive stores canceled as cancelled)",
+    'usage: npm run stripe:event -- --org <slug or organization id> [--tier basic|pro|enterprise] [--status ' +
+      "active|past_due|canceled|…] [--type …] (Stripe's statuses: Strive stores canceled as cancelled)",
   );
   process.exit(2);
 }
@@ -125,7 +126,8 @@ if (!response.ok) process.exitCode = 1;
 else if (JSON.parse(answer).applied === false) {
   // Nothing changed: say why rather than exit as if it had worked.
   console.error(
-    'Not applied: the subscription is already in this state, the organization no longer exists, or an event of this same second ranked higher.',
+    'Not applied: the subscription is already in this state, the organization no longer exists, or an event of ' +
+      'this same second ranked higher.',
   );
   process.exitCode = 1;
 }

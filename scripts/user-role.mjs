@@ -40,7 +40,8 @@ function userRoleSql(email, role) {
     [
       `INSERT INTO users (id, email) VALUES (${literal(uuidv7())}, ${literal(email)}) ON CONFLICT (email) DO NOTHING`,
       `INSERT INTO platform_activity_logs (id, actor_type, action, resource_type, resource_id, old_data, new_data, created_at)
-      SELECT ${literal(uuidv7())}, 'system', 'user.role_update', 'user', id, json_object('role', role), json_object('role', ${literal(role)}), ${NOW}
+      SELECT ${literal(uuidv7())}, 'system', 'user.role_update', 'user', id, json_object('role', role),
+        json_object('role', ${literal(role)}), ${NOW}
       FROM users WHERE ${changes}`,
       `UPDATE users SET role = ${literal(role)}, updated_at = ${NOW} WHERE ${changes}`,
       // (wrangler's --json prints a NULL as "null": the flag is computed here.)

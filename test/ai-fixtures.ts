@@ -47,7 +47,8 @@ export async function seedAiTools() {
   await env.CATALOG.batch(
     TOOLS.map((tool) =>
       env.CATALOG.prepare(
-        'INSERT OR IGNORE INTO ai_tools (id, name, function_name, description, tool_type, required_tier, configuration, is_active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)',
+        'INSERT OR IGNORE INTO ai_tools (id, name, function_name, description, tool_type, required_tier, ' +
+          'configuration, is_active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 1, ?, ?)',
       ).bind(
         uuidv7(),
         tool.name,

@@ -423,60 +423,68 @@ describe('a tool call round trip', () => {
 });
 
 describe('tool calls are bounded', () => {
-  it(`runs at most ${MAX_TOOL_CALLS_PER_ROUND} calls a round and ${MAX_TOOL_ROUNDS} rounds, then ends the turn even if the model keeps calling`, async () => {
-    const offered: { tools: number }[] = [];
-    // A model that asks for ten calls every time, with or without tools (stops after 20 requests
-    // so a missing bound fails the test instead of hanging it).
-    const greedy: Provider = {
-      model: 'greedy',
-      async complete({ tools }) {
-        offered.push({ tools: tools.length });
-        const toolCalls =
-          offered.length > 20
-            ? []
-            : Array.from({ length: 10 }, (_, i) => ({
-                id: `call_${offered.length}_${i}`,
-                name: 'search_customers',
-                arguments: '{}',
-              }));
-        return {
-          text: '',
-          toolCalls,
-          usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
-          model: 'greedy',
-        };
-      },
-    };
-    const ran: string[] = [];
-    const progress: TurnProgress = { text: '', usage: noUsage(), model: '', toolMessages: [] };
-    const tools: FunctionTool[] = [
-      {
-        type: 'function',
-        function: { name: 'search_customers', description: 'Search.', parameters: { type: 'object', properties: {} } },
-      },
-    ];
-    await generate(
-      greedy,
-      {
-        messages: question,
-        tools,
-        signal: new AbortController().signal,
-        onDelta: () => {},
-        callTool: async (call) => {
-          ran.push(call.id);
-          return { result: [] };
+  it(
+    `runs at most ${MAX_TOOL_CALLS_PER_ROUND} calls a round and ${MAX_TOOL_ROUNDS} rounds, then ends the turn even ` +
+      `if the model keeps calling`,
+    async () => {
+      const offered: { tools: number }[] = [];
+      // A model that asks for ten calls every time, with or without tools (stops after 20 requests
+      // so a missing bound fails the test instead of hanging it).
+      const greedy: Provider = {
+        model: 'greedy',
+        async complete({ tools }) {
+          offered.push({ tools: tools.length });
+          const toolCalls =
+            offered.length > 20
+              ? []
+              : Array.from({ length: 10 }, (_, i) => ({
+                  id: `call_${offered.length}_${i}`,
+                  name: 'search_customers',
+                  arguments: '{}',
+                }));
+          return {
+            text: '',
+            toolCalls,
+            usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+            model: 'greedy',
+          };
         },
-      },
-      progress,
-    );
-    expect(offered).toEqual([...Array.from({ length: MAX_TOOL_ROUNDS }, () => ({ tools: 1 })), { tools: 0 }]);
-    expect(ran).toHaveLength(MAX_TOOL_ROUNDS * MAX_TOOL_CALLS_PER_ROUND);
-    expect(ran.slice(0, MAX_TOOL_CALLS_PER_ROUND)).toEqual(
-      Array.from({ length: MAX_TOOL_CALLS_PER_ROUND }, (_, i) => `call_1_${i}`),
-    );
-    expect(progress.toolMessages).toHaveLength(MAX_TOOL_ROUNDS * MAX_TOOL_CALLS_PER_ROUND);
-    expect(progress.usage.total_tokens).toBe(2 * (MAX_TOOL_ROUNDS + 1));
-  });
+      };
+      const ran: string[] = [];
+      const progress: TurnProgress = { text: '', usage: noUsage(), model: '', toolMessages: [] };
+      const tools: FunctionTool[] = [
+        {
+          type: 'function',
+          function: {
+            name: 'search_customers',
+            description: 'Search.',
+            parameters: { type: 'object', properties: {} },
+          },
+        },
+      ];
+      await generate(
+        greedy,
+        {
+          messages: question,
+          tools,
+          signal: new AbortController().signal,
+          onDelta: () => {},
+          callTool: async (call) => {
+            ran.push(call.id);
+            return { result: [] };
+          },
+        },
+        progress,
+      );
+      expect(offered).toEqual([...Array.from({ length: MAX_TOOL_ROUNDS }, () => ({ tools: 1 })), { tools: 0 }]);
+      expect(ran).toHaveLength(MAX_TOOL_ROUNDS * MAX_TOOL_CALLS_PER_ROUND);
+      expect(ran.slice(0, MAX_TOOL_CALLS_PER_ROUND)).toEqual(
+        Array.from({ length: MAX_TOOL_CALLS_PER_ROUND }, (_, i) => `call_1_${i}`),
+      );
+      expect(progress.toolMessages).toHaveLength(MAX_TOOL_ROUNDS * MAX_TOOL_CALLS_PER_ROUND);
+      expect(progress.usage.total_tokens).toBe(2 * (MAX_TOOL_ROUNDS + 1));
+    },
+  );
 });
 
 describe('a tool result is capped', () => {

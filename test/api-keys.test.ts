@@ -312,7 +312,8 @@ describe('API keys', () => {
     await env.CATALOG.batch(
       ids.map((id) =>
         env.CATALOG.prepare(
-          "INSERT INTO api_keys (id, organization_id, created_by, name, prefix, key_hash, scopes) VALUES (?, ?, ?, 'bulk', 'stk_bulk', ?, '[\"organization:read\"]')",
+          'INSERT INTO api_keys (id, organization_id, created_by, name, prefix, key_hash, scopes) VALUES (?, ?, ' +
+            "?, 'bulk', 'stk_bulk', ?, '[\"organization:read\"]')",
         ).bind(id, org.id, admin.id, `hash-${id}`),
       ),
     );

@@ -1,7 +1,7 @@
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from 'cloudflare:test';
 import worker from '../src/index';
 import { describe, expect, it } from 'vitest';
-import { api, expectProblem, joinAs, newOrg, readResponse, type TestOrg } from './helpers';
+import { api, expectProblem, joinAs, newOrg, readResponse, type TestOrg, shardOf } from './helpers';
 
 const MB = 1024 * 1024;
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4, 5, 6, 7, 8]);
@@ -22,25 +22,20 @@ function upload(
   }).then(readResponse);
 }
 
-const shardOf = async (orgId: string) => {
-  const { shard } = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?')
-    .bind(orgId)
-    .first<{ shard: number }>())!;
-  return (env as unknown as Record<string, D1Database>)[`SHARD_${shard}`]!;
-};
-
 /** The organization holds `bytes` already: an asset's row (bytes not in R2) and its counted usage, as the queue leaves them. */
 async function holdStorage(org: TestOrg, bytes: number) {
-  const shard = await shardOf(org.id);
+  const shard = (await shardOf(org.id)).db;
   await shard.batch([
     shard
       .prepare(
-        "INSERT INTO assets (id, organization_id, file_name, content_type, size, etag, r2_key) VALUES (?, ?, 'held.pdf', 'application/pdf', ?, '\"held\"', 'held')",
+        'INSERT INTO assets (id, organization_id, file_name, content_type, size, etag, r2_key) VALUES (?, ?, ' +
+          "'held.pdf', 'application/pdf', ?, '\"held\"', 'held')",
       )
       .bind(crypto.randomUUID(), org.id, bytes),
     shard
       .prepare(
-        "INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, usage_amount, billing_period) VALUES (?, ?, 'storage', 'held', ?, '2026-01-01')",
+        'INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, usage_amount, ' +
+          "billing_period) VALUES (?, ?, 'storage', 'held', ?, '2026-01-01')",
       )
       .bind(crypto.randomUUID(), org.id, bytes),
   ]);
@@ -49,7 +44,7 @@ async function holdStorage(org: TestOrg, bytes: number) {
 const reservations = async (org: TestOrg) =>
   (await (
     await shardOf(org.id)
-  )
+  ).db
     .prepare('SELECT count(*) AS n FROM storage_reservations WHERE organization_id = ?')
     .bind(org.id)
     .first<{ n: number }>())!.n;
@@ -181,7 +176,7 @@ describe('assets', () => {
     );
     expect(results.filter((r) => r.status === 201)).toHaveLength(3);
     for (const refused of results.filter((r) => r.status !== 201)) expectProblem(refused, 402, 'quota_exceeded');
-    const shard = await shardOf(org.id);
+    const shard = (await shardOf(org.id)).db;
     const stored = await shard
       .prepare('SELECT sum(size) AS bytes, count(*) AS files FROM assets WHERE organization_id = ?')
       .bind(org.id)
@@ -230,7 +225,7 @@ describe('assets', () => {
 
   it('counts uploads in progress, and forgets a reservation whose upload never ended once it lapses', async () => {
     const org = await newOrg();
-    const shard = await shardOf(org.id);
+    const shard = (await shardOf(org.id)).db;
     await shard
       .prepare('INSERT INTO storage_reservations (id, organization_id, bytes, expires_at) VALUES (?, ?, ?, ?)')
       .bind(crypto.randomUUID(), org.id, 100 * MB, new Date(Date.now() + 60_000).toISOString())

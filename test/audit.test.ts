@@ -2,7 +2,19 @@
 // and after, never a secret); a no-op or a failed mutation writes none. Read back through
 // GET /v1/orgs/{org}/activity and its filters.
 import { describe, expect, it } from 'vitest';
-import { api, expectProblem, joinAs, newOrg, newUser, type ApiResponse, type TestOrg, type TestUser } from './helpers';
+import {
+  api,
+  expectAuditRow,
+  expectProblem,
+  joinAs,
+  make,
+  newOrg,
+  newUser,
+  ownerContext,
+  type ApiResponse,
+  type TestOrg,
+  type TestUser,
+} from './helpers';
 
 type Activity = {
   id: string;
@@ -391,5 +403,33 @@ describe('audit: reading the log', () => {
     }
     expect(seen).toEqual(all.map((r) => r.id));
     expect([...seen].sort().reverse()).toEqual(seen);
+  });
+});
+
+describe('records made through the services directly', () => {
+  it('are audited like those made over HTTP, by the acting user and the request', async () => {
+    const org = await newOrg();
+    const ctx = await ownerContext(org);
+    const customer = await make.customer(ctx, { name: 'Ada' });
+    const project = await make.project(ctx, { customer_id: customer.id });
+    const task = await make.task(ctx, project.id);
+    const content = await make.content(ctx, { title: 'Hello' });
+    const by = { user_id: org.owner.id, actor_type: 'user', request_id: ctx.request.requestId, old_data: null };
+    await expectAuditRow(
+      org,
+      { action: 'customer.create', resourceId: customer.id },
+      { ...by, new_data: { name: 'Ada' } },
+    );
+    await expectAuditRow(
+      org,
+      { action: 'project.create', resourceId: project.id },
+      { ...by, new_data: { name: 'Project' } },
+    );
+    await expectAuditRow(org, { action: 'task.create', resourceId: task.id }, { ...by, new_data: { title: 'Task' } });
+    await expectAuditRow(
+      org,
+      { action: 'content.create', resourceId: content.id },
+      { ...by, new_data: { title: 'Hello' } },
+    );
   });
 });

@@ -38,7 +38,8 @@ async function tokenFromAnotherKey(claims: Record<string, unknown>): Promise<str
   const part = (value: object) => base64UrlEncode(encoder.encode(JSON.stringify(value)));
   const t = now();
   // Same `kid` as the real key: only the signature can tell them apart.
-  const input = `${part({ alg: 'RS256', typ: 'JWT', kid: 'test' })}.${part({ iss: 'https://clerk.strive.test', iat: t, nbf: t - 5, exp: t + 600, ...claims })}`;
+  const payload = { iss: 'https://clerk.strive.test', iat: t, nbf: t - 5, exp: t + 600, ...claims };
+  const input = `${part({ alg: 'RS256', typ: 'JWT', kid: 'test' })}.${part(payload)}`;
   const signature = await crypto.subtle.sign('RSASSA-PKCS1-v1_5', pair.privateKey, encoder.encode(input));
   return `${input}.${base64UrlEncode(new Uint8Array(signature))}`;
 }

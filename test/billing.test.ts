@@ -598,7 +598,8 @@ describe('Stripe events of the same second', () => {
           subscriptionId: rule.subscriptionId === row.sub ? sub : `${rule.subscriptionId}_${rand()}`,
         };
         await env.CATALOG.prepare(
-          "UPDATE subscriptions SET stripe_subscription_id = ?, tier = 'pro', status = ?, stripe_event_created = ?, stripe_invoice_created = ? WHERE organization_id = ?",
+          "UPDATE subscriptions SET stripe_subscription_id = ?, tier = 'pro', status = ?, stripe_event_created = " +
+            '?, stripe_invoice_created = ? WHERE organization_id = ?',
         )
           .bind(sub, row.status, row.created, row.invoiced ?? null, org.id)
           .run();
@@ -944,15 +945,19 @@ describe('checkout and portal', () => {
     fetchMock.assertNoPendingInterceptors();
   });
 
-  it('answers 409 to a checkout while a subscription is live, unpaid and paused included (the portal changes, pays or resumes it)', async () => {
-    for (const status of ['active', 'trialing', 'past_due', 'unpaid', 'paused']) {
-      const org = await newOrg();
-      await deliver(stripeEvent('customer.subscription.created', subscriptionObject(org.id, 'basic', { status })));
-      const res = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' });
-      expectProblem(res, 409, 'conflict');
-      expect(res.body.detail, status).toContain('billing/portal');
-    }
-  });
+  it(
+    'answers 409 to a checkout while a subscription is live, unpaid and paused included (the portal changes, pays ' +
+      'or resumes it)',
+    async () => {
+      for (const status of ['active', 'trialing', 'past_due', 'unpaid', 'paused']) {
+        const org = await newOrg();
+        await deliver(stripeEvent('customer.subscription.created', subscriptionObject(org.id, 'basic', { status })));
+        const res = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' });
+        expectProblem(res, 409, 'conflict');
+        expect(res.body.detail, status).toContain('billing/portal');
+      }
+    },
+  );
 
   it('keep an organization from being deleted while its subscription is live: it would go on billing', async () => {
     const org = await newOrg();
@@ -968,40 +973,44 @@ describe('checkout and portal', () => {
     expect((await api('GET', `/v1/orgs/${org.slug}`, { token: org.owner.token })).status).toBe(404);
   });
 
-  it('answers 409 while the previous checkout is paid and its subscription has not arrived yet; lets it through once that subscription is over', async () => {
-    const stripe = stripeApi();
-    const org = await customerOrg('cs_paid');
-    const subscription = subscriptionObject(org.id, 'basic');
-    stripe
-      .intercept({ path: '/v1/checkout/sessions/cs_paid', method: 'GET' })
-      .reply(
-        200,
-        {
-          id: 'cs_paid',
-          object: 'checkout.session',
-          mode: 'subscription',
-          status: 'complete',
-          subscription: subscription.id,
-        },
-        jsonReply,
-      )
-      .times(2);
-    const early = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' });
-    expectProblem(early, 409, 'conflict');
-    expect(early.body.detail).toContain('being set up');
+  it(
+    'answers 409 while the previous checkout is paid and its subscription has not arrived yet; lets it through ' +
+      'once that subscription is over',
+    async () => {
+      const stripe = stripeApi();
+      const org = await customerOrg('cs_paid');
+      const subscription = subscriptionObject(org.id, 'basic');
+      stripe
+        .intercept({ path: '/v1/checkout/sessions/cs_paid', method: 'GET' })
+        .reply(
+          200,
+          {
+            id: 'cs_paid',
+            object: 'checkout.session',
+            mode: 'subscription',
+            status: 'complete',
+            subscription: subscription.id,
+          },
+          jsonReply,
+        )
+        .times(2);
+      const early = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' });
+      expectProblem(early, 409, 'conflict');
+      expect(early.body.detail).toContain('being set up');
 
-    // Its subscription arrives and is later canceled: a new checkout goes on (to the price: none here, 503).
-    const t = now();
-    await deliver(stripeEvent('customer.subscription.created', subscription, t));
-    await deliver(stripeEvent('customer.subscription.deleted', { ...subscription, status: 'canceled' }, t + 1));
-    noPrices(stripe);
-    expectProblem(
-      await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }),
-      503,
-      'not_configured',
-    );
-    fetchMock.assertNoPendingInterceptors();
-  });
+      // Its subscription arrives and is later canceled: a new checkout goes on (to the price: none here, 503).
+      const t = now();
+      await deliver(stripeEvent('customer.subscription.created', subscription, t));
+      await deliver(stripeEvent('customer.subscription.deleted', { ...subscription, status: 'canceled' }, t + 1));
+      noPrices(stripe);
+      expectProblem(
+        await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' }),
+        503,
+        'not_configured',
+      );
+      fetchMock.assertNoPendingInterceptors();
+    },
+  );
 
   it('goes on when Stripe no longer has the previous Checkout Session', async () => {
     const stripe = stripeApi();

@@ -48,7 +48,8 @@ async function fillOldShapes() {
   const statements = [
     db
       .prepare(
-        "INSERT INTO users (id, clerk_user_id, email, name, role, subscription_tier) VALUES (?, 'user_a', 'a@old.test', 'A', 'admin', 'pro'), (?, NULL, 'b@old.test', NULL, 'employee', 'free')",
+        "INSERT INTO users (id, clerk_user_id, email, name, role, subscription_tier) VALUES (?, 'user_a', " +
+          "'a@old.test', 'A', 'admin', 'pro'), (?, NULL, 'b@old.test', NULL, 'employee', 'free')",
       )
       .bind(id(1), id(2)),
   ];
@@ -57,7 +58,8 @@ async function fillOldShapes() {
     statements.push(
       db
         .prepare(
-          `INSERT INTO organizations (id, name, slug, description, logo_url, website, settings, subscription_status, shard, stripe_customer_id, stripe_checkout_session_id, created_by, created_at, updated_at)
+          `INSERT INTO organizations (id, name, slug, description, logo_url, website, settings, subscription_status,
+            shard, stripe_customer_id, stripe_checkout_session_id, created_by, created_at, updated_at)
         VALUES (?, ?, ?, 'd', NULL, 'https://old.test', '{"timezone":"UTC"}', ?, ?, ?, ?, ?, ?, ?)`,
         )
         .bind(
@@ -74,7 +76,8 @@ async function fillOldShapes() {
         ),
       db
         .prepare(
-          `INSERT INTO organization_members (id, organization_id, user_id, role, permissions, invited_by, joined_at, calendar_token_hash, created_at, updated_at)
+          `INSERT INTO organization_members (id, organization_id, user_id, role, permissions, invited_by, joined_at,
+            calendar_token_hash, created_at, updated_at)
         VALUES (?, ?, ?, 'owner', '{"grant":["billing:manage"],"deny":[]}', NULL, ?, ?, ?, ?)`,
         )
         .bind(id(200 + org.n), orgId, id(1), at, `hash_${org.n}`, at, at),
@@ -85,7 +88,8 @@ async function fillOldShapes() {
         .bind(id(300 + org.n), orgId, id(2), id(1), at),
       db
         .prepare(
-          `INSERT INTO api_keys (id, organization_id, created_by, name, prefix, key_hash, scopes, expires_at, created_at) VALUES (?, ?, ?, 'ci', 'sk_live_ab', ?, '["customers:read"]', '2027-01-01T00:00:00.000Z', ?)`,
+          `INSERT INTO api_keys (id, organization_id, created_by, name, prefix, key_hash, scopes, expires_at, ` +
+            `created_at) VALUES (?, ?, ?, 'ci', 'sk_live_ab', ?, '["customers:read"]', '2027-01-01T00:00:00.000Z', ?)`,
         )
         .bind(id(400 + org.n), orgId, id(1), `key_${org.n}`, at),
     );
@@ -93,7 +97,9 @@ async function fillOldShapes() {
       statements.push(
         db
           .prepare(
-            `INSERT INTO subscriptions (id, organization_id, stripe_subscription_id, stripe_customer_id, stripe_price_id, tier, status, current_period_start, current_period_end, cancel_at_period_end, canceled_at, trial_end, stripe_event_created, stripe_invoice_created, created_at, updated_at)
+            `INSERT INTO subscriptions (id, organization_id, stripe_subscription_id, stripe_customer_id,
+              stripe_price_id, tier, status, current_period_start, current_period_end, cancel_at_period_end,
+              canceled_at, trial_end, stripe_event_created, stripe_invoice_created, created_at, updated_at)
         VALUES (?, ?, ?, ?, 'price_pro', 'pro', ?, ?, ?, 1, ?, NULL, 1790000000, 1790000001, ?, ?)`,
           )
           .bind(
@@ -186,21 +192,25 @@ describe('catalog migration 0004 (SCHEMA.md names and values)', () => {
     ).toEqual(['active', 'cancelled', 'past_due', 'trialing', 'unpaid']);
   });
 
-  it('moves ai_tools: category → tool_type (kept in configuration), parameters → configuration.parameters, the old name as function_name', async () => {
-    const after = byId(await all('SELECT * FROM ai_tools'));
-    const expected: Record<string, { tool_type: string; category: string; parameters: unknown }> = {
-      [id(601)]: { tool_type: 'automation', category: 'crm', parameters: SEARCH_PARAMETERS },
-      [id(602)]: { tool_type: 'analysis', category: 'analysis', parameters: { type: 'object', properties: {} } },
-      [id(603)]: { tool_type: 'automation', category: 'general', parameters: {} },
-    };
-    for (const old of before.ai_tools!) {
-      const { category: _category, parameters: _parameters, ...kept } = old;
-      const { configuration, ...row } = after[old.id as string]!;
-      const want = expected[old.id as string]!;
-      expect(row).toEqual({ ...kept, function_name: old.name, tool_type: want.tool_type });
-      expect(json(configuration)).toEqual({ parameters: want.parameters, category: want.category });
-    }
-  });
+  it(
+    'moves ai_tools: category → tool_type (kept in configuration), parameters → configuration.parameters, the old ' +
+      'name as function_name',
+    async () => {
+      const after = byId(await all('SELECT * FROM ai_tools'));
+      const expected: Record<string, { tool_type: string; category: string; parameters: unknown }> = {
+        [id(601)]: { tool_type: 'automation', category: 'crm', parameters: SEARCH_PARAMETERS },
+        [id(602)]: { tool_type: 'analysis', category: 'analysis', parameters: { type: 'object', properties: {} } },
+        [id(603)]: { tool_type: 'automation', category: 'general', parameters: {} },
+      };
+      for (const old of before.ai_tools!) {
+        const { category: _category, parameters: _parameters, ...kept } = old;
+        const { configuration, ...row } = after[old.id as string]!;
+        const want = expected[old.id as string]!;
+        expect(row).toEqual({ ...kept, function_name: old.name, tool_type: want.tool_type });
+        expect(json(configuration)).toEqual({ parameters: want.parameters, category: want.category });
+      }
+    },
+  );
 
   it('keeps every index (ai_tools is unique by function_name now) and the foreign keys, cascades included', async () => {
     const expectedIndexes = [
@@ -213,7 +223,8 @@ describe('catalog migration 0004 (SCHEMA.md names and values)', () => {
     await expect(
       db
         .prepare(
-          "INSERT INTO api_keys (id, organization_id, created_by, name, prefix, key_hash, scopes) VALUES ('k', 'nope', ?, 'x', 'x', 'x', '[]')",
+          "INSERT INTO api_keys (id, organization_id, created_by, name, prefix, key_hash, scopes) VALUES ('k', " +
+            "'nope', ?, 'x', 'x', 'x', '[]')",
         )
         .bind(id(1))
         .run(),

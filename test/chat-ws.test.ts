@@ -23,6 +23,7 @@ import {
   runAccessRecheck,
   type TestOrg,
   type TestUser,
+  shardOf,
 } from './helpers';
 
 beforeAll(seedAiTools);
@@ -56,77 +57,78 @@ const textOf = (log: Message[], messageId: string) =>
     .map((m) => m.text)
     .join('');
 
-async function shardOf(orgId: string): Promise<D1Database> {
-  const { shard } = (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?')
-    .bind(orgId)
-    .first<{ shard: number }>())!;
-  return (env as unknown as Record<string, D1Database>)[`SHARD_${shard}`]!;
-}
-
 describe('the chat socket', () => {
-  it('sends the history on connect, echoes a user message to every client, streams deltas to both and ends with done and the usage', async () => {
-    const org = await newOrg();
-    const id = await newConversation(org);
-    const a = await connectChat(org, id, org.owner.token);
-    const b = await connectChat(org, id, org.owner.token);
-    expect((await a.ofType('history')).messages).toEqual([]);
-    expect(a.log[0]!.type).toBe('history');
+  it(
+    'sends the history on connect, echoes a user message to every client, streams deltas to both and ends with ' +
+      'done and the usage',
+    async () => {
+      const org = await newOrg();
+      const id = await newConversation(org);
+      const a = await connectChat(org, id, org.owner.token);
+      const b = await connectChat(org, id, org.owner.token);
+      expect((await a.ofType('history')).messages).toEqual([]);
+      expect(a.log[0]!.type).toBe('history');
 
-    a.send({ type: 'user_message', content: 'What is on my plate?' });
-    for (const client of [a, b]) {
-      const echo = await client.ofType('message');
-      expect(echo.message).toMatchObject({ role: 'user', content: 'What is on my plate?' });
-    }
-    const done = await b.ofType('done');
-    await a.ofType('done');
-    expect(done.message).toMatchObject({ role: 'assistant', status: 'complete', model: 'local/echo-1' });
-    expect(done.message.content).toContain('What is on my plate?');
-    expect(done.usage.total_tokens).toBe(done.usage.prompt_tokens + done.usage.completion_tokens);
-    expect(done.usage.completion_tokens).toBeGreaterThan(0);
-    // Several deltas, which add up to the message, the same on both clients.
-    expect(a.log.filter((m) => m.type === 'delta').length).toBeGreaterThan(3);
-    expect(textOf(a.log, done.message.id)).toBe(done.message.content);
-    expect(textOf(b.log, done.message.id)).toBe(done.message.content);
+      a.send({ type: 'user_message', content: 'What is on my plate?' });
+      for (const client of [a, b]) {
+        const echo = await client.ofType('message');
+        expect(echo.message).toMatchObject({ role: 'user', content: 'What is on my plate?' });
+      }
+      const done = await b.ofType('done');
+      await a.ofType('done');
+      expect(done.message).toMatchObject({ role: 'assistant', status: 'complete', model: 'local/echo-1' });
+      expect(done.message.content).toContain('What is on my plate?');
+      expect(done.usage.total_tokens).toBe(done.usage.prompt_tokens + done.usage.completion_tokens);
+      expect(done.usage.completion_tokens).toBeGreaterThan(0);
+      // Several deltas, which add up to the message, the same on both clients.
+      expect(a.log.filter((m) => m.type === 'delta').length).toBeGreaterThan(3);
+      expect(textOf(a.log, done.message.id)).toBe(done.message.content);
+      expect(textOf(b.log, done.message.id)).toBe(done.message.content);
 
-    // Stored when the turn ended, and the tokens added up; `done` carries the Strive-Bookmark
-    // after the write, with which the client reads it back.
-    expect(done.bookmark).toMatch(/(^|\|)shard_\d+:[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}($|\|)/);
-    const stored = (
-      await api('GET', `/v1/orgs/${org.slug}/conversations/${id}`, {
-        token: org.owner.token,
-        headers: { 'strive-bookmark': done.bookmark },
-      })
-    ).body;
-    expect(stored.conversation_data.map((m: Message) => [m.role, m.status ?? null])).toEqual([
-      ['user', null],
-      ['assistant', 'complete'],
-    ]);
-    expect(stored.conversation_data[1]).toEqual(done.message);
-    expect(stored.usage_tokens).toBe(done.usage.total_tokens);
+      // Stored when the turn ended, and the tokens added up; `done` carries the Strive-Bookmark
+      // after the write, with which the client reads it back.
+      expect(done.bookmark).toMatch(/(^|\|)shard_\d+:[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{32}($|\|)/);
+      const stored = (
+        await api('GET', `/v1/orgs/${org.slug}/conversations/${id}`, {
+          token: org.owner.token,
+          headers: { 'strive-bookmark': done.bookmark },
+        })
+      ).body;
+      expect(stored.conversation_data.map((m: Message) => [m.role, m.status ?? null])).toEqual([
+        ['user', null],
+        ['assistant', 'complete'],
+      ]);
+      expect(stored.conversation_data[1]).toEqual(done.message);
+      expect(stored.usage_tokens).toBe(done.usage.total_tokens);
 
-    // A later client gets both messages as history.
-    const c = await connectChat(org, id, org.owner.token);
-    expect((await c.ofType('history')).messages).toEqual(stored.conversation_data);
-    await Promise.all([a.close(), b.close(), c.close()]);
-  });
+      // A later client gets both messages as history.
+      const c = await connectChat(org, id, org.owner.token);
+      expect((await c.ofType('history')).messages).toEqual(stored.conversation_data);
+      await Promise.all([a.close(), b.close(), c.close()]);
+    },
+  );
 
-  it("costs a later turn 3 D1 round trips: the access re-read, the quota, the turn's write (done says so where EXPOSE_D1_ROUND_TRIPS is set)", async () => {
-    const org = await newOrg();
-    const id = await newConversation(org);
-    const watcher = await connectChat(org, id, org.owner.token);
-    const client = await connectChat(org, id, org.owner.token);
-    await client.ofType('history');
-    client.send({ type: 'user_message', content: 'First' });
-    await client.ofType('done');
-    // The object keeps the conversation (read on connect) and the tools catalog in memory.
-    client.send({ type: 'user_message', content: 'Second' });
-    const done = await client.ofType('done', 2);
-    expect(done.message.status).toBe('complete');
-    expect(done.d1_round_trips).toBe(3);
-    // Every client hears the same `done`.
-    expect((await watcher.ofType('done', 2)).d1_round_trips).toBe(3);
-    await Promise.all([watcher.close(), client.close()]);
-  });
+  it(
+    "costs a later turn 3 D1 round trips: the access re-read, the quota, the turn's write (done says so where " +
+      'EXPOSE_D1_ROUND_TRIPS is set)',
+    async () => {
+      const org = await newOrg();
+      const id = await newConversation(org);
+      const watcher = await connectChat(org, id, org.owner.token);
+      const client = await connectChat(org, id, org.owner.token);
+      await client.ofType('history');
+      client.send({ type: 'user_message', content: 'First' });
+      await client.ofType('done');
+      // The object keeps the conversation (read on connect) and the tools catalog in memory.
+      client.send({ type: 'user_message', content: 'Second' });
+      const done = await client.ofType('done', 2);
+      expect(done.message.status).toBe('complete');
+      expect(done.d1_round_trips).toBe(3);
+      // Every client hears the same `done`.
+      expect((await watcher.ofType('done', 2)).d1_round_trips).toBe(3);
+      await Promise.all([watcher.close(), client.close()]);
+    },
+  );
 
   it('summarises the linked project, with its open tasks, into the prompt', async () => {
     const org = await newOrg();
@@ -372,7 +374,7 @@ describe('POST …/messages', () => {
     expect(task.created_by).toBe(org.owner.id);
     const audit = await (
       await shardOf(org.id)
-    )
+    ).db
       .prepare(
         "SELECT actor_type, actor_id, user_id FROM activity_logs WHERE resource_id = ? AND action = 'task.create'",
       )
@@ -506,9 +508,11 @@ describe('POST …/messages', () => {
     const period = `${new Date().toISOString().slice(0, 7)}-01`;
     await (
       await shardOf(org.id)
-    )
+    ).db
       .prepare(
-        "INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, usage_amount, billing_period, metadata, created_at, updated_at) VALUES (?, ?, 'ai_tokens', 'gpt-4o', 50000, ?, '{}', ?, ?)",
+        'INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, usage_amount, ' +
+          "billing_period, metadata, created_at, updated_at) VALUES (?, ?, 'ai_tokens', 'gpt-4o', 50000, ?, '{}', " +
+          '?, ?)',
       )
       .bind(crypto.randomUUID(), org.id, period, new Date().toISOString(), new Date().toISOString())
       .run();
@@ -552,37 +556,43 @@ describe('the socket acts with its access as of each message', () => {
     expect((await getConversation(org, id)).conversation_data).toHaveLength(2);
   });
 
-  it('a viewer reads (history and every broadcast) but may neither send nor cancel; demoted on an open socket, they are refused from the next message', async () => {
-    const org = await newOrg();
-    const member = await joinAs(org, 'member');
-    const id = await newConversation(org, {}, member.token);
-    const socket = await connectChat(org, id, member.token);
-    expect((await setRole(org, member, 'viewer')).status).toBe(200);
-    // The open socket: its next message is refused as a viewer's, and the socket stays open.
-    socket.send({ type: 'user_message', content: 'may I?' });
-    expect(await socket.ofType('error')).toMatchObject({ code: 'forbidden' });
+  it(
+    'a viewer reads (history and every broadcast) but may neither send nor cancel; demoted on an open socket, they ' +
+      'are refused from the next message',
+    async () => {
+      const org = await newOrg();
+      const member = await joinAs(org, 'member');
+      const id = await newConversation(org, {}, member.token);
+      const socket = await connectChat(org, id, member.token);
+      expect((await setRole(org, member, 'viewer')).status).toBe(200);
+      // The open socket: its next message is refused as a viewer's, and the socket stays open.
+      socket.send({ type: 'user_message', content: 'may I?' });
+      expect(await socket.ofType('error')).toMatchObject({ code: 'forbidden' });
 
-    // A viewer connects to their own conversation (conversations:read) and gets its history…
-    const viewer = await connectChat(org, id, member.token);
-    expect((await viewer.ofType('history')).messages).toEqual([]);
-    // …and what others say in it (an owner sees every conversation).
-    const owner = await connectChat(org, id, org.owner.token);
-    owner.send({ type: 'user_message', content: 'from the owner' });
-    await viewer.ofType('delta');
-    viewer.send({ type: 'cancel' });
-    expect(await viewer.ofType('error')).toMatchObject({ code: 'forbidden' });
-    const done = await viewer.ofType('done');
-    expect(done.message.status).toBe('complete'); // the viewer's cancel did not stop it
-    viewer.send({ type: 'user_message', content: 'me too' });
-    expect(await viewer.ofType('error', 2)).toMatchObject({ code: 'forbidden' });
-    expect(viewer.log.filter((m) => m.type === 'message').map((m) => m.message.content)).toEqual(['from the owner']);
+      // A viewer connects to their own conversation (conversations:read) and gets its history…
+      const viewer = await connectChat(org, id, member.token);
+      expect((await viewer.ofType('history')).messages).toEqual([]);
+      // …and what others say in it (an owner sees every conversation).
+      const owner = await connectChat(org, id, org.owner.token);
+      owner.send({ type: 'user_message', content: 'from the owner' });
+      await viewer.ofType('delta');
+      viewer.send({ type: 'cancel' });
+      expect(await viewer.ofType('error')).toMatchObject({ code: 'forbidden' });
+      const done = await viewer.ofType('done');
+      expect(done.message.status).toBe('complete'); // the viewer's cancel did not stop it
+      viewer.send({ type: 'user_message', content: 'me too' });
+      expect(await viewer.ofType('error', 2)).toMatchObject({ code: 'forbidden' });
+      expect(viewer.log.filter((m) => m.type === 'message').map((m) => m.message.content)).toEqual(['from the owner']);
 
-    // A viewer never sees another's conversation, socket included.
-    const other = await joinAs(org, 'viewer');
-    const upgrade = await SELF.fetch(`${chatWs(org, id)}?token=${other.token}`, { headers: { upgrade: 'websocket' } });
-    expect(upgrade.status).toBe(404);
-    await Promise.all([socket.close(), viewer.close(), owner.close()]);
-  });
+      // A viewer never sees another's conversation, socket included.
+      const other = await joinAs(org, 'viewer');
+      const upgrade = await SELF.fetch(`${chatWs(org, id)}?token=${other.token}`, {
+        headers: { upgrade: 'websocket' },
+      });
+      expect(upgrade.status).toBe(404);
+      await Promise.all([socket.close(), viewer.close(), owner.close()]);
+    },
+  );
 
   it("a downgraded organization's open socket no longer gets the tools of the higher tier", async () => {
     const org = await newOrg();
@@ -635,46 +645,54 @@ describe('the socket listens only while its access lasts', () => {
   const setRole = (org: TestOrg, user: TestUser, role: string) =>
     api('PATCH', `/v1/orgs/${org.slug}/members/${user.id}`, { token: org.owner.token, body: { role } });
 
-  it("closes, within the access window, an admin's socket on another's conversation once demoted to member; it hears nothing after", async () => {
-    const org = await newOrg();
-    const [admin, author] = [await joinAs(org, 'admin'), await joinAs(org, 'member')];
-    const id = await newConversation(org, {}, author.token);
-    const watching = await connectChat(org, id, admin.token);
-    const own = await connectChat(org, id, author.token);
-    await watching.ofType('history');
-    expect((await setRole(org, admin, 'member')).status).toBe(200);
-    await runAccessRecheck(chatObject(org, id));
-    expect(await watching.ofType('error')).toMatchObject({ code: 'forbidden' });
-    expect(await watching.closed).toBe(CLOSE_CODES.accessEnded);
-    // The author's socket is untouched and the conversation goes on without the admin.
-    own.send({ type: 'user_message', content: 'only for me now' });
-    expect((await own.ofType('done')).message.status).toBe('complete');
-    expect(watching.log.filter((m) => m.type === 'message' || m.type === 'delta')).toEqual([]);
-    await own.close();
-  });
+  it(
+    "closes, within the access window, an admin's socket on another's conversation once demoted to member; it " +
+      'hears nothing after',
+    async () => {
+      const org = await newOrg();
+      const [admin, author] = [await joinAs(org, 'admin'), await joinAs(org, 'member')];
+      const id = await newConversation(org, {}, author.token);
+      const watching = await connectChat(org, id, admin.token);
+      const own = await connectChat(org, id, author.token);
+      await watching.ofType('history');
+      expect((await setRole(org, admin, 'member')).status).toBe(200);
+      await runAccessRecheck(chatObject(org, id));
+      expect(await watching.ofType('error')).toMatchObject({ code: 'forbidden' });
+      expect(await watching.closed).toBe(CLOSE_CODES.accessEnded);
+      // The author's socket is untouched and the conversation goes on without the admin.
+      own.send({ type: 'user_message', content: 'only for me now' });
+      expect((await own.ofType('done')).message.status).toBe('complete');
+      expect(watching.log.filter((m) => m.type === 'message' || m.type === 'delta')).toEqual([]);
+      await own.close();
+    },
+  );
 
-  it("closes a removed member's socket that only listens within the access window, and keeps a member demoted to viewer on their own", async () => {
-    const org = await newOrg();
-    const [removed, demoted] = [await joinAs(org, 'member'), await joinAs(org, 'member')];
-    const theirs = await newConversation(org, {}, removed.token);
-    const own = await newConversation(org, {}, demoted.token);
-    const gone = await connectChat(org, theirs, removed.token);
-    const viewer = await connectChat(org, own, demoted.token);
-    await Promise.all([gone.ofType('history'), viewer.ofType('history')]);
-    expect((await api('DELETE', `/v1/orgs/${org.slug}/members/${removed.id}`, { token: org.owner.token })).status).toBe(
-      204,
-    );
-    expect((await setRole(org, demoted, 'viewer')).status).toBe(200);
-    await runAccessRecheck(chatObject(org, theirs));
-    await runAccessRecheck(chatObject(org, own));
-    expect(await gone.closed).toBe(CLOSE_CODES.accessEnded);
-    // A viewer still reads their own conversation: the owner's turn reaches them.
-    const owner = await connectChat(org, own, org.owner.token);
-    owner.send({ type: 'user_message', content: 'for the viewer' });
-    expect((await viewer.ofType('done')).message.status).toBe('complete');
-    expect(viewer.log.some((m) => m.type === 'error')).toBe(false);
-    await Promise.all([viewer.close(), owner.close()]);
-  });
+  it(
+    "closes a removed member's socket that only listens within the access window, and keeps a member demoted to " +
+      'viewer on their own',
+    async () => {
+      const org = await newOrg();
+      const [removed, demoted] = [await joinAs(org, 'member'), await joinAs(org, 'member')];
+      const theirs = await newConversation(org, {}, removed.token);
+      const own = await newConversation(org, {}, demoted.token);
+      const gone = await connectChat(org, theirs, removed.token);
+      const viewer = await connectChat(org, own, demoted.token);
+      await Promise.all([gone.ofType('history'), viewer.ofType('history')]);
+      expect(
+        (await api('DELETE', `/v1/orgs/${org.slug}/members/${removed.id}`, { token: org.owner.token })).status,
+      ).toBe(204);
+      expect((await setRole(org, demoted, 'viewer')).status).toBe(200);
+      await runAccessRecheck(chatObject(org, theirs));
+      await runAccessRecheck(chatObject(org, own));
+      expect(await gone.closed).toBe(CLOSE_CODES.accessEnded);
+      // A viewer still reads their own conversation: the owner's turn reaches them.
+      const owner = await connectChat(org, own, org.owner.token);
+      owner.send({ type: 'user_message', content: 'for the viewer' });
+      expect((await viewer.ofType('done')).message.status).toBe('complete');
+      expect(viewer.log.some((m) => m.type === 'error')).toBe(false);
+      await Promise.all([viewer.close(), owner.close()]);
+    },
+  );
 
   it("counts cancel, like every message, against the caller's request rate limit", async () => {
     const org = await newOrg();
@@ -702,7 +720,7 @@ describe('a turn that fails on our side', () => {
     const socket = await connectChat(org, id, org.owner.token);
     // The quota read, inside the turn's start, fails as a broken database would (the object reads
     // through D1 sessions).
-    const shard = await shardOf(org.id);
+    const shard = (await shardOf(org.id)).db;
     const restore = interceptStatements(shard, (query) => {
       if (query.includes('usage_tracking')) throw new Error('forced: the shard is unreachable');
     });
@@ -728,11 +746,12 @@ describe('a turn that fails on our side', () => {
     };
     const org = await newOrg();
     const id = await newConversation(org);
-    const shard = await shardOf(org.id);
+    const shard = (await shardOf(org.id)).db;
     const trigger = `refuse_${id.replaceAll('-', '_')}`;
     await shard
       .prepare(
-        `CREATE TRIGGER ${trigger} BEFORE UPDATE ON ai_conversations WHEN OLD.id = '${id}' BEGIN SELECT RAISE(ABORT, 'forced write failure'); END`,
+        `CREATE TRIGGER ${trigger} BEFORE UPDATE ON ai_conversations WHEN OLD.id = '${id}' BEGIN SELECT ` +
+          `RAISE(ABORT, 'forced write failure'); END`,
       )
       .run();
     const socket = await connectChat(org, id, org.owner.token);
@@ -769,7 +788,7 @@ describe('a turn that fails on our side', () => {
 
 describe("a conversation's size", () => {
   const fill = async (org: TestOrg, id: string, messages: object[]) =>
-    (await shardOf(org.id))
+    (await shardOf(org.id)).db
       .prepare('UPDATE ai_conversations SET conversation_data = ? WHERE id = ?')
       .bind(JSON.stringify(messages), id)
       .run();
@@ -858,7 +877,7 @@ describe('a conversation deleted while its sockets are open', () => {
     expect(socket.log.some((m) => m.type === 'done' && m.message.status === 'complete')).toBe(false);
     const rows = await (
       await shardOf(org.id)
-    )
+    ).db
       .prepare('SELECT count(*) AS n FROM ai_conversations WHERE id = ?')
       .bind(id)
       .first<{ n: number }>();
@@ -876,7 +895,7 @@ describe('a conversation deleted while its sockets are open', () => {
     expect(warm.status).toBe(201);
     const socket = await connectChat(org, id, org.owner.token);
     await socket.ofType('history');
-    await (await shardOf(org.id)).prepare('DELETE FROM ai_conversations WHERE id = ?').bind(id).run();
+    await (await shardOf(org.id)).db.prepare('DELETE FROM ai_conversations WHERE id = ?').bind(id).run();
     socket.send({ type: 'user_message', content: 'are you there?' });
     const done = await socket.ofType('done');
     expect(done.message).toMatchObject({ status: 'failed', error: { code: 'not_found' } });

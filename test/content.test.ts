@@ -67,7 +67,8 @@ describe('the sanitiser (Markdown rendered on write)', () => {
 
   it('keeps http(s), mailto and relative links and plain images', () => {
     expect(renderMarkdown('[a](https://x.test) [b](mailto:a@b.test) [c](/docs) ![i](https://x.test/i.png)')).toBe(
-      '<p><a href="https://x.test">a</a> <a href="mailto:a@b.test">b</a> <a href="/docs">c</a> <img src="https://x.test/i.png" alt="i"></p>',
+      '<p><a href="https://x.test">a</a> <a href="mailto:a@b.test">b</a> <a href="/docs">c</a> <img ' +
+        'src="https://x.test/i.png" alt="i"></p>',
     );
   });
 });

@@ -54,87 +54,95 @@ describe('conversations', () => {
     ]);
   });
 
-  it('links a project, customer or task of the same organization: 400 without or with a stray context_id, 404 for one it does not have', async () => {
-    const org = await newOrg();
-    const other = await newOrg();
-    const project = (
-      await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'P' } })
-    ).body;
-    const customer = (
-      await api('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name: 'C' } })
-    ).body;
-    const task = (
-      await api('POST', `/v1/orgs/${org.slug}/projects/${project.id}/tasks`, {
-        token: org.owner.token,
-        body: { title: 'T' },
-      })
-    ).body;
-    const foreign = (
-      await api('POST', `/v1/orgs/${other.slug}/projects`, { token: other.owner.token, body: { name: 'X' } })
-    ).body;
+  it(
+    'links a project, customer or task of the same organization: 400 without or with a stray context_id, 404 for ' +
+      'one it does not have',
+    async () => {
+      const org = await newOrg();
+      const other = await newOrg();
+      const project = (
+        await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'P' } })
+      ).body;
+      const customer = (
+        await api('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name: 'C' } })
+      ).body;
+      const task = (
+        await api('POST', `/v1/orgs/${org.slug}/projects/${project.id}/tasks`, {
+          token: org.owner.token,
+          body: { title: 'T' },
+        })
+      ).body;
+      const foreign = (
+        await api('POST', `/v1/orgs/${other.slug}/projects`, { token: other.owner.token, body: { name: 'X' } })
+      ).body;
 
-    for (const [context_type, context_id] of [
-      ['project', project.id],
-      ['customer', customer.id],
-      ['task', task.id],
-    ]) {
-      const res = await create(org, { context_type, context_id });
-      expect(res.status, JSON.stringify(res.body)).toBe(201);
-      expect(res.body).toMatchObject({ context_type, context_id });
-      expect(res.roundTrips).toBe(2); // the context's look-up, then the batch
-    }
-    const missing = await create(org, { context_type: 'project' });
-    expectProblem(missing, 400, 'invalid_request');
-    expect(missing.body.errors[0].path).toBe('context_id');
-    const stray = await create(org, { context_type: 'general', context_id: project.id });
-    expectProblem(stray, 400, 'invalid_request');
-    expect(stray.body.errors[0].path).toBe('context_id');
-    expectProblem(await create(org, { context_type: 'project', context_id: foreign.id }), 404, 'not_found');
-    expectProblem(await create(org, { context_type: 'customer', context_id: project.id }), 404, 'not_found');
-  });
+      for (const [context_type, context_id] of [
+        ['project', project.id],
+        ['customer', customer.id],
+        ['task', task.id],
+      ]) {
+        const res = await create(org, { context_type, context_id });
+        expect(res.status, JSON.stringify(res.body)).toBe(201);
+        expect(res.body).toMatchObject({ context_type, context_id });
+        expect(res.roundTrips).toBe(2); // the context's look-up, then the batch
+      }
+      const missing = await create(org, { context_type: 'project' });
+      expectProblem(missing, 400, 'invalid_request');
+      expect(missing.body.errors[0].path).toBe('context_id');
+      const stray = await create(org, { context_type: 'general', context_id: project.id });
+      expectProblem(stray, 400, 'invalid_request');
+      expect(stray.body.errors[0].path).toBe('context_id');
+      expectProblem(await create(org, { context_type: 'project', context_id: foreign.id }), 404, 'not_found');
+      expectProblem(await create(org, { context_type: 'customer', context_id: project.id }), 404, 'not_found');
+    },
+  );
 
-  it('takes every column of the schema a client may set, on create and on change; refuses the derived ones, saying how they are set', async () => {
-    const org = await newOrg();
-    const project = (
-      await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'P' } })
-    ).body;
-    const plain = await api('POST', base(org), { token: org.owner.token, body: {} });
-    expect(plain.status, JSON.stringify(plain.body)).toBe(201);
-    expect(plain.body).toMatchObject({
-      context_type: 'general',
-      context_id: null,
-      ai_model: 'openai_gpt4',
-      is_archived: false,
-      title: null,
-    });
-    const archived = await create(org, { is_archived: true });
-    expect(archived.body.is_archived).toBe(true);
+  it(
+    'takes every column of the schema a client may set, on create and on change; refuses the derived ones, saying ' +
+      'how they are set',
+    async () => {
+      const org = await newOrg();
+      const project = (
+        await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'P' } })
+      ).body;
+      const plain = await api('POST', base(org), { token: org.owner.token, body: {} });
+      expect(plain.status, JSON.stringify(plain.body)).toBe(201);
+      expect(plain.body).toMatchObject({
+        context_type: 'general',
+        context_id: null,
+        ai_model: 'openai_gpt4',
+        is_archived: false,
+        title: null,
+      });
+      const archived = await create(org, { is_archived: true });
+      expect(archived.body.is_archived).toBe(true);
 
-    const patch = (body: Record<string, unknown>) =>
-      api('PATCH', `${base(org)}/${plain.body.id}`, { token: org.owner.token, body });
-    const about = await patch({ ai_model: 'gemini', context_type: 'project', context_id: project.id });
-    expect(about.status, JSON.stringify(about.body)).toBe(200);
-    expect(about.body).toMatchObject({ ai_model: 'gemini', context_type: 'project', context_id: project.id });
-    expect((await patch({ context_type: 'general' })).body).toMatchObject({
-      context_type: 'general',
-      context_id: null,
-    });
-    const alone = await patch({ context_id: project.id });
-    expectProblem(alone, 400, 'invalid_request');
-    expect(alone.body.errors[0].path).toBe('context_type');
-    expectProblem(await patch({ context_type: 'customer', context_id: project.id }), 404, 'not_found');
+      const patch = (body: Record<string, unknown>) =>
+        api('PATCH', `${base(org)}/${plain.body.id}`, { token: org.owner.token, body });
+      const about = await patch({ ai_model: 'gemini', context_type: 'project', context_id: project.id });
+      expect(about.status, JSON.stringify(about.body)).toBe(200);
+      expect(about.body).toMatchObject({ ai_model: 'gemini', context_type: 'project', context_id: project.id });
+      expect((await patch({ context_type: 'general' })).body).toMatchObject({
+        context_type: 'general',
+        context_id: null,
+      });
+      const alone = await patch({ context_id: project.id });
+      expectProblem(alone, 400, 'invalid_request');
+      expect(alone.body.errors[0].path).toBe('context_type');
+      expectProblem(await patch({ context_type: 'customer', context_id: project.id }), 404, 'not_found');
 
-    const derived = await create(org, { conversation_data: [], usage_tokens: 5, user_id: org.owner.id });
-    expectProblem(derived, 400, 'invalid_request');
-    expect(derived.body.errors.map((e: { path: string }) => e.path).sort()).toEqual([
-      'conversation_data',
-      'usage_tokens',
-      'user_id',
-    ]);
-    expect(derived.body.errors.find((e: { path: string }) => e.path === 'conversation_data').message).toMatch(
-      /^Read-only: each turn appends/,
-    );
-  });
+      const derived = await create(org, { conversation_data: [], usage_tokens: 5, user_id: org.owner.id });
+      expectProblem(derived, 400, 'invalid_request');
+      expect(derived.body.errors.map((e: { path: string }) => e.path).sort()).toEqual([
+        'conversation_data',
+        'usage_tokens',
+        'user_id',
+      ]);
+      expect(derived.body.errors.find((e: { path: string }) => e.path === 'conversation_data').message).toMatch(
+        /^Read-only: each turn appends/,
+      );
+    },
+  );
 
   it('validates every field', async () => {
     const org = await newOrg();

@@ -1,10 +1,6 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { api, expectProblem, joinAs, newOrg } from './helpers';
-
-const shardOf = async (orgId: string) =>
-  (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(orgId).first<{ shard: number }>())!
-    .shard;
+import { api, expectAuditRow, expectProblem, joinAs, newOrg, shardOf } from './helpers';
 
 describe('customers', () => {
   it('creates, updates (one batch with its audit row) and deletes a customer', async () => {
@@ -73,12 +69,13 @@ describe('customers', () => {
     expect(deleted.status).toBe(204);
     expect(deleted.roundTrips).toBe(1);
     expectProblem(await api('GET', `/v1/orgs/${org.slug}/customers/${id}`, { token: t }), 404, 'not_found');
-    const after = await api('GET', `/v1/orgs/${org.slug}/activity?resource_id=${id}&action=customer.delete`, {
-      token: t,
-    });
-    expect(after.body.data[0].old_data).toMatchObject({ name: 'Ada', email: 'ada@example.com', tags: ['vip'] });
+    await expectAuditRow(
+      org,
+      { action: 'customer.delete', resourceId: id },
+      { user_id: org.owner.id, old_data: { name: 'Ada', email: 'ada@example.com', tags: ['vip'] }, new_data: null },
+    );
     expectProblem(await api('DELETE', `/v1/orgs/${org.slug}/customers/${id}`, { token: t }), 404, 'not_found');
-    const shard = await shardOf(org.id);
+    const shard = (await shardOf(org.id)).n;
     expect(shard === 0 || shard === 1).toBe(true);
   });
 

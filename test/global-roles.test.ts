@@ -163,28 +163,32 @@ describe('platform admin', () => {
 });
 
 describe('platform staff who are also members', () => {
-  it('keep their global rights there: an admin who is a viewer reads the activity log and API keys; a moderator denied archiving still archives', async () => {
-    const org = await newOrg();
-    const staff = await joinAs(org, 'viewer');
-    await setRole(staff, 'admin');
-    expect((await api('GET', `/v1/orgs/${org.slug}/activity`, { token: staff.token })).status).toBe(200);
-    expect((await api('GET', `/v1/orgs/${org.slug}/api-keys`, { token: staff.token })).status).toBe(200);
-    // …and stays a viewer for everything else.
-    expectProblem(
-      await api('POST', `/v1/orgs/${org.slug}/customers`, { token: staff.token, body: { name: 'x' } }),
-      403,
-      'forbidden',
-    );
+  it(
+    'keep their global rights there: an admin who is a viewer reads the activity log and API keys; a moderator ' +
+      'denied archiving still archives',
+    async () => {
+      const org = await newOrg();
+      const staff = await joinAs(org, 'viewer');
+      await setRole(staff, 'admin');
+      expect((await api('GET', `/v1/orgs/${org.slug}/activity`, { token: staff.token })).status).toBe(200);
+      expect((await api('GET', `/v1/orgs/${org.slug}/api-keys`, { token: staff.token })).status).toBe(200);
+      // …and stays a viewer for everything else.
+      expectProblem(
+        await api('POST', `/v1/orgs/${org.slug}/customers`, { token: staff.token, body: { name: 'x' } }),
+        403,
+        'forbidden',
+      );
 
-    const moderator = await joinAs(org, 'member', { deny: ['content:archive'] });
-    await setRole(moderator, 'moderator');
-    const item = (
-      await api('POST', `/v1/orgs/${org.slug}/content`, { token: org.owner.token, body: { title: 'Spam' } })
-    ).body;
-    expect(
-      (await api('POST', `/v1/orgs/${org.slug}/content/${item.id}/archive`, { token: moderator.token })).status,
-    ).toBe(200);
-  });
+      const moderator = await joinAs(org, 'member', { deny: ['content:archive'] });
+      await setRole(moderator, 'moderator');
+      const item = (
+        await api('POST', `/v1/orgs/${org.slug}/content`, { token: org.owner.token, body: { title: 'Spam' } })
+      ).body;
+      expect(
+        (await api('POST', `/v1/orgs/${org.slug}/content/${item.id}/archive`, { token: moderator.token })).status,
+      ).toBe(200);
+    },
+  );
 });
 
 describe('employee (the default global role)', () => {

@@ -16,6 +16,18 @@ import { signSessionToken } from '../src/auth/session-tokens';
 import { uuidv7 } from '../src/lib/ids';
 import type { Tier } from '../src/db/enums';
 import type { UsageEvent } from '../src/lib/usage-meter';
+import { fromPortable } from '../src/auth/tenant';
+import { ROLE_PERMISSIONS } from '../src/auth/permissions';
+import { D1Sessions } from '../src/db/sessions';
+import type { TenantContext } from '../src/env';
+import { createContent } from '../src/modules/content/service';
+import type { ContentCreate } from '../src/modules/content/schemas';
+import { createCustomer } from '../src/modules/customers/service';
+import type { CustomerCreate } from '../src/modules/customers/schemas';
+import { createProject } from '../src/modules/projects/service';
+import type { ProjectCreate } from '../src/modules/projects/schemas';
+import { createTask } from '../src/modules/tasks/service';
+import type { TaskInput } from '../src/modules/tasks/schemas';
 
 export type TokenClaims = {
   sub: string;
@@ -320,3 +332,68 @@ export function interceptStatements(db: D1Database, hook: (query: string) => voi
     patched.withSession = withSession;
   };
 }
+
+/** An organization's shard, its number and its database, read from the catalog as the Worker reads it. */
+export async function shardOf(idOrSlug: string): Promise<{ n: number; db: D1Database }> {
+  const row = await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?1 OR slug = ?1')
+    .bind(idOrSlug)
+    .first<{ shard: number }>();
+  if (!row) throw new Error(`no organization ${idOrSlug}`);
+  return { n: row.shard, db: (env as unknown as Record<string, D1Database>)[`SHARD_${row.shard}`]! };
+}
+
+/**
+ * The newest audit row of `action` on `resourceId`, as stored in the organization's shard (JSON
+ * columns parsed), checked to exist and to match `expected`.
+ */
+export async function expectAuditRow(
+  org: { id: string },
+  { action, resourceId }: { action: string; resourceId: string },
+  expected: Record<string, unknown> = {},
+): Promise<Record<string, unknown>> {
+  const row = await (
+    await shardOf(org.id)
+  ).db
+    .prepare(
+      'SELECT * FROM activity_logs WHERE organization_id = ? AND action = ? AND resource_id = ? ORDER BY id DESC LIMIT 1',
+    )
+    .bind(org.id, action, resourceId)
+    .first<Record<string, unknown>>();
+  expect(row, `no audit row ${action} of ${resourceId}`).not.toBeNull();
+  const parse = (value: unknown) => (typeof value === 'string' ? JSON.parse(value) : value);
+  const parsed = { ...row, old_data: parse(row!.old_data), new_data: parse(row!.new_data) };
+  expect(parsed).toMatchObject(expected);
+  return parsed;
+}
+
+/**
+ * The organization's owner as a service sees them: a TenantContext for calling services directly,
+ * for tests that need data but not the HTTP path.
+ */
+export async function ownerContext(org: TestOrg): Promise<TenantContext> {
+  const row = (await env.CATALOG.prepare('SELECT id, slug, name, shard FROM organizations WHERE id = ?')
+    .bind(org.id)
+    .first<{ id: string; slug: string; name: string; shard: number }>())!;
+  const user = { id: org.owner.id, email: org.owner.email, name: null, role: 'employee' as const };
+  const portable = {
+    organization: { ...row, tier: 'free' as const },
+    actor: { type: 'user' as const, user },
+    role: 'owner' as const,
+    permissions: [...ROLE_PERMISSIONS.owner],
+    clientEmail: null,
+    request: { requestId: `test-${uuidv7()}`, ip: null, userAgent: null },
+  };
+  return fromPortable(env, D1Sessions.primary(env), portable, () => {});
+}
+
+/** Records made through their services (permission check, audit row and all), with defaults a test may override. */
+export const make = {
+  customer: (ctx: TenantContext, input: Partial<CustomerCreate> = {}) =>
+    createCustomer({ ctx, input: { name: 'Customer', ...input } }),
+  project: (ctx: TenantContext, input: Partial<ProjectCreate> = {}) =>
+    createProject({ ctx, input: { name: 'Project', ...input } }),
+  task: (ctx: TenantContext, projectId: string, input: Partial<TaskInput> = {}) =>
+    createTask({ ctx, env, projectId, input: { title: 'Task', ...input } }),
+  content: (ctx: TenantContext, input: Partial<ContentCreate> = {}) =>
+    createContent({ ctx, input: { title: 'Content', ...input } }),
+};

@@ -318,7 +318,8 @@ describe('Idempotency-Key', () => {
     const owner = `user:cron-${crypto.randomUUID()}`;
     const insert = (key: string, at: number) =>
       env.CATALOG.prepare(
-        "INSERT INTO idempotency_keys (owner, key, request_hash, status, response_body, content_type, created_at) VALUES (?, ?, 'h', 201, '{\"name\":\"Customer\"}', 'application/json', ?)",
+        'INSERT INTO idempotency_keys (owner, key, request_hash, status, response_body, content_type, ' +
+          "created_at) VALUES (?, ?, 'h', 201, '{\"name\":\"Customer\"}', 'application/json', ?)",
       )
         .bind(owner, key, new Date(at).toISOString())
         .run();

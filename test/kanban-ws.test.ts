@@ -376,49 +376,53 @@ describe('the board socket: changes', () => {
     await watcher.close();
   });
 
-  it('places a socket move between two adjacent neighbours given both, and refuses two that are not adjacent or not in the column', async () => {
-    const { org, project, task: a } = await setup();
-    const b = await newTask(org, project, { title: 'b' });
-    const c = await newTask(org, project, { title: 'c' });
-    const elsewhere = await newTask(org, project, { title: 'elsewhere', status: 'review' });
-    const mover = await connect(org, project, org.owner.token);
-    const watcher = await connect(org, project, org.owner.token);
-    for (const w of [mover, watcher]) await w.nextOfType('snapshot');
+  it(
+    'places a socket move between two adjacent neighbours given both, and refuses two that are not adjacent or not ' +
+      'in the column',
+    async () => {
+      const { org, project, task: a } = await setup();
+      const b = await newTask(org, project, { title: 'b' });
+      const c = await newTask(org, project, { title: 'c' });
+      const elsewhere = await newTask(org, project, { title: 'elsewhere', status: 'review' });
+      const mover = await connect(org, project, org.owner.token);
+      const watcher = await connect(org, project, org.owner.token);
+      for (const w of [mover, watcher]) await w.nextOfType('snapshot');
 
-    mover.send({ type: 'move', task_id: c.id, status: 'todo', after_id: a.id, before_id: b.id, version: 1 });
-    const seen = await watcher.nextOfType('task.moved');
-    expect(seen.task).toMatchObject({ id: c.id, status: 'todo', version: 2 });
-    expect(idsOf(await getBoard(org, project)).todo).toEqual([a.id, c.id, b.id]);
-    expect(boardFromEvents(watcher.log)).toEqual(idsOf(await getBoard(org, project)));
+      mover.send({ type: 'move', task_id: c.id, status: 'todo', after_id: a.id, before_id: b.id, version: 1 });
+      const seen = await watcher.nextOfType('task.moved');
+      expect(seen.task).toMatchObject({ id: c.id, status: 'todo', version: 2 });
+      expect(idsOf(await getBoard(org, project)).todo).toEqual([a.id, c.id, b.id]);
+      expect(boardFromEvents(watcher.log)).toEqual(idsOf(await getBoard(org, project)));
 
-    const refusal = async (move: object) => {
-      mover.send({ type: 'move', ...move });
-      return mover.nextOfType('error');
-    };
-    // a, c, b: a and b are no longer adjacent.
-    expect(
-      await refusal({ task_id: elsewhere.id, status: 'todo', after_id: a.id, before_id: b.id, version: 1 }),
-    ).toMatchObject({
-      code: 'invalid_request',
-      errors: [{ path: 'before_id' }],
-    });
-    expect(
-      await refusal({ task_id: b.id, status: 'todo', after_id: elsewhere.id, before_id: a.id, version: 1 }),
-    ).toMatchObject({
-      code: 'invalid_request',
-      errors: [{ path: 'after_id' }],
-    });
-    expect(
-      await refusal({ task_id: b.id, status: 'todo', after_id: a.id, before_id: elsewhere.id, version: 1 }),
-    ).toMatchObject({
-      code: 'invalid_request',
-      errors: [{ path: 'before_id' }],
-    });
-    expect(idsOf(await getBoard(org, project))).toMatchObject({ todo: [a.id, c.id, b.id], review: [elsewhere.id] });
-    expect(mover.log.filter((m) => m.type === 'task.moved')).toHaveLength(1);
-    await mover.close();
-    await watcher.close();
-  });
+      const refusal = async (move: object) => {
+        mover.send({ type: 'move', ...move });
+        return mover.nextOfType('error');
+      };
+      // a, c, b: a and b are no longer adjacent.
+      expect(
+        await refusal({ task_id: elsewhere.id, status: 'todo', after_id: a.id, before_id: b.id, version: 1 }),
+      ).toMatchObject({
+        code: 'invalid_request',
+        errors: [{ path: 'before_id' }],
+      });
+      expect(
+        await refusal({ task_id: b.id, status: 'todo', after_id: elsewhere.id, before_id: a.id, version: 1 }),
+      ).toMatchObject({
+        code: 'invalid_request',
+        errors: [{ path: 'after_id' }],
+      });
+      expect(
+        await refusal({ task_id: b.id, status: 'todo', after_id: a.id, before_id: elsewhere.id, version: 1 }),
+      ).toMatchObject({
+        code: 'invalid_request',
+        errors: [{ path: 'before_id' }],
+      });
+      expect(idsOf(await getBoard(org, project))).toMatchObject({ todo: [a.id, c.id, b.id], review: [elsewhere.id] });
+      expect(mover.log.filter((m) => m.type === 'task.moved')).toHaveLength(1);
+      await mover.close();
+      await watcher.close();
+    },
+  );
 
   it("lets a viewer watch, but answers the viewer's move with an error and changes nothing", async () => {
     const { org, project, task } = await setup();
@@ -749,40 +753,44 @@ describe('the board socket acts and listens with its access as it is now', () =>
     },
   );
 
-  it('re-checks every socket of the board in one catalog query for its users and one for its API keys, and closes only those whose access ended', async () => {
-    const { org, project } = await setup();
-    const [demoted, removed] = [await joinAs(org, 'member'), await joinAs(org, 'member')];
-    const key = await keyFor(org);
-    const sockets = [
-      await connect(org, project, org.owner.token),
-      await connect(org, project, org.owner.token),
-      await connect(org, project, demoted.token),
-      await connect(org, project, removed.token),
-      await connect(org, project, key.key),
-    ];
-    for (const w of sockets) await w.nextOfType('snapshot');
-    expect((await setRole(org, demoted, 'viewer')).status).toBe(200);
-    expect((await removeMember(org, removed)).status).toBe(204);
+  it(
+    're-checks every socket of the board in one catalog query for its users and one for its API keys, and closes ' +
+      'only those whose access ended',
+    async () => {
+      const { org, project } = await setup();
+      const [demoted, removed] = [await joinAs(org, 'member'), await joinAs(org, 'member')];
+      const key = await keyFor(org);
+      const sockets = [
+        await connect(org, project, org.owner.token),
+        await connect(org, project, org.owner.token),
+        await connect(org, project, demoted.token),
+        await connect(org, project, removed.token),
+        await connect(org, project, key.key),
+      ];
+      for (const w of sockets) await w.nextOfType('snapshot');
+      expect((await setRole(org, demoted, 'viewer')).status).toBe(200);
+      expect((await removeMember(org, removed)).status).toBe(204);
 
-    const queried: string[] = [];
-    const restore = interceptStatements(env.CATALOG, (query) => queried.push(query));
-    try {
+      const queried: string[] = [];
+      const restore = interceptStatements(env.CATALOG, (query) => queried.push(query));
+      try {
+        await runAccessRecheck(boardObject(org, project));
+        expect(await sockets[3]!.closed).toBe(CLOSE_CODES.accessEnded);
+      } finally {
+        restore();
+      }
+      // Three people and a key behind five sockets: one query for the users, one for the key.
+      expect(queried).toHaveLength(2);
+      expect(queried.filter((query) => query.includes('from "api_keys"'))).toHaveLength(1);
+      for (const w of [sockets[0]!, sockets[1]!, sockets[2]!, sockets[4]!]) {
+        w.send({ type: 'ping' });
+        expect(await w.nextOfType('pong')).toEqual({ type: 'pong' });
+      }
+      // The re-check goes on while sockets are open.
       await runAccessRecheck(boardObject(org, project));
-      expect(await sockets[3]!.closed).toBe(CLOSE_CODES.accessEnded);
-    } finally {
-      restore();
-    }
-    // Three people and a key behind five sockets: one query for the users, one for the key.
-    expect(queried).toHaveLength(2);
-    expect(queried.filter((query) => query.includes('from "api_keys"'))).toHaveLength(1);
-    for (const w of [sockets[0]!, sockets[1]!, sockets[2]!, sockets[4]!]) {
-      w.send({ type: 'ping' });
-      expect(await w.nextOfType('pong')).toEqual({ type: 'pong' });
-    }
-    // The re-check goes on while sockets are open.
-    await runAccessRecheck(boardObject(org, project));
-    for (const w of [sockets[0]!, sockets[1]!, sockets[2]!, sockets[4]!]) await w.close();
-  });
+      for (const w of [sockets[0]!, sockets[1]!, sockets[2]!, sockets[4]!]) await w.close();
+    },
+  );
 
   it('keeps its sockets when a re-check cannot read the catalog, and the next re-check does the work', async () => {
     const { org, project } = await setup();
@@ -858,19 +866,23 @@ describe('the board socket acts and listens with its access as it is now', () =>
     await socket.close();
   });
 
-  it('costs a socket move 3 D1 round trips: the access re-read, the column, one batch (its task.moved says so where EXPOSE_D1_ROUND_TRIPS is set)', async () => {
-    const { org, project, task } = await setup();
-    const second = await newTask(org, project, { title: 'second' });
-    const socket = await connect(org, project, org.owner.token);
-    await socket.nextOfType('snapshot');
-    socket.send({ type: 'move', task_id: second.id, status: 'todo', before_id: task.id, version: 1 });
-    expect((await socket.nextOfType('task.moved')).d1_round_trips).toBe(3);
-    // A REST move's event does not carry it: its request's x-d1-round-trips does.
-    await api('POST', `/v1/orgs/${org.slug}/tasks/${task.id}/move`, {
-      token: org.owner.token,
-      body: { status: 'done' },
-    });
-    expect(await socket.nextOfType('task.moved')).not.toHaveProperty('d1_round_trips');
-    await socket.close();
-  });
+  it(
+    'costs a socket move 3 D1 round trips: the access re-read, the column, one batch (its task.moved says so where ' +
+      'EXPOSE_D1_ROUND_TRIPS is set)',
+    async () => {
+      const { org, project, task } = await setup();
+      const second = await newTask(org, project, { title: 'second' });
+      const socket = await connect(org, project, org.owner.token);
+      await socket.nextOfType('snapshot');
+      socket.send({ type: 'move', task_id: second.id, status: 'todo', before_id: task.id, version: 1 });
+      expect((await socket.nextOfType('task.moved')).d1_round_trips).toBe(3);
+      // A REST move's event does not carry it: its request's x-d1-round-trips does.
+      await api('POST', `/v1/orgs/${org.slug}/tasks/${task.id}/move`, {
+        token: org.owner.token,
+        body: { status: 'done' },
+      });
+      expect(await socket.nextOfType('task.moved')).not.toHaveProperty('d1_round_trips');
+      await socket.close();
+    },
+  );
 });

@@ -1,14 +1,10 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { api, expectProblem, joinAs, newOrg, type TestOrg } from './helpers';
-
-const shardOf = async (orgId: string) =>
-  (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(orgId).first<{ shard: number }>())!
-    .shard;
+import { api, expectProblem, joinAs, newOrg, type TestOrg, shardOf } from './helpers';
 
 /** Tasks written straight into the organization's shard (the tasks API is another module's). */
 async function insertTasks(org: TestOrg, projectId: string, statuses: string[]) {
-  const shard = (env as unknown as Record<string, D1Database>)[`SHARD_${await shardOf(org.id)}`]!;
+  const shard = (await shardOf(org.id)).db;
   await shard.batch(
     statuses.map((status, position) =>
       shard
@@ -113,7 +109,7 @@ describe('projects', () => {
       );
     }
     // Stored as integer cents, so sums never drift.
-    const shard = (env as unknown as Record<string, D1Database>)[`SHARD_${await shardOf(org.id)}`]!;
+    const shard = (await shardOf(org.id)).db;
     const cents = await shard
       .prepare('SELECT budget FROM projects WHERE organization_id = ? AND budget = 30')
       .bind(org.id)
@@ -229,7 +225,7 @@ describe('projects', () => {
     });
     expect(done.body).toMatchObject({ status: 'completed', completion_date: today() });
     // Other edits keep it while the project stays completed.
-    const shard = (env as unknown as Record<string, D1Database>)[`SHARD_${await shardOf(org.id)}`]!;
+    const shard = (await shardOf(org.id)).db;
     await shard.prepare("UPDATE projects SET completion_date = '2020-01-01' WHERE id = ?").bind(p.id).run();
     const renamed = await api('PATCH', `/v1/orgs/${org.slug}/projects/${p.id}`, {
       token: t,
@@ -387,7 +383,7 @@ describe('projects', () => {
     await insertTasks(org, p.id, ['todo', 'done']);
     await insertTasks(org, keep.id, ['todo']);
     expect((await api('DELETE', `/v1/orgs/${org.slug}/projects/${p.id}`, { token: org.owner.token })).status).toBe(204);
-    const shard = (env as unknown as Record<string, D1Database>)[`SHARD_${await shardOf(org.id)}`]!;
+    const shard = (await shardOf(org.id)).db;
     const left = await shard
       .prepare('SELECT project_id FROM tasks WHERE organization_id = ?')
       .bind(org.id)

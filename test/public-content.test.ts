@@ -57,7 +57,8 @@ describe('public content', () => {
     expect(fragment.headers.get('content-security-policy')).toContain("default-src 'none'");
     expect(fragment.headers.get('content-security-policy')).toContain('sandbox');
     expect(fragment.body).toBe(
-      '<article class="strive-content" data-strive-slug="hello-world"><h1>Hello &lt;World&gt;</h1>\n<p>Hi <strong>there</strong></p>\n</article>',
+      '<article class="strive-content" data-strive-slug="hello-world"><h1>Hello &lt;World&gt;</h1>\n<p>Hi ' +
+        '<strong>there</strong></p>\n</article>',
     );
     expect((await pub(org, '/content/hello-world?format=html')).roundTrips).toBe(0);
   });

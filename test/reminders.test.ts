@@ -9,7 +9,7 @@ import {
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import worker from '../src/index';
 import type { NotificationMessage } from '../src/modules/appointments/reminders';
-import { api, expectProblem, joinAs, mockDns, newOrg, type TestOrg } from './helpers';
+import { api, expectProblem, joinAs, mockDns, newOrg, type TestOrg, shardOf } from './helpers';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
@@ -223,13 +223,10 @@ describe('the appointment webhook', () => {
     return crypto.subtle.verify('HMAC', key, mac, new TextEncoder().encode(`${t}.${body}`));
   }
 
-  const shardOf = async (id: string) =>
-    (await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?').bind(id).first<{ shard: number }>())!
-      .shard;
   type Reminded = NotificationMessage['event']['data']['appointment'];
   /** A reminder as the cron job queues it, of `appointment` as it was then. */
   const message = async (o: TestOrg, id: string, appointment: Reminded): Promise<NotificationMessage> => ({
-    shard: await shardOf(o.id),
+    shard: (await shardOf(o.id)).n,
     event: {
       id,
       type: 'appointment.reminder',
@@ -372,7 +369,7 @@ describe('the appointment webhook', () => {
       token: org.owner.token,
       body: { url: 'https://hooks.example.com/x' },
     });
-    const db = (env as unknown as Record<string, D1Database>)[`SHARD_${await shardOf(org.id)}`]!;
+    const db = (await shardOf(org.id)).db;
     await db
       .prepare('UPDATE appointment_webhooks SET url = ? WHERE organization_id = ?')
       .bind('https://metadata.google.internal/x', org.id)
@@ -421,42 +418,46 @@ describe('the appointment webhook', () => {
     }
   });
 
-  it('retries a reminder whose host cannot be resolved (fail closed); the resolver is configurable, and the check can be turned off', async () => {
-    const org = await newOrg();
-    const due = await message(org, 'r-unresolved', await appointment(org, 'due', HOUR));
-    const put = (url: string) =>
-      api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url } });
-    fetchMock.activate();
-    fetchMock.disableNetConnect();
-    expect((await put('https://hooks.example.com/r')).status).toBe(200);
-    for (const failure of ['SERVFAIL', 'HTTP 503', undefined] as const) {
-      mockDns(failure ? { 'hooks.example.com': failure } : {});
-      const result = await consume([due]);
-      expect(result.retryMessages, failure ?? 'NXDOMAIN').toEqual([{ msgId: 'm1' }]);
-      expect(result.explicitAcks).toEqual([]);
-    }
+  it(
+    'retries a reminder whose host cannot be resolved (fail closed); the resolver is configurable, and the check ' +
+      'can be turned off',
+    async () => {
+      const org = await newOrg();
+      const due = await message(org, 'r-unresolved', await appointment(org, 'due', HOUR));
+      const put = (url: string) =>
+        api('PUT', `/v1/orgs/${org.slug}/appointments/webhook`, { token: org.owner.token, body: { url } });
+      fetchMock.activate();
+      fetchMock.disableNetConnect();
+      expect((await put('https://hooks.example.com/r')).status).toBe(200);
+      for (const failure of ['SERVFAIL', 'HTTP 503', undefined] as const) {
+        mockDns(failure ? { 'hooks.example.com': failure } : {});
+        const result = await consume([due]);
+        expect(result.retryMessages, failure ?? 'NXDOMAIN').toEqual([{ msgId: 'm1' }]);
+        expect(result.explicitAcks).toEqual([]);
+      }
 
-    const delivered: string[] = [];
-    fetchMock
-      .get('https://hooks.example.com')
-      .intercept({ path: '/r', method: 'POST' })
-      .reply(200, (opts) => {
-        delivered.push(JSON.parse(String(opts.body)).id);
-        return 'ok';
-      })
-      .times(2);
-    // Another resolver, by DOH_RESOLVER_URL: the default one is not asked.
-    const resolver = 'https://dns.example.net/resolve';
-    const atDefault = mockDns({});
-    const looked = mockDns({ 'hooks.example.com': ['93.184.216.34'] }, resolver);
-    expect((await consume([due], { ...env, DOH_RESOLVER_URL: resolver })).explicitAcks).toEqual(['m1']);
-    expect([looked.length, atDefault.length]).toEqual([2, 0]);
-    // OUTBOUND_DNS_CHECK=off (a dev machine without a resolver): delivered without a look-up.
-    looked.length = 0;
-    expect((await consume([due], { ...env, OUTBOUND_DNS_CHECK: 'off' })).explicitAcks).toEqual(['m1']);
-    expect(looked).toEqual([]);
-    expect(delivered).toEqual(['r-unresolved', 'r-unresolved']);
-  });
+      const delivered: string[] = [];
+      fetchMock
+        .get('https://hooks.example.com')
+        .intercept({ path: '/r', method: 'POST' })
+        .reply(200, (opts) => {
+          delivered.push(JSON.parse(String(opts.body)).id);
+          return 'ok';
+        })
+        .times(2);
+      // Another resolver, by DOH_RESOLVER_URL: the default one is not asked.
+      const resolver = 'https://dns.example.net/resolve';
+      const atDefault = mockDns({});
+      const looked = mockDns({ 'hooks.example.com': ['93.184.216.34'] }, resolver);
+      expect((await consume([due], { ...env, DOH_RESOLVER_URL: resolver })).explicitAcks).toEqual(['m1']);
+      expect([looked.length, atDefault.length]).toEqual([2, 0]);
+      // OUTBOUND_DNS_CHECK=off (a dev machine without a resolver): delivered without a look-up.
+      looked.length = 0;
+      expect((await consume([due], { ...env, OUTBOUND_DNS_CHECK: 'off' })).explicitAcks).toEqual(['m1']);
+      expect(looked).toEqual([]);
+      expect(delivered).toEqual(['r-unresolved', 'r-unresolved']);
+    },
+  );
 
   it("goes with its organization's deletion, reminders too", async () => {
     const org = await newOrg();

@@ -188,7 +188,8 @@ describe('Strive-Bookmark', () => {
     });
     const cookie = created.headers.get('set-cookie')!;
     expect(cookie).toBe(
-      `strive_bookmark=${encodeURIComponent(created.headers.get('strive-bookmark')!)}; Max-Age=3600; Path=/v1; HttpOnly; Secure; SameSite=Lax`,
+      `strive_bookmark=${encodeURIComponent(created.headers.get('strive-bookmark')!)}; Max-Age=3600; Path=/v1; ` +
+        `HttpOnly; Secure; SameSite=Lax`,
     );
     const read = await watched('GET', `/v1/orgs/${org.slug}/customers/${created.body.id}`, {
       token: org.owner.token,

@@ -8,7 +8,7 @@ import { fromPortable, type PortableContext } from '../src/auth/tenant';
 import { ROLE_PERMISSIONS } from '../src/auth/permissions';
 import type { Bindings } from '../src/env';
 import { applyTaskMove } from '../src/modules/tasks/service';
-import { api, expectProblem, joinAs, newOrg, type ApiResponse, type TestOrg, type TestUser } from './helpers';
+import { api, expectProblem, joinAs, newOrg, type ApiResponse, type TestOrg, type TestUser, shardOf } from './helpers';
 
 type Task = { id: string; title: string; status: string; position: number; version: number; [field: string]: any };
 type Board = { columns: { status: string; tasks: Task[] }[] };
@@ -47,19 +47,11 @@ async function getBoard(org: TestOrg, projectId: string, token = org.owner.token
   return res.body;
 }
 
-/** The organization's shard, found the way the Worker finds it. */
-async function shardOf(org: TestOrg): Promise<D1Database> {
-  const row = await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?')
-    .bind(org.id)
-    .first<{ shard: number }>();
-  return (env as unknown as Record<string, D1Database>)[`SHARD_${row!.shard}`]!;
-}
-
 /** Positions as stored, column by column. */
 async function storedPositions(org: TestOrg, projectId: string): Promise<Record<string, number[]>> {
   const { results } = await (
-    await shardOf(org)
-  )
+    await shardOf(org.id)
+  ).db
     .prepare('SELECT status, position FROM tasks WHERE project_id = ? ORDER BY position')
     .bind(projectId)
     .all<{ status: string; position: number }>();
@@ -375,8 +367,8 @@ describe('the board: a move racing an edit made outside the board object', () =>
     const { a, b, x } = await tasksNamed(org, project, ['a', 'b', 'x']);
     // Close the gap between a and b, so that moving x between them renumbers the column.
     await (
-      await shardOf(org)
-    )
+      await shardOf(org.id)
+    ).db
       .prepare('UPDATE tasks SET position = ? WHERE id = ?')
       .bind(a!.position + 1, b!.id)
       .run();
@@ -494,8 +486,8 @@ describe('tasks: fields', () => {
     expect(t).toMatchObject({ estimated_hours: 1.25, actual_hours: 0.3 });
     expect((await getTask(org, t.id)).body).toMatchObject({ estimated_hours: 1.25, actual_hours: 0.3 });
     const stored = await (
-      await shardOf(org)
-    )
+      await shardOf(org.id)
+    ).db
       .prepare('SELECT estimated_hours, actual_hours FROM tasks WHERE id = ?')
       .bind(t.id)
       .first();

@@ -32,12 +32,15 @@ const S1 = '2026-12-03T15:00:00.000Z';
 
 async function insertOldShapes() {
   const statements = [
-    `INSERT INTO customers (id, organization_id, name, email, source, status, tags, custom_fields, notes, created_by, created_at, updated_at) VALUES
-      ('c1', '${ORG}', 'Ada', 'ada@example.com', 'social_media', 'active', '["vip"]', '{"tier":"gold"}', 'met at a fair', 'u1', '2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z'),
+    `INSERT INTO customers (id, organization_id, name, email, source, status, tags, custom_fields, notes, created_by,
+      created_at, updated_at) VALUES
+      ('c1', '${ORG}', 'Ada', 'ada@example.com', 'social_media', 'active', '["vip"]', '{"tier":"gold"}',
+        'met at a fair', 'u1', '2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z'),
       ('c2', '${ORG}', 'Bob', NULL, 'referral', 'lead', '[]', '{}', NULL, NULL, '2026-01-03T00:00:00.000Z', '2026-01-03T00:00:00.000Z'),
       ('c3', '${ORG}', 'Cy', NULL, NULL, 'inactive', '[]', '{}', NULL, NULL, '2026-01-04T00:00:00.000Z', '2026-01-04T00:00:00.000Z')`,
     `INSERT INTO projects (id, organization_id, customer_id, name, budget, progress_percentage) VALUES
-      ('p1', '${ORG}', 'c1', 'Relaunch', 1250050, 40), ('p2', '${ORG}', 'c2', 'Audit', NULL, 0), ('p3', '${ORG}', NULL, 'Internal', NULL, 0)`,
+      ('p1', '${ORG}', 'c1', 'Relaunch', 1250050, 40), ('p2', '${ORG}', 'c2', 'Audit', NULL, 0), ('p3', '${ORG}',
+        NULL, 'Internal', NULL, 0)`,
     `INSERT INTO tasks (id, organization_id, project_id, parent_task_id, title, due_date, position, created_by) VALUES
       ('t1', '${ORG}', 'p1', NULL, 'Copy', '2026-12-04', 1024, 'u1'),
       ('t2', '${ORG}', 'p1', 't1', 'Headlines', NULL, 2048, 'u1'),
@@ -51,14 +54,18 @@ async function insertOldShapes() {
       ('r1', '${ORG}', 'a1', '24h', '${S1}', 'k1', '2026-12-02T15:00:00.000Z', '2026-12-02T15:00:01.000Z'),
       ('r2', '${ORG}', 'a1', '1h', '${S1}', 'k2', '2026-12-03T14:00:00.000Z', NULL),
       ('r3', '${ORG}', 'a1', '1h', '2026-12-01T10:00:00.000Z', 'k0', '2026-12-01T09:00:00.000Z', '2026-12-01T09:00:02.000Z')`,
-    `INSERT INTO usage_events (id, organization_id, user_id, resource_type, resource_name, quantity, billing_period, occurred_at, counted_in) VALUES
+    `INSERT INTO usage_events (id, organization_id, user_id, resource_type, resource_name, quantity, billing_period,
+      occurred_at, counted_in) VALUES
       ('e1', '${ORG}', 'u1', 'ai_tokens', 'gpt-4o', 1000, '2026-03', '2026-03-02T10:00:00.000Z', 'b1'),
       ('e2', '${ORG}', 'u1', 'ai_tokens', 'gpt-4o', 500, '2026-03', '2026-03-09T10:00:00.000Z', 'b2'),
       ('e3', '${ORG}', NULL, 'api_calls', 'GET /v1/orgs/:org/customers', 7, '2026-04', '2026-04-01T00:00:00.000Z', 'b3')`,
-    `INSERT INTO usage_tracking (id, organization_id, user_id, resource_type, resource_name, quantity, billing_period, metadata, created_at, updated_at) VALUES
+    `INSERT INTO usage_tracking (id, organization_id, user_id, resource_type, resource_name, quantity, billing_period,
+      metadata, created_at, updated_at) VALUES
       ('ut1', '${ORG}', 'u1', 'ai_tokens', 'gpt-4o', 1500, '2026-03', '{}', '2026-03-02T10:00:01.000Z', '2026-03-09T10:00:01.000Z'),
-      ('ut2', '${ORG}', NULL, 'api_calls', 'GET /v1/orgs/:org/customers', 7, '2026-04', '{}', '2026-04-01T00:00:01.000Z', '2026-04-01T00:00:01.000Z'),
-      ('ut3', '${ORG}', NULL, 'storage', 'asset-1', 4096, '2025-12', '{"note":"kept"}', '2025-12-24T00:00:00.000Z', '2025-12-24T00:00:00.000Z')`,
+      ('ut2', '${ORG}', NULL, 'api_calls', 'GET /v1/orgs/:org/customers', 7, '2026-04', '{}',
+        '2026-04-01T00:00:01.000Z', '2026-04-01T00:00:01.000Z'),
+      ('ut3', '${ORG}', NULL, 'storage', 'asset-1', 4096, '2025-12', '{"note":"kept"}', '2025-12-24T00:00:00.000Z',
+        '2025-12-24T00:00:00.000Z')`,
   ];
   await db.batch(statements.map((statement) => db.prepare(statement)));
 }

@@ -11,7 +11,8 @@ const shardDb = (n: number) => (env as unknown as Record<string, D1Database>)[`S
 async function totals(organizationId: string, shard: number) {
   const { results } = await shardDb(shard)
     .prepare(
-      'SELECT user_id, resource_type, resource_name, billing_period, usage_amount FROM usage_tracking WHERE organization_id = ? ORDER BY resource_type, resource_name, user_id',
+      'SELECT user_id, resource_type, resource_name, billing_period, usage_amount FROM usage_tracking WHERE ' +
+        'organization_id = ? ORDER BY resource_type, resource_name, user_id',
     )
     .bind(organizationId)
     .all<{
@@ -166,36 +167,41 @@ describe('usage consumer', () => {
     expect(acked).toEqual([1]);
     expect(retried.map((r) => r.index)).toEqual([0]);
   });
-  it('acknowledges without counting the events of organizations not in the catalog (deleted), logging the count per organization', async () => {
-    const kept = await catalogOrg(0);
-    const [gone, goneToo] = [await catalogOrg(0), await catalogOrg(1)];
-    await env.CATALOG.prepare('DELETE FROM organizations WHERE id IN (?, ?)').bind(gone, goneToo).run();
-    const logged = vi.spyOn(console, 'log').mockImplementation(() => {});
-    try {
-      const { acked, retried } = await deliver('strive-usage', [
-        usageEvent(gone, 0),
-        usageEvent(kept, 0, { quantity: 3 }),
-        usageEvent(goneToo, 1),
-        usageEvent(gone, 0, { resource_type: 'seats', quantity: -1 }),
-      ]);
-      expect(acked).toEqual([0, 1, 2, 3]);
-      expect(retried).toEqual([]);
-      expect(logged.mock.calls.map((call) => String(call[0])).filter((line) => line.startsWith('usage:'))).toEqual([
-        `usage: events acknowledged without counting, their organization is not in the catalog (deleted): ${JSON.stringify({ [gone]: 2, [goneToo]: 1 })}`,
-      ]);
-    } finally {
-      logged.mockRestore();
-    }
-    expect(await totals(gone, 0)).toEqual([]);
-    expect(await totals(goneToo, 1)).toEqual([]);
-    const events = (shard: number, organizationId: string) =>
-      shardDb(shard)
-        .prepare('SELECT count(*) AS n FROM usage_events WHERE organization_id = ?')
-        .bind(organizationId)
-        .first('n');
-    expect([await events(0, gone), await events(1, goneToo)]).toEqual([0, 0]);
-    expect((await totals(kept, 0))[0]!.usage_amount).toBe(3);
-  });
+  it(
+    'acknowledges without counting the events of organizations not in the catalog (deleted), logging the count per ' +
+      'organization',
+    async () => {
+      const kept = await catalogOrg(0);
+      const [gone, goneToo] = [await catalogOrg(0), await catalogOrg(1)];
+      await env.CATALOG.prepare('DELETE FROM organizations WHERE id IN (?, ?)').bind(gone, goneToo).run();
+      const logged = vi.spyOn(console, 'log').mockImplementation(() => {});
+      try {
+        const { acked, retried } = await deliver('strive-usage', [
+          usageEvent(gone, 0),
+          usageEvent(kept, 0, { quantity: 3 }),
+          usageEvent(goneToo, 1),
+          usageEvent(gone, 0, { resource_type: 'seats', quantity: -1 }),
+        ]);
+        expect(acked).toEqual([0, 1, 2, 3]);
+        expect(retried).toEqual([]);
+        expect(logged.mock.calls.map((call) => String(call[0])).filter((line) => line.startsWith('usage:'))).toEqual([
+          `usage: events acknowledged without counting, their organization is not in the catalog (deleted): ` +
+            `${JSON.stringify({ [gone]: 2, [goneToo]: 1 })}`,
+        ]);
+      } finally {
+        logged.mockRestore();
+      }
+      expect(await totals(gone, 0)).toEqual([]);
+      expect(await totals(goneToo, 1)).toEqual([]);
+      const events = (shard: number, organizationId: string) =>
+        shardDb(shard)
+          .prepare('SELECT count(*) AS n FROM usage_events WHERE organization_id = ?')
+          .bind(organizationId)
+          .first('n');
+      expect([await events(0, gone), await events(1, goneToo)]).toEqual([0, 0]);
+      expect((await totals(kept, 0))[0]!.usage_amount).toBe(3);
+    },
+  );
 
   it('retries the whole batch, counting nothing, when the catalog cannot be read', async () => {
     const org = await catalogOrg(0);

@@ -6,7 +6,7 @@ import { createApp } from '../src/app';
 import { TIER_LIMITS } from '../src/modules/billing/tiers';
 import { SEND_RETRY_DELAYS_MS, UsageMeter, type UsageEvent } from '../src/lib/usage-meter';
 import { uuidv7 } from '../src/lib/ids';
-import { api, expectProblem, joinAs, newOrg, newUser, readResponse, type TestOrg } from './helpers';
+import { api, expectProblem, joinAs, newOrg, newUser, readResponse, type TestOrg, shardOf } from './helpers';
 
 const period = () => `${new Date().toISOString().slice(0, 7)}-01`;
 const usage = (org: TestOrg, query = '') =>
@@ -19,13 +19,6 @@ const total = (
   body.totals
     .filter((t) => t.resource_type === type && (name === undefined || t.resource_name === name))
     .reduce((s, t) => s + t.usage_amount, 0);
-
-async function shardOf(org: TestOrg): Promise<D1Database> {
-  const row = await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?')
-    .bind(org.id)
-    .first<{ shard: number }>();
-  return (env as unknown as Record<string, D1Database>)[`SHARD_${row!.shard}`]!;
-}
 
 describe('metering', () => {
   it('counts every tenant request as api_calls by route, and shows it in /usage within seconds', async () => {
@@ -74,7 +67,7 @@ describe('metering', () => {
 describe('GET /usage', () => {
   it("answers totals, the tier's limits and what is left, and the month's rows, in 1 round trip warm", async () => {
     const org = await newOrg();
-    const shard = await shardOf(org);
+    const shard = (await shardOf(org.id)).db;
     const insert = async (
       type: string,
       name: string,
@@ -86,7 +79,8 @@ describe('GET /usage', () => {
       const id = uuidv7();
       await shard
         .prepare(
-          'INSERT INTO usage_tracking (id, organization_id, user_id, resource_type, resource_name, usage_amount, billing_period, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+          'INSERT INTO usage_tracking (id, organization_id, user_id, resource_type, resource_name, usage_amount, ' +
+            'billing_period, metadata) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
         )
         .bind(id, org.id, user, type, name, amount, billingPeriod, JSON.stringify(metadata))
         .run();
@@ -207,10 +201,11 @@ describe('quotas', () => {
 
   it("refuses requests with 402 once the month's api_calls are used, from the figure the isolate keeps", async () => {
     const org = await newOrg();
-    const shard = await shardOf(org);
+    const shard = (await shardOf(org.id)).db;
     await shard
       .prepare(
-        "INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, usage_amount, billing_period) VALUES (?, ?, 'api_calls', 'earlier', ?, ?)",
+        'INSERT INTO usage_tracking (id, organization_id, resource_type, resource_name, usage_amount, ' +
+          "billing_period) VALUES (?, ?, 'api_calls', 'earlier', ?, ?)",
       )
       .bind(crypto.randomUUID(), org.id, TIER_LIMITS.free.api_calls, period())
       .run();

@@ -33,7 +33,8 @@ export async function provisionUser(catalog: CatalogDb, credentials: SessionCred
   if (!credentials.email) {
     throw new ApiError(
       'user_not_synced',
-      'This user is not known yet and the session token has no verified email: add `email` and `email_verified` to the Clerk session token template, or wait for the user.created webhook.',
+      'This user is not known yet and the session token has no verified email: add `email` and `email_verified` ' +
+        'to the Clerk session token template, or wait for the user.created webhook.',
     );
   }
   const row = await catalog

@@ -4,6 +4,7 @@
 import { and, eq, getTableColumns, is, sql, SQL } from 'drizzle-orm';
 import type { BatchItem } from 'drizzle-orm/batch';
 import type {
+  BuildAliasTable,
   SelectedFields,
   SQLiteColumn,
   SQLiteInsertValue,
@@ -19,6 +20,8 @@ export type TenantTable = {
     ? TenantTables[K]
     : never;
 }[keyof TenantTables];
+/** A tenant table under another name (drizzle's `alias`), for a subquery on the table its statement reads or writes. */
+export type TenantAlias = BuildAliasTable<TenantTable, string>;
 
 /**
  * INSERT … SELECT <values> WHERE (condition), on any table of either database: the row is written
@@ -52,10 +55,19 @@ export class TenantStore {
   }
 
   /** `organization_id = ?` AND (the caller's condition). */
-  scope<T extends TenantTable>(table: T, where?: SQL): SQL {
+  scope<T extends TenantTable | TenantAlias>(table: T, where?: SQL): SQL {
     // drizzle's and() does not parenthesise raw SQL: without the brackets a caller's
     // `… OR …` would escape the organization filter.
     return and(eq(table.organization_id, this.organizationId), where && sql`(${where})`)!;
+  }
+
+  /**
+   * (SELECT `value` FROM `table` WHERE this organization AND (where)), to nest in sql`…`: the
+   * organization filter no caller writes by hand.
+   */
+  subquery(table: TenantTable | TenantAlias, value: SQL | SQLiteColumn, where?: SQL): SQL {
+    // A query builder nested in sql`…` is bracketed, and names an alias's table as `"tasks" "c"`.
+    return sql`${this.db.select({ value }).from(table).where(this.scope(table, where))}`;
   }
 
   select<T extends TenantTable>(table: T, where?: SQL) {

@@ -82,7 +82,8 @@ export async function systemPrompt(ctx: TenantContext, conversation: Conversatio
     about = `Context: the linked ${conversation.context_type} is not available (${error.code}).`;
   }
   return lines(
-    `You are Strive's assistant for the organization "${ctx.organization.name}". Answer briefly. Use the tools to look records up or change them; never invent ids.`,
+    `You are Strive's assistant for the organization "${ctx.organization.name}". Answer briefly. Use the tools ` +
+      `to look records up or change them; never invent ids.`,
     withinBudget(about, CONTEXT_TOKEN_BUDGET),
   );
 }

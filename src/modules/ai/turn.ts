@@ -34,7 +34,9 @@ export function toolResultContent(result: unknown): string {
   const json = JSON.stringify(result);
   const bytes = encoder.encode(json);
   if (bytes.length <= MAX_TOOL_RESULT_BYTES) return json;
-  const note = `\n… (truncated: the result was ${bytes.length} bytes of JSON, only its beginning is shown; ask for fewer or narrower results)`;
+  const note =
+    `\n… (truncated: the result was ${bytes.length} bytes of JSON, only its beginning is shown; ask for fewer or ` +
+    `narrower results)`;
   // A cut through a multi-byte character decodes as one U+FFFD at the end: dropped.
   const kept = new TextDecoder()
     .decode(bytes.subarray(0, MAX_TOOL_RESULT_BYTES - encoder.encode(note).length))

@@ -99,4 +99,5 @@ export const revokeKeys = (ctx: TenantContext, ids: string[], revokedAt: string,
 
 /** The ids of a member's live keys in the organization, as a JSON array: a column for another query. */
 export const liveKeyIds = (ctx: TenantContext, userId: string) =>
-  sql<string>`(SELECT json_group_array(${api_keys.id}) FROM ${api_keys} WHERE ${and(ofOrganization(ctx), eq(api_keys.created_by, userId), isNull(api_keys.revoked_at))})`;
+  sql<string>`(SELECT json_group_array(${api_keys.id}) FROM ${api_keys} WHERE
+    ${and(ofOrganization(ctx), eq(api_keys.created_by, userId), isNull(api_keys.revoked_at))})`;

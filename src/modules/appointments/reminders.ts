@@ -120,7 +120,8 @@ async function remindShard(env: Bindings, shard: number, now: Date): Promise<num
       db,
       sql`INSERT OR IGNORE INTO reminders_sent
         (id, organization_id, appointment_id, reminder_window, start_time, claim_id, claimed_at, queued_at)
-      SELECT ${sql.raw(uuidv7PerRowSql())}, a.organization_id, a.id, ${dueWindow(sql`a.start_time`)}, a.start_time, ${claim}, ${nowIso}, NULL
+      SELECT ${sql.raw(uuidv7PerRowSql())}, a.organization_id, a.id, ${dueWindow(sql`a.start_time`)}, a.start_time,
+        ${claim}, ${nowIso}, NULL
       FROM appointments a
       WHERE a.start_time > ${nowIso} AND a.start_time <= ${at(24 * HOUR_MS)} AND a.status IN (${live})
         AND ${dueWindow(sql`a.start_time`)} IS NOT NULL`,
@@ -171,7 +172,8 @@ async function remindShard(env: Bindings, shard: number, now: Date): Promise<num
       db,
       sql`UPDATE appointments SET reminders_sent = json_patch(appointments.reminders_sent, (
         SELECT json_group_object(r.reminder_window, r.queued_at) FROM reminders_sent r WHERE r.claim_id = ${claim}
-          AND r.organization_id = appointments.organization_id AND r.appointment_id = appointments.id AND r.start_time = appointments.start_time))
+          AND r.organization_id = appointments.organization_id AND r.appointment_id = appointments.id AND r.start_time
+            = appointments.start_time))
       WHERE EXISTS (
       SELECT 1 FROM reminders_sent r WHERE r.claim_id = ${claim} AND r.organization_id = appointments.organization_id
         AND r.appointment_id = appointments.id AND r.start_time = appointments.start_time)`,

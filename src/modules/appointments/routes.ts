@@ -29,7 +29,8 @@ export function registerAppointmentRoutes(app: TenantApp) {
       permission: 'appointments:read',
       summary: 'iCalendar feed (RFC 5545) of appointments from 90 days ago to a year ahead',
       description:
-        "Authenticated by the bearer token as usual, or by `?token=` with a calendar feed token. Client users see their own customer's appointments only.",
+        'Authenticated by the bearer token as usual, or by `?token=` with a calendar feed token. Client users ' +
+        "see their own customer's appointments only.",
       request: { params, query: FeedQuery },
       responses: { 200: { description: 'The calendar', content: { 'text/calendar': { schema: z.string() } } } },
     }),

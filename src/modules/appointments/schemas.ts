@@ -64,7 +64,9 @@ export const AppointmentCreate = z
   .object({
     ...fields,
     status: z.enum(APPOINTMENT_STATUSES).openapi({
-      description: `Default \`scheduled\`. Any status may be recorded (a past meeting as \`completed\`, say); only ${LIVE_APPOINTMENT_STATUSES.map((s) => `\`${s}\``).join(' and ')} ones hold the assignee's slot`,
+      description:
+        `Default \`scheduled\`. Any status may be recorded (a past meeting as \`completed\`, say); only ` +
+        `${LIVE_APPOINTMENT_STATUSES.map((s) => `\`${s}\``).join(' and ')} ones hold the assignee's slot`,
     }),
   })
   .partial()

@@ -150,7 +150,8 @@ async function doubleBooked(ctx: TenantContext, assignedTo: string, start: strin
   // Read after the refused write: the clash may have been cancelled in between.
   return conflict(
     taken
-      ? `The assignee is already booked: appointment ${taken.id} ('${taken.title}', ${taken.start_time} to ${taken.end_time}) overlaps ${start} to ${end}.`
+      ? `The assignee is already booked: appointment ${taken.id} ('${taken.title}', ${taken.start_time} to ` +
+          `${taken.end_time}) overlaps ${start} to ${end}.`
       : `The assignee was booked between ${start} and ${end} when this was written; try again.`,
   );
 }
@@ -189,7 +190,8 @@ export async function updateAppointment({
   // A reminder was for the old start time: a move makes the appointment due for new ones.
   const set = input.start_time
     ? {
-        reminders_sent: sql`CASE WHEN ${own('start_time')} = ${input.start_time} THEN ${own('reminders_sent')} ELSE ${JSON.stringify(NO_REMINDERS_SENT)} END`,
+        reminders_sent: sql`CASE WHEN ${own('start_time')} = ${input.start_time} THEN ${own('reminders_sent')} ELSE
+          ${JSON.stringify(NO_REMINDERS_SENT)} END`,
       }
     : undefined;
   let result;

@@ -34,7 +34,9 @@ export function registerAssetRoutes(app: TenantApp, publicApp: App) {
       tags,
       permission: 'assets:write',
       streamsBody: true,
-      summary: `Upload a file as the request body (≤ ${MAX_ASSET_BYTES} bytes, with Content-Length; images, PDF, audio, video, plain text), its type as Content-Type`,
+      summary:
+        `Upload a file as the request body (≤ ${MAX_ASSET_BYTES} bytes, with Content-Length; images, PDF, audio, video, plain ` +
+        `text), its type as Content-Type`,
       request: {
         params,
         query: z.object({ name: FileName }),

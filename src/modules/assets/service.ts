@@ -232,7 +232,9 @@ export async function servePublicAsset(
 ) {
   const row = await org.store.select(assets, eq(assets.id, id)).get();
   if (!row) throw notFound('asset');
-  const disposition = `${row.content_type.startsWith('image/') ? 'inline' : 'attachment'}; filename*=UTF-8''${encodeURIComponent(row.file_name)}`;
+  const disposition =
+    `${row.content_type.startsWith('image/') ? 'inline' : 'attachment'}; ` +
+    `filename*=UTF-8''${encodeURIComponent(row.file_name)}`;
   const headers: Record<string, string> = {
     etag: row.etag,
     'accept-ranges': 'bytes',

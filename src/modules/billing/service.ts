@@ -252,7 +252,8 @@ const STATUS_RANK: Record<SubscriptionStatus, number> = {
   cancelled: 5,
   incomplete_expired: 5,
 };
-const statusRankSql = sql`CASE ${subscriptions.status} ${sql.raw(SUBSCRIPTION_STATUSES.map((s) => `WHEN '${s}' THEN ${STATUS_RANK[s]}`).join(' '))} END`;
+const statusRankSql = sql`CASE ${subscriptions.status}
+  ${sql.raw(SUBSCRIPTION_STATUSES.map((s) => `WHEN '${s}' THEN ${STATUS_RANK[s]}`).join(' '))} END`;
 
 /**
  * When an event may change the subscription row; checked on the row as read (to answer and audit
@@ -356,7 +357,8 @@ export function subscriptionEffect(
     catalog
       .update(organizations)
       .set({
-        subscription_status: sql`(SELECT ${sql.raw(orgSubscriptionStatusSql('status'))} FROM ${subscriptions} WHERE ${subscriptions.organization_id} = ${organizationId})`,
+        subscription_status: sql`(SELECT ${sql.raw(orgSubscriptionStatusSql('status'))} FROM ${subscriptions} WHERE
+          ${subscriptions.organization_id} = ${organizationId})`,
         updated_at: now,
       })
       .where(eq(organizations.id, organizationId)),
@@ -396,7 +398,8 @@ export function usersTierUpdate(catalog: CatalogDb, which: SQL) {
   return catalog
     .update(users)
     .set({
-      subscription_tier: sql`coalesce((SELECT s.tier FROM ${organization_members} m JOIN ${subscriptions} s ON s.organization_id = m.organization_id
+      subscription_tier: sql`coalesce((SELECT s.tier FROM ${organization_members} m JOIN ${subscriptions} s ON
+        s.organization_id = m.organization_id
         WHERE m.user_id = ${users.id} AND s.status IN (${KEEPING}) ORDER BY ${TIER_RANK} DESC LIMIT 1), 'free')`,
       updated_at: new Date().toISOString(),
     })

@@ -33,7 +33,8 @@ const CLIENT_CACHE_CONTROL = 'public, max-age=0, must-revalidate';
  * write already, and besides allowed no script, plugin or foreign frame.
  */
 const FRAGMENT_CSP =
-  "default-src 'none'; img-src https: http:; media-src https: http:; frame-src https://www.youtube-nocookie.com https://player.vimeo.com; sandbox";
+  "default-src 'none'; img-src https: http:; media-src https: http:; frame-src https://www.youtube-nocookie.com " +
+  'https://player.vimeo.com; sandbox';
 
 const generationKey = (orgSlug: string) => `${CACHE_ORIGIN}/${orgSlug}/generation`;
 

@@ -12,7 +12,8 @@ export const SeoMetaSchema = JsonObject(8, {
   image: WebUrl().openapi({ description: 'An http(s) image URL, e.g. a public asset URL' }),
 }).openapi('SeoMeta', {
   description:
-    'Any JSON object (≤ 8 KB): the keys Strive reads are checked when present, others are kept as sent. Public with the item once it is published',
+    'Any JSON object (≤ 8 KB): the keys Strive reads are checked when present, others are kept as sent. Public with the item once it ' +
+    'is published',
 });
 
 const Slug = z
@@ -52,7 +53,9 @@ const fields = {
     .string()
     .max(MARKDOWN_MAX_CHARS, MARKDOWN_TOO_LONG)
     .openapi({
-      description: `Markdown; rendered and sanitised on write. At most ${MARKDOWN_MAX_CHARS} characters, block quotes and lists nested at most ${MARKDOWN_MAX_DEPTH} deep`,
+      description:
+        `Markdown; rendered and sanitised on write. At most ${MARKDOWN_MAX_CHARS} characters, block quotes and lists nested ` +
+        `at most ${MARKDOWN_MAX_DEPTH} deep`,
     }),
   excerpt: z.string().trim().max(1000).nullable(),
   content_type: z.enum(CONTENT_TYPES),

@@ -122,10 +122,12 @@ export function registerConversationRoutes(app: TenantApp) {
       permission: 'conversations:write',
       summary: 'Send a message; the answer as JSON, or as server-sent events with `Accept: text/event-stream`',
       description:
-        "Runs through the conversation's CHAT_SESSION object, like a socket `user_message`: one answer at a time per conversation (409 `generation_in_progress` meanwhile), " +
+        "Runs through the conversation's CHAT_SESSION object, like a socket `user_message`: one answer at a time per conversation (409 " +
+        '`generation_in_progress` meanwhile), ' +
         "402 `quota_exceeded` once the month's `ai_tokens` are spent, 409 `conversation_full` once it holds " +
         `${CONVERSATION_LIMITS.maxMessages} messages or ${CONVERSATION_LIMITS.maxBytes / 1_000_000} MB (start a new one), ` +
-        '502 `provider_error` when the model provider fails (the partial answer is kept, marked failed), 500 `internal` when the turn could not be saved. ' +
+        '502 `provider_error` when the model provider fails (the partial answer is kept, marked failed), 500 ' +
+        '`internal` when the turn could not be saved. ' +
         'Events: `message` {message} (the user message), `delta` {message_id, text}, `error` {code, detail}, `done` {message, usage}.',
       request: { params: itemParams, body: jsonBody(MessageCreate) },
       responses: {
@@ -161,11 +163,16 @@ export function registerConversationRoutes(app: TenantApp) {
       permission: 'conversations:read',
       summary: 'The conversation live over a WebSocket (hibernatable); browsers may send the token as `?token=`',
       description:
-        'server → client: `history` {messages} on connect (a reply being written follows as one `delta` with its text so far), `message` {message} (each user message, to every client), ' +
-        '`delta` {message_id, text}, `done` {message, usage}, `error` {code, detail}. client → server: `user_message` {content}, `cancel`. ' +
-        `One answer at a time: a \`user_message\` meanwhile gets \`error\` \`generation_in_progress\`. Limits: ${CHAT_LIMITS.maxMessageBytes / 1024} KB a message, ${CHAT_LIMITS.maxContentChars} characters of content; ` +
-        "every message counts against the caller's request rate limit (`error` `rate_limited`). The caller's access is read again for each `user_message` and `cancel`, " +
-        `and for every open socket at least every ${ACCESS_RECHECK_MS / 1000} s: once it has ended (or the caller may no longer see the conversation) ` +
+        'server → client: `history` {messages} on connect (a reply being written follows as one `delta` with its text so far), ' +
+        '`message` {message} (each user message, to every client), ' +
+        '`delta` {message_id, text}, `done` {message, usage}, `error` {code, detail}. client → server: `user_message` {content}, ' +
+        '`cancel`. ' +
+        `One answer at a time: a \`user_message\` meanwhile gets \`error\` \`generation_in_progress\`. Limits: ` +
+        `${CHAT_LIMITS.maxMessageBytes / 1024} KB a message, ${CHAT_LIMITS.maxContentChars} characters of content; ` +
+        "every message counts against the caller's request rate limit (`error` `rate_limited`). The caller's access is read again for " +
+        'each `user_message` and `cancel`, ' +
+        `and for every open socket at least every ${ACCESS_RECHECK_MS / 1000} s: once it has ended (or the caller may no longer see ` +
+        `the conversation) ` +
         `the socket gets \`error\` \`forbidden\` and is closed with code ${CLOSE_CODES.accessEnded}.`,
       request: { params: itemParams },
       responses: { 101: { description: 'Switching protocols' }, 426: { description: 'Not a WebSocket upgrade' } },

@@ -147,7 +147,8 @@ export function assertRoomForTurn(conversation: Pick<Conversation, 'conversation
   ) {
     throw new ApiError(
       'conversation_full',
-      `This conversation is full (${CONVERSATION_LIMITS.maxMessages} messages or ${CONVERSATION_LIMITS.maxBytes / 1_000_000} MB): start a new one.`,
+      `This conversation is full (${CONVERSATION_LIMITS.maxMessages} messages or ` +
+        `${CONVERSATION_LIMITS.maxBytes / 1_000_000} MB): start a new one.`,
     );
   }
 }
@@ -166,7 +167,8 @@ export async function appendTurn(ctx: TenantContext, id: string, messages: Conve
     .update(
       ai_conversations,
       {
-        conversation_data: sql`json(CASE json_array_length(${stored}) WHEN 0 THEN ${added} ELSE substr(${stored}, 1, length(${stored}) - 1) || ',' || substr(${added}, 2) END)`,
+        conversation_data: sql`json(CASE json_array_length(${stored}) WHEN 0 THEN ${added} ELSE substr(${stored}, 1,
+          length(${stored}) - 1) || ',' || substr(${added}, 2) END)`,
         usage_tokens: sql`${ai_conversations.usage_tokens} + ${usage.total_tokens}`,
         updated_at: new Date().toISOString(),
       },

@@ -30,7 +30,7 @@ const matches = (q: string) => containsText(q, [customers.name, customers.email,
  */
 export function clientCustomerScope(ctx: TenantContext, customerId: SQLiteColumn): SQL | undefined {
   if (ctx.clientEmail === null) return undefined;
-  return sql`${customerId} IN (SELECT ${customers.id} FROM ${customers} WHERE ${customers.organization_id} = ${ctx.organization.id} AND ${customers.email} = ${ctx.clientEmail.toLowerCase()})`;
+  return sql`${customerId} IN ${ctx.store.subquery(customers, customers.id, eq(customers.email, ctx.clientEmail.toLowerCase()))}`;
 }
 
 export async function listCustomers({ ctx, input }: { ctx: TenantContext; input: CustomerQuery }) {

@@ -215,7 +215,8 @@ export async function removeMember({ ctx, userId }: { ctx: TenantContext; userId
       ...keyIds.map((id) => revocation(id, revokedAt, 'its creator left the organization')),
     ],
     async () => {
-      const gone = sql`NOT EXISTS (SELECT 1 FROM ${organization_members} WHERE ${ofOrganization(ctx)} AND ${organization_members.user_id} = ${userId})`;
+      const gone = sql`NOT EXISTS (SELECT 1 FROM ${organization_members} WHERE ${ofOrganization(ctx)} AND
+        ${organization_members.user_id} = ${userId})`;
       const [removed] = await ctx.catalog.batch([
         ctx.catalog
           .delete(organization_members)

@@ -38,7 +38,8 @@ const fields = {
   settings: JsonObject(16),
   billing_email: Email.nullable(),
   subscription_status: Derived(
-    'subscription_status is derived from the subscription (trial while trialing, active while its tier applies, inactive otherwise): it changes through billing, not here.',
+    'subscription_status is derived from the subscription (trial while trialing, active while its tier applies, inactive otherwise): ' +
+      'it changes through billing, not here.',
   ),
 };
 

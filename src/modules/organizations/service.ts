@@ -76,7 +76,8 @@ export async function createOrganization(
   const maxOwned = maxOwnedOrganizations(scope.env);
   // Only while the user owns fewer than the most one may (counted in the INSERT, like seats), so
   // that concurrent creations cannot pass it; the owner and the subscription go with the row.
-  const ownsFewer = sql`(SELECT count(*) FROM ${organization_members} WHERE ${organization_members.user_id} = ${user.id} AND ${organization_members.role} = 'owner') < ${maxOwned}`;
+  const ownsFewer = sql`(SELECT count(*) FROM ${organization_members} WHERE ${organization_members.user_id} =
+    ${user.id} AND ${organization_members.role} = 'owner') < ${maxOwned}`;
   const orgInserted = sql`EXISTS (SELECT 1 FROM ${organizations} WHERE ${organizations.id} = ${id})`;
   try {
     // Choosing the shard and recording it is one statement; org, owner and subscription one batch.

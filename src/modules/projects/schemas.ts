@@ -79,10 +79,14 @@ export const ProjectPatch = z
   .refine(datesInOrder, DATES_IN_ORDER)
   .openapi('ProjectPatch');
 
-const derive = z.enum(['progress']).optional().openapi({
-  description:
-    '`progress`: `progress_percentage` is computed from the tasks, in the same query, as round(100 × done / (all − cancelled)); 0 when no task counts',
-});
+const derive = z
+  .enum(['progress'])
+  .optional()
+  .openapi({
+    description:
+      '`progress`: `progress_percentage` is computed from the tasks, in the same query, as round(100 × done / (all − cancelled)); 0 when ' +
+      'no task counts',
+  });
 
 export const ProjectQuery = z.object({
   ...pageQuery,

@@ -56,7 +56,8 @@ const fieldsFor = ({ derive }: ProjectItemQuery) => ({
  * (UTC) when the status becomes completed, kept while it stays completed, cleared when it leaves.
  */
 const completionDateFor = (status: ProjectStatus) =>
-  sql`CASE WHEN ${status} <> 'completed' THEN NULL WHEN ${projects.status} = 'completed' THEN ${projects.completion_date} ELSE strftime('%Y-%m-%d', 'now') END`;
+  sql`CASE WHEN ${status} <> 'completed' THEN NULL WHEN ${projects.status} = 'completed' THEN
+    ${projects.completion_date} ELSE strftime('%Y-%m-%d', 'now') END`;
 
 /** The database's refusals, as the 400s the API promises. */
 function refusal(error: unknown): unknown {

@@ -166,14 +166,19 @@ export function registerTaskRoutes(app: TenantApp) {
       permission: 'tasks:read',
       summary: 'The board live over a WebSocket (hibernatable); browsers may send the token as `?token=`',
       description:
-        'server → client: `snapshot` {board}, `task.created|task.updated|task.moved|task.deleted` {task, actor}, `presence` {users}, `error` {code, detail}; ' +
-        'a `task.moved` that renumbered its column (the gap between its neighbours had closed) also carries `renumbered` [{id, position}]: the new position of every task in that column; ' +
+        'server → client: `snapshot` {board}, `task.created|task.updated|task.moved|task.deleted` {task, actor}, ' +
+        '`presence` {users}, `error` {code, detail}; ' +
+        'a `task.moved` that renumbered its column (the gap between its neighbours had closed) also carries ' +
+        '`renumbered` [{id, position}]: the new position of every task in that column; ' +
         'a `task.deleted` carries the task as it was, plus `deleted_ids`: it and every subtask deleted with it; ' +
         'client → server: `move` {task_id, status, before_id?, after_id?, version} (neighbours as in POST …/tasks/{id}/move), `ping`. ' +
         'In addition to the contract, the server answers `ping` with `pong`. ' +
-        `Limits: ${SOCKET_LIMITS.maxMessageBytes / 1024} KB a message, ${SOCKET_LIMITS.burst.messages} messages per ${SOCKET_LIMITS.burst.windowMs / 1000} s, and every message counts against ` +
-        "the caller's request rate limit (`error` `rate_limited`). The caller's access is read again for each `move`, and for every open socket at least every " +
-        `${ACCESS_RECHECK_MS / 1000} s: once it has ended (or the caller may no longer see the project) the socket gets \`error\` \`forbidden\` and is closed with code ${CLOSE_CODES.accessEnded}.`,
+        `Limits: ${SOCKET_LIMITS.maxMessageBytes / 1024} KB a message, ${SOCKET_LIMITS.burst.messages} messages per ` +
+        `${SOCKET_LIMITS.burst.windowMs / 1000} s, and every message counts against ` +
+        "the caller's request rate limit (`error` `rate_limited`). The caller's access is read again for each `move`, and for every " +
+        'open socket at least every ' +
+        `${ACCESS_RECHECK_MS / 1000} s: once it has ended (or the caller may no longer see the project) the socket gets \`error\` ` +
+        `\`forbidden\` and is closed with code ${CLOSE_CODES.accessEnded}.`,
       request: { params: projectParams },
       responses: { 101: { description: 'Switching protocols' }, 426: { description: 'Not a WebSocket upgrade' } },
     }),

@@ -48,7 +48,8 @@ const fields = {
   ...SERVER_SET,
   project_id: Derived('the project of the path the task is created in; a task stays in its project.'),
   position: Derived(
-    'set by the board: a new task goes to the end of its column, a new status to the end of that column, and POST …/tasks/{id}/move places it.',
+    'set by the board: a new task goes to the end of its column, a new status to the end of that column, and POST …/tasks/{id}/move ' +
+      'places it.',
   ),
   completed_at: Derived('set when `status` becomes `done`, cleared when it leaves it.'),
   created_by: CreatedBy,
@@ -79,7 +80,8 @@ export const MoveTask = z
     }),
     after_id: Id.optional().openapi({
       description:
-        'Place the task just after this one. With `before_id` too: between the two, which must be adjacent in the target column (`after_id` directly followed by `before_id`), else 400',
+        'Place the task just after this one. With `before_id` too: between the two, which must be adjacent in the target column ' +
+        '(`after_id` directly followed by `before_id`), else 400',
     }),
     version: Version.optional(),
   })

@@ -4,6 +4,7 @@
 // else is changing; every change reaches the board's watchers. The actions below decide that,
 // whoever asks (REST, a board socket, the assistant); the board object runs the insert*/apply* writes.
 import { and, asc, eq, sql, type SQL } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/sqlite-core';
 import { TASK_STATUSES, type TaskStatus } from '../../db/enums';
 import { isCheckViolation, isForeignKeyViolation } from '../../db/errors';
 import { projects, tasks } from '../../db/tenant';
@@ -29,10 +30,7 @@ const described = (action: string) => ({ action: `task.${action}` as `task.${str
 /** Global `client` users see only the tasks of their own customer's projects. */
 function clientTaskScope(ctx: TenantContext): SQL | undefined {
   const scope = clientProjectScope(ctx);
-  return (
-    scope &&
-    sql`${tasks.project_id} IN (SELECT ${projects.id} FROM ${projects} WHERE ${projects.organization_id} = ${ctx.organization.id} AND ${scope})`
-  );
+  return scope && sql`${tasks.project_id} IN ${ctx.store.subquery(projects, projects.id, scope)}`;
 }
 
 /** `assigned_to=me` means the acting user (an API key's creator). */
@@ -104,13 +102,18 @@ export async function getBoard({ ctx, projectId }: { ctx: TenantContext; project
   return { columns: TASK_STATUSES.map((status) => ({ status, tasks: rows.filter((t) => t.status === status) })) };
 }
 
+/** The tasks of a column, under another name than the tasks a statement writes. */
+const column = alias(tasks, 'c');
 /**
  * The position after the last task of a column, computed by the statement that writes it.
  * `project` is a project id, or (in an UPDATE) the updated row's own project_id.
  */
 const endOf = (ctx: TenantContext, project: string | SQL, status: TaskStatus) =>
-  sql`(SELECT coalesce(max(c.position), 0) + ${POSITION_GAP} FROM ${tasks} c
-       WHERE c.organization_id = ${ctx.organization.id} AND c.project_id = ${project} AND c.status = ${status})`;
+  ctx.store.subquery(
+    column,
+    sql`coalesce(max(${column.position}), 0) + ${POSITION_GAP}`,
+    and(eq(column.project_id, project), eq(column.status, status)),
+  );
 
 /** In an UPDATE of tasks, the row being updated's own column (the subquery's alias shadows the bare name). */
 const ownProjectId = sql.raw('"tasks"."project_id"');
@@ -265,7 +268,8 @@ export async function applyTaskUpdate({
   const set: Record<string, SQL> = { version: sql`${tasks.version} + 1` };
   if (patch.status) {
     // A new column: the end of it. The SET expressions see the row as it was before this update.
-    set.position = sql`CASE WHEN ${tasks.status} IS ${patch.status} THEN ${tasks.position} ELSE ${endOf(ctx, ownProjectId, patch.status)} END`;
+    set.position = sql`CASE WHEN ${tasks.status} IS ${patch.status} THEN ${tasks.position} ELSE
+      ${endOf(ctx, ownProjectId, patch.status)} END`;
     set.completed_at =
       patch.status === 'done' ? sql`coalesce(${tasks.completed_at}, ${new Date().toISOString()})` : sql`NULL`;
   }

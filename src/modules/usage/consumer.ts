@@ -75,8 +75,10 @@ ON CONFLICT (organization_id, (CASE WHEN user_id IS NULL THEN '' ELSE user_id EN
 DO UPDATE SET usage_amount = usage_amount + excluded.usage_amount,
   metadata = json_set(metadata,
     '$.events', coalesce(json_extract(metadata, '$.events'), 0) + json_extract(excluded.metadata, '$.events'),
-    '$.first_event_at', min(coalesce(json_extract(metadata, '$.first_event_at'), json_extract(excluded.metadata, '$.first_event_at')), json_extract(excluded.metadata, '$.first_event_at')),
-    '$.last_event_at', max(coalesce(json_extract(metadata, '$.last_event_at'), json_extract(excluded.metadata, '$.last_event_at')), json_extract(excluded.metadata, '$.last_event_at'))),
+    '$.first_event_at', min(coalesce(json_extract(metadata, '$.first_event_at'), json_extract(excluded.metadata,
+      '$.first_event_at')), json_extract(excluded.metadata, '$.first_event_at')),
+    '$.last_event_at', max(coalesce(json_extract(metadata, '$.last_event_at'), json_extract(excluded.metadata,
+      '$.last_event_at')), json_extract(excluded.metadata, '$.last_event_at'))),
   updated_at = excluded.updated_at`;
 
 /** Counts one shard's events in one D1 batch. */
@@ -260,7 +262,8 @@ export async function recordDeadLetters(batch: MessageBatch<unknown>, env: Bindi
           ? `counted on shard ${event.shard}, not reported to Stripe Billing Meters ${retries}; the consumer's log has each error`
           : !billable(event) || uncounted.has(event.id)
             ? `not counted ${retries} (shard ${event.shard}); the consumer's log has each error`
-            : `not counted, or counted and not reported to Stripe, ${retries} (shard ${event.shard} could not be read); the consumer's log has each error`;
+            : `not counted, or counted and not reported to Stripe, ${retries} (shard ${event.shard} could not be ` +
+              `read); the consumer's log has each error`;
       const id = invalid || typeof body?.id !== 'string' ? `message:${message.id}` : body.id;
       const organizationId = typeof body?.organization_id === 'string' ? body.organization_id : null;
       return statement.bind(id, organizationId, JSON.stringify(message.body) ?? 'null', reason, USAGE_MAX_RETRIES);

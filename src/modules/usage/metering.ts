@@ -68,7 +68,8 @@ export const meterApiCalls = createMiddleware<TenantEnv>(async (c, next) => {
     if (figure.used >= limit && !BILLING_ROUTE.test(c.req.path)) {
       throw new ApiError(
         'quota_exceeded',
-        `The ${ctx.organization.tier} tier allows ${limit} API calls a month and they are used. Upgrade the subscription or wait for the next period.`,
+        `The ${ctx.organization.tier} tier allows ${limit} API calls a month and they are used. Upgrade the ` +
+          `subscription or wait for the next period.`,
       );
     }
     figure.used++;

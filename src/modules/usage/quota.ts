@@ -38,7 +38,8 @@ export async function assertQuota(ctx: TenantContext, resource: UsageResource, a
   if (used + additional > limit) {
     throw new ApiError(
       'quota_exceeded',
-      `The ${ctx.organization.tier} tier allows ${limit} ${resource} a month and ${used} are used. Upgrade the subscription or wait for the next period.`,
+      `The ${ctx.organization.tier} tier allows ${limit} ${resource} a month and ${used} are used. Upgrade the ` +
+        `subscription or wait for the next period.`,
     );
   }
 }
@@ -72,7 +73,8 @@ export async function reserveStorage(ctx: TenantContext, id: string, bytes: numb
   if (reserved.length === 0) {
     throw new ApiError(
       'quota_exceeded',
-      `The ${ctx.organization.tier} tier allows ${limit} bytes of storage: this file (${bytes} bytes) does not fit beside the organization's files and the uploads in progress. Delete files or upgrade the subscription.`,
+      `The ${ctx.organization.tier} tier allows ${limit} bytes of storage: this file (${bytes} bytes) does not ` +
+        `fit beside the organization's files and the uploads in progress. Delete files or upgrade the subscription.`,
     );
   }
 }

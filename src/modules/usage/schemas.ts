@@ -18,10 +18,14 @@ export const UsageRecordSchema = z
   .object({
     id: Id,
     organization_id: Id,
-    user_id: z.string().nullable().openapi({
-      description:
-        "Whom the usage is counted for: the acting user (an API key's creator), for seats the member; null when no user acted (webhooks, system)",
-    }),
+    user_id: z
+      .string()
+      .nullable()
+      .openapi({
+        description:
+          "Whom the usage is counted for: the acting user (an API key's creator), for seats the member; null when no user acted " +
+          '(webhooks, system)',
+      }),
     resource_type: z.enum(USAGE_RESOURCE_TYPES),
     resource_name: z.string().openapi({
       description:

@@ -173,7 +173,8 @@ export function registerStripeWebhook(app: App) {
         ) {
           // Another subscription than the row's: if both are live, the customer is billed twice.
           console.warn(
-            `stripe event ${event.id} (${event.type}) for ${change.rule.subscriptionId}: organization ${organization.id} has ${before.stripe_subscription_id} (${before.status}), not applied`,
+            `stripe event ${event.id} (${event.type}) for ${change.rule.subscriptionId}: organization ` +
+              `${organization.id} has ${before.stripe_subscription_id} (${before.status}), not applied`,
           );
         }
         await record(catalog, event);
