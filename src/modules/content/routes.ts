@@ -91,7 +91,9 @@ const ContentQuery = z.object({
   ...pageQuery,
   status: z.enum(CONTENT_STATUSES).optional(),
   content_type: z.enum(CONTENT_TYPES).optional(),
-  q: SearchText.openapi({ description: 'Substring of the title (empty: no search)' }),
+  q: SearchText.openapi({
+    description: 'Words of the title, excerpt or body, each a word or its beginning (empty: no search)',
+  }),
 });
 
 const params = z.object({ org: OrgParam });

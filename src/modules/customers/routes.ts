@@ -49,7 +49,9 @@ const CustomerQuery = z.object({
   source: z.enum(CUSTOMER_SOURCES).optional(),
   tag: TagFilter,
   assigned_to: Id.optional(),
-  q: SearchText.openapi({ description: 'Substring of name, email or company (empty: no search)' }),
+  q: SearchText.openapi({
+    description: 'Words of name, email or company, each a word or its beginning (empty: no search)',
+  }),
 });
 
 const params = z.object({ org: OrgParam });

@@ -1,6 +1,16 @@
 import { z } from '@hono/zod-openapi';
 import { PRIORITIES, TASK_STATUSES } from '../../db/enums';
-import { CreatedBy, Derived, Hundredths, Id, InstantOrDate, SERVER_SET, TagFilter, Tags } from '../../lib/fields';
+import {
+  CreatedBy,
+  Derived,
+  Hundredths,
+  Id,
+  InstantOrDate,
+  SearchText,
+  SERVER_SET,
+  TagFilter,
+  Tags,
+} from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { ApiError } from '../../lib/problem';
@@ -111,6 +121,9 @@ const TaskQuery = z.object({
     .openapi({ description: "A member's id, or `me`" }),
   tag: TagFilter,
   parent_task_id: Id.optional(),
+  q: SearchText.openapi({
+    description: 'Words of the title or description, each a word or its beginning (empty: no search)',
+  }),
 });
 
 const orgParams = z.object({ org: OrgParam });
