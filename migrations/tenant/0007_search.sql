@@ -3,7 +3,10 @@
 -- unicode61 words, case and accents folded; prefix indexes serve short `term*` queries.
 -- A migration that remakes one of these tables (new rowids, triggers dropped with it) must make its
 -- triggers again and rebuild its index: INSERT INTO <table>_fts(<table>_fts) VALUES ('rebuild').
---> statement-breakpoint
+-- The indexes after it let the lists walk (organization_id[, status], id) newest first instead of sorting.
+CREATE INDEX `content_org_id_idx` ON `content` (`organization_id`,`id`);--> statement-breakpoint
+CREATE INDEX `tasks_org_id_idx` ON `tasks` (`organization_id`,`id`);--> statement-breakpoint
+CREATE INDEX `tasks_org_status_id_idx` ON `tasks` (`organization_id`,`status`,`id`);--> statement-breakpoint
 CREATE VIRTUAL TABLE `customers_fts` USING fts5(organization_id UNINDEXED, name, email, company, content='customers', tokenize='unicode61 remove_diacritics 2', prefix='2 3');
 --> statement-breakpoint
 INSERT INTO `customers_fts`(`customers_fts`) VALUES ('rebuild');
