@@ -18,7 +18,8 @@ async function reset() {
   const { results } = await db
     .prepare(
       // An FTS5 table's shadow tables (<name>_data, …) go with it.
-      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT GLOB '*_fts_*'",
+      `SELECT name FROM sqlite_master WHERE type = 'table'
+       AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT GLOB '*_fts_*'`,
     )
     .all<{ name: string }>();
   if (results.length === 0) return;
@@ -169,7 +170,8 @@ describe('tenant migrations on a shard holding the old shapes', () => {
       (
         await db
           .prepare(
-            `SELECT ${table}.id FROM ${table}_fts JOIN ${table} ON ${table}.rowid = ${table}_fts.rowid WHERE ${table}_fts MATCH ? ORDER BY 1`,
+            `SELECT ${table}.id FROM ${table}_fts JOIN ${table} ON ${table}.rowid = ${table}_fts.rowid
+             WHERE ${table}_fts MATCH ? ORDER BY 1`,
           )
           .bind(q)
           .all<Row>()

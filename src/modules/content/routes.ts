@@ -92,7 +92,7 @@ const ContentQuery = z.object({
   status: z.enum(CONTENT_STATUSES).optional(),
   content_type: z.enum(CONTENT_TYPES).optional(),
   q: SearchText.openapi({
-    description: 'Words of the title, excerpt or body, each a word or its beginning (empty: no search)',
+    description: 'Words (or word beginnings) of title, excerpt or body; empty: no search',
   }),
 });
 

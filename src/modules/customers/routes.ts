@@ -50,7 +50,7 @@ const CustomerQuery = z.object({
   tag: TagFilter,
   assigned_to: Id.optional(),
   q: SearchText.openapi({
-    description: 'Words of name, email or company, each a word or its beginning (empty: no search)',
+    description: 'Words (or word beginnings) of name, email or company; empty: no search',
   }),
 });
 

@@ -122,7 +122,7 @@ const TaskQuery = z.object({
   tag: TagFilter,
   parent_task_id: Id.optional(),
   q: SearchText.openapi({
-    description: 'Words of the title or description, each a word or its beginning (empty: no search)',
+    description: 'Words (or word beginnings) of title or description; empty: no search',
   }),
 });
 
