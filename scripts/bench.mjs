@@ -22,7 +22,7 @@ const EMAIL = 'alice@acme.test'; // acme's owner in the seed: may read and updat
 const seeded = (n) => `019a0000-0000-7000-8000-${String(n).padStart(12, '0')}`;
 const PROJECT = seeded(601); // 'Northwind website relaunch': the seed's board with a task in every open column
 const MOVED_TASK = seeded(701); // 'Write homepage copy', one of PROJECT's tasks
-const CUSTOMER_QUERY = 'whit'; // inside 'Dana Whitfield', and in no other seeded customer's name, email or company
+const CUSTOMER_QUERY = 'whit'; // begins 'Dana Whitfield', and in no other seeded customer's name, email or company
 const POST_SLUG = 'introducing-client-portal'; // seeded content 801, published
 /** Uploaded through the API when the worker starts (the bench's R2 is in memory): its public URL. */
 let assetPath = '';
@@ -76,7 +76,7 @@ const ENDPOINTS = [
   },
   // The kanban board: every column with its tasks, by position, in one query.
   { label: 'board load', method: 'GET', path: `/v1/orgs/${ORG}/projects/${PROJECT}/board`, auth: true },
-  // `q` is a case-insensitive substring of name, email or company.
+  // `q`: words (or word beginnings) of name, email or company, through the customers' FTS5 index.
   {
     label: 'customer search',
     method: 'GET',

@@ -244,12 +244,17 @@ describe('content', () => {
     expect(await list('status=published')).toEqual(['Alpha post']);
     expect(await list('content_type=page')).toEqual(['Beta page']);
     expect(await list('q=BETA')).toEqual(['Beta page']);
-    // A term past D1's 50-byte LIKE pattern limit, and wildcards taken literally.
+    // A long term, and wildcards: words of the title, excerpt and body, each a word's beginning.
     const long = 'A very long title about 100% of the quarterly_results, told twice over for good measure';
-    await api('POST', `/v1/orgs/${org.slug}/content`, { token: t, body: { title: long } });
+    await api('POST', `/v1/orgs/${org.slug}/content`, {
+      token: t,
+      body: { title: long, excerpt: 'Figures in brief', content: '## Outlook\n\nMargins *widened*.' },
+    });
     expect(await list(`q=${encodeURIComponent(long.slice(2, 70).toUpperCase())}`)).toEqual([long]);
-    expect(await list('q=%25')).toEqual([long]);
-    expect(await list('q=a_p')).toEqual([]);
+    expect(await list('q=brief%20margins%20widen')).toEqual([long]);
+    expect(await list('q=a_p')).toEqual(['Alpha post']);
+    const nothing = await api('GET', `/v1/orgs/${org.slug}/content?q=%25`, { token: t });
+    expectProblem(nothing, 400, 'invalid_request');
     const page = await api('GET', `/v1/orgs/${org.slug}/content?limit=1`, { token: t });
     expect(page.body.data[0]).not.toHaveProperty('html');
     expect(page.body.next_cursor).toBeTruthy();

@@ -125,23 +125,88 @@ describe('customers', () => {
     ]);
   });
 
-  it('searches for q literally and at any length: %, _, quotes and emoji are characters, not patterns', async () => {
+  // Full-text search: every word of q must begin a word of name, email or company (tokens, not
+  // substrings: "ace" no longer finds "Lovelace"). Whatever is typed is text, never FTS5 syntax.
+  it('searches words and word beginnings of name, email and company; any characters are text, not syntax', async () => {
     const org = await newOrg();
     const t = org.owner.token;
     const long = `O'Brien & "Sons" 🚀 ${'Consolidated Widgets '.repeat(4)}International`;
-    for (const name of [long, '100% Natural', '100 Natural', 'snake_case Ltd', 'snakeXcase Ltd']) {
-      expect((await api('POST', `/v1/orgs/${org.slug}/customers`, { token: t, body: { name } })).status).toBe(201);
+    const people = [
+      [long, null, null],
+      ['100% Natural', null, null],
+      ['snake_case Ltd', null, null],
+      ['Ada Lovelace', 'ada@analytical.example', 'Engines (NEAR) Ltd'],
+      ['Zoë Ørsted-Müller', 'zoe@example.com', null],
+      ['Ren 東京', null, 'AND OR NOT'],
+    ] as const;
+    for (const [name, email, company] of people) {
+      const res = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: t, body: { name, email, company } });
+      expect(res.status).toBe(201);
     }
-    const names = async (q: string) =>
-      (await api('GET', `/v1/orgs/${org.slug}/customers?q=${encodeURIComponent(q)}`, { token: t })).body.data.map(
-        (c: { name: string }) => c.name,
-      );
+    const search = (q: string) => api('GET', `/v1/orgs/${org.slug}/customers?q=${encodeURIComponent(q)}`, { token: t });
+    const names = async (q: string) => {
+      const res = await search(q);
+      expect(res.status, `q=${JSON.stringify(q)}: ${JSON.stringify(res.body)}`).toBe(200);
+      return res.body.data.map((c: { name: string }) => c.name);
+    };
     expect(long.length).toBeGreaterThan(60);
     expect(await names(long.toUpperCase())).toEqual([long]);
     expect(await names('"sons" 🚀')).toEqual([long]);
-    expect(await names('0% n')).toEqual(['100% Natural']);
-    expect(await names('e_c')).toEqual(['snake_case Ltd']);
+    expect(await names('100% n')).toEqual(['100% Natural']);
+    expect(await names('snake_case')).toEqual(['snake_case Ltd']);
+    expect(await names('ad lov')).toEqual(['Ada Lovelace']);
+    expect(await names('ace')).toEqual([]);
+    expect(await names('a')).toEqual(['Ren 東京', 'Ada Lovelace']); // 'AND' begins with a
+    expect(await names('ada@analytical.example')).toEqual(['Ada Lovelace']);
+    expect(await names('ZOE ørsted muller')).toEqual(['Zoë Ørsted-Müller']);
+    expect(await names('東京')).toEqual(['Ren 東京']);
+    // FTS5's operators and syntax, typed: searched as words, never parsed (an unquoted one is a 500 or another query).
+    for (const q of [
+      'NEAR(ada lovelace)',
+      'engines NEAR ltd',
+      'ada*',
+      '-ada',
+      '^ada',
+      'ada:lovelace',
+      '(ada)',
+      '"ada',
+      'ada"',
+    ]) {
+      expect(await names(q), q).toEqual(['Ada Lovelace']);
+    }
+    expect(await names('AND OR NOT')).toEqual(['Ren 東京']);
+    expect(await names('ada OR zoe')).toEqual([]);
     expect(await names('a\u0000b')).toEqual([]);
+    expect(await names(`${'x'.repeat(100)} ${'y'.repeat(99)}`)).toEqual([]);
+    // Nothing to search for: refused, naming q.
+    for (const q of ['%', '*', '"', '-:^()', '🚀🚀']) {
+      const refused = await search(q);
+      expectProblem(refused, 400, 'invalid_request');
+      expect(refused.body.errors).toEqual([{ path: 'q', message: 'No letter or digit to search for.' }]);
+    }
+  });
+
+  it('keeps the search index in step with creates, updates and deletes, and within the organization', async () => {
+    const org = await newOrg();
+    const other = await newOrg();
+    const t = org.owner.token;
+    const names = async (q: string, o = org) =>
+      (
+        await api('GET', `/v1/orgs/${o.slug}/customers?q=${encodeURIComponent(q)}`, { token: o.owner.token })
+      ).body.data.map((c: { name: string }) => c.name);
+    await api('POST', `/v1/orgs/${other.slug}/customers`, { token: other.owner.token, body: { name: 'Grace Hopper' } });
+    const created = await api('POST', `/v1/orgs/${org.slug}/customers`, { token: t, body: { name: 'Grace Hopper' } });
+    expect(await names('grace')).toEqual(['Grace Hopper']);
+    await api('PATCH', `/v1/orgs/${org.slug}/customers/${created.body.id}`, {
+      token: t,
+      body: { name: 'Grace Brewster', company: 'Navy' },
+    });
+    expect(await names('hopper')).toEqual([]);
+    expect(await names('brewster navy')).toEqual(['Grace Brewster']);
+    expect(await names('hopper', other)).toEqual(['Grace Hopper']);
+    await api('DELETE', `/v1/orgs/${org.slug}/customers/${created.body.id}`, { token: t });
+    expect(await names('grace')).toEqual([]);
+    expect(await names('grace', other)).toEqual(['Grace Hopper']);
   });
 
   it('refuses an assignee who is not a member, and accepts one who is', async () => {

@@ -723,6 +723,25 @@ describe('tasks: lists and filters', () => {
     );
   });
 
+  it('searches words of title and description (q), kept in step with edits and deletes, with the other filters', async () => {
+    const org = await newOrg();
+    const p1 = await newProject(org);
+    const p2 = await newProject(org);
+    const copy = await newTask(org, p1, { title: 'Write launch copy', description: 'Headlines for the café page' });
+    await newTask(org, p2, { title: 'Launch party', status: 'done' });
+    const list = async (path: string) =>
+      titles(await api('GET', `/v1/orgs/${org.slug}${path}`, { token: org.owner.token }));
+    expect(await list('/tasks?q=launch')).toEqual(['Launch party', 'Write launch copy']);
+    expect(await list('/tasks?q=cafe%20head')).toEqual(['Write launch copy']);
+    expect(await list(`/projects/${p2}/tasks?q=laun`)).toEqual(['Launch party']);
+    expect(await list('/tasks?q=launch&status=done')).toEqual(['Launch party']);
+    await patch(org, copy.id, { title: 'Write release notes', description: null });
+    expect(await list('/tasks?q=headlines')).toEqual([]);
+    expect(await list('/tasks?q=release')).toEqual(['Write release notes']);
+    expect((await remove(org, copy.id)).status).toBe(204);
+    expect(await list('/tasks?q=release')).toEqual([]);
+  });
+
   it('pages through tasks with a cursor', async () => {
     const org = await newOrg();
     const project = await newProject(org);

@@ -17,7 +17,9 @@ const without = (row: Row, ...columns: string[]) =>
 async function reset() {
   const { results } = await db
     .prepare(
-      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%'",
+      // An FTS5 table's shadow tables (<name>_data, …) go with it.
+      `SELECT name FROM sqlite_master WHERE type = 'table'
+       AND name NOT LIKE 'sqlite_%' AND name NOT LIKE '_cf_%' AND name NOT GLOB '*_fts_*'`,
     )
     .all<{ name: string }>();
   if (results.length === 0) return;
@@ -168,5 +170,23 @@ describe('tenant migrations on a shard holding the old shapes', () => {
         'content_author_idx',
       ]),
     );
+  });
+
+  it('indexes the rows it finds for full-text search, and keeps the index in step after', async () => {
+    const found = async (table: string, q: string) =>
+      (
+        await db
+          .prepare(
+            `SELECT ${table}.id FROM ${table}_fts JOIN ${table} ON ${table}.rowid = ${table}_fts.rowid
+             WHERE ${table}_fts MATCH ? ORDER BY 1`,
+          )
+          .bind(q)
+          .all<Row>()
+      ).results.map((r) => r.id);
+    expect(await found('customers', 'ada')).toEqual(['c1']);
+    expect(await found('tasks', 'head*')).toEqual(['t2']);
+    await db.prepare("UPDATE tasks SET title = 'Taglines' WHERE id = 't2'").run();
+    expect(await found('tasks', 'head*')).toEqual([]);
+    expect(await found('tasks', 'tagl*')).toEqual(['t2']);
   });
 });

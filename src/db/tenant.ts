@@ -126,6 +126,9 @@ export const tasks = sqliteTable(
     index('tasks_status_assigned_to_idx').on(t.status, t.assigned_to),
     index('tasks_project_board_idx').on(t.project_id, t.status, t.position),
     index('tasks_org_assigned_idx').on(t.organization_id, t.assigned_to, t.id),
+    // Newest-first pages across projects, and of one status: walked in id order, never sorted.
+    index('tasks_org_id_idx').on(t.organization_id, t.id),
+    index('tasks_org_status_id_idx').on(t.organization_id, t.status, t.id),
     index('tasks_parent_idx').on(t.parent_task_id),
     index('tasks_created_by_idx').on(t.created_by),
     uniqueIndex('tasks_org_project_id_unique').on(t.organization_id, t.project_id, t.id),
@@ -311,6 +314,8 @@ export const content = sqliteTable(
     // The public list and feed (newest publication first, then id) and the next scheduled time.
     index('content_org_status_published_id_idx').on(t.organization_id, t.status, t.published_at, t.id),
     index('content_author_idx').on(t.author_id),
+    // The newest-first list: walked in id order, never sorted.
+    index('content_org_id_idx').on(t.organization_id, t.id),
     check('content_type_check', oneOf('content_type', CONTENT_TYPES)),
     check('content_status_check', oneOf('status', CONTENT_STATUSES)),
     check('content_seo_meta_check', sql`json_valid(seo_meta)`),

@@ -1,6 +1,7 @@
 // Field schemas shared by every module, so a tag or an email means the same everywhere.
 import { z } from '@hono/zod-openapi';
 import { outboundUrlRefusal } from './outbound-url';
+import { hasSearchWord } from './text';
 
 const Tag = z.string().trim().toLowerCase().min(1).max(64);
 /** A row holds at most this many tags (so a filter naming more could match nothing). */
@@ -64,6 +65,7 @@ export const SearchText = z
   .string()
   .trim()
   .max(200)
+  .refine((value) => !value || hasSearchWord(value), 'No letter or digit to search for.')
   .transform((value) => value || undefined)
   .optional();
 

@@ -86,7 +86,9 @@ export const ContentQuery = z.object({
   ...pageQuery,
   status: z.enum(CONTENT_STATUSES).optional(),
   content_type: z.enum(CONTENT_TYPES).optional(),
-  q: SearchText.openapi({ description: 'Substring of the title (empty: no search)' }),
+  q: SearchText.openapi({
+    description: 'Words (or word beginnings) of title, excerpt or body; empty: no search',
+  }),
 });
 
 export const OrgSlugParam = z

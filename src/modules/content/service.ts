@@ -17,7 +17,7 @@ import { conflict, forbidden, invalid, notFound } from '../../lib/problem';
 import { auditedDelete, auditedInsert, auditedUpdate } from '../activity/audit';
 import { purgePublicContent } from './public-cache';
 import { renderMarkdown } from './render';
-import { containsText, slugify } from '../../lib/text';
+import { matchesWords, slugify } from '../../lib/text';
 import type { ContentCreate, ContentPatch, ContentQuery } from './schemas';
 
 export type Content = typeof content.$inferSelect;
@@ -30,8 +30,6 @@ export const slugFromTitle = (title: string) => slugify(title, 100);
 /** The list leaves out `content` and `html`: a page of full documents could weigh megabytes. */
 const { content: _markdown, html: _html, ...summaryFields } = getTableColumns(content);
 
-const matches = (q: string) => containsText(q, [content.title]);
-
 export async function listContent({ ctx, input }: { ctx: TenantContext; input: ContentQuery }) {
   requirePermission(ctx, 'content:read');
   return newestFirst(content.id, input, (after) =>
@@ -41,7 +39,7 @@ export async function listContent({ ctx, input }: { ctx: TenantContext; input: C
       and(
         input.status ? eq(content.status, input.status) : undefined,
         input.content_type ? eq(content.content_type, input.content_type) : undefined,
-        input.q ? matches(input.q) : undefined,
+        input.q ? matchesWords(content, 'content_fts', input.q, ctx.organization.id) : undefined,
         after,
       ),
     ),

@@ -48,7 +48,9 @@ export const CustomerQuery = z.object({
   source: z.enum(CUSTOMER_SOURCES).optional(),
   tag: TagFilter,
   assigned_to: Id.optional(),
-  q: SearchText.openapi({ description: 'Substring of name, email or company (empty: no search)' }),
+  q: SearchText.openapi({
+    description: 'Words (or word beginnings) of name, email or company; empty: no search',
+  }),
 });
 
 export type CustomerCreate = z.output<typeof CustomerCreate>;

@@ -10,7 +10,7 @@ import { newestFirst } from '../../lib/pagination';
 import { notFound } from '../../lib/problem';
 import { auditedDelete, auditedInsert, auditedUpdate } from '../activity/audit';
 import { assertMember } from '../members/service';
-import { containsText } from '../../lib/text';
+import { matchesWords } from '../../lib/text';
 import type { CustomerCreate, CustomerPatch, CustomerQuery } from './schemas';
 
 export type Customer = typeof customers.$inferSelect;
@@ -19,9 +19,6 @@ const described = (action: 'create' | 'update' | 'delete') => ({
   action: `customer.${action}` as const,
   resource_type: 'customer',
 });
-
-/** `q` matches name, email or company, case-insensitively, as a substring. */
-const matches = (q: string) => containsText(q, [customers.name, customers.email, customers.company]);
 
 /**
  * What a global `client` user may see of records that name a customer (projects, appointments):
@@ -42,7 +39,7 @@ export async function listCustomers({ ctx, input }: { ctx: TenantContext; input:
         input.status ? eq(customers.status, input.status) : undefined,
         input.source ? eq(customers.source, input.source) : undefined,
         input.assigned_to ? eq(customers.assigned_to, input.assigned_to) : undefined,
-        input.q ? matches(input.q) : undefined,
+        input.q ? matchesWords(customers, 'customers_fts', input.q, ctx.organization.id) : undefined,
         ...hasAllTags(customers.tags, input.tag),
         after,
       ),

@@ -2,7 +2,17 @@
 // socket's protocol and the assistant's tools. The services take the types inferred from them.
 import { z } from '@hono/zod-openapi';
 import { PRIORITIES, TASK_STATUSES } from '../../db/enums';
-import { CreatedBy, Derived, Hundredths, Id, InstantOrDate, SERVER_SET, TagFilter, Tags } from '../../lib/fields';
+import {
+  CreatedBy,
+  Derived,
+  Hundredths,
+  Id,
+  InstantOrDate,
+  SearchText,
+  SERVER_SET,
+  TagFilter,
+  Tags,
+} from '../../lib/fields';
 import { pageQuery } from '../../lib/pagination';
 
 export const TaskSchema = z
@@ -97,6 +107,9 @@ export const ListTasks = z.object({
     .openapi({ description: "A member's id, or `me`" }),
   tag: TagFilter,
   parent_task_id: Id.optional(),
+  q: SearchText.openapi({
+    description: 'Words (or word beginnings) of title or description; empty: no search',
+  }),
 });
 
 export const Board = z

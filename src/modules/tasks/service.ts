@@ -11,6 +11,7 @@ import { projects, tasks } from '../../db/tenant';
 import type { Bindings, TenantContext } from '../../env';
 import { actingUserId, requirePermission } from '../../auth/tenant';
 import { hasAllTags } from '../../db/columns';
+import { matchesWords } from '../../lib/text';
 import { uuidv7 } from '../../lib/ids';
 import { newestFirst } from '../../lib/pagination';
 import { ApiError, conflict, invalid, notFound } from '../../lib/problem';
@@ -55,6 +56,7 @@ export async function listTasks({ ctx, input }: { ctx: TenantContext; input: Tas
         assignedTo ? eq(tasks.assigned_to, assignedTo) : undefined,
         input.parent_task_id ? eq(tasks.parent_task_id, input.parent_task_id) : undefined,
         ...hasAllTags(tasks.tags, input.tag),
+        input.q ? matchesWords(tasks, 'tasks_fts', input.q, ctx.organization.id) : undefined,
         clientTaskScope(ctx),
         after,
       ),
