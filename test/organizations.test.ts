@@ -177,7 +177,8 @@ describe('deleting an organization', () => {
     );
     expect((await api('DELETE', `/v1/orgs/${org.slug}`, { token: org.owner.token })).status).toBe(204);
     expect(await objectsOf(org.id)).toBe(0);
-  });
+    // 1005 puts, two list pages and their deletes: ~14 s on an idle machine, more on a busy one.
+  }, 90_000);
 });
 
 describe('the public cache and the organization', () => {
