@@ -1,9 +1,10 @@
 // Outbound webhooks end to end: writes through the API, the outbox trigger, the real local queue and
 // its consumer, a receiver played by fetchMock that verifies every delivery with the Standard
 // Webhooks library. Failures are driven by calling the consumer directly with the queue's message.
-import { env, fetchMock } from 'cloudflare:test';
+import { createScheduledController, env, fetchMock } from 'cloudflare:test';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import worker from '../src/index';
 import { EVENT_TYPES } from '../src/modules/outbound-webhooks/events';
 import { backoffSeconds } from '../src/modules/outbound-webhooks/delivery';
 import { api, deliver, expectProblem, joinAs, mockDns, newOrg, type TestOrg } from './helpers';
@@ -111,14 +112,14 @@ describe('webhook endpoints', () => {
     expect(res.body.errors[0].path).toBe('event_types.0');
   });
 
-  it("the outbox trigger's actions are exactly the event types (the reminder is sent by the cron)", async () => {
+  it("the outbox trigger's actions are exactly the event types", async () => {
     const trigger = await env.SHARD_0.prepare(
       "SELECT sql FROM sqlite_master WHERE name = 'webhook_events_outbox'",
     ).first<{
       sql: string;
     }>();
     const listed = [...trigger!.sql.matchAll(/'([a-z_]+\.[a-z_]+)'/g)].map((m) => m[1]);
-    expect(listed.sort()).toEqual(EVENT_TYPES.filter((t) => t !== 'appointment.reminder').sort());
+    expect(listed.sort()).toEqual([...EVENT_TYPES].sort());
   });
 });
 
@@ -275,6 +276,47 @@ describe('events', () => {
     expect(paused.body).toMatchObject({ status: 'paused', paused_reason: 'The receiver answered 410 Gone.' });
     const [delivery] = (await api('GET', `${hook}/deliveries`, { token: org.owner.token })).body.data;
     expect(delivery).toMatchObject({ status: 'failed', response_status: 410, event_type: 'ping' });
+  });
+
+  it("the cron's appointment reminders are events, signed like the rest, under the reminder's id", async () => {
+    const org = await newOrg();
+    const received = receiver('/reminders');
+    const created = await api('POST', `/v1/orgs/${org.slug}/webhooks`, {
+      token: org.owner.token,
+      body: { url: `${HOST}/reminders`, event_types: ['appointment.reminder'] },
+    });
+    const start = Date.now() + 30 * 60_000;
+    const booked = await api('POST', `/v1/orgs/${org.slug}/appointments`, {
+      token: org.owner.token,
+      body: {
+        title: 'Call',
+        start_time: new Date(start).toISOString(),
+        end_time: new Date(start + 1800_000).toISOString(),
+      },
+    });
+    const cron = () =>
+      worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: '*/5 * * * *' }), env as never);
+    await cron();
+    await cron(); // a second run sends nothing again
+    await until(
+      () => received.length,
+      (n) => n >= 1,
+    );
+    expect(received.length).toBe(1);
+    const [{ headers, body, event }] = received;
+    expect(new Webhook(created.body.secret).verify(body, headers)).toEqual(event);
+    const { id: reminderId } = (await (env as any)[`SHARD_${await shardOf(org)}`]
+      .prepare('SELECT id FROM reminders_sent WHERE organization_id = ?')
+      .bind(org.id)
+      .first())!;
+    expect(event).toMatchObject({
+      id: reminderId,
+      type: 'appointment.reminder',
+      organization_id: org.id,
+      actor: { type: 'system', id: null },
+      data: { object: { id: booked.body.id, window: '1h', title: 'Call', start_time: booked.body.start_time } },
+    });
+    expect(typeof event.sequence).toBe('number');
   });
 
   it('backs off exponentially with jitter, up to 6 h between attempts', () => {

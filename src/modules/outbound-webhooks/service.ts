@@ -267,6 +267,7 @@ export async function replayEvents({
         status: sql`'pending'`,
         attempts: sql`0`,
         claimed_until: sql`NULL`,
+        claim_id: sql`NULL`,
         next_attempt_at: sql`${now}`,
         first_attempt_at: sql`NULL`,
         last_attempt_at: sql`NULL`,
