@@ -229,7 +229,7 @@ export async function retryDelivery({
     throw notFound('delivery');
   }
   await enqueueDeliveries(delivery.queue, ctx.organization.shard, [
-    { id: row.id, organization_id: ctx.organization.id },
+    { id: row.id, organization_id: ctx.organization.id, sequence: row.sequence },
   ]);
   return row;
 }
@@ -313,7 +313,7 @@ export async function testEndpoint({ ctx, id, delivery }: { ctx: TenantContext; 
     })
     .returning(deliveryColumns);
   await enqueueDeliveries(delivery.queue, ctx.organization.shard, [
-    { id: row!.id, organization_id: ctx.organization.id },
+    { id: row!.id, organization_id: ctx.organization.id, sequence: null },
   ]);
   return row!;
 }
