@@ -6,7 +6,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import worker from '../src/index';
 import { EVENT_TYPES } from '../src/modules/outbound-webhooks/events';
-import { backoffSeconds } from '../src/modules/outbound-webhooks/delivery';
+import { backoffSeconds, devReceiverUrl } from '../src/modules/outbound-webhooks/delivery';
 import { api, deliver, expectProblem, joinAs, mockDns, newOrg, type TestOrg } from './helpers';
 
 const HOST = 'https://hooks.example.com';
@@ -326,6 +326,14 @@ describe('events', () => {
       data: { object: { id: booked.body.id, window: '1h', title: 'Call', start_time: booked.body.start_time } },
     });
     expect(typeof event.sequence).toBe('number');
+  });
+
+  it("reaches the dev receiver over http, registered under https (endpoints' URLs are https only)", () => {
+    const dev = 'http://127.0.0.1:8853/';
+    expect(devReceiverUrl('https://127.0.0.1:8853/', dev)).toBe('http://127.0.0.1:8853/');
+    expect(devReceiverUrl('https://127.0.0.1:8853/in?x=1', dev)).toBe('http://127.0.0.1:8853/in?x=1');
+    expect(devReceiverUrl('https://127.0.0.1:8854/', dev)).toBeNull();
+    expect(devReceiverUrl('https://127.0.0.1:8853/', undefined)).toBeNull();
   });
 
   it('backs off exponentially with jitter, up to 6 h between attempts', () => {

@@ -234,6 +234,18 @@ function pingOf(row: Claimed): WebhookEvent {
   };
 }
 
+/**
+ * For an endpoint of the local receiver `npm run webhooks:listen` runs (WEBHOOKS_DEV_RECEIVER, its
+ * http origin, only ever in .dev.vars), the URL it is reached at: endpoints hold https URLs only (a
+ * CHECK), so it is registered as https://127.0.0.1:port/… and sent to over plain http. Null otherwise.
+ */
+export function devReceiverUrl(url: string, devReceiver: string | undefined): string | null {
+  if (!devReceiver) return null;
+  const local = new URL(devReceiver);
+  const registered = `https://${local.host}/`;
+  return url.startsWith(registered) ? `${local.origin}/${url.slice(registered.length)}` : null;
+}
+
 /** Sends one claimed delivery and says what became of it. */
 async function send(row: Claimed, env: Bindings, checkHost: (url: string) => Promise<HostCheck>): Promise<Outcome> {
   const base = { delivery_id: row.delivery_id, endpoint_id: row.endpoint_id, organization_id: row.organization_id };
@@ -252,8 +264,8 @@ async function send(row: Claimed, env: Bindings, checkHost: (url: string) => Pro
     return { ...outcome, status: 'pending', retry_in: backoffSeconds(row.attempts + 1) };
   };
   if (row.trigger !== 'test' && !row.audit_id) return failed('The event was withdrawn (its change did not commit).');
-  const devReceiver = env.WEBHOOKS_DEV_RECEIVER && row.url.startsWith(env.WEBHOOKS_DEV_RECEIVER);
-  const host: HostCheck = devReceiver ? { ok: true } : await checkHost(row.url);
+  const local = devReceiverUrl(row.url, env.WEBHOOKS_DEV_RECEIVER);
+  const host: HostCheck = local ? { ok: true } : await checkHost(row.url);
   if (!host.ok) {
     const outcome = {
       ...base,
@@ -269,7 +281,7 @@ async function send(row: Claimed, env: Bindings, checkHost: (url: string) => Pro
   const at = new Date();
   const started = Date.now();
   try {
-    const response = await fetch(row.url, {
+    const response = await fetch(local ?? row.url, {
       method: 'POST',
       body,
       headers: {
