@@ -2,7 +2,7 @@
 // a local receiver for outbound webhooks. It registers itself as a webhook endpoint of a dev-seed
 // organization (through the API, as its owner, with a dev token), verifies each delivery's
 // Standard Webhooks signature with the secret it was given, prints the event, and removes the
-// endpoint when stopped (Ctrl-C). The Worker accepts its http://127.0.0.1 URL only because
+// endpoint when stopped (Ctrl-C). The Worker accepts its https://127.0.0.1 URL only because
 // `npm run setup` put WEBHOOKS_DEV_RECEIVER in .dev.vars: never in production.
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -57,7 +57,8 @@ const server = createServer((request, response) => {
 server.listen(WEBHOOKS_LISTEN_PORT, '127.0.0.1', async () => {
   try {
     webhook = await call('POST', '/webhooks', {
-      url: `http://127.0.0.1:${WEBHOOKS_LISTEN_PORT}/`,
+      // Registered as https (endpoints hold https URLs only); the Worker sends to it over http.
+      url: `https://127.0.0.1:${WEBHOOKS_LISTEN_PORT}/`,
       description: 'npm run webhooks:listen',
     });
   } catch (error) {

@@ -30,9 +30,9 @@ export default {
   async scheduled(controller, env) {
     const now = new Date(controller.scheduledTime);
     await Promise.all([
-      sendDueReminders(env, now),
+      // The sweep drains the outbox after the reminders' events are in it (and even if a shard failed).
+      sendDueReminders(env, now).finally(() => sweepWebhooks(env, now)),
       deleteExpiredIdempotencyKeys(env.CATALOG, now),
-      sweepWebhooks(env, now),
     ]);
   },
 

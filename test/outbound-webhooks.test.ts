@@ -1,18 +1,19 @@
 // Outbound webhooks end to end: writes through the API, the outbox trigger, the real local queue and
 // its consumer, a receiver played by fetchMock that verifies every delivery with the Standard
 // Webhooks library. Failures are driven by calling the consumer directly with the queue's message.
-import { env, fetchMock } from 'cloudflare:test';
+import { createScheduledController, env, fetchMock } from 'cloudflare:test';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import worker from '../src/index';
 import { EVENT_TYPES } from '../src/modules/outbound-webhooks/events';
-import { backoffSeconds } from '../src/modules/outbound-webhooks/delivery';
+import { backoffSeconds, devReceiverUrl } from '../src/modules/outbound-webhooks/delivery';
 import { api, deliver, expectProblem, joinAs, mockDns, newOrg, type TestOrg } from './helpers';
 
 const HOST = 'https://hooks.example.com';
 type Received = { headers: Record<string, string>; body: string; event: any };
 
-/** A receiver at HOST + path answering `answer()` (a status) to each delivery, recording the valid ones. */
-function receiver(path: string, answer: () => number = () => 200) {
+/** A receiver at HOST + path answering `answer(event)` (a status) to each delivery, recording the valid ones. */
+function receiver(path: string, answer: (event: any) => number = () => 200) {
   const received: Received[] = [];
   fetchMock
     .get(HOST)
@@ -20,7 +21,7 @@ function receiver(path: string, answer: () => number = () => 200) {
     .reply((request) => {
       const headers = Object.fromEntries(Object.entries(request.headers as Record<string, string>));
       const body = String(request.body);
-      const status = answer();
+      const status = answer(JSON.parse(body));
       if (status < 300) received.push({ headers, body, event: JSON.parse(body) });
       return { statusCode: status, data: status === 410 ? 'gone' : 'x'.repeat(3000) };
     })
@@ -111,14 +112,14 @@ describe('webhook endpoints', () => {
     expect(res.body.errors[0].path).toBe('event_types.0');
   });
 
-  it("the outbox trigger's actions are exactly the event types (the reminder is sent by the cron)", async () => {
+  it("the outbox trigger's actions are exactly the event types", async () => {
     const trigger = await env.SHARD_0.prepare(
       "SELECT sql FROM sqlite_master WHERE name = 'webhook_events_outbox'",
     ).first<{
       sql: string;
     }>();
     const listed = [...trigger!.sql.matchAll(/'([a-z_]+\.[a-z_]+)'/g)].map((m) => m[1]);
-    expect(listed.sort()).toEqual(EVENT_TYPES.filter((t) => t !== 'appointment.reminder').sort());
+    expect(listed.sort()).toEqual([...EVENT_TYPES].sort());
   });
 });
 
@@ -184,42 +185,60 @@ describe('events', () => {
     expect(JSON.stringify(received)).not.toMatch(/ip_address|user_agent/);
   });
 
-  it('a receiver that fails then recovers gets every event once per webhook-id; 410 pauses the endpoint', async () => {
+  it('a receiver that fails 3 times then recovers gets every event in sequence order, once per webhook-id', async () => {
     const org = await newOrg();
     let failing = true;
-    const received = receiver('/flaky', () => (failing ? 503 : 200));
+    const requests: { sequence: number; status: number }[] = [];
+    const received = receiver('/flaky', (event) => {
+      requests.push({ sequence: event.sequence, status: failing ? 503 : 200 });
+      return requests.at(-1)!.status;
+    });
     const created = await api('POST', `/v1/orgs/${org.slug}/webhooks`, {
       token: org.owner.token,
       body: { url: `${HOST}/flaky`, event_types: ['customer.create'] },
     });
     const hook = `/v1/orgs/${org.slug}/webhooks/${created.body.id}`;
-    for (const name of ['A', 'B', 'C'])
+    for (const name of ['A', 'B', 'C', 'D'])
       await api('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name } });
+    // The queue's first try: the first event fails, and the others wait behind it.
     const tried = await until(
       () => api('GET', `${hook}/deliveries`, { token: org.owner.token }),
-      (res) =>
-        res.body.data.length === 3 && res.body.data.every((d: any) => d.attempts === 1 && d.status === 'pending'),
+      (res) => res.body.data.length === 4 && res.body.data.some((d: any) => d.attempts === 1),
     );
-    expect(tried.body.data[0]).toMatchObject({ response_status: 503, event_type: 'customer.create' });
-    expect(tried.body.data[0].response_body.length).toBe(1024);
+    const deliveries = tried.body.data.toSorted((a: any, b: any) => a.sequence - b.sequence);
+    expect(deliveries.map((d: any) => [d.status, d.attempts])).toEqual([
+      ['pending', 1],
+      ['pending', 0],
+      ['pending', 0],
+      ['pending', 0],
+    ]);
+    expect(deliveries[0]).toMatchObject({ response_status: 503, event_type: 'customer.create' });
+    expect(deliveries[0].response_body.length).toBe(1024);
     expect((await api('GET', hook, { token: org.owner.token })).body.failing_since).not.toBeNull();
 
-    // The queue's retries, now that the receiver is back; then a redelivery of the same messages.
-    failing = false;
+    // The queue's retries (messages in any order, as Queues may hand them over).
     const shard = await shardOf(org);
-    const messages = tried.body.data.map((d: any) => ({
-      kind: 'deliver',
-      shard,
-      organization_id: org.id,
-      delivery_id: d.id,
-    }));
-    expect((await deliver('strive-webhooks', messages, 2)).acked).toEqual([0, 1, 2]);
-    expect((await deliver('strive-webhooks', messages, 3)).acked).toEqual([0, 1, 2]);
-    expect(received.length).toBe(3);
-    expect(new Set(received.map((r) => r.headers['webhook-id'])).size).toBe(3);
-    expect(received.map((r) => r.event.data.object.name).sort()).toEqual(['A', 'B', 'C']);
+    const messages = deliveries
+      .map((d: any) => ({ kind: 'deliver', shard, organization_id: org.id, delivery_id: d.id, sequence: d.sequence }))
+      .reverse();
+    // A later event alone, in another consumer: it waits for the first.
+    const alone = await deliver('strive-webhooks', [messages[0]], 2);
+    expect(alone.acked).toEqual([]);
+    expect(alone.retried).toEqual([{ index: 0 }]);
+    for (const attempt of [2, 3]) expect((await deliver('strive-webhooks', messages, attempt)).acked).toEqual([]);
+    expect(received).toEqual([]);
+    // Recovered: all of them, in order; a redelivery of the same messages sends nothing again.
+    failing = false;
+    expect((await deliver('strive-webhooks', messages, 4)).acked).toEqual([0, 1, 2, 3]);
+    expect((await deliver('strive-webhooks', messages, 5)).acked).toEqual([0, 1, 2, 3]);
+    const first = deliveries[0].sequence;
+    // Every failed request was the first event's: nothing later went out while it was pending.
+    expect(requests.filter((r) => r.status === 503).map((r) => r.sequence)).toEqual([first, first, first]);
+    expect(received.map((r) => r.event.sequence)).toEqual(deliveries.map((d: any) => d.sequence));
+    expect(received.map((r) => r.event.data.object.name)).toEqual(['A', 'B', 'C', 'D']);
+    expect(new Set(received.map((r) => r.headers['webhook-id'])).size).toBe(4);
     const after = await api('GET', `${hook}/deliveries?status=succeeded`, { token: org.owner.token });
-    expect(after.body.data.map((d: any) => d.attempts)).toEqual([2, 2, 2]);
+    expect(after.body.data.map((d: any) => d.attempts).sort()).toEqual([1, 1, 1, 4]);
     expect((await api('GET', hook, { token: org.owner.token })).body.failing_since).toBeNull();
 
     // Replay: the same events again, in sequence order, under the same webhook-ids.
@@ -227,34 +246,25 @@ describe('events', () => {
       token: org.owner.token,
       body: { since: new Date(Date.now() - 3600_000).toISOString() },
     });
-    expect(replay.body).toEqual({ replayed: 3 });
+    expect(replay.body).toEqual({ replayed: 4 });
     await until(
       () => received.length,
-      (n) => n >= 6,
+      (n) => n >= 8,
     );
-    expect(
-      received
-        .slice(3)
-        .map((r) => r.headers['webhook-id'])
-        .sort(),
-    ).toEqual(
-      received
-        .slice(0, 3)
-        .map((r) => r.headers['webhook-id'])
-        .sort(),
-    );
+    const ids = received.map((r) => r.headers['webhook-id']);
+    expect(ids.slice(4)).toEqual(ids.slice(0, 4));
 
     // Retry one, ping, then 410: paused with the reason shown.
     const one = after.body.data[0].id;
     expect((await api('POST', `${hook}/deliveries/${one}/retry`, { token: org.owner.token })).status).toBe(202);
     await until(
       () => received.length,
-      (n) => n >= 7,
+      (n) => n >= 9,
     );
     expect((await api('POST', `${hook}/test`, { token: org.owner.token })).status).toBe(202);
     await until(
       () => received.length,
-      (n) => n >= 8,
+      (n) => n >= 10,
     );
     expect(received.at(-1)!.event).toMatchObject({ type: 'ping', data: { object: { endpoint_id: created.body.id } } });
   });
@@ -275,6 +285,55 @@ describe('events', () => {
     expect(paused.body).toMatchObject({ status: 'paused', paused_reason: 'The receiver answered 410 Gone.' });
     const [delivery] = (await api('GET', `${hook}/deliveries`, { token: org.owner.token })).body.data;
     expect(delivery).toMatchObject({ status: 'failed', response_status: 410, event_type: 'ping' });
+  });
+
+  it("the cron's appointment reminders are events, signed like the rest, under the reminder's id", async () => {
+    const org = await newOrg();
+    const received = receiver('/reminders');
+    const created = await api('POST', `/v1/orgs/${org.slug}/webhooks`, {
+      token: org.owner.token,
+      body: { url: `${HOST}/reminders`, event_types: ['appointment.reminder'] },
+    });
+    const start = Date.now() + 30 * 60_000;
+    const booked = await api('POST', `/v1/orgs/${org.slug}/appointments`, {
+      token: org.owner.token,
+      body: {
+        title: 'Call',
+        start_time: new Date(start).toISOString(),
+        end_time: new Date(start + 1800_000).toISOString(),
+      },
+    });
+    const cron = () =>
+      worker.scheduled!(createScheduledController({ scheduledTime: Date.now(), cron: '*/5 * * * *' }), env as never);
+    await cron();
+    await cron(); // a second run sends nothing again
+    await until(
+      () => received.length,
+      (n) => n >= 1,
+    );
+    expect(received.length).toBe(1);
+    const { headers, body, event } = received[0]!;
+    expect(new Webhook(created.body.secret).verify(body, headers)).toEqual(event);
+    const { id: reminderId } = (await (env as any)[`SHARD_${await shardOf(org)}`]
+      .prepare('SELECT id FROM reminders_sent WHERE organization_id = ?')
+      .bind(org.id)
+      .first())!;
+    expect(event).toMatchObject({
+      id: reminderId,
+      type: 'appointment.reminder',
+      organization_id: org.id,
+      actor: { type: 'system', id: null },
+      data: { object: { id: booked.body.id, window: '1h', title: 'Call', start_time: booked.body.start_time } },
+    });
+    expect(typeof event.sequence).toBe('number');
+  });
+
+  it("reaches the dev receiver over http, registered under https (endpoints' URLs are https only)", () => {
+    const dev = 'http://127.0.0.1:8853/';
+    expect(devReceiverUrl('https://127.0.0.1:8853/', dev)).toBe('http://127.0.0.1:8853/');
+    expect(devReceiverUrl('https://127.0.0.1:8853/in?x=1', dev)).toBe('http://127.0.0.1:8853/in?x=1');
+    expect(devReceiverUrl('https://127.0.0.1:8854/', dev)).toBeNull();
+    expect(devReceiverUrl('https://127.0.0.1:8853/', undefined)).toBeNull();
   });
 
   it('backs off exponentially with jitter, up to 6 h between attempts', () => {

@@ -460,7 +460,7 @@ export const activity_logs = sqliteTable(
 );
 
 // ── Outbound webhooks ──────────────────────────────────────────────────────────────────────────
-// A trigger on activity_logs (migration 0008) writes the outbox row of every audited change an
+// A trigger on activity_logs (migrations 0008, 0009) writes the outbox row of every audited change an
 // integration may subscribe to, in the statement that writes the audit row: an event exists if
 // and only if its change committed, and a withdrawn audit row takes its event with it.
 
@@ -538,6 +538,8 @@ export const webhook_deliveries = sqliteTable(
     attempts: integer('attempts').notNull().default(0),
     /** A consumer sending it holds it until then; a crashed one's claim lapses. */
     claimed_until: text('claimed_until'),
+    /** The consumer run holding it: its later deliveries to the endpoint wait for no one else's. */
+    claim_id: text('claim_id'),
     next_attempt_at: text('next_attempt_at').notNull(),
     first_attempt_at: text('first_attempt_at'),
     last_attempt_at: text('last_attempt_at'),

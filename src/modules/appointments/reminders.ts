@@ -9,7 +9,9 @@
 //   3. Mark them queued, and record them in each appointment's reminders_sent. A run that fails
 //      before this leaves its claims to be taken over after CLAIM_TIMEOUT_MS: nothing is lost,
 //      and a reminder is sent again only after a crash.
-// Consumer: POSTs each reminder to the organization's webhook, signed; a failed delivery is
+//      The same batch writes each reminder's system audit row: the `appointment.reminder` event of
+//      the organization's outbound webhook endpoints (modules/outbound-webhooks), drained by the cron's sweep.
+// Consumer: POSTs each reminder to the organization's appointment webhook, signed; a failed delivery is
 // retried with backoff, then kept in the dead-letter queue. Every delivery of one reminder
 // carries the same id, so a receiver can drop the rare duplicate.
 import { inArray, sql, type SQL } from 'drizzle-orm';
@@ -80,6 +82,24 @@ const live = sql.join(
   sql`, `,
 );
 
+/** What a reminder tells of its appointment (its id aside). */
+const REMINDED_FIELDS = [
+  'title',
+  'description',
+  'start_time',
+  'end_time',
+  'status',
+  'location',
+  'meeting_url',
+  'customer_id',
+  'assigned_to',
+] as const satisfies readonly (keyof ReminderEvent['data']['appointment'])[];
+
+/** A run's claimed reminders whose appointments are still as claimed and live. */
+const remindedJoin = (claim: string) => sql`reminders_sent r JOIN appointments a
+  ON a.organization_id = r.organization_id AND a.id = r.appointment_id AND a.start_time = r.start_time
+  WHERE r.claim_id = ${claim} AND a.status IN (${live})`;
+
 /** Queues every reminder now due on every shard; answers how many were queued. */
 export async function sendDueReminders(env: Bindings, now: Date): Promise<number> {
   const shards = Array.from({ length: shardCount(env) }, (_, shard) => remindShard(env, shard, now));
@@ -137,11 +157,9 @@ async function remindShard(env: Bindings, shard: number, now: Date): Promise<num
     // The appointment as it is now; one moved or cancelled since its claim is not reminded of.
     prepare(
       db,
-      sql`SELECT r.id AS reminder_id, r.reminder_window, a.organization_id, a.id, a.title, a.description,
-        a.start_time, a.end_time, a.status, a.location, a.meeting_url, a.customer_id, a.assigned_to
-      FROM reminders_sent r JOIN appointments a
-        ON a.organization_id = r.organization_id AND a.id = r.appointment_id AND a.start_time = r.start_time
-      WHERE r.claim_id = ${claim} AND a.status IN (${live})`,
+      sql`SELECT r.id AS reminder_id, r.reminder_window, a.organization_id, a.id,
+        ${sql.raw(REMINDED_FIELDS.map((f) => `a.${f}`).join(', '))}
+      FROM ${remindedJoin(claim)}`,
     ),
   ]);
   const claimed = claimedNow[2]!.results;
@@ -166,6 +184,15 @@ async function remindShard(env: Bindings, shard: number, now: Date): Promise<num
 
   const queuedAt = new Date().toISOString();
   await db.batch([
+    // Each reminder's system audit row, under the reminder's id: the outbox trigger makes it the
+    // `appointment.reminder` event of the organization's webhook endpoints, in this same batch.
+    prepare(
+      db,
+      sql`INSERT INTO activity_logs (id, organization_id, actor_type, action, resource_type, resource_id, new_data, created_at)
+      SELECT r.id, r.organization_id, 'system', 'appointment.reminder', 'appointment', a.id, json_object('window', r.reminder_window,
+        ${sql.raw(REMINDED_FIELDS.map((f) => `'${f}', a.${f}`).join(', '))}), ${queuedAt}
+      FROM ${remindedJoin(claim)}`,
+    ),
     prepare(db, sql`UPDATE reminders_sent SET queued_at = ${queuedAt} WHERE claim_id = ${claim}`),
     // Each appointment's record of what went out: its window(s) of this run, and when.
     prepare(

@@ -3,18 +3,22 @@
 //           endpoint (unique per endpoint and event), queued to WEBHOOKS_QUEUE in sequence order.
 //           Signalled after every successful tenant write (drainAfterWrites), and swept by the cron
 //           for writes made elsewhere (Durable Objects, inbound webhooks) and for lost messages.
-//   deliver one claim per delivery (at most MAX_IN_FLIGHT per endpoint, a claim lapsing after
-//           CLAIM_MS), a signed POST (Standard Webhooks; 10 s, no redirects), its outcome recorded;
-//           retried with exponential backoff and jitter for 3 days. 410 pauses the endpoint, as
-//           does 3 days of failures. A delivery already succeeded is never sent again by a queue
-//           redelivery, and `webhook-id` is the event's id in every attempt and replay.
-import { sql } from 'drizzle-orm';
+//   deliver one claim per delivery (a claim lapsing if its consumer crashed), a signed POST
+//           (Standard Webhooks; 10 s, no redirects), its outcome recorded; retried with exponential
+//           backoff and jitter for 3 days. 410 pauses the endpoint, as does 3 days of failures. A
+//           delivery already succeeded is never sent again by a queue redelivery, and `webhook-id` is
+//           the event's id in every attempt and replay.
+// Order: an endpoint receives its events one at a time, in sequence order. An event is not sent while
+// an earlier one to the same endpoint is unfinished (pending a retry, or being sent by another
+// consumer): head of line. One consumer sends the run of them it holds one after the other and stops
+// at the first failure. Pings have no sequence and wait for nothing.
+import { sql, type SQL } from 'drizzle-orm';
 import { createMiddleware } from 'hono/factory';
 import { Webhook } from 'standardwebhooks';
 import { D1Sessions } from '../../db/sessions';
 import { shardBinding, shardCount } from '../../db/shards';
 import type { Bindings, TenantEnv } from '../../env';
-import { uuidv7PerRowSql } from '../../lib/ids';
+import { uuidv7, uuidv7PerRowSql } from '../../lib/ids';
 import { checkOutboundHost, type HostCheck } from '../../lib/outbound-url';
 import { prepare } from '../appointments/reminders';
 import { eventOf, type AuditedEvent, type WebhookEvent } from './events';
@@ -23,15 +27,15 @@ export const WEBHOOKS_QUEUE_NAME = 'strive-webhooks';
 
 export type WebhookMessage =
   | { kind: 'drain'; shard: number; organization_id: string }
-  | { kind: 'deliver'; shard: number; organization_id: string; delivery_id: string };
+  | { kind: 'deliver'; shard: number; organization_id: string; delivery_id: string; sequence?: number | null };
 
 const SECOND = 1000;
 const DAY = 24 * 60 * 60 * SECOND;
 const TIMEOUT_MS = 10 * SECOND;
-/** Deliveries to one endpoint sent at the same time, across consumers. */
-export const MAX_IN_FLIGHT = 4;
-/** How long a consumer holds a delivery it sends (past the 10 s timeout); a crashed one's lapses. */
+/** How long a consumer holds a delivery beyond the timeouts of those it sends first; a crashed one's lapses. */
 const CLAIM_MS = 30 * SECOND;
+/** The longest a Queues message may be delayed. */
+const MAX_DELAY_S = 12 * 3600;
 /** How long a failing delivery is retried, and an endpoint may fail before it is paused. */
 export const RETRY_FOR_MS = 3 * DAY;
 /** A pending delivery whose message is this late was lost (queue trouble): the cron queues it again. */
@@ -50,17 +54,21 @@ export function backoffSeconds(attempts: number, random = Math.random()): number
   return Math.ceil(base / 2 + (random * base) / 2);
 }
 
-const deliverMessage = (shard: number, row: { id: string; organization_id: string }) => ({
-  body: { kind: 'deliver', shard, organization_id: row.organization_id, delivery_id: row.id } satisfies WebhookMessage,
+type Queued = { id: string; organization_id: string; sequence: number | null };
+
+const deliverMessage = (shard: number, row: Queued) => ({
+  body: {
+    kind: 'deliver',
+    shard,
+    organization_id: row.organization_id,
+    delivery_id: row.id,
+    sequence: row.sequence,
+  } satisfies WebhookMessage,
   contentType: 'json' as const,
 });
 
 /** Queues deliveries (in the order given), 100 messages per send. */
-export async function enqueueDeliveries(
-  queue: Queue<WebhookMessage>,
-  shard: number,
-  rows: { id: string; organization_id: string }[],
-) {
+export async function enqueueDeliveries(queue: Queue<WebhookMessage>, shard: number, rows: Queued[]) {
   for (let i = 0; i < rows.length; i += SEND_BATCH_MAX) {
     await queue.sendBatch(rows.slice(i, i + SEND_BATCH_MAX).map((row) => deliverMessage(shard, row)));
   }
@@ -71,7 +79,7 @@ export async function drainOutbox(env: Bindings, shard: number, organizationId?:
   const db = shardBinding(env, shard, D1Sessions.primary(env));
   const now = iso(Date.now());
   const ofOrg = organizationId ? sql`AND e.organization_id = ${organizationId}` : sql``;
-  const [created] = await db.batch<{ id: string; organization_id: string }>([
+  const [created] = await db.batch<Queued>([
     prepare(
       db,
       sql`INSERT OR IGNORE INTO webhook_deliveries
@@ -81,7 +89,7 @@ export async function drainOutbox(env: Bindings, shard: number, organizationId?:
       WHERE e.dispatched_at IS NULL ${ofOrg} AND w.status = 'active'
         AND (w.event_types IS NULL OR e.type IN (SELECT value FROM json_each(w.event_types)))
       ORDER BY e.organization_id, e.sequence
-      RETURNING id, organization_id`,
+      RETURNING id, organization_id, sequence`,
     ),
     prepare(
       db,
@@ -94,6 +102,14 @@ export async function drainOutbox(env: Bindings, shard: number, organizationId?:
   return created!.results.length;
 }
 
+/**
+ * The deliveries to `d`'s endpoint that must finish before `d` is sent: unfinished ones of an earlier
+ * event, except those `claim` (a consumer's run) holds, which it sends first.
+ */
+const earlierUnfinished = (d: SQL, claim?: string) => sql`SELECT 1 FROM webhook_deliveries p
+  WHERE p.organization_id = ${d}.organization_id AND p.endpoint_id = ${d}.endpoint_id AND p.sequence < ${d}.sequence
+    AND p.status IN ('pending', 'sending') ${claim ? sql`AND p.claim_id IS NOT ${claim}` : sql``}`;
+
 /** The cron's part: every shard's outbox drained, and deliveries whose message was lost queued again. */
 export async function sweepWebhooks(env: Bindings, now: Date): Promise<void> {
   await Promise.all(
@@ -101,12 +117,14 @@ export async function sweepWebhooks(env: Bindings, now: Date): Promise<void> {
       await drainOutbox(env, shard);
       const db = shardBinding(env, shard, D1Sessions.primary(env));
       const stale = iso(now.getTime() - STALE_MS);
+      // Only an endpoint's head of line: the others' messages wait for it (or it queues them again once head).
       const lost = await prepare(
         db,
         sql`UPDATE webhook_deliveries SET next_attempt_at = ${iso(now.getTime())}
-        WHERE (status = 'pending' AND next_attempt_at < ${stale}) OR (status = 'sending' AND claimed_until < ${stale})
-        RETURNING id, organization_id`,
-      ).all<{ id: string; organization_id: string }>();
+        WHERE ((status = 'pending' AND next_attempt_at < ${stale}) OR (status = 'sending' AND claimed_until < ${stale}))
+          AND NOT EXISTS (${earlierUnfinished(sql`webhook_deliveries`)})
+        RETURNING id, organization_id, sequence`,
+      ).all<Queued>();
       await enqueueDeliveries(env.WEBHOOKS_QUEUE, shard, lost.results);
     }),
   );
@@ -151,6 +169,7 @@ type Claimed = AuditedEvent & {
   previous_secret: string | null;
   previous_secret_expires_at: string | null;
   audit_id: string | null;
+  waits_for: string | null;
 };
 
 type Outcome = {
@@ -214,6 +233,18 @@ function pingOf(row: Claimed): WebhookEvent {
   };
 }
 
+/**
+ * For an endpoint of the local receiver `npm run webhooks:listen` runs (WEBHOOKS_DEV_RECEIVER, its
+ * http origin, only ever in .dev.vars), the URL it is reached at: endpoints hold https URLs only (a
+ * CHECK), so it is registered as https://127.0.0.1:port/… and sent to over plain http. Null otherwise.
+ */
+export function devReceiverUrl(url: string, devReceiver: string | undefined): string | null {
+  if (!devReceiver) return null;
+  const local = new URL(devReceiver);
+  const registered = `https://${local.host}/`;
+  return url.startsWith(registered) ? `${local.origin}/${url.slice(registered.length)}` : null;
+}
+
 /** Sends one claimed delivery and says what became of it. */
 async function send(row: Claimed, env: Bindings, checkHost: (url: string) => Promise<HostCheck>): Promise<Outcome> {
   const base = { delivery_id: row.delivery_id, endpoint_id: row.endpoint_id, organization_id: row.organization_id };
@@ -229,11 +260,11 @@ async function send(row: Claimed, env: Bindings, checkHost: (url: string) => Pro
   const retryOrGiveUp = (outcome: Omit<Outcome, 'status'>): Outcome => {
     const since = Date.parse(row.first_attempt_at ?? new Date().toISOString());
     if (Date.now() - since >= RETRY_FOR_MS) return { ...outcome, status: 'failed' };
-    return { ...outcome, status: 'pending', retry_in: backoffSeconds(row.attempts) };
+    return { ...outcome, status: 'pending', retry_in: backoffSeconds(row.attempts + 1) };
   };
   if (row.trigger !== 'test' && !row.audit_id) return failed('The event was withdrawn (its change did not commit).');
-  const devReceiver = env.WEBHOOKS_DEV_RECEIVER && row.url.startsWith(env.WEBHOOKS_DEV_RECEIVER);
-  const host: HostCheck = devReceiver ? { ok: true } : await checkHost(row.url);
+  const local = devReceiverUrl(row.url, env.WEBHOOKS_DEV_RECEIVER);
+  const host: HostCheck = local ? { ok: true } : await checkHost(row.url);
   if (!host.ok) {
     const outcome = {
       ...base,
@@ -249,7 +280,7 @@ async function send(row: Claimed, env: Bindings, checkHost: (url: string) => Pro
   const at = new Date();
   const started = Date.now();
   try {
-    const response = await fetch(row.url, {
+    const response = await fetch(local ?? row.url, {
       method: 'POST',
       body,
       headers: {
@@ -314,18 +345,20 @@ async function deliverInShard(
   const db = shardBinding(env, shard, D1Sessions.primary(env));
   const now = Date.now();
   const nowIso = iso(now);
-  const ids = [...new Set(messages.map((m) => m.body.delivery_id))];
-  // One statement per delivery, run in order: each claim sees the ones before it (the cap).
+  const claim = uuidv7();
+  // Claimed in sequence order, each statement seeing the ones before it: an event whose earlier ones
+  // this run holds is claimed too (it is sent after them), one waiting for anyone else's is not.
+  const bySequence = messages.toSorted((a, b) => (a.body.sequence ?? Infinity) - (b.body.sequence ?? Infinity));
+  const ids = [...new Set(bySequence.map((m) => m.body.delivery_id))];
+  const claimedUntil = iso(now + CLAIM_MS + ids.length * TIMEOUT_MS);
   const claims = ids.map((id) =>
     prepare(
       db,
-      sql`UPDATE webhook_deliveries SET status = 'sending', claimed_until = ${iso(now + CLAIM_MS)},
-        attempts = attempts + 1, first_attempt_at = COALESCE(first_attempt_at, ${nowIso}), last_attempt_at = ${nowIso}
+      sql`UPDATE webhook_deliveries SET status = 'sending', claimed_until = ${claimedUntil}, claim_id = ${claim}
       WHERE id = ${id} AND (status = 'pending' OR (status = 'sending' AND claimed_until < ${nowIso}))
         AND EXISTS (SELECT 1 FROM webhook_endpoints w WHERE w.organization_id = webhook_deliveries.organization_id
           AND w.id = webhook_deliveries.endpoint_id AND w.status = 'active')
-        AND (SELECT count(*) FROM webhook_deliveries s WHERE s.endpoint_id = webhook_deliveries.endpoint_id
-          AND s.status = 'sending' AND s.claimed_until >= ${nowIso}) < ${MAX_IN_FLIGHT}
+        AND NOT EXISTS (${earlierUnfinished(sql`webhook_deliveries`, claim)})
       RETURNING id`,
     ),
   );
@@ -333,28 +366,47 @@ async function deliverInShard(
     ids.map((id) => sql`${id}`),
     sql`, `,
   );
+  // waits_for: when the earlier delivery holding this one back is tried next (if one is pending).
   const read = prepare(
     db,
     sql`SELECT d.id AS delivery_id, d.organization_id, d.status, d."trigger", d.event_id, d.event_type, d.sequence,
       d.attempts, d.first_attempt_at, d.endpoint_id, COALESCE(a.created_at, d.created_at) AS created_at,
       w.status AS endpoint_status, w.url, w.secret, w.previous_secret, w.previous_secret_expires_at,
-      a.id AS audit_id, a.id, a.action, a.resource_id, a.actor_type, a.actor_id, a.old_data, a.new_data
+      a.id AS audit_id, a.id, a.action, a.resource_id, a.actor_type, a.actor_id, a.old_data, a.new_data,
+      (SELECT max(p.next_attempt_at) FROM webhook_deliveries p WHERE p.organization_id = d.organization_id
+        AND p.endpoint_id = d.endpoint_id AND p.sequence < d.sequence AND p.status = 'pending') AS waits_for
     FROM webhook_deliveries d
       JOIN webhook_endpoints w ON w.organization_id = d.organization_id AND w.id = d.endpoint_id
       LEFT JOIN activity_logs a ON a.id = d.event_id
     WHERE d.id IN (${inList})`,
   );
   const results = await db.batch<unknown>([...claims, read]);
-  const claimed = new Set(results.slice(0, -1).flatMap((r) => (r.results as { id: string }[]).map((row) => row.id)));
+  const claimed = results.slice(0, -1).flatMap((r) => (r.results as { id: string }[]).map((row) => row.id));
   const rows = new Map(
     (results.at(-1)!.results as Claimed[]).map((row) => [row.delivery_id, { ...row, id: row.event_id }]),
   );
 
-  const outcomes = new Map<string, Promise<Outcome>>();
-  for (const id of claimed) outcomes.set(id, send(rows.get(id)!, env, checkHost));
+  // Each endpoint's events one after the other, in sequence order (`claimed` is), up to the first
+  // failure: the rest are released unsent. Pings go at once.
   const settled = new Map<string, Outcome>();
-  for (const [id, outcome] of outcomes) settled.set(id, await outcome);
-  await record(db, [...settled.values()]);
+  const released = new Map<string, number>();
+  const runs = Map.groupBy(
+    claimed.map((id) => rows.get(id)!),
+    (row) => (row.sequence === null ? row.delivery_id : row.endpoint_id),
+  );
+  await Promise.all(
+    [...runs.values()].map(async (run) => {
+      for (const [n, row] of run.entries()) {
+        const outcome = await send(row, env, checkHost);
+        settled.set(row.delivery_id, outcome);
+        if (outcome.status === 'succeeded') continue;
+        const after = 1 + (outcome.retry_in ?? 0);
+        for (const rest of run.slice(n + 1)) released.set(rest.delivery_id, after + Math.ceil(Math.random() * 4));
+        return;
+      }
+    }),
+  );
+  await record(db, [...settled.values()], [...released.keys()], nowIso);
 
   for (const message of messages) {
     const id = message.body.delivery_id;
@@ -362,30 +414,51 @@ async function deliverInShard(
     const outcome = settled.get(id);
     if (outcome?.status === 'pending') message.retry({ delaySeconds: outcome.retry_in! });
     else if (outcome || !row || row.status === 'succeeded' || row.status === 'failed') message.ack();
-    // Held back: another consumer sends it now (its claim lapses if it crashed), or the endpoint has
-    // MAX_IN_FLIGHT deliveries under way. A paused endpoint's deliveries wait for it to be resumed.
+    // A paused endpoint's deliveries wait for it to be resumed (the cron's sweep queues them again).
     else if (row.endpoint_status !== 'active') message.ack();
-    else
-      message.retry({ delaySeconds: row.status === 'sending' ? CLAIM_MS / SECOND : 1 + Math.ceil(Math.random() * 4) });
+    // Released behind a failure: tried again just after the one that failed.
+    else if (released.has(id)) message.retry({ delaySeconds: released.get(id)! });
+    // Held back: waiting for an earlier event's retry, or another consumer sends it (or an earlier
+    // one) now; its claim lapses if it crashed.
+    else {
+      const waits = row.waits_for ? Math.max(0, Math.ceil((Date.parse(row.waits_for) - now) / SECOND)) : 0;
+      message.retry({ delaySeconds: Math.min(MAX_DELAY_S, waits + 1 + Math.ceil(Math.random() * 4)) });
+    }
   }
 }
 
 /** The last failure, as the endpoint's paused_reason tells it. */
 const last = (o: Outcome) => (o.response_status ? `HTTP ${o.response_status}` : (o.response_body ?? 'no answer'));
 
-/** The outcomes of one shard's batch and what they mean for their endpoints, in one D1 batch. */
-async function record(db: D1Database, outcomes: Outcome[]) {
+/**
+ * The attempts of one shard's batch (made from `attemptedAt` on) and what they mean for their
+ * endpoints, and the deliveries released unsent, in one D1 batch.
+ */
+async function record(db: D1Database, outcomes: Outcome[], released: string[], attemptedAt: string) {
   if (outcomes.length === 0) return;
   const nowIso = iso(Date.now());
   const statements = outcomes.map((o) =>
     prepare(
       db,
-      sql`UPDATE webhook_deliveries SET status = ${o.status}, claimed_until = NULL, response_status = ${o.response_status},
-        response_body = ${o.response_body}, latency_ms = ${o.latency_ms},
+      sql`UPDATE webhook_deliveries SET status = ${o.status}, claimed_until = NULL, claim_id = NULL,
+        attempts = attempts + 1, first_attempt_at = COALESCE(first_attempt_at, ${attemptedAt}), last_attempt_at = ${attemptedAt},
+        response_status = ${o.response_status}, response_body = ${o.response_body}, latency_ms = ${o.latency_ms},
         next_attempt_at = ${o.retry_in ? iso(Date.now() + o.retry_in * SECOND) : nowIso}
       WHERE id = ${o.delivery_id}`,
     ),
   );
+  if (released.length > 0) {
+    const ids = sql.join(
+      released.map((id) => sql`${id}`),
+      sql`, `,
+    );
+    statements.push(
+      prepare(
+        db,
+        sql`UPDATE webhook_deliveries SET status = 'pending', claimed_until = NULL, claim_id = NULL WHERE id IN (${ids})`,
+      ),
+    );
+  }
   for (const o of outcomes) {
     const endpoint = sql`organization_id = ${o.organization_id} AND id = ${o.endpoint_id}`;
     if (o.healthy) {

@@ -1,9 +1,10 @@
 // The events an organization's webhook endpoints may receive, and the payload each delivery
-// carries. Events are written by the outbox trigger on activity_logs (migration 0008, whose list
-// of actions is EVENT_TYPES without appointment.reminder: test/outbound-webhooks.test.ts checks
-// it), so an event is the audit row of its change, seen from outside: no address, no user agent.
+// carries. Events are written by the outbox trigger on activity_logs (migration 0009, whose list
+// of actions is EVENT_TYPES: test/outbound-webhooks.test.ts checks it), so an event is the audit
+// row of its change, seen from outside: no address, no user agent. The reminder cron writes a
+// system audit row per reminder it sends, so reminders are events like any other.
 
-/** Every type an endpoint may subscribe to: audited actions, plus the reminder the cron sends. */
+/** Every type an endpoint may subscribe to: audited actions, the cron's reminders among them. */
 export const EVENT_TYPES = [
   'customer.create',
   'customer.update',

@@ -11,7 +11,7 @@ import { uuidv7, uuidv7PerRowSql } from '../../lib/ids';
 import { newestFirst, newestFirstQuery, toPage } from '../../lib/pagination';
 import { conflict, invalid, notFound } from '../../lib/problem';
 import { auditedInsert, auditFromRow, auditedUpdate } from '../activity/audit';
-import { enqueueDeliveries, type WebhookMessage } from './delivery';
+import { devReceiverUrl, enqueueDeliveries, type WebhookMessage } from './delivery';
 import type { DeliveryListInput, WebhookEndpointCreateInput, WebhookEndpointUpdateInput } from './schemas';
 
 const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
@@ -45,10 +45,10 @@ const newSecret = () => `whsec_${base64Encode(crypto.getRandomValues(new Uint8Ar
 
 /**
  * An https URL on a public name (400 naming `url` otherwise), or, on a dev machine, the local
- * receiver `npm run webhooks:listen` runs (WEBHOOKS_DEV_RECEIVER, only ever in .dev.vars).
+ * receiver `npm run webhooks:listen` runs (see devReceiverUrl).
  */
 function acceptedUrl(url: string, devReceiver: string | undefined): string {
-  if (devReceiver && url.startsWith(devReceiver)) return url;
+  if (devReceiverUrl(url, devReceiver)) return url;
   const parsed = OutboundUrl.safeParse(url);
   if (!parsed.success) throw invalid('url', parsed.error.issues[0]!.message);
   return parsed.data;
@@ -229,7 +229,7 @@ export async function retryDelivery({
     throw notFound('delivery');
   }
   await enqueueDeliveries(delivery.queue, ctx.organization.shard, [
-    { id: row.id, organization_id: ctx.organization.id },
+    { id: row.id, organization_id: ctx.organization.id, sequence: row.sequence },
   ]);
   return row;
 }
@@ -267,6 +267,7 @@ export async function replayEvents({
         status: sql`'pending'`,
         attempts: sql`0`,
         claimed_until: sql`NULL`,
+        claim_id: sql`NULL`,
         next_attempt_at: sql`${now}`,
         first_attempt_at: sql`NULL`,
         last_attempt_at: sql`NULL`,
@@ -312,7 +313,7 @@ export async function testEndpoint({ ctx, id, delivery }: { ctx: TenantContext; 
     })
     .returning(deliveryColumns);
   await enqueueDeliveries(delivery.queue, ctx.organization.shard, [
-    { id: row!.id, organization_id: ctx.organization.id },
+    { id: row!.id, organization_id: ctx.organization.id, sequence: null },
   ]);
   return row!;
 }
