@@ -73,6 +73,8 @@ function ensureDevVars() {
     CLERK_WEBHOOK_SECRET: webhookSecret,
     STRIPE_WEBHOOK_SECRET: webhookSecret,
     EXPOSE_D1_ROUND_TRIPS: () => 'true',
+    // workerd does not implement Durable Object jurisdictions (wrangler.toml has them on).
+    DO_JURISDICTIONS: () => 'off',
   };
 
   const existing = existsSync(DEV_VARS_PATH) ? readFileSync(DEV_VARS_PATH, 'utf8') : '';

@@ -816,7 +816,7 @@ describe("a conversation's size", () => {
       env as unknown as Bindings,
       D1Sessions.primary(env),
       {
-        organization: { id: org.id, slug: org.slug, name: org.slug, shard, tier: 'free' },
+        organization: { id: org.id, slug: org.slug, name: org.slug, shard, tier: 'free', data_region: null },
         actor: { type: 'user', user: { id: org.owner.id, email: org.owner.email, name: null, role: 'employee' } },
         role: 'owner',
         permissions: [],

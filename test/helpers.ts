@@ -14,7 +14,7 @@ import { expect } from 'vitest';
 import worker from '../src/index';
 import { signSessionToken } from '../src/auth/session-tokens';
 import { uuidv7 } from '../src/lib/ids';
-import type { Tier } from '../src/db/enums';
+import type { DataRegion, Tier } from '../src/db/enums';
 import type { UsageEvent } from '../src/modules/usage/meter';
 
 export type TokenClaims = {
@@ -92,12 +92,16 @@ export type TestOrg = { id: string; slug: string; owner: TestUser };
 
 /**
  * A new organization owned by `owner` (a new user by default). `tier` sets its subscription's tier
- * before any request reaches it, for tests that need more than the free tier's seats.
+ * before any request reaches it, for tests that need more than the free tier's seats; `data_region`
+ * places it (locally: enam → SHARD_0, the default; weur → SHARD_1; eu → SHARD_2).
  */
-export async function newOrg(owner?: TestUser, { tier }: { tier?: Tier } = {}): Promise<TestOrg> {
+export async function newOrg(
+  owner?: TestUser,
+  { tier, data_region }: { tier?: Tier; data_region?: DataRegion } = {},
+): Promise<TestOrg> {
   const user = owner ?? (await newUser('owner'));
   const slug = `org-${crypto.randomUUID().slice(0, 8)}`;
-  const res = await api('POST', '/v1/orgs', { token: user.token, body: { name: `Org ${slug}`, slug } });
+  const res = await api('POST', '/v1/orgs', { token: user.token, body: { name: `Org ${slug}`, slug, data_region } });
   expect(res.status).toBe(201);
   if (tier)
     await env.CATALOG.prepare('UPDATE subscriptions SET tier = ? WHERE organization_id = ?')

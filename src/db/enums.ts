@@ -43,6 +43,8 @@ export const CONTENT_STATUSES = ['draft', 'published', 'archived'] as const;
 export const USAGE_RESOURCE_TYPES = ['ai_tokens', 'api_calls', 'storage', 'seats'] as const;
 export const ACTOR_TYPES = ['user', 'api_key', 'system', 'webhook', 'ai'] as const;
 export const WEBHOOK_SOURCES = ['clerk', 'stripe'] as const;
+/** Where a shard's data lives: a Cloudflare location hint, or `eu`, the EU jurisdiction (data stays in the EU). */
+export const DATA_REGIONS = ['wnam', 'enam', 'weur', 'eeur', 'apac', 'oc', 'eu'] as const;
 
 export type MemberRole = (typeof MEMBER_ROLES)[number];
 export type UserRole = (typeof USER_ROLES)[number];
@@ -52,3 +54,4 @@ export type OrgSubscriptionStatus = (typeof ORG_SUBSCRIPTION_STATUSES)[number];
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 export type AppointmentStatus = (typeof APPOINTMENT_STATUSES)[number];
 export type ReminderWindow = (typeof REMINDER_WINDOWS)[number];
+export type DataRegion = (typeof DATA_REGIONS)[number];

@@ -1,14 +1,15 @@
 // The Worker's side of KANBAN_BOARD: which object serves a project, and turning its answers back
 // into responses (its D1 round trips count towards the request's, its bookmarks join the response's).
 import type { Context } from 'hono';
+import { placedObject } from '../db/places';
 import type { AppEnv } from '../env';
 import { toPortable } from '../auth/tenant';
 import { ApiError } from '../lib/problem';
 import type { BoardEvent, BoardResult, KanbanBoard } from './kanban-board';
 
 export function boardOf(c: Context<AppEnv>, projectId: string): DurableObjectStub<KanbanBoard> {
-  const namespace = c.env.KANBAN_BOARD;
-  return namespace.get(namespace.idFromName(`${c.get('tenant').organization.id}:${projectId}`));
+  const { organization } = c.get('tenant');
+  return placedObject(c.env, c.env.KANBAN_BOARD, organization, `${organization.id}:${projectId}`);
 }
 
 /** Runs a write on the project's board object and unwraps its answer. */

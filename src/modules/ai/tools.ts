@@ -6,6 +6,7 @@ import { z } from '@hono/zod-openapi';
 import { eq } from 'drizzle-orm';
 import { ai_tools } from '../../db/catalog';
 import { CUSTOMER_STATUSES, PRIORITIES, TASK_STATUSES } from '../../db/enums';
+import { placedObject } from '../../db/places';
 import type { Actor, Bindings, TenantContext } from '../../env';
 import { toPortable } from '../../auth/tenant';
 import { Hundredths, Id, InstantOrDate } from '../../lib/fields';
@@ -71,7 +72,7 @@ const IMPLEMENTATIONS: Record<string, ToolImplementation> = {
     // Through the project's board object, the single writer of its task order, which also tells
     // the board's watchers; the same path as POST …/projects/{id}/tasks.
     run: async (ctx, { project_id, ...input }, env) => {
-      const board = env.KANBAN_BOARD.get(env.KANBAN_BOARD.idFromName(`${ctx.organization.id}:${project_id}`));
+      const board = placedObject(env, env.KANBAN_BOARD, ctx.organization, `${ctx.organization.id}:${project_id}`);
       const result = await board.createTask(toPortable(ctx), project_id, input);
       if (!result.ok) throw new ApiError(result.error.code, result.error.detail, result.error.errors);
       const { id, title, status, priority, position } = result.value;

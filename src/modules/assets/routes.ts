@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { assetsBucket } from '../../db/places';
 import { Id } from '../../lib/fields';
 import { defineRoute, json, noContent, OrgParam, type App } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
@@ -75,7 +76,7 @@ export function registerAssetRoutes(app: App) {
       const ctx = c.get('tenant');
       const row = await uploadAsset({
         ctx,
-        bucket: c.env.ASSETS,
+        bucket: assetsBucket(c.env, ctx.organization),
         input: {
           name: c.req.valid('query').name,
           contentType: c.req.header('content-type'),
@@ -131,7 +132,8 @@ export function registerAssetRoutes(app: App) {
       responses: { 204: noContent },
     }),
     async (c) => {
-      await deleteAsset({ ctx: c.get('tenant'), bucket: c.env.ASSETS, id: c.req.valid('param').id });
+      const ctx = c.get('tenant');
+      await deleteAsset({ ctx, bucket: assetsBucket(c.env, ctx.organization), id: c.req.valid('param').id });
       return c.body(null, 204);
     },
   );
@@ -153,7 +155,8 @@ export function registerAssetRoutes(app: App) {
     }),
     async (c) => {
       const { org_slug, id } = c.req.valid('param');
-      return servePublicAsset(await publicOrganization(c, org_slug), c.env.ASSETS, id, {
+      const organization = await publicOrganization(c, org_slug);
+      return servePublicAsset(organization, assetsBucket(c.env, organization), id, {
         ifNoneMatch: c.req.header('if-none-match'),
         range: c.req.header('range'),
       });

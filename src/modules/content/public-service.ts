@@ -3,7 +3,9 @@
 // needed). Only items with status 'published' and published_at <= now exist here.
 import { and, desc, eq, gt, lte, min, type SQL } from 'drizzle-orm';
 import type { Context } from 'hono';
-import { organizations } from '../../db/catalog';
+import { organizations, shards } from '../../db/catalog';
+import type { DataRegion } from '../../db/enums';
+import { organizationShard } from '../../db/places';
 import { catalogDb, shardDb } from '../../db/shards';
 import { content } from '../../db/tenant';
 import { TenantStore } from '../../db/tenant-store';
@@ -15,7 +17,14 @@ import { webUrlOrNull } from '../../lib/fields';
 import { escapeHtml, withoutTags } from './render';
 import type { Content } from './service';
 
-export type PublicOrganization = { id: string; slug: string; name: string; website: string | null; store: TenantStore };
+export type PublicOrganization = {
+  id: string;
+  slug: string;
+  name: string;
+  website: string | null;
+  data_region: DataRegion | null;
+  store: TenantStore;
+};
 
 /** The organization behind a public URL, with a store on its shard; unknown → 404. */
 export async function publicOrganization(c: Context<AppEnv>, slug: string): Promise<PublicOrganization> {
@@ -27,8 +36,10 @@ export async function publicOrganization(c: Context<AppEnv>, slug: string): Prom
       name: organizations.name,
       website: organizations.website,
       shard: organizations.shard,
+      data_region: shards.region,
     })
     .from(organizations)
+    .leftJoin(shards, organizationShard)
     .where(eq(organizations.slug, slug))
     .get();
   if (!org) throw notFound('organization');

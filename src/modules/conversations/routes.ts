@@ -2,6 +2,7 @@ import { z } from '@hono/zod-openapi';
 import type { Context } from 'hono';
 import { AI_MODELS, CONTEXT_TYPES } from '../../db/enums';
 import type { AppEnv } from '../../env';
+import { placedObject } from '../../db/places';
 import { toPortable } from '../../auth/tenant';
 import { Derived, Id, SERVER_SET } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
@@ -110,8 +111,8 @@ const tags = ['AI assistant'];
 
 /** The conversation's CHAT_SESSION object (one per conversation). */
 function chatSessionStub(c: Context<AppEnv>, id: string) {
-  const namespace = c.env.CHAT_SESSION;
-  return namespace.get(namespace.idFromName(`${c.get('tenant').organization.id}:${id}`));
+  const { organization } = c.get('tenant');
+  return placedObject(c.env, c.env.CHAT_SESSION, organization, `${organization.id}:${id}`);
 }
 
 /** The conversation's CHAT_SESSION object, after checking the caller may see the conversation. */

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { requireUser } from '../../auth/users';
-import { MEMBER_ROLES, ORG_SUBSCRIPTION_STATUSES } from '../../db/enums';
+import { DATA_REGIONS, MEMBER_ROLES, ORG_SUBSCRIPTION_STATUSES } from '../../db/enums';
 import { Derived, Email, JsonObject, WebUrl } from '../../lib/fields';
 import { defineRoute, json, jsonBody, noContent, OrgParam, type App } from '../../lib/openapi';
 import { createOrganization, deleteOrganization, getOrganization, SLUG_PATTERN, updateOrganization } from './service';
@@ -21,6 +21,9 @@ export const OrganizationSchema = z
         'Derived from the subscription: `trial` while trialing, `active` while its tier applies (active, past_due), `inactive` otherwise',
     }),
     billing_email: z.string().nullable().openapi({ description: "The Stripe customer's email at checkout" }),
+    data_region: z.enum(DATA_REGIONS).nullable().openapi({
+      description: "Where the organization's data lives: its shard's location hint, or `eu` (EU jurisdiction)",
+    }),
     role: z.enum(MEMBER_ROLES).nullable().openapi({ description: "The caller's role; null for platform staff" }),
     created_at: z.string(),
     updated_at: z.string(),
@@ -39,10 +42,20 @@ const fields = {
   subscription_status: Derived(
     'subscription_status is derived from the subscription (trial while trialing, active while its tier applies, inactive otherwise): it changes through billing, not here.',
   ),
+  data_region: Derived(
+    "data_region is where the organization's data lives: changing it is a move of the organization to a shard of another region, which platform admins make.",
+  ),
 };
 
 const OrganizationCreate = z
-  .object({ ...fields, slug: fields.slug.openapi({ description: 'Derived from the name when absent' }) })
+  .object({
+    ...fields,
+    slug: fields.slug.openapi({ description: 'Derived from the name when absent' }),
+    data_region: z.enum(DATA_REGIONS).openapi({
+      description:
+        "Where the organization's data lives (a location hint, or `eu`: EU jurisdiction); when absent, the region nearest the request",
+    }),
+  })
   .partial()
   .required({ name: true })
   .strict()
@@ -106,7 +119,7 @@ export function registerOrganizationRoutes(app: App) {
       responses: { 204: noContent },
     }),
     async (c) => {
-      await deleteOrganization({ ctx: c.get('tenant'), bucket: c.env.ASSETS });
+      await deleteOrganization({ ctx: c.get('tenant'), env: c.env });
       return c.body(null, 204);
     },
   );
