@@ -80,3 +80,77 @@ describe('placement by region', () => {
     expect(JSON.stringify(patch.body)).toContain('move');
   });
 });
+
+describe('shard capacity: GET and PATCH /v1/admin/shards', () => {
+  const admin = async () => {
+    const user = await newUser('admin');
+    await env.CATALOG.prepare("UPDATE users SET role = 'admin' WHERE id = ?").bind(user.id).run();
+    return user;
+  };
+
+  it('shows each shard with its place, organizations, rows and bytes against the D1 limit; platform admins only', async () => {
+    const org = await newOrg(undefined, { data_region: 'weur' });
+    const by = await admin();
+    const res = await api('GET', '/v1/admin/shards', { token: by.token });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.data.map((s: { binding: string; region: string }) => [s.binding, s.region])).toEqual([
+      ['SHARD_0', 'enam'],
+      ['SHARD_1', 'weur'],
+      ['SHARD_2', 'eu'],
+    ]);
+    const shard1 = res.body.data[1];
+    const { count } = (await env.CATALOG.prepare('SELECT count(*) AS count FROM organizations WHERE shard = 1').first<{
+      count: number;
+    }>())!;
+    expect(shard1).toMatchObject({ open: true, organizations: count, limit_bytes: 10_000_000_000 });
+    expect(shard1.rows).toBeGreaterThan(0); // org's organization.create audit row at least
+    expect(shard1.bytes).toBeGreaterThan(0);
+    expect(shard1.used).toBeCloseTo(shard1.bytes / 10_000_000_000);
+    // One more row on the shard shows in its count.
+    await api('POST', `/v1/orgs/${org.slug}/customers`, { token: org.owner.token, body: { name: 'Counted' } });
+    const again = await api('GET', '/v1/admin/shards', { token: by.token });
+    expect(again.body.data[1].rows).toBeGreaterThan(shard1.rows);
+    expectProblem(await api('GET', '/v1/admin/shards', { token: org.owner.token }), 403, 'forbidden');
+  });
+
+  it('closes a shard to new organizations and opens it again, audited in the platform activity log', async () => {
+    const by = await admin();
+    const owner = await newUser();
+    try {
+      const closed = await api('PATCH', '/v1/admin/shards/SHARD_1', { token: by.token, body: { open: false } });
+      expect(closed.status, JSON.stringify(closed.body)).toBe(200);
+      expect(closed.body).toMatchObject({ binding: 'SHARD_1', region: 'weur', open: false });
+      expectProblem(await create(owner.token, { data_region: 'weur' }), 422, 'region_unavailable');
+      // Closing it again changes nothing and writes no second row.
+      await api('PATCH', '/v1/admin/shards/SHARD_1', { token: by.token, body: { open: false } });
+    } finally {
+      const opened = await api('PATCH', '/v1/admin/shards/SHARD_1', { token: by.token, body: { open: true } });
+      expect(opened.body.open).toBe(true);
+    }
+    expect((await create(owner.token, { data_region: 'weur' })).status).toBe(201);
+    const { results } = await env.CATALOG.prepare(
+      "SELECT action, resource_type, old_data, new_data FROM platform_activity_logs WHERE user_id = ? AND resource_type = 'shard' ORDER BY id",
+    )
+      .bind(by.id)
+      .all();
+    expect(results).toEqual([
+      { action: 'shard.close', resource_type: 'shard', old_data: '{"open":true}', new_data: '{"open":false}' },
+      { action: 'shard.open', resource_type: 'shard', old_data: '{"open":false}', new_data: '{"open":true}' },
+    ]);
+    expectProblem(
+      await api('PATCH', '/v1/admin/shards/SHARD_9', { token: by.token, body: { open: true } }),
+      404,
+      'not_found',
+    );
+    expectProblem(
+      await api('PATCH', '/v1/admin/shards/SHARD_1', { token: by.token, body: { open: 'no' } }),
+      400,
+      'invalid_request',
+    );
+    expectProblem(
+      await api('PATCH', '/v1/admin/shards/SHARD_1', { token: owner.token, body: { open: false } }),
+      403,
+      'forbidden',
+    );
+  });
+});
