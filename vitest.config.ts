@@ -1,7 +1,8 @@
 import { defineWorkersConfig, readD1Migrations } from '@cloudflare/vitest-pool-workers/config';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 
-// Tests run inside workerd against real local D1 (catalog + 2 shards), with the same migration
+// Tests run inside workerd against real local D1 (catalog + 3 shards), with the same migration
 // files that `npm run db:migrate` applies. A throwaway key pair stands in for Clerk's: the
 // public half is CLERK_JWT_KEY, the private half signs test session tokens.
 export default defineWorkersConfig(async () => {
@@ -35,6 +36,10 @@ export default defineWorkersConfig(async () => {
             bindings: {
               CATALOG_MIGRATIONS: await readD1Migrations('./migrations/catalog'),
               TENANT_MIGRATIONS: await readD1Migrations('./migrations/tenant'),
+              // The local shards' regions, as `npm run setup` records them (test/setup.ts applies it).
+              LOCAL_SHARDS_SQL: readFileSync('./scripts/local-shards.sql', 'utf8'),
+              // workerd throws on namespace.jurisdiction(): tests check which namespace a path picks.
+              DO_JURISDICTIONS: 'off',
               CLERK_JWT_KEY: publicKey,
               TEST_SIGNING_KEY: privateKey,
               CLERK_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,

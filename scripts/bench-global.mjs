@@ -1,5 +1,6 @@
 // `npm run bench:global`: what a user in each region waits for, with the data's primaries in
-// `enam`, before read replication (D1_SESSIONS=false: every query on the primary) and after it.
+// `enam`, before read replication (D1_SESSIONS=false: every query on the primary) and after it;
+// and, in the last rows, for a team whose shard is in `weur` (placed by data_region, issue 16).
 //
 // The real worker bundle runs in Miniflare as `npm run bench` runs it, twice per region (two
 // isolates of one location, sharing its Cache API), and twice as `local`, with no network at all
@@ -31,6 +32,9 @@ import {
 } from './lib/worker.mjs';
 
 const PRIMARY = 'enam';
+/** The team of the "data in the team's region" rows, and the local shards' primaries that are not in PRIMARY (scripts/local-shards.sql). */
+const TEAM_REGION = 'weur';
+const PRIMARIES = { SHARD_1: 'weur', SHARD_2: 'weur' };
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 15);
 if (!Number.isInteger(SAMPLES) || SAMPLES <= 0) throw new Error('BENCH_SAMPLES must be a positive whole number.');
 const WARMUP = 2;
@@ -40,7 +44,7 @@ const REGIONS = data.regions;
 /** `local`: every RTT zero, no trip to the point of presence. What is left is the work. */
 const LOCAL = 'local';
 const rttFrom = (region) =>
-  region === LOCAL ? Object.fromEntries([LOCAL, PRIMARY].map((r) => [r, 0])) : data.rtt[region];
+  region === LOCAL ? Object.fromEntries([LOCAL, PRIMARY, TEAM_REGION].map((r) => [r, 0])) : data.rtt[region];
 const MODEL_WORKER = 'd1-latency-model';
 const SCENARIOS = [
   ['warm', 'tenant read, warm (access cached)'],
@@ -52,6 +56,8 @@ const SCENARIOS = [
   ['publicMiss', 'public content, cache miss'],
   ['chat', "chat turn, D1's share (provider answers at once)"],
   ['move', 'board move'],
+  ['teamRead', `tenant read, warm, of a team whose shard is in ${TEAM_REGION}`],
+  ['teamWrite', `write (a customer) of a team whose shard is in ${TEAM_REGION}`],
 ];
 
 /** Region `region`'s worker `isolate` (0, 1): the same bundle, its D1 bindings modelled from there. */
@@ -61,7 +67,12 @@ function regionWorker(scriptPath, region, isolate, { vars, cache }) {
     cache,
     consumers: region === LOCAL && isolate === 0, // one worker consumes the queues
   });
-  const model = { primary: PRIMARY, lag: data.replica_lag_ms, rtt: { [region]: rttFrom(region) } };
+  const model = {
+    primary: PRIMARY,
+    primaries: PRIMARIES,
+    lag: data.replica_lag_ms,
+    rtt: { [region]: rttFrom(region) },
+  };
   return {
     ...options,
     name: workerName(region, isolate),
@@ -122,6 +133,9 @@ async function fixtures(mf, region) {
   const post = (pathname, body) => send(mf, LOCAL, 'POST', pathname, { token, body }).then((r) => r.body);
   const org = await post('/v1/orgs', { name: `Global bench ${region}` });
   await liftQuotas(mf, org.slug, MODEL_WORKER);
+  // The same user's team whose data is in TEAM_REGION (its shard's primary there).
+  const team = await post('/v1/orgs', { name: `Global bench ${region} team`, data_region: TEAM_REGION });
+  await liftQuotas(mf, team.slug, MODEL_WORKER);
   const at = (suffix) => `/v1/orgs/${org.slug}${suffix}`;
   const project = await post(at('/projects'), { name: 'Board' });
   const task = await post(at(`/projects/${project.id}/tasks`), { title: 'Moved' });
@@ -140,7 +154,7 @@ async function fixtures(mf, region) {
     members.push(member);
   }
   for (let n = 0; n < 5; n++) await post(at('/customers'), { name: `Customer ${n}` });
-  return { token, org, task, conversation, members };
+  return { token, org, team, task, conversation, members };
 }
 
 /** One round of every scenario from `region`, in order: each one's answer (time and trips). */
@@ -169,6 +183,12 @@ async function round(mf, region, f, n) {
   answers.move = await send(mf, region, 'POST', at(`/tasks/${f.task.id}/move`), {
     token: f.token,
     body: { status: n % 2 ? 'todo' : 'in_progress' },
+  });
+  const team = (suffix) => `/v1/orgs/${f.team.slug}${suffix}`;
+  answers.teamRead = await get(team('/customers?limit=10'), { token: f.token });
+  answers.teamWrite = await send(mf, region, 'POST', team('/customers'), {
+    token: f.token,
+    body: { name: `Written ${n}` },
   });
   // Long after the cold read kept member n's access in the location: the second isolate's first sight of it.
   answers.fresh = await get(list, { token: f.members[n], isolate: 1 });

@@ -77,6 +77,8 @@ function ensureDevVars() {
     EXPOSE_D1_ROUND_TRIPS: () => 'true',
     // `npm run webhooks:listen`'s receiver: webhook endpoints may point there although it is not public https.
     WEBHOOKS_DEV_RECEIVER: () => `http://127.0.0.1:${WEBHOOKS_LISTEN_PORT}/`,
+    // workerd does not implement Durable Object jurisdictions (wrangler.toml has them on).
+    DO_JURISDICTIONS: () => 'off',
   };
 
   const existing = existsSync(DEV_VARS_PATH) ? readFileSync(DEV_VARS_PATH, 'utf8') : '';

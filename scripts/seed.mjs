@@ -597,6 +597,10 @@ export function seed() {
     byShard.set(binding, tables);
   }
 
+  // The local shards' regions first: globex (SHARD_1) is a team in western Europe.
+  wrangler(['d1', 'execute', 'CATALOG', '--local', '--file', 'scripts/local-shards.sql'], {
+    capture: true,
+  });
   const directory = mkdtempSync(path.join(tmpdir(), 'strive-seed-'));
   try {
     applySeed('CATALOG', catalog, directory);

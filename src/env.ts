@@ -1,7 +1,7 @@
 // Bindings and per-request variables, typed end to end through Hono's context.
 import type { D1Sessions } from './db/sessions';
 import type { CatalogDb } from './db/shards';
-import type { UserRole, MemberRole, Tier } from './db/enums';
+import type { DataRegion, UserRole, MemberRole, Tier } from './db/enums';
 import type { UsageEvent, UsageMeter } from './lib/usage-meter';
 import type { NotificationMessage } from './modules/appointments/reminders';
 import type { WebhookMessage } from './modules/outbound-webhooks/delivery';
@@ -77,11 +77,14 @@ export type RequestScope = {
   d1: D1Sessions;
   request: RequestInfo;
   waitUntil: (promise: Promise<unknown>) => void;
+  /** Where the request came from (`request.cf`): absent outside Cloudflare (dev, tests). */
+  cf?: IncomingRequestCfProperties;
 };
 
 /** Everything a tenant service needs: who, where, what they may do. Built once per request. */
 export type TenantContext = {
-  organization: { id: string; slug: string; name: string; shard: number; tier: Tier };
+  /** `data_region`: its shard's region (db/places.ts); null for a shard without a `shards` row. */
+  organization: { id: string; slug: string; name: string; shard: number; tier: Tier; data_region: DataRegion | null };
   /** Usage events of this request, queued off the latency path. */
   meter: UsageMeter;
   actor: Actor;

@@ -24,6 +24,7 @@ import {
   type TestOrg,
   type TestUser,
   shardOf,
+  placeOf,
 } from './helpers';
 
 beforeAll(seedAiTools);
@@ -641,7 +642,7 @@ describe('the socket acts with its access as of each message', () => {
 });
 
 describe('the socket listens only while its access lasts', () => {
-  const chatObject = (org: TestOrg, id: string) => chatSessions(env as unknown as Bindings).get(org.id, id);
+  const chatObject = (org: TestOrg, id: string) => chatSessions(env as unknown as Bindings).get(placeOf(org), id);
   const setRole = (org: TestOrg, user: TestUser, role: string) =>
     api('PATCH', `/v1/orgs/${org.slug}/members/${user.id}`, { token: org.owner.token, body: { role } });
 
@@ -839,7 +840,7 @@ describe("a conversation's size", () => {
       env as unknown as Bindings,
       D1Sessions.primary(env),
       {
-        organization: { id: org.id, slug: org.slug, name: org.slug, shard, tier: 'free' },
+        organization: { id: org.id, slug: org.slug, name: org.slug, shard, tier: 'free', data_region: null },
         actor: { type: 'user', user: { id: org.owner.id, email: org.owner.email, name: null, role: 'employee' } },
         role: 'owner',
         permissions: [],

@@ -8,5 +8,6 @@ declare module 'cloudflare:test' {
     TEST_SIGNING_KEY: string;
     CLERK_WEBHOOK_SECRET: string;
     STRIPE_WEBHOOK_SECRET: string;
+    LOCAL_SHARDS_SQL: string;
   }
 }

@@ -14,7 +14,7 @@ import { expect } from 'vitest';
 import worker from '../src/index';
 import { signSessionToken } from '../src/auth/session-tokens';
 import { uuidv7 } from '../src/lib/ids';
-import type { Tier } from '../src/db/enums';
+import type { DataRegion, Tier } from '../src/db/enums';
 import type { UsageEvent } from '../src/lib/usage-meter';
 import { fromPortable } from '../src/auth/tenant';
 import { ROLE_PERMISSIONS } from '../src/auth/permissions';
@@ -104,12 +104,16 @@ export type TestOrg = { id: string; slug: string; owner: TestUser };
 
 /**
  * A new organization owned by `owner` (a new user by default). `tier` sets its subscription's tier
- * before any request reaches it, for tests that need more than the free tier's seats.
+ * before any request reaches it, for tests that need more than the free tier's seats; `data_region`
+ * places it (locally: enam → SHARD_0, the default; weur → SHARD_1; eu → SHARD_2).
  */
-export async function newOrg(owner?: TestUser, { tier }: { tier?: Tier } = {}): Promise<TestOrg> {
+export async function newOrg(
+  owner?: TestUser,
+  { tier, data_region }: { tier?: Tier; data_region?: DataRegion } = {},
+): Promise<TestOrg> {
   const user = owner ?? (await newUser('owner'));
   const slug = `org-${crypto.randomUUID().slice(0, 8)}`;
-  const res = await api('POST', '/v1/orgs', { token: user.token, body: { name: `Org ${slug}`, slug } });
+  const res = await api('POST', '/v1/orgs', { token: user.token, body: { name: `Org ${slug}`, slug, data_region } });
   expect(res.status).toBe(201);
   if (tier)
     await env.CATALOG.prepare('UPDATE subscriptions SET tier = ? WHERE organization_id = ?')
@@ -334,6 +338,12 @@ export function interceptStatements(db: D1Database, hook: (query: string) => voi
 }
 
 /** An organization's shard, its number and its database, read from the catalog as the Worker reads it. */
+/**
+ * The organization as its objects' clients place it. Locally its region changes no object's id
+ * (DO_JURISDICTIONS is off, and a location hint is not part of an id), so tests name it by id.
+ */
+export const placeOf = (org: { id: string }) => ({ id: org.id, data_region: null });
+
 export async function shardOf(idOrSlug: string): Promise<{ n: number; db: D1Database }> {
   const row = await env.CATALOG.prepare('SELECT shard FROM organizations WHERE id = ?1 OR slug = ?1')
     .bind(idOrSlug)
@@ -371,9 +381,12 @@ export async function expectAuditRow(
  * for tests that need data but not the HTTP path.
  */
 export async function ownerContext(org: TestOrg): Promise<TenantContext> {
-  const row = (await env.CATALOG.prepare('SELECT id, slug, name, shard FROM organizations WHERE id = ?')
+  const row = (await env.CATALOG.prepare(
+    'SELECT o.id, o.slug, o.name, o.shard, s.region AS data_region FROM organizations o ' +
+      'LEFT JOIN shards s ON s.shard = o.shard WHERE o.id = ?',
+  )
     .bind(org.id)
-    .first<{ id: string; slug: string; name: string; shard: number }>())!;
+    .first<{ id: string; slug: string; name: string; shard: number; data_region: DataRegion | null }>())!;
   const user = { id: org.owner.id, email: org.owner.email, name: null, role: 'employee' as const };
   const portable = {
     organization: { ...row, tier: 'free' as const },

@@ -16,6 +16,7 @@ import {
   runAccessRecheck,
   type TestOrg,
   type TestUser,
+  placeOf,
 } from './helpers';
 
 type Message = { type: string; [key: string]: any };
@@ -631,7 +632,7 @@ describe('the board socket: concurrency', () => {
 });
 
 describe('the board socket acts and listens with its access as it is now', () => {
-  const boardObject = (org: TestOrg, project: string) => boards(env as unknown as Bindings).get(org.id, project);
+  const boardObject = (org: TestOrg, project: string) => boards(env as unknown as Bindings).get(placeOf(org), project);
   const removeMember = (org: TestOrg, user: TestUser) =>
     api('DELETE', `/v1/orgs/${org.slug}/members/${user.id}`, { token: org.owner.token });
   const setRole = (org: TestOrg, user: TestUser, role: string) =>

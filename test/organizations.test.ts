@@ -267,6 +267,7 @@ describe("the organization's fields (SCHEMA.md)", () => {
     expect(Object.keys(read.body).sort()).toEqual([
       'billing_email',
       'created_at',
+      'data_region',
       'description',
       'id',
       'logo_url',

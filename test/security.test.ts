@@ -19,6 +19,7 @@ import {
   runAccessRecheck,
   type TestOrg,
   type TestUser,
+  placeOf,
 } from './helpers';
 
 type Schema = {
@@ -258,7 +259,7 @@ const SOCKET_RESOURCES: Record<
     create: async (org) =>
       (await api('POST', `/v1/orgs/${org.slug}/projects`, { token: org.owner.token, body: { name: 'Watched' } })).body
         .id,
-    object: (org, id) => boards(env as unknown as Bindings).get(org.id, id),
+    object: (org, id) => boards(env as unknown as Bindings).get(placeOf(org), id),
   },
   '/v1/orgs/{org}/conversations/{id}/ws': {
     create: async (org, user) =>
@@ -268,7 +269,7 @@ const SOCKET_RESOURCES: Record<
           body: { context_type: 'general', ai_model: 'openai_gpt4' },
         })
       ).body.id,
-    object: (org, id) => chatSessions(env as unknown as Bindings).get(org.id, id),
+    object: (org, id) => chatSessions(env as unknown as Bindings).get(placeOf(org), id),
   },
 };
 const socketRoutes = tenantRoutes.filter((r) => '101' in r.op.responses);

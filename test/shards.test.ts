@@ -6,7 +6,7 @@ import { shardCount } from '../src/db/shards';
 import { customers } from '../src/db/tenant';
 import { TenantStore } from '../src/db/tenant-store';
 import { uuidv7 } from '../src/lib/ids';
-import { api, newOrg, newUser, shardOf } from './helpers';
+import { api, catalogOrg, newOrg, newUser, shardOf } from './helpers';
 
 const shard = (n: number) => (env as unknown as Record<string, D1Database>)[`SHARD_${n}`]!;
 
@@ -20,29 +20,53 @@ async function organizationsPerShard(): Promise<number[]> {
   return counts;
 }
 
+/** Runs `body` with SHARD_1 in enam beside SHARD_0, so that placement has two shards to choose from. */
+async function withTwoShardsInEnam(body: () => Promise<void>) {
+  await env.CATALOG.prepare("UPDATE shards SET region = 'enam' WHERE shard = 1").run();
+  try {
+    await body();
+  } finally {
+    await env.CATALOG.prepare("UPDATE shards SET region = 'weur' WHERE shard = 1").run();
+  }
+}
+
 describe('shard placement', () => {
-  it('runs tests with two shards so that cross-shard bugs show', () => {
-    expect(shardCount(env)).toBe(2);
+  it('runs tests with three shards in three regions so that cross-shard and residency bugs show', async () => {
+    expect(shardCount(env)).toBe(3);
+    const { results } = await env.CATALOG.prepare('SELECT shard, region, open FROM shards ORDER BY shard').all();
+    expect(results).toEqual([
+      { shard: 0, region: 'enam', open: 1 },
+      { shard: 1, region: 'weur', open: 1 },
+      { shard: 2, region: 'eu', open: 1 },
+    ]);
   });
 
-  it('places a new organization on the shard with the fewest organizations', async () => {
-    for (let i = 0; i < 3; i++) {
-      const counts = await organizationsPerShard();
-      const expected = counts.indexOf(Math.min(...counts));
-      const org = await newOrg();
-      expect((await shardOf(org.id)).n).toBe(expected);
-    }
+  it("places a new organization on its region's shard with the fewest organizations", async () => {
+    await withTwoShardsInEnam(async () => {
+      for (let i = 0; i < 3; i++) {
+        const counts = (await organizationsPerShard()).slice(0, 2);
+        const expected = counts.indexOf(Math.min(...counts));
+        const org = await newOrg();
+        expect((await shardOf(org.id)).n).toBe(expected);
+      }
+    });
   });
 
-  it('puts two organizations created in a row on different shards', async () => {
+  it('puts two organizations created in a row in one region on different shards', async () => {
     const owner = await newUser();
-    // Even out the shards first: other files create (and delete) organizations too.
-    for (let counts = await organizationsPerShard(); counts[0] !== counts[1]; counts = await organizationsPerShard()) {
-      await newOrg(owner);
-    }
-    const first = await newOrg(owner);
-    const second = await newOrg(owner);
-    expect(new Set([(await shardOf(first.id)).n, (await shardOf(second.id)).n])).toEqual(new Set([0, 1]));
+    await withTwoShardsInEnam(async () => {
+      // Even out the shards first (catalog rows alone): other files create (and delete) organizations too.
+      for (
+        let counts = await organizationsPerShard();
+        counts[0] !== counts[1];
+        counts = await organizationsPerShard()
+      ) {
+        await catalogOrg(counts[0]! < counts[1]! ? 0 : 1);
+      }
+      const first = await newOrg(owner);
+      const second = await newOrg(owner);
+      expect(new Set([(await shardOf(first.id)).n, (await shardOf(second.id)).n])).toEqual(new Set([0, 1]));
+    });
   });
 });
 
@@ -50,8 +74,7 @@ describe('shard routing', () => {
   it("writes an organization's rows to its own shard only, and reads them back from there", async () => {
     const owner = await newUser();
     const a = await newOrg(owner);
-    let b = await newOrg(owner);
-    if ((await shardOf(a.id)).n === (await shardOf(b.id)).n) b = await newOrg(owner);
+    const b = await newOrg(owner, { data_region: 'weur' });
     expect((await shardOf(a.id)).n).not.toBe((await shardOf(b.id)).n);
 
     for (const org of [a, b]) {
@@ -61,8 +84,9 @@ describe('shard routing', () => {
           .prepare('SELECT count(*) AS n FROM activity_logs WHERE organization_id = ?')
           .bind(org.id)
           .first<{ n: number }>();
-      expect((await count(home))!.n).toBe(1); // its organization.create row
-      expect((await count(1 - home))!.n).toBe(0);
+      for (let n = 0; n < shardCount(env); n++) {
+        expect((await count(n))!.n).toBe(n === home ? 1 : 0); // its organization.create row, at home only
+      }
       const log = await api('GET', `/v1/orgs/${org.slug}/activity`, { token: owner.token });
       expect(log.body.data.map((r: { action: string }) => r.action)).toEqual(['organization.create']);
     }

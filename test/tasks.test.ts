@@ -380,7 +380,7 @@ describe('the board: a move racing an edit made outside the board object', () =>
       .bind(org.id)
       .first<{ shard: number }>())!;
     const portable: PortableContext = {
-      organization: { id: org.id, slug: org.slug, name: `Org ${org.slug}`, shard, tier: 'free' },
+      organization: { id: org.id, slug: org.slug, name: `Org ${org.slug}`, shard, tier: 'free', data_region: null },
       actor: { type: 'user', user: { id: org.owner.id, email: org.owner.email, name: 'owner', role: 'employee' } },
       role: 'owner',
       permissions: [...ROLE_PERMISSIONS.owner],

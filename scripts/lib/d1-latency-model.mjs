@@ -11,7 +11,8 @@
 //
 // It counts and prices trips with approximate public RTTs; it claims nothing about Cloudflare's
 // network. Inner bindings: the real local databases, NAME (the one to wrap), REGION, MODEL
-// ({ primary, rtt, lag }: rtt[REGION][to] in ms, the replica lag in ms).
+// ({ primary, primaries, rtt, lag }: the primaries' region, per binding where it is not `primary`;
+// rtt[REGION][to] in ms, the replica lag in ms).
 
 /** Database → when this isolate last saw a write commit on it. */
 const lastWrite = new Map();
@@ -33,7 +34,8 @@ class Route {
   }
 
   async trip(sql, call, bookmarkOf) {
-    const { rtt, primary: home, lag, region } = this.model;
+    const { rtt, lag, region } = this.model;
+    const home = this.model.primaries?.[this.name] ?? this.model.primary;
     const onPrimary =
       this.start === 'primary' ||
       sql.some(writes) ||

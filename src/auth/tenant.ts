@@ -5,8 +5,9 @@
 import { and, eq, inArray, or, type SQL } from 'drizzle-orm';
 import type { Context } from 'hono';
 import { createMiddleware } from 'hono/factory';
-import { api_keys, organization_members, organizations, subscriptions, users } from '../db/catalog';
-import { effectiveTier, type MemberRole, type SubscriptionStatus, type Tier } from '../db/enums';
+import { api_keys, organization_members, organizations, shards, subscriptions, users } from '../db/catalog';
+import { effectiveTier, type DataRegion, type MemberRole, type SubscriptionStatus, type Tier } from '../db/enums';
+import { organizationShard } from '../db/places';
 import type { D1Sessions } from '../db/sessions';
 import { catalogDb, shardDb, type CatalogDb } from '../db/shards';
 import { TenantStore } from '../db/tenant-store';
@@ -44,6 +45,8 @@ const organizationFields = {
   name: organizations.name,
   shard: organizations.shard,
 };
+/** Its shard's region, joined in the same query (a group of its own: drizzle nulls a left join's group whole). */
+const placeFields = { data_region: shards.region };
 /**
  * The organization's tier comes from its subscription, joined in the same query: free without
  * one, or while its status does not keep the tier (db/enums.ts, TIER_STATUSES).
@@ -51,15 +54,18 @@ const organizationFields = {
 const withTier = <O extends object>(
   organization: O,
   subscription: { tier: Tier; status: SubscriptionStatus } | null,
+  place: { data_region: DataRegion } | null,
 ) => ({
   ...organization,
   tier: subscription ? effectiveTier(subscription.tier, subscription.status) : ('free' as const),
+  data_region: place?.data_region ?? null,
 });
 
 /** A user's access to an organization: who, where, their membership. */
 const userAccessFields = {
   user: users,
   organization: organizationFields,
+  place: placeFields,
   subscription: { tier: subscriptions.tier, status: subscriptions.status },
   member: { role: organization_members.role, permissions: organization_members.permissions },
 };
@@ -72,6 +78,7 @@ const userAccessQuery = (catalog: CatalogDb, user: SQL, organization: SQL | unde
     .select(userAccessFields)
     .from(users)
     .leftJoin(organizations, organization)
+    .leftJoin(shards, organizationShard)
     .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
     .leftJoin(
       organization_members,
@@ -102,7 +109,7 @@ function userAccess(row: Awaited<ReturnType<typeof userAccessQuery>>[number]): A
   const { user, member } = row;
   if (!row.organization) return undefined;
   const base = {
-    organization: withTier(row.organization, row.subscription),
+    organization: withTier(row.organization, row.subscription, row.place),
     actor: { type: 'user', user: toSessionUser(user) } as const,
     clientEmail: user.role === 'client' ? user.email : null,
     userId: user.id,
@@ -135,6 +142,7 @@ const apiKeyAccessQuery = (catalog: CatalogDb, key: SQL) =>
         created_at: api_keys.created_at,
       },
       organization: organizationFields,
+      place: placeFields,
       subscription: { tier: subscriptions.tier, status: subscriptions.status },
       member: {
         role: organization_members.role,
@@ -145,6 +153,7 @@ const apiKeyAccessQuery = (catalog: CatalogDb, key: SQL) =>
     })
     .from(api_keys)
     .innerJoin(organizations, eq(organizations.id, api_keys.organization_id))
+    .leftJoin(shards, organizationShard)
     .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
     .innerJoin(users, eq(users.id, api_keys.created_by))
     .leftJoin(
@@ -182,7 +191,7 @@ function apiKeyAccessOf(
   if (row.organization.id !== orgRef && row.organization.slug !== orgRef) return undefined;
   const creator = memberPermissions(row.member.role, row.member.permissions, row.creator.role);
   return {
-    organization: withTier(row.organization, row.subscription),
+    organization: withTier(row.organization, row.subscription, row.place),
     actor: { type: 'api_key', keyId: row.key.id, userId: row.key.created_by, organizationId: row.organization.id },
     role: null,
     permissions: apiKeyPermissions(row.key.scopes, creator),
@@ -203,6 +212,7 @@ async function calendarFeedAccess(catalog: CatalogDb, secret: string, orgRef: st
     .from(organization_members)
     .innerJoin(organizations, eq(organizations.id, organization_members.organization_id))
     .innerJoin(users, eq(users.id, organization_members.user_id))
+    .leftJoin(shards, organizationShard)
     .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
     .where(eq(organization_members.calendar_token_hash, await sha256Hex(secret)))
     .get();
@@ -211,7 +221,7 @@ async function calendarFeedAccess(catalog: CatalogDb, secret: string, orgRef: st
   if (row.organization.id !== orgRef && row.organization.slug !== orgRef) return undefined;
   const member = memberPermissions(row.member.role, row.member.permissions, row.user.role);
   return {
-    organization: withTier(row.organization, row.subscription),
+    organization: withTier(row.organization, row.subscription, row.place),
     actor: { type: 'user', user: toSessionUser(row.user) },
     role: row.member.role,
     permissions: new Set(CALENDAR_FEED_PERMISSIONS.filter((p) => member.has(p))),
@@ -238,6 +248,7 @@ export const requestScope = <E extends AppEnv>(c: Context<E>): RequestScope => (
   d1: c.get('d1'),
   request: requestInfo(c),
   waitUntil: (promise) => c.executionCtx.waitUntil(promise),
+  cf: c.req.raw.cf as IncomingRequestCfProperties | undefined,
 });
 
 type AccessFields = Pick<TenantContext, 'organization' | 'actor' | 'role' | 'permissions' | 'clientEmail'>;

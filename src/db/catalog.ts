@@ -5,6 +5,7 @@ import { auditColumns, bool, createdAt, id, json, oneOf, updatedAt } from './col
 import {
   ACTOR_TYPES,
   AI_TOOL_TYPES,
+  DATA_REGIONS,
   MEMBER_ROLES,
   ORG_SUBSCRIPTION_STATUSES,
   SUBSCRIPTION_STATUSES,
@@ -259,4 +260,23 @@ export const idempotency_keys = sqliteTable(
     created_at: createdAt(),
   },
   (t) => [primaryKey({ columns: [t.owner, t.key] }), index('idempotency_keys_created_idx').on(t.created_at)],
+);
+
+/**
+ * The tenant shards and where each lives: placement reads it (the least-loaded open shard of the
+ * requested region), and so do objects and buckets (db/places.ts). `shard` is n of the SHARD_n
+ * binding, what organizations.shard holds.
+ */
+export const shards = sqliteTable(
+  'shards',
+  {
+    shard: integer('shard').primaryKey(),
+    /** The D1 database's location hint, or `eu`: created with `--jurisdiction eu`. */
+    region: text('region', { enum: DATA_REGIONS }).notNull(),
+    /** Takes new organizations; a closed shard keeps serving the ones it holds. */
+    open: bool('open').notNull().default(true),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [check('shards_region_check', oneOf('region', DATA_REGIONS)), check('shards_shard_check', sql`shard >= 0`)],
 );

@@ -43,6 +43,8 @@ export const CONTENT_STATUSES = ['draft', 'published', 'archived'] as const;
 export const USAGE_RESOURCE_TYPES = ['ai_tokens', 'api_calls', 'storage', 'seats'] as const;
 export const ACTOR_TYPES = ['user', 'api_key', 'system', 'webhook', 'ai'] as const;
 export const WEBHOOK_SOURCES = ['clerk', 'stripe'] as const;
+/** Where a shard's data lives: a Cloudflare location hint, or `eu`, the EU jurisdiction (data stays in the EU). */
+export const DATA_REGIONS = ['wnam', 'enam', 'weur', 'eeur', 'apac', 'oc', 'eu'] as const;
 
 export type MemberRole = (typeof MEMBER_ROLES)[number];
 export type UserRole = (typeof USER_ROLES)[number];
@@ -68,3 +70,4 @@ export const TIER_STATUSES: readonly SubscriptionStatus[] = ['active', 'trialing
 /** The tier whose limits apply: the subscription's, or free when its status does not keep it. */
 export const effectiveTier = (tier: Tier, status: SubscriptionStatus): Tier =>
   TIER_STATUSES.includes(status) ? tier : 'free';
+export type DataRegion = (typeof DATA_REGIONS)[number];

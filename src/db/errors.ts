@@ -21,3 +21,11 @@ export function isCheckViolation(error: unknown, name: string): boolean {
   }
   return false;
 }
+
+/** True when a D1 statement failed on a NOT NULL column (`table.column`): here, a choice that found nothing. */
+export function isNotNullViolation(error: unknown, column: string): boolean {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (e.message.includes(`NOT NULL constraint failed: ${column}`)) return true;
+  }
+  return false;
+}

@@ -50,6 +50,11 @@ export const CATALOG_ADDITIONS: Record<string, Record<string, string>> = {
   processed_events: { '*': 'webhook deliveries already applied (Stripe, Clerk), recorded with their effect' },
   usage_dead_letters: { '*': 'usage events the consumer could not count, kept for replay' },
   idempotency_keys: { '*': 'first answers of requests sent with an Idempotency-Key, replayed for 24 h' },
+  shards: {
+    '*':
+      'the tenant shards, each with its region (location hint or `eu`) and whether it takes new organizations: ' +
+      "where placement puts an organization's data",
+  },
 };
 
 /** Tenant tables (every SHARD_n). */

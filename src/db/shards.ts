@@ -1,10 +1,12 @@
 // Shard routing: an organization's shard is recorded in `organizations.shard` when it is created,
 // so finding it is part of the membership look-up, never a scan.
-import { sql } from 'drizzle-orm';
+import { and, eq, lt, sql } from 'drizzle-orm';
 import { drizzle, type DrizzleD1Database } from 'drizzle-orm/d1';
 import * as catalogSchema from './catalog';
 import * as tenantSchema from './tenant';
 import type { D1Sessions } from './sessions';
+import { shards } from './catalog';
+import type { DataRegion } from './enums';
 
 export type CatalogDb = DrizzleD1Database<typeof catalogSchema>;
 export type ShardDb = DrizzleD1Database<typeof tenantSchema>;
@@ -57,14 +59,22 @@ export function latest<D extends CatalogDb | ShardDb>(db: D): D {
 }
 
 /**
- * The shard with the fewest organizations (ties → the lowest number), as a SQL expression, so
- * that the choice and the INSERT that records it are one statement.
+ * The open shard this deployment binds in the first of `regions` that has one, with the fewest
+ * organizations there (ties → the lowest number), as a SQL expression, so that the choice and the
+ * INSERT that records it are one statement. NULL when none of the regions has an open shard.
  */
-export function leastLoadedShard(env: D1Bindings) {
-  const shards = sql.join(
-    Array.from({ length: shardCount(env) }, (_, n) => sql`SELECT ${n} AS n`),
-    sql` UNION ALL `,
-  );
-  return sql`(SELECT s.n FROM (${shards}) AS s
-    ORDER BY (SELECT count(*) FROM organizations o WHERE o.shard = s.n), s.n LIMIT 1)`;
+export function leastLoadedShard(env: D1Bindings, regions: readonly DataRegion[]) {
+  const rank = sql`instr(${`,${regions.join(',')},`}, ',' || s.region || ',')`;
+  return sql`(SELECT s.shard FROM shards AS s WHERE s.open AND s.shard < ${shardCount(env)} AND ${rank} > 0
+    ORDER BY ${rank}, (SELECT count(*) FROM organizations o WHERE o.shard = s.shard), s.shard LIMIT 1)`;
+}
+
+/** The regions with an open shard this deployment binds: what a new organization may ask for. */
+export async function regionsOnOffer(env: D1Bindings, catalog: CatalogDb): Promise<DataRegion[]> {
+  const rows = await catalog
+    .selectDistinct({ region: shards.region })
+    .from(shards)
+    .where(and(eq(shards.open, true), lt(shards.shard, shardCount(env))))
+    .orderBy(shards.region);
+  return rows.map((row) => row.region);
 }

@@ -17,6 +17,7 @@ import { generate, modelHistory, noUsage, type TurnProgress } from '../modules/a
 import { appendTurn, assertRoomForTurn, maySee, type Conversation } from '../modules/conversations/service';
 import { CHAT_LIMITS, MessageCreate } from '../modules/conversations/schemas';
 import { assertQuota } from '../modules/usage/quota';
+import { placedObject, type OrganizationPlace } from '../db/places';
 import { enter, SocketRoom, type Access, type Connection, type Refusal } from './socket-room';
 
 export type ChatEvent =
@@ -327,8 +328,9 @@ export class ChatSession extends SocketRoom<z.infer<typeof ChatMessage>, Convers
 
 /** The Worker's side of CHAT_SESSION: which object serves a conversation (its name is made here only). */
 export function chatSessions(env: Bindings) {
-  const get = (organizationId: string, conversationId: string) =>
-    env.CHAT_SESSION.get(env.CHAT_SESSION.idFromName(`${organizationId}:${conversationId}`));
+  /** The conversation's session, placed with its organization's data (db/places.ts). */
+  const get = (organization: OrganizationPlace, conversationId: string) =>
+    placedObject(env, env.CHAT_SESSION, organization, `${organization.id}:${conversationId}`);
   return {
     get,
     /** Hands a request (a socket upgrade, a message) to the conversation's session as `ctx`. */
@@ -337,10 +339,10 @@ export function chatSessions(env: Bindings) {
       conversationId: string,
       request: Request,
       arrival: { rateLimitKey?: string; body?: string },
-    ) => enter(get(ctx.organization.id, conversationId), ctx, request, { room: conversationId, ...arrival }),
+    ) => enter(get(ctx.organization, conversationId), ctx, request, { room: conversationId, ...arrival }),
     /** Its open sockets close and an answer in progress stops. */
-    deleted: (organizationId: string, conversationId: string) =>
-      get(organizationId, conversationId)
+    deleted: (organization: OrganizationPlace, conversationId: string) =>
+      get(organization, conversationId)
         .conversationDeleted()
         .catch((error: unknown) =>
           console.error(`conversation ${conversationId}: chat object not told of its deletion`, error),

@@ -4,6 +4,7 @@
 import { waitUntil } from 'cloudflare:workers';
 import type { Bindings, TenantContext } from '../env';
 import { toPortable, type PortableContext } from '../auth/tenant';
+import { placedObject, type OrganizationPlace } from '../db/places';
 import type { D1Report } from '../db/sessions';
 import { ApiError } from '../lib/problem';
 import type { Task } from '../modules/tasks/service';
@@ -49,8 +50,9 @@ export function actorSummary({ actor }: Pick<PortableContext, 'actor'>): ActorSu
 type Board = DurableObjectStub<KanbanBoard>;
 
 export function boards(env: Bindings) {
-  const get = (organizationId: string, projectId: string): Board =>
-    env.KANBAN_BOARD.get(env.KANBAN_BOARD.idFromName(`${organizationId}:${projectId}`));
+  /** The project's board, placed with its organization's data (db/places.ts). */
+  const get = (organization: OrganizationPlace, projectId: string): Board =>
+    placedObject(env, env.KANBAN_BOARD, organization, `${organization.id}:${projectId}`);
   return {
     get,
 
@@ -60,16 +62,16 @@ export function boards(env: Bindings) {
       projectId: string,
       call: (board: Board, context: PortableContext) => Promise<BoardResult<T>>,
     ): Promise<T> {
-      const result = (await call(get(ctx.organization.id, projectId), toPortable(ctx))) as BoardResult<T>;
+      const result = (await call(get(ctx.organization, projectId), toPortable(ctx))) as BoardResult<T>;
       ctx.d1.absorb(result.d1);
       if (!result.ok) throw new ApiError(result.error.code, result.error.detail, result.error.errors);
       return result.value;
     },
 
     /** Tells a project's watchers about a change made outside its board object, off the latency path. */
-    announce(organizationId: string, projectId: string, event: BoardEvent) {
+    announce(organization: OrganizationPlace, projectId: string, event: BoardEvent) {
       waitUntil(
-        get(organizationId, projectId)
+        get(organization, projectId)
           .broadcast(event)
           .catch((error) => console.error('board broadcast failed', error)),
       );
@@ -77,6 +79,6 @@ export function boards(env: Bindings) {
 
     /** Hands a socket upgrade, authenticated as `ctx`, to the project's board. */
     connect: (ctx: TenantContext, projectId: string, request: Request, rateLimitKey: string) =>
-      enter(get(ctx.organization.id, projectId), ctx, request, { room: projectId, rateLimitKey }),
+      enter(get(ctx.organization, projectId), ctx, request, { room: projectId, rateLimitKey }),
   };
 }

@@ -1,4 +1,5 @@
 import { z } from '@hono/zod-openapi';
+import { assetsBucket } from '../../db/places';
 import { Id } from '../../lib/fields';
 import { defineRoute, json, noContent, OrgParam, type App, type TenantApp } from '../../lib/openapi';
 import { pageOf, pageQuery } from '../../lib/pagination';
@@ -57,7 +58,7 @@ export function registerAssetRoutes(app: TenantApp, publicApp: App) {
       const ctx = c.get('tenant');
       const row = await uploadAsset({
         ctx,
-        bucket: c.env.ASSETS,
+        bucket: assetsBucket(c.env, ctx.organization),
         input: {
           name: c.req.valid('query').name,
           contentType: c.req.header('content-type'),
@@ -113,7 +114,8 @@ export function registerAssetRoutes(app: TenantApp, publicApp: App) {
       responses: { 204: noContent },
     }),
     async (c) => {
-      await deleteAsset({ ctx: c.get('tenant'), bucket: c.env.ASSETS, id: c.req.valid('param').id });
+      const ctx = c.get('tenant');
+      await deleteAsset({ ctx, bucket: assetsBucket(c.env, ctx.organization), id: c.req.valid('param').id });
       return c.body(null, 204);
     },
   );
@@ -135,7 +137,8 @@ export function registerAssetRoutes(app: TenantApp, publicApp: App) {
     }),
     async (c) => {
       const { org_slug, id } = c.req.valid('param');
-      return servePublicAsset(await publicOrganization(publicRequest(c), org_slug), c.env.ASSETS, id, {
+      const organization = await publicOrganization(publicRequest(c), org_slug);
+      return servePublicAsset(organization, assetsBucket(c.env, organization), id, {
         ifNoneMatch: c.req.header('if-none-match'),
         range: c.req.header('range'),
       });

@@ -2,7 +2,9 @@
 // slug in the catalog (1 round trip), then its shard (1 round trip, a batch when two reads are
 // needed). Only items with status 'published' and published_at <= now exist here.
 import { and, desc, eq, gt, lte, min, type SQL } from 'drizzle-orm';
-import { organizations } from '../../db/catalog';
+import { organizations, shards } from '../../db/catalog';
+import type { DataRegion } from '../../db/enums';
+import { organizationShard } from '../../db/places';
 import { catalogDb, shardDb } from '../../db/shards';
 import { content } from '../../db/tenant';
 import { TenantStore } from '../../db/tenant-store';
@@ -15,7 +17,14 @@ import { webUrlOrNull } from '../../lib/fields';
 import { escapeHtml, withoutTags } from './render';
 import type { PublicQuery } from './schemas';
 
-export type PublicOrganization = { id: string; slug: string; name: string; website: string | null; store: TenantStore };
+export type PublicOrganization = {
+  id: string;
+  slug: string;
+  name: string;
+  website: string | null;
+  data_region: DataRegion | null;
+  store: TenantStore;
+};
 
 /** The organization behind a public URL, with a store on its shard; unknown → 404. */
 export async function publicOrganization(
@@ -29,8 +38,10 @@ export async function publicOrganization(
       name: organizations.name,
       website: organizations.website,
       shard: organizations.shard,
+      data_region: shards.region,
     })
     .from(organizations)
+    .leftJoin(shards, organizationShard)
     .where(eq(organizations.slug, slug))
     .get();
   if (!org) throw notFound('organization');

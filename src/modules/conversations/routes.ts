@@ -109,7 +109,7 @@ export function registerConversationRoutes(app: TenantApp) {
       await deleteConversation({ ctx: c.get('tenant'), id });
       // Its open sockets close and an answer in progress stops. Should the object be unreachable,
       // its sockets find the conversation gone at their next message and its write keeps nothing.
-      await chatSessions(c.env).deleted(c.get('tenant').organization.id, id);
+      await chatSessions(c.env).deleted(c.get('tenant').organization, id);
       return c.body(null, 204);
     },
   );

@@ -63,7 +63,7 @@ export function registerOrganizationRoutes(userApp: UserApp, app: TenantApp) {
       responses: { 204: noContent },
     }),
     async (c) => {
-      await deleteOrganization({ ctx: c.get('tenant'), bucket: c.env.ASSETS });
+      await deleteOrganization({ ctx: c.get('tenant'), env: c.env });
       return c.body(null, 204);
     },
   );

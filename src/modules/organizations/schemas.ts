@@ -1,6 +1,6 @@
 // Organizations' shapes: the read shape, create and patch.
 import { z } from '@hono/zod-openapi';
-import { MEMBER_ROLES, ORG_SUBSCRIPTION_STATUSES } from '../../db/enums';
+import { DATA_REGIONS, MEMBER_ROLES, ORG_SUBSCRIPTION_STATUSES } from '../../db/enums';
 import { Derived, Email, JsonObject, WebUrl } from '../../lib/fields';
 
 /** 1–48 lower-case letters, digits and hyphens, neither first nor last a hyphen. */
@@ -22,6 +22,9 @@ export const OrganizationSchema = z
         'Derived from the subscription: `trial` while trialing, `active` while its tier applies (active, past_due), `inactive` otherwise',
     }),
     billing_email: z.string().nullable().openapi({ description: "The Stripe customer's email at checkout" }),
+    data_region: z.enum(DATA_REGIONS).nullable().openapi({
+      description: "Where the organization's data lives: its shard's location hint, or `eu` (EU jurisdiction)",
+    }),
     role: z.enum(MEMBER_ROLES).nullable().openapi({ description: "The caller's role; null for platform staff" }),
     created_at: z.string(),
     updated_at: z.string(),
@@ -41,10 +44,22 @@ const fields = {
     'subscription_status is derived from the subscription (trial while trialing, active while its tier applies, inactive otherwise): ' +
       'it changes through billing, not here.',
   ),
+  data_region: Derived(
+    "data_region is where the organization's data lives: changing it is a move of the organization to a shard " +
+      'of another region, which platform admins make.',
+  ),
 };
 
 export const OrganizationCreate = z
-  .object({ ...fields, slug: fields.slug.openapi({ description: 'Derived from the name when absent' }) })
+  .object({
+    ...fields,
+    slug: fields.slug.openapi({ description: 'Derived from the name when absent' }),
+    data_region: z.enum(DATA_REGIONS).openapi({
+      description:
+        "Where the organization's data lives (a location hint, or `eu`: EU jurisdiction); " +
+        'when absent, the region nearest the request',
+    }),
+  })
   .partial()
   .required({ name: true })
   .strict()

@@ -1,12 +1,14 @@
 // Organizations: creation places the organization on the least-loaded shard; the creator
 // becomes its owner.
 import { eq, sql } from 'drizzle-orm';
-import { organization_members, organizations, subscriptions, usage_dead_letters } from '../../db/catalog';
-import { isUniqueViolation } from '../../db/errors';
-import { latest, leastLoadedShard, type CatalogDb } from '../../db/shards';
+import { organization_members, organizations, shards, subscriptions, usage_dead_letters } from '../../db/catalog';
+import type { DataRegion } from '../../db/enums';
+import { isNotNullViolation, isUniqueViolation } from '../../db/errors';
+import { assetsBucket, regionsFor } from '../../db/places';
+import { latest, leastLoadedShard, regionsOnOffer, type CatalogDb } from '../../db/shards';
 import { insertWhere } from '../../db/tenant-store';
 import * as tenant from '../../db/tenant';
-import type { AppEnv, RequestScope, SessionUser, TenantContext } from '../../env';
+import type { AppEnv, Bindings, RequestScope, SessionUser, TenantContext } from '../../env';
 import { ROLE_PERMISSIONS } from '../../auth/permissions';
 import { forgetAccess } from '../../auth/access-cache';
 import { requirePermission, tenantContext } from '../../auth/tenant';
@@ -24,9 +26,9 @@ const slugTaken = (slug: string) => conflict(`The slug '${slug}' is taken.`);
 
 /**
  * The organization as the API shows it: named fields only, so internal columns (its shard, the
- * Stripe customer and checkout session, the creator) never reach a reader.
+ * Stripe customer and checkout session, the creator) never reach a reader; its shard's region does.
  */
-export function present(row: OrganizationRow, role: TenantContext['role']) {
+export function present(row: OrganizationRow, role: TenantContext['role'], data_region: DataRegion | null) {
   const {
     id,
     slug,
@@ -50,6 +52,7 @@ export function present(row: OrganizationRow, role: TenantContext['role']) {
     settings,
     subscription_status,
     billing_email,
+    data_region,
     created_at,
     updated_at,
     role,
@@ -66,22 +69,25 @@ export async function createOrganization(
   scope: RequestScope,
   catalog: CatalogDb,
   user: SessionUser,
-  input: OrganizationCreate,
+  { data_region, ...input }: OrganizationCreate,
 ) {
   const slug = input.slug ?? slugify(input.name, 48);
   if (!SLUG_PATTERN.test(slug)) throw invalid('slug', 'Give a slug of lower-case letters, digits and hyphens.');
   const id = uuidv7();
   const now = new Date().toISOString();
   let created: OrganizationRow | undefined;
+  let region: DataRegion | undefined;
   const maxOwned = maxOwnedOrganizations(scope.env);
   // Only while the user owns fewer than the most one may (counted in the INSERT, like seats), so
   // that concurrent creations cannot pass it; the owner and the subscription go with the row.
   const ownsFewer = sql`(SELECT count(*) FROM ${organization_members} WHERE ${organization_members.user_id} =
     ${user.id} AND ${organization_members.role} = 'owner') < ${maxOwned}`;
   const orgInserted = sql`EXISTS (SELECT 1 FROM ${organizations} WHERE ${organizations.id} = ${id})`;
+  const regions = regionsFor(data_region, scope.cf, scope.env.DEFAULT_DATA_REGION);
   try {
-    // Choosing the shard and recording it is one statement; org, owner and subscription one batch.
-    const [rows] = await catalog.batch([
+    // Choosing the shard and recording it is one statement; org, owner, subscription and the
+    // chosen shard's region one batch.
+    const [rows, , , place] = await catalog.batch([
       insertWhere(
         catalog,
         organizations,
@@ -89,7 +95,7 @@ export async function createOrganization(
           ...input,
           id,
           slug,
-          shard: sql`${leastLoadedShard(scope.env)}`,
+          shard: sql`${leastLoadedShard(scope.env, regions)}`,
           created_by: user.id,
           created_at: now,
           updated_at: now,
@@ -103,10 +109,21 @@ export async function createOrganization(
         orgInserted,
       ),
       insertWhere(catalog, subscriptions, { id: uuidv7(), organization_id: id }, orgInserted),
+      catalog
+        .select({ region: shards.region })
+        .from(shards)
+        .where(
+          eq(
+            shards.shard,
+            sql`(SELECT ${organizations.shard} FROM ${organizations} WHERE ${organizations.id} = ${id})`,
+          ),
+        ),
     ]);
     created = rows[0];
+    region = place[0]?.region;
   } catch (error) {
     if (isUniqueViolation(error, 'slug')) throw slugTaken(slug);
+    if (isNotNullViolation(error, 'organizations.shard')) throw await noShardIn(scope.env, catalog, regions);
     throw error;
   }
   if (!created) {
@@ -116,7 +133,7 @@ export async function createOrganization(
     );
   }
   const ctx = tenantContext(scope, {
-    organization: { id, slug, name: created.name, shard: created.shard, tier: 'free' },
+    organization: { id, slug, name: created.name, shard: created.shard, tier: 'free', data_region: region ?? null },
     actor: { type: 'user', user },
     role: 'owner',
     permissions: new Set(ROLE_PERMISSIONS.owner),
@@ -127,7 +144,7 @@ export async function createOrganization(
       action: 'organization.create',
       resource_type: 'organization',
       resource_id: id,
-      new: present(created, 'owner'),
+      new: present(created, 'owner', ctx.organization.data_region),
     }).run();
   } catch (error) {
     // The audit log lives in the shard: no row there, no organization.
@@ -135,7 +152,16 @@ export async function createOrganization(
     throw error;
   }
   ctx.meter.record({ resource_type: 'seats', quantity: 1 });
-  return present(created, 'owner');
+  return present(created, 'owner', ctx.organization.data_region);
+}
+
+/** No open shard in the regions asked for (one region when `data_region` was sent): 422 with those on offer. */
+async function noShardIn(env: Bindings, catalog: CatalogDb, regions: readonly DataRegion[]) {
+  const offered = await regionsOnOffer(env, catalog);
+  const message =
+    `No shard in ${regions.join(', ')} takes new organizations; data_region may be one of: ` +
+    `${offered.join(', ') || 'none (every shard is closed)'}.`;
+  return new ApiError('region_unavailable', message, [{ path: 'data_region', message }]);
 }
 
 async function load(ctx: TenantContext): Promise<OrganizationRow> {
@@ -146,7 +172,7 @@ async function load(ctx: TenantContext): Promise<OrganizationRow> {
 
 export async function getOrganization({ ctx }: { ctx: TenantContext }) {
   requirePermission(ctx, 'organization:read');
-  return present(await load(ctx), ctx.role);
+  return present(await load(ctx), ctx.role, ctx.organization.data_region);
 }
 
 /** What the public endpoint shows of the organization itself (the feed's title and link). */
@@ -158,7 +184,7 @@ export async function updateOrganization({ ctx, input }: { ctx: TenantContext; i
   latest(ctx.catalog);
   const before = await load(ctx);
   const diff = changes(before, input);
-  if (!diff) return present(before, ctx.role);
+  if (!diff) return present(before, ctx.role, ctx.organization.data_region);
   const after = await auditedCatalogChange(
     ctx,
     {
@@ -190,7 +216,7 @@ export async function updateOrganization({ ctx, input }: { ctx: TenantContext; i
   if (PUBLIC_FIELDS.some((field) => field in diff.new)) {
     await Promise.all([...new Set([before.slug, after.slug])].map((slug) => purgePublicContent(ctx, slug)));
   }
-  return present(after, ctx.role);
+  return present(after, ctx.role, ctx.organization.data_region);
 }
 
 /**
@@ -218,7 +244,7 @@ export const TENANT_TABLES = [
   tenant.customers,
 ] as const;
 
-export async function deleteOrganization({ ctx, bucket }: { ctx: TenantContext; bucket: R2Bucket }) {
+export async function deleteOrganization({ ctx, env }: { ctx: TenantContext; env: AppEnv['Bindings'] }) {
   requirePermission(ctx, 'organization:delete');
   // Deleting would orphan a subscription that goes on billing (its events find no organization).
   const live = await liveSubscriptionStatus(ctx);
@@ -233,7 +259,7 @@ export async function deleteOrganization({ ctx, bucket }: { ctx: TenantContext; 
   // an asset delete could not remove), page by page.
   const [first, ...rest] = TENANT_TABLES.map((table) => ctx.store.delete(table));
   await ctx.store.batch([first!, ...rest]);
-  await deleteOrganizationObjects(bucket, ctx.organization.id);
+  await deleteOrganizationObjects(assetsBucket(env, ctx.organization), ctx.organization.id);
   // Members, API keys and the subscription go with it (ON DELETE CASCADE); its usage events that
   // could not be counted (no foreign key: they are kept whatever they name) in the same batch.
   await ctx.catalog.batch([

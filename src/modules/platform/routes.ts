@@ -1,4 +1,6 @@
 import { z } from '@hono/zod-openapi';
+import type { Context } from 'hono';
+import type { AdminEnv } from '../../env';
 import { catalogDb } from '../../db/shards';
 import { requestInfo } from '../../auth/tenant';
 import { platformAdmin } from '../../auth/users';
@@ -7,7 +9,17 @@ import { defineRoute, json, jsonBody, type AdminApp, type App } from '../../lib/
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { UserSchema } from '../me/schemas';
 import { listPlatformActivity, setUserRole } from './service';
-import { Health, PlatformActivitySchema, UserRolePatch } from './schemas';
+import { Health, PlatformActivitySchema, ShardPatch, ShardSchema, UserRolePatch } from './schemas';
+import { listShards, setShardOpen } from './shards';
+
+/** What the shard actions need of an admin request: plain values. */
+const shardsAction = (c: Context<AdminEnv>) => ({
+  env: c.env,
+  catalog: catalogDb(c.env, c.get('d1')),
+  d1: c.get('d1'),
+  actor: c.get('platformUser'),
+  request: requestInfo(c),
+});
 
 export function registerPlatformRoutes(app: App, adminApp: AdminApp) {
   app.openapi(
@@ -61,5 +73,32 @@ export function registerPlatformRoutes(app: App, adminApp: AdminApp) {
         ),
         200,
       ),
+  );
+
+  adminApp.openapi(
+    defineRoute({
+      method: 'get',
+      path: '/v1/admin/shards',
+      tags: ['Platform'],
+      middleware: [platformAdmin],
+      summary:
+        "Every shard: its place, whether it takes new organizations, what it holds against D1's limit (platform admins)",
+      responses: { 200: json(z.object({ data: z.array(ShardSchema) }), 'The shards') },
+    }),
+    async (c) => c.json({ data: await listShards(shardsAction(c)) }, 200),
+  );
+
+  adminApp.openapi(
+    defineRoute({
+      method: 'patch',
+      path: '/v1/admin/shards/{binding}',
+      tags: ['Platform'],
+      middleware: [platformAdmin],
+      summary: 'Open or close a shard to new organizations (platform admins; audited in the platform activity log)',
+      request: { params: z.object({ binding: z.string().max(20) }), body: jsonBody(ShardPatch) },
+      responses: { 200: json(ShardSchema, 'The shard') },
+    }),
+    async (c) =>
+      c.json(await setShardOpen(shardsAction(c), c.req.valid('param').binding, c.req.valid('json').open), 200),
   );
 }

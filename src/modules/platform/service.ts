@@ -1,6 +1,7 @@
 // Platform administration: users' global roles. A change and its row in the platform's own audit
 // log (platform_activity_logs: it belongs to no organization, so to no shard) are one catalog batch.
-import { and, eq, ne, sql } from 'drizzle-orm';
+import { and, eq, ne, sql, type SQL } from 'drizzle-orm';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import { platform_activity_logs, users } from '../../db/catalog';
 import type { UserRole } from '../../db/enums';
 import type { CatalogDb } from '../../db/shards';
@@ -17,6 +18,30 @@ type PlatformAction = { catalog: CatalogDb; d1: D1Sessions; actor: SessionUser; 
 const value = (v: unknown) => sql`${v}`;
 
 /**
+ * A platform_activity_logs row as the columns of an INSERT … SELECT (in its column order: the
+ * SELECT fills them by position), so that the row is written only where the change selects a row.
+ */
+export const platformAuditFields = (
+  { actor, request }: Pick<PlatformAction, 'actor' | 'request'>,
+  now: string,
+  row: { action: string; resource_type: string; resource_id: SQL | SQLiteColumn; old_data: SQL; new_data: SQL },
+) => ({
+  id: value(uuidv7()),
+  user_id: value(actor.id),
+  actor_type: value('user'),
+  actor_id: value(actor.id),
+  action: value(row.action),
+  resource_type: value(row.resource_type),
+  resource_id: row.resource_id,
+  old_data: row.old_data,
+  new_data: row.new_data,
+  ip_address: value(request.ip),
+  user_agent: value(request.userAgent),
+  request_id: value(request.requestId),
+  created_at: value(now),
+});
+
+/**
  * Sets a user's global role (admin, moderator, employee, client), written only where it changes
  * something: the audit row is read from the user's row by the same batch, before the update, so
  * it holds the old role. 1 batch; an unknown user or a no-op reads the user once more to answer.
@@ -26,23 +51,16 @@ export async function setUserRole({ catalog, d1, actor, request }: PlatformActio
   requirePlatformAdmin(actor);
   const changing = and(eq(users.id, userId), ne(users.role, role));
   const now = new Date().toISOString();
-  // platform_activity_logs' columns in its column order (INSERT … SELECT fills them by position).
   const auditRow = catalog
-    .select({
-      id: value(uuidv7()),
-      user_id: value(actor.id),
-      actor_type: value('user'),
-      actor_id: value(actor.id),
-      action: value('user.role_update'),
-      resource_type: value('user'),
-      resource_id: users.id,
-      old_data: sql`json_object('role', ${users.role})`,
-      new_data: sql`json_object('role', ${role})`,
-      ip_address: value(request.ip),
-      user_agent: value(request.userAgent),
-      request_id: value(request.requestId),
-      created_at: value(now),
-    })
+    .select(
+      platformAuditFields({ actor, request }, now, {
+        action: 'user.role_update',
+        resource_type: 'user',
+        resource_id: users.id,
+        old_data: sql`json_object('role', ${users.role})`,
+        new_data: sql`json_object('role', ${role})`,
+      }),
+    )
     .from(users)
     .where(changing);
   const [, updated] = await catalog.batch([

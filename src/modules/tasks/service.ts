@@ -164,7 +164,7 @@ export async function updateTask({
     return boards(env).write(ctx, project_id, (board, context) => board.updateTask(context, id, input));
   }
   const task = await applyTaskUpdate({ ctx, id, input });
-  boards(env).announce(ctx.organization.id, task.project_id, {
+  boards(env).announce(ctx.organization, task.project_id, {
     type: 'task.updated',
     task,
     actor: actorSummary(ctx),
@@ -193,7 +193,7 @@ export async function moveTask({
 export async function deleteTask({ ctx, env, id }: { ctx: TenantContext; env: Bindings; id: string }): Promise<void> {
   requirePermission(ctx, 'tasks:delete');
   const { task, deletedIds } = await applyTaskDelete({ ctx, id });
-  boards(env).announce(ctx.organization.id, task.project_id, {
+  boards(env).announce(ctx.organization, task.project_id, {
     type: 'task.deleted',
     task: { ...task, deleted_ids: deletedIds },
     actor: actorSummary(ctx),

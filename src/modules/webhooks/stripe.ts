@@ -5,7 +5,8 @@
 // Events Strive does not act on answer 200, and so does a replay.
 import { and, eq } from 'drizzle-orm';
 import type Stripe from 'stripe';
-import { organizations, processed_events, subscriptions } from '../../db/catalog';
+import { organizations, processed_events, shards, subscriptions } from '../../db/catalog';
+import { organizationShard } from '../../db/places';
 import { catalogDb, latest, type CatalogDb } from '../../db/shards';
 import { forgetAccess } from '../../auth/access-cache';
 import { requestScope, tenantContext } from '../../auth/tenant';
@@ -143,9 +144,11 @@ export function registerStripeWebhook(app: App) {
               slug: organizations.slug,
               name: organizations.name,
               shard: organizations.shard,
+              data_region: shards.region,
               subscription: subscriptions,
             })
             .from(organizations)
+            .leftJoin(shards, organizationShard)
             .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
             .where(eq(organizations.id, change.organizationId))
             .get()
@@ -187,6 +190,7 @@ export function registerStripeWebhook(app: App) {
           slug: organization.slug,
           name: organization.name,
           shard: organization.shard,
+          data_region: organization.data_region,
           tier: before ? effectiveTier(before.tier, before.status) : 'free',
         },
         actor: { type: 'webhook', source: 'stripe' },
