@@ -6,7 +6,7 @@ import { CONTENT_TYPES } from '../../db/enums';
 import { defineRoute, json, type App } from '../../lib/openapi';
 import { timePageQuery } from '../../lib/pagination';
 import { EMBED_SCRIPT } from './embed';
-import { servePublic } from './public-cache';
+import { servePublic, servePublicItem } from './public-cache';
 import { publicFeed, publicItem, publicList, publicOrganization } from './public-service';
 
 export const OrgSlugParam = z
@@ -87,7 +87,7 @@ export function registerPublicContentRoutes(app: App) {
     async (c) => {
       const { org_slug, slug } = c.req.valid('param');
       const { format } = c.req.valid('query');
-      return servePublic(c, org_slug, `content/${encodeURIComponent(slug)}?format=${format}`, async () =>
+      return servePublicItem(c, org_slug, slug, format, async () =>
         publicItem(await publicOrganization(c, org_slug), slug, format),
       );
     },
