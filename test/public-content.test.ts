@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { api, expectProblem, newOrg, type TestOrg } from './helpers';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -22,6 +22,13 @@ async function post(org: TestOrg, body: Record<string, unknown>, publish?: { pub
 const pub = (org: TestOrg, path: string, headers?: Record<string, string>) =>
   api('GET', `/v1/public/${org.slug}${path}`, { headers });
 const slugsOf = (res: { body: { data: { slug: string }[] } }) => res.body.data.map((item) => item.slug);
+/** The cache entry of an item as public-cache.ts keys it. */
+const itemEntry = (org: TestOrg, slug: string, format = 'json') =>
+  caches.default.match(`https://public-cache.strive.internal/${org.slug}/item/${slug}?format=${format}`);
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
 
 describe('public content', () => {
   it('serves a published item as JSON and as a sanitised fragment; a hit costs no D1 round trip', async () => {
@@ -48,6 +55,14 @@ describe('public content', () => {
     expect(hit.headers.get('cache-control')).toBe('public, max-age=0, must-revalidate');
     expect(hit.headers.get('access-control-allow-origin')).toBe('*');
     expect(hit.headers.get('cross-origin-resource-policy')).toBe('cross-origin');
+
+    // A hit is one Cache API look-up (the item's own key), nothing else of the cache.
+    const lookups = vi.spyOn(caches.default, 'match');
+    const writes = vi.spyOn(caches.default, 'put');
+    expect((await pub(org, '/content/hello-world')).headers.get('x-cache')).toBe('hit');
+    expect(lookups).toHaveBeenCalledTimes(1);
+    expect(writes).not.toHaveBeenCalled();
+    vi.restoreAllMocks();
 
     // Parameters the endpoint does not know are not part of the key: still a hit.
     expect((await pub(org, '/content/hello-world?utm_source=x')).roundTrips).toBe(0);
@@ -152,6 +167,71 @@ describe('public content', () => {
     expectProblem(await pub(org, '/content/news'), 404, 'not_found');
     expect(slugsOf(await pub(org, '/content?type=blog_post'))).toEqual([]);
     expect((await pub(org, '/feed.xml')).body).not.toContain('News');
+  });
+
+  it("purges an item under its old and its new slug, and a deleted item's", async () => {
+    const org = await newOrg();
+    const item = await post(org, { title: 'Old name' }, {});
+    expect((await pub(org, '/content/old-name')).status).toBe(200);
+    expect((await pub(org, '/content/old-name?format=html')).headers.get('x-cache')).toBe('miss');
+    expectProblem(await pub(org, '/content/new-name'), 404, 'not_found'); // a cached 404 …
+    expect((await itemEntry(org, 'new-name'))?.status).toBe(404);
+
+    const renamed = await api('PATCH', `/v1/orgs/${org.slug}/content/${item.id}`, {
+      token: org.owner.token,
+      body: { slug: 'new-name' },
+    });
+    expect(renamed.status).toBe(200);
+    // … gone at once, and the old slug's copies in both formats too.
+    expect((await pub(org, '/content/new-name')).body.slug).toBe('new-name');
+    expectProblem(await pub(org, '/content/old-name'), 404, 'not_found');
+    expectProblem(await pub(org, '/content/old-name?format=html'), 404, 'not_found');
+
+    expect((await pub(org, '/content/new-name?format=html')).status).toBe(200);
+    expect((await pub(org, '/content/new-name')).headers.get('x-cache')).toBe('hit');
+    expect((await api('DELETE', `/v1/orgs/${org.slug}/content/${item.id}`, { token: org.owner.token })).status).toBe(
+      204,
+    );
+    expectProblem(await pub(org, '/content/new-name'), 404, 'not_found');
+    expectProblem(await pub(org, '/content/new-name?format=html'), 404, 'not_found');
+  });
+
+  it('caches a 404 for at most 60 s: no purge can name every slug', async () => {
+    const org = await newOrg();
+    const at = new Date(Date.now() + 7200_000).toISOString();
+    await post(org, { title: 'Much later' }, { published_at: at });
+    for (const slug of ['nothing-here', 'much-later']) {
+      expectProblem(await pub(org, `/content/${slug}`), 404, 'not_found');
+      expect((await itemEntry(org, slug))?.headers.get('cache-control'), slug).toBe('public, max-age=60');
+    }
+  });
+
+  it('leaves no stale item behind when a change and its purge land while a miss reads D1', async () => {
+    const org = await newOrg();
+    const item = await post(org, { title: 'Before' }, {});
+    const put = caches.default.put.bind(caches.default);
+    let raced = false;
+    // The miss has read D1 (title 'Before') and is about to store: the edit and its whole purge run first.
+    vi.spyOn(caches.default, 'put').mockImplementation(async (key, response) => {
+      const url = typeof key === 'string' ? key : key instanceof URL ? key.href : key.url;
+      if (!raced && url.includes('/item/before')) {
+        raced = true;
+        const edited = await api('PATCH', `/v1/orgs/${org.slug}/content/${item.id}`, {
+          token: org.owner.token,
+          body: { title: 'After' },
+        });
+        expect(edited.status).toBe(200);
+      }
+      return put(key, response);
+    });
+    const miss = await pub(org, '/content/before');
+    expect(raced).toBe(true);
+    expect(miss.body.title).toBe('Before'); // true when it was read
+    vi.restoreAllMocks();
+    expect(await itemEntry(org, 'before')).toBeUndefined();
+    const next = await pub(org, '/content/before');
+    expect(next.headers.get('x-cache')).toBe('miss');
+    expect(next.body.title).toBe('After');
   });
 
   it('keeps serving the cached copy when a draft changes (no purge needed)', async () => {

@@ -229,6 +229,8 @@ export async function auditedInsertWhere<T extends TenantTable>(
  * really changes) in one batch. A patch that changes nothing writes nothing. `guard` narrows
  * which row may change (a version, say): when it does not hold, nothing is written and
  * `changed` is false, like a no-op; the caller tells the two apart from the current row.
+ * `before`: statements run first in the same batch (reading the row as it was); their results
+ * come back as `before` when the row changed.
  */
 export async function auditedUpdate<T extends TenantTable>(
   ctx: TenantContext,
@@ -236,8 +238,8 @@ export async function auditedUpdate<T extends TenantTable>(
   id: string,
   patch: Patch<T>,
   described: Described,
-  options: { guard?: SQL; set?: Record<string, SQL> } = {},
-): Promise<{ row: Row<T>; changed: boolean }> {
+  options: { guard?: SQL; set?: Record<string, SQL>; before?: BatchItem<'sqlite'>[] } = {},
+): Promise<{ row: Row<T>; changed: boolean; before?: unknown[] }> {
   const fields = Object.keys(patch).filter((f) => (patch as Record<string, unknown>)[f] !== undefined);
   const idIs = eq(column(table, 'id'), id);
   if (fields.length > 0) {
@@ -248,7 +250,9 @@ export async function auditedUpdate<T extends TenantTable>(
     // (json_remove() with a NULL path answers NULL, so a changed field points at a key no row has.)
     const unchanged = fields.map((f) => sql`CASE WHEN ${same(f)} THEN ${`$.${f}`} ELSE '$."#kept"' END`);
     const where = and(idIs, options.guard, differs)!;
-    const [, updated] = await ctx.store.batch([
+    const before = options.before ?? [];
+    const results = await ctx.store.batch([
+      ...before,
       auditFromRow(
         ctx,
         table,
@@ -262,9 +266,9 @@ export async function auditedUpdate<T extends TenantTable>(
       ctx.store
         .update(table, { ...patch, ...options.set, updated_at: new Date().toISOString() } as never, where)
         .returning(),
-    ]);
-    const row = (updated as Row<T>[])[0];
-    if (row) return { row, changed: true };
+    ] as unknown as [BatchItem<'sqlite'>, ...BatchItem<'sqlite'>[]]);
+    const row = (results.at(-1) as Row<T>[])[0];
+    if (row) return { row, changed: true, before: results.slice(0, before.length) };
   }
   const current = await ctx.store.select(table, idIs).get();
   if (!current) throw notFound(described.resource_type);

@@ -6,7 +6,7 @@ import type { Context } from 'hono';
 import type { AppEnv } from '../../env';
 import { defineRoute, json, type App } from '../../lib/openapi';
 import { EMBED_SCRIPT } from './embed';
-import { servePublic } from './public-cache';
+import { servePublic, servePublicItem } from './public-cache';
 import { publicFeed, publicItem, publicList, publicOrganization } from './public-service';
 import { ItemQuery, OrgSlugParam, PublicItemSchema, PublicQuery } from './schemas';
 
@@ -69,7 +69,7 @@ export function registerPublicContentRoutes(app: App) {
     async (c) => {
       const { org_slug, slug } = c.req.valid('param');
       const { format } = c.req.valid('query');
-      return servePublic(publicRequest(c), org_slug, `content/${encodeURIComponent(slug)}?format=${format}`, async () =>
+      return servePublicItem(publicRequest(c), org_slug, slug, format, async () =>
         publicItem(await publicOrganization(publicRequest(c), org_slug), slug, format),
       );
     },

@@ -120,6 +120,20 @@ export async function publicItem(
   return { status: 200, body: fragment, contentType: 'text/html; charset=utf-8', ttl: ttlUntil(null, now) };
 }
 
+/**
+ * How many items an organization-wide purge (a rename, a deletion) deletes from the cache, newest
+ * publication first: two keys each, within a request's subrequest limit (1,000 on Workers Paid).
+ * Older ones stay cached under the old slug until they expire (RESPONSE_TTL_S).
+ */
+export const MAX_PURGED_ITEMS = 400;
+
+/** The slugs of the published items (scheduled ones too) whose cached copies an organization-wide purge deletes. */
+export const publishedSlugs = (store: TenantStore) =>
+  store
+    .selectFields(content, { slug: content.slug }, eq(content.status, 'published'))
+    .orderBy(desc(content.published_at), desc(content.id))
+    .limit(MAX_PURGED_ITEMS);
+
 const FEED_SIZE = 50;
 
 /** RSS 2.0 of the published blog posts, newest publication first. Every text is escaped. */

@@ -1,6 +1,7 @@
 // CMS content. Markdown is rendered to sanitised HTML on write (render.ts), so public reads serve
 // stored HTML. Every write is one shard batch with its audit row; a write that changes what the
-// public sees then purges the organization's public cache (public-cache.ts) before answering.
+// public sees then purges the organization's public cache (public-cache.ts) before answering: its
+// lists and feed, and the item under every slug it had or has (read in the same batch).
 //
 // Workflow: draft → published (now, or scheduled by a future `published_at`) → draft again
 // (unpublish) or archived. Members write drafts; changing a published or archived item, like
@@ -29,6 +30,11 @@ export const slugFromTitle = (title: string) => slugify(title, 100);
 
 /** The list leaves out `content` and `html`: a page of full documents could weigh megabytes. */
 const { content: _markdown, html: _html, ...summaryFields } = getTableColumns(content);
+
+/** The item's slug as it is before the batch's write: its cached public copy is under it. */
+const slugBefore = (ctx: TenantContext, id: string) =>
+  ctx.store.selectFields(content, { slug: content.slug }, eq(content.id, id));
+const slugsIn = (before: unknown[] | undefined) => ((before?.[0] ?? []) as { slug: string }[]).map((row) => row.slug);
 
 export async function listContent({ ctx, input }: { ctx: TenantContext; input: ContentQuery }) {
   requirePermission(ctx, 'content:read');
@@ -101,20 +107,21 @@ export async function updateContent({ ctx, id, input }: { ctx: TenantContext; id
   requirePermission(ctx, 'content:write');
   const mayPublish = ctx.permissions.has('content:publish');
   const patch = input.content === undefined ? input : { ...input, html: renderMarkdown(input.content) };
-  const { row, changed } = await slugUnique(
+  const { row, changed, before } = await slugUnique(
     auditedUpdate(ctx, content, id, patch, described('update'), {
       guard: mayPublish ? undefined : eq(content.status, 'draft'),
+      before: [slugBefore(ctx, id)],
     }),
   );
   if (!changed && row.status !== 'draft' && !mayPublish) throw forbidden('content:publish');
-  if (changed && row.status === 'published') await purgePublicContent(ctx);
+  if (changed && row.status === 'published') await purgePublicContent(ctx, [row.slug, ...slugsIn(before)]);
   return row;
 }
 
 export async function deleteContent({ ctx, id }: { ctx: TenantContext; id: string }) {
   requirePermission(ctx, 'content:delete');
-  await auditedDelete(ctx, content, id, described('delete'));
-  await purgePublicContent(ctx);
+  const before = await auditedDelete(ctx, content, id, described('delete'), [slugBefore(ctx, id)]);
+  await purgePublicContent(ctx, slugsIn(before));
 }
 
 /** The state changes: each one a guarded update and its audit row, then a purge. */
@@ -125,7 +132,7 @@ async function transition(
   patch: Partial<Pick<Content, 'status' | 'published_at'>>,
 ) {
   const { row, changed } = await auditedUpdate(ctx, content, id, patch, described(action));
-  if (changed) await purgePublicContent(ctx);
+  if (changed) await purgePublicContent(ctx, [row.slug]);
   return row;
 }
 

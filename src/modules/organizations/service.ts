@@ -18,6 +18,7 @@ import { auditedCatalogChange, auditRow, changes } from '../activity/audit';
 import { slugify } from '../../lib/text';
 import { deleteOrganizationObjects } from '../assets/service';
 import { purgePublicContent } from '../content/public-cache';
+import { publishedSlugs } from '../content/public-service';
 import { liveSubscriptionStatus } from '../billing/service';
 import { SLUG_PATTERN, type OrganizationCreate, type OrganizationPatch } from './schemas';
 
@@ -212,9 +213,15 @@ export async function updateOrganization({ ctx, input }: { ctx: TenantContext; i
   // Cached access carries the slug and name: drop it so the new ones show at once.
   await forgetAccess(ctx.d1, { organizationId: before.id });
   // Cached public answers show the slug (their key), the name and the website (the feed): under
-  // the old slug they must stop, under the new one no earlier organization's copy may show.
+  // the old slug they must stop, under the new one no earlier organization's copy may show. Items
+  // show only the slug: after a rename their copies under the old one go (read from the primary).
   if (PUBLIC_FIELDS.some((field) => field in diff.new)) {
-    await Promise.all([...new Set([before.slug, after.slug])].map((slug) => purgePublicContent(ctx, slug)));
+    const renamed = before.slug !== after.slug;
+    const items = renamed ? (await publishedSlugs(ctx.store.latest())).map((item) => item.slug) : [];
+    await Promise.all([
+      purgePublicContent(ctx, items, before.slug),
+      renamed && purgePublicContent(ctx, [], after.slug),
+    ]);
   }
   return present(after, ctx.role, ctx.organization.data_region);
 }
@@ -257,8 +264,11 @@ export async function deleteOrganization({ ctx, env }: { ctx: TenantContext; env
   // organization still exists, so the same DELETE can be sent again until nothing is left.
   // Tenant rows, children first, in one shard transaction; then its R2 objects (assets, and any
   // an asset delete could not remove), page by page.
-  const [first, ...rest] = TENANT_TABLES.map((table) => ctx.store.delete(table));
-  await ctx.store.batch([first!, ...rest]);
+  // Its published items' slugs are read first in the same batch: their cached copies go last.
+  const [items] = await ctx.store.batch([
+    publishedSlugs(ctx.store),
+    ...TENANT_TABLES.map((table) => ctx.store.delete(table)),
+  ]);
   await deleteOrganizationObjects(assetsBucket(env, ctx.organization), ctx.organization.id);
   // Members, API keys and the subscription go with it (ON DELETE CASCADE); its usage events that
   // could not be counted (no foreign key: they are kept whatever they name) in the same batch.
@@ -267,5 +277,8 @@ export async function deleteOrganization({ ctx, env }: { ctx: TenantContext; env
     ctx.catalog.delete(usage_dead_letters).where(eq(usage_dead_letters.organization_id, ctx.organization.id)),
   ]);
   await forgetAccess(ctx.d1, { organizationId: ctx.organization.id });
-  await purgePublicContent(ctx);
+  await purgePublicContent(
+    ctx,
+    items.map((item) => item.slug),
+  );
 }
