@@ -470,7 +470,8 @@ try {
 
   const { results: audit } = await org.shard
     .prepare(
-      'SELECT resource_id, action, count(*) AS n FROM activity_logs WHERE organization_id = ? AND created_at >= ? GROUP BY resource_id, action',
+      `SELECT resource_id, action, count(*) AS n FROM activity_logs
+       WHERE organization_id = ? AND created_at >= ? GROUP BY resource_id, action`,
     )
     .bind(org.id, since)
     .all();
