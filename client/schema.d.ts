@@ -1388,6 +1388,221 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/shards": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every shard: its place, whether it takes new organizations, what it holds against D1's limit (platform admins) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description The shards */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            data: components["schemas"]["Shard"][];
+                        };
+                    };
+                };
+                /** @description Invalid request: `errors` lists every invalid field. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No, bad or expired credentials. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The actor lacks the permission this route names in `x-permission`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unknown resource, or an organization the actor is not in. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see `Retry-After`. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal error (never a stack trace). */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/shards/{binding}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Open or close a shard to new organizations (platform admins; audited in the platform activity log) */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    binding: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": components["schemas"]["ShardPatch"];
+                };
+            };
+            responses: {
+                /** @description The shard */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Shard"];
+                    };
+                };
+                /** @description Invalid request: `errors` lists every invalid field. */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description No, bad or expired credentials. */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description The actor lacks the permission this route names in `x-permission`. */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Unknown resource, or an organization the actor is not in. */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Conflict (slug taken, stale version, last owner, idempotency key reused). */
+                409: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body over 1 MB. */
+                413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Body is not JSON. */
+                415: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Rate limited; see `Retry-After`. */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+                /** @description Internal error (never a stack trace). */
+                500: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/problem+json": components["schemas"]["Problem"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
     "/v1/ai-tools/{id}": {
         parameters: {
             query?: never;
@@ -9598,7 +9813,7 @@ export interface components {
             title: string;
             status: number;
             /** @enum {string} */
-            code: "invalid_request" | "unauthenticated" | "user_not_synced" | "plan_required" | "quota_exceeded" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "conversation_full" | "generation_in_progress" | "length_required" | "payload_too_large" | "unsupported_media_type" | "range_not_satisfiable" | "upgrade_required" | "rate_limited" | "internal" | "provider_error" | "not_configured";
+            code: "invalid_request" | "unauthenticated" | "user_not_synced" | "plan_required" | "quota_exceeded" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "conversation_full" | "generation_in_progress" | "length_required" | "payload_too_large" | "unsupported_media_type" | "range_not_satisfiable" | "region_unavailable" | "upgrade_required" | "rate_limited" | "internal" | "provider_error" | "not_configured";
             detail: string;
             errors?: {
                 path: string;
@@ -9674,6 +9889,11 @@ export interface components {
             /** @description The Stripe customer's email at checkout */
             billing_email: string | null;
             /**
+             * @description Where the organization's data lives: its shard's location hint, or `eu` (EU jurisdiction)
+             * @enum {string|null}
+             */
+            data_region: "wnam" | "enam" | "weur" | "eeur" | "apac" | "oc" | "eu" | null;
+            /**
              * @description The caller's role; null for platform staff
              * @enum {string|null}
              */
@@ -9703,6 +9923,11 @@ export interface components {
             billing_email?: string | null;
             /** @description Read-only: subscription_status is derived from the subscription (trial while trialing, active while its tier applies, inactive otherwise): it changes through billing, not here. */
             readonly subscription_status?: unknown;
+            /**
+             * @description Where the organization's data lives (a location hint, or `eu`: EU jurisdiction); when absent, the region nearest the request
+             * @enum {string}
+             */
+            data_region?: "wnam" | "enam" | "weur" | "eeur" | "apac" | "oc" | "eu";
         };
         AiTool: {
             /** Format: uuid */
@@ -9747,6 +9972,29 @@ export interface components {
             user_agent: string | null;
             request_id: string | null;
             created_at: string;
+        };
+        Shard: {
+            /** @example SHARD_0 */
+            binding: string;
+            /**
+             * @description Location hint, or `eu`; null without a `shards` row
+             * @enum {string|null}
+             */
+            region: "wnam" | "enam" | "weur" | "eeur" | "apac" | "oc" | "eu" | null;
+            /** @description Takes new organizations */
+            open: boolean;
+            organizations: number;
+            /** @description Rows of every tenant table */
+            rows: number;
+            /** @description The database's size, as D1 reports it */
+            bytes: number;
+            /** @description D1's most bytes per database */
+            limit_bytes: number;
+            /** @description bytes / limit_bytes */
+            used: number;
+        };
+        ShardPatch: {
+            open: boolean;
         };
         AiToolCreate: {
             name: string;
@@ -9839,6 +10087,8 @@ export interface components {
             billing_email?: string | null;
             /** @description Read-only: subscription_status is derived from the subscription (trial while trialing, active while its tier applies, inactive otherwise): it changes through billing, not here. */
             readonly subscription_status?: unknown;
+            /** @description Read-only: data_region is where the organization's data lives: changing it is a move of the organization to a shard of another region, which platform admins make. */
+            readonly data_region?: unknown;
         };
         Member: {
             /** Format: uuid */
