@@ -27,7 +27,8 @@ const NEEDLE = 'hopper'; // one row of each searched table holds it, at every si
 /** Ids of the bench's rows: UUID-shaped (cursors check that), one range per table, older than the seed's. */
 const id = (table, i) => `printf('00000000-0000-7000-8%03x-%012x', ${table}, ${i})`;
 
-const CHUNK = 5_000; // rows per statement: one statement over 10⁵ rows outlasted Miniflare's D1 proxy socket
+// Rows per statement: short statements through Miniflare's D1 proxy (a run under load died in the one-statement 10⁵ seed).
+const CHUNK = 5_000;
 
 /**
  * Bulk INSERT … SELECT in chunks of `CHUNK` rows, each a `{ step, sql }`; the FTS triggers fill the indexes
@@ -196,8 +197,15 @@ function printTable(bySize) {
   }
 }
 
+/** The machine's load average over 1, 5 and 15 minutes: the figures are only as quiet as the machine. */
+const load = () =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ');
+
 async function main() {
   devSetup();
+  const startLoad = load();
   const { dir, remove } = scratch('strive-bench-scale-');
   const workers = [];
   try {
@@ -222,10 +230,9 @@ async function main() {
       await bounded(`stopping the worker for ${size}`, mf.dispose());
       workers.splice(workers.indexOf(mf), 1);
     }
-    const load = loadavg()
-      .map((l) => l.toFixed(2))
-      .join(', ');
-    console.log(`\n${new Date().toISOString()}, ${cpus().length} cores, load average ${load} (1, 5, 15 min)`);
+    console.log(
+      `\n${new Date().toISOString()}, ${cpus().length} cores, load average ${startLoad} at the start, ${load()} at the end`,
+    );
     console.log(`One organization, ${RUNS} sequential requests per cell (p50), pages of ${PAGE}`);
     printTable(bySize);
   } finally {
