@@ -68,6 +68,8 @@ describe('GET /usage', () => {
   it("answers totals, the tier's limits and what is left, and the month's rows, in 1 round trip warm", async () => {
     const org = await newOrg();
     const shard = (await shardOf(org.id)).db;
+    // One millisecond apart: two ids of one millisecond order by their random bits, not by creation.
+    let at = Date.now();
     const insert = async (
       type: string,
       name: string,
@@ -76,7 +78,7 @@ describe('GET /usage', () => {
       user: string | null = null,
       metadata = {},
     ) => {
-      const id = uuidv7();
+      const id = uuidv7(at++);
       await shard
         .prepare(
           'INSERT INTO usage_tracking (id, organization_id, user_id, resource_type, resource_name, usage_amount, ' +
