@@ -67,6 +67,7 @@ const corsFrom = (origin: NonNullable<Parameters<typeof cors>[0]>['origin']) =>
       'etag',
       'idempotent-replayed',
       'x-d1-round-trips',
+      'x-d1-far-hops',
       'x-d1-instances',
       'content-range',
       'accept-ranges',

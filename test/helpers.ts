@@ -60,7 +60,8 @@ export async function signToken(claims: TokenClaims): Promise<string> {
   return signSessionToken(env.TEST_SIGNING_KEY, payload, 'test');
 }
 
-export type ApiResponse<T = any> = { status: number; body: T; headers: Headers; roundTrips: number };
+/** `farHops`: the Worker's trips to a D1 primary or to a placed object (x-d1-far-hops). */
+export type ApiResponse<T = any> = { status: number; body: T; headers: Headers; roundTrips: number; farHops: number };
 
 export async function api<T = any>(
   method: string,
@@ -84,6 +85,7 @@ export async function readResponse<T = any>(response: Response): Promise<ApiResp
     body: text && /json/.test(response.headers.get('content-type') ?? '') ? JSON.parse(text) : text,
     headers: response.headers,
     roundTrips: Number(response.headers.get('x-d1-round-trips') ?? NaN),
+    farHops: Number(response.headers.get('x-d1-far-hops') ?? NaN),
   };
 }
 

@@ -13,7 +13,8 @@ import { observeRoundTrips } from './round-trips';
 
 /** Which kind of database instance may serve a round trip. */
 type Instance = 'primary' | 'any';
-type RoundTrip = { database: string; instance: Instance };
+/** `beside`: made by a Durable Object placed at the data, for the unit of work that called it. */
+type RoundTrip = { database: string; instance: Instance; beside?: true };
 
 /**
  * - `nearest`: reads from the nearest replica, or from any instance at least as new as the
@@ -66,6 +67,8 @@ const writes = (sql: string) => !/^\s*select\b/i.test(sql);
 
 export class D1Sessions {
   readonly trips: RoundTrip[] = [];
+  /** Calls to Durable Objects that did D1 work for this unit of work (each one hop to the object). */
+  private objectCalls = 0;
   /** Open sessions, one per database. */
   private readonly sessions = new Map<string, D1DatabaseSession>();
   /** Where a database's session starts when it opens: the client's bookmark, or one `atLeast` set. */
@@ -105,6 +108,15 @@ export class D1Sessions {
   /** Round trips so far (what x-d1-round-trips reports). */
   get count(): number {
     return this.trips.length;
+  }
+
+  /**
+   * Trips that cross the distance between the Worker (near the client) and the data (what
+   * x-d1-far-hops reports): its own trips to a primary, and each call to an object placed at the
+   * data. An object's trips to D1 are local to it; a replica's read is near the Worker.
+   */
+  get farHops(): number {
+    return this.trips.filter((trip) => !trip.beside && trip.instance === 'primary').length + this.objectCalls;
   }
 
   /**
@@ -158,8 +170,10 @@ export class D1Sessions {
     return { trips: this.trips, bookmarks: Object.fromEntries(this.newest) };
   }
 
+  /** A placed object's D1 work for this unit of work: one far hop to the object, its trips local to it. */
   absorb(report: D1Report): void {
-    this.trips.push(...report.trips);
+    this.objectCalls += 1;
+    for (const trip of report.trips) this.trips.push({ ...trip, beside: true });
     for (const [database, bookmark] of Object.entries(report.bookmarks)) this.see(database, bookmark);
   }
 

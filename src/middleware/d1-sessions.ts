@@ -70,7 +70,11 @@ export const d1Sessions = ({ cookie }: { cookie: boolean }) =>
     await next();
     if (c.env.EXPOSE_D1_ROUND_TRIPS === 'true') {
       c.header('x-d1-round-trips', String(d1.count));
-      c.header('x-d1-instances', d1.trips.map((trip) => `${trip.database}:${trip.instance}`).join(', '));
+      c.header('x-d1-far-hops', String(d1.farHops));
+      c.header(
+        'x-d1-instances',
+        d1.trips.map((trip) => `${trip.database}:${trip.instance}${trip.beside ? '@object' : ''}`).join(', '),
+      );
     }
     const bookmark = formatBookmarks(d1.bookmarks());
     if (!bookmark) return;
