@@ -9109,7 +9109,7 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": components["schemas"]["WebhookEndpointUpdate"];
+                    "application/json": components["schemas"]["WebhookEndpointPatch"];
                 };
             };
             responses: {
@@ -11171,7 +11171,7 @@ export interface components {
             /** @description The event types delivered to it; null: all of them */
             event_types?: ("customer.create" | "customer.update" | "customer.delete" | "project.create" | "project.update" | "project.delete" | "task.create" | "task.update" | "task.move" | "task.delete" | "content.create" | "content.update" | "content.delete" | "content.publish" | "content.unpublish" | "content.archive" | "appointment.create" | "appointment.update" | "appointment.delete" | "appointment.reminder" | "member.create" | "member.update" | "member.delete" | "conversation.create" | "conversation.delete" | "subscription.update")[] | null;
         };
-        WebhookEndpointUpdate: {
+        WebhookEndpointPatch: {
             /**
              * @description https, a public domain name: no IP address, private name (.internal, .local, .localhost …) or wildcard-DNS service
              * @example https://hooks.example.com/strive

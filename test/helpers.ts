@@ -27,7 +27,7 @@ import type { CustomerCreate } from '../src/modules/customers/schemas';
 import { createProject } from '../src/modules/projects/service';
 import type { ProjectCreate } from '../src/modules/projects/schemas';
 import { createTask } from '../src/modules/tasks/service';
-import type { TaskInput } from '../src/modules/tasks/schemas';
+import type { TaskCreate } from '../src/modules/tasks/schemas';
 
 export type TokenClaims = {
   sub: string;
@@ -407,7 +407,7 @@ export const make = {
     createCustomer({ ctx, input: { name: 'Customer', ...input } }),
   project: (ctx: TenantContext, input: Partial<ProjectCreate> = {}) =>
     createProject({ ctx, input: { name: 'Project', ...input } }),
-  task: (ctx: TenantContext, projectId: string, input: Partial<TaskInput> = {}) =>
+  task: (ctx: TenantContext, projectId: string, input: Partial<TaskCreate> = {}) =>
     createTask({ ctx, env, projectId, input: { title: 'Task', ...input } }),
   content: (ctx: TenantContext, input: Partial<ContentCreate> = {}) =>
     createContent({ ctx, input: { title: 'Content', ...input } }),

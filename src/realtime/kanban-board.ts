@@ -7,7 +7,7 @@ import type { TenantContext } from '../env';
 import { fromPortable, toPortable, type PortableContext } from '../auth/tenant';
 import { D1Sessions } from '../db/sessions';
 import { ApiError } from '../lib/problem';
-import { BoardMessage, type TaskInput, type TaskMove, type TaskPatch } from '../modules/tasks/schemas';
+import { BoardMessage, type TaskCreate, type TaskMove, type TaskPatch } from '../modules/tasks/schemas';
 import {
   applyTaskMove,
   applyTaskUpdate,
@@ -61,7 +61,7 @@ export class KanbanBoard extends SocketRoom<z.infer<typeof BoardMessage>> {
     }
   }
 
-  createTask(context: PortableContext, projectId: string, input: TaskInput) {
+  createTask(context: PortableContext, projectId: string, input: TaskCreate) {
     return this.write(
       context,
       (ctx) => insertTask({ ctx, projectId, input }),

@@ -12,7 +12,7 @@ import { ApiError } from '../../lib/problem';
 import { tierAllows } from '../billing/tiers';
 import { CustomerQuery } from '../customers/schemas';
 import { listCustomers } from '../customers/service';
-import { CreateTaskTool, ListTasksTool } from '../tasks/schemas';
+import { TaskCreateTool, TaskQueryTool } from '../tasks/schemas';
 import { createTask, listTasks } from '../tasks/service';
 import type { FunctionTool, ToolCall } from './providers';
 
@@ -34,8 +34,8 @@ const IMPLEMENTATIONS: Record<string, ToolImplementation> = {
     },
   },
   list_project_tasks: {
-    arguments: ListTasksTool,
-    run: async (ctx, args: z.infer<typeof ListTasksTool>) => {
+    arguments: TaskQueryTool,
+    run: async (ctx, args: z.infer<typeof TaskQueryTool>) => {
       const page = await listTasks({
         ctx,
         input: {
@@ -56,8 +56,8 @@ const IMPLEMENTATIONS: Record<string, ToolImplementation> = {
     },
   },
   create_task: {
-    arguments: CreateTaskTool,
-    run: async (ctx, { project_id, ...input }: z.infer<typeof CreateTaskTool>, env) => {
+    arguments: TaskCreateTool,
+    run: async (ctx, { project_id, ...input }: z.infer<typeof TaskCreateTool>, env) => {
       const { id, title, status, priority, position } = await createTask({ ctx, env, projectId: project_id, input });
       return { id, title, status, priority, position };
     },

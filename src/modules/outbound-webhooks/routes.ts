@@ -11,7 +11,7 @@ import {
   WebhookDeliverySchema,
   WebhookEndpointCreate,
   WebhookEndpointSchema,
-  WebhookEndpointUpdate,
+  WebhookEndpointPatch,
   WebhookEndpointWithSecret,
 } from './schemas';
 import {
@@ -84,7 +84,7 @@ export function registerWebhookEndpointRoutes(app: TenantApp) {
       tags,
       summary: 'Change a webhook endpoint: URL, event types, description, paused or active',
       permission,
-      request: { params: EndpointParams, body: jsonBody(WebhookEndpointUpdate) },
+      request: { params: EndpointParams, body: jsonBody(WebhookEndpointPatch) },
       responses: { 200: json(WebhookEndpointSchema, 'The endpoint') },
     }),
     async (c) =>

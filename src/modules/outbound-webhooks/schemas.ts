@@ -52,7 +52,7 @@ export const WebhookEndpointCreate = z
   .openapi('WebhookEndpointCreate');
 export type WebhookEndpointCreateInput = z.infer<typeof WebhookEndpointCreate>;
 
-export const WebhookEndpointUpdate = z
+export const WebhookEndpointPatch = z
   .object({
     url: EndpointUrl.optional(),
     description: z.string().trim().max(500).nullable().optional(),
@@ -60,8 +60,8 @@ export const WebhookEndpointUpdate = z
     status: z.enum(WEBHOOK_ENDPOINT_STATUSES).optional().openapi({ description: 'active again clears paused_reason' }),
   })
   .strict()
-  .openapi('WebhookEndpointUpdate');
-export type WebhookEndpointUpdateInput = z.infer<typeof WebhookEndpointUpdate>;
+  .openapi('WebhookEndpointPatch');
+export type WebhookEndpointPatchInput = z.infer<typeof WebhookEndpointPatch>;
 
 export const WebhookDeliverySchema = z
   .object({

@@ -12,7 +12,7 @@ import { newestFirst, newestFirstQuery, toPage } from '../../lib/pagination';
 import { conflict, invalid, notFound } from '../../lib/problem';
 import { auditedInsert, auditFromRow, auditedUpdate } from '../activity/audit';
 import { devReceiverUrl, enqueueDeliveries, type WebhookMessage } from './delivery';
-import type { DeliveryListInput, WebhookEndpointCreateInput, WebhookEndpointUpdateInput } from './schemas';
+import type { DeliveryListInput, WebhookEndpointCreateInput, WebhookEndpointPatchInput } from './schemas';
 
 const ROTATION_OVERLAP_MS = 24 * 60 * 60 * 1000;
 const REPLAY_MAX = 1000;
@@ -105,7 +105,7 @@ export async function updateEndpoint({
 }: {
   ctx: TenantContext;
   id: string;
-  input: WebhookEndpointUpdateInput;
+  input: WebhookEndpointPatchInput;
   delivery: Delivery;
 }) {
   requirePermission(ctx, 'webhooks:manage');

@@ -7,7 +7,7 @@ import { boards } from '../../realtime/kanban-client';
 import { SOCKET_LIMITS } from '../../realtime/kanban-board';
 import { ACCESS_RECHECK_MS, CLOSE_CODES } from '../../realtime/socket-room';
 import { rateLimitKey } from '../../middleware/rate-limit';
-import { Board, CreateTask, ListTasks, MoveTask, PatchTask, TaskSchema } from './schemas';
+import { Board, TaskCreate, TaskQuery, TaskMove, TaskPatch, TaskSchema } from './schemas';
 import {
   assertProjectVisible,
   createTask,
@@ -46,7 +46,7 @@ export function registerTaskRoutes(app: TenantApp) {
       tags,
       summary: "A project's tasks, newest first",
       permission: 'tasks:read',
-      request: { params: projectParams, query: ListTasks },
+      request: { params: projectParams, query: TaskQuery },
       responses: { 200: json(pageOf(TaskSchema), 'A page of tasks') },
     }),
     async (c) =>
@@ -67,7 +67,7 @@ export function registerTaskRoutes(app: TenantApp) {
       tags,
       permission: 'tasks:write',
       summary: 'Create a task at the end of its column (default todo)',
-      request: { params: projectParams, body: jsonBody(CreateTask) },
+      request: { params: projectParams, body: jsonBody(TaskCreate) },
       responses: { 201: json(TaskSchema, 'The task') },
     }),
     async (c) =>
@@ -89,7 +89,7 @@ export function registerTaskRoutes(app: TenantApp) {
       tags,
       permission: 'tasks:read',
       summary: 'Tasks across projects, newest first (`assigned_to=me`: my tasks)',
-      request: { params: orgParams, query: ListTasks },
+      request: { params: orgParams, query: TaskQuery },
       responses: { 200: json(pageOf(TaskSchema), 'A page of tasks') },
     }),
     async (c) => c.json(await listTasks({ ctx: c.get('tenant'), input: c.req.valid('query') }), 200),
@@ -115,7 +115,7 @@ export function registerTaskRoutes(app: TenantApp) {
       tags,
       permission: 'tasks:write',
       summary: 'Update a task; a new status puts it at the end of that column; a stale `version` → 409',
-      request: { params: taskParams, body: jsonBody(PatchTask) },
+      request: { params: taskParams, body: jsonBody(TaskPatch) },
       responses: { 200: json(TaskSchema, 'The task') },
     }),
     async (c) =>
@@ -148,7 +148,7 @@ export function registerTaskRoutes(app: TenantApp) {
       tags,
       permission: 'tasks:write',
       summary: 'Move a task into a column: before or after a neighbour, between two adjacent ones, or at the end',
-      request: { params: taskParams, body: jsonBody(MoveTask) },
+      request: { params: taskParams, body: jsonBody(TaskMove) },
       responses: { 200: json(TaskSchema, 'The task where it now is') },
     }),
     async (c) =>

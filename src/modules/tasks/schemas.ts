@@ -66,7 +66,7 @@ const fields = {
 };
 const Version = z.number().int().min(1);
 
-export const CreateTask = z
+export const TaskCreate = z
   .object({
     ...fields,
     version: Derived('1 on creation, incremented by every change; send it with a PATCH to refuse a stale write.'),
@@ -76,13 +76,13 @@ export const CreateTask = z
   .strict()
   .openapi('TaskCreate');
 
-export const PatchTask = z
+export const TaskPatch = z
   .object({ ...fields, version: Version.openapi({ description: 'The version you read: a stale one → 409' }) })
   .partial()
   .strict()
   .openapi('TaskPatch');
 
-export const MoveTask = z
+export const TaskMove = z
   .object({
     status: z.enum(TASK_STATUSES),
     before_id: Id.optional().openapi({
@@ -98,7 +98,7 @@ export const MoveTask = z
   .strict()
   .openapi('TaskMove');
 
-export const ListTasks = z.object({
+export const TaskQuery = z.object({
   ...pageQuery,
   status: z.enum(TASK_STATUSES).optional(),
   assigned_to: z
@@ -118,7 +118,7 @@ export const Board = z
 
 /** What a board socket may send (besides `ping`): a move names its task and the version its sender saw. */
 export const BoardMessage = z.discriminatedUnion('type', [
-  MoveTask.extend({
+  TaskMove.extend({
     type: z.literal('move'),
     task_id: Id,
     version: Version.openapi({ description: 'The task version you saw: required over the socket' }),
@@ -126,12 +126,12 @@ export const BoardMessage = z.discriminatedUnion('type', [
 ]);
 
 /** The assistant's tools: the same actions, the project named in the arguments. */
-export const ListTasksTool = z.object({
+export const TaskQueryTool = z.object({
   project_id: Id,
-  status: ListTasks.shape.status,
+  status: TaskQuery.shape.status,
   assigned_to_me: z.boolean().default(false),
 });
-export const CreateTaskTool = CreateTask.pick({
+export const TaskCreateTool = TaskCreate.pick({
   title: true,
   description: true,
   status: true,
@@ -143,7 +143,7 @@ export const CreateTaskTool = CreateTask.pick({
 /** An action's input without its read-only fields (refused when sent, so never there). */
 type Writable<T> = { [K in keyof T as unknown extends T[K] ? never : K]: T[K] };
 
-export type TaskInput = Writable<z.infer<typeof CreateTask>>;
-export type TaskPatch = Writable<z.infer<typeof PatchTask>>;
-export type TaskMove = z.infer<typeof MoveTask>;
-export type TaskFilters = z.infer<typeof ListTasks> & { project_id?: string };
+export type TaskCreate = Writable<z.infer<typeof TaskCreate>>;
+export type TaskPatch = Writable<z.infer<typeof TaskPatch>>;
+export type TaskMove = z.infer<typeof TaskMove>;
+export type TaskFilters = z.infer<typeof TaskQuery> & { project_id?: string };

@@ -19,7 +19,7 @@ import { auditedDelete, auditedInsert, auditedUpdate, auditFromRow } from '../ac
 import { assertMember } from '../members/service';
 import { clientProjectScope } from '../projects/service';
 import { actorSummary, boards } from '../../realtime/kanban-client';
-import type { TaskFilters, TaskInput, TaskMove, TaskPatch } from './schemas';
+import type { TaskFilters, TaskCreate, TaskMove, TaskPatch } from './schemas';
 
 export type Task = typeof tasks.$inferSelect;
 
@@ -140,7 +140,7 @@ export async function createTask({
   ctx: TenantContext;
   env: Bindings;
   projectId: string;
-  input: TaskInput;
+  input: TaskCreate;
 }): Promise<Task> {
   requirePermission(ctx, 'tasks:write');
   return boards(env).write(ctx, projectId, (board, context) => board.createTask(context, projectId, input));
@@ -208,7 +208,7 @@ export async function insertTask({
 }: {
   ctx: TenantContext;
   projectId: string;
-  input: TaskInput;
+  input: TaskCreate;
 }): Promise<Task> {
   requirePermission(ctx, 'tasks:write');
   await assertMember(ctx, 'assigned_to', input.assigned_to);
