@@ -12,6 +12,7 @@ import {
 } from 'cloudflare:test';
 import { expect } from 'vitest';
 import worker from '../src/index';
+import { createApp } from '../src/app';
 import { signSessionToken } from '../src/auth/session-tokens';
 import { uuidv7 } from '../src/lib/ids';
 import type { DataRegion, Tier } from '../src/db/enums';
@@ -87,6 +88,23 @@ export async function readResponse<T = any>(response: Response): Promise<ApiResp
     roundTrips: Number(response.headers.get('x-d1-round-trips') ?? NaN),
     farHops: Number(response.headers.get('x-d1-far-hops') ?? NaN),
   };
+}
+
+/**
+ * `bindings` with an ORGANIZATION_WRITER whose objects run the writer's app (what the object runs,
+ * realtime/organization-writer.ts) on these same bindings: for a test that calls the Worker with
+ * bindings of its own (a failing bucket, a Stripe key), so that what is handed to the writer sees them.
+ */
+export function withWriter<E extends object>(bindings: E, ctx: ExecutionContext): E {
+  const writer = createApp({ beside: true });
+  const withIt: E = {
+    ...bindings,
+    ORGANIZATION_WRITER: {
+      idFromName: (name: string) => name,
+      get: () => ({ fetch: (request: Request) => writer.fetch(request, withIt, ctx) }),
+    },
+  };
+  return withIt;
 }
 
 export type TestUser = { email: string; sub: string; token: string; id: string };

@@ -568,7 +568,7 @@ describe('which instance each route reads', () => {
           body: { name: 'Once' },
           headers: { 'idempotency-key': crypto.randomUUID() },
         }),
-      ['catalog:primary', 'shard:primary', 'catalog:primary'],
+      ['catalog:primary@object', 'shard:primary@object', 'catalog:primary@object'],
     ],
   ];
 
