@@ -495,7 +495,7 @@ describe('which instance each route reads', () => {
     [
       'an organization update reads its diff there',
       (o) => api('PATCH', `/v1/orgs/${o.slug}`, { token: o.owner.token, body: { description: 'd' } }),
-      ['catalog:primary', 'shard:primary', 'catalog:primary'],
+      ['catalog:primary@object', 'shard:primary@object', 'catalog:primary@object'],
     ],
     [
       'a member change reads the member (their role decides who may change them)',
@@ -507,7 +507,7 @@ describe('which instance each route reads', () => {
           body: { role: 'viewer' },
         });
       },
-      ['catalog:primary', 'shard:primary', 'catalog:primary'],
+      ['catalog:primary@object', 'shard:primary@object', 'catalog:primary@object'],
     ],
     [
       'a member removal reads the member',
@@ -516,7 +516,7 @@ describe('which instance each route reads', () => {
         await api('GET', `/v1/orgs/${o.slug}`, { token: o.owner.token });
         return api('DELETE', `/v1/orgs/${o.slug}/members/${member.id}`, { token: o.owner.token });
       },
-      ['catalog:primary', 'shard:primary', 'catalog:primary'],
+      ['catalog:primary@object', 'shard:primary@object', 'catalog:primary@object'],
     ],
     [
       'an API key revocation reads the key',
@@ -527,12 +527,12 @@ describe('which instance each route reads', () => {
         });
         return api('DELETE', `/v1/orgs/${o.slug}/api-keys/${key.body.id}`, { token: o.owner.token });
       },
-      ['catalog:primary', 'shard:primary', 'catalog:primary'],
+      ['catalog:primary@object', 'shard:primary@object', 'catalog:primary@object'],
     ],
     [
       'an organization deletion reads its subscription (a webhook may just have made it live)',
       (o) => api('DELETE', `/v1/orgs/${o.slug}`, { token: o.owner.token }),
-      ['catalog:primary', 'shard:primary', 'catalog:primary'],
+      ['catalog:primary@object', 'shard:primary@object', 'catalog:primary@object'],
     ],
     [
       'an upload reads the storage quota',
