@@ -294,13 +294,16 @@ describe('POST /v1/webhooks/stripe', () => {
     const res = await deliver(stripeEvent('customer.subscription.created', subscriptionObject(org.id, 'pro')));
     expect(res.body).toEqual({ received: true, applied: true });
     const trips = res.headers.get('x-d1-instances')!.split(', ');
-    // Processed already? The organization and its subscription; the audit row; the change.
+    // Where the organization's writer is (a replica); in it: processed already? The organization
+    // and its subscription; the audit row; the change. One far hop, to the writer.
     expect(trips.map((trip) => trip.replace(/^shard_\d+/, 'shard'))).toEqual([
-      'catalog:primary',
-      'catalog:primary',
-      'shard:primary',
-      'catalog:primary',
+      'catalog:any',
+      'catalog:primary@object',
+      'catalog:primary@object',
+      'shard:primary@object',
+      'catalog:primary@object',
     ]);
+    expect(res.farHops).toBe(1);
   });
 
   it('answers a replay 200 without applying it again', async () => {
