@@ -542,7 +542,7 @@ describe('which instance each route reads', () => {
           body: 'q',
           headers: { 'content-type': 'text/plain', 'content-length': '1' },
         }),
-      ['shard:primary', 'shard:primary'],
+      ['shard:primary@object', 'shard:primary@object'],
     ],
     // The task's project (which board object) from a replica: a task never changes project.
     [
