@@ -76,17 +76,51 @@ export async function api<T = any>(
     body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
     headers['content-type'] ??= 'application/json';
   }
-  return readResponse(await SELF.fetch(`https://strive.test${path}`, { method, headers, body }));
+  const primary = headers['strive-consistency'] === 'primary';
+  return readResponse(await SELF.fetch(`https://strive.test${path}`, { method, headers, body }), {
+    method,
+    path,
+    primary,
+  });
 }
 
-export async function readResponse<T = any>(response: Response): Promise<ApiResponse<T>> {
+/**
+ * The requests allowed more than one far hop (D1 primary or placed object), each with its reason;
+ * every other response readResponse reads asserts at most one (docs/architecture.md, D1 round trips).
+ * `primary`: a request whose every read goes to the primary by the client's or the deployment's
+ * choice (Strive-Consistency: primary, D1_SESSIONS=false): its access look-up too, not held to it.
+ */
+const FAR_HOP_EXCEPTIONS: { method: string; path: RegExp; reason: string }[] = [
+  {
+    method: 'POST',
+    path: /^\/v1\/orgs$/,
+    reason:
+      'the shard, and so where its writer belongs, is chosen by the catalog INSERT itself (one statement), ' +
+      'and the audit row then goes to that shard: nothing is placed before the first trip; once per organization',
+  },
+];
+
+export async function readResponse<T = any>(
+  response: Response,
+  request?: { method: string; path: string; primary?: boolean },
+): Promise<ApiResponse<T>> {
   const text = await response.text();
+  const farHops = Number(response.headers.get('x-d1-far-hops') ?? NaN);
+  const excepted = FAR_HOP_EXCEPTIONS.some(
+    ({ method, path }) => request?.method.toUpperCase() === method && path.test(request.path.split('?')[0]!),
+  );
+  if (farHops > 1 && !excepted && !request?.primary) {
+    const instances = response.headers.get('x-d1-instances');
+    throw new Error(
+      `${request?.method ?? ''} ${request?.path ?? 'a request'}: ${farHops} far hops (${instances}), at most 1`,
+    );
+  }
   return {
     status: response.status,
     body: text && /json/.test(response.headers.get('content-type') ?? '') ? JSON.parse(text) : text,
     headers: response.headers,
     roundTrips: Number(response.headers.get('x-d1-round-trips') ?? NaN),
-    farHops: Number(response.headers.get('x-d1-far-hops') ?? NaN),
+    farHops,
   };
 }
 

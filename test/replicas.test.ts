@@ -62,7 +62,8 @@ async function watched(method: string, path: string, options: RequestOptions = {
     watchedEnv as never,
     ctx,
   );
-  const res = await readResponse(response);
+  const primary = options.headers?.['strive-consistency'] === 'primary' || options.vars?.D1_SESSIONS === 'false';
+  const res = await readResponse(response, { method, path, primary });
   await waitOnExecutionContext(ctx);
   return { ...res, opened };
 }
@@ -558,7 +559,7 @@ describe('which instance each route reads', () => {
           body: { status: 'done' },
         });
       },
-      ['shard:any', 'shard:primary', 'shard:primary'],
+      ['shard:any', 'shard:primary@object', 'shard:primary@object'],
     ],
     [
       'an Idempotency-Key is claimed (a write) and its answer stored',
@@ -591,11 +592,12 @@ describe('which instance each route reads', () => {
       body: { content: 'hi' },
     });
     expect(res.status).toBe(201);
+    expect(res.farHops).toBe(1);
     const [visibility, ...object] = instances(res);
     expect(visibility).toBe('shard:any');
     expect(object.length).toBeGreaterThan(0);
     expect(
-      object.every((trip) => trip.endsWith(':primary')),
+      object.every((trip) => trip.endsWith(':primary@object')),
       object.join(),
     ).toBe(true);
   });
