@@ -39,8 +39,10 @@ export async function handOff<E extends AppEnv>(
   headers.set(ARRIVAL_HEADER, JSON.stringify(arrival));
   headers.set('x-request-id', c.var.requestId);
   const bodiless = c.req.method === 'GET' || c.req.method === 'HEAD';
-  const body = bodiless ? undefined : streams ? c.req.raw.body : await c.req.text();
-  if (!streams) headers.delete('content-length'); // the text's own is set
+  const declared = Number(c.req.header('content-length') ?? NaN);
+  const sized = streams && Number.isSafeInteger(declared) && declared >= 0;
+  const body = bodiless ? undefined : streams ? streamOn(c.req.raw.body, sized ? declared : null) : await c.req.text();
+  if (!sized) headers.delete('content-length'); // the text's own is set; a stream of no declared length has none
   const writer = placedObject(c.env, c.env.ORGANIZATION_WRITER, place, name);
   const response = await writer.fetch(new Request(c.req.url, { method: c.req.method, headers, body }));
   const answer = JSON.parse(response.headers.get(ANSWER_HEADER) ?? 'null') as Answer | null;
@@ -50,6 +52,18 @@ export async function handOff<E extends AppEnv>(
   const answered = new Headers(response.headers);
   answered.delete(ANSWER_HEADER);
   return new Response(response.body, { status: response.status, headers: answered });
+}
+
+/**
+ * The body, streamed on at its declared length; one of no declared length is not handed on (an
+ * upload is refused unread without one). The writer may answer before reading it all (a refusal:
+ * too large, over the quota): what is left is dropped there, which is no error here.
+ */
+function streamOn(body: ReadableStream | null, length: number | null): ReadableStream | null {
+  if (!body || length === null) return null;
+  const { readable, writable } = new FixedLengthStream(length);
+  body.pipeTo(writable).catch(() => undefined);
+  return readable;
 }
 
 /** A tenant request's writer: its organization's, placed at its shard. */
