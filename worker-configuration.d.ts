@@ -4,7 +4,7 @@
 declare namespace Cloudflare {
 	interface GlobalProps {
 		mainModule: typeof import("./src/index");
-		durableNamespaces: "KanbanBoard" | "ChatSession";
+		durableNamespaces: "KanbanBoard" | "ChatSession" | "OrganizationWriter";
 	}
 	interface Env {
 		CLERK_PUBLISHABLE_KEY: string;
@@ -37,6 +37,7 @@ declare namespace Cloudflare {
 		EXPOSE_D1_ROUND_TRIPS: string;
 		KANBAN_BOARD: DurableObjectNamespace<import("./src/index").KanbanBoard>;
 		CHAT_SESSION: DurableObjectNamespace<import("./src/index").ChatSession>;
+		ORGANIZATION_WRITER: DurableObjectNamespace<import("./src/index").OrganizationWriter>;
 		ASSETS: R2Bucket;
 		ASSETS_EU: R2Bucket;
 		CATALOG: D1Database;

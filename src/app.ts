@@ -37,6 +37,7 @@ import { registerAiToolRoutes } from './modules/ai-tools/routes';
 import { registerConsoleRoutes } from './modules/console/routes';
 import { registerWebhookEndpointRoutes } from './modules/outbound-webhooks/routes';
 import { drainAfterWrites } from './modules/outbound-webhooks/delivery';
+import { arrived } from './realtime/beside';
 
 const HTTP_EXCEPTION_CODES: Record<number, ErrorCode> = {
   400: 'invalid_request',
@@ -91,17 +92,20 @@ const apiCors = corsFrom((origin, c) => {
  * file. Each chain is registered on the paths its app serves, before its routes. Per route
  * (defineRoute): the JSON body limit and, on authenticated routes, the Idempotency-Key, which the
  * asset upload (`streamsBody`) skips.
+ *
+ * `beside`: the app as an organization's writer object runs it (realtime/beside.ts): the same routes,
+ * with what the Worker established (the arrival) in place of the Worker's chains.
  */
-export function createApp() {
+export function createApp({ beside = false }: { beside?: boolean } = {}) {
   const app = newApp();
   app.use(requestId({ generator: () => uuidv7() }));
   // The defaults for every answer; a sub-app's own (the public app's cross-origin CORP) are kept.
   app.use(secureHeaders({ overwrite: false }));
 
   // After CORS: a malformed Strive-Bookmark's 400 is readable by the browser that sent it.
-  const browserApi = [apiCors, d1Sessions({ cookie: true })];
+  const browserApi = beside ? [arrived] : [apiCors, d1Sessions({ cookie: true })];
   // Every failed authentication (a 401 below) counts against the client's address.
-  const authenticated = [...browserApi, limitFailedAuthentication, authenticate, rateLimit];
+  const authenticated = beside ? browserApi : [...browserApi, limitFailedAuthentication, authenticate, rateLimit];
 
   // Embeddable from any site: CORS `*`, Cross-Origin-Resource-Policy `cross-origin`, no cookie, a per-address limit.
   const publicApp = newApp();
@@ -116,7 +120,7 @@ export function createApp() {
   }
   // Signed by their sender, checked by each route: no bearer, no cookie.
   const webhooksApp = newApp();
-  webhooksApp.use('/v1/webhooks/*', apiCors, d1Sessions({ cookie: false }));
+  webhooksApp.use('/v1/webhooks/*', ...(beside ? [arrived] : [apiCors, d1Sessions({ cookie: false })]));
   // Authenticated, outside any organization. Platform-staff routes are its admin sub-app.
   const userApp = newApp<UserEnv>();
   for (const path of ['/v1/me', '/v1/orgs', '/v1/admin/*', '/v1/ai-tools/*']) userApp.use(path, ...authenticated);
@@ -125,14 +129,16 @@ export function createApp() {
   // outbox after a write (→ idempotency, per route).
   // Also matches /v1/orgs/:org itself (Hono's trailing /* is optional).
   const tenantApp = newApp<TenantEnv>();
-  tenantApp.use(
-    '/v1/orgs/:org/*',
-    ...authenticated,
-    resolveTenant,
-    auditPlatformAccess,
-    meterApiCalls,
-    drainAfterWrites,
-  );
+  if (beside) tenantApp.use('/v1/orgs/:org/*', arrived);
+  else
+    tenantApp.use(
+      '/v1/orgs/:org/*',
+      ...authenticated,
+      resolveTenant,
+      auditPlatformAccess,
+      meterApiCalls,
+      drainAfterWrites,
+    );
 
   registerPlatformRoutes(app, adminApp);
   registerMeRoutes(userApp);

@@ -9,14 +9,16 @@ import type { Permission } from './auth/permissions';
 import type { TenantStore } from './db/tenant-store';
 import type { KanbanBoard } from './realtime/kanban-board';
 import type { ChatSession } from './realtime/chat-session';
+import type { OrganizationWriter } from './realtime/organization-writer';
 
 /** wrangler.toml's bindings (generated into worker-configuration.d.ts), typed RPC stubs, the secrets. */
 export type Bindings = Omit<
   Env,
-  'KANBAN_BOARD' | 'CHAT_SESSION' | 'USAGE_QUEUE' | 'NOTIFICATIONS_QUEUE' | 'WEBHOOKS_QUEUE'
+  'KANBAN_BOARD' | 'CHAT_SESSION' | 'ORGANIZATION_WRITER' | 'USAGE_QUEUE' | 'NOTIFICATIONS_QUEUE' | 'WEBHOOKS_QUEUE'
 > & {
   KANBAN_BOARD: DurableObjectNamespace<KanbanBoard>;
   CHAT_SESSION: DurableObjectNamespace<ChatSession>;
+  ORGANIZATION_WRITER: DurableObjectNamespace<OrganizationWriter>;
   USAGE_QUEUE: Queue<UsageEvent>;
   NOTIFICATIONS_QUEUE: Queue<NotificationMessage>;
   WEBHOOKS_QUEUE: Queue<WebhookMessage>;
@@ -107,6 +109,8 @@ export type Variables = {
   d1: D1Sessions;
   /** Set by a route declared `issuesSecret`: its answer must not be kept for an Idempotency-Key replay. */
   issuesSecret: boolean;
+  /** Set inside the organization's writer (realtime/beside.ts): the request runs there, beside its data. */
+  beside: boolean;
 };
 
 /** The root, public and webhooks apps: nobody authenticated by bearer. */

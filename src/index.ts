@@ -9,6 +9,7 @@ import { consumeWebhooks, sweepWebhooks, WEBHOOKS_QUEUE_NAME } from './modules/o
 
 export { KanbanBoard } from './realtime/kanban-board';
 export { ChatSession } from './realtime/chat-session';
+export { OrganizationWriter } from './realtime/organization-writer';
 
 const app = createApp();
 

@@ -1,7 +1,7 @@
 import { createExecutionContext, env, SELF, waitOnExecutionContext } from 'cloudflare:test';
 import worker from '../src/index';
 import { describe, expect, it } from 'vitest';
-import { api, expectProblem, joinAs, newOrg, readResponse, type TestOrg, shardOf } from './helpers';
+import { api, expectProblem, joinAs, newOrg, readResponse, type TestOrg, shardOf, withWriter } from './helpers';
 
 const MB = 1024 * 1024;
 const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3, 4, 5, 6, 7, 8]);
@@ -189,17 +189,21 @@ describe('assets', () => {
   it("gives reserved bytes back when the upload fails, and a deleted file's bytes at once", async () => {
     const org = await newOrg();
     await holdStorage(org, 100 * MB - MB);
-    // R2 takes the whole body, then fails.
-    const failing = {
-      ...env,
-      ASSETS: {
-        put: async (_key: string, body: ReadableStream) => {
-          await new Response(body).arrayBuffer();
-          throw new Error('R2 is down');
+    // R2 takes the whole body, then fails. The upload runs in the organization's writer: its
+    // binding here runs the writer's app (what the object runs) with the failing bucket.
+    const context = createExecutionContext();
+    const failing = withWriter(
+      {
+        ...env,
+        ASSETS: {
+          put: async (_key: string, body: ReadableStream) => {
+            await new Response(body).arrayBuffer();
+            throw new Error('R2 is down');
+          },
         },
       },
-    };
-    const context = createExecutionContext();
+      context,
+    );
     const request = new Request(`https://strive.test/v1/orgs/${org.slug}/assets?name=a.pdf`, {
       method: 'POST',
       headers: {

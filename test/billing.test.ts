@@ -9,7 +9,16 @@ import { SUBSCRIPTION_STATUSES, type SubscriptionStatus } from '../src/db/enums'
 import { D1Sessions } from '../src/db/sessions';
 import { catalogDb } from '../src/db/shards';
 import { applies, subscriptionEffect, type EventRule } from '../src/modules/billing/service';
-import { api, expectProblem, joinAs, newOrg, readResponse, type ApiResponse, type TestOrg } from './helpers';
+import {
+  api,
+  expectProblem,
+  joinAs,
+  newOrg,
+  readResponse,
+  type ApiResponse,
+  type TestOrg,
+  withWriter,
+} from './helpers';
 
 const STRIPE_KEY = 'sk_test_strive_billing';
 const stripeEnv = { ...env, STRIPE_SECRET_KEY: STRIPE_KEY };
@@ -23,11 +32,11 @@ async function appRequest(method: string, path: string, token: string, body?: un
       headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
       body: body ? JSON.stringify(body) : undefined,
     },
-    stripeEnv,
+    withWriter(stripeEnv, ctx),
     ctx,
   );
   await waitOnExecutionContext(ctx);
-  return readResponse(response);
+  return readResponse(response, { method, path });
 }
 
 const rand = () => crypto.randomUUID().replace(/-/g, '').slice(0, 14);
@@ -294,13 +303,16 @@ describe('POST /v1/webhooks/stripe', () => {
     const res = await deliver(stripeEvent('customer.subscription.created', subscriptionObject(org.id, 'pro')));
     expect(res.body).toEqual({ received: true, applied: true });
     const trips = res.headers.get('x-d1-instances')!.split(', ');
-    // Processed already? The organization and its subscription; the audit row; the change.
+    // Where the organization's writer is (a replica); in it: processed already? The organization
+    // and its subscription; the audit row; the change. One far hop, to the writer.
     expect(trips.map((trip) => trip.replace(/^shard_\d+/, 'shard'))).toEqual([
-      'catalog:primary',
-      'catalog:primary',
-      'shard:primary',
-      'catalog:primary',
+      'catalog:any',
+      'catalog:primary@object',
+      'catalog:primary@object',
+      'shard:primary@object',
+      'catalog:primary@object',
     ]);
+    expect(res.farHops).toBe(1);
   });
 
   it('answers a replay 200 without applying it again', async () => {
@@ -850,6 +862,8 @@ describe('checkout and portal', () => {
     const first = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' });
     expect(first.status, JSON.stringify(first.body)).toBe(200);
     expect(first.body).toEqual({ url: 'https://checkout.stripe.com/c/pay/cs_test_1' });
+    // Its trips (the state, the customer, the session) run in the organization's writer: one far hop.
+    expect([first.roundTrips, first.farHops]).toEqual([4, 1]);
     // No subscription yet (the first session abandoned, or still open): another checkout is allowed,
     // and the first session is expired so that only one can be paid. Once one is live it is 409 (below).
     const again = await appRequest('POST', `/v1/orgs/${org.slug}/billing/checkout`, org.owner.token, { tier: 'pro' });

@@ -379,7 +379,7 @@ describe('organizations a user owns', () => {
       ctx,
     );
     await waitOnExecutionContext(ctx);
-    return readResponse(response);
+    return readResponse(response, { method: 'POST', path: '/v1/orgs' });
   }
 
   it('are capped: concurrent creations past MAX_OWNED_ORGANIZATIONS are 403, and nothing of them is written', async () => {

@@ -62,7 +62,8 @@ async function watched(method: string, path: string, options: RequestOptions = {
     watchedEnv as never,
     ctx,
   );
-  const res = await readResponse(response);
+  const primary = options.headers?.['strive-consistency'] === 'primary' || options.vars?.D1_SESSIONS === 'false';
+  const res = await readResponse(response, { method, path, primary });
   await waitOnExecutionContext(ctx);
   return { ...res, opened };
 }
@@ -495,7 +496,7 @@ describe('which instance each route reads', () => {
     [
       'an organization update reads its diff there',
       (o) => api('PATCH', `/v1/orgs/${o.slug}`, { token: o.owner.token, body: { description: 'd' } }),
-      ['catalog:primary', 'shard:primary', 'catalog:primary'],
+      ['catalog:primary@object', 'shard:primary@object', 'catalog:primary@object'],
     ],
     [
       'a member change reads the member (their role decides who may change them)',
@@ -507,7 +508,7 @@ describe('which instance each route reads', () => {
           body: { role: 'viewer' },
         });
       },
-      ['catalog:primary', 'shard:primary', 'catalog:primary'],
+      ['catalog:primary@object', 'shard:primary@object', 'catalog:primary@object'],
     ],
     [
       'a member removal reads the member',
@@ -516,7 +517,7 @@ describe('which instance each route reads', () => {
         await api('GET', `/v1/orgs/${o.slug}`, { token: o.owner.token });
         return api('DELETE', `/v1/orgs/${o.slug}/members/${member.id}`, { token: o.owner.token });
       },
-      ['catalog:primary', 'shard:primary', 'catalog:primary'],
+      ['catalog:primary@object', 'shard:primary@object', 'catalog:primary@object'],
     ],
     [
       'an API key revocation reads the key',
@@ -527,12 +528,12 @@ describe('which instance each route reads', () => {
         });
         return api('DELETE', `/v1/orgs/${o.slug}/api-keys/${key.body.id}`, { token: o.owner.token });
       },
-      ['catalog:primary', 'shard:primary', 'catalog:primary'],
+      ['catalog:primary@object', 'shard:primary@object', 'catalog:primary@object'],
     ],
     [
       'an organization deletion reads its subscription (a webhook may just have made it live)',
       (o) => api('DELETE', `/v1/orgs/${o.slug}`, { token: o.owner.token }),
-      ['catalog:primary', 'shard:primary', 'catalog:primary'],
+      ['catalog:primary@object', 'shard:primary@object', 'catalog:primary@object'],
     ],
     [
       'an upload reads the storage quota',
@@ -542,7 +543,7 @@ describe('which instance each route reads', () => {
           body: 'q',
           headers: { 'content-type': 'text/plain', 'content-length': '1' },
         }),
-      ['shard:primary', 'shard:primary'],
+      ['shard:primary@object', 'shard:primary@object'],
     ],
     // The task's project (which board object) from a replica: a task never changes project.
     [
@@ -558,7 +559,7 @@ describe('which instance each route reads', () => {
           body: { status: 'done' },
         });
       },
-      ['shard:any', 'shard:primary', 'shard:primary'],
+      ['shard:any', 'shard:primary@object', 'shard:primary@object'],
     ],
     [
       'an Idempotency-Key is claimed (a write) and its answer stored',
@@ -568,7 +569,7 @@ describe('which instance each route reads', () => {
           body: { name: 'Once' },
           headers: { 'idempotency-key': crypto.randomUUID() },
         }),
-      ['catalog:primary', 'shard:primary', 'catalog:primary'],
+      ['catalog:primary@object', 'shard:primary@object', 'catalog:primary@object'],
     ],
   ];
 
@@ -591,11 +592,12 @@ describe('which instance each route reads', () => {
       body: { content: 'hi' },
     });
     expect(res.status).toBe(201);
+    expect(res.farHops).toBe(1);
     const [visibility, ...object] = instances(res);
     expect(visibility).toBe('shard:any');
     expect(object.length).toBeGreaterThan(0);
     expect(
-      object.every((trip) => trip.endsWith(':primary')),
+      object.every((trip) => trip.endsWith(':primary@object')),
       object.join(),
     ).toBe(true);
   });

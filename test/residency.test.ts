@@ -19,7 +19,7 @@ const restores: (() => void)[] = [];
 afterEach(() => restores.splice(0).forEach((restore) => restore()));
 
 /** Records which jurisdiction and location hint the Worker asks `binding` for. */
-function observe(binding: 'KANBAN_BOARD' | 'CHAT_SESSION') {
+function observe(binding: 'KANBAN_BOARD' | 'CHAT_SESSION' | 'ORGANIZATION_WRITER') {
   const namespace = bindings[binding] as Namespace;
   const { jurisdiction, get } = namespace;
   const seen = { jurisdictions: [] as string[], hints: [] as (string | undefined)[] };
@@ -119,6 +119,20 @@ describe('an eu organization', () => {
       });
       expect(created.status).toBe(201);
       expect((await asDeployed('DELETE', `${base}/${created.body.id}`, org.owner.token)).status).toBe(204);
+    }
+    expect(seen.jurisdictions).toEqual(['eu']);
+    expect(seen.hints).toEqual([undefined, 'weur']);
+  });
+
+  it("runs its writes of several trips through ORGANIZATION_WRITER.jurisdiction('eu'); a weur one's near weur", async () => {
+    const seen = observe('ORGANIZATION_WRITER');
+    for (const org of [eu, weur]) {
+      const key = await asDeployed('POST', `/v1/orgs/${org.slug}/api-keys`, org.owner.token, {
+        name: 'placed',
+        scopes: ['organization:read'],
+      });
+      expect(key.status, JSON.stringify(key.body)).toBe(201);
+      expect(key.farHops).toBe(1);
     }
     expect(seen.jurisdictions).toEqual(['eu']);
     expect(seen.hints).toEqual([undefined, 'weur']);

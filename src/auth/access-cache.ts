@@ -123,14 +123,17 @@ async function storeInLocation(key: string, kept: Kept): Promise<void> {
   await caches.default.put(await entryUrl(key), new Response(body, { headers: { 'cache-control': `max-age=${ttl}` } }));
 }
 
+export type AccessChange = { organizationId?: string; userId?: string; keyId?: string };
+/** The access changes each unit of work made: a writer object hands its own to the Worker that called it. */
+const changes = new WeakMap<D1Sessions, AccessChange[]>();
+export const accessChangesOf = (d1: D1Sessions): AccessChange[] => changes.get(d1) ?? [];
+
 /**
  * Drops kept access after a membership, key or organization change made by `d1`'s unit of work:
  * this isolate's entries at once, the location's by marking the organization (or the user) changed.
  */
-export async function forgetAccess(
-  d1: D1Sessions,
-  match: { organizationId?: string; userId?: string; keyId?: string },
-): Promise<void> {
+export async function forgetAccess(d1: D1Sessions, match: AccessChange): Promise<void> {
+  changes.set(d1, [...(changes.get(d1) ?? []), match]);
   for (const [key, { access }] of isolate) {
     if (match.organizationId !== undefined && access.organization.id !== match.organizationId) continue;
     if (match.userId !== undefined && access.userId !== match.userId) continue;

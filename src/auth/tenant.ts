@@ -8,7 +8,7 @@ import { createMiddleware } from 'hono/factory';
 import { api_keys, organization_members, organizations, shards, subscriptions, users } from '../db/catalog';
 import { effectiveTier, type DataRegion, type MemberRole, type SubscriptionStatus, type Tier } from '../db/enums';
 import { organizationShard } from '../db/places';
-import type { D1Sessions } from '../db/sessions';
+import { D1Sessions } from '../db/sessions';
 import { catalogDb, shardDb, type CatalogDb } from '../db/shards';
 import { TenantStore } from '../db/tenant-store';
 import type { Actor, AppEnv, Bindings, Credentials, RequestInfo, RequestScope, TenantContext, TenantEnv } from '../env';
@@ -374,7 +374,8 @@ export const resolveTenant = createMiddleware<TenantEnv>(async (c, next) => {
   const tenant = tenantContext(requestScope(c), access);
   c.set('tenant', tenant);
 
-  if (access.keyId) touchApiKey(c, catalog, access.keyId);
+  // Its own sessions: a write off the path is not the request's (its round trips, its far hops).
+  if (access.keyId) touchApiKey(c, catalogDb(c.env, D1Sessions.primary(c.env)), access.keyId);
   await next();
 });
 

@@ -8,7 +8,8 @@ import { routePath } from 'hono/route';
 import type { AdminEnv, AppEnv, TenantEnv, UserEnv } from '../env';
 import { requirePermission } from '../auth/tenant';
 import type { Permission } from '../auth/permissions';
-import { idempotency } from '../middleware/idempotency';
+import { idempotency, MUTATIONS } from '../middleware/idempotency';
+import { handOffTenant } from '../realtime/beside';
 import { ApiError, ERROR_CODES, invalidFrom, notFound, type ErrorCode } from './problem';
 
 /** The root, public and webhooks apps. */
@@ -108,19 +109,36 @@ type RouteSpec<P extends string> = Omit<RouteConfig, 'path'> & {
    * JSON body limit, and it takes no Idempotency-Key (hashing the body would buffer the file).
    */
   streamsBody?: boolean;
+  /**
+   * A write of several round trips: run by the organization's writer object, beside its data, so
+   * it costs one far hop (realtime/beside.ts). Any tenant write sent with an Idempotency-Key goes
+   * there too (its claim and its answer are catalog writes around the route's own).
+   */
+  beside?: boolean;
 };
 
 export function defineRoute<P extends string, R extends RouteSpec<P>>(spec: R) {
-  const { permission, selfParam, public: isPublic, issuesSecret, streamsBody, ...route } = spec;
+  const { permission, selfParam, public: isPublic, issuesSecret, streamsBody, beside, ...route } = spec;
   const isWrite = route.method !== 'get' && route.method !== 'head';
-  // An Idempotency-Key belongs to the credential that sent it: authenticated routes only.
-  const body = streamsBody ? [] : isPublic ? [jsonBodyLimit] : [jsonBodyLimit, idempotency];
+  const limit = streamsBody ? [] : [jsonBodyLimit];
+  // An Idempotency-Key belongs to the credential that sent it: authenticated routes only. It is
+  // claimed where the route runs: after the hand-off to the writer, inside it.
+  const idempotent = streamsBody || isPublic ? [] : [idempotency];
+  const handOff = isPublic || !isWrite ? [] : [besideWhere(beside === true, streamsBody === true)];
   const guard = permission ? [permissionGuard(permission, selfParam)] : [];
   const secret = issuesSecret ? [markIssuesSecret] : [];
   const optionalBody = route.request?.body?.required === false ? [emptyBodyIsNone] : [];
   return createRoute({
     ...route,
-    middleware: [...body, ...secret, ...guard, ...optionalBody, ...[route.middleware ?? []].flat()],
+    middleware: [
+      ...limit,
+      ...secret,
+      ...guard,
+      ...handOff,
+      ...idempotent,
+      ...optionalBody,
+      ...[route.middleware ?? []].flat(),
+    ],
     ...(isPublic ? {} : { security: [{ bearer: [] }] }),
     ...(permission ? { 'x-permission': permission } : {}),
     ...(issuesSecret ? { 'x-issues-secret': true } : {}),
@@ -135,6 +153,18 @@ const jsonBodyLimit = bodyLimit({
     throw new ApiError('payload_too_large', `JSON bodies are limited to ${JSON_BODY_LIMIT} bytes.`);
   },
 });
+
+/**
+ * A tenant write declared `beside`, or sent with an Idempotency-Key, is handed to its
+ * organization's writer (after the Worker's chain and the permission check); inside it, it runs on.
+ */
+const besideWhere =
+  (beside: boolean, streams: boolean): MiddlewareHandler<TenantEnv> =>
+  async (c, next) => {
+    const keyed = MUTATIONS.has(c.req.method) && c.req.header('idempotency-key') !== undefined;
+    if (c.get('beside') || c.get('tenant') === undefined || !(beside || keyed)) return next();
+    return handOffTenant(c, streams);
+  };
 
 const markIssuesSecret: MiddlewareHandler<AppEnv> = async (c, next) => {
   c.set('issuesSecret', true);

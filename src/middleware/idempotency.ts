@@ -18,7 +18,7 @@ const REPLAY_WINDOW_MS = 24 * 60 * 60 * 1000;
 /** Answers stored before this instant are past the replay window. */
 const replayWindowStart = (now: Date) => new Date(now.getTime() - REPLAY_WINDOW_MS).toISOString();
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
-const MUTATIONS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+export const MUTATIONS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 async function ownerOf(credentials: Credentials): Promise<string> {
   return credentials.type === 'session'

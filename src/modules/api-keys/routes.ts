@@ -25,6 +25,7 @@ export function registerApiKeyRoutes(app: TenantApp) {
     defineRoute({
       method: 'post',
       path: '/v1/orgs/{org}/api-keys',
+      beside: true,
       tags,
       summary: 'Create an API key; its secret is in this answer only',
       permission: 'api_keys:manage',
@@ -39,6 +40,7 @@ export function registerApiKeyRoutes(app: TenantApp) {
     defineRoute({
       method: 'delete',
       path: '/v1/orgs/{org}/api-keys/{id}',
+      beside: true,
       tags,
       summary: 'Revoke an API key',
       permission: 'api_keys:manage',

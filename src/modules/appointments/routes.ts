@@ -49,6 +49,7 @@ export function registerAppointmentRoutes(app: TenantApp) {
     defineRoute({
       method: 'post',
       path: '/v1/orgs/{org}/appointments/feed-token',
+      beside: true,
       tags,
       permission: 'appointments:read',
       issuesSecret: true,
@@ -63,6 +64,7 @@ export function registerAppointmentRoutes(app: TenantApp) {
     defineRoute({
       method: 'delete',
       path: '/v1/orgs/{org}/appointments/feed-token',
+      beside: true,
       tags,
       permission: 'appointments:read',
       summary: "Revoke the acting member's calendar feed token",

@@ -32,6 +32,7 @@ export function registerAssetRoutes(app: TenantApp, publicApp: App) {
     defineRoute({
       method: 'post',
       path: '/v1/orgs/{org}/assets',
+      beside: true,
       tags,
       permission: 'assets:write',
       streamsBody: true,

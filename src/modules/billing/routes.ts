@@ -28,6 +28,7 @@ export function registerBillingRoutes(app: TenantApp) {
     defineRoute({
       method: 'post',
       path: '/v1/orgs/{org}/billing/checkout',
+      beside: true,
       tags,
       permission: 'billing:manage',
       summary:

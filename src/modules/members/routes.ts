@@ -26,6 +26,7 @@ export function registerMemberRoutes(app: TenantApp) {
     defineRoute({
       method: 'post',
       path: '/v1/orgs/{org}/members',
+      beside: true,
       tags,
       permission: 'members:manage',
       summary: 'Add a member by email (someone not signed up yet joins on first sign-in)',
@@ -39,6 +40,7 @@ export function registerMemberRoutes(app: TenantApp) {
     defineRoute({
       method: 'patch',
       path: '/v1/orgs/{org}/members/{user_id}',
+      beside: true,
       tags,
       permission: 'members:manage',
       summary: "Change a member's role or permissions (owners: owners:manage; the last owner stays)",
@@ -56,6 +58,7 @@ export function registerMemberRoutes(app: TenantApp) {
     defineRoute({
       method: 'delete',
       path: '/v1/orgs/{org}/members/{user_id}',
+      beside: true,
       tags,
       permission: 'members:manage',
       selfParam: 'user_id',

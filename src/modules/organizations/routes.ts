@@ -43,6 +43,7 @@ export function registerOrganizationRoutes(userApp: UserApp, app: TenantApp) {
     defineRoute({
       method: 'patch',
       path: '/v1/orgs/{org}',
+      beside: true,
       tags,
       summary: 'Update an organization',
       permission: 'organization:update',
@@ -56,6 +57,7 @@ export function registerOrganizationRoutes(userApp: UserApp, app: TenantApp) {
     defineRoute({
       method: 'delete',
       path: '/v1/orgs/{org}',
+      beside: true,
       tags,
       summary: 'Delete an organization and all its data',
       permission: 'organization:delete',

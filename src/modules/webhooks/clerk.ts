@@ -3,10 +3,11 @@
 import type { UserJSON } from '@clerk/backend';
 import type { WebhookEvent } from '@clerk/backend/webhooks';
 import { verifyWebhook } from '@clerk/backend/webhooks';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import { processed_events, users } from '../../db/catalog';
 import { isUniqueViolation } from '../../db/errors';
 import { catalogDb, latest, type CatalogDb } from '../../db/shards';
+import { insertWhere } from '../../db/tenant-store';
 import { forgetAccess } from '../../auth/access-cache';
 import { webUrlOrNull } from '../../lib/fields';
 import { uuidv7 } from '../../lib/ids';
@@ -28,8 +29,11 @@ function fullName(user: UserJSON): string | null {
   return [user.first_name, user.last_name].filter(Boolean).join(' ') || null;
 }
 
-/** The statement that applies an event, or undefined for an event Strive does not act on. */
-function effectOf(catalog: CatalogDb, event: WebhookEvent) {
+/**
+ * The statement that applies an event unless `fresh` fails (the event is recorded already), with
+ * the ids of the users it changed; undefined for an event Strive does not act on.
+ */
+function effectOf(catalog: CatalogDb, event: WebhookEvent, fresh: SQL) {
   switch (event.type) {
     case 'user.created':
     case 'user.updated': {
@@ -49,21 +53,23 @@ function effectOf(catalog: CatalogDb, event: WebhookEvent) {
       // Known Clerk id → update; else an invited placeholder with this email → claim it; else insert.
       // Built with the query builder, not a raw `sql` statement: drizzle's D1 batch() cannot bind
       // the parameters of a raw statement (it has no prepared `stmt`), so every event failed.
-      return catalog
-        .insert(users)
-        .values({ id: uuidv7(), clerk_user_id: event.data.id, ...profile })
+      return insertWhere(catalog, users, { id: uuidv7(), clerk_user_id: event.data.id, ...profile }, fresh)
         .onConflictDoUpdate({
           target: users.clerk_user_id,
           set: profile,
-          // Svix may deliver out of order: an update older than what we hold changes nothing.
-          setWhere: sql`${users.clerk_updated_at} IS NULL OR ${users.clerk_updated_at} <= excluded.clerk_updated_at`,
+          // Svix may deliver out of order: an update older than what we hold changes nothing. Nor
+          // does one moving to an email another row holds: merging two users is for a person.
+          setWhere: sql`(${users.clerk_updated_at} IS NULL OR ${users.clerk_updated_at} <= excluded.clerk_updated_at)
+            AND NOT EXISTS (SELECT 1 FROM ${users} AS other WHERE other.email = excluded.email AND other.id <> ${users}.id)
+            AND ${fresh}`,
         })
         .onConflictDoUpdate({
           target: users.email,
           set: { ...profile, clerk_user_id: event.data.id },
           // Only a placeholder may be claimed: an email already tied to another Clerk user is not.
-          setWhere: sql`${users.clerk_user_id} IS NULL`,
-        });
+          setWhere: sql`${users.clerk_user_id} IS NULL AND ${fresh}`,
+        })
+        .returning({ id: users.id });
     }
     case 'user.deleted':
       // Deactivate, never delete: the user's history (activity, authorship) stays meaningful.
@@ -71,7 +77,8 @@ function effectOf(catalog: CatalogDb, event: WebhookEvent) {
         ? catalog
             .update(users)
             .set({ is_active: false, updated_at: new Date().toISOString() })
-            .where(eq(users.clerk_user_id, event.data.id))
+            .where(and(eq(users.clerk_user_id, event.data.id), fresh))
+            .returning({ id: users.id })
         : undefined;
     default:
       return undefined;
@@ -100,45 +107,30 @@ export function registerClerkWebhook(app: App) {
       const eventId = c.req.header('svix-id')!;
       // Replays and Clerk's own order are decided by what the primary holds.
       const catalog = latest(catalogDb(c.env, c.get('d1')));
-      const effect = effectOf(catalog, event);
-      if (!effect) return received(c, false);
-
       const seen = and(eq(processed_events.source, 'clerk'), eq(processed_events.event_id, eventId));
-      if (await catalog.select().from(processed_events).where(seen).get()) {
-        return received(c, false);
-      }
+      const effect = effectOf(catalog, event, sql`NOT EXISTS (SELECT 1 FROM ${processed_events} WHERE ${seen})`);
+      if (!effect) return received(c, false);
+      const record = catalog
+        .insert(processed_events)
+        .values({ source: 'clerk', event_id: eventId, type: event.type })
+        .onConflictDoNothing();
+      let changed: { id: string }[];
       try {
-        // The plain INSERT fails on a concurrent duplicate, rolling its effect back with it.
-        await catalog.batch([
-          catalog.insert(processed_events).values({ source: 'clerk', event_id: eventId, type: event.type }),
-          effect,
-        ]);
+        // One batch: the effect unless the event is recorded (a replay, a concurrent duplicate), and its record.
+        [changed] = await catalog.batch([effect, record]);
       } catch (error) {
-        if (await catalog.select().from(processed_events).where(seen).get()) {
-          return received(c, false);
-        }
         if (!isUniqueViolation(error, 'email')) throw error;
-        // The new primary email belongs to another row (e.g. an invitation sent to it). Merging
-        // two users is a decision for a person, not a webhook: record the event so Svix stops
-        // retrying, keep the user as they were, and say so in the logs.
+        // The new primary email belongs to another row in a way the effect's own guard did not
+        // foresee. Merging two users is a decision for a person, not a webhook: record the event
+        // so Svix stops retrying, keep the user as they were, and say so in the logs.
         console.warn(
           `clerk event ${eventId}: ${event.type} for ${event.data.id} not applied, its email belongs to another user`,
         );
-        await catalog
-          .insert(processed_events)
-          .values({ source: 'clerk', event_id: eventId, type: event.type })
-          .onConflictDoNothing()
-          .run();
+        await record.run();
         return received(c, false);
       }
-      if (event.type === 'user.deleted' && event.data.id) {
-        const row = await catalog
-          .select({ id: users.id })
-          .from(users)
-          .where(eq(users.clerk_user_id, event.data.id))
-          .get();
-        if (row) await forgetAccess(c.get('d1'), { userId: row.id });
-      }
+      if (changed.length === 0) return received(c, false); // a replay, an older update, or an email held by another user
+      if (event.type === 'user.deleted') await forgetAccess(c.get('d1'), { userId: changed[0]!.id });
       return received(c, true);
     },
   );

@@ -12,6 +12,7 @@ import { forgetAccess } from '../../auth/access-cache';
 import { requestScope, tenantContext } from '../../auth/tenant';
 import { defineRoute, json, type App } from '../../lib/openapi';
 import { received, WebhookReceived } from './received';
+import { handOff } from '../../realtime/beside';
 import { ApiError } from '../../lib/problem';
 import { auditedCatalogChange, changes } from '../activity/audit';
 import {
@@ -131,28 +132,44 @@ export function registerStripeWebhook(app: App) {
       }
       const change = changeOf(event);
       if (!change) return received(c, false);
+      // No organization named: recorded so Stripe stops retrying (a replay records nothing new).
+      if (!change.organizationId) {
+        console.warn(`stripe event ${event.id} (${event.type}): no organization to apply it to`);
+        await record(catalogDb(c.env, c.get('d1')), event);
+        return received(c, false);
+      }
+      // Applied by the organization's writer, beside its data (realtime/beside.ts): where it is
+      // placed comes from a replica; one that does not know the organization leaves it unplaced.
+      if (!c.get('beside')) {
+        const place = await catalogDb(c.env, c.get('d1'))
+          .select({ data_region: shards.region })
+          .from(organizations)
+          .leftJoin(shards, organizationShard)
+          .where(eq(organizations.id, change.organizationId))
+          .get();
+        // The writer answers as this route does (it runs it).
+        return handOff(c, place ?? { data_region: null }, change.organizationId) as Promise<never>;
+      }
 
       // Replays and the events' order are decided by what the primary holds.
       const catalog = latest(catalogDb(c.env, c.get('d1')));
       const seen = and(eq(processed_events.source, 'stripe'), eq(processed_events.event_id, event.id));
       if (await catalog.select().from(processed_events).where(seen).get()) return received(c, false);
 
-      const organization = change.organizationId
-        ? await catalog
-            .select({
-              id: organizations.id,
-              slug: organizations.slug,
-              name: organizations.name,
-              shard: organizations.shard,
-              data_region: shards.region,
-              subscription: subscriptions,
-            })
-            .from(organizations)
-            .leftJoin(shards, organizationShard)
-            .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
-            .where(eq(organizations.id, change.organizationId))
-            .get()
-        : undefined;
+      const organization = await catalog
+        .select({
+          id: organizations.id,
+          slug: organizations.slug,
+          name: organizations.name,
+          shard: organizations.shard,
+          data_region: shards.region,
+          subscription: subscriptions,
+        })
+        .from(organizations)
+        .leftJoin(shards, organizationShard)
+        .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
+        .where(eq(organizations.id, change.organizationId))
+        .get();
       const before = organization?.subscription;
       const takes = organization !== undefined && applies(change.rule, before);
       const diff = takes ? changes({ ...before } as SubscriptionPatch, change.patch) : null;
