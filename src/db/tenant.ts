@@ -495,6 +495,18 @@ export const webhook_endpoints = sqliteTable(
   ],
 );
 
+/**
+ * Organizations on their way off this shard (modules/platform/moves.ts): triggers on every tenant
+ * table refuse their writes (tenant migration 0010), whoever writes; `releasing` is set only
+ * inside the move's own delete batches.
+ */
+export const move_fences = sqliteTable('move_fences', {
+  organization_id: text('organization_id').primaryKey(),
+  move_id: text('move_id').notNull(),
+  releasing: bool('releasing').notNull().default(false),
+  created_at: createdAt(),
+});
+
 /** The organization's last event sequence number (never reused, even when an event is withdrawn). */
 export const webhook_sequences = sqliteTable('webhook_sequences', {
   organization_id: text('organization_id').primaryKey(),
