@@ -55,8 +55,6 @@ export const organizationMoving = () =>
   new ApiError(
     'moving',
     'The organization is being moved to another shard: writes resume in a few seconds; reads go on meanwhile.',
-    undefined,
-    { 'retry-after': '5' },
   );
 export const invalid = (path: string, message: string) => new ApiError('invalid_request', message, [{ path, message }]);
 
@@ -91,6 +89,8 @@ export function problemHeaders(error: ApiError): Record<string, string> {
   return {
     'content-type': 'application/problem+json',
     ...(error.status === 401 ? { 'www-authenticate': 'Bearer' } : {}),
+    // However the refusal travelled (from an object, as data), when to send the write again.
+    ...(error.code === 'moving' ? { 'retry-after': '5' } : {}),
     ...error.headers,
   };
 }

@@ -66,7 +66,7 @@ type Move = typeof organization_moves.$inferSelect;
 type MoveAction = { env: Bindings; catalog: CatalogDb; d1: D1Sessions; actor: SessionUser; request: RequestInfo };
 
 const binding = (shard: number) => `SHARD_${shard}`;
-const ACTIVE: readonly MovePhase[] = ['requested', 'fenced', 'copying', 'verifying', 'verified', 'flipped', 'cleaning'];
+const ENDED: readonly MovePhase[] = ['cleaned', 'rolled_back'];
 const CANCELLABLE: readonly MovePhase[] = ['requested', 'fenced', 'copying', 'verifying', 'verified'];
 
 /** A move as the API shows it; `wait_ms`: how long its next step has nothing to do. */
@@ -77,7 +77,7 @@ export function presentMove(move: Move, now = Date.now(), settleMs = MOVE_SETTLE
     ...rest,
     from: binding(from_shard),
     to: binding(to_shard),
-    done: !ACTIVE.includes(move.phase),
+    done: ENDED.includes(move.phase),
     wait_ms: waiting ? Math.max(0, Date.parse(move.flipped_at!) + settleMs - now) : 0,
   };
 }
