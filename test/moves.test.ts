@@ -6,7 +6,18 @@ import { describe, expect, it } from 'vitest';
 import { sendDueReminders } from '../src/modules/appointments/reminders';
 import { stepMove, type MoveOptions } from '../src/modules/platform/moves';
 import { uuidv7 } from '../src/lib/ids';
-import { api, deliver, expectProblem, newOrg, newUser, openSocket, shardOf, usageEvent, type TestOrg } from './helpers';
+import {
+  api,
+  deliver,
+  expectProblem,
+  joinAs,
+  newOrg,
+  newUser,
+  openSocket,
+  shardOf,
+  usageEvent,
+  type TestOrg,
+} from './helpers';
 
 const shard = (n: number) => (env as unknown as Record<string, D1Database>)[`SHARD_${n}`]!;
 
@@ -196,6 +207,35 @@ describe('writes while an organization moves', () => {
     const ids = [...onDestination.customers!, ...onDestination.tasks!].map((row) => JSON.parse(row).id);
     expect(ids).toEqual(expect.arrayContaining(acknowledged));
     expect(await rowsOn(0, org.id)).toEqual({});
+  });
+
+  it('refuses a change of a catalog row whose audit row goes to the shard (a member, a Stripe event) whole: nothing half-written', async () => {
+    const org = await newOrg();
+    const member = await joinAs(org, 'member');
+    const { id } = await startMove(org, 'SHARD_1');
+    await stepMove(env, id, STEPS); // fenced
+    const patch = await api('PATCH', `/v1/orgs/${org.slug}/members/${member.id}`, {
+      token: org.owner.token,
+      body: { role: 'admin' },
+    });
+    expectProblem(patch, 503, 'moving');
+    const role = () =>
+      env.CATALOG.prepare('SELECT role FROM organization_members WHERE organization_id = ? AND user_id = ?')
+        .bind(org.id, member.id)
+        .first('role');
+    expect(await role()).toBe('member');
+    await runToEnd(id);
+    const again = await api('PATCH', `/v1/orgs/${org.slug}/members/${member.id}`, {
+      token: org.owner.token,
+      body: { role: 'admin' },
+    });
+    expect(again.status).toBe(200);
+    expect(await role()).toBe('admin');
+    const audit = await shard(1)
+      .prepare("SELECT count(*) AS n FROM activity_logs WHERE organization_id = ? AND action = 'member.update'")
+      .bind(org.id)
+      .first('n');
+    expect(audit).toBe(1);
   });
 
   it('fences writes that do not come through a request too: a direct statement on the source is refused', async () => {

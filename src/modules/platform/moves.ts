@@ -51,6 +51,9 @@ import { platformAuditFields } from './service';
 export const MOVE_SETTLE_MS = 90_000;
 /** Rows per page: D1 takes them as one JSON parameter per statement (≤ 100 bound parameters, ≤ 2 MB each). */
 export const MOVE_PAGE_ROWS = 200;
+/** Fewer rows per page where one row may be large: a conversation holds up to 1 MB, an item its text and HTML. */
+const LARGE_ROWS: Record<string, number> = { ai_conversations: 4, content: 20 };
+const rowsPerPage = (table: Table, pageRows: number) => Math.min(pageRows, LARGE_ROWS[table.name] ?? pageRows);
 /** Most JSON characters per INSERT: well under D1's 2 MB per value, whatever the rows hold. */
 const STATEMENT_CHARS = 500_000;
 /** Objects per page: each is one GET and one PUT (or one DELETE per page). */
@@ -380,7 +383,15 @@ export async function stepMove(env: Bindings, id: string, options: MoveOptions) 
   const catalog = catalogDb(env, d1);
   const move = await moveById(catalog, id);
   if (!move) throw notFound('move');
-  const next = await nextStep(env, catalog, d1, move, options);
+  let next: Next | null;
+  try {
+    next = await nextStep(env, catalog, d1, move, options);
+  } catch (error) {
+    // Kept on the record for whoever follows the move; the same step runs again next time.
+    const recorded = `step failed in ${move.phase}: ${error instanceof Error ? error.message : String(error)}`;
+    await catalog.update(organization_moves).set({ error: recorded }).where(eq(organization_moves.id, id));
+    throw error;
+  }
   if (!next) return presentMove((await moveById(catalog, id))!, Date.now(), options.settleMs);
   const [updated] = await catalog
     .update(organization_moves)
@@ -478,10 +489,11 @@ async function copyStep(step: Step): Promise<Next> {
     }
     return advance(move, objects.length < OBJECTS_PER_PAGE, objects.at(-1)?.key);
   }
-  const rows = await page(source, unit.table, move.organization_id, after, step.options.pageRows);
+  const size = rowsPerPage(unit.table, step.options.pageRows);
+  const rows = await page(source, unit.table, move.organization_id, after, size);
   if (unit.kind === 'rows') await copyRows(destination, unit.table, rows);
   else await copyLinks(destination, unit.table, unit.column, rows);
-  return advance(move, rows.length < step.options.pageRows, rows.at(-1)?.[unit.table.pk] as string | undefined);
+  return advance(move, rows.length < size, rows.at(-1)?.[unit.table.pk] as string | undefined);
 }
 
 /** The cursor after a page: the next unit once this one is done, else past the page's last key. */
@@ -495,7 +507,6 @@ const advance = (move: Move, done: boolean, last: string | undefined): Next => (
  */
 async function verifyStep(step: Step): Promise<Next> {
   const { move, source, destination } = step;
-  const { pageRows } = step.options;
   const after = move.cursor.after;
   const unit = unitOf(step, VERIFY_UNITS);
   if (!unit) return start('verified');
@@ -515,11 +526,12 @@ async function verifyStep(step: Step): Promise<Next> {
   } else {
     const { table } = unit;
     name = table.name;
-    const mine = await page(source, table, move.organization_id, after, pageRows);
-    done = mine.length < pageRows;
+    const size = rowsPerPage(table, step.options.pageRows);
+    const mine = await page(source, table, move.organization_id, after, size);
+    done = mine.length < size;
     last = mine.at(-1)?.[table.pk] as string | undefined;
     // The destination's rows of the same key range (to the end once the source's are done).
-    const theirs = (await page(destination, table, move.organization_id, after, pageRows + 1)).filter(
+    const theirs = (await page(destination, table, move.organization_id, after, size + 1)).filter(
       (row) => done || (row[table.pk] as string) <= last!,
     );
     hashes = { source: mine.map(rowHash), destination: theirs.map(rowHash) };
