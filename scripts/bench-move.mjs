@@ -4,7 +4,8 @@
 // real worker bundle (a throwaway copy of the dev databases, one Miniflare per size) through the
 // routes `npm run org:move` drives, while a writer POSTs a customer every 50 ms. Printed per size:
 // the fence → flip window the move recorded, the longest run of 503s the writer saw, and the whole
-// move (to the source rows deleted). BENCH_MOVE_SIZES (default 0,100,1000,10000).
+// move (to the source rows deleted, 1 s after the flip here); every write acknowledged is checked to be
+// on the destination. BENCH_MOVE_SIZES (default 0,100,1000,10000).
 import { cpus, loadavg } from 'node:os';
 import { devSetup } from './dev-setup.mjs';
 import { scratch } from './lib/worker.mjs';
@@ -44,6 +45,7 @@ function writer(url, token, everyMs = 50) {
   let refusedSince = null;
   let longest = 0;
   const counts = { ok: 0, moving: 0, other: 0 };
+  const acknowledged = [];
   const done = (async () => {
     for (let i = 0; running; i++) {
       const sent = performance.now();
@@ -52,9 +54,10 @@ function writer(url, token, everyMs = 50) {
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ name: `Writer ${i}` }),
       }).catch(() => null); // a kept-alive socket workerd closed meanwhile: counted, not fatal
-      await res?.arrayBuffer();
+      const body = await res?.arrayBuffer();
       if (!res) counts.other++;
       else if (res.status === 201) {
+        acknowledged.push(JSON.parse(new TextDecoder().decode(body)).id);
         counts.ok++;
         if (refusedSince !== null) longest = Math.max(longest, sent - refusedSince);
         refusedSince = null;
@@ -65,7 +68,7 @@ function writer(url, token, everyMs = 50) {
       await new Promise((resolve) => setTimeout(resolve, everyMs));
     }
   })();
-  return { stop: async () => ((running = false), await done, { longest, counts }) };
+  return { stop: async () => ((running = false), await done, { longest, counts, acknowledged }) };
 }
 
 async function main() {
@@ -79,7 +82,7 @@ async function main() {
     const owner = signDevToken({ privateKeyPem: readFileSync(DEV_PRIVATE_KEY_PATH, 'utf8'), email: 'alice@acme.test' });
     for (const size of SIZES) {
       const { mf, url } = await startOnCopy(scriptPath, dir, `move-${size}`, workers, {
-        vars: { MOVE_SETTLE_MS: '0' },
+        vars: { MOVE_SETTLE_MS: '1000' },
       });
       const org = await seededOrganization(mf, ORG);
       for (const sql of seed(org.id, size)) await org.shard.prepare(sql).run();
@@ -91,8 +94,20 @@ async function main() {
       const move = await driveMove(call, id);
       const total = performance.now() - started;
       await new Promise((resolve) => setTimeout(resolve, 300));
-      const { longest, counts } = await writes.stop();
+      const { longest, counts, acknowledged } = await writes.stop();
       if (move.phase !== 'cleaned') throw new Error(`size ${size}: the move ended ${move.phase}: ${move.error}`);
+      // No data lost: every acknowledged write is on the destination, nothing of the organization on the source.
+      const found = (db) =>
+        db
+          .prepare('SELECT count(*) AS n FROM customers WHERE id IN (SELECT value FROM json_each(?))')
+          .bind(JSON.stringify(acknowledged))
+          .first('n');
+      const [there, left] = [await found(await mf.getD1Database('SHARD_1')), await found(org.shard)];
+      if (there !== acknowledged.length || left !== 0) {
+        throw new Error(
+          `size ${size}: ${acknowledged.length} writes acknowledged, ${there} on SHARD_1, ${left} on SHARD_0`,
+        );
+      }
       const rows = Object.values(move.checks).reduce((sum, check) => sum + check.source.rows, 0);
       results.push({ size, rows, fenced: fencedMs(move), longest, total, counts });
       console.log(`${size}: ${rows} rows moved, fenced ${fencedMs(move)} ms, whole move ${total.toFixed(0)} ms`);

@@ -424,6 +424,27 @@ describe('what else a move carries', () => {
     expect(events).toBe(2);
   });
 
+  it('refuses a chat turn while the conversation is fenced, and takes it on the new shard after the flip', async () => {
+    const org = await newOrg();
+    const created = await api('POST', `/v1/orgs/${org.slug}/conversations`, {
+      token: org.owner.token,
+      body: { context_type: 'general', ai_model: 'openai_gpt4' },
+    });
+    const path = `/v1/orgs/${org.slug}/conversations/${created.body.id}/messages`;
+    const { id } = await startMove(org, 'SHARD_1');
+    await stepMove(env, id, STEPS); // fenced
+    expectProblem(await api('POST', path, { token: org.owner.token, body: { content: 'During' } }), 503, 'moving');
+    await runToEnd(id);
+    const turn = await api('POST', path, { token: org.owner.token, body: { content: 'After' } });
+    expect(turn.status).toBe(201);
+    const stored = await shard(1)
+      .prepare('SELECT conversation_data FROM ai_conversations WHERE id = ?')
+      .bind(created.body.id)
+      .first<{ conversation_data: string }>();
+    const said = JSON.parse(stored!.conversation_data).filter((m: { role: string }) => m.role === 'user');
+    expect(said.map((m: { content: string }) => m.content)).toEqual(['After']);
+  });
+
   it('closes open board sockets at the flip; reconnected, they get a fresh snapshot from the new shard', async () => {
     const org = await newOrg();
     const { project } = await populate(org);
