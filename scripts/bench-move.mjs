@@ -29,7 +29,8 @@ function seed(org, n) {
   for (let from = 1; from <= n; from += CHUNK) {
     const r = rows(from, Math.min(n, from + CHUNK - 1));
     out.push(
-      `${r} INSERT INTO customers (id, organization_id, name, email) SELECT ${id(1, 'i')}, '${org}', 'Bench ' || i, 'b' || i || '@bench.test' FROM r`,
+      `${r} INSERT INTO customers (id, organization_id, name, email)
+         SELECT ${id(1, 'i')}, '${org}', 'Bench ' || i, 'b' || i || '@bench.test' FROM r`,
       `${r} INSERT INTO tasks (id, organization_id, project_id, title, position, created_by)
          SELECT ${id(3, 'i')}, '${org}', ${id(2, 1)}, 'Bench task ' || i, i * 1024, '${ALICE}' FROM r`,
       `${r} INSERT INTO activity_logs (id, organization_id, user_id, actor_type, actor_id, action, resource_type, resource_id)

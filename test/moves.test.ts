@@ -209,7 +209,7 @@ describe('writes while an organization moves', () => {
     expect(await rowsOn(0, org.id)).toEqual({});
   });
 
-  it('refuses a change of a catalog row whose audit row goes to the shard (a member, a Stripe event) whole: nothing half-written', async () => {
+  it('refuses a catalog change whose audit row goes to the shard (a member, a Stripe event) whole: nothing half-written', async () => {
     const org = await newOrg();
     const member = await joinAs(org, 'member');
     const { id } = await startMove(org, 'SHARD_1');
