@@ -30,13 +30,14 @@ async function tenantTables(): Promise<string[]> {
 }
 
 /**
- * The organization's rows on shard `n`, per table (the move's own fence included), as sorted JSON;
- * without the usage tables unless asked: the queue counts requests' usage whenever it delivers.
+ * The organization's rows on shard `n`, per table, as sorted JSON; without the usage tables unless
+ * asked (the queue counts requests' usage whenever it delivers) and without the move's own fence.
+ * What the move copies is read once it is fenced: until then the outbox drain may still run.
  */
 async function rowsOn(n: number, organizationId: string, withUsage = false): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
   for (const table of await tenantTables()) {
-    if (!withUsage && table.startsWith('usage_')) continue;
+    if ((!withUsage && table.startsWith('usage_')) || table === 'move_fences') continue;
     const { results } = await shard(n)
       .prepare(`SELECT * FROM "${table}" WHERE organization_id = ?`)
       .bind(organizationId)
@@ -45,6 +46,9 @@ async function rowsOn(n: number, organizationId: string, withUsage = false): Pro
   }
   return out;
 }
+
+const fenceOn = (n: number, organizationId: string) =>
+  shard(n).prepare('SELECT count(*) AS n FROM move_fences WHERE organization_id = ?').bind(organizationId).first('n');
 
 const admin = async () => {
   const user = await newUser('admin');
@@ -121,21 +125,23 @@ describe('moving an organization between shards', () => {
   it('copies every row parents first, verifies, flips, and leaves nothing on the source', async () => {
     const org = await newOrg(); // enam → SHARD_0
     const { project } = await populate(org);
+    const started = await startMove(org, 'SHARD_1');
+    expect(started).toMatchObject({ phase: 'requested', from: 'SHARD_0', to: 'SHARD_1' });
+    await stepMove(env, started.id, STEPS); // fenced
     const before = await rowsOn(0, org.id);
     expect(Object.keys(before)).toEqual(
       expect.arrayContaining(['customers', 'projects', 'tasks', 'content', 'appointments', 'ai_conversations']),
     );
     expect(before.webhook_events?.length).toBeGreaterThan(3);
 
-    const started = await startMove(org, 'SHARD_1');
-    expect(started).toMatchObject({ phase: 'requested', from: 'SHARD_0', to: 'SHARD_1' });
     const { move, phases } = await runToEnd(started.id);
-    expect(phases).toEqual(['fenced', 'copying', 'verifying', 'verified', 'flipped', 'cleaning', 'cleaned']);
+    expect(phases).toEqual(['copying', 'verifying', 'verified', 'flipped', 'cleaning', 'cleaned']);
     expect(move.error).toBeNull();
     expect(move.checks.tasks).toEqual({ source: move.checks.tasks!.destination, destination: expect.anything() });
 
     expect((await shardOf(org.id)).n).toBe(1);
     expect(await rowsOn(0, org.id)).toEqual({});
+    expect(await fenceOn(0, org.id)).toBe(0);
     // Every row as it was (ids, links, timestamps), none twice: the outbox made no event again.
     expect(await rowsOn(1, org.id)).toEqual(before);
 
@@ -259,8 +265,9 @@ describe('a move that crashes', () => {
   it('resumes after a crash at every step (its work done, its record lost) and ends as a move that never crashed', async () => {
     const org = await newOrg();
     await populate(org);
-    const before = await rowsOn(0, org.id);
     const { id } = await startMove(org, 'SHARD_1');
+    await stepMove(env, id, STEPS); // fenced
+    const before = await rowsOn(0, org.id);
     const record = () => env.CATALOG.prepare('SELECT * FROM organization_moves WHERE id = ?').bind(id).first();
     let crashes = 0;
     for (let i = 0; i < 2000; i++) {
@@ -289,19 +296,21 @@ describe('a move that crashes', () => {
   it('rolls back when verification finds the sides differ: destination emptied, fence lifted, the organization stays', async () => {
     const org = await newOrg();
     await populate(org);
-    const before = await rowsOn(0, org.id);
     const { id } = await startMove(org, 'SHARD_1');
+    await stepMove(env, id, STEPS); // fenced
+    const before = await rowsOn(0, org.id);
     const { move, phases } = await runToEnd(id, STEPS, async (phase) => {
       if (phase !== 'verifying') return;
       // A row that went wrong on the way (here: changed behind the move's back).
       await shard(1).prepare("UPDATE customers SET name = 'Corrupted' WHERE organization_id = ?").bind(org.id).run();
     });
-    expect(phases).toEqual(['fenced', 'copying', 'verifying', 'rolling_back', 'rolled_back']);
+    expect(phases).toEqual(['copying', 'verifying', 'rolling_back', 'rolled_back']);
     expect(move.error).toMatch(
       /^verification failed on customers: 2 rows on SHARD_0, 2 on SHARD_1 \(contents differ\)/,
     );
     expect((await shardOf(org.id)).n).toBe(0);
     expect(await rowsOn(1, org.id)).toEqual({});
+    expect(await fenceOn(0, org.id)).toBe(0);
     expect(await rowsOn(0, org.id)).toEqual(before);
     const write = await api('POST', `/v1/orgs/${org.slug}/customers`, {
       token: org.owner.token,
@@ -314,12 +323,13 @@ describe('a move that crashes', () => {
     const by = await admin();
     const org = await newOrg();
     await populate(org);
-    const before = await rowsOn(0, org.id);
     const first = await api('POST', `/v1/admin/organizations/${org.slug}/moves`, {
       token: by.token,
       body: { to: 'SHARD_2', leave_eu: false },
     });
-    for (let i = 0; i < 12; i++) await stepMove(env, first.body.id, STEPS); // copying
+    await stepMove(env, first.body.id, STEPS); // fenced
+    const before = await rowsOn(0, org.id);
+    for (let i = 0; i < 11; i++) await stepMove(env, first.body.id, STEPS); // copying
     const cancelled = await api('POST', `/v1/admin/moves/${first.body.id}/cancel`, { token: by.token });
     expect(cancelled.body).toMatchObject({ phase: 'rolling_back', error: `cancelled by ${by.email}` });
     expect((await runToEnd(first.body.id)).move.phase).toBe('rolled_back');
