@@ -40,6 +40,8 @@ export default defineWorkersConfig(async () => {
               LOCAL_SHARDS_SQL: readFileSync('./scripts/local-shards.sql', 'utf8'),
               // workerd throws on namespace.jurisdiction(): tests check which namespace a path picks.
               DO_JURISDICTIONS: 'off',
+              // Moves delete the source rows at once after their flip (test/moves.test.ts steps the wait itself).
+              MOVE_SETTLE_MS: '0',
               CLERK_JWT_KEY: publicKey,
               TEST_SIGNING_KEY: privateKey,
               CLERK_WEBHOOK_SECRET: `whsec_${randomBytes(32).toString('base64')}`,

@@ -8,6 +8,7 @@ import { authenticate } from './auth/credentials';
 import { resolveTenant } from './auth/tenant';
 import type { AdminEnv, Bindings, TenantEnv, UserEnv } from './env';
 import { ApiError, problemBody, problemHeaders, type ErrorCode } from './lib/problem';
+import { asApiError } from './db/errors';
 import { newApp } from './lib/openapi';
 import { uuidv7 } from './lib/ids';
 import { limitFailedAuthentication, limitPublicByClient } from './middleware/client-limits';
@@ -199,10 +200,9 @@ export function createApp({ beside = false }: { beside?: boolean } = {}) {
   });
 
   app.onError((err, c) => {
-    let error: ApiError;
-    if (err instanceof ApiError) {
-      error = err;
-    } else if (err instanceof HTTPException && HTTP_EXCEPTION_CODES[err.status]) {
+    // As thrown; a move's fence that refused a write, whatever path it took (a service, an object): 503 `moving`.
+    let error = asApiError(err);
+    if (error === null && err instanceof HTTPException && HTTP_EXCEPTION_CODES[err.status]) {
       const detail = err.message || 'The request was refused.';
       // A 400 from the body parser (malformed JSON) names the body, as every 400 names its field.
       error = new ApiError(
@@ -210,7 +210,7 @@ export function createApp({ beside = false }: { beside?: boolean } = {}) {
         detail,
         err.status === 400 ? [{ path: 'body', message: detail }] : undefined,
       );
-    } else {
+    } else if (error === null) {
       // Log the whole error with the request id; answer without any of it.
       console.error(`request ${c.get('requestId')} failed:`, err);
       error = new ApiError('internal', 'Something went wrong on our side. Quote the request id when reporting it.');

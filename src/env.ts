@@ -27,6 +27,8 @@ export type Bindings = Omit<
    * endpoints may then use although it is no public https URL. Never deployed.
    */
   WEBHOOKS_DEV_RECEIVER?: string;
+  /** How long (ms) a move waits after its flip before deleting the source rows; tests and benches set 0. */
+  MOVE_SETTLE_MS?: string;
   /** PEM public key: verify Clerk session tokens without a network call. */
   CLERK_JWT_KEY?: string;
   /** Clerk Backend API key: verify against Clerk's JWKS when no CLERK_JWT_KEY is set. */

@@ -217,6 +217,7 @@ describe('catalog migration 0004 (SCHEMA.md names and values)', () => {
       ...indexesBefore.filter((name) => name !== 'ai_tools_name_unique'),
       'ai_tools_function_name_unique',
       'platform_activity_logs_resource_idx',
+      'organization_moves_active_unique', // 0006: one move under way per organization
     ].sort();
     expect(await indexNames()).toEqual(expectedIndexes);
     // Children still point at organizations: an unknown organization is refused…

@@ -112,6 +112,9 @@ describe('b: tenant tables are written only through ctx.store and the audited he
     'src/modules/outbound-webhooks/delivery.ts':
       "the delivery queue's bookkeeping (outbox drained, deliveries claimed and recorded, failing endpoints paused): " +
       'a system process with no TenantContext, across the organizations of a shard',
+    'src/modules/platform/moves.ts':
+      "a move between shards: every table's rows of one organization copied, checked and deleted page by page, " +
+      'and its fence; a platform process with no TenantContext',
   };
 
   it('finds the tenant tables', () => expect(tables.length).toBeGreaterThan(10));

@@ -128,14 +128,15 @@ describe('usage consumer', () => {
   it('writes one batch per shard: a failing shard retries only its own messages', async () => {
     const org0 = await catalogOrg(0);
     const org1 = await catalogOrg(1);
-    // Its events name shard 7, which has no binding; its catalog row says 0, since a row on a
-    // shard beyond the bindings would upset shard placement (test/shards.test.ts) later on.
-    const lost = await catalogOrg(0);
+    // SHARD_2 refuses its events: a move's fence holds it there (tenant migration 0010).
+    const fenced = await catalogOrg(2);
+    await env.SHARD_2.prepare("INSERT INTO move_fences (organization_id, move_id) VALUES (?, 'm')").bind(fenced).run();
     const { acked, retried } = await deliver(
       'strive-usage',
-      [usageEvent(org0, 0), usageEvent(lost, 7), usageEvent(org1, 1), usageEvent(lost, 7)],
+      [usageEvent(org0, 0), usageEvent(fenced, 2), usageEvent(org1, 1), usageEvent(fenced, 2)],
       3,
     );
+    await env.SHARD_2.prepare('DELETE FROM move_fences WHERE organization_id = ?').bind(fenced).run();
     expect(acked).toEqual([0, 2]);
     expect(retried.map((r) => r.index)).toEqual([1, 3]);
     expect((await totals(org0, 0))[0]!.usage_amount).toBe(1);

@@ -7,6 +7,7 @@ import {
   AI_TOOL_TYPES,
   DATA_REGIONS,
   MEMBER_ROLES,
+  MOVE_PHASES,
   ORG_SUBSCRIPTION_STATUSES,
   SUBSCRIPTION_STATUSES,
   TIERS,
@@ -279,4 +280,48 @@ export const shards = sqliteTable(
     updated_at: updatedAt(),
   },
   (t) => [check('shards_region_check', oneOf('region', DATA_REGIONS)), check('shards_shard_check', sql`shard >= 0`)],
+);
+
+/** Where a move has got to inside its phase: the copy plan's unit, the last key done, R2's cursor. */
+export type MoveCursor = { unit: number; after: string | null; objects?: string | null };
+/** Per table (and `r2:objects`), what verification counted on each side. */
+export type MoveCheck = Record<
+  string,
+  { source: { rows: number; sum: number }; destination: { rows: number; sum: number } }
+>;
+
+/**
+ * Moves of an organization between shards: a resumable state machine, one step at a time
+ * (modules/platform/moves.ts). At most one move per organization is under way.
+ */
+export const organization_moves = sqliteTable(
+  'organization_moves',
+  {
+    id: id(),
+    organization_id: text('organization_id')
+      .notNull()
+      .references(() => organizations.id, { onDelete: 'cascade' }),
+    from_shard: integer('from_shard').notNull(),
+    to_shard: integer('to_shard').notNull(),
+    phase: text('phase', { enum: MOVE_PHASES }).notNull().default('requested'),
+    cursor: json<MoveCursor>('cursor').notNull().default({ unit: 0, after: null }),
+    checks: json<MoveCheck>('checks').notNull().default({}),
+    /** Bumped by every step: a step records its work only if no other step ran meanwhile. */
+    steps: integer('steps').notNull().default(0),
+    /** Why it was rolled back (a verification mismatch, a cancel), or the last step's failure. */
+    error: text('error'),
+    started_by: text('started_by').references(() => users.id),
+    fenced_at: text('fenced_at'),
+    flipped_at: text('flipped_at'),
+    finished_at: text('finished_at'),
+    created_at: createdAt(),
+    updated_at: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex('organization_moves_active_unique')
+      .on(t.organization_id)
+      .where(sql`"phase" NOT IN ('cleaned', 'rolled_back')`),
+    check('organization_moves_phase_check', oneOf('phase', MOVE_PHASES)),
+    check('organization_moves_shards_check', sql`from_shard >= 0 AND to_shard >= 0 AND from_shard <> to_shard`),
+  ],
 );

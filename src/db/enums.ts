@@ -45,6 +45,22 @@ export const ACTOR_TYPES = ['user', 'api_key', 'system', 'webhook', 'ai'] as con
 export const WEBHOOK_SOURCES = ['clerk', 'stripe'] as const;
 /** Where a shard's data lives: a Cloudflare location hint, or `eu`, the EU jurisdiction (data stays in the EU). */
 export const DATA_REGIONS = ['wnam', 'enam', 'weur', 'eeur', 'apac', 'oc', 'eu'] as const;
+/**
+ * An organization's move between shards, phase by phase (modules/platform/moves.ts); the last two
+ * of each line are where a move ends.
+ */
+export const MOVE_PHASES = [
+  'requested',
+  'fenced',
+  'copying',
+  'verifying',
+  'verified',
+  'flipped',
+  'cleaning',
+  'cleaned',
+  'rolling_back',
+  'rolled_back',
+] as const;
 
 export type MemberRole = (typeof MEMBER_ROLES)[number];
 export type UserRole = (typeof USER_ROLES)[number];
@@ -71,3 +87,4 @@ export const TIER_STATUSES: readonly SubscriptionStatus[] = ['active', 'trialing
 export const effectiveTier = (tier: Tier, status: SubscriptionStatus): Tier =>
   TIER_STATUSES.includes(status) ? tier : 'free';
 export type DataRegion = (typeof DATA_REGIONS)[number];
+export type MovePhase = (typeof MOVE_PHASES)[number];

@@ -55,6 +55,9 @@ export const CATALOG_ADDITIONS: Record<string, Record<string, string>> = {
       'the tenant shards, each with its region (location hint or `eu`) and whether it takes new organizations: ' +
       "where placement puts an organization's data",
   },
+  organization_moves: {
+    '*': "moves of an organization between shards: each one's phase, progress and checks, resumable after a crash",
+  },
 };
 
 /** Tenant tables (every SHARD_n). */
@@ -114,5 +117,8 @@ export const TENANT_ADDITIONS: Record<string, Record<string, string>> = {
   },
   storage_reservations: {
     '*': 'Bytes held for uploads in flight, so that concurrent uploads cannot pass the storage quota together.',
+  },
+  move_fences: {
+    '*': 'Organizations on their way off this shard: triggers refuse their writes while a move copies them.',
   },
 };

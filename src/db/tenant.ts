@@ -3,7 +3,7 @@
 // keys that include organization_id, so the database itself refuses a project pointing at another
 // organization's customer (or a subtask at another project's task). User ids point into the
 // catalog, a different database, so they are plain columns.
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { check, foreignKey, index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 import { auditColumns, bool, createdAt, hundredths, id, json, oneOf, updatedAt } from './columns';
 import {
@@ -494,6 +494,25 @@ export const webhook_endpoints = sqliteTable(
     check('webhook_endpoints_status_check', oneOf('status', WEBHOOK_ENDPOINT_STATUSES)),
   ],
 );
+
+/**
+ * Organizations on their way off this shard (modules/platform/moves.ts): triggers on every tenant
+ * table refuse their writes (tenant migration 0010), whoever writes; `releasing` is set only
+ * inside the move's own delete batches.
+ */
+export const move_fences = sqliteTable('move_fences', {
+  organization_id: text('organization_id').primaryKey(),
+  move_id: text('move_id').notNull(),
+  releasing: bool('releasing').notNull().default(false),
+  created_at: createdAt(),
+});
+
+/**
+ * For statements across a shard's organizations (the cron, the outbox): leaves out those a move
+ * fences, whose rows would fail the whole statement.
+ */
+export const notMoving = (organizationId: SQL) =>
+  sql`${organizationId} NOT IN (SELECT organization_id FROM ${move_fences})`;
 
 /** The organization's last event sequence number (never reused, even when an event is withdrawn). */
 export const webhook_sequences = sqliteTable('webhook_sequences', {

@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   internal: { status: 500, title: 'Internal error' },
   provider_error: { status: 502, title: 'Model provider error' },
   not_configured: { status: 503, title: 'Not configured' },
+  moving: { status: 503, title: 'Moving' },
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -49,6 +50,12 @@ export const notFound = (what = 'resource') => new ApiError('not_found', `No suc
 export const forbidden = (permission: string) =>
   new ApiError('forbidden', `This action needs the '${permission}' permission.`);
 export const conflict = (detail: string) => new ApiError('conflict', detail);
+/** A write to an organization that is being moved between shards: sent again shortly, it lands. */
+export const organizationMoving = () =>
+  new ApiError(
+    'moving',
+    'The organization is being moved to another shard: writes resume in a few seconds; reads go on meanwhile.',
+  );
 export const invalid = (path: string, message: string) => new ApiError('invalid_request', message, [{ path, message }]);
 
 /** A zod refusal (of a request part, a socket message): every issue named, each unknown field as its own. */
@@ -82,6 +89,8 @@ export function problemHeaders(error: ApiError): Record<string, string> {
   return {
     'content-type': 'application/problem+json',
     ...(error.status === 401 ? { 'www-authenticate': 'Bearer' } : {}),
+    // However the refusal travelled (from an object, as data), when to send the write again.
+    ...(error.code === 'moving' ? { 'retry-after': '5' } : {}),
     ...error.headers,
   };
 }

@@ -9,6 +9,7 @@ import { ai_conversations, type ConversationMessage } from '../db/tenant';
 import type { Bindings, TenantContext } from '../env';
 import { formatBookmarks, type D1Sessions } from '../db/sessions';
 import { uuidv7 } from '../lib/ids';
+import { asApiError } from '../db/errors';
 import { ApiError, ERROR_CODES, notFound } from '../lib/problem';
 import { systemPrompt } from '../modules/ai/context';
 import { PROVIDER_FAILURES, ProviderError, providerConfig, providerFor, type Usage } from '../modules/ai/providers';
@@ -134,7 +135,10 @@ export class ChatSession extends SocketRoom<z.infer<typeof ChatMessage>, Convers
               code: 'provider_error',
               detail: `${failure.detail} (${failure.code}) What was said is kept in the conversation, marked failed.`,
             }
-          : { code: failure.code === 'not_found' ? 'not_found' : 'internal', detail: failure.detail };
+          : {
+              code: failure.code === 'not_found' || failure.code === 'moving' ? failure.code : 'internal',
+              detail: failure.detail,
+            };
       return Response.json(refusal, {
         status: ERROR_CODES[refusal.code].status,
         headers: this.d1Headers(d1, true),
@@ -272,11 +276,14 @@ export class ChatSession extends SocketRoom<z.infer<typeof ChatMessage>, Convers
     } catch (failure) {
       console.error(`conversation ${conversation.id}: turn not saved`, failure);
       // Nothing of the turn was kept, so it failed, whatever the provider did (the HTTP caller: 500,
-      // or 404 when the conversation was deleted meanwhile).
+      // 404 when the conversation was deleted meanwhile, 503 `moving` while a move fences it: send it again).
+      const refused = asApiError(failure);
       error =
-        failure instanceof ApiError && failure.code === 'not_found'
+        refused?.code === 'not_found'
           ? { code: 'not_found', detail: 'The conversation was deleted: this turn is not kept.' }
-          : { code: 'internal', detail: 'The answer could not be saved; this turn is not in the conversation.' };
+          : refused?.code === 'moving'
+            ? { code: 'moving', detail: refused.detail }
+            : { code: 'internal', detail: 'The answer could not be saved; this turn is not in the conversation.' };
       Object.assign(answer, { status: 'failed', error });
       this.conversation = null; // re-read what was really stored
     } finally {

@@ -5,6 +5,7 @@
 import type { z } from '@hono/zod-openapi';
 import type { TenantContext } from '../env';
 import { fromPortable, toPortable, type PortableContext } from '../auth/tenant';
+import { asApiError } from '../db/errors';
 import { D1Sessions } from '../db/sessions';
 import { ApiError } from '../lib/problem';
 import { BoardMessage, type TaskCreate, type TaskMove, type TaskPatch } from '../modules/tasks/schemas';
@@ -55,8 +56,9 @@ export class KanbanBoard extends SocketRoom<z.infer<typeof BoardMessage>> {
       const value = await this.oneAtATime(() => operation(fromPortable(this.env, d1, context, this.waitUntil)));
       this.broadcast(event(value));
       return { ok: true, value, d1: d1.report() };
-    } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
+    } catch (thrown) {
+      const error = asApiError(thrown);
+      if (!error) throw thrown;
       return { ok: false, error: refusalOf(error), d1: d1.report() };
     }
   }

@@ -12,6 +12,7 @@ import type { Actor, Bindings, TenantContext } from '../env';
 import { ACCESS_TTL_MS } from '../auth/access-cache';
 import type { Permission } from '../auth/permissions';
 import { fromPortable, refreshPortables, toPortable, type PortableContext } from '../auth/tenant';
+import { asApiError } from '../db/errors';
 import { D1Sessions, type D1Report } from '../db/sessions';
 import { ApiError, invalidFrom, type ErrorCode } from '../lib/problem';
 
@@ -22,6 +23,8 @@ export const CLOSE_CODES = {
   accessEnded: 4403,
   /** What the socket shows was deleted. */
   deleted: 4404,
+  /** Service Restart: the organization moved; reconnecting reaches the object of its new place. */
+  moved: 1012,
 } as const;
 
 /** The access cache's window: no socket outlives its access by longer than a request would. */
@@ -179,13 +182,24 @@ export abstract class SocketRoom<M extends { type: string }, Prepared = void> ex
       connection.state = { ...arrival, rateLimitKey: arrival.rateLimitKey, window: { start: Date.now(), count: 0 } };
       await this.onConnect(connection, ctx, prepared);
       return new Response(null, { status: 101, webSocket: client });
-    } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
+    } catch (thrown) {
+      const error = asApiError(thrown);
+      if (!error) throw thrown;
       return Response.json(refusalOf(error), {
         status: error.status,
         headers: { [REFUSAL_HEADER]: '1', [D1_HEADER]: JSON.stringify(d1.report()) },
       });
     }
+  }
+
+  /**
+   * Closes every socket (RPC): the organization has moved to another shard, and its object may be
+   * another one now (another jurisdiction); clients reconnect and read a fresh snapshot there.
+   */
+  closeAll(reason: string): number {
+    const open = this.connections();
+    for (const connection of open) connection.close('moved', reason);
+    return open.length;
   }
 
   /** Headers that hand a room's D1 work for a request back to the Worker (fromRoom absorbs them). */
@@ -217,11 +231,11 @@ export abstract class SocketRoom<M extends { type: string }, Prepared = void> ex
       if (!access.ctx.permissions.has(this.acting.permission))
         return connection.refuse('forbidden', this.acting.refusal);
       await this.onMessage(connection, parsed, access);
-    } catch (error) {
-      if (error instanceof ApiError)
-        return connection.refuse(error.code, error.detail, error.errors ? { errors: error.errors } : {});
+    } catch (thrown) {
+      const error = asApiError(thrown);
+      if (error) return connection.refuse(error.code, error.detail, error.errors ? { errors: error.errors } : {});
       // Whatever failed, the client hears of it, and the room takes the next message.
-      console.error(`${this.shows}: a socket message failed`, error);
+      console.error(`${this.shows}: a socket message failed`, thrown);
       connection.refuse('internal', 'The message could not be handled on our side; try again.');
     }
   }

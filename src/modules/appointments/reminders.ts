@@ -19,7 +19,7 @@ import { LIVE_APPOINTMENT_STATUSES, type ReminderWindow } from '../../db/enums';
 import { SQLiteSyncDialect } from 'drizzle-orm/sqlite-core';
 import { D1Sessions } from '../../db/sessions';
 import { shardBinding, shardCount, shardDb } from '../../db/shards';
-import { appointment_webhooks, appointments } from '../../db/tenant';
+import { appointment_webhooks, appointments, notMoving } from '../../db/tenant';
 import type { Bindings } from '../../env';
 import { uuidv7, uuidv7PerRowSql } from '../../lib/ids';
 import { checkOutboundHost, type HostCheck } from '../../lib/outbound-url';
@@ -144,7 +144,7 @@ async function remindShard(env: Bindings, shard: number, now: Date): Promise<num
         ${claim}, ${nowIso}, NULL
       FROM appointments a
       WHERE a.start_time > ${nowIso} AND a.start_time <= ${at(24 * HOUR_MS)} AND a.status IN (${live})
-        AND ${dueWindow(sql`a.start_time`)} IS NOT NULL`,
+        AND ${dueWindow(sql`a.start_time`)} IS NOT NULL AND ${notMoving(sql`a.organization_id`)}`,
     ),
     // A dead run's claim is taken over while its window is still the one due: a 24 h reminder
     // whose appointment has come within 2 h is left for the 1 h one.
@@ -152,7 +152,7 @@ async function remindShard(env: Bindings, shard: number, now: Date): Promise<num
       db,
       sql`UPDATE reminders_sent SET claim_id = ${claim}, claimed_at = ${nowIso}
       WHERE queued_at IS NULL AND claimed_at < ${at(-CLAIM_TIMEOUT_MS)} AND start_time > ${nowIso}
-        AND reminder_window = ${dueWindow(sql`start_time`)}`,
+        AND reminder_window = ${dueWindow(sql`start_time`)} AND ${notMoving(sql`organization_id`)}`,
     ),
     // The appointment as it is now; one moved or cancelled since its claim is not reminded of.
     prepare(

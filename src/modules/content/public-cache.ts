@@ -72,11 +72,15 @@ export async function purgePublicContent(
   orgSlug = ctx.organization.slug,
 ): Promise<void> {
   // The generation first: see the race argument at the top.
-  await caches.default.put(generationKey(orgSlug), generationEntry(uuidv7(), formatBookmarks(ctx.d1.bookmarks())));
+  await purgePublicLists(orgSlug, ctx.d1);
   const keys = [...new Set(slugs)].flatMap((slug) => ITEM_FORMATS.map((format) => itemKey(orgSlug, slug, format)));
   // All at once: the runtime queues what exceeds its simultaneous-connection limit.
   await Promise.all(keys.map((key) => caches.default.delete(key)));
 }
+
+/** Makes the organization's cached lists and feed unreachable (a new generation), after `d1`'s writes. */
+export const purgePublicLists = (orgSlug: string, d1: D1Sessions) =>
+  caches.default.put(generationKey(orgSlug), generationEntry(uuidv7(), formatBookmarks(d1.bookmarks())));
 
 type Generation = { id: string; bookmarks: Map<string, string> };
 

@@ -249,6 +249,8 @@ export const TENANT_TABLES = [
   tenant.tasks,
   tenant.projects,
   tenant.customers,
+  // Last: while it holds a fence, the deletes before it are refused (a move is under way).
+  tenant.move_fences,
 ] as const;
 
 export async function deleteOrganization({ ctx, env }: { ctx: TenantContext; env: AppEnv['Bindings'] }) {

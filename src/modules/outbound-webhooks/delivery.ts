@@ -13,6 +13,7 @@
 // consumer): head of line. One consumer sends the run of them it holds one after the other and stops
 // at the first failure. Pings have no sequence and wait for nothing.
 import { sql, type SQL } from 'drizzle-orm';
+import { notMoving } from '../../db/tenant';
 import { createMiddleware } from 'hono/factory';
 import { Webhook } from 'standardwebhooks';
 import { D1Sessions } from '../../db/sessions';
@@ -78,7 +79,10 @@ export async function enqueueDeliveries(queue: Queue<WebhookMessage>, shard: num
 export async function drainOutbox(env: Bindings, shard: number, organizationId?: string): Promise<number> {
   const db = shardBinding(env, shard, D1Sessions.primary(env));
   const now = iso(Date.now());
-  const ofOrg = organizationId ? sql`AND e.organization_id = ${organizationId}` : sql``;
+  // A moving organization's events wait: the fence would fail the shard's whole drain.
+  const ofOrg = organizationId
+    ? sql`AND e.organization_id = ${organizationId}`
+    : sql`AND ${notMoving(sql`e.organization_id`)}`;
   const [created] = await db.batch<Queued>([
     prepare(
       db,
@@ -94,7 +98,7 @@ export async function drainOutbox(env: Bindings, shard: number, organizationId?:
     prepare(
       db,
       sql`UPDATE webhook_events SET dispatched_at = ${now} WHERE dispatched_at IS NULL
-        ${organizationId ? sql`AND organization_id = ${organizationId}` : sql``}`,
+        AND ${organizationId ? sql`organization_id = ${organizationId}` : notMoving(sql`organization_id`)}`,
     ),
   ]);
   // A failure here leaves the deliveries pending: the cron's sweep queues them once stale.

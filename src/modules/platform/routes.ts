@@ -9,7 +9,16 @@ import { defineRoute, json, jsonBody, type AdminApp, type App } from '../../lib/
 import { pageOf, pageQuery } from '../../lib/pagination';
 import { UserSchema } from '../me/schemas';
 import { listPlatformActivity, setUserRole } from './service';
-import { Health, PlatformActivitySchema, ShardPatch, ShardSchema, UserRolePatch } from './schemas';
+import {
+  Health,
+  MoveSchema,
+  MoveStart,
+  PlatformActivitySchema,
+  ShardPatch,
+  ShardSchema,
+  UserRolePatch,
+} from './schemas';
+import { cancelMove, defaultMoveOptions, getMove, runMove, startMove } from './moves';
 import { listShards, setShardOpen } from './shards';
 
 /** What the shard actions need of an admin request: plain values. */
@@ -101,4 +110,67 @@ export function registerPlatformRoutes(app: App, adminApp: AdminApp) {
     async (c) =>
       c.json(await setShardOpen(shardsAction(c), c.req.valid('param').binding, c.req.valid('json').open), 200),
   );
+
+  adminApp.openapi(
+    defineRoute({
+      method: 'post',
+      path: '/v1/admin/organizations/{org}/moves',
+      tags: ['Platform'],
+      middleware: [platformAdmin],
+      summary:
+        'Start moving an organization to another shard (platform admins; audited). Its writes answer 503 `moving` until the flip; ' +
+        'POST …/moves/{id}/step drives it (npm run org:move)',
+      request: { params: z.object({ org: z.string().max(100) }), body: jsonBody(MoveStart) },
+      responses: { 201: json(MoveSchema, 'The move, recorded') },
+    }),
+    async (c) => c.json(await startMove(shardsAction(c), c.req.valid('param').org, c.req.valid('json')), 201),
+  );
+
+  adminApp.openapi(
+    defineRoute({
+      method: 'get',
+      path: '/v1/admin/moves/{id}',
+      tags: ['Platform'],
+      middleware: [platformAdmin],
+      summary: 'A move: its phase, progress and checks (platform admins)',
+      request: { params: z.object({ id: Id }) },
+      responses: { 200: json(MoveSchema, 'The move') },
+    }),
+    async (c) => c.json(await getMove(shardsAction(c), c.req.valid('param').id), 200),
+  );
+
+  adminApp.openapi(
+    defineRoute({
+      method: 'post',
+      path: '/v1/admin/moves/{id}/step',
+      tags: ['Platform'],
+      middleware: [platformAdmin],
+      summary:
+        'Run the move for up to a few seconds, one bounded step after another, from its recorded phase (platform admins); ' +
+        'send again until `done`, after `wait_ms`',
+      request: { params: z.object({ id: Id }) },
+      responses: { 200: json(MoveSchema, 'The move, as far as it got') },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param');
+      await getMove(shardsAction(c), id); // 404 for no such move
+      return c.json(await runMove(c.env, id, defaultMoveOptions(c.env), STEP_BUDGET_MS), 200);
+    },
+  );
+
+  adminApp.openapi(
+    defineRoute({
+      method: 'post',
+      path: '/v1/admin/moves/{id}/cancel',
+      tags: ['Platform'],
+      middleware: [platformAdmin],
+      summary: 'Cancel a move before its flip: its next steps roll it back (platform admins; audited)',
+      request: { params: z.object({ id: Id }) },
+      responses: { 200: json(MoveSchema, 'The move, rolling back') },
+    }),
+    async (c) => c.json(await cancelMove(shardsAction(c), c.req.valid('param').id), 200),
+  );
 }
+
+/** One step request's work: well inside a Worker request's limits, short enough to show progress. */
+const STEP_BUDGET_MS = 5_000;

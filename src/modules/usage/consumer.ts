@@ -18,7 +18,10 @@
 // Events of an organization no longer in the catalog (deleted while they were queued, like the
 // DELETE request's own api_calls event) are acknowledged without counting: counted, they would
 // put rows of a deleted organization back on its shard. One catalog query per message batch
-// answers which organizations exist, and their Stripe customers.
+// answers which organizations exist, their Stripe customers and their shards: an event is counted
+// on the organization's shard as the catalog says now, not as it was when the event was sent (a
+// move may have flipped it since; while the move copies, the old shard's fence refuses the batch,
+// which is retried, and then counted once on the new shard).
 //
 // Stripe Billing Meters come after the commit, per event: an event Stripe does not take is the
 // only message retried (its next delivery counts nothing and reports it again; Stripe dedupes by
@@ -104,14 +107,16 @@ export async function countOnShard(shard: D1Database, events: UsageEvent[]): Pro
 const billable = (event: UsageEvent) =>
   event.resource_type === 'ai_tokens' && event.quantity > 0 && event.resource_name !== LOCAL_MODEL;
 
-/** The organizations of `organizationIds` the catalog holds, each with its Stripe customer or null. */
-async function organizationsInCatalog(env: Bindings, organizationIds: string[]): Promise<Map<string, string | null>> {
+type InCatalog = { stripe_customer_id: string | null; shard: number };
+
+/** The organizations of `organizationIds` the catalog holds, each with its Stripe customer (or null) and its shard. */
+async function organizationsInCatalog(env: Bindings, organizationIds: string[]): Promise<Map<string, InCatalog>> {
   const { results } = await env.CATALOG.prepare(
-    'SELECT id, stripe_customer_id FROM organizations WHERE id IN (SELECT value FROM json_each(?1))',
+    'SELECT id, stripe_customer_id, shard FROM organizations WHERE id IN (SELECT value FROM json_each(?1))',
   )
     .bind(JSON.stringify(organizationIds))
-    .all<{ id: string; stripe_customer_id: string | null }>();
-  return new Map(results.map((r) => [r.id, r.stripe_customer_id]));
+    .all<InCatalog & { id: string }>();
+  return new Map(results.map(({ id, ...organization }) => [id, organization]));
 }
 
 /**
@@ -122,12 +127,12 @@ async function organizationsInCatalog(env: Bindings, organizationIds: string[]):
 async function reportToStripe(
   env: Bindings,
   events: UsageEvent[],
-  customers: Map<string, string | null>,
+  customers: Map<string, InCatalog>,
 ): Promise<Set<string>> {
   const stripe = await stripeClient(env);
   const eventName = env.STRIPE_METER_EVENT_NAME;
   // No Stripe customer, no paid plan to bill: the tokens are counted in Strive only.
-  const billed = events.filter((event) => billable(event) && customers.get(event.organization_id));
+  const billed = events.filter((event) => billable(event) && customers.get(event.organization_id)?.stripe_customer_id);
   if (!stripe || !eventName || billed.length === 0) return new Set();
   const outcomes = await Promise.allSettled(
     billed.map((event) =>
@@ -136,7 +141,10 @@ async function reportToStripe(
           event_name: eventName,
           identifier: event.id,
           timestamp: Math.floor(Date.parse(event.occurred_at) / 1000),
-          payload: { stripe_customer_id: customers.get(event.organization_id)!, value: String(event.quantity) },
+          payload: {
+            stripe_customer_id: customers.get(event.organization_id)!.stripe_customer_id!,
+            value: String(event.quantity),
+          },
           // The same request again (a redelivery within 24 h) gets Stripe's first answer back
           // instead of a duplicate-identifier error.
         },
@@ -170,7 +178,7 @@ export async function consumeUsage(batch: MessageBatch<unknown>, env: Bindings):
     valid.push({ message, event: message.body as UsageEvent });
   }
   if (valid.length === 0) return;
-  let customers: Map<string, string | null>;
+  let customers: Map<string, InCatalog>;
   try {
     customers = await organizationsInCatalog(env, [...new Set(valid.map(({ event }) => event.organization_id))]);
   } catch (error) {
@@ -191,24 +199,26 @@ export async function consumeUsage(batch: MessageBatch<unknown>, env: Bindings):
     );
   }
   await Promise.all(
-    [...Map.groupBy(counted, ({ event }) => event.shard)].map(async ([shard, group]) => {
-      const events = group.map(({ event }) => event);
-      try {
-        await countOnShard(shardBinding(env, shard, D1Sessions.primary(env)), events);
-      } catch (error) {
-        // Only this shard's messages go back; the other shards' commits stand.
-        console.error(`usage: ${events.length} events on shard ${shard} not counted, retrying`, error);
-        for (const { message } of group) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
-        return;
-      }
-      // Counted. Only an event Stripe did not take comes back: its next delivery counts nothing
-      // (its id is in usage_events) and reports it again (Stripe dedupes by identifier).
-      const unreported = await reportToStripe(env, events, customers);
-      for (const { message, event } of group) {
-        if (unreported.has(event.id)) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
-        else message.ack();
-      }
-    }),
+    [...Map.groupBy(counted, ({ event }) => customers.get(event.organization_id)!.shard)].map(
+      async ([shard, group]) => {
+        const events = group.map(({ event }) => event);
+        try {
+          await countOnShard(shardBinding(env, shard, D1Sessions.primary(env)), events);
+        } catch (error) {
+          // Only this shard's messages go back; the other shards' commits stand.
+          console.error(`usage: ${events.length} events on shard ${shard} not counted, retrying`, error);
+          for (const { message } of group) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+          return;
+        }
+        // Counted. Only an event Stripe did not take comes back: its next delivery counts nothing
+        // (its id is in usage_events) and reports it again (Stripe dedupes by identifier).
+        const unreported = await reportToStripe(env, events, customers);
+        for (const { message, event } of group) {
+          if (unreported.has(event.id)) message.retry({ delaySeconds: retryDelaySeconds(message.attempts) });
+          else message.ack();
+        }
+      },
+    ),
   );
 }
 
