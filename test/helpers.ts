@@ -98,6 +98,13 @@ const FAR_HOP_EXCEPTIONS: { method: string; path: RegExp; reason: string }[] = [
       'the shard, and so where its writer belongs, is chosen by the catalog INSERT itself (one statement), ' +
       'and the audit row then goes to that shard: nothing is placed before the first trip; once per organization',
   },
+  {
+    method: 'POST',
+    path: /^\/v1\/admin\/moves\/[^/]+\/step$/,
+    reason:
+      "a move's steps copy an organization page by page between two shards, every trip on the primary by design: " +
+      'maintenance driven by npm run org:move, no client waits on it',
+  },
 ];
 
 export async function readResponse<T = any>(

@@ -399,6 +399,8 @@ describe('starting a move', () => {
     // The driver's route runs it to its end (MOVE_SETTLE_MS is 0 here); then the organization may move again.
     const run = await api('POST', `/v1/admin/moves/${first.body.id}/step`, { token: by.token });
     expect(run.body).toMatchObject({ phase: 'cleaned', done: true, from: 'SHARD_0', to: 'SHARD_1' });
+    // Its steps' trips (all on the primary) count as the request's: the far-hop rule's exception (helpers.ts).
+    expect(run.farHops).toBeGreaterThan(20);
     expect((await api('GET', `/v1/admin/moves/${first.body.id}`, { token: by.token })).body.phase).toBe('cleaned');
     expect((await start(org.slug, { to: 'SHARD_0' })).status).toBe(201);
   });

@@ -170,6 +170,12 @@ export class D1Sessions {
     return { trips: this.trips, bookmarks: Object.fromEntries(this.newest) };
   }
 
+  /** Another unit of work's trips and bookmarks, made where this one stands (a move's steps, each on the primary). */
+  join(other: D1Sessions): void {
+    this.trips.push(...other.trips);
+    for (const [database, bookmark] of other.newest) this.see(database, bookmark);
+  }
+
   /** A placed object's D1 work for this unit of work: one far hop to the object, its trips local to it. */
   absorb(report: D1Report): void {
     this.objectCalls += 1;

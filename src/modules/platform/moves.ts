@@ -378,8 +378,17 @@ type Next = Partial<Pick<Move, 'phase' | 'cursor' | 'checks' | 'error' | 'fenced
  * another step ran meanwhile (`steps` changed: its record stands, this work was idempotent).
  * Answers the move as it is now. Nothing to do (ended, or waiting out the settle time): unchanged.
  */
-export async function stepMove(env: Bindings, id: string, options: MoveOptions) {
+export async function stepMove(env: Bindings, id: string, options: MoveOptions, request?: D1Sessions) {
+  // Every query of a step on the primary; its trips count as the request's that ran it.
   const d1 = D1Sessions.primary(env);
+  try {
+    return await recordedStep(env, d1, id, options);
+  } finally {
+    request?.join(d1);
+  }
+}
+
+async function recordedStep(env: Bindings, d1: D1Sessions, id: string, options: MoveOptions) {
   const catalog = catalogDb(env, d1);
   const move = await moveById(catalog, id);
   if (!move) throw notFound('move');
@@ -402,10 +411,10 @@ export async function stepMove(env: Bindings, id: string, options: MoveOptions) 
 }
 
 /** Steps the move until it ends, waits, or `budgetMs` has passed: what one request of the driver does. */
-export async function runMove(env: Bindings, id: string, options: MoveOptions, budgetMs: number) {
+export async function runMove(env: Bindings, id: string, options: MoveOptions, budgetMs: number, request: D1Sessions) {
   const until = Date.now() + budgetMs;
   for (;;) {
-    const move = await stepMove(env, id, options);
+    const move = await stepMove(env, id, options, request);
     if (move.done || move.wait_ms > 0 || Date.now() >= until) return move;
   }
 }

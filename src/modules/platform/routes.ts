@@ -154,7 +154,7 @@ export function registerPlatformRoutes(app: App, adminApp: AdminApp) {
     async (c) => {
       const { id } = c.req.valid('param');
       await getMove(shardsAction(c), id); // 404 for no such move
-      return c.json(await runMove(c.env, id, defaultMoveOptions(c.env), STEP_BUDGET_MS), 200);
+      return c.json(await runMove(c.env, id, defaultMoveOptions(c.env), STEP_BUDGET_MS, c.var.d1), 200);
     },
   );
 
