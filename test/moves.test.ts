@@ -171,6 +171,20 @@ describe('moving an organization between shards', () => {
 });
 
 describe('writes while an organization moves', () => {
+  it('has a fence trigger for every write to every shard table holding organization rows (a new table needs its own)', async () => {
+    const { results } = await shard(0)
+      .prepare(
+        "SELECT tbl_name, name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%\\_fence\\_%' ESCAPE '\\'",
+      )
+      .all<{ tbl_name: string; name: string }>();
+    const fenced = new Set(results.map((t) => t.name));
+    const missing = (await tenantTables())
+      .filter((table) => table !== 'move_fences')
+      .flatMap((table) => ['insert', 'update', 'delete'].map((write) => `${table}_fence_${write}`))
+      .filter((trigger) => !fenced.has(trigger));
+    expect(missing).toEqual([]);
+  });
+
   it('refuses writes from the fence to the flip with 503 `moving` and Retry-After; serves reads; loses no acknowledged write', async () => {
     const org = await newOrg();
     const { project } = await populate(org);
