@@ -31,6 +31,7 @@ import {
   liftQuotas,
   miniflareOptions,
   percentile,
+  runBounded,
   scratch,
   workerOptions,
 } from './lib/worker.mjs';
@@ -474,18 +475,5 @@ async function main() {
   }
 }
 
-const deadline = setTimeout(
-  () => {
-    console.error('\nbench:global: timed out');
-    process.exit(1);
-  },
-  (600 + SAMPLES * 120) * 1000,
-);
-deadline.unref();
-
-try {
-  await main();
-} catch (error) {
-  console.error(`\nbench:global failed: ${error.message}`);
-  process.exitCode = 1;
-}
+// Bounded: if the worker or a run hangs, give up rather than wait forever.
+await runBounded('bench:global', main, (600 + SAMPLES * 120) * 1000);

@@ -8,7 +8,7 @@
 // on the destination. BENCH_MOVE_SIZES (default 0,100,1000,10000).
 import { cpus, loadavg } from 'node:os';
 import { devSetup } from './dev-setup.mjs';
-import { scratch } from './lib/worker.mjs';
+import { runBounded, scratch } from './lib/worker.mjs';
 import { buildBundle, seededOrganization, startOnCopy } from './local-worker.mjs';
 import { adminApi, driveMove, fencedMs, localAdminToken } from './org-move.mjs';
 import { signDevToken } from './token.mjs';
@@ -132,18 +132,5 @@ async function main() {
   }
 }
 
-const deadline = setTimeout(
-  () => {
-    console.error('\nbench:move: timed out');
-    process.exit(1);
-  },
-  30 * 60 * 1000,
-);
-deadline.unref();
-
-try {
-  await main();
-} catch (error) {
-  console.error(`\nbench:move failed: ${error.message}`, error.cause ?? '');
-  process.exitCode = 1;
-}
+// Bounded: if the worker or a run hangs, give up rather than wait forever.
+await runBounded('bench:move', main, 30 * 60 * 1000);

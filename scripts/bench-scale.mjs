@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { DEV_PRIVATE_KEY_PATH } from './dev-identity.mjs';
 import { devSetup } from './dev-setup.mjs';
-import { percentile, scratch } from './lib/worker.mjs';
+import { percentile, runBounded, scratch } from './lib/worker.mjs';
 import { buildBundle, liftQuotas, seededOrganization, startOnCopy } from './local-worker.mjs';
 import { signDevToken } from './token.mjs';
 
@@ -242,18 +242,4 @@ async function main() {
 }
 
 // Bounded: if the worker or a run hangs, give up rather than wait forever.
-const deadline = setTimeout(
-  () => {
-    console.error('\nbench:scale: timed out');
-    process.exit(1);
-  },
-  30 * 60 * 1000,
-);
-deadline.unref();
-
-try {
-  await main();
-} catch (error) {
-  console.error(`\nbench:scale failed: ${error.message}`, error.cause ?? '');
-  process.exitCode = 1;
-}
+await runBounded('bench:scale', main, 30 * 60 * 1000);

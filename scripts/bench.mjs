@@ -13,6 +13,7 @@ import { Miniflare } from 'miniflare';
 import { DEV_PRIVATE_KEY_PATH } from './dev-identity.mjs';
 import { devSetup } from './dev-setup.mjs';
 import { buildBundle, liftQuotas, readConfig, seededOrganization, startOnCopy } from './local-worker.mjs';
+import { runBounded } from './lib/worker.mjs';
 import { signDevToken } from './token.mjs';
 
 const ORG = 'acme';
@@ -561,20 +562,5 @@ async function main() {
   }
 }
 
-// Bounded: if the worker or a run hangs, give up rather than wait forever (Miniflare's exit hook
-// still stops workerd).
-const deadline = setTimeout(
-  () => {
-    console.error('\nbench: timed out');
-    process.exit(1);
-  },
-  (180 + ENDPOINTS.length * (SETTLE_MS / 1000 + WARMUP_SECONDS + SECONDS + 30)) * 1000,
-);
-deadline.unref();
-
-try {
-  await main();
-} catch (error) {
-  console.error(`\nbench failed: ${error.message}`);
-  process.exitCode = 1;
-}
+// Bounded: if the worker or a run hangs, give up rather than wait forever.
+await runBounded('bench', main, (180 + ENDPOINTS.length * (SETTLE_MS / 1000 + WARMUP_SECONDS + SECONDS + 30)) * 1000);

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { DEV_PRIVATE_KEY_PATH } from './dev-identity.mjs';
 import { devSetup } from './dev-setup.mjs';
 import { buildBundle, liftQuotas, seededOrganization, startOnCopy } from './local-worker.mjs';
+import { runBounded } from './lib/worker.mjs';
 import { signDevToken } from './token.mjs';
 
 const ORG = 'acme';
@@ -547,18 +548,4 @@ async function main() {
 }
 
 // Bounded: the run stops sending at FUZZ_SECONDS; past that and a margin for setup, give up.
-const hang = setTimeout(
-  () => {
-    console.error('\nfuzz: timed out');
-    process.exit(1);
-  },
-  (SECONDS + 300) * 1000,
-);
-hang.unref();
-
-try {
-  await main();
-} catch (error) {
-  console.error(`\nfuzz failed: ${error.stack ?? error.message}`);
-  process.exitCode = 1;
-}
+await runBounded('fuzz', main, (SECONDS + 300) * 1000);

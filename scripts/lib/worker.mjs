@@ -135,3 +135,22 @@ export const percentile = (values, p) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 };
+
+/**
+ * Runs a bench's (or the fuzzer's) `main`, bounded: if the worker or a run hangs past `timeoutMs`,
+ * it gives up rather than wait forever (Miniflare's exit hook still stops workerd). A failure is
+ * printed as `<name> failed: …` and exits 1.
+ */
+export async function runBounded(name, main, timeoutMs) {
+  const deadline = setTimeout(() => {
+    console.error(`\n${name}: timed out`);
+    process.exit(1);
+  }, timeoutMs);
+  deadline.unref();
+  try {
+    await main();
+  } catch (error) {
+    console.error(`\n${name} failed: ${error.stack ?? error.message}`, error.cause ?? '');
+    process.exitCode = 1;
+  }
+}
