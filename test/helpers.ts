@@ -471,3 +471,15 @@ export const make = {
   content: (ctx: TenantContext, input: Partial<ContentCreate> = {}) =>
     createContent({ ctx, input: { title: 'Content', ...input } }),
 };
+
+/** Every shard table with an organization_id column, from the migrated schema itself. */
+export async function tenantTableNames(): Promise<string[]> {
+  // (D1 does not allow pragma_table_info: the column is found in the CREATE TABLE text.)
+  const { results } = await env.SHARD_0.prepare(
+    "SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name",
+  ).all<{
+    name: string;
+    sql: string;
+  }>();
+  return results.filter((table) => /[`"]organization_id[`"] /.test(table.sql)).map((table) => table.name);
+}

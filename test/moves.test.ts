@@ -15,19 +15,12 @@ import {
   newUser,
   openSocket,
   shardOf,
+  tenantTableNames,
   usageEvent,
   type TestOrg,
 } from './helpers';
 
 const shard = (n: number) => (env as unknown as Record<string, D1Database>)[`SHARD_${n}`]!;
-
-/** Every shard table with an organization_id column, found in the shard's schema (as the organizations test does). */
-async function tenantTables(): Promise<string[]> {
-  const { results } = await shard(0)
-    .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name")
-    .all<{ name: string; sql: string }>();
-  return results.filter((t) => /[`"]organization_id[`"] /.test(t.sql)).map((t) => t.name);
-}
 
 /**
  * The organization's rows on shard `n`, per table, as sorted JSON; without the usage tables unless
@@ -36,7 +29,7 @@ async function tenantTables(): Promise<string[]> {
  */
 async function rowsOn(n: number, organizationId: string, withUsage = false): Promise<Record<string, string[]>> {
   const out: Record<string, string[]> = {};
-  for (const table of await tenantTables()) {
+  for (const table of await tenantTableNames()) {
     if ((!withUsage && table.startsWith('usage_')) || table === 'move_fences') continue;
     const { results } = await shard(n)
       .prepare(`SELECT * FROM "${table}" WHERE organization_id = ?`)
@@ -178,7 +171,7 @@ describe('writes while an organization moves', () => {
       )
       .all<{ tbl_name: string; name: string }>();
     const fenced = new Set(results.map((t) => t.name));
-    const missing = (await tenantTables())
+    const missing = (await tenantTableNames())
       .filter((table) => table !== 'move_fences')
       .flatMap((table) => ['insert', 'update', 'delete'].map((write) => `${table}_fence_${write}`))
       .filter((trigger) => !fenced.has(trigger));

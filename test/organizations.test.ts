@@ -22,19 +22,11 @@ import {
   usageEvent,
   type TestOrg,
   shardOf,
+  tenantTableNames,
 } from './helpers';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const shards = [0, 1].map((n) => (env as unknown as Record<string, D1Database>)[`SHARD_${n}`]!);
-
-/** Every shard table with an organization_id column, from the migrated schema itself. */
-async function tenantTableNames(): Promise<string[]> {
-  // (D1 does not allow pragma_table_info: the column is found in the CREATE TABLE text.)
-  const { results } = await shards[0]!
-    .prepare("SELECT name, sql FROM sqlite_master WHERE type = 'table' ORDER BY name")
-    .all<{ name: string; sql: string }>();
-  return results.filter((table) => /[`"]organization_id[`"] /.test(table.sql)).map((table) => table.name);
-}
 
 /** The organization's row count per tenant table, over both shards. */
 async function rowsOf(organizationId: string): Promise<Record<string, number>> {
