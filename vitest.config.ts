@@ -40,6 +40,9 @@ export default defineWorkersConfig(async () => {
               LOCAL_SHARDS_SQL: readFileSync('./scripts/local-shards.sql', 'utf8'),
               // workerd throws on namespace.jurisdiction(): tests check which namespace a path picks.
               DO_JURISDICTIONS: 'off',
+              // No real host from tests: a webhook delivery's DNS look-up that no test mocked (a cron or
+              // consumer run reaching another test's endpoint) fails at once here and never leaves the machine.
+              DOH_RESOLVER_URL: 'http://127.0.0.1:9/dns-query',
               // Moves delete the source rows at once after their flip (test/moves.test.ts steps the wait itself).
               MOVE_SETTLE_MS: '0',
               CLERK_JWT_KEY: publicKey,
