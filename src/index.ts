@@ -6,6 +6,7 @@ import { deliverNotifications, NOTIFICATIONS_QUEUE_NAME, sendDueReminders } from
 import { consumeUsage, recordDeadLetters } from './modules/usage/consumer';
 import { deleteExpiredIdempotencyKeys } from './middleware/idempotency';
 import { consumeWebhooks, sweepWebhooks, WEBHOOKS_QUEUE_NAME } from './modules/outbound-webhooks/delivery';
+import { resumeStalledMoves } from './modules/platform/moves';
 
 export { KanbanBoard } from './realtime/kanban-board';
 export { ChatSession } from './realtime/chat-session';
@@ -34,6 +35,7 @@ export default {
       // The sweep drains the outbox after the reminders' events are in it (and even if a shard failed).
       sendDueReminders(env, now).finally(() => sweepWebhooks(env, now)),
       deleteExpiredIdempotencyKeys(env.CATALOG, now),
+      resumeStalledMoves(env, now),
     ]);
   },
 

@@ -1,10 +1,11 @@
 // Online moves of an organization between shards (issue 16, "No data lost"): the state machine
 // stepped one step at a time against the real local shards, R2 buckets and objects; writes during
 // the move, a crash after every step, a failed verification, sockets, usage events.
-import { env, SELF } from 'cloudflare:test';
+import { createScheduledController, env, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { sendDueReminders } from '../src/modules/appointments/reminders';
-import { stepMove, type MoveOptions } from '../src/modules/platform/moves';
+import { MOVE_STALLED_MS, stepMove, type MoveOptions } from '../src/modules/platform/moves';
+import worker from '../src/index';
 import { uuidv7 } from '../src/lib/ids';
 import {
   api,
@@ -324,6 +325,29 @@ describe('a move that crashes', () => {
       body: { name: 'Again' },
     });
     expect(write.status).toBe(201);
+  });
+
+  it('is stepped on by the cron once its driver has stopped for MOVE_STALLED_MS, not before', async () => {
+    const org = await newOrg();
+    await populate(org);
+    const { id } = await startMove(org, 'SHARD_1');
+    await stepMove(env, id, STEPS); // fenced; then the driver is gone
+    const phase = async () =>
+      (await env.CATALOG.prepare('SELECT phase FROM organization_moves WHERE id = ?')
+        .bind(id)
+        .first<{ phase: string }>())!.phase;
+    const cron = (at: number) =>
+      worker.scheduled!(createScheduledController({ scheduledTime: at, cron: '*/5 * * * *' }), env as never);
+    await cron(Date.now());
+    expect(await phase()).toBe('fenced'); // a driver may still be at work
+    await cron(Date.now() + MOVE_STALLED_MS + 1_000);
+    expect(await phase()).toBe('cleaned');
+    expect((await shardOf(org.id)).n).toBe(1);
+    const written = await api('POST', `/v1/orgs/${org.slug}/customers`, {
+      token: org.owner.token,
+      body: { name: 'After' },
+    });
+    expect(written.status).toBe(201);
   });
 
   it('can be cancelled before its flip (rolled back), not after (409)', async () => {

@@ -20,7 +20,7 @@
 //   closed (their clients reconnect and read the new shard). The source keeps its fence.
 // - clean: after MOVE_SETTLE_MS (a request or chat answer that read the old shard before the flip
 //   has ended), the source rows and old-bucket objects are deleted and the fence last.
-import { eq, getTableColumns, getTableName, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, getTableName, lt, notInArray, sql } from 'drizzle-orm';
 import type { SQLiteTable } from 'drizzle-orm/sqlite-core';
 import { forgetAccess } from '../../auth/access-cache';
 import { requirePlatformAdmin } from '../../auth/users';
@@ -416,6 +416,41 @@ export async function runMove(env: Bindings, id: string, options: MoveOptions, b
   for (;;) {
     const move = await stepMove(env, id, options, request);
     if (move.done || move.wait_ms > 0 || Date.now() >= until) return move;
+  }
+}
+
+/** A move no step has advanced for this long has lost its driver (a driver steps every few seconds). */
+export const MOVE_STALLED_MS = 2 * 60_000;
+/** How long one cron run steps stalled moves: well inside a scheduled run's limits. */
+const CRON_BUDGET_MS = 30_000;
+
+/**
+ * The cron's part: every move whose driver stopped (not ended, no step for MOVE_STALLED_MS) is
+ * stepped on from its recorded phase, so that a crashed driver leaves no organization fenced.
+ * A driver that comes back meanwhile is harmless: a step records only if no other step ran.
+ */
+export async function resumeStalledMoves(env: Bindings, now: Date): Promise<void> {
+  const d1 = D1Sessions.primary(env);
+  const stalled = await catalogDb(env, d1)
+    .select({ id: organization_moves.id })
+    .from(organization_moves)
+    .where(
+      and(
+        notInArray(organization_moves.phase, [...ENDED]),
+        lt(organization_moves.updated_at, new Date(now.getTime() - MOVE_STALLED_MS).toISOString()),
+      ),
+    )
+    .all();
+  const until = Date.now() + CRON_BUDGET_MS;
+  for (const { id } of stalled) {
+    const left = until - Date.now();
+    if (left <= 0) return; // the next run goes on
+    try {
+      await runMove(env, id, defaultMoveOptions(env), left, d1);
+    } catch (error) {
+      // Recorded on the move by its step; the others still go on.
+      console.error(`move ${id}: resumed by the cron, its step failed`, error);
+    }
   }
 }
 
