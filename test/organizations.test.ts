@@ -9,7 +9,7 @@ import { countOnShard } from '../src/modules/usage/consumer';
 import { TENANT_TABLES } from '../src/modules/organizations/service';
 import type { SubscriptionStatus } from '../src/db/enums';
 import { D1Sessions } from '../src/db/sessions';
-import { catalogDb } from '../src/db/shards';
+import { catalogDb, shardCount } from '../src/db/shards';
 import { subscriptionEffect } from '../src/modules/billing/service';
 import {
   api,
@@ -26,9 +26,12 @@ import {
 } from './helpers';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const shards = [0, 1].map((n) => (env as unknown as Record<string, D1Database>)[`SHARD_${n}`]!);
+const shards = Array.from(
+  { length: shardCount(env) },
+  (_, n) => (env as unknown as Record<string, D1Database>)[`SHARD_${n}`]!,
+);
 
-/** The organization's row count per tenant table, over both shards. */
+/** The organization's row count per tenant table, over every shard. */
 async function rowsOf(organizationId: string): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const table of await tenantTableNames()) {
