@@ -375,7 +375,12 @@ describe('a move that crashes', () => {
     let move = await stepMove(env, second.body.id, STEPS);
     while (move.phase !== 'flipped') move = await stepMove(env, second.body.id, STEPS);
     expectProblem(await api('POST', `/v1/admin/moves/${second.body.id}/cancel`, { token: by.token }), 409, 'conflict');
+    // Flipped, not cleaned: deleting now would take the move's record and leave the source's rows fenced for ever.
+    const deleted = await api('DELETE', `/v1/orgs/${org.slug}`, { token: org.owner.token });
+    expectProblem(deleted, 409, 'conflict');
+    expect(deleted.body.detail).toMatch(/moving/);
     await runToEnd(second.body.id);
+    expect((await api('DELETE', `/v1/orgs/${org.slug}`, { token: org.owner.token })).status).toBe(204);
     const audit = await env.CATALOG.prepare(
       "SELECT action FROM platform_activity_logs WHERE resource_id = ? AND action LIKE 'organization.move%' ORDER BY id",
     )

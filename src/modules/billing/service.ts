@@ -143,12 +143,6 @@ async function closePreviousCheckout(stripe: Stripe, sessionId: string | null, k
   }
 }
 
-/** The status of the organization's Stripe subscription while it is live, else null: 1 catalog query. */
-export async function liveSubscriptionStatus(ctx: TenantContext): Promise<SubscriptionStatus | null> {
-  const { subscription, status } = await billingState(ctx);
-  return isLive(subscription, status) ? status : null;
-}
-
 /** POST /billing/checkout: a Stripe Checkout Session for `tier`'s price (found by lookup_key). */
 export async function createCheckout({
   ctx,

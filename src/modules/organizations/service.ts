@@ -1,8 +1,15 @@
 // Organizations: creation places the organization on the least-loaded shard; the creator
 // becomes its owner.
-import { eq, sql } from 'drizzle-orm';
-import { organization_members, organizations, shards, subscriptions, usage_dead_letters } from '../../db/catalog';
-import type { DataRegion } from '../../db/enums';
+import { and, eq, notInArray, sql } from 'drizzle-orm';
+import {
+  organization_members,
+  organization_moves,
+  organizations,
+  shards,
+  subscriptions,
+  usage_dead_letters,
+} from '../../db/catalog';
+import { ENDED_MOVE_PHASES, type DataRegion } from '../../db/enums';
 import { isNotNullViolation, isUniqueViolation } from '../../db/errors';
 import { assetsBucket, regionsFor } from '../../db/places';
 import { latest, leastLoadedShard, regionsOnOffer, type CatalogDb } from '../../db/shards';
@@ -19,7 +26,7 @@ import { slugify } from '../../lib/text';
 import { deleteOrganizationObjects } from '../assets/service';
 import { purgePublicContent } from '../content/public-cache';
 import { publishedSlugs } from '../content/public-service';
-import { liveSubscriptionStatus } from '../billing/service';
+import { isLive } from '../billing/tiers';
 import { SLUG_PATTERN, type OrganizationCreate, type OrganizationPatch } from './schemas';
 
 export type OrganizationRow = typeof organizations.$inferSelect;
@@ -253,15 +260,37 @@ export const TENANT_TABLES = [
   tenant.move_fences,
 ] as const;
 
+/**
+ * What refuses a deletion, as the primary has it (1 catalog query): a live subscription would go
+ * on billing with no organization; a move under way would leave the other shard's rows behind
+ * (its record goes with the organization).
+ */
+async function deletionBlockers(ctx: TenantContext) {
+  const row = await latest(ctx.catalog)
+    .select({
+      subscription: subscriptions.stripe_subscription_id,
+      status: subscriptions.status,
+      moving: sql<number>`EXISTS (SELECT 1 FROM ${organization_moves} WHERE ${and(
+        eq(organization_moves.organization_id, organizations.id),
+        notInArray(organization_moves.phase, [...ENDED_MOVE_PHASES]),
+      )})`,
+    })
+    .from(organizations)
+    .leftJoin(subscriptions, eq(subscriptions.organization_id, organizations.id))
+    .where(eq(organizations.id, ctx.organization.id))
+    .get();
+  return { live: row && isLive(row.subscription, row.status) ? row.status : null, moving: row?.moving === 1 };
+}
+
 export async function deleteOrganization({ ctx, env }: { ctx: TenantContext; env: AppEnv['Bindings'] }) {
   requirePermission(ctx, 'organization:delete');
-  // Deleting would orphan a subscription that goes on billing (its events find no organization).
-  const live = await liveSubscriptionStatus(ctx);
+  const { live, moving } = await deletionBlockers(ctx);
   if (live) {
     throw conflict(
       `The organization's subscription is ${live}: cancel it through POST …/billing/portal first, then delete the organization.`,
     );
   }
+  if (moving) throw conflict('The organization is moving to another shard: delete it once the move has ended.');
   // Its data first, the catalog row last: if a step fails the answer is a 500 and the
   // organization still exists, so the same DELETE can be sent again until nothing is left.
   // Tenant rows, children first, in one shard transaction; then its R2 objects (assets, and any

@@ -32,7 +32,7 @@ import {
   type MoveCheck,
   type MoveCursor,
 } from '../../db/catalog';
-import type { DataRegion, MovePhase } from '../../db/enums';
+import { ENDED_MOVE_PHASES, type DataRegion, type MovePhase } from '../../db/enums';
 import { isUniqueViolation } from '../../db/errors';
 import { assetsBucket } from '../../db/places';
 import { D1Sessions } from '../../db/sessions';
@@ -69,7 +69,7 @@ type Move = typeof organization_moves.$inferSelect;
 type MoveAction = { env: Bindings; catalog: CatalogDb; d1: D1Sessions; actor: SessionUser; request: RequestInfo };
 
 const binding = (shard: number) => `SHARD_${shard}`;
-const ENDED: readonly MovePhase[] = ['cleaned', 'rolled_back'];
+const ENDED: readonly MovePhase[] = ENDED_MOVE_PHASES;
 const CANCELLABLE: readonly MovePhase[] = ['requested', 'fenced', 'copying', 'verifying', 'verified'];
 
 /** A move as the API shows it; `wait_ms`: how long its next step has nothing to do. */
