@@ -412,7 +412,11 @@ describe('the appointment webhook', () => {
       const looked = mockDns({ [host]: addresses });
       // Net connect is off and no interceptor answers the host: a call would fail and be retried.
       const result = await consume([due]);
-      expect(looked.sort(), label).toEqual([`${host}/A`, `${host}/AAAA`]);
+      // This host's look-ups (the runtime may be finishing another test's delivery meanwhile).
+      expect(looked.filter((query) => query.startsWith(`${host}/`)).sort(), label).toEqual([
+        `${host}/A`,
+        `${host}/AAAA`,
+      ]);
       expect(result.retryMessages, label).toEqual([]);
       expect(result.explicitAcks, label).toEqual(['m1']);
     }
