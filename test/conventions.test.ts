@@ -52,8 +52,6 @@ describe('a: every service action starts with its permission check', () => {
     'src/modules/members/service.ts#removeMember':
       'anyone may leave: members:manage is required only to remove someone else',
     'src/modules/members/service.ts#assertMember': 'a helper actions call to validate a user field after their check',
-    'src/modules/billing/service.ts#liveSubscriptionStatus':
-      'a reader the organization delete and billing call after their check',
     'src/modules/conversations/service.ts#appendTurn':
       "the chat object's write of a turn, on a conversation it already checked",
   };

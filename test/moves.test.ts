@@ -82,12 +82,14 @@ async function populate(org: TestOrg) {
     expect(res.status, `${path}: ${JSON.stringify(res.body)}`).toBe(201);
     return res.body;
   };
-  // An active endpoint (a fixture row: no DNS here), so that the audited changes below fill the outbox.
+  // An active endpoint (a fixture row), so that the audited changes below fill the outbox. Its
+  // address is one delivery refuses before any look-up: its events' deliveries, which run in the
+  // background, never reach the network or another test's mocks.
   await (
     await shardOf(org.id)
   ).db
     .prepare(
-      "INSERT INTO webhook_endpoints (id, organization_id, url, secret) VALUES (?, ?, 'https://hooks.example/x', 'whsec_x')",
+      "INSERT INTO webhook_endpoints (id, organization_id, url, secret) VALUES (?, ?, 'https://10.0.0.1/x', 'whsec_x')",
     )
     .bind(uuidv7(), org.id)
     .run();
