@@ -141,7 +141,7 @@ const objectsModelWorker = (scriptPath) => ({
  */
 let stripeIds = 0;
 function stripeStandIn(request) {
-  const { pathname } = new URL(request.url);
+  const { hostname, pathname } = new URL(request.url);
   const id = (prefix) => `${prefix}_bench${++stripeIds}`;
   const json = (body) => new Response(JSON.stringify(body), { headers: { 'content-type': 'application/json' } });
   const session = (sessionId, status) => ({
@@ -151,8 +151,7 @@ function stripeStandIn(request) {
     subscription: null,
     url: `https://checkout.stripe.test/${sessionId}`,
   });
-  if (new URL(request.url).hostname !== 'api.stripe.com')
-    return new Response('no network in the bench', { status: 502 });
+  if (hostname !== 'api.stripe.com') return new Response('no network in the bench', { status: 502 });
   if (pathname === '/v1/prices')
     return json({ object: 'list', has_more: false, data: [{ id: 'price_bench', object: 'price', active: true }] });
   if (pathname === '/v1/customers') return json({ id: id('cus'), object: 'customer' });

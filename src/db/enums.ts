@@ -62,7 +62,7 @@ export const MOVE_PHASES = [
   'rolled_back',
 ] as const;
 /** Where a move ends: any other phase is a move under way (at most one per organization). */
-export const ENDED_MOVE_PHASES = ['cleaned', 'rolled_back'] as const satisfies readonly (typeof MOVE_PHASES)[number][];
+export const ENDED_MOVE_PHASES: readonly MovePhase[] = ['cleaned', 'rolled_back'];
 
 export type MemberRole = (typeof MEMBER_ROLES)[number];
 export type UserRole = (typeof USER_ROLES)[number];

@@ -69,7 +69,6 @@ type Move = typeof organization_moves.$inferSelect;
 type MoveAction = { env: Bindings; catalog: CatalogDb; d1: D1Sessions; actor: SessionUser; request: RequestInfo };
 
 const binding = (shard: number) => `SHARD_${shard}`;
-const ENDED: readonly MovePhase[] = ENDED_MOVE_PHASES;
 const CANCELLABLE: readonly MovePhase[] = ['requested', 'fenced', 'copying', 'verifying', 'verified'];
 
 /** A move as the API shows it; `wait_ms`: how long its next step has nothing to do. */
@@ -80,7 +79,7 @@ export function presentMove(move: Move, now = Date.now(), settleMs = MOVE_SETTLE
     ...rest,
     from: binding(from_shard),
     to: binding(to_shard),
-    done: ENDED.includes(move.phase),
+    done: ENDED_MOVE_PHASES.includes(move.phase),
     wait_ms: waiting ? Math.max(0, Date.parse(move.flipped_at!) + settleMs - now) : 0,
   };
 }
@@ -436,7 +435,7 @@ export async function resumeStalledMoves(env: Bindings, now: Date): Promise<void
     .from(organization_moves)
     .where(
       and(
-        notInArray(organization_moves.phase, [...ENDED]),
+        notInArray(organization_moves.phase, [...ENDED_MOVE_PHASES]),
         lt(organization_moves.updated_at, new Date(now.getTime() - MOVE_STALLED_MS).toISOString()),
       ),
     )
